@@ -1,0 +1,55 @@
+// qrt public API: building an engine from a network.
+//
+// Flags only say which precisions the builder may choose; the engine records what it chose, per
+// layer (see Engine::layers()).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "qrt/engine.h"
+#include "qrt/network.h"
+#include "qrt/status.h"
+#include "qrt/types.h"
+
+namespace qrt {
+
+enum class BuilderFlag : uint32_t {
+  kFP16 = 1u << 0,
+  kBF16 = 1u << 1,
+  kINT8 = 1u << 2,
+  kOBEY_PRECISION_CONSTRAINTS = 1u << 3,
+};
+
+enum class DeviceType { kCPU, kCUDA };
+
+class BuilderConfig {
+ public:
+  void setFlag(BuilderFlag f) { flags_ |= static_cast<uint32_t>(f); }
+  void clearFlag(BuilderFlag f) { flags_ &= ~static_cast<uint32_t>(f); }
+  bool getFlag(BuilderFlag f) const { return (flags_ & static_cast<uint32_t>(f)) != 0; }
+
+  // Fixes the shape of an input at build time (dynamic dims become these). Inputs not named keep
+  // the model's declared shape; their dynamic dims are set per execution context.
+  void setInputShape(const std::string& name, const Dims& dims) { input_shapes_[name] = dims; }
+  const std::map<std::string, Dims>& inputShapes() const { return input_shapes_; }
+
+  void setDevice(DeviceType d) { device_ = d; }
+  DeviceType device() const { return device_; }
+
+  // Free-form key/value metadata stored in the engine (e.g. "preprocess" JSON).
+  void setMetadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+ private:
+  uint32_t flags_ = 0;
+  DeviceType device_ = DeviceType::kCPU;
+  std::map<std::string, Dims> input_shapes_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Optimizes the network and builds an engine. The network is not modified.
+Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config);
+
+}  // namespace qrt

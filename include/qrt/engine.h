@@ -1,0 +1,80 @@
+// qrt public API: engines and execution contexts.
+//
+// Running follows TensorRT's shape: setInputShape -> setTensorAddress -> enqueue. Shapes are
+// resolved and memory is planned when input shapes are set; enqueue allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qrt/network.h"
+#include "qrt/status.h"
+#include "qrt/types.h"
+
+namespace qrt {
+
+enum class TensorIOMode { kInput, kOutput };
+
+class ExecutionContext;
+
+class Engine {
+ public:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  ~Engine();
+
+  // Loads an engine file; a file from another format version, truncated or altered is refused.
+  static Result<std::shared_ptr<Engine>> load(const std::string& path);
+  static Result<std::shared_ptr<Engine>> deserialize(const void* data, size_t size);
+  // Writes the engine atomically (temporary file, then rename).
+  Status save(const std::string& path) const;
+  Result<std::vector<uint8_t>> serialize() const;
+
+  std::vector<TensorInfo> inputs() const;
+  std::vector<TensorInfo> outputs() const;
+  std::vector<LayerInfo> layers() const;
+  // Metadata stored at build time ("" when absent), e.g. "preprocess", "qrt_version".
+  std::string metadata(const std::string& key) const;
+  const std::map<std::string, std::string>& allMetadata() const;
+
+  // Each context owns its activations; several contexts may run one engine concurrently.
+  Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const;
+
+  Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+  friend class ExecutionContext;
+};
+
+class ExecutionContext {
+ public:
+  struct Impl;
+  explicit ExecutionContext(std::unique_ptr<Impl> impl);
+  ~ExecutionContext();
+
+  // Sets the concrete shape of an input; dims must match the engine's fixed dims.
+  Status setInputShape(const std::string& name, const Dims& dims);
+  // The shape of any I/O tensor once all input shapes are known (outputs are inferred).
+  Result<Dims> tensorShape(const std::string& name);
+  // Binds caller-owned memory (host memory for CPU engines) for an input or output.
+  Status setTensorAddress(const std::string& name, void* data);
+  // Runs the network over the bound buffers. Synchronous on the CPU.
+  Status enqueue();
+  // Bytes of activation memory this context holds for the current shapes.
+  size_t activationBytes() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// "0.1.0".
+const char* versionString();
+// Backends compiled in, e.g. "reference".
+std::vector<std::string> compiledBackends();
+
+}  // namespace qrt

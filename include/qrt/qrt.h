@@ -1,0 +1,7 @@
+// qrt public API: everything.
+#pragma once
+#include "qrt/builder.h"
+#include "qrt/engine.h"
+#include "qrt/network.h"
+#include "qrt/status.h"
+#include "qrt/types.h"
