@@ -1,2 +1,44 @@
+// qrt: a trtexec-like command line over the qrt library.
 #include <cstdio>
-int main() { std::puts("qrt: CLI not written yet"); return 1; }
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "ops/op_table.h"
+
+namespace {
+
+void printHelp() {
+  std::printf(
+      "qrt %s: build and run optimized engines from ONNX models\n\n"
+      "usage: qrt <command> [options]   (qrt <command> --help for its options)\n\n"
+      "commands:\n"
+      "  inspect MODEL.onnx|ENGINE.qrt   inputs, outputs and layers (op, shapes, precision)\n"
+      "  build MODEL.onnx -o ENGINE.qrt  optimize and serialize an engine\n"
+      "  run MODEL|ENGINE --input ...    run once on .npy / .pb inputs, write .npy outputs\n\n"
+      "  --version                       version and compiled backends\n",
+      qrt::versionString());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    printHelp();
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::printf("qrt %s\nbackends:", qrt::versionString());
+    for (const auto& b : qrt::compiledBackends()) std::printf(" %s", b.c_str());
+    std::printf("\noperators: %zu supported\n", qrt::supportedOps().size());
+    return 0;
+  }
+  std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "inspect") return qrt::cli::cmdInspect(rest);
+  if (cmd == "build") return qrt::cli::cmdBuild(rest);
+  if (cmd == "run") return qrt::cli::cmdRun(rest);
+  std::fprintf(stderr, "qrt: error: unknown command '%s' (try qrt --help)\n", cmd.c_str());
+  return 2;
+}

@@ -1,0 +1,103 @@
+// The builder: clone the network, fix build-time shapes, optimize, choose a backend and
+// precision per node, and check every kernel can be created.
+#include <set>
+
+#include "core/status_macros.h"
+#include "ir/graph.h"
+#include "passes/pass_manager.h"
+#include "qrt/builder.h"
+#include "runtime/engine_impl.h"
+#include "runtime/kernel_factory.h"
+
+namespace qrt {
+
+namespace {
+
+Status applyInputShapes(ir::Graph& g, const BuilderConfig& config) {
+  for (const auto& [name, dims] : config.inputShapes()) {
+    ir::Value* v = nullptr;
+    for (ir::Value* in : g.inputs)
+      if (in->name == name) v = in;
+    if (!v) {
+      std::string names;
+      for (ir::Value* in : g.inputs) names += (names.empty() ? "" : ", ") + in->name;
+      return notFound("shape given for '", name, "', but the model's inputs are: ", names);
+    }
+    if (dims.size() != v->dims.size())
+      return invalidArgument("input '", name, "' has rank ", v->dims.size(), " (", dimsToString(v->dims),
+                             "), but the shape given is ", dimsToString(dims));
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i] <= 0) return invalidArgument("input '", name, "': shape ", dimsToString(dims), " must be positive");
+      if (v->dims[i] >= 0 && v->dims[i] != dims[i])
+        return invalidArgument("input '", name, "' is ", dimsToString(v->dims), " in the model; cannot set ",
+                               dimsToString(dims));
+    }
+    v->dims = dims;
+  }
+  return Status::Ok();
+}
+
+// Nodes that compute shapes (Shape, and nodes fed only by shapes and constants) run on the host
+// when input shapes are set, not in enqueue.
+void markHostNodes(ir::Graph& g) {
+  std::set<const ir::Value*> host_values;
+  for (const auto& n : g.nodes()) {
+    bool host = n->op_type == "Shape";
+    if (!host && n->op_type != "QuantizeLinear" && n->op_type != "DequantizeLinear") {
+      bool any_host = false, all_known = true;
+      for (const ir::Value* in : n->inputs) {
+        if (!in) continue;
+        if (host_values.count(in)) any_host = true;
+        else if (!in->isConstant()) all_known = false;
+      }
+      host = any_host && all_known;
+    }
+    if (host) {
+      n->backend = kBackendHost;
+      for (const ir::Value* o : n->outputs)
+        if (o) host_values.insert(o);
+    }
+  }
+}
+
+Precision precisionOf(const ir::Node& n) {
+  const ir::Value* o = n.outputs.empty() ? nullptr : n.outputs[0];
+  if (!o) return Precision::kFP32;
+  switch (o->dtype) {
+    case DataType::kHalf: return Precision::kFP16;
+    case DataType::kBFloat16: return Precision::kBF16;
+    case DataType::kInt8:
+    case DataType::kUInt8: return Precision::kINT8;
+    default: return Precision::kFP32;
+  }
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
+  if (config.device() == DeviceType::kCUDA)
+    return unsupported("--device cuda: this qrt was built without the CUDA backend");
+  auto g = network.graph().clone();
+  QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
+  QRT_RETURN_IF_ERROR(passes::runDefaultPasses(*g));
+  markHostNodes(*g);
+  for (const auto& n : g->nodes()) {
+    if (n->backend.empty()) n->backend = kBackendReference;
+    n->precision = precisionOf(*n);
+    // Creating the kernel validates attributes and dtypes now rather than at run time.
+    auto k = createKernel(*n);
+    if (!k.ok()) return k.status();
+  }
+  auto impl = std::make_unique<Engine::Impl>();
+  impl->graph = std::move(g);
+  impl->metadata = config.metadata();
+  impl->metadata["qrt_version"] = versionString();
+  std::string flags;
+  if (config.getFlag(BuilderFlag::kFP16)) flags += "fp16,";
+  if (config.getFlag(BuilderFlag::kBF16)) flags += "bf16,";
+  if (config.getFlag(BuilderFlag::kINT8)) flags += "int8,";
+  impl->metadata["builder_flags"] = flags.empty() ? "fp32" : flags.substr(0, flags.size() - 1);
+  return std::make_shared<Engine>(std::move(impl));
+}
+
+}  // namespace qrt

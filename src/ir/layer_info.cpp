@@ -1,0 +1,40 @@
+#include "ir/layer_info.h"
+
+namespace qrt::ir {
+
+namespace {
+TensorInfo info(const Value* v) { return TensorInfo{v->name, v->dtype, v->dims}; }
+}  // namespace
+
+std::vector<TensorInfo> describeInputs(const Graph& g) {
+  std::vector<TensorInfo> r;
+  for (const Value* v : g.inputs) r.push_back(info(v));
+  return r;
+}
+
+std::vector<TensorInfo> describeOutputs(const Graph& g) {
+  std::vector<TensorInfo> r;
+  for (const Value* v : g.outputs) r.push_back(info(v));
+  return r;
+}
+
+std::vector<LayerInfo> describeLayers(const Graph& g) {
+  std::vector<LayerInfo> r;
+  for (const auto& n : g.nodes()) {
+    LayerInfo l;
+    l.name = n->name;
+    l.op = n->op_type;
+    for (const Value* v : n->inputs) l.inputs.push_back(v ? v->name : "");
+    for (const Value* v : n->outputs) {
+      l.outputs.push_back(v ? v->name : "");
+      l.output_dims.push_back(v ? v->dims : Dims{});
+    }
+    const Value* first = n->outputs.empty() ? nullptr : n->outputs[0];
+    l.precision = first ? dataTypeName(first->dtype) : "";
+    l.backend = n->backend;
+    r.push_back(std::move(l));
+  }
+  return r;
+}
+
+}  // namespace qrt::ir

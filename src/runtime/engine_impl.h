@@ -1,0 +1,19 @@
+// What an engine holds: the optimized, annotated graph and its metadata.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "ir/graph.h"
+#include "qrt/engine.h"
+
+namespace qrt {
+
+struct Engine::Impl {
+  std::unique_ptr<ir::Graph> graph;            // topologically sorted; node->backend set
+  std::map<std::string, std::string> metadata;
+  std::shared_ptr<void> storage;               // keeps a loaded file's bytes alive (constants point into it)
+};
+
+}  // namespace qrt

@@ -1,0 +1,292 @@
+// ExecutionContext: reshape (infer shapes, evaluate shape computations, plan memory) when input
+// shapes change; bind; enqueue (runs kernels over prebuilt views, allocating nothing).
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "core/status_macros.h"
+#include "ops/op_table.h"
+#include "qrt/engine.h"
+#include "runtime/engine_impl.h"
+#include "runtime/kernel_factory.h"
+#include "runtime/memory_plan.h"
+
+namespace qrt {
+
+namespace {
+
+enum class SlotKind { kConstant, kInput, kOutput, kHost, kActivation };
+
+struct Slot {
+  const ir::Value* value = nullptr;
+  SlotKind kind = SlotKind::kActivation;
+  Dims dims;
+  void* data = nullptr;
+  HostTensor host;  // kHost values
+  int first = -1, last = -1;
+};
+
+struct Step {
+  const ir::Node* node = nullptr;
+  bool host = false;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> in, out;  // slot ids, -1 for absent
+  std::vector<TensorView> in_views, out_views;
+};
+
+struct OutputCopy {
+  int slot;
+  std::string name;
+};
+
+}  // namespace
+
+struct ExecutionContext::Impl {
+  std::shared_ptr<const Engine::Impl> engine;
+  std::vector<Slot> slots;
+  std::unordered_map<const ir::Value*, int> slot_of;
+  std::vector<Step> steps;
+  std::map<std::string, int> io_slot;          // I/O name -> slot
+  std::map<std::string, Dims> input_shapes;    // set by the user
+  std::map<std::string, void*> bindings;       // I/O name -> user address
+  std::vector<OutputCopy> output_copies;       // outputs not written by a step
+  std::vector<const ir::Value*> graph_outputs;
+  bool dirty = true;
+  std::shared_ptr<void> arena;
+  size_t arena_bytes = 0;
+  size_t activation_bytes = 0;
+  size_t workspace_offset = 0;
+
+  Status init();
+  Status prepare();
+  Status enqueue();
+  Status inferStep(Step& s);
+};
+
+Status ExecutionContext::Impl::init() {
+  const ir::Graph& g = *engine->graph;
+  auto add = [&](const ir::Value* v) {
+    auto it = slot_of.find(v);
+    if (it != slot_of.end()) return it->second;
+    Slot s;
+    s.value = v;
+    if (v->isConstant()) {
+      s.kind = SlotKind::kConstant;
+      s.dims = v->constant->dims();
+      s.data = const_cast<void*>(v->constant->data());
+    }
+    slots.push_back(std::move(s));
+    slot_of[v] = static_cast<int>(slots.size()) - 1;
+    return static_cast<int>(slots.size()) - 1;
+  };
+  for (const ir::Value* v : g.inputs) {
+    int id = add(v);
+    slots[id].kind = SlotKind::kInput;
+    io_slot[v->name] = id;
+  }
+  for (const auto& n : g.nodes()) {
+    Step st;
+    st.node = n.get();
+    st.host = n->backend == kBackendHost;
+    for (const ir::Value* v : n->inputs) st.in.push_back(v ? add(v) : -1);
+    for (const ir::Value* v : n->outputs) {
+      int id = v ? add(v) : -1;
+      if (id >= 0 && st.host) slots[id].kind = SlotKind::kHost;
+      st.out.push_back(id);
+    }
+    QRT_ASSIGN_OR_RETURN(st.kernel, createKernel(*n));
+    st.in_views.resize(st.in.size());
+    st.out_views.resize(st.out.size());
+    steps.push_back(std::move(st));
+  }
+  for (const ir::Value* v : g.outputs) {
+    int id = add(v);
+    graph_outputs.push_back(v);
+    if (slots[id].kind == SlotKind::kActivation) slots[id].kind = SlotKind::kOutput;
+    else output_copies.push_back({id, v->name});
+    if (!io_slot.count(v->name)) io_slot[v->name] = id;
+  }
+  return Status::Ok();
+}
+
+Status ExecutionContext::Impl::inferStep(Step& s) {
+  const ir::Node& node = *s.node;
+  const OpDef* def = findOp(node.op_type);
+  if (!def) return internalError(node.describe(), ": op vanished from the op table");
+  InferContext ctx(node);
+  for (int id : s.in) {
+    bool present = id >= 0;
+    const Slot* sl = present ? &slots[id] : nullptr;
+    ctx.in_present.push_back(present);
+    ctx.in_types.push_back(present ? sl->value->dtype : DataType::kUndefined);
+    ctx.in_dims.push_back(present ? sl->dims : Dims{});
+    const HostTensor* known = nullptr;
+    if (present && sl->kind == SlotKind::kConstant) known = &*sl->value->constant;
+    if (present && sl->kind == SlotKind::kHost) known = &sl->host;
+    ctx.in_values.push_back(known);
+  }
+  QRT_RETURN_IF_ERROR(def->infer(ctx));
+  for (size_t i = 0; i < s.out.size(); ++i) {
+    if (s.out[i] < 0) continue;
+    Slot& o = slots[s.out[i]];
+    if (i >= ctx.out_dims.size()) return internalError(node.describe(), ": no shape for output ", i);
+    if (ctx.out_types[i] != o.value->dtype)
+      return internalError(node.describe(), ": output '", o.value->name, "' changed type at reshape");
+    if (volume(ctx.out_dims[i]) < 0)
+      return unsupported(node.describe(), ": the shape of '", o.value->name,
+                         "' depends on tensor data, which qrt cannot resolve before running");
+    o.dims = ctx.out_dims[i];
+  }
+  return Status::Ok();
+}
+
+Status ExecutionContext::Impl::prepare() {
+  const ir::Graph& g = *engine->graph;
+  for (const ir::Value* v : g.inputs) {
+    Slot& s = slots[slot_of.at(v)];
+    auto it = input_shapes.find(v->name);
+    if (it != input_shapes.end()) s.dims = it->second;
+    else if (volume(v->dims) >= 0) s.dims = v->dims;
+    else
+      return invalidArgument("input '", v->name, "' has dynamic dims ", dimsToString(v->dims),
+                             ": set its shape with setInputShape (CLI: --shapes ", v->name, ":...)");
+  }
+  for (auto& s : slots) s.first = s.last = -1;
+  size_t workspace = 0;
+  for (size_t si = 0; si < steps.size(); ++si) {
+    Step& st = steps[si];
+    QRT_RETURN_IF_ERROR(inferStep(st));
+    for (size_t i = 0; i < st.in.size(); ++i) {
+      if (st.in[i] < 0) { st.in_views[i] = TensorView{}; continue; }
+      Slot& s = slots[st.in[i]];
+      s.last = static_cast<int>(si);
+      bool known = s.kind == SlotKind::kConstant || s.kind == SlotKind::kHost;
+      st.in_views[i] = TensorView{s.value->dtype, s.dims, known ? s.data : nullptr};
+    }
+    for (size_t i = 0; i < st.out.size(); ++i) {
+      if (st.out[i] < 0) { st.out_views[i] = TensorView{}; continue; }
+      Slot& s = slots[st.out[i]];
+      if (s.first < 0) s.first = static_cast<int>(si);
+      s.last = std::max(s.last, static_cast<int>(si));
+      if (st.host) {
+        s.host = HostTensor(s.value->dtype, s.dims);
+        s.data = s.host.data();
+      }
+      st.out_views[i] = TensorView{s.value->dtype, s.dims, st.host ? s.data : nullptr};
+    }
+    QRT_RETURN_IF_ERROR(st.kernel->reshape(st.in_views, st.out_views));
+    if (st.host) {
+      std::vector<uint8_t> ws(st.kernel->workspaceBytes() + 64);
+      QRT_RETURN_IF_ERROR(st.kernel->run(st.in_views, st.out_views, ws.data()));
+    } else {
+      workspace = std::max(workspace, st.kernel->workspaceBytes());
+    }
+  }
+  // Plan activations.
+  std::vector<BufferUse> uses;
+  std::vector<int> planned;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& s = slots[i];
+    if (s.kind != SlotKind::kActivation) continue;
+    if (s.first < 0) s.first = 0;
+    if (s.last < s.first) s.last = s.first;
+    uses.push_back({static_cast<size_t>(volume(s.dims)) * dataTypeSize(s.value->dtype), s.first, s.last});
+    planned.push_back(static_cast<int>(i));
+  }
+  MemoryPlan plan = planMemory(uses);
+  workspace_offset = (plan.total + 63) / 64 * 64;
+  size_t need = workspace_offset + workspace + 64;
+  if (need > arena_bytes) {
+    void* p = std::aligned_alloc(64, (need + 63) / 64 * 64);
+    if (!p) return ioError("out of memory allocating ", need, " bytes of activations");
+    arena = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    arena_bytes = need;
+  }
+  activation_bytes = need;
+  auto* base = static_cast<uint8_t*>(arena.get());
+  for (size_t k = 0; k < planned.size(); ++k) slots[planned[k]].data = base + plan.offsets[k];
+  dirty = false;
+  return Status::Ok();
+}
+
+Status ExecutionContext::Impl::enqueue() {
+  if (dirty) QRT_RETURN_IF_ERROR(prepare());
+  for (const auto& [name, id] : io_slot) {
+    Slot& s = slots[id];
+    if (s.kind != SlotKind::kInput && s.kind != SlotKind::kOutput) continue;
+    auto it = bindings.find(name);
+    if (it == bindings.end() || !it->second)
+      return invalidArgument("no buffer bound for ", s.kind == SlotKind::kInput ? "input" : "output", " '", name,
+                             "': call setTensorAddress");
+    s.data = it->second;
+  }
+  for (const OutputCopy& c : output_copies) {
+    auto it = bindings.find(c.name);
+    if (it == bindings.end() || !it->second)
+      return invalidArgument("no buffer bound for output '", c.name, "': call setTensorAddress");
+  }
+  void* workspace = static_cast<uint8_t*>(arena.get()) + workspace_offset;
+  for (Step& st : steps) {
+    if (st.host) continue;
+    for (size_t i = 0; i < st.in.size(); ++i)
+      if (st.in[i] >= 0) st.in_views[i].data = slots[st.in[i]].data;
+    for (size_t i = 0; i < st.out.size(); ++i)
+      if (st.out[i] >= 0) st.out_views[i].data = slots[st.out[i]].data;
+    Status s = st.kernel->run(st.in_views, st.out_views, workspace);
+    if (!s.ok()) return s.withContext(st.node->describe());
+  }
+  for (const OutputCopy& c : output_copies) {
+    const Slot& s = slots[c.slot];
+    std::memcpy(bindings[c.name], s.data, static_cast<size_t>(volume(s.dims)) * dataTypeSize(s.value->dtype));
+  }
+  return Status::Ok();
+}
+
+ExecutionContext::ExecutionContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ExecutionContext::~ExecutionContext() = default;
+
+Status ExecutionContext::setInputShape(const std::string& name, const Dims& dims) {
+  const ir::Graph& g = *impl_->engine->graph;
+  for (const ir::Value* v : g.inputs) {
+    if (v->name != name) continue;
+    if (dims.size() != v->dims.size())
+      return invalidArgument("input '", name, "' has rank ", v->dims.size(), " (", dimsToString(v->dims), "), got ",
+                             dimsToString(dims));
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i] < 0) return invalidArgument("input '", name, "': shape ", dimsToString(dims), " has a negative dim");
+      if (v->dims[i] >= 0 && v->dims[i] != dims[i])
+        return invalidArgument("input '", name, "' expects ", dimsToString(v->dims), ", got ", dimsToString(dims),
+                               " (dim ", i, " is fixed in this engine)");
+    }
+    impl_->input_shapes[name] = dims;
+    impl_->dirty = true;
+    return Status::Ok();
+  }
+  return notFound("no input named '", name, "'");
+}
+
+Result<Dims> ExecutionContext::tensorShape(const std::string& name) {
+  auto it = impl_->io_slot.find(name);
+  if (it == impl_->io_slot.end()) return notFound("no input or output named '", name, "'");
+  if (impl_->dirty) QRT_RETURN_IF_ERROR(impl_->prepare());
+  return impl_->slots[it->second].dims;
+}
+
+Status ExecutionContext::setTensorAddress(const std::string& name, void* data) {
+  if (!impl_->io_slot.count(name)) return notFound("no input or output named '", name, "'");
+  impl_->bindings[name] = data;
+  return Status::Ok();
+}
+
+Status ExecutionContext::enqueue() { return impl_->enqueue(); }
+
+size_t ExecutionContext::activationBytes() const { return impl_->activation_bytes; }
+
+Result<std::unique_ptr<ExecutionContext>> Engine::createExecutionContext() const {
+  auto impl = std::make_unique<ExecutionContext::Impl>();
+  impl->engine = impl_;
+  QRT_RETURN_IF_ERROR(impl->init());
+  return std::make_unique<ExecutionContext>(std::move(impl));
+}
+
+}  // namespace qrt

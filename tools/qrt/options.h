@@ -1,0 +1,71 @@
+// Command-line options, grouped by phase (model, build, inference, reporting) as trtexec does.
+// Each group declares its options with their help text; a subcommand picks the groups it takes,
+// and `qrt <cmd> --help` prints them group by group.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qrt/status.h"
+#include "qrt/types.h"
+
+namespace qrt::cli {
+
+struct Option {
+  std::string name;     // "--shapes"
+  std::string alias;    // "-o" or ""
+  std::string metavar;  // "NAME:1x3x224x224" or "" for a flag
+  std::string help;
+  std::function<Status(const std::string&)> set;
+};
+
+struct OptionGroup {
+  std::string title;
+  std::vector<Option> options;
+  void flag(const std::string& name, bool* target, const std::string& help);
+  void value(const std::string& name, std::string* target, const std::string& metavar, const std::string& help,
+             const std::string& alias = "");
+  void intValue(const std::string& name, int* target, const std::string& metavar, const std::string& help);
+  void list(const std::string& name, std::vector<std::string>* target, const std::string& metavar,
+            const std::string& help);
+};
+
+// Parses args against the groups; arguments that are not options go to `positional`.
+Status parseArgs(const std::vector<std::string>& args, const std::vector<OptionGroup*>& groups,
+                 std::vector<std::string>* positional, bool* help);
+std::string usage(const std::string& synopsis, const std::vector<OptionGroup*>& groups);
+
+// "1x3x224x224" -> dims.
+Result<Dims> parseDims(const std::string& s);
+// "name:1x3x224x224,name2:1x10" (possibly repeated) -> map.
+Result<std::map<std::string, Dims>> parseShapes(const std::vector<std::string>& specs);
+
+// ---- The groups ----
+struct ModelOptions {
+  std::vector<std::string> shapes;
+  OptionGroup group();
+};
+
+struct BuildOptions {
+  std::string output;
+  bool fp16 = false, bf16 = false, int8 = false;
+  std::string device = "cpu";
+  OptionGroup group();
+};
+
+struct InferenceOptions {
+  std::vector<std::string> inputs;  // name=FILE or FILE
+  std::string output_dir;
+  int threads = 0;
+  OptionGroup group();
+};
+
+struct ReportingOptions {
+  bool json = false;
+  bool verbose = false;
+  OptionGroup group();
+};
+
+}  // namespace qrt::cli
