@@ -41,7 +41,9 @@ std::string supportedOpList() {
   return s.empty() ? "(none)" : s;
 }
 
-// Reads the default-domain opset into graph.opsets[""] (other domains are kept by name).
+// Reads the opset of each imported domain into graph.opsets ("" for the default domain) and
+// refuses a default-domain opset qrt does not know. A model that imports no default opset is
+// checked after its ops (it may use only other domains, which is unsupported, not corrupt).
 Status importOpsets(const onnx::ModelProto& model, ir::Graph& graph) {
   for (const auto& os : model.opset_import()) {
     std::string domain = isDefaultDomain(os.domain()) ? "" : os.domain();
@@ -50,8 +52,7 @@ Status importOpsets(const onnx::ModelProto& model, ir::Graph& graph) {
     graph.opsets[domain] = static_cast<int>(v);
   }
   auto it = graph.opsets.find("");
-  if (it == graph.opsets.end()) return corrupt("the model imports no opset for the default ONNX domain");
-  if (it->second < kMinOpset || it->second > kMaxOpset)
+  if (it != graph.opsets.end() && (it->second < kMinOpset || it->second > kMaxOpset))
     return unsupported("model uses opset ", it->second, " of the default ONNX domain; qrt supports opsets ",
                        kMinOpset, " to ", kMaxOpset);
   return Status::Ok();
@@ -282,7 +283,9 @@ Result<std::unique_ptr<Network>> importModel(const onnx::ModelProto& model, cons
   auto graph = std::make_unique<ir::Graph>();
   graph->name = g.name();
   QRT_RETURN_IF_ERROR(importOpsets(model, *graph));
-  QRT_RETURN_IF_ERROR(checkOpsSupported(g, graph->opsets.at("")));
+  auto default_opset = graph->opsets.find("");
+  QRT_RETURN_IF_ERROR(checkOpsSupported(g, default_opset == graph->opsets.end() ? 0 : default_opset->second));
+  if (default_opset == graph->opsets.end()) return corrupt("the model imports no opset for the default ONNX domain");
   QRT_RETURN_IF_ERROR(importInputs(g, base_dir, *graph));
   QRT_RETURN_IF_ERROR(importNodes(g, base_dir, *graph));
   QRT_RETURN_IF_ERROR(importOutputs(g, *graph));

@@ -77,8 +77,9 @@ Result<fs::path> resolveExternalPath(const std::string& base_dir, const std::str
   return target;
 }
 
+// Reads `proto`'s external data into `out` (allocated here, once the file is known to hold it).
 Status readExternal(const onnx::TensorProto& proto, const std::string& base_dir, const std::string& what,
-                    HostTensor& out) {
+                    DataType dtype, HostTensor& out) {
   std::string location, offset_text, length_text;
   for (const auto& kv : proto.external_data()) {
     if (kv.key() == "location") location = kv.value();
@@ -87,7 +88,8 @@ Status readExternal(const onnx::TensorProto& proto, const std::string& base_dir,
   }
   uint64_t offset = 0;
   if (!offset_text.empty()) { QRT_ASSIGN_OR_RETURN(offset, parseUnsigned(offset_text, "offset", what)); }
-  const uint64_t bytes = out.bytes();
+  uint64_t bytes = dataTypeSize(dtype);
+  for (int64_t d : proto.dims()) bytes *= static_cast<uint64_t>(d);  // dims already validated
   if (!length_text.empty()) {
     QRT_ASSIGN_OR_RETURN(uint64_t length, parseUnsigned(length_text, "length", what));
     if (length != bytes)
@@ -102,6 +104,7 @@ Status readExternal(const onnx::TensorProto& proto, const std::string& base_dir,
   if (offset > file_size || bytes > file_size - offset)
     return corrupt(what, ": external data file '", path.string(), "' is too short (", file_size,
                    " bytes; need ", bytes, " at offset ", offset, ")");
+  out = HostTensor(dtype, dimsOf(proto));
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) return ioError(what, ": cannot open external data file '", path.string(), "': ", std::strerror(errno));
   if (offset > static_cast<uint64_t>(std::numeric_limits<off_t>::max()) ||
@@ -111,42 +114,49 @@ Status readExternal(const onnx::TensorProto& proto, const std::string& base_dir,
   return Status::Ok();
 }
 
-// Copies a typed repeated field into `out`, converting each element with `conv`.
-template <typename Dst, typename Field, typename Conv>
-Status copyField(const Field& field, int64_t n, const char* field_name, const std::string& what, HostTensor& out,
-                 Conv conv) {
-  if (field.size() != n)
-    return corrupt(what, ": ", field_name, " holds ", field.size(), " elements but the dims need ", n);
-  Dst* dst = out.as<Dst>();
-  for (int64_t i = 0; i < n; ++i) dst[i] = conv(field.Get(static_cast<int>(i)));
-  return Status::Ok();
+// The typed field that holds `dtype`'s elements (as the ONNX spec assigns them), and its size.
+struct TypedField {
+  const char* name;
+  int size;
+};
+TypedField typedField(const onnx::TensorProto& p, DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat: return {"float_data", p.float_data_size()};
+    case DataType::kDouble: return {"double_data", p.double_data_size()};
+    case DataType::kInt64: return {"int64_data", p.int64_data_size()};
+    case DataType::kUInt32:
+    case DataType::kUInt64: return {"uint64_data", p.uint64_data_size()};
+    default: return {"int32_data", p.int32_data_size()};  // the 8, 16 and 32-bit types
+  }
 }
 
-// The typed-field storage forms, one per dtype (as the ONNX spec assigns them).
-Status readTypedFields(const onnx::TensorProto& p, int64_t n, const std::string& what, HostTensor& out) {
+// Copies a typed repeated field (whose size was checked) into `out`, converting each element.
+template <typename Dst, typename Field, typename Conv>
+void copyField(const Field& field, HostTensor& out, Conv conv) {
+  Dst* dst = out.as<Dst>();
+  for (int i = 0; i < field.size(); ++i) dst[i] = conv(field.Get(i));
+}
+
+void readTypedFields(const onnx::TensorProto& p, HostTensor& out) {
   auto same = [](auto v) { return v; };
   switch (out.dtype()) {
-    case DataType::kFloat: return copyField<float>(p.float_data(), n, "float_data", what, out, same);
-    case DataType::kDouble: return copyField<double>(p.double_data(), n, "double_data", what, out, same);
-    case DataType::kInt64: return copyField<int64_t>(p.int64_data(), n, "int64_data", what, out, same);
-    case DataType::kInt32: return copyField<int32_t>(p.int32_data(), n, "int32_data", what, out, same);
-    case DataType::kInt16:
-      return copyField<int16_t>(p.int32_data(), n, "int32_data", what, out, [](int32_t v) { return static_cast<int16_t>(v); });
-    case DataType::kInt8:
-      return copyField<int8_t>(p.int32_data(), n, "int32_data", what, out, [](int32_t v) { return static_cast<int8_t>(v); });
-    case DataType::kUInt8:
-      return copyField<uint8_t>(p.int32_data(), n, "int32_data", what, out, [](int32_t v) { return static_cast<uint8_t>(v); });
-    case DataType::kBool:
-      return copyField<uint8_t>(p.int32_data(), n, "int32_data", what, out, [](int32_t v) { return static_cast<uint8_t>(v != 0); });
+    case DataType::kFloat: return copyField<float>(p.float_data(), out, same);
+    case DataType::kDouble: return copyField<double>(p.double_data(), out, same);
+    case DataType::kInt64: return copyField<int64_t>(p.int64_data(), out, same);
+    case DataType::kInt32: return copyField<int32_t>(p.int32_data(), out, same);
+    case DataType::kInt16: return copyField<int16_t>(p.int32_data(), out, [](int32_t v) { return static_cast<int16_t>(v); });
+    case DataType::kInt8: return copyField<int8_t>(p.int32_data(), out, [](int32_t v) { return static_cast<int8_t>(v); });
+    case DataType::kUInt8: return copyField<uint8_t>(p.int32_data(), out, [](int32_t v) { return static_cast<uint8_t>(v); });
+    case DataType::kBool: return copyField<uint8_t>(p.int32_data(), out, [](int32_t v) { return static_cast<uint8_t>(v != 0); });
     // fp16 / bf16 / uint16 keep their 16-bit patterns in the low half of each int32.
     case DataType::kUInt16:
     case DataType::kHalf:
     case DataType::kBFloat16:
-      return copyField<uint16_t>(p.int32_data(), n, "int32_data", what, out, [](int32_t v) { return static_cast<uint16_t>(v); });
+      return copyField<uint16_t>(p.int32_data(), out, [](int32_t v) { return static_cast<uint16_t>(v); });
     case DataType::kUInt32:
-      return copyField<uint32_t>(p.uint64_data(), n, "uint64_data", what, out, [](uint64_t v) { return static_cast<uint32_t>(v); });
-    case DataType::kUInt64: return copyField<uint64_t>(p.uint64_data(), n, "uint64_data", what, out, same);
-    default: return unsupported(what, ": data type ", dataTypeName(out.dtype()));
+      return copyField<uint32_t>(p.uint64_data(), out, [](uint64_t v) { return static_cast<uint32_t>(v); });
+    case DataType::kUInt64: return copyField<uint64_t>(p.uint64_data(), out, same);
+    default: return;  // dataTypeFromOnnx admits no other type
   }
 }
 
@@ -188,18 +198,28 @@ Result<HostTensor> tensorFromProto(const onnx::TensorProto& proto, const std::st
   if (proto.has_segment()) return unsupported(what, ": segmented tensors are not supported");
   QRT_ASSIGN_OR_RETURN(DataType dtype, dataTypeFromOnnx(proto.data_type(), what));
   QRT_ASSIGN_OR_RETURN(int64_t n, elementCount(proto, dataTypeSize(dtype), what));
-  HostTensor out(dtype, dimsOf(proto));
+  const uint64_t bytes = static_cast<uint64_t>(n) * dataTypeSize(dtype);
+  // Each form checks its size before the tensor is allocated: a corrupt file may claim any dims.
+  HostTensor out;
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    QRT_RETURN_IF_ERROR(readExternal(proto, base_dir, what, out));
+    QRT_RETURN_IF_ERROR(readExternal(proto, base_dir, what, dtype, out));
   } else if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != out.bytes())
-      return corrupt(what, ": raw_data has ", proto.raw_data().size(), " bytes but ", dimsToString(out.dims()),
-                     " ", dataTypeName(dtype), " needs ", out.bytes());
-    if (out.bytes()) std::memcpy(out.data(), proto.raw_data().data(), out.bytes());
+    if (proto.raw_data().size() != bytes)
+      return corrupt(what, ": raw_data has ", proto.raw_data().size(), " bytes but ", dimsToString(dimsOf(proto)),
+                     " ", dataTypeName(dtype), " needs ", bytes);
+    out = HostTensor(dtype, dimsOf(proto));
+    if (bytes) std::memcpy(out.data(), proto.raw_data().data(), bytes);
   } else if (hasTypedData(proto)) {
-    QRT_RETURN_IF_ERROR(readTypedFields(proto, n, what, out));
+    TypedField field = typedField(proto, dtype);
+    if (field.size != n)
+      return corrupt(what, ": ", field.name, " holds ", field.size, " elements but ", dimsToString(dimsOf(proto)),
+                     " needs ", n);
+    out = HostTensor(dtype, dimsOf(proto));
+    readTypedFields(proto, out);
   } else if (n != 0) {
     return corrupt(what, ": tensor of ", n, " elements carries no data");
+  } else {
+    out = HostTensor(dtype, dimsOf(proto));
   }
   // A bool stored as raw bytes may hold values other than 0/1; normalize so kernels can trust it.
   if (dtype == DataType::kBool) {
