@@ -49,7 +49,7 @@ std::vector<int64_t> resolveAutoPad(const std::string& auto_pad, const Dims& in,
   }
   if (auto_pad == "VALID") return p;
   for (size_t i = 0; i < n; ++i) {
-    if (in[i] < 0) continue;
+    if (in[i] < 0 || kernel[i] < 0) continue;  // unknown extent: pads resolved at reshape
     int64_t s = strides[i], d = dilations[i];
     int64_t out = (in[i] + s - 1) / s;
     int64_t total = std::max<int64_t>(0, (out - 1) * s + (kernel[i] - 1) * d + 1 - in[i]);
