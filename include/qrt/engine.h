@@ -18,6 +18,10 @@ namespace qrt {
 
 enum class TensorIOMode { kInput, kOutput };
 
+namespace internal {
+struct ContextAccess;  // qrt-internal hooks (calibration observers); not part of the API
+}
+
 class ExecutionContext;
 
 class Engine {
@@ -70,6 +74,7 @@ class ExecutionContext {
 
  private:
   std::unique_ptr<Impl> impl_;
+  friend struct internal::ContextAccess;
 };
 
 // "0.1.0".

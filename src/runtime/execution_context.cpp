@@ -9,6 +9,7 @@
 #include "qrt/engine.h"
 #include "runtime/engine_impl.h"
 #include "runtime/kernel_factory.h"
+#include "runtime/context_access.h"
 #include "runtime/memory_plan.h"
 
 namespace qrt {
@@ -56,6 +57,7 @@ struct ExecutionContext::Impl {
   size_t arena_bytes = 0;
   size_t activation_bytes = 0;
   size_t workspace_offset = 0;
+  internal::TensorObserver observer;
 
   Status init();
   Status prepare();
@@ -226,6 +228,11 @@ Status ExecutionContext::Impl::enqueue() {
       return invalidArgument("no buffer bound for output '", c.name, "': call setTensorAddress");
   }
   void* workspace = static_cast<uint8_t*>(arena.get()) + workspace_offset;
+  if (observer)
+    for (const ir::Value* v : engine->graph->inputs) {
+      const Slot& s = slots[slot_of.at(v)];
+      observer(*v, TensorView{v->dtype, s.dims, s.data});
+    }
   for (Step& st : steps) {
     if (st.host) continue;
     for (size_t i = 0; i < st.in.size(); ++i)
@@ -234,6 +241,9 @@ Status ExecutionContext::Impl::enqueue() {
       if (st.out[i] >= 0) st.out_views[i].data = slots[st.out[i]].data;
     Status s = st.kernel->run(st.in_views, st.out_views, workspace);
     if (!s.ok()) return s.withContext(st.node->describe());
+    if (observer)
+      for (size_t i = 0; i < st.out.size(); ++i)
+        if (st.out[i] >= 0) observer(*st.node->outputs[i], st.out_views[i]);
   }
   for (const OutputCopy& c : output_copies) {
     const Slot& s = slots[c.slot];
@@ -281,6 +291,10 @@ Status ExecutionContext::setTensorAddress(const std::string& name, void* data) {
 Status ExecutionContext::enqueue() { return impl_->enqueue(); }
 
 size_t ExecutionContext::activationBytes() const { return impl_->activation_bytes; }
+
+void internal::ContextAccess::setObserver(ExecutionContext& ctx, TensorObserver observer) {
+  ctx.impl_->observer = std::move(observer);
+}
 
 Result<std::unique_ptr<ExecutionContext>> Engine::createExecutionContext() const {
   auto impl = std::make_unique<ExecutionContext::Impl>();

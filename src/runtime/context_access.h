@@ -1,0 +1,21 @@
+// qrt-internal access to an execution context: an observer that sees every activation right
+// after it is computed (used by calibration to collect ranges and histograms).
+#pragma once
+
+#include <functional>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "qrt/engine.h"
+
+namespace qrt::internal {
+
+// Called for each graph input at the start of enqueue and for each output of each step after it
+// ran. `value` is the IR value; `view` holds its data for this run (read-only use).
+using TensorObserver = std::function<void(const ir::Value& value, const TensorView& view)>;
+
+struct ContextAccess {
+  static void setObserver(ExecutionContext& ctx, TensorObserver observer);
+};
+
+}  // namespace qrt::internal
