@@ -182,6 +182,25 @@ HostTensor bf16FromBits(HostTensor t, DataType declared) {
   return out;
 }
 
+// The name stored in a TensorProto file ("" when none or unreadable).
+std::string pbTensorName(const fs::path& file) {
+  std::ifstream f(file, std::ios::binary);
+  onnx::TensorProto p;
+  return f && p.ParseFromIstream(&f) ? p.name() : "";
+}
+
+// Which model input each input file feeds: the one its stored name gives, else the one at its
+// position (as ONNX's own runner does).
+std::vector<size_t> matchInputs(const std::vector<fs::path>& files, const std::vector<TensorInfo>& ins) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string name = pbTensorName(files[i]);
+    auto it = std::find_if(ins.begin(), ins.end(), [&](const TensorInfo& t) { return t.name == name; });
+    order.push_back(it != ins.end() ? static_cast<size_t>(it - ins.begin()) : i);
+  }
+  return order;
+}
+
 // Whether concrete `dims` agree with a model's declared input dims (-1 matches anything).
 bool fitsDeclared(const Dims& dims, const Dims& declared) {
   if (dims.size() != declared.size()) return false;
@@ -191,7 +210,7 @@ bool fitsDeclared(const Dims& dims, const Dims& declared) {
 }
 
 // Runs one data set through a context. Inputs match the model's graph inputs (the non-initializer
-// ones) by position, outputs match the graph outputs by position.
+// ones) by stored name or position, outputs match the graph outputs by position.
 Outcome runDataSet(const Network& net, const Engine& engine, ExecutionContext& ctx, const fs::path& set_dir) {
   const std::string set = set_dir.filename().string();
   std::vector<TensorInfo> ins = net.inputs(), outs = net.outputs();
@@ -206,11 +225,16 @@ Outcome runDataSet(const Network& net, const Engine& engine, ExecutionContext& c
   for (const TensorInfo& t : engine.inputs()) engine_types[t.name] = t.dtype;
   for (const TensorInfo& t : engine.outputs()) engine_types[t.name] = t.dtype;
 
-  std::vector<HostTensor> inputs;
-  for (size_t i = 0; i < ins.size(); ++i) {
-    auto t = readTensorPb(in_files[i].string());
-    if (!t.ok()) return failed(strCat(set, ": reading ", in_files[i].filename().string(), ": ", t.status().toString()));
+  std::vector<size_t> order = matchInputs(in_files, ins);
+  std::vector<HostTensor> inputs(ins.size());
+  std::vector<bool> fed(ins.size(), false);
+  for (size_t f = 0; f < in_files.size(); ++f) {
+    const size_t i = order[f];
     const std::string& name = ins[i].name;
+    if (fed[i]) return failed(strCat(set, ": two input files feed '", name, "'"));
+    fed[i] = true;
+    auto t = readTensorPb(in_files[f].string());
+    if (!t.ok()) return failed(strCat(set, ": reading ", in_files[f].filename().string(), ": ", t.status().toString()));
     if (!engine_types.count(name)) return failed(strCat("the engine has no input '", name, "'"));
     *t = bf16FromBits(std::move(*t), engine_types[name]);
     if (net.graph().inputs[i]->has_shape && !fitsDeclared(t->dims(), ins[i].dims))
@@ -221,7 +245,7 @@ Outcome runDataSet(const Network& net, const Engine& engine, ExecutionContext& c
                            dataTypeName(engine_types[name])));
     Status s = ctx.setInputShape(name, t->dims());
     if (!s.ok()) return fromStatus(s, strCat(set, ": setInputShape('", name, "', ", dimsToString(t->dims()), ")"));
-    inputs.push_back(std::move(*t));
+    inputs[i] = std::move(*t);
   }
   for (size_t i = 0; i < ins.size(); ++i) {
     Status s = ctx.setTensorAddress(ins[i].name, inputs[i].data());

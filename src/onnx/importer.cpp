@@ -12,13 +12,10 @@
 #include <onnx/onnx_pb.h>
 
 #include <climits>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <set>
-#include <sstream>
 
+#include "core/file_util.h"
 #include "core/status_macros.h"
 #include "ir/graph.h"
 #include "onnx/tensor_proto.h"
@@ -321,10 +318,7 @@ Result<std::unique_ptr<Network>> parseOnnxFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return notFound("ONNX model '", path, "' not found");
   if (std::filesystem::is_directory(path, ec)) return invalidArgument("ONNX model '", path, "' is a directory");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return ioError("cannot open ONNX model '", path, "'");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) return ioError("cannot read ONNX model '", path, "'");
+  QRT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFileBytes(path));
   std::string base_dir = std::filesystem::path(path).parent_path().string();
   if (base_dir.empty()) base_dir = ".";
   return parseModelBytes(bytes.data(), bytes.size(), base_dir, "'" + path + "'");
