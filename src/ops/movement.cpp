@@ -47,7 +47,8 @@ Status inferConcat(InferContext& ctx) {
         out[k] = (out[k] < 0 || d[k] < 0) ? -1 : out[k] + d[k];
       } else if (d[k] >= 0) {
         if (out[k] >= 0 && out[k] != d[k])
-          return ctx.error("input ", i, " has dims ", dimsToString(d), ", incompatible with ", dimsToString(ctx.in_dims[0]));
+          return ctx.error("input ", i, " has dims ", dimsToString(d), ", incompatible with ",
+                           dimsToString(ctx.in_dims[0]));
         out[k] = d[k];
       }
     }
@@ -108,7 +109,7 @@ Status inferSplit(InferContext& ctx) {
 
 Status inferGather(InferContext& ctx) {
   if (!ctx.hasInput(0)) return ctx.error("input is required");
-  QRT_RETURN_IF_ERROR(requireIndexInput(ctx, 1, "indices"));
+  QRT_RETURN_IF_ERROR(requireIndexInput(ctx, 1, "indices", false, /*one_d=*/false));
   const Dims& data = ctx.in_dims[0];
   const int64_t rank = static_cast<int64_t>(data.size());
   const int64_t a = ctx.node.attrInt("axis", 0);
@@ -129,7 +130,8 @@ Status inferSlice(InferContext& ctx) {
   HostTensor starts, ends, axes, steps;  // owned values (attributes or known inputs)
   bool has_axes = false, has_steps = false, known = true;
   if (ctx.node.opset < 10) {
-    if (!ctx.node.hasAttr("starts") || !ctx.node.hasAttr("ends")) return ctx.error("attributes starts and ends are required");
+    if (!ctx.node.hasAttr("starts") || !ctx.node.hasAttr("ends"))
+      return ctx.error("attributes starts and ends are required");
     auto vec = [](const std::vector<int64_t>& v) { return HostTensor::fromInt64(v, {static_cast<int64_t>(v.size())}); };
     starts = vec(ctx.node.attrInts("starts"));
     ends = vec(ctx.node.attrInts("ends"));
@@ -144,8 +146,10 @@ Status inferSlice(InferContext& ctx) {
     if (has_steps) QRT_RETURN_IF_ERROR(requireIndexInput(ctx, 4, "steps"));
     auto take = [&](size_t i, HostTensor* t) {
       if (!ctx.hasInput(i)) return;
-      if (ctx.in_values[i]) *t = *ctx.in_values[i];
-      else known = false;
+      if (ctx.in_values[i])
+        *t = *ctx.in_values[i];
+      else
+        known = false;
     };
     take(1, &starts);
     take(2, &ends);

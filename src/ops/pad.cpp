@@ -30,11 +30,15 @@ Status inferPad(InferContext& ctx) {
     if (ctx.hasInput(3)) {
       QRT_RETURN_IF_ERROR(requireIndexInput(ctx, 3, "axes"));
       has_axes = true;
-      if (ctx.in_values[3]) axes = *ctx.in_values[3];
-      else known = false;
+      if (ctx.in_values[3])
+        axes = *ctx.in_values[3];
+      else
+        known = false;
     }
-    if (ctx.in_values[1]) pads = *ctx.in_values[1];
-    else known = false;
+    if (ctx.in_values[1])
+      pads = *ctx.in_values[1];
+    else
+      known = false;
   }
   if (!known) {
     ctx.setOutput(0, ctx.in_types[0], unknownDims(static_cast<int64_t>(rank)));

@@ -1,6 +1,8 @@
-// Ops that only change the shape (Flatten, Reshape, Squeeze, Unsqueeze) or repeat data along
-// broadcast axes (Expand, Tile).
+// Ops that only change the shape (Flatten, Reshape, Squeeze, Unsqueeze), repeat data along
+// broadcast axes (Expand, Tile), or move blocks between channels and space (DepthToSpace,
+// SpaceToDepth).
 #include <algorithm>
+#include <string>
 
 #include "ops/shape_util.h"
 #include "ops/tensor_ops.h"
@@ -16,8 +18,10 @@ int64_t product(const Dims& dims, size_t b, size_t e) {
   bool unknown = false;
   for (size_t i = b; i < e; ++i) {
     if (dims[i] == 0) return 0;
-    if (dims[i] < 0) unknown = true;
-    else p *= dims[i];
+    if (dims[i] < 0)
+      unknown = true;
+    else
+      p *= dims[i];
   }
   return unknown ? -1 : p;
 }
@@ -58,7 +62,8 @@ Status inferReshape(InferContext& ctx) {
     shape = knownInts(ctx, 1);
     if (!shape) {
       int64_t len = lengthOf(ctx.in_dims[1]);
-      if (len < 0) return ctx.error("the length of the shape input must be known to know the output rank");
+      if (len < 0)
+        return ctx.unsupportedError("the output rank depends on the length of the shape input, unknown before running");
       ctx.setOutput(0, ctx.in_types[0], unknownDims(len));
       return Status::Ok();
     }
@@ -122,14 +127,16 @@ Status inferSqueeze(InferContext& ctx) {
   auto axes = squeezeAxes(ctx, &given);
   if (!axes) {
     int64_t len = lengthOf(ctx.in_dims[1]);
-    if (len < 0) return ctx.error("the axes input must be known to know the output rank");
+    if (len < 0) return ctx.unsupportedError("the output rank depends on the axes input, unknown before running");
     ctx.setOutput(0, ctx.in_types[0], unknownDims(rank - len));
     return Status::Ok();
   }
   std::vector<bool> drop(in.size(), false);
   if (!given) {  // no axes: drop every dim of 1, which needs every dim known
     for (size_t i = 0; i < in.size(); ++i) {
-      if (in[i] < 0) return ctx.error("Squeeze without axes needs known input dims, got ", dimsToString(in));
+      if (in[i] < 0)
+        return ctx.unsupportedError("without axes the output rank depends on input dims unknown before running: ",
+                                    dimsToString(in));
       drop[i] = in[i] == 1;
     }
   }
@@ -154,7 +161,7 @@ Status inferUnsqueeze(InferContext& ctx) {
   auto axes = squeezeAxes(ctx, &given);
   if (!axes) {
     int64_t len = lengthOf(ctx.in_dims[1]);
-    if (len < 0) return ctx.error("the axes input must be known to know the output rank");
+    if (len < 0) return ctx.unsupportedError("the output rank depends on the axes input, unknown before running");
     ctx.setOutput(0, ctx.in_types[0], unknownDims(static_cast<int64_t>(in.size()) + len));
     return Status::Ok();
   }
@@ -182,7 +189,8 @@ Status inferExpand(InferContext& ctx) {
   auto shape = knownInts(ctx, 1);
   if (!shape) {
     int64_t len = lengthOf(ctx.in_dims[1]);
-    if (len < 0) return ctx.error("the length of the shape input must be known to know the output rank");
+    if (len < 0)
+      return ctx.unsupportedError("the output rank depends on the length of the shape input, unknown before running");
     // Each output dim is the input's where that is > 1 (the shape may only say 1 or the same).
     Dims out = unknownDims(std::max<int64_t>(len, static_cast<int64_t>(in.size())));
     for (size_t i = 0; i < in.size(); ++i)
@@ -216,6 +224,43 @@ Status inferTile(InferContext& ctx) {
     out[i] = in[i] < 0 ? ((*repeats)[i] == 0 ? 0 : -1) : in[i] * (*repeats)[i];
   }
   ctx.setOutput(0, ctx.in_types[0], std::move(out));
+  return Status::Ok();
+}
+
+namespace {
+
+// DepthToSpace / SpaceToDepth: NCHW input, a blocksize >= 1.
+Result<int64_t> blocksize(const InferContext& ctx) {
+  if (!ctx.hasInput(0)) return ctx.error("input is required");
+  if (ctx.in_dims[0].size() != 4) return ctx.error("input must be 4-D (NCHW), got rank ", ctx.in_dims[0].size());
+  const int64_t b = ctx.node.attrInt("blocksize", 0);
+  if (b < 1) return ctx.error("attribute 'blocksize' must be >= 1");
+  return b;
+}
+
+int64_t mulDim(int64_t d, int64_t f) { return d < 0 ? -1 : d * f; }
+
+}  // namespace
+
+Status inferDepthToSpace(InferContext& ctx) {
+  QRT_ASSIGN_OR_RETURN(int64_t b, blocksize(ctx));
+  const std::string mode = ctx.node.attrString("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD") return ctx.error("mode '", mode, "' (expected DCR or CRD)");
+  const Dims& in = ctx.in_dims[0];
+  if (in[1] >= 0 && in[1] % (b * b) != 0)
+    return ctx.error("channels ", in[1], " not divisible by blocksize^2 = ", b * b);
+  ctx.setOutput(0, ctx.in_types[0], {in[0], in[1] < 0 ? -1 : in[1] / (b * b), mulDim(in[2], b), mulDim(in[3], b)});
+  return Status::Ok();
+}
+
+Status inferSpaceToDepth(InferContext& ctx) {
+  QRT_ASSIGN_OR_RETURN(int64_t b, blocksize(ctx));
+  const Dims& in = ctx.in_dims[0];
+  for (int d = 2; d < 4; ++d)
+    if (in[d] >= 0 && in[d] % b != 0)
+      return ctx.error("dim ", d, " of size ", in[d], " not divisible by blocksize ", b);
+  ctx.setOutput(0, ctx.in_types[0],
+                {in[0], mulDim(in[1], b * b), in[2] < 0 ? -1 : in[2] / b, in[3] < 0 ? -1 : in[3] / b});
   return Status::Ok();
 }
 

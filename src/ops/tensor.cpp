@@ -1,6 +1,7 @@
 // The tensor op family: the table, and the ops that move no data or make new data (Identity,
-// Dropout, Shape, ConstantOfShape, Range). The others live in reshape_like.cpp, movement.cpp and
-// pad.cpp; argument resolution shared with the kernels is in tensor_params.h.
+// Dropout, Shape, Size, ConstantOfShape, Range). The others live in reshape_like.cpp,
+// movement.cpp, pad.cpp and index_ops.cpp; argument resolution shared with the kernels is in
+// tensor_params.h.
 #include <algorithm>
 #include <cmath>
 
@@ -17,7 +18,7 @@ std::optional<std::vector<int64_t>> knownInts(const InferContext& ctx, size_t i)
   return ctx.in_values[i]->toInt64Vector();
 }
 
-Status requireIndexInput(const InferContext& ctx, size_t i, const char* what, bool any_int) {
+Status requireIndexInput(const InferContext& ctx, size_t i, const char* what, bool any_int, bool one_d) {
   if (!ctx.hasInput(i)) return ctx.error("input ", i, " (", what, ") is required");
   DataType t = ctx.in_types[i];
   bool ok = t == DataType::kInt64 || t == DataType::kInt32;
@@ -25,7 +26,7 @@ Status requireIndexInput(const InferContext& ctx, size_t i, const char* what, bo
     ok = ok || t == DataType::kInt8 || t == DataType::kInt16 || t == DataType::kUInt8 || t == DataType::kUInt16 ||
          t == DataType::kUInt32 || t == DataType::kUInt64;
   if (!ok) return ctx.error(what, " must be an integer tensor, got ", dataTypeName(t));
-  if (ctx.in_dims[i].size() > 1) return ctx.error(what, " must be 1-D, got rank ", ctx.in_dims[i].size());
+  if (one_d && ctx.in_dims[i].size() > 1) return ctx.error(what, " must be 1-D, got rank ", ctx.in_dims[i].size());
   return Status::Ok();
 }
 
@@ -46,8 +47,8 @@ Status inferDropout(InferContext& ctx) {
   if (ctx.hasInput(2)) {
     if (ctx.in_types[2] != DataType::kBool) return ctx.error("training_mode must be bool");
     auto training = knownInts(ctx, 2);
-    auto ratio = ctx.hasInput(1) && ctx.in_values[1] ? std::optional<double>(ctx.in_values[1]->getDouble(0))
-                                                    : std::nullopt;
+    auto ratio =
+        ctx.hasInput(1) && ctx.in_values[1] ? std::optional<double>(ctx.in_values[1]->getDouble(0)) : std::nullopt;
     bool ratio_zero = ctx.hasInput(1) ? (ratio && *ratio == 0.0) : false;
     if (training && !training->empty() && (*training)[0] != 0 && !ratio_zero)
       return ctx.unsupportedError("training_mode=true is not supported; qrt runs inference only");
@@ -70,6 +71,12 @@ Status inferShape(InferContext& ctx) {
   return Status::Ok();
 }
 
+Status inferSize(InferContext& ctx) {
+  if (!ctx.hasInput(0)) return ctx.error("input is required");
+  ctx.setOutput(0, DataType::kInt64, {});
+  return Status::Ok();
+}
+
 Status inferConstantOfShape(InferContext& ctx) {
   QRT_RETURN_IF_ERROR(requireIndexInput(ctx, 0, "shape"));
   DataType type = DataType::kFloat;
@@ -81,7 +88,8 @@ Status inferConstantOfShape(InferContext& ctx) {
   auto shape = knownInts(ctx, 0);
   if (!shape) {
     int64_t len = lengthOf(ctx.in_dims[0]);
-    if (len < 0) return ctx.error("the length of the shape input must be known to know the output rank");
+    if (len < 0)
+      return ctx.unsupportedError("the output rank depends on the length of the shape input, unknown before running");
     ctx.setOutput(0, type, unknownDims(len));
     return Status::Ok();
   }
@@ -136,6 +144,7 @@ const OpDef kTensorOps[] = {
     {"Identity", &inferIdentity},
     {"Dropout", &inferDropout},
     {"Shape", &inferShape},
+    {"Size", &inferSize},
     {"ConstantOfShape", &inferConstantOfShape},
     {"Range", &inferRange},
     {"Flatten", &inferFlatten},
@@ -150,6 +159,16 @@ const OpDef kTensorOps[] = {
     {"Gather", &inferGather},
     {"Slice", &inferSlice},
     {"Pad", &inferPad},
+    {"DepthToSpace", &inferDepthToSpace},
+    {"SpaceToDepth", &inferSpaceToDepth},
+    {"GatherElements", &inferGatherElements},
+    {"GatherND", &inferGatherND},
+    {"ScatterElements", &inferScatterElements},
+    {"Scatter", &inferScatterElements},
+    {"ScatterND", &inferScatterND},
+    {"OneHot", &inferOneHot},
+    {"Trilu", &inferTrilu},
+    {"EyeLike", &inferEyeLike},
 };
 }  // namespace
 

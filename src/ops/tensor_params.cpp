@@ -84,7 +84,8 @@ Status resolvePads(size_t rank, const TensorView& pads, const TensorView* axes, 
   const int64_t r = static_cast<int64_t>(rank);
   const int64_t n = axes ? axes->numel() : r;
   if (pads.numel() != 2 * n)
-    return invalidArgument("pads has ", pads.numel(), " elements, expected ", 2 * n, axes ? " (2 per axis)" : " (2 * rank)");
+    return invalidArgument("pads has ", pads.numel(), " elements, expected ", 2 * n,
+                           axes ? " (2 per axis)" : " (2 * rank)");
   for (int64_t i = 0; i < n; ++i) {
     int64_t axis = axes ? intAt(*axes, i) : i;
     if (axis < -r || axis >= r) return invalidArgument("pad axis ", axis, " out of range for rank ", r);

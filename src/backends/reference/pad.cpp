@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "backends/reference/ref_util.h"
 #include "backends/reference/strided_copy.h"
@@ -39,11 +40,14 @@ int64_t mapIndex(PadMode mode, int64_t o, int64_t before, int64_t lo, int64_t ke
   return -1;
 }
 
+// One output row along the last axis: map[o] is the source element, or -1 for the constant.
 template <typename T>
-void padRow(T* dst, const T* src, const int64_t* map, int64_t n, const void* value) {
+void padRow(void* dst, const void* src, const int64_t* map, int64_t n, const void* value) {
   T v;
   std::memcpy(&v, value, sizeof(T));
-  for (int64_t o = 0; o < n; ++o) dst[o] = map[o] < 0 ? v : src[map[o]];
+  T* d = static_cast<T*>(dst);
+  const T* s = static_cast<const T*>(src);
+  for (int64_t o = 0; o < n; ++o) d[o] = map[o] < 0 ? v : s[map[o]];
 }
 
 class PadKernel : public Kernel {
@@ -114,10 +118,10 @@ class PadKernel : public Kernel {
         } else {
           const char* srow = src + off * esize;
           switch (esize_) {
-            case 1: padRow(reinterpret_cast<uint8_t*>(drow), reinterpret_cast<const uint8_t*>(srow), last_map, inner, value_); break;
-            case 2: padRow(reinterpret_cast<uint16_t*>(drow), reinterpret_cast<const uint16_t*>(srow), last_map, inner, value_); break;
-            case 4: padRow(reinterpret_cast<uint32_t*>(drow), reinterpret_cast<const uint32_t*>(srow), last_map, inner, value_); break;
-            default: padRow(reinterpret_cast<uint64_t*>(drow), reinterpret_cast<const uint64_t*>(srow), last_map, inner, value_); break;
+            case 1: padRow<uint8_t>(drow, srow, last_map, inner, value_); break;
+            case 2: padRow<uint16_t>(drow, srow, last_map, inner, value_); break;
+            case 4: padRow<uint32_t>(drow, srow, last_map, inner, value_); break;
+            default: padRow<uint64_t>(drow, srow, last_map, inner, value_); break;
           }
         }
         for (int64_t d = static_cast<int64_t>(rank) - 2; d >= 0; --d) {
@@ -170,13 +174,11 @@ class PadKernel : public Kernel {
 
 KernelResult createPad(const ir::Node& node) {
   const std::string mode = node.attrString("mode", "constant");
-  PadMode m;
-  if (mode == "constant") m = PadMode::kConstant;
-  else if (mode == "reflect") m = PadMode::kReflect;
-  else if (mode == "edge") m = PadMode::kEdge;
-  else if (mode == "wrap") m = PadMode::kWrap;
-  else return unsupported(node.describe(), ": mode '", mode, "'");
-  return std::unique_ptr<Kernel>(new PadKernel(node, m));
+  static const std::pair<const char*, PadMode> kModes[] = {
+      {"constant", PadMode::kConstant}, {"reflect", PadMode::kReflect}, {"edge", PadMode::kEdge}, {"wrap", PadMode::kWrap}};
+  for (const auto& [name, m] : kModes)
+    if (mode == name) return std::unique_ptr<Kernel>(new PadKernel(node, m));
+  return unsupported(node.describe(), ": mode '", mode, "'");
 }
 
 }  // namespace qrt::reference::tensor_kernels

@@ -1,5 +1,6 @@
 #include "backends/reference/strided_copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/status_macros.h"
@@ -15,8 +16,11 @@ void copyTyped(T* dst, int64_t ds, const T* src, int64_t ss, int64_t n) {
 }
 
 template <typename T>
-void fillTyped(T* dst, int64_t n, T v) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = v;
+void fillTyped(void* dst, int64_t n, const void* value) {
+  T v;
+  std::memcpy(&v, value, sizeof(T));
+  T* d = static_cast<T*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = v;
 }
 
 }  // namespace
@@ -43,12 +47,13 @@ void fillElements(void* dst, int64_t n, const void* value, size_t esize) {
   if (n <= 0) return;
   // Loading the value through memcpy keeps it byte-exact (NaN payloads, -0.0).
   switch (esize) {
-    case 1: { uint8_t v; std::memcpy(&v, value, 1); fillTyped(static_cast<uint8_t*>(dst), n, v); return; }
-    case 2: { uint16_t v; std::memcpy(&v, value, 2); fillTyped(static_cast<uint16_t*>(dst), n, v); return; }
-    case 4: { uint32_t v; std::memcpy(&v, value, 4); fillTyped(static_cast<uint32_t*>(dst), n, v); return; }
-    case 8: { uint64_t v; std::memcpy(&v, value, 8); fillTyped(static_cast<uint64_t*>(dst), n, v); return; }
+    case 1: fillTyped<uint8_t>(dst, n, value); return;
+    case 2: fillTyped<uint16_t>(dst, n, value); return;
+    case 4: fillTyped<uint32_t>(dst, n, value); return;
+    case 8: fillTyped<uint64_t>(dst, n, value); return;
     default:
-      for (int64_t i = 0; i < n; ++i) std::memcpy(static_cast<char*>(dst) + i * static_cast<int64_t>(esize), value, esize);
+      for (int64_t i = 0; i < n; ++i)
+        std::memcpy(static_cast<char*>(dst) + i * static_cast<int64_t>(esize), value, esize);
   }
 }
 
@@ -82,7 +87,8 @@ Status StridedCopy::plan(size_t esize, std::span<const int64_t> dims, std::span<
     src_strides_.push_back(src_strides[d]);
     dst_strides_.push_back(dst_strides[d]);
   }
-  if (dims_.size() > kMaxCopyRank) return unsupported("a copy over ", dims_.size(), " non-mergeable axes (at most ", kMaxCopyRank, ")");
+  if (dims_.size() > kMaxCopyRank)
+    return unsupported("a copy over ", dims_.size(), " non-mergeable axes (at most ", kMaxCopyRank, ")");
   return Status::Ok();
 }
 

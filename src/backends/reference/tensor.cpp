@@ -1,8 +1,8 @@
 // Reference kernels of the tensor family: the table, the kernels that copy the input's bytes
 // unchanged (Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout) and the ones that make new
-// data (Shape, ConstantOfShape, Range). Shape values are computed on the host at reshape time by
+// data (Shape, Size, ConstantOfShape, Range). Shape values are computed on the host at reshape time by
 // these same kernels, so they must handle rank-0 and rank-1 int64 tensors and must not read
-// Shape's input data (only its dims exist then).
+// Shape's or Size's input data (only its dims exist then).
 #include <algorithm>
 #include <cstring>
 
@@ -70,8 +70,10 @@ class DropoutKernel : public CopyKernel {
 class ShapeKernel : public Kernel {
  public:
   explicit ShapeKernel(const ir::Node& node)
-      : has_start_(node.hasAttr("start")), has_end_(node.hasAttr("end")),
-        start_attr_(node.attrInt("start", 0)), end_attr_(node.attrInt("end", 0)) {}
+      : has_start_(node.hasAttr("start")),
+        has_end_(node.hasAttr("end")),
+        start_attr_(node.attrInt("start", 0)),
+        end_attr_(node.attrInt("end", 0)) {}
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const int64_t rank = static_cast<int64_t>(in[0].dims.size());
     int64_t start = has_start_ ? start_attr_ : 0, end = has_end_ ? end_attr_ : rank;
@@ -79,7 +81,8 @@ class ShapeKernel : public Kernel {
     if (end < 0) end += rank;
     start_ = std::clamp<int64_t>(start, 0, rank);
     count_ = std::max<int64_t>(0, std::clamp<int64_t>(end, 0, rank) - start_);
-    if (out[0].numel() != count_) return internalError("Shape: output has ", out[0].numel(), " elements, expected ", count_);
+    if (out[0].numel() != count_)
+      return internalError("Shape: output has ", out[0].numel(), " elements, expected ", count_);
     return Status::Ok();
   }
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
@@ -91,6 +94,15 @@ class ShapeKernel : public Kernel {
   bool has_start_, has_end_;
   int64_t start_attr_, end_attr_;
   int64_t start_ = 0, count_ = 0;
+};
+
+// Size: the element count of the input, from its dims alone.
+class SizeKernel : public Kernel {
+ public:
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    *out[0].as<int64_t>() = in[0].numel();
+    return Status::Ok();
+  }
 };
 
 class ConstantOfShapeKernel : public Kernel {
@@ -135,6 +147,7 @@ class RangeKernel : public Kernel {
 KernelResult createCopy(const ir::Node& node) { return std::unique_ptr<Kernel>(new CopyKernel(node.describe())); }
 KernelResult createDropout(const ir::Node& node) { return std::unique_ptr<Kernel>(new DropoutKernel(node.describe())); }
 KernelResult createShape(const ir::Node& node) { return std::unique_ptr<Kernel>(new ShapeKernel(node)); }
+KernelResult createSize(const ir::Node&) { return std::unique_ptr<Kernel>(new SizeKernel()); }
 KernelResult createConstantOfShape(const ir::Node& node) {
   const ir::Attribute* a = node.attr("value");
   if (a && (a->kind != ir::Attribute::Kind::kTensor || a->t.numel() != 1 || dataTypeSize(a->t.dtype()) == 0 ||
@@ -148,7 +161,8 @@ KernelResult createRange(const ir::Node&) { return std::unique_ptr<Kernel>(new R
 
 namespace {
 using namespace tensor_kernels;
-constexpr DTypeSet kRangeTypes{DataType::kFloat, DataType::kDouble, DataType::kInt16, DataType::kInt32, DataType::kInt64};
+constexpr DTypeSet kRangeTypes{DataType::kFloat, DataType::kDouble, DataType::kInt16, DataType::kInt32,
+                               DataType::kInt64};
 const KernelEntry kTensorKernels[] = {
     {"Identity", kAllTypes, &createCopy},
     {"Reshape", kAllTypes, &createCopy},
@@ -157,6 +171,7 @@ const KernelEntry kTensorKernels[] = {
     {"Unsqueeze", kAllTypes, &createCopy},
     {"Dropout", kAllTypes, &createDropout},
     {"Shape", kAllTypes, &createShape},
+    {"Size", kAllTypes, &createSize},
     {"ConstantOfShape", {DataType::kInt64}, &createConstantOfShape},
     {"Range", kRangeTypes, &createRange},
     {"Transpose", kAllTypes, &createTranspose},
@@ -167,6 +182,16 @@ const KernelEntry kTensorKernels[] = {
     {"Gather", kAllTypes, &createGather},
     {"Slice", kAllTypes, &createSlice},
     {"Pad", kAllTypes, &createPad},
+    {"DepthToSpace", kAllTypes, &createDepthToSpace},
+    {"SpaceToDepth", kAllTypes, &createSpaceToDepth},
+    {"GatherElements", kAllTypes, &createGatherElements},
+    {"GatherND", kAllTypes, &createGatherND},
+    {"ScatterElements", kAllTypes, &createScatterElements},
+    {"Scatter", kAllTypes, &createScatterElements},
+    {"ScatterND", kAllTypes, &createScatterND},
+    {"OneHot", kNumericTypes, &createOneHot},
+    {"Trilu", kAllTypes, &createTrilu},
+    {"EyeLike", kAllTypes, &createEyeLike},
 };
 }  // namespace
 

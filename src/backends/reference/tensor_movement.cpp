@@ -1,5 +1,6 @@
 // Reference kernels that move elements between positions: Transpose, Expand, Tile, Concat,
-// Split, Slice (all one StridedCopy plan each, made in reshape) and Gather.
+// Split, Slice, DepthToSpace, SpaceToDepth (all StridedCopy plans, made in reshape) and Gather.
+#include <array>
 #include <cstring>
 #include <numeric>
 
@@ -130,8 +131,8 @@ class SplitKernel : public Kernel {
     int64_t offset = 0;
     for (size_t k = 0; k < out.size(); ++k) {
       if (!present(out, k)) continue;
-      QRT_RETURN_IF_ERROR(copies_[k].plan(dataTypeSize(in[0].dtype), out[k].dims, in_strides,
-                                          offset * in_strides[axis], stridesOf(out[k].dims), 0));
+      QRT_RETURN_IF_ERROR(copies_[k].plan(dataTypeSize(in[0].dtype), out[k].dims, in_strides, offset * in_strides[axis],
+                                          stridesOf(out[k].dims), 0));
       offset += out[k].dims[axis];
     }
     if (offset > in[0].dims[axis]) return internalError(name_, ": outputs exceed the input");
@@ -247,7 +248,8 @@ class SliceKernel : public Kernel {
     if (!st.ok()) return st.withContext(name_);
     int64_t base = 0;
     for (size_t d = 0; d < resolved_.size(); ++d) {
-      if (resolved_[d].count != out[0].dims[d]) return internalError(name_, ": slice extents disagree with the output dims");
+      if (resolved_[d].count != out[0].dims[d])
+        return internalError(name_, ": slice extents disagree with the output dims");
       base += resolved_[d].start * in_strides_[d];
       src_strides_[d] = resolved_[d].step * in_strides_[d];
     }
@@ -265,8 +267,64 @@ class SliceKernel : public Kernel {
   bool planned_ = false;
 };
 
+// DepthToSpace / SpaceToDepth: a transpose of a 6-D view of the NCHW input whose result, read
+// row-major, is the NCHW output.
+class SpaceDepthKernel : public Kernel {
+ public:
+  enum class Kind { kDepthToSpaceDCR, kDepthToSpaceCRD, kSpaceToDepth };
+  SpaceDepthKernel(Kind kind, int64_t blocksize) : kind_(kind), b_(blocksize) {}
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    const Dims& d = in[0].dims;
+    const int64_t n = d[0], c = d[1], h = d[2], w = d[3], b = b_;
+    Dims view;
+    std::array<int64_t, 6> perm;
+    switch (kind_) {
+      case Kind::kDepthToSpaceDCR:  // [N, b, b, C', H, W] -> [N, C', H, b, W, b]
+        view = {n, b, b, c / (b * b), h, w};
+        perm = {0, 3, 4, 1, 5, 2};
+        break;
+      case Kind::kDepthToSpaceCRD:  // [N, C', b, b, H, W] -> [N, C', H, b, W, b]
+        view = {n, c / (b * b), b, b, h, w};
+        perm = {0, 1, 4, 2, 5, 3};
+        break;
+      case Kind::kSpaceToDepth:  // [N, C, H', b, W', b] -> [N, b, b, C, H', W']
+        view = {n, c, h / b, b, w / b, b};
+        perm = {0, 3, 5, 1, 2, 4};
+        break;
+    }
+    const std::vector<int64_t> view_strides = stridesOf(view);
+    Dims dims(6);
+    std::vector<int64_t> src(6);
+    for (size_t i = 0; i < 6; ++i) {
+      dims[i] = view[perm[i]];
+      src[i] = view_strides[perm[i]];
+    }
+    if (volume(dims) != out[0].numel()) return internalError("DepthToSpace/SpaceToDepth: output size mismatch");
+    return copy_.plan(dataTypeSize(in[0].dtype), dims, src, 0, stridesOf(dims), 0);
+  }
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    copy_.run(out[0].data, in[0].data);
+    return Status::Ok();
+  }
+
+ private:
+  Kind kind_;
+  int64_t b_;
+  StridedCopy copy_;
+};
+
 }  // namespace
 
+KernelResult createDepthToSpace(const ir::Node& node) {
+  const bool crd = node.attrString("mode", "DCR") == "CRD";
+  return std::unique_ptr<Kernel>(
+      new SpaceDepthKernel(crd ? SpaceDepthKernel::Kind::kDepthToSpaceCRD : SpaceDepthKernel::Kind::kDepthToSpaceDCR,
+                           node.attrInt("blocksize", 1)));
+}
+KernelResult createSpaceToDepth(const ir::Node& node) {
+  return std::unique_ptr<Kernel>(
+      new SpaceDepthKernel(SpaceDepthKernel::Kind::kSpaceToDepth, node.attrInt("blocksize", 1)));
+}
 KernelResult createTranspose(const ir::Node& node) { return std::unique_ptr<Kernel>(new TransposeKernel(node)); }
 KernelResult createExpand(const ir::Node&) { return std::unique_ptr<Kernel>(new ExpandKernel()); }
 KernelResult createTile(const ir::Node&) { return std::unique_ptr<Kernel>(new TileKernel()); }
