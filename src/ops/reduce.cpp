@@ -1,5 +1,6 @@
-// The reduce family: Reduce* (ten ops sharing one inference), Softmax, LogSoftmax and
-// LayerNormalization. Kernels: src/backends/reference/{reduce,softmax,layer_norm}.cpp.
+// The reduce family: Reduce* (ten ops sharing one inference), ArgMax/ArgMin, Softmax, LogSoftmax,
+// Hardmax, LayerNormalization and MeanVarianceNormalization.
+// Kernels: src/backends/reference/{reduce,arg_max,softmax,layer_norm,mvn}.cpp.
 #include <algorithm>
 
 #include "ops/op_table.h"
@@ -65,7 +66,7 @@ Status inferReduce(InferContext& ctx) {
   return Status::Ok();
 }
 
-// Softmax / LogSoftmax: same type and shape; the axis must exist. Before opset 13 the input is
+// Softmax / LogSoftmax / Hardmax: same type and shape; the axis must exist. Before opset 13 the input is
 // coerced to 2-D at `axis` (default 1); from 13 the op runs along one axis (default -1).
 Status inferSoftmax(InferContext& ctx) {
   if (!ctx.hasInput(0)) return ctx.error("missing input 'input'");
@@ -77,6 +78,30 @@ Status inferSoftmax(InferContext& ctx) {
   const int64_t hi = coerce_2d ? rank : rank - 1;
   if (axis < -rank || axis > hi || (rank == 0 && !coerce_2d))
     return ctx.error("axis ", axis, " is out of range for rank ", rank);
+  ctx.setOutput(0, ctx.in_types[0], in);
+  return Status::Ok();
+}
+
+// ArgMax / ArgMin: int64 indices, `axis` (default 0) reduced to 1 or dropped (keepdims).
+Status inferArg(InferContext& ctx) {
+  if (!ctx.hasInput(0)) return ctx.error("missing input 'data'");
+  const Dims& in = ctx.in_dims[0];
+  const int64_t rank = static_cast<int64_t>(in.size());
+  const int64_t axis = ctx.node.attrInt("axis", 0);
+  if (axis < -rank || axis >= rank) return ctx.error("axis ", axis, " is out of range for rank ", rank);
+  std::vector<bool> mask(in.size(), false);
+  mask[axis < 0 ? axis + rank : axis] = true;
+  ctx.setOutput(0, DataType::kInt64, reducedDims(in, mask, ctx.node.attrInt("keepdims", 1) != 0));
+  return Status::Ok();
+}
+
+// MeanVarianceNormalization: same type and shape; `axes` (default [0, 2, 3]) must be valid.
+Status inferMvn(InferContext& ctx) {
+  if (!ctx.hasInput(0)) return ctx.error("missing input 'X'");
+  const Dims& in = ctx.in_dims[0];
+  QRT_RETURN_IF_ERROR(reducedAxesMask(ctx.node.describe(), static_cast<int64_t>(in.size()),
+                                      ctx.node.attrInts("axes", {0, 2, 3}), false)
+                          .status());
   ctx.setOutput(0, ctx.in_types[0], in);
   return Status::Ok();
 }
@@ -123,9 +148,13 @@ const OpDef kReduceOps[] = {
     {"ReduceSumSquare", &inferReduce},
     {"ReduceLogSum", &inferReduce},
     {"ReduceLogSumExp", &inferReduce},
+    {"ArgMax", &inferArg},
+    {"ArgMin", &inferArg},
     {"Softmax", &inferSoftmax},
     {"LogSoftmax", &inferSoftmax},
+    {"Hardmax", &inferSoftmax},
     {"LayerNormalization", &inferLayerNorm},
+    {"MeanVarianceNormalization", &inferMvn},
 };
 
 }  // namespace

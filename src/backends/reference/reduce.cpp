@@ -1,9 +1,8 @@
-// Reference kernels of the reduce family: the ten Reduce* ops here; Softmax/LogSoftmax in
-// softmax.cpp and LayerNormalization in layer_norm.cpp. This file holds the family's table.
+// Reference kernels of the reduce family: the ten Reduce* ops here; Softmax, LogSoftmax and
+// Hardmax in softmax.cpp, ArgMax/ArgMin in arg_max.cpp, LayerNormalization in layer_norm.cpp,
+// MeanVarianceNormalization in mvn.cpp. This file holds the family's table.
 //
-// A reduction views its input as groups of consecutive axes that are either kept or reduced
-// (axes of size 1 dropped, neighbours of the same kind merged), so [N, C, H, W] reduced over H, W
-// becomes kept [N*C] x reduced [H*W]. Each output element walks its reduced elements in
+// A reduction walks, for each output element, its reduced elements (see ReducePlan) in
 // row-major order and accumulates in AccType<T> (float for fp32/fp16/bf16, double for fp64,
 // 64-bit integers for integer types).
 #include <cmath>
@@ -16,17 +15,7 @@
 
 namespace qrt::reference {
 
-namespace {
-
-enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
-
-struct ReducePlan {
-  std::vector<int64_t> kept_dims, kept_strides;  // in output (row-major) order
-  std::vector<int64_t> red_dims, red_strides;
-  int64_t n_out = 1, n_red = 1;
-};
-
-ReducePlan makePlan(const Dims& in, const std::vector<bool>& reduced) {
+ReducePlan makeReducePlan(const Dims& in, const std::vector<bool>& reduced) {
   ReducePlan p;
   const std::vector<int64_t> strides = stridesOf(in);
   int last_kind = -1;  // kind of the previous group: 0 kept, 1 reduced
@@ -48,25 +37,14 @@ ReducePlan makePlan(const Dims& in, const std::vector<bool>& reduced) {
   return p;
 }
 
-// Offset of the i-th element (row-major over dims) of a strided view.
-int64_t offsetOf(int64_t i, const std::vector<int64_t>& dims, const std::vector<int64_t>& strides) {
-  int64_t off = 0;
-  for (size_t d = dims.size(); d-- > 0;) {
-    off += (i % dims[d]) * strides[d];
-    i /= dims[d];
-  }
-  return off;
-}
+namespace {
+
+enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
 
 // Calls fn(element) for every reduced element of the output whose first input element is x.
 template <typename T, typename Fn>
 void forEachReduced(const ReducePlan& p, const T* x, Fn&& fn) {
-  if (p.red_dims.size() <= 1) {
-    const int64_t stride = p.red_dims.empty() ? 0 : p.red_strides[0];
-    for (int64_t j = 0; j < p.n_red; ++j) fn(x[j * stride]);
-    return;
-  }
-  for (int64_t j = 0; j < p.n_red; ++j) fn(x[offsetOf(j, p.red_dims, p.red_strides)]);
+  forEachReducedOffset(p, [&](int64_t off) { fn(x[off]); });
 }
 
 // log(sum(exp(x))), shifted by the maximum so large inputs do not overflow (the shift is skipped
@@ -159,7 +137,7 @@ class ReduceKernel final : public Kernel {
     const Dims& in = inputs[0].dims;
     QRT_ASSIGN_OR_RETURN(std::vector<bool> mask,
                          reducedAxesMask(who_, static_cast<int64_t>(in.size()), axes, noop_));
-    plan_ = makePlan(in, mask);
+    plan_ = makeReducePlan(in, mask);
     if (plan_.n_out != outputs[0].numel())
       return internalError(who_, ": output has ", outputs[0].numel(), " elements, the reduction gives ", plan_.n_out);
     return Status::Ok();
@@ -206,9 +184,13 @@ const KernelEntry kReduceKernels[] = {
     {"ReduceSumSquare", kNumericTypes, &createReduce<ReduceKind::kSumSquare>},
     {"ReduceLogSum", kNumericTypes, &createReduce<ReduceKind::kLogSum>},
     {"ReduceLogSumExp", kNumericTypes, &createReduce<ReduceKind::kLogSumExp>},
+    {"ArgMax", kNumericTypes, &createArgMax},
+    {"ArgMin", kNumericTypes, &createArgMin},
     {"Softmax", kFloatTypes, &createSoftmax},
     {"LogSoftmax", kFloatTypes, &createLogSoftmax},
+    {"Hardmax", kFloatTypes, &createHardmax},
     {"LayerNormalization", kFloatTypes, &createLayerNorm},
+    {"MeanVarianceNormalization", kFloatTypes, &createMeanVarianceNorm},
 };
 
 }  // namespace

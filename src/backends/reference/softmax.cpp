@@ -1,4 +1,4 @@
-// Reference Softmax and LogSoftmax.
+// Reference Softmax, LogSoftmax and Hardmax (1 at the first maximum of each row, 0 elsewhere).
 //
 // The input is viewed as [outer, n, inner] and each of the outer*inner rows of n elements (stride
 // inner) is normalized. Opset 13 and later: n is the size of `axis` (default -1). Before 13 the
@@ -14,10 +14,12 @@ namespace qrt::reference {
 
 namespace {
 
+enum class RowOp { kSoftmax, kLogSoftmax, kHardmax };
+
 class SoftmaxKernel final : public Kernel {
  public:
-  SoftmaxKernel(const ir::Node& node, bool log)
-      : who_(node.describe()), log_(log), coerce_2d_(node.opset < 13), axis_(node.attrInt("axis", coerce_2d_ ? 1 : -1)) {}
+  SoftmaxKernel(const ir::Node& node, RowOp op)
+      : who_(node.describe()), op_(op), coerce_2d_(node.opset < 13), axis_(node.attrInt("axis", coerce_2d_ ? 1 : -1)) {}
 
   Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
     const Dims& d = inputs[0].dims;
@@ -46,7 +48,7 @@ class SoftmaxKernel final : public Kernel {
   void runTyped(const T* x, T* y) const {
     using A = AccType<T>;
     const int64_t n = n_, inner = inner_;
-    const bool log = log_;
+    const RowOp op = op_;
     const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n));
     parallelFor(outer_ * inner, grain, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
@@ -54,10 +56,21 @@ class SoftmaxKernel final : public Kernel {
         const T* xr = x + base;
         T* yr = y + base;
         A m = -std::numeric_limits<A>::infinity();
-        for (int64_t j = 0; j < n; ++j) m = std::max(m, loadAs<A>(xr[j * inner]));
+        int64_t argmax = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          const A v = loadAs<A>(xr[j * inner]);
+          if (v > m) {
+            m = v;
+            argmax = j;
+          }
+        }
+        if (op == RowOp::kHardmax) {
+          for (int64_t j = 0; j < n; ++j) yr[j * inner] = storeAs<T>(A(j == argmax ? 1 : 0));
+          continue;
+        }
         A s = 0;
         for (int64_t j = 0; j < n; ++j) s += std::exp(loadAs<A>(xr[j * inner]) - m);
-        if (log) {
+        if (op == RowOp::kLogSoftmax) {
           const A ls = std::log(s);
           for (int64_t j = 0; j < n; ++j) yr[j * inner] = storeAs<T>(loadAs<A>(xr[j * inner]) - m - ls);
         } else {
@@ -68,7 +81,7 @@ class SoftmaxKernel final : public Kernel {
   }
 
   std::string who_;
-  bool log_;
+  RowOp op_;
   bool coerce_2d_;
   int64_t axis_;
   int64_t outer_ = 1, n_ = 1, inner_ = 1;
@@ -77,11 +90,15 @@ class SoftmaxKernel final : public Kernel {
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> createSoftmax(const ir::Node& node) {
-  return std::unique_ptr<Kernel>(std::make_unique<SoftmaxKernel>(node, false));
+  return std::unique_ptr<Kernel>(std::make_unique<SoftmaxKernel>(node, RowOp::kSoftmax));
 }
 
 Result<std::unique_ptr<Kernel>> createLogSoftmax(const ir::Node& node) {
-  return std::unique_ptr<Kernel>(std::make_unique<SoftmaxKernel>(node, true));
+  return std::unique_ptr<Kernel>(std::make_unique<SoftmaxKernel>(node, RowOp::kLogSoftmax));
+}
+
+Result<std::unique_ptr<Kernel>> createHardmax(const ir::Node& node) {
+  return std::unique_ptr<Kernel>(std::make_unique<SoftmaxKernel>(node, RowOp::kHardmax));
 }
 
 }  // namespace qrt::reference
