@@ -6,6 +6,7 @@
 #include "ir/graph.h"
 #include "passes/pass_manager.h"
 #include "qrt/builder.h"
+#include "builder/finalize.h"
 #include "runtime/engine_impl.h"
 #include "runtime/kernel_factory.h"
 
@@ -74,12 +75,7 @@ Precision precisionOf(const ir::Node& n) {
 
 }  // namespace
 
-Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
-  if (config.device() == DeviceType::kCUDA)
-    return unsupported("--device cuda: this qrt was built without the CUDA backend");
-  auto g = network.graph().clone();
-  QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
-  QRT_RETURN_IF_ERROR(passes::runDefaultPasses(*g));
+Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std::map<std::string, std::string> metadata) {
   markHostNodes(*g);
   for (const auto& n : g->nodes()) {
     if (n->backend.empty()) n->backend = kBackendReference;
@@ -90,14 +86,24 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
   }
   auto impl = std::make_unique<Engine::Impl>();
   impl->graph = std::move(g);
-  impl->metadata = config.metadata();
+  impl->metadata = std::move(metadata);
   impl->metadata["qrt_version"] = versionString();
+  return std::make_shared<Engine>(std::move(impl));
+}
+
+Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
+  if (config.device() == DeviceType::kCUDA)
+    return unsupported("--device cuda: this qrt was built without the CUDA backend");
+  auto g = network.graph().clone();
+  QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
+  QRT_RETURN_IF_ERROR(passes::runDefaultPasses(*g));
+  auto metadata = config.metadata();
   std::string flags;
   if (config.getFlag(BuilderFlag::kFP16)) flags += "fp16,";
   if (config.getFlag(BuilderFlag::kBF16)) flags += "bf16,";
   if (config.getFlag(BuilderFlag::kINT8)) flags += "int8,";
-  impl->metadata["builder_flags"] = flags.empty() ? "fp32" : flags.substr(0, flags.size() - 1);
-  return std::make_shared<Engine>(std::move(impl));
+  metadata["builder_flags"] = flags.empty() ? "fp32" : flags.substr(0, flags.size() - 1);
+  return finalizeEngine(std::move(g), std::move(metadata));
 }
 
 }  // namespace qrt
