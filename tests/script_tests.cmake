@@ -1,0 +1,9 @@
+# Script-driven tests: real models compared with ONNX Runtime (onnxruntime-node). Included by
+# tests/CMakeLists.txt. Their npm assets come from scripts/fetch-npm-assets; without them the
+# tests report SKIPPED (exit code 77) instead of failing.
+
+# PP-OCRv4 detection and recognition: qrt run vs ONNX Runtime, 1e-4 of each output's scale.
+add_test(NAME ocr_vs_ort
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/ocr_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/ocr_vs_ort)
+set_tests_properties(ocr_vs_ort PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "model;ort")
