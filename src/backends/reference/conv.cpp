@@ -110,7 +110,7 @@ class ConvKernel final : public Kernel {
   void im2col(const T* x, A* col) const {
     const Geom3& g = g_;
     int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.out_vol));
-    parallelFor(depth_, grain, [&](int64_t begin, int64_t end) {
+    parallelRange(depth_, grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         int64_t c = r / g.k_vol, tap = r % g.k_vol;
         int64_t k0 = tap / (g.k[1] * g.k[2]), k1 = tap / g.k[2] % g.k[1], k2 = tap % g.k[2];
@@ -139,7 +139,7 @@ class ConvKernel final : public Kernel {
   void multiply(const A* w, const A* bias, const A* col, A* acc) const {
     const int64_t p = g_.out_vol, depth = depth_;
     int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, depth * p));
-    parallelFor(mg_, grain, [&](int64_t begin, int64_t end) {
+    parallelRange(mg_, grain, [&](int64_t begin, int64_t end) {
       for (int64_t oc = begin; oc < end; ++oc) {
         A* row = acc + oc * p;
         std::fill(row, row + p, bias[oc]);
@@ -199,7 +199,7 @@ class ConvTransposeKernel final : public Kernel {
       const T* xg = x + (n * c_ + g * cg) * g_.in_vol;
       T* yg = y + (n * m + g * mg_) * g_.out_vol;
       A* acc = accumulator(yg, ws_.at<A>(ws, ws_acc_) + lane * mg_ * g_.out_vol);
-      parallelFor(mg_, 1, [&](int64_t begin, int64_t end) {
+      parallelRange(mg_, 1, [&](int64_t begin, int64_t end) {
         for (int64_t oc = begin; oc < end; ++oc) {
           A* plane = acc + oc * g_.out_vol;
           std::fill(plane, plane + g_.out_vol, bias[g * mg_ + oc]);

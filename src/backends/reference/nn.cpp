@@ -59,7 +59,7 @@ class BatchNormKernel final : public Kernel {
     T* y = outputs[0].as<T>();
     const bool per_channel = params_ == channels_;
     const int64_t inner = inner_, channels = channels_;
-    parallelFor(planes_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t begin, int64_t end) {
+    parallelRange(planes_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, inner)), [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
         int64_t c = plane % channels;
         const T* xp = x + plane * inner;

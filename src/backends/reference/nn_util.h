@@ -1,9 +1,10 @@
 // Helpers shared by the reference nn kernels (conv.cpp, gemm.cpp, pool.cpp, nn.cpp): the
-// accumulator type of each dtype, the one hot loop (axpy), parallel lanes that own a workspace
-// slice each, workspace carving, and the per-dtype factory.
+// accumulator type of each dtype, the one hot loop (axpy), allocation-free parallel loops and
+// lanes that own a workspace slice each, workspace carving, and the per-dtype factory.
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -56,6 +57,13 @@ template <typename A> inline void axpy(int64_t n, A a, const A* __restrict x, A*
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+// parallelFor for a callable of any size: the std::function that parallelFor takes holds only a
+// pointer to it, which fits its inline storage, so run() allocates no closure.
+template <typename Fn> void parallelRange(int64_t n, int64_t grain, const Fn& fn) {
+  const Fn* f = &fn;
+  parallelFor(n, grain, [f](int64_t begin, int64_t end) { (*f)(begin, end); });
+}
+
 // How many lanes to run `items` work items on: one per thread, at most one per item.
 inline int64_t laneCount(int64_t items) { return std::max<int64_t>(1, std::min<int64_t>(items, numThreads())); }
 
@@ -63,15 +71,10 @@ inline int64_t laneCount(int64_t items) { return std::max<int64_t>(1, std::min<i
 // contiguous range of items and may use workspace slice l: no two lanes run the same l at once.
 // parallelFor calls made inside fn run inline when there are several lanes, and in parallel when
 // there is one (so a lone image still uses every thread).
-template <typename Fn> void parallelLanes(int64_t items, int64_t lanes, Fn&& fn) {
-  // One captured pointer keeps the std::function parallelFor builds free of heap allocation.
-  struct Args {
-    int64_t items, lanes;
-    Fn* fn;
-  } args{items, lanes, &fn};
-  parallelFor(lanes, 1, [p = &args](int64_t begin, int64_t end) {
+template <typename Fn> void parallelLanes(int64_t items, int64_t lanes, const Fn& fn) {
+  parallelRange(lanes, 1, [&](int64_t begin, int64_t end) {
     for (int64_t l = begin; l < end; ++l)
-      for (int64_t i = p->items * l / p->lanes; i < p->items * (l + 1) / p->lanes; ++i) (*p->fn)(i, l);
+      for (int64_t i = items * l / lanes; i < items * (l + 1) / lanes; ++i) fn(i, l);
   });
 }
 
@@ -124,6 +127,7 @@ class WorkspaceLayout {
  public:
   // Reserves `count` elements of T; returns the array's id.
   template <typename T> size_t add(int64_t count) {
+    assert(n_ < kMaxArrays);
     offsets_[n_] = total_;
     total_ += (static_cast<size_t>(std::max<int64_t>(count, 0)) * sizeof(T) + 63) / 64 * 64;
     return n_++;
@@ -135,7 +139,8 @@ class WorkspaceLayout {
   void clear() { n_ = total_ = 0; }
 
  private:
-  size_t offsets_[8] = {};
+  static constexpr size_t kMaxArrays = 8;
+  size_t offsets_[kMaxArrays] = {};
   size_t n_ = 0;
   size_t total_ = 0;
 };

@@ -49,7 +49,7 @@ class MaxPoolKernel final : public Kernel {
     T* y = outputs[0].as<T>();
     int64_t* indices = present(outputs, 1) ? outputs[1].as<int64_t>() : nullptr;
     const Geom3& g = g_;
-    parallelFor(planes_, planeGrain(g), [&](int64_t begin, int64_t end) {
+    parallelRange(planes_, planeGrain(g), [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
         const T* xp = x + plane * g.in_vol;
         int64_t o = plane * g.out_vol;
@@ -125,7 +125,7 @@ class AveragePoolKernel final : public Kernel {
     const T* x = inputs[0].as<const T>();
     T* y = outputs[0].as<T>();
     const Geom3& g = g_;
-    parallelFor(planes_, planeGrain(g), [&](int64_t begin, int64_t end) {
+    parallelRange(planes_, planeGrain(g), [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
         const T* xp = x + plane * g.in_vol;
         T* yp = y + plane * g.out_vol;
@@ -196,7 +196,7 @@ class GlobalPoolKernel final : public Kernel {
     const T* x = inputs[0].as<const T>();
     T* y = outputs[0].as<T>();
     const int64_t size = plane_size_;
-    parallelFor(planes_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, size)), [&](int64_t begin, int64_t end) {
+    parallelRange(planes_, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, size)), [&](int64_t begin, int64_t end) {
       for (int64_t plane = begin; plane < end; ++plane) {
         const T* xp = x + plane * size;
         A r = size > 0 ? load<A>(xp[0]) : A(0);
