@@ -178,7 +178,9 @@ TEST_F(ImporterTest, UnsupportedOpNamesOpAndNode) {
   EXPECT_NE(msg.find("unsupported operator 'NonMaxSuppression' (node 'nms_3', opset 11)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("qrt supports: "), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos);
-  if (findOp("Add")) EXPECT_NE(msg.find("Add"), std::string::npos);
+  if (findOp("Add")) {
+    EXPECT_NE(msg.find("Add"), std::string::npos);
+  }
 }
 
 TEST_F(ImporterTest, UnnamedNodesGetOpAndIndex) {

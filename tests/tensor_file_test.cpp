@@ -131,7 +131,9 @@ void expectSameTensor(const HostTensor& a, const HostTensor& b, const std::strin
   EXPECT_EQ(a.dtype(), b.dtype()) << what;
   EXPECT_EQ(a.dims(), b.dims()) << what;
   ASSERT_EQ(a.bytes(), b.bytes()) << what;
-  if (a.bytes()) EXPECT_EQ(std::memcmp(a.data(), b.data(), a.bytes()), 0) << what;
+  if (a.bytes()) {
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.bytes()), 0) << what;
+  }
 }
 
 // ---- .npy round trips --------------------------------------------------------------------------
