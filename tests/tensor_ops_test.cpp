@@ -422,6 +422,46 @@ TEST(TensorOps, PadConstantWithCrops) {
   }
 }
 
+// Opset 18: pads over the axes named by the `axes` input only (negative axes count from the end).
+TEST(TensorOps, PadAxesInputOpset18) {
+  Model m(18);
+  m.input("x", {3, 4});
+  m.initInt64("pads", {1, 2}, {2});
+  m.initInt64("axes", {-1}, {1});
+  auto* n = m.node("Pad", {"x", "pads", "", "axes"}, {"y"});
+  Model::attr(n, "mode", std::string("edge"));
+  m.output("y");
+  std::vector<float> want;
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 7; ++c) want.push_back(static_cast<float>(r * 4 + padSource("edge", c, 1, 4)));
+  auto out = runModel(m, {{"x", iota({3, 4})}});
+  ASSERT_TRUE(out.ok()) << out.status().toString();
+  EXPECT_EQ((*out)[0].dims(), (Dims{3, 7}));
+  EXPECT_EQ(values((*out)[0]), want);
+}
+
+// ---- Split ------------------------------------------------------------------------------------
+
+// Opset 18's num_outputs splits unevenly: ceil(7 / 3) = 3 per part, the last gets the rest.
+TEST(TensorOps, SplitNumOutputsUneven) {
+  Model m(18);
+  m.input("x", {2, 7});
+  auto* n = m.node("Split", {"x"}, {"a", "b", "c"});
+  Model::attr(n, "axis", int64_t{-1});
+  Model::attr(n, "num_outputs", int64_t{3});
+  for (const char* o : {"a", "b", "c"}) m.output(o);
+  auto out = runModel(m, {{"x", iota({2, 7})}});
+  ASSERT_TRUE(out.ok()) << out.status().toString();
+  const int64_t begin[] = {0, 3, 6}, size[] = {3, 3, 1};
+  for (int k = 0; k < 3; ++k) {
+    std::vector<float> want;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t c = begin[k]; c < begin[k] + size[k]; ++c) want.push_back(static_cast<float>(r * 7 + c));
+    EXPECT_EQ((*out)[k].dims(), (Dims{2, size[k]}));
+    EXPECT_EQ(values((*out)[k]), want);
+  }
+}
+
 // ---- Gather -----------------------------------------------------------------------------------
 
 TEST(TensorOps, GatherNegativeIndicesInt64) {

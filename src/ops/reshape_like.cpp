@@ -132,7 +132,7 @@ Status inferSqueeze(InferContext& ctx) {
     return Status::Ok();
   }
   std::vector<bool> drop(in.size(), false);
-  if (!given) {  // no axes: drop every dim of 1, which needs every dim known
+  if (!given || axes->empty()) {  // no axes (or an empty list, as ONNX Runtime reads it): drop every 1
     for (size_t i = 0; i < in.size(); ++i) {
       if (in[i] < 0)
         return ctx.unsupportedError("without axes the output rank depends on input dims unknown before running: ",
