@@ -1,6 +1,8 @@
 // Reference ArgMax and ArgMin: the int64 index of the largest / smallest element along `axis`
 // (default 0); the first one on ties, or the last with select_last_index=1 (opset 12+).
 // The input is viewed as [outer, n, inner]; keepdims only changes the output dims, not its layout.
+#include <algorithm>
+
 #include "backends/reference/reduce_family.h"
 #include "core/threadpool.h"
 

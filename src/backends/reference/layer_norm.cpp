@@ -6,6 +6,7 @@
 //   y = (x - mean) * inv_std * scale + bias
 // Scale and B broadcast to X.shape[axis:]; when they are smaller than that, reshape() builds the
 // per-column offsets into them.
+#include <algorithm>
 #include <cmath>
 
 #include "backends/reference/reduce_family.h"

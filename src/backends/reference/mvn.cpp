@@ -2,6 +2,7 @@
 //   y = (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9)
 // exactly as the op's ONNX function body computes it (variance from the two means, epsilon added
 // to the standard deviation). Computed in float (double for fp64).
+#include <algorithm>
 #include <cmath>
 
 #include "backends/reference/reduce_family.h"

@@ -5,6 +5,7 @@
 // A reduction walks, for each output element, its reduced elements (see ReducePlan) in
 // row-major order and accumulates in AccType<T> (float for fp32/fp16/bf16, double for fp64,
 // 64-bit integers for integer types).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 

@@ -12,6 +12,7 @@
 //
 // The tables are built at the start of run() (into the workspace, allocating nothing) because the
 // roi of tf_crop_and_resize may be a tensor computed at run time.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 

@@ -4,6 +4,7 @@
 // inner) is normalized. Opset 13 and later: n is the size of `axis` (default -1). Before 13 the
 // input is coerced to 2-D at `axis` (default 1): n is the product of dims[axis:], inner is 1.
 // Numerically stable: exp(x - max(row)); computed in float (double for fp64).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
