@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "qrt/calibrator.h"
 #include "qrt/engine.h"
 #include "qrt/network.h"
 #include "qrt/status.h"
@@ -38,6 +39,19 @@ class BuilderConfig {
   void setDevice(DeviceType d) { device_ = d; }
   DeviceType device() const { return device_; }
 
+  // INT8 calibration (used with kINT8 when the network has no Q/DQ of its own).
+  void setInt8Calibrator(std::shared_ptr<Calibrator> c) { calibrator_ = std::move(c); }
+  const std::shared_ptr<Calibrator>& int8Calibrator() const { return calibrator_; }
+  // Writes a JSON report of every calibrated tensor (histogram, amax, scale) here.
+  void setCalibrationReportPath(const std::string& path) { calib_report_ = path; }
+  const std::string& calibrationReportPath() const { return calib_report_; }
+  // The TensorRT version written into the cache header (e.g. "8601" for 8.6.1).
+  void setCalibrationCacheVersion(const std::string& v) { calib_version_ = v; }
+  const std::string& calibrationCacheVersion() const { return calib_version_; }
+  // Shows a progress bar on stderr while calibrating when stderr is a terminal.
+  void setProgress(bool on) { progress_ = on; }
+  bool progress() const { return progress_; }
+
   // Free-form key/value metadata stored in the engine (e.g. "preprocess" JSON).
   void setMetadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -47,6 +61,10 @@ class BuilderConfig {
   DeviceType device_ = DeviceType::kCPU;
   std::map<std::string, Dims> input_shapes_;
   std::map<std::string, std::string> metadata_;
+  std::shared_ptr<Calibrator> calibrator_;
+  std::string calib_report_;
+  std::string calib_version_ = "8601";
+  bool progress_ = true;
 };
 
 // Optimizes the network and builds an engine. The network is not modified.

@@ -51,6 +51,8 @@ class Calibrator {
   virtual Status writeCache(const std::string& cache) { return Status::Ok(); }
   // Percentile for kPercentile (e.g. 99.99).
   virtual double percentile() const { return 99.99; }
+  // Number of samples one pass yields, for progress reports (-1 when unknown).
+  virtual int64_t numSamples() const { return -1; }
 };
 
 }  // namespace qrt
