@@ -53,6 +53,13 @@ struct ExecutionContext::Impl {
   std::vector<OutputCopy> output_copies;       // outputs not written by a step
   std::vector<const ir::Value*> graph_outputs;
   bool dirty = true;
+  // Small integer inputs read at reshape time as "shape tensors" (TensorRT's term): their values
+  // may decide output shapes (Reshape's shape, Slice's starts...). A snapshot is kept; enqueue
+  // re-plans when the bound data differs from it.
+  std::map<int, HostTensor> shape_inputs;
+  bool use_shape_inputs = false;  // set once a reshape failed without them
+
+  Status prepareOnce();
   std::shared_ptr<void> arena;
   size_t arena_bytes = 0;
   size_t activation_bytes = 0;
@@ -113,7 +120,7 @@ Status ExecutionContext::Impl::init() {
 
 Status ExecutionContext::Impl::inferStep(Step& s) {
   const ir::Node& node = *s.node;
-  const OpDef* def = findOp(node.op_type);
+  const OpDef* def = findOp(node.domain, node.op_type);
   if (!def) return internalError(node.describe(), ": op vanished from the op table");
   InferContext ctx(node);
   for (int id : s.in) {
@@ -125,6 +132,10 @@ Status ExecutionContext::Impl::inferStep(Step& s) {
     const HostTensor* known = nullptr;
     if (present && sl->kind == SlotKind::kConstant) known = &*sl->value->constant;
     if (present && sl->kind == SlotKind::kHost) known = &sl->host;
+    if (present && sl->kind == SlotKind::kInput) {
+      auto snap = shape_inputs.find(id);
+      if (snap != shape_inputs.end()) known = &snap->second;
+    }
     ctx.in_values.push_back(known);
   }
   QRT_RETURN_IF_ERROR(def->infer(ctx));
@@ -142,16 +153,39 @@ Status ExecutionContext::Impl::inferStep(Step& s) {
   return Status::Ok();
 }
 
+namespace {
+constexpr int64_t kMaxShapeInputElements = 1024;
+bool isShapeLike(DataType t) { return t == DataType::kInt64 || t == DataType::kInt32; }
+}  // namespace
+
 Status ExecutionContext::Impl::prepare() {
+  Status s = prepareOnce();
+  if (s.ok() || use_shape_inputs || s.code() != StatusCode::kUnsupported) return s;
+  // Some output shape depends on input values: read small integer inputs as shape tensors.
+  use_shape_inputs = true;
+  Status again = prepareOnce();
+  if (!again.ok()) use_shape_inputs = false;
+  return again.ok() ? again : s;
+}
+
+Status ExecutionContext::Impl::prepareOnce() {
   const ir::Graph& g = *engine->graph;
+  shape_inputs.clear();
   for (const ir::Value* v : g.inputs) {
-    Slot& s = slots[slot_of.at(v)];
+    int id = slot_of.at(v);
+    Slot& s = slots[id];
     auto it = input_shapes.find(v->name);
     if (it != input_shapes.end()) s.dims = it->second;
     else if (volume(v->dims) >= 0) s.dims = v->dims;
     else
       return invalidArgument("input '", v->name, "' has dynamic dims ", dimsToString(v->dims),
                              ": set its shape with setInputShape (CLI: --shapes ", v->name, ":...)");
+    auto bound = bindings.find(v->name);
+    if (use_shape_inputs && isShapeLike(v->dtype) && volume(s.dims) <= kMaxShapeInputElements && bound != bindings.end() && bound->second) {
+      HostTensor snap(v->dtype, s.dims);
+      std::memcpy(snap.data(), bound->second, snap.bytes());
+      shape_inputs[id] = std::move(snap);
+    }
   }
   for (auto& s : slots) s.first = s.last = -1;
   size_t workspace = 0;
@@ -212,6 +246,10 @@ Status ExecutionContext::Impl::prepare() {
 }
 
 Status ExecutionContext::Impl::enqueue() {
+  for (const auto& [id, snap] : shape_inputs) {
+    auto b = bindings.find(slots[id].value->name);
+    if (b == bindings.end() || !b->second || std::memcmp(b->second, snap.data(), snap.bytes()) != 0) dirty = true;
+  }
   if (dirty) QRT_RETURN_IF_ERROR(prepare());
   for (const auto& [name, id] : io_slot) {
     Slot& s = slots[id];
@@ -240,7 +278,7 @@ Status ExecutionContext::Impl::enqueue() {
     for (size_t i = 0; i < st.out.size(); ++i)
       if (st.out[i] >= 0) st.out_views[i].data = slots[st.out[i]].data;
     Status s = st.kernel->run(st.in_views, st.out_views, workspace);
-    if (!s.ok()) return s.withContext(st.node->describe());
+    if (!s.ok()) return s.message().find(st.node->name) == std::string::npos ? s.withContext(st.node->describe()) : s;
     if (observer)
       for (size_t i = 0; i < st.out.size(); ++i)
         if (st.out[i] >= 0) observer(*st.node->outputs[i], st.out_views[i]);
