@@ -1,8 +1,10 @@
 #include "options.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "core/status_macros.h"
+#include "data/preprocess.h"
 
 namespace qrt::cli {
 
@@ -159,6 +161,89 @@ OptionGroup ReportingOptions::group() {
   g.flag("--json", &json, "print JSON instead of text");
   g.flag("--verbose", &verbose, "print more detail");
   return g;
+}
+
+// ---- Preprocessing ----
+
+OptionGroup PreprocessOptions::group() {
+  OptionGroup g{"Preprocessing options", {}};
+  g.value("--preprocess", &file, "FILE.json", "preprocessing spec (color, resize, scale, mean, std, layout)");
+  g.value("--color", &color, "rgb|bgr|gray", "channel order fed to the model (default rgb)");
+  g.value("--resize", &resize, "HxW", "bilinear resize (default: the model input's H x W)");
+  g.value("--scale", &scale, "X", "pixel multiplier before mean/std, e.g. 1/255 (default 1/255)");
+  g.value("--mean", &mean, "A[,B,C]", "subtracted after scaling, per channel (default 0)");
+  g.value("--std", &std, "A[,B,C]", "divides after the mean, per channel (default 1)");
+  g.value("--layout", &layout, "nchw|nhwc", "tensor layout (default nchw)");
+  return g;
+}
+
+bool PreprocessOptions::any() const {
+  return !file.empty() || !color.empty() || !resize.empty() || !scale.empty() || !mean.empty() || !std.empty() ||
+         !layout.empty();
+}
+
+namespace {
+
+// "0.5", "1e-3" or a fraction "1/255".
+Result<float> parseScalar(const std::string& flag, const std::string& s) {
+  auto number = [](const std::string& t, double* v) {
+    try {
+      size_t used = 0;
+      *v = std::stod(t, &used);
+      return used == t.size() && std::isfinite(*v);
+    } catch (...) {
+      return false;
+    }
+  };
+  double a = 0, b = 1;
+  auto slash = s.find('/');
+  bool ok = slash == std::string::npos ? number(s, &a) : number(s.substr(0, slash), &a) && number(s.substr(slash + 1), &b);
+  if (!ok || b == 0) return invalidArgument(flag, " expects a number or a fraction like 1/255, got '", s, "'");
+  return static_cast<float>(a / b);
+}
+
+Result<std::vector<float>> parseFloatList(const std::string& flag, const std::string& s) {
+  std::vector<float> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    QRT_ASSIGN_OR_RETURN(float v, parseScalar(flag, item));
+    out.push_back(v);
+  }
+  if (out.empty()) return invalidArgument(flag, " expects numbers separated by commas");
+  return out;
+}
+
+}  // namespace
+
+Result<PreprocessSpec> PreprocessOptions::resolve(const std::string& stored_json) const {
+  PreprocessSpec spec;
+  if (!file.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec, readPreprocessFile(file));
+  } else if (!stored_json.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec, parsePreprocessJson(stored_json));
+  }
+  if (!color.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec.color, parseColorOrder(color));
+  }
+  if (!layout.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec.layout, parseTensorLayout(layout));
+  }
+  if (!resize.empty()) QRT_RETURN_IF_ERROR(parseResize(resize, &spec.resize_height, &spec.resize_width));
+  if (!scale.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec.scale, parseScalar("--scale", scale));
+  }
+  if (!mean.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec.mean, parseFloatList("--mean", mean));
+  }
+  if (!std.empty()) {
+    QRT_ASSIGN_OR_RETURN(spec.std, parseFloatList("--std", std));
+  }
+  Status s = validatePreprocess(spec);
+  bool flags = !color.empty() || !resize.empty() || !scale.empty() || !mean.empty() || !std.empty() || !layout.empty();
+  if (!s.ok())
+    return s.withContext(file.empty() ? "preprocessing" : flags ? file + " with the preprocessing flags" : file);
+  return spec;
 }
 
 }  // namespace qrt::cli

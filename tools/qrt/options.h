@@ -69,3 +69,24 @@ struct ReportingOptions {
 };
 
 }  // namespace qrt::cli
+
+namespace qrt {
+struct PreprocessSpec;
+}
+
+namespace qrt::cli {
+
+// Preprocessing of image inputs (eval, calibration): a spec file, and single-field flags that
+// override it (see src/data/preprocess.h for the pipeline).
+struct PreprocessOptions {
+  std::string file, color, resize, scale, mean, std, layout;
+  OptionGroup group();
+  // Whether any preprocessing flag was given.
+  bool any() const;
+  // The spec from --preprocess FILE if given, else from `stored_json` (an engine's "preprocess"
+  // metadata) if not empty, else the defaults; then the single-field flags override. Errors name
+  // the flag or the file.
+  Result<PreprocessSpec> resolve(const std::string& stored_json) const;
+};
+
+}  // namespace qrt::cli
