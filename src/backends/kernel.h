@@ -48,6 +48,7 @@ struct KernelEntry {
   DTypeSet dtypes;
   KernelFactory create;
   int type_input = 0;  // which input's dtype selects the entry (Where: 1)
+  const char* domain = "";  // the op's domain: "" (ONNX) or "qrt" (internal ops)
 };
 
 // Common dtype sets.

@@ -53,9 +53,13 @@ struct InferContext {
 
 using InferFn = Status (*)(InferContext& ctx);
 
+// The domain of qrt's internal ops (QConv, QGemm, QMatMul: made by passes, never imported).
+inline constexpr const char kQrtDomain[] = "qrt";
+
 struct OpDef {
   const char* op_type;
   InferFn infer;
+  const char* domain = "";  // "" is the default ONNX domain
 };
 
 }  // namespace qrt

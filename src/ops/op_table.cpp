@@ -1,27 +1,32 @@
 #include "ops/op_table.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace qrt {
 
 namespace {
 using FamilyFn = std::span<const OpDef> (*)();
 const FamilyFn kFamilies[] = {
-    &elementwiseOps, &nnOps, &tensorOps, &reduceOps, &resizeOps, &quantizeOps,
+    &elementwiseOps, &nnOps, &tensorOps, &reduceOps, &resizeOps, &quantizeOps, &qrtOps,
 };
 }  // namespace
 
-const OpDef* findOp(const std::string& op_type) {
+const OpDef* findOp(const std::string& domain, const std::string& op_type) {
+  const char* d = domain == "ai.onnx" ? "" : domain.c_str();
   for (FamilyFn f : kFamilies)
-    for (const OpDef& d : f())
-      if (op_type == d.op_type) return &d;
+    for (const OpDef& def : f())
+      if (op_type == def.op_type && std::strcmp(d, def.domain) == 0) return &def;
   return nullptr;
 }
+
+const OpDef* findOp(const std::string& op_type) { return findOp(std::string(), op_type); }
 
 std::vector<std::string> supportedOps() {
   std::vector<std::string> names;
   for (FamilyFn f : kFamilies)
-    for (const OpDef& d : f()) names.emplace_back(d.op_type);
+    for (const OpDef& d : f())
+      if (*d.domain == '\0') names.emplace_back(d.op_type);
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -17,10 +17,14 @@ std::span<const OpDef> tensorOps();        // shape and data-movement ops
 std::span<const OpDef> reduceOps();        // Reduce*, Softmax, LogSoftmax, LayerNormalization
 std::span<const OpDef> resizeOps();        // Resize
 std::span<const OpDef> quantizeOps();      // QuantizeLinear, DequantizeLinear
+std::span<const OpDef> qrtOps();           // integer ops: ONNX's QLinearConv/QLinearMatMul/ConvInteger/
+                                           // MatMulInteger, and qrt-domain QConv/QGemm/QMatMul
 
+// The OpDef for an op in a domain ("" or "ai.onnx": the default ONNX domain), or nullptr.
+const OpDef* findOp(const std::string& domain, const std::string& op_type);
 // The OpDef for an op in the default ONNX domain, or nullptr when unsupported.
 const OpDef* findOp(const std::string& op_type);
-// Sorted names of all supported ops (for error messages and `qrt --version`).
+// Sorted names of all supported default-domain ops (for error messages and `qrt --version`).
 std::vector<std::string> supportedOps();
 
 }  // namespace qrt

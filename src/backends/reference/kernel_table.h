@@ -15,10 +15,11 @@ std::span<const KernelEntry> tensorKernels();
 std::span<const KernelEntry> reduceKernels();
 std::span<const KernelEntry> resizeKernels();
 std::span<const KernelEntry> quantizeKernels();
+std::span<const KernelEntry> qopsKernels();  // QConv/QGemm/QMatMul, QLinear*, *Integer
 
-// The entry for a node (op, and the dtype of the entry's type input), or nullptr.
+// The entry for a node (domain, op, and the dtype of the entry's type input), or nullptr.
 const KernelEntry* findKernel(const ir::Node& node);
-// True when the backend has any kernel for the op.
+// True when the backend has any kernel for the op (default ONNX domain).
 bool hasOp(const std::string& op_type);
 
 }  // namespace qrt::reference

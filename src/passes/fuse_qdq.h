@@ -1,0 +1,37 @@
+// Q/DQ folding: the pass that makes INT8 real. It recognises, TensorRT explicit-quantization
+// style,
+//   DQ(x_q) -> Conv(DQ(w_q const), bias?) [-> Relu | Clip] [-> Q(y_scale)]          -> QConv
+//   DQ(a_q) -> Gemm / MatMul(DQ(w_q const 2-D), C?) [-> Relu | Clip] [-> Q]         -> QGemm
+//   DQ(a_q) -> MatMul(DQ(b_q)) [-> Relu | Clip] [-> Q]                               -> QMatMul
+// and rewrites each into one internal op (domain "qrt") that multiplies int8 by int8 into int32
+// and rescales once: y = acc * x_scale * w_scale[oc] + bias[oc], the activation, and, when the
+// pattern ended in a Q, requantization to int8 (fused requantization). It fuses only int8 data
+// with zero point 0 and constant scales, and only when the float values it removes have no
+// other reader (a conv output read by a Q and by something else keeps its float output, and
+// the Q stays). Q/DQ that remain run as ordinary float-simulating kernels. See docs/int8.md.
+#pragma once
+
+#include <string>
+
+#include "ir/graph.h"
+#include "qrt/status.h"
+
+namespace qrt::passes {
+
+struct FoldReport {
+  int qconv = 0, qgemm = 0, qmatmul = 0;
+  int requantized = 0;        // fused nodes that also absorbed their output QuantizeLinear
+  int constant_quantize = 0;  // QuantizeLinear nodes of constants evaluated into int8 constants
+  // "3 QConv, 1 QGemm, 0 QMatMul (2 with fused requantization)".
+  std::string summary() const;
+};
+
+// True when the graph has a QuantizeLinear or DequantizeLinear node (explicit quantization).
+bool hasQdq(const ir::Graph& graph);
+
+// Folds every recognised pattern (above). First evaluates QuantizeLinear nodes whose inputs are
+// all constant (weights stored as float -> Q -> DQ, as TensorRT's own QDQ exporters write them)
+// into int8 constants. Leaves the graph topologically sorted with shapes inferred.
+Status foldQdq(ir::Graph& graph, FoldReport* report = nullptr);
+
+}  // namespace qrt::passes
