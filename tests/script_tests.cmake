@@ -7,3 +7,10 @@ add_test(NAME ocr_vs_ort
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/ocr_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/ocr_vs_ort)
 set_tests_properties(ocr_vs_ort PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "model;ort")
+
+# qrt bench: JSON keys and sane values, --profile lists every layer, bad options refused (no
+# timing assertions). See tests/bench_cli_test.sh.
+add_test(NAME bench_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bench_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/bench_cli)
+set_tests_properties(bench_cli PROPERTIES TIMEOUT 120 LABELS "cli")

@@ -24,6 +24,17 @@ struct ContextAccess;  // qrt-internal hooks (calibration observers); not part o
 
 class ExecutionContext;
 
+// Per-layer timing, shaped like TensorRT's IProfiler. Set one on an execution context and, after
+// each enqueue that succeeds, it is told the wall time of every layer that ran, in run order.
+// Layers evaluated on the host at reshape time (shape computations) do not run in enqueue and
+// are not reported. The calls come once the run is over, never inside a timed region.
+class Profiler {
+ public:
+  virtual ~Profiler() = default;
+  // `layer_name` is the layer's name as in Engine::layers(); valid for the engine's lifetime.
+  virtual void reportLayerTime(const char* layer_name, float ms) = 0;
+};
+
 class Engine {
  public:
   struct Impl;
@@ -71,6 +82,11 @@ class ExecutionContext {
   Status enqueue();
   // Bytes of activation memory this context holds for the current shapes.
   size_t activationBytes() const;
+  // Reports per-layer times to `profiler` (not owned; nullptr, the default, turns timing off) after
+  // each enqueue. Off, it costs one branch per layer. Times come from the host clock: a CPU
+  // layer's run time; on a CUDA engine, only the time to queue the layer's kernels.
+  void setProfiler(Profiler* profiler);
+  Profiler* profiler() const;
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -11,6 +11,7 @@
 #include "runtime/kernel_factory.h"
 #include "runtime/context_access.h"
 #include "runtime/memory_plan.h"
+#include "runtime/profiler.h"
 
 namespace qrt {
 
@@ -65,11 +66,14 @@ struct ExecutionContext::Impl {
   size_t activation_bytes = 0;
   size_t workspace_offset = 0;
   internal::TensorObserver observer;
+  Profiler* profiler = nullptr;     // per-layer timing when set (see qrt::Profiler)
+  internal::LayerTimes layer_times;  // this run's times, reported after it
 
   Status init();
   Status prepare();
   Status enqueue();
   Status inferStep(Step& s);
+  Status timedRun(Step& st, void* workspace);
 };
 
 Status ExecutionContext::Impl::init() {
@@ -108,6 +112,7 @@ Status ExecutionContext::Impl::init() {
     st.out_views.resize(st.out.size());
     steps.push_back(std::move(st));
   }
+  layer_times.reserve(steps.size());
   for (const ir::Value* v : g.outputs) {
     int id = add(v);
     graph_outputs.push_back(v);
@@ -266,6 +271,7 @@ Status ExecutionContext::Impl::enqueue() {
       return invalidArgument("no buffer bound for output '", c.name, "': call setTensorAddress");
   }
   void* workspace = static_cast<uint8_t*>(arena.get()) + workspace_offset;
+  if (profiler) layer_times.clear();  // a failed run leaves partial times behind
   if (observer)
     for (const ir::Value* v : engine->graph->inputs) {
       const Slot& s = slots[slot_of.at(v)];
@@ -277,7 +283,7 @@ Status ExecutionContext::Impl::enqueue() {
       if (st.in[i] >= 0) st.in_views[i].data = slots[st.in[i]].data;
     for (size_t i = 0; i < st.out.size(); ++i)
       if (st.out[i] >= 0) st.out_views[i].data = slots[st.out[i]].data;
-    Status s = st.kernel->run(st.in_views, st.out_views, workspace);
+    Status s = profiler ? timedRun(st, workspace) : st.kernel->run(st.in_views, st.out_views, workspace);
     if (!s.ok()) return s.message().find(st.node->name) == std::string::npos ? s.withContext(st.node->describe()) : s;
     if (observer)
       for (size_t i = 0; i < st.out.size(); ++i)
@@ -287,7 +293,16 @@ Status ExecutionContext::Impl::enqueue() {
     const Slot& s = slots[c.slot];
     std::memcpy(bindings[c.name], s.data, static_cast<size_t>(volume(s.dims)) * dataTypeSize(s.value->dtype));
   }
+  if (profiler) layer_times.report(*profiler);
   return Status::Ok();
+}
+
+// On a device engine this times the kernel's launch, not its execution (the run is queued).
+Status ExecutionContext::Impl::timedRun(Step& st, void* workspace) {
+  auto start = internal::LayerTimes::Clock::now();
+  Status s = st.kernel->run(st.in_views, st.out_views, workspace);
+  layer_times.record(st.node->name.c_str(), start);
+  return s;
 }
 
 ExecutionContext::ExecutionContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -329,6 +344,13 @@ Status ExecutionContext::setTensorAddress(const std::string& name, void* data) {
 Status ExecutionContext::enqueue() { return impl_->enqueue(); }
 
 size_t ExecutionContext::activationBytes() const { return impl_->activation_bytes; }
+
+void ExecutionContext::setProfiler(Profiler* profiler) {
+  impl_->profiler = profiler;
+  impl_->layer_times.clear();
+}
+
+Profiler* ExecutionContext::profiler() const { return impl_->profiler; }
 
 void internal::ContextAccess::setObserver(ExecutionContext& ctx, TensorObserver observer) {
   ctx.impl_->observer = std::move(observer);

@@ -247,3 +247,43 @@ Result<PreprocessSpec> PreprocessOptions::resolve(const std::string& stored_json
 }
 
 }  // namespace qrt::cli
+
+// ---- Benchmarking ----
+
+namespace qrt::cli {
+
+OptionGroup BenchOptions::group() {
+  OptionGroup g{"Benchmark options", {}};
+  g.intValue("--batch", &batch, "N", "first dim of every input whose first dim is dynamic (default 1)");
+  g.intValue("--warmup", &warmup, "N", "untimed runs before timing (default 2)");
+  g.intValue("--iterations", &iterations, "N", "timed runs (exclusive with --duration)");
+  g.value("--duration", &duration, "S", "run for S seconds, at least one run (default 3)");
+  g.intValue("--threads", &threads, "N", "threads (default: all cores)");
+  g.intValue("--seed", &seed, "N", "seed of the random inputs (default 1)");
+  g.value("--json", &json, "FILE", "also write the results as JSON to FILE");
+  g.value("--save-inputs", &save_inputs, "DIR", "write the random inputs as DIR/<name>.npy");
+  g.flag("--profile", &profile, "per-layer times, sorted by total time (like trtexec --dumpProfile)");
+  return g;
+}
+
+Result<double> BenchOptions::durationSeconds() const {
+  if (batch < 0) return invalidArgument("--batch must be positive, got ", batch);
+  if (warmup < 0) return invalidArgument("--warmup must be 0 or more, got ", warmup);
+  if (iterations < 0) return invalidArgument("--iterations must be positive, got ", iterations);
+  if (threads < 0) return invalidArgument("--threads must be positive, got ", threads);
+  if (iterations > 0 && !duration.empty()) return invalidArgument("give --iterations or --duration, not both");
+  if (iterations > 0) return 0.0;
+  if (duration.empty()) return 3.0;
+  double s = 0;
+  try {
+    size_t used = 0;
+    s = std::stod(duration, &used);
+    if (used != duration.size()) s = -1;
+  } catch (...) {
+    s = -1;
+  }
+  if (!(s > 0) || !std::isfinite(s)) return invalidArgument("--duration expects seconds > 0, got '", duration, "'");
+  return s;
+}
+
+}  // namespace qrt::cli

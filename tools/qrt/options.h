@@ -90,3 +90,24 @@ struct PreprocessOptions {
 };
 
 }  // namespace qrt::cli
+
+namespace qrt::cli {
+
+// qrt bench: how long to run, on what inputs, and what to report (trtexec's inference and
+// reporting options, in runs rather than milliseconds for the warmup).
+struct BenchOptions {
+  int batch = 0;             // > 0: the first dim of every input whose first dim is dynamic
+  int warmup = 2;            // untimed runs first
+  int iterations = 0;        // > 0: exactly this many timed runs
+  std::string duration;      // seconds to run for (default 3 when --iterations is not given)
+  int threads = 0;           // 0: all cores
+  int seed = 1;              // random inputs (see cmd_bench.cpp: the same values as bench/ort/bench_ort.js)
+  std::string json;          // write the results here
+  std::string save_inputs;   // write the random inputs as DIR/<name>.npy
+  bool profile = false;      // per-layer table
+  OptionGroup group();
+  // Checks the combination and returns the duration in seconds (0 when --iterations rules).
+  Result<double> durationSeconds() const;
+};
+
+}  // namespace qrt::cli
