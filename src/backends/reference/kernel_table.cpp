@@ -6,6 +6,7 @@ namespace {
 using FamilyFn = std::span<const KernelEntry> (*)();
 const FamilyFn kFamilies[] = {
     &elementwiseKernels, &nnKernels, &tensorKernels, &reduceKernels, &resizeKernels, &quantizeKernels, &qopsKernels,
+    &fusedKernels,
 };
 
 // The node's domain is the entry's ("ai.onnx" is the default domain "").

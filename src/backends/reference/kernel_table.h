@@ -16,6 +16,7 @@ std::span<const KernelEntry> reduceKernels();
 std::span<const KernelEntry> resizeKernels();
 std::span<const KernelEntry> quantizeKernels();
 std::span<const KernelEntry> qopsKernels();  // QConv/QGemm/QMatMul, QLinear*, *Integer
+std::span<const KernelEntry> fusedKernels();  // FusedConv, FusedGemm (fused.cpp)
 
 // The entry for a node (domain, op, and the dtype of the entry's type input), or nullptr.
 const KernelEntry* findKernel(const ir::Node& node);
