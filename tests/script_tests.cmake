@@ -14,3 +14,10 @@ add_test(NAME bench_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bench_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/bench_cli)
 set_tests_properties(bench_cli PROPERTIES TIMEOUT 120 LABELS "cli")
+
+# QDQ models (qrt export-qdq, and QDQ models as ONNX Runtime's quantizer writes them): qrt run vs
+# ONNX Runtime, plus ONNX's checker and TensorRT's explicit-quantization rules on the export.
+add_test(NAME qdq_vs_ort
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/qdq_ort_test.sh $<TARGET_FILE:qrt_cli> $<TARGET_FILE:exporter_test>
+                 ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/qdq_vs_ort)
+set_tests_properties(qdq_vs_ort PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;ort;int8")

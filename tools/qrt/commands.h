@@ -14,6 +14,7 @@ int cmdInspect(const std::vector<std::string>& args);
 int cmdBuild(const std::vector<std::string>& args);
 int cmdRun(const std::vector<std::string>& args);
 int cmdEval(const std::vector<std::string>& args);
+int cmdExportQdq(const std::vector<std::string>& args);
 int cmdBench(const std::vector<std::string>& args);
 
 // Prints "qrt: error: <status message>" to stderr and returns 1.

@@ -17,6 +17,7 @@ void printHelp() {
       "  build MODEL.onnx -o ENGINE.qrt  optimize and serialize an engine\n"
       "  run MODEL|ENGINE --input ...    run once on .npy / .pb inputs, write .npy outputs\n"
       "  eval MODEL|ENGINE --images DIR  top-1/top-5 accuracy and throughput on DIR/<class>/*.jpg|png\n"
+      "  export-qdq MODEL.onnx -o Q.onnx QDQ ONNX model (TensorRT, ONNX Runtime) from --calib-cache FILE\n"
       "  bench MODEL|ENGINE [--profile]  latency percentiles and throughput on random inputs\n\n"
       "  --version                       version and compiled backends\n",
       qrt::versionString());
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   if (cmd == "build") return qrt::cli::cmdBuild(rest);
   if (cmd == "run") return qrt::cli::cmdRun(rest);
   if (cmd == "eval") return qrt::cli::cmdEval(rest);
+  if (cmd == "export-qdq") return qrt::cli::cmdExportQdq(rest);
   if (cmd == "bench") return qrt::cli::cmdBench(rest);
   std::fprintf(stderr, "qrt: error: unknown command '%s' (try qrt --help)\n", cmd.c_str());
   return 2;
