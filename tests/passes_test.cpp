@@ -32,7 +32,8 @@ namespace {
 
 // Every pass this file tests, off: the unoptimized graph (constant folding stays on).
 constexpr const char kNoOptimization[] =
-    "remove_identities,recognize_activations,fold_batchnorm,fold_mul_add_into_conv,fuse_conv_activation";
+    "remove_identities,recognize_activations,recognize_layernorm,fold_batchnorm,fold_mul_add_into_conv,"
+    "fuse_conv_activation";
 
 // Sets QRT_DISABLE_PASSES for one scope, and keeps every node on the reference backend: the
 // passes are under test, and the reference makes a fused layer equal its chain bit for bit.
@@ -470,6 +471,55 @@ TEST(RecognizeActivations, NotWithOtherConstants) {
   m.node("Div", {"m", "six"}, {"y"});
   m.output("y");
   check(m, {{"Add", 1}, {"Clip", 1}, {"Mul", 1}, {"Div", 1}}, 0.0);
+}
+
+// ---- recognize_layernorm ----
+
+// y = (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) over `axes`, then * gamma + beta when given.
+void addLayerNormChain(Model& m, const std::string& x, const std::string& y, const std::vector<int64_t>& axes,
+                       bool use_pow, const std::string& gamma, const std::string& beta) {
+  m.scalar(y + "_two", 2.f).scalar(y + "_eps", 1e-5f);
+  m.node("ReduceMean", {x}, {y + "_m"}).ints("axes", axes);
+  m.node("Sub", {x, y + "_m"}, {y + "_d"});
+  if (use_pow) m.node("Pow", {y + "_d", y + "_two"}, {y + "_p"});
+  else m.node("Mul", {y + "_d", y + "_d"}, {y + "_p"});
+  m.node("ReduceMean", {y + "_p"}, {y + "_v"}).ints("axes", axes);
+  m.node("Add", {y + "_v", y + "_eps"}, {y + "_e"});
+  m.node("Sqrt", {y + "_e"}, {y + "_s"});
+  std::string n = gamma.empty() && beta.empty() ? y : y + "_n";
+  m.node("Div", {y + "_d", y + "_s"}, {n});
+  if (!gamma.empty()) {
+    std::string g = beta.empty() ? y : y + "_g";
+    m.node("Mul", {n, gamma}, {g});
+    n = g;
+  }
+  if (!beta.empty()) m.node("Add", {beta, n}, {y});
+}
+
+TEST(RecognizeLayerNorm, PaddleChainWithScaleAndBias) {
+  Model m(13);
+  m.input("x", {2, 5, 8}, -3.f, 3.f).weights("gamma", {8}).weights("beta", {1, 8});
+  addLayerNormChain(m, "x", "y", {-1}, true, "gamma", "beta");
+  m.output("y");
+  check(m, {{"LayerNormalization", 1}});
+}
+
+TEST(RecognizeLayerNorm, TwoAxesWithoutScale) {
+  Model m(13);
+  m.input("x", {3, 4, 6}, -3.f, 3.f);
+  addLayerNormChain(m, "x", "y", {1, 2}, false, "", "");
+  m.output("y");
+  check(m, {{"LayerNormalization", 1}});
+}
+
+TEST(RecognizeLayerNorm, NotOverLeadingAxesOrWithAReadIntermediate) {
+  Model m(13);
+  m.input("x", {3, 4, 6}, -3.f, 3.f);
+  addLayerNormChain(m, "x", "y", {1}, true, "", "");  // not the trailing axes
+  m.input("u", {3, 4, 6}, -3.f, 3.f);
+  addLayerNormChain(m, "u", "z", {-1}, true, "", "");
+  m.output("y").output("z").output("z_d");  // z's centred values are a graph output
+  check(m, {{"ReduceMean", 4}, {"Sub", 2}, {"Pow", 2}, {"Add", 2}, {"Sqrt", 2}, {"Div", 2}}, 0.0);
 }
 
 // ---- remove_identities ----

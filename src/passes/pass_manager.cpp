@@ -11,6 +11,7 @@
 #include "passes/fuse_conv_activation.h"
 #include "passes/infer_shapes.h"
 #include "passes/recognize_activations.h"
+#include "passes/recognize_layernorm.h"
 #include "passes/remove_dead_nodes.h"
 #include "passes/remove_identities.h"
 
@@ -31,6 +32,7 @@ const Pass kPasses[] = {
     {"remove_identities", &removeIdentities, Stage::kSimplify},
     // Before the affine folds: a chain's final "/ 6" is also a Mul the next conv could absorb.
     {"recognize_activations", &recognizeActivations, Stage::kSimplify},
+    {"recognize_layernorm", &recognizeLayerNorm, Stage::kSimplify},
     {"fold_batchnorm", &foldBatchNorm, Stage::kSimplify},
     {"fold_mul_add_into_conv", &foldMulAddIntoConv, Stage::kSimplify},
     {"fuse_conv_activation", &fuseConvActivation, Stage::kFuse},
