@@ -21,6 +21,8 @@ enum class BuilderFlag : uint32_t {
   kBF16 = 1u << 1,
   kINT8 = 1u << 2,
   kOBEY_PRECISION_CONSTRAINTS = 1u << 3,
+  // CUDA: FP32 convolutions and matrix products may use TF32 tensor cores (10-bit mantissa).
+  kTF32 = 1u << 4,
 };
 
 enum class DeviceType { kCPU, kCUDA };

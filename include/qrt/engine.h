@@ -76,10 +76,19 @@ class ExecutionContext {
   Status setInputShape(const std::string& name, const Dims& dims);
   // The shape of any I/O tensor once all input shapes are known (outputs are inferred).
   Result<Dims> tensorShape(const std::string& name);
-  // Binds caller-owned memory (host memory for CPU engines) for an input or output.
+  // Binds caller-owned memory for an input or output: host memory for CPU engines, device
+  // memory for CUDA engines (as TensorRT's setTensorAddress).
   Status setTensorAddress(const std::string& name, void* data);
-  // Runs the network over the bound buffers. Synchronous on the CPU.
+  // Runs the network over the bound buffers. Synchronous on the CPU. A CUDA engine runs on the
+  // context's own stream and returns once the outputs are written.
   Status enqueue();
+  // Queues the run on `stream` (a cudaStream_t for CUDA engines) and returns without waiting;
+  // nullptr is enqueue(). CPU engines ignore the stream and run synchronously.
+  Status enqueue(void* stream);
+  // CUDA engines: records an enqueue's kernels into a CUDA graph once and replays the graph while
+  // the shapes and the bound addresses stay the same, which removes the per-kernel launch cost
+  // that dominates small batches. Off by default; no effect on CPU engines.
+  void setCudaGraph(bool on);
   // Bytes of activation memory this context holds for the current shapes.
   size_t activationBytes() const;
   // Reports per-layer times to `profiler` (not owned; nullptr, the default, turns timing off) after

@@ -92,8 +92,6 @@ Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std
 }
 
 Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
-  if (config.device() == DeviceType::kCUDA)
-    return unsupported("--device cuda: this qrt was built without the CUDA backend");
   auto g = network.graph().clone();
   QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
   QRT_RETURN_IF_ERROR(passes::runDefaultPasses(*g));
@@ -102,7 +100,10 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
   if (config.getFlag(BuilderFlag::kFP16)) flags += "fp16,";
   if (config.getFlag(BuilderFlag::kBF16)) flags += "bf16,";
   if (config.getFlag(BuilderFlag::kINT8)) flags += "int8,";
+  if (config.getFlag(BuilderFlag::kTF32)) flags += "tf32,";
   metadata["builder_flags"] = flags.empty() ? "fp32" : flags.substr(0, flags.size() - 1);
+  // Device builds choose device kernels (and FP16 where allowed) and record the device.
+  QRT_RETURN_IF_ERROR(prepareGraphForDevice(*g, config, metadata));
   return finalizeEngine(std::move(g), std::move(metadata));
 }
 

@@ -24,6 +24,12 @@ const std::map<std::string, std::string>& Engine::allMetadata() const { return i
 
 const char* versionString() { return QRT_VERSION; }
 
-std::vector<std::string> compiledBackends() { return {"reference"}; }
+std::vector<std::string> compiledBackends() {
+  std::vector<std::string> backends{"reference"};
+#ifdef QRT_HAVE_CUDA
+  backends.push_back("cuda");
+#endif
+  return backends;
+}
 
 }  // namespace qrt

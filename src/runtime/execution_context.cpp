@@ -26,6 +26,9 @@ struct Slot {
   void* data = nullptr;
   HostTensor host;  // kHost values
   int first = -1, last = -1;
+  // Device engines: the device copy of a constant or of a host value that a device kernel reads.
+  void* device = nullptr;
+  bool device_read = false;  // a device step reads it
 };
 
 struct Step {
@@ -68,6 +71,25 @@ struct ExecutionContext::Impl {
   internal::TensorObserver observer;
   Profiler* profiler = nullptr;     // per-layer timing when set (see qrt::Profiler)
   internal::LayerTimes layer_times;  // this run's times, reported after it
+  // Engines built for a device (CUDA): memory, copies and kernels go through it. Null: host.
+  std::unique_ptr<DeviceRuntime> device;
+  std::vector<std::shared_ptr<void>> host_mirrors;  // device copies of host values
+  std::map<int, HostTensor> shape_scratch;          // device engines: bound shape inputs, read back
+  bool cuda_graph = false;                          // setCudaGraph
+  uint64_t plan_generation = 0;                     // counts prepareOnce (graphs capture one plan)
+
+  // The address a step uses for a slot in enqueue.
+  void* runData(const Slot& s) const { return device && s.device ? s.device : s.data; }
+  // Copies bound input bytes to the host (they are device memory for device engines).
+  Status readBound(void* dst, const void* src, size_t bytes) {
+    if (!device) {
+      std::memcpy(dst, src, bytes);
+      return Status::Ok();
+    }
+    return device->download(dst, src, bytes);
+  }
+  Status run();
+  Status enqueueCaptured();
 
   Status init();
   Status prepare();
@@ -78,6 +100,7 @@ struct ExecutionContext::Impl {
 
 Status ExecutionContext::Impl::init() {
   const ir::Graph& g = *engine->graph;
+  QRT_ASSIGN_OR_RETURN(device, createDeviceRuntime(engine));
   auto add = [&](const ir::Value* v) {
     auto it = slot_of.find(v);
     if (it != slot_of.end()) return it->second;
@@ -107,7 +130,13 @@ Status ExecutionContext::Impl::init() {
       if (id >= 0 && st.host) slots[id].kind = SlotKind::kHost;
       st.out.push_back(id);
     }
-    QRT_ASSIGN_OR_RETURN(st.kernel, createKernel(*n));
+    if (device && !st.host) {
+      QRT_ASSIGN_OR_RETURN(st.kernel, device->createKernel(*n));
+      for (int id : st.in)
+        if (id >= 0) slots[id].device_read = true;
+    } else {
+      QRT_ASSIGN_OR_RETURN(st.kernel, createKernel(*n));
+    }
     st.in_views.resize(st.in.size());
     st.out_views.resize(st.out.size());
     steps.push_back(std::move(st));
@@ -119,6 +148,13 @@ Status ExecutionContext::Impl::init() {
     if (slots[id].kind == SlotKind::kActivation) slots[id].kind = SlotKind::kOutput;
     else output_copies.push_back({id, v->name});
     if (!io_slot.count(v->name)) io_slot[v->name] = id;
+    if (device) slots[id].device_read = true;  // copied to the bound output on the device
+  }
+  if (device) {
+    for (Slot& s : slots) {
+      if (s.kind != SlotKind::kConstant || !s.device_read) continue;
+      QRT_ASSIGN_OR_RETURN(s.device, device->constantData(*s.value));
+    }
   }
   return Status::Ok();
 }
@@ -188,7 +224,8 @@ Status ExecutionContext::Impl::prepareOnce() {
     auto bound = bindings.find(v->name);
     if (use_shape_inputs && isShapeLike(v->dtype) && volume(s.dims) <= kMaxShapeInputElements && bound != bindings.end() && bound->second) {
       HostTensor snap(v->dtype, s.dims);
-      std::memcpy(snap.data(), bound->second, snap.bytes());
+      QRT_RETURN_IF_ERROR(readBound(snap.data(), bound->second, snap.bytes()));
+      if (device) shape_scratch[id] = HostTensor(v->dtype, s.dims);
       shape_inputs[id] = std::move(snap);
     }
   }
@@ -238,22 +275,48 @@ Status ExecutionContext::Impl::prepareOnce() {
   workspace_offset = (plan.total + 63) / 64 * 64;
   size_t need = workspace_offset + workspace + 64;
   if (need > arena_bytes) {
-    void* p = std::aligned_alloc(64, (need + 63) / 64 * 64);
-    if (!p) return ioError("out of memory allocating ", need, " bytes of activations");
-    arena = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    arena.reset();  // before allocating the larger one: device memory is scarcer than host memory
+    arena_bytes = 0;
+    if (device) {
+      QRT_ASSIGN_OR_RETURN(arena, device->allocate(need));
+    } else {
+      void* p = std::aligned_alloc(64, (need + 63) / 64 * 64);
+      if (!p) return ioError("out of memory allocating ", need, " bytes of activations");
+      arena = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    }
     arena_bytes = need;
+  }
+  // Host values (shape computations) that device kernels read get a device copy.
+  host_mirrors.clear();
+  for (Slot& s : slots) {
+    if (!device || s.kind != SlotKind::kHost || !s.device_read) continue;
+    QRT_ASSIGN_OR_RETURN(auto mirror, device->allocate(std::max<size_t>(s.host.bytes(), 1)));
+    QRT_RETURN_IF_ERROR(device->upload(mirror.get(), s.host.data(), s.host.bytes()));
+    s.device = mirror.get();
+    host_mirrors.push_back(std::move(mirror));
   }
   activation_bytes = need;
   auto* base = static_cast<uint8_t*>(arena.get());
   for (size_t k = 0; k < planned.size(); ++k) slots[planned[k]].data = base + plan.offsets[k];
   dirty = false;
+  ++plan_generation;
   return Status::Ok();
 }
 
 Status ExecutionContext::Impl::enqueue() {
   for (const auto& [id, snap] : shape_inputs) {
     auto b = bindings.find(slots[id].value->name);
-    if (b == bindings.end() || !b->second || std::memcmp(b->second, snap.data(), snap.bytes()) != 0) dirty = true;
+    if (b == bindings.end() || !b->second) {
+      dirty = true;
+      continue;
+    }
+    const void* bound = b->second;
+    if (device) {
+      HostTensor& scratch = shape_scratch[id];
+      QRT_RETURN_IF_ERROR(readBound(scratch.data(), b->second, scratch.bytes()));
+      bound = scratch.data();
+    }
+    if (std::memcmp(bound, snap.data(), snap.bytes()) != 0) dirty = true;
   }
   if (dirty) QRT_RETURN_IF_ERROR(prepare());
   for (const auto& [name, id] : io_slot) {
@@ -270,6 +333,23 @@ Status ExecutionContext::Impl::enqueue() {
     if (it == bindings.end() || !it->second)
       return invalidArgument("no buffer bound for output '", c.name, "': call setTensorAddress");
   }
+  if (device && observer) return unsupported("tensor observers (calibration) run on host engines only");
+  return run();
+}
+
+// A device enqueue as a graph: planned first (planning synchronizes, allocates and times
+// tactics, none of which a capture allows), then captured or replayed under a key made of the
+// plan and the bound addresses. Shape inputs are read back from the device on every run, so
+// contexts that have them run without a graph.
+Status ExecutionContext::Impl::enqueueCaptured() {
+  if (dirty) QRT_RETURN_IF_ERROR(prepare());
+  if (!shape_inputs.empty() || observer) return enqueue();
+  uint64_t key = plan_generation;
+  for (const auto& [name, p] : bindings) key = key * 1000003u ^ static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p));
+  return device->runCaptured(key, [this] { return enqueue(); });
+}
+
+Status ExecutionContext::Impl::run() {
   void* workspace = static_cast<uint8_t*>(arena.get()) + workspace_offset;
   if (profiler) layer_times.clear();  // a failed run leaves partial times behind
   if (observer)
@@ -280,7 +360,7 @@ Status ExecutionContext::Impl::enqueue() {
   for (Step& st : steps) {
     if (st.host) continue;
     for (size_t i = 0; i < st.in.size(); ++i)
-      if (st.in[i] >= 0) st.in_views[i].data = slots[st.in[i]].data;
+      if (st.in[i] >= 0) st.in_views[i].data = runData(slots[st.in[i]]);
     for (size_t i = 0; i < st.out.size(); ++i)
       if (st.out[i] >= 0) st.out_views[i].data = slots[st.out[i]].data;
     Status s = profiler ? timedRun(st, workspace) : st.kernel->run(st.in_views, st.out_views, workspace);
@@ -291,7 +371,9 @@ Status ExecutionContext::Impl::enqueue() {
   }
   for (const OutputCopy& c : output_copies) {
     const Slot& s = slots[c.slot];
-    std::memcpy(bindings[c.name], s.data, static_cast<size_t>(volume(s.dims)) * dataTypeSize(s.value->dtype));
+    size_t bytes = static_cast<size_t>(volume(s.dims)) * dataTypeSize(s.value->dtype);
+    if (device) QRT_RETURN_IF_ERROR(device->copyAsync(bindings[c.name], runData(s), bytes));
+    else std::memcpy(bindings[c.name], s.data, bytes);
   }
   if (profiler) layer_times.report(*profiler);
   return Status::Ok();
@@ -341,9 +423,20 @@ Status ExecutionContext::setTensorAddress(const std::string& name, void* data) {
   return Status::Ok();
 }
 
-Status ExecutionContext::enqueue() { return impl_->enqueue(); }
+Status ExecutionContext::enqueue() { return enqueue(nullptr); }
+
+Status ExecutionContext::enqueue(void* stream) {
+  if (!impl_->device) return impl_->enqueue();
+  // The device runtime brackets the run: handles bound to the stream, errors collected at the end.
+  QRT_RETURN_IF_ERROR(impl_->device->begin(stream));
+  Status s = impl_->cuda_graph ? impl_->enqueueCaptured() : impl_->enqueue();
+  Status e = impl_->device->end(stream == nullptr);
+  return s.ok() ? e : s;
+}
 
 size_t ExecutionContext::activationBytes() const { return impl_->activation_bytes; }
+
+void ExecutionContext::setCudaGraph(bool on) { impl_->cuda_graph = on; }
 
 void ExecutionContext::setProfiler(Profiler* profiler) {
   impl_->profiler = profiler;

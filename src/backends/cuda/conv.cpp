@@ -1,0 +1,395 @@
+// Conv and qrt's FusedConv (conv + bias + residual Z + activation, src/ops/fused.cpp) through
+// cuDNN: FP32 (TF32 only when the engine allows it) and FP16, NCHW or, for nodes the builder
+// marked channels-last, NHWC. Bias, residual and ReLU are applied by cuDNN's fused
+// cudnnConvolutionBiasActivationForward where it accepts the configuration (ReLU or none, a
+// residual of the output's shape), else by qrt's epilogue kernel after cudnnConvolutionForward
+// (any fused activation; a residual that broadcasts takes one more broadcasting add).
+//
+// Tactics: when the shapes are set (reshape), cuDNN's algorithms are timed on scratch buffers
+// filled with a pseudo-random pattern (cudnnFindConvolutionForwardAlgorithmEx), then the fused
+// call is timed against convolution + epilogue and the faster is kept. QRT_CUDA_TACTICS=heuristic
+// takes cuDNN's heuristic choice instead (no timing: faster reshape).
+#include <cstdlib>
+#include <cstring>
+
+#include "backends/cuda/kernel_table.h"
+#include "ops/nn_params.h"
+#include "ops/op.h"
+
+namespace qrt::cuda {
+
+namespace {
+
+constexpr size_t kMaxWorkspace = size_t{512} << 20;
+
+bool heuristicTactics() {
+  const char* v = std::getenv("QRT_CUDA_TACTICS");
+  return v && std::strcmp(v, "heuristic") == 0;
+}
+
+size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
+
+// RAII over the cuDNN descriptors of one convolution.
+struct ConvDescriptors {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnActivationDescriptor_t act = nullptr;
+  ConvDescriptors() = default;
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+  ~ConvDescriptors() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (act) cudnnDestroyActivationDescriptor(act);
+  }
+  Status create(const std::string& who) {
+    if (x) return Status::Ok();
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnCreateTensorDescriptor(&x), who));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnCreateTensorDescriptor(&y), who));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnCreateTensorDescriptor(&bias), who));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnCreateFilterDescriptor(&w), who));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnCreateConvolutionDescriptor(&conv), who));
+    return checkCudnn(cudnnCreateActivationDescriptor(&act), who);
+  }
+};
+
+std::vector<int> toInt(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
+
+// Host copy of OIHW weights as OHWI (cuDNN's NHWC filter layout, "KRSC").
+std::vector<uint8_t> toChannelsLast(const void* w, const Dims& d, size_t elem) {
+  const int64_t M = d[0], C = d[1];
+  int64_t spatial = 1;
+  for (size_t i = 2; i < d.size(); ++i) spatial *= d[i];
+  std::vector<uint8_t> out(static_cast<size_t>(M * C * spatial) * elem);
+  const auto* src = static_cast<const uint8_t*>(w);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t s = 0; s < spatial; ++s)
+        std::memcpy(&out[((m * spatial + s) * C + c) * elem], &src[((m * C + c) * spatial + s) * elem], elem);
+  return out;
+}
+
+class ConvKernel final : public CudaKernel {
+ public:
+  ConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act)
+      : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), nhwc_(channelsLast(n)), has_bias_(n.hasInput(2)),
+        has_residual_(n.hasInput(3)) {}
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    QRT_RETURN_IF_ERROR(d_.create(who_));
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    QRT_ASSIGN_OR_RETURN(Window win, convWindow(attrs_, x, w));
+    if (win.rank < 1 || win.rank > 3) return unsupported(who_, ": the CUDA backend convolves 1 to 3 spatial dims");
+    dtype_ = in[0].dtype;
+    const cudnnDataType_t dt = dtype_ == DataType::kHalf ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+    channels_last_ = nhwc_ && x.size() == 4;
+    if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D convolution");
+    const cudnnTensorFormat_t fmt = channels_last_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+
+    // Spatial geometry; 1-D becomes 2-D with a unit height. Asymmetric pads: the input is
+    // copied into a zero-padded buffer first (cuDNN pads symmetrically only).
+    std::vector<int64_t> sp(x.begin() + 2, x.end()), k(w.begin() + 2, w.end()), pad = win.pad_begin,
+                         stride = win.strides, dil = win.dilations, o(out[0].dims.begin() + 2, out[0].dims.end());
+    pre_pad_ = false;
+    for (size_t i = 0; i < win.rank; ++i) pre_pad_ = pre_pad_ || win.pad_begin[i] != win.pad_end[i];
+    Dims x_phys_in, x_phys_padded;  // physical dims (NHWC order when channels-last)
+    if (pre_pad_) {
+      Dims padded = x;
+      for (size_t i = 0; i < win.rank; ++i) padded[2 + i] += win.pad_begin[i] + win.pad_end[i];
+      QRT_RETURN_IF_ERROR(planPrePad(x, padded, win.pad_begin));
+      for (size_t i = 0; i < win.rank; ++i) {
+        sp[i] = padded[2 + i];
+        pad[i] = 0;
+      }
+    }
+    if (win.rank == 1) {
+      sp.insert(sp.begin(), 1);
+      k.insert(k.begin(), 1);
+      pad.insert(pad.begin(), 0);
+      stride.insert(stride.begin(), 1);
+      dil.insert(dil.begin(), 1);
+      o.insert(o.begin(), 1);
+    }
+    const int64_t N = x[0], C = x[1], M = w[0];
+    std::vector<int> xd{static_cast<int>(N), static_cast<int>(C)}, wd{static_cast<int>(M), static_cast<int>(w[1])},
+        yd{static_cast<int>(N), static_cast<int>(M)};
+    for (int64_t v : sp) xd.push_back(static_cast<int>(v));
+    for (int64_t v : k) wd.push_back(static_cast<int>(v));
+    for (int64_t v : o) yd.push_back(static_cast<int>(v));
+    const int nd = static_cast<int>(xd.size());
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetTensorNdDescriptorEx(d_.x, fmt, dt, nd, xd.data()), who_, ": input descriptor"));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetTensorNdDescriptorEx(d_.y, fmt, dt, nd, yd.data()), who_, ": output descriptor"));
+    std::vector<int> bd(nd, 1);
+    bd[1] = static_cast<int>(M);
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetTensorNdDescriptorEx(d_.bias, fmt, dt, nd, bd.data()), who_, ": bias descriptor"));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetFilterNdDescriptor(d_.w, dt, fmt, nd, wd.data()), who_, ": filter descriptor"));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionNdDescriptor(d_.conv, nd - 2, toInt(pad).data(), toInt(stride).data(),
+                                                                   toInt(dil).data(), CUDNN_CROSS_CORRELATION,
+                                                                   CUDNN_DATA_FLOAT),
+                                   who_, ": convolution descriptor"));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionGroupCount(d_.conv, static_cast<int>(attrs_.group)), who_));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetActivationDescriptor(d_.act, act_.isRelu() ? CUDNN_ACTIVATION_RELU
+                                                                                     : CUDNN_ACTIVATION_IDENTITY,
+                                                                CUDNN_NOT_PROPAGATE_NAN, 0.0),
+                                   who_));
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionMathType(d_.conv, mathType()), who_));
+    // cuDNN's output shape must be qrt's.
+    std::vector<int> cd(nd);
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnGetConvolutionNdForwardOutputDim(d_.conv, d_.x, d_.w, nd, cd.data()), who_));
+    if (cd != yd) return internalError(who_, ": cuDNN computes another output shape than ", dimsToString(out[0].dims));
+
+    // Weights of channels-last convolutions are re-laid out once here (they are constants).
+    if (channels_last_) {
+      if (!in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
+      std::vector<uint8_t> khwc = toChannelsLast(in[1].data, w, dataTypeSize(dtype_));
+      QRT_RETURN_IF_ERROR(w_nhwc_.upload(khwc.data(), khwc.size(), who_));
+    }
+    channels_ = M;
+    inner_ = 1;
+    for (int64_t v : o) inner_ *= v;
+    out_numel_ = out[0].numel();
+    // A residual of the output's shape and layout is read by the epilogue directly; any other
+    // broadcasts through one more kernel. (A constant residual is stored NCHW.)
+    z_same_ = true;
+    if (has_residual_) {
+      const bool z_nhwc = channels_last_ && !in[3].data && in[3].dims.size() == 4;
+      z_same_ = in[3].dims == out[0].dims && z_nhwc == channels_last_;
+      if (!z_same_) z_plan_ = broadcastPlan(out[0].dims, channels_last_, in[3].dims, z_nhwc, out[0].dims, channels_last_);
+    }
+    QRT_RETURN_IF_ERROR(chooseTactic(in, out));
+    return Status::Ok();
+  }
+
+  size_t workspaceBytes() const override { return 256 + alignUp(algo_bytes_) + (pre_pad_ ? alignUp(padded_bytes_) : 0); }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
+    ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
+    const void* x = in[0].data;
+    void* algo_ws = ws;
+    if (pre_pad_) {
+      void* padded = static_cast<uint8_t*>(ws) + alignUp(algo_bytes_);
+      QRT_RETURN_IF_ERROR(checkCuda(cudaMemsetAsync(padded, 0, padded_bytes_, stream()), who_));
+      launch::stridedCopy(x, static_cast<uint8_t*>(padded) + pad_offset_, dataTypeSize(dtype_), pad_copy_, stream());
+      x = padded;
+    }
+    const void* w = channels_last_ ? w_nhwc_.get() : in[1].data;
+    const void* bias = has_bias_ ? in[2].data : nullptr;
+    const void* z = has_residual_ ? in[3].data : nullptr;
+    QRT_RETURN_IF_ERROR(launchConv(x, w, bias, z, out[0].data, algo_ws, fused_));
+    return launched();
+  }
+
+ private:
+  bool strictFp32() const { return dtype_ == DataType::kFloat && !dev_->allow_tf32; }
+
+  cudnnMathType_t mathType() const {
+    if (dtype_ == DataType::kHalf) return CUDNN_TENSOR_OP_MATH;
+    return dev_->allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  }
+
+  Status planPrePad(const Dims& x, const Dims& padded, const std::vector<int64_t>& pad_begin) {
+    // Physical order: NCHW as is; NHWC moves C last.
+    auto phys = [&](const Dims& d) { return channels_last_ ? Dims{d[0], d[2], d[3], d[1]} : d; };
+    const Dims px = phys(x), pp = phys(padded);
+    const Dims src = stridesOf(px), dst = stridesOf(pp);
+    pad_copy_ = launch::StridedCopy{};
+    pad_copy_.rank = static_cast<int>(px.size());
+    if (pad_copy_.rank > launch::kMaxRank) return unsupported(who_, ": rank too high");
+    for (size_t i = 0; i < px.size(); ++i) {
+      pad_copy_.dims[i] = px[i];
+      pad_copy_.src_strides[i] = src[i];
+      pad_copy_.dst_strides[i] = dst[i];
+    }
+    int64_t off = 0;
+    for (size_t i = 0; i < pad_begin.size(); ++i) {
+      const size_t axis = channels_last_ ? 1 + i : 2 + i;
+      off += pad_begin[i] * dst[axis];
+    }
+    pad_offset_ = static_cast<size_t>(off) * dataTypeSize(x.empty() ? DataType::kFloat : dtype_);
+    padded_bytes_ = static_cast<size_t>(volume(padded)) * dataTypeSize(dtype_);
+    return Status::Ok();
+  }
+
+  // The fused call: y = act(conv(x) + z + bias). Without a residual, z is y scaled by 0.
+  Status launchConv(const void* x, const void* w, const void* bias, const void* z, void* y, void* ws, bool fused) {
+    using launch::UnaryOp;
+    const float one = 1.f, zero = 0.f;
+    if (fused) {
+      const float alpha2 = z ? 1.f : 0.f;
+      return checkCudnn(cudnnConvolutionBiasActivationForward(dev_->cudnn, &one, d_.x, x, d_.w, w, d_.conv, algo_, ws,
+                                                              algo_bytes_, &alpha2, d_.y, z ? z : y, d_.bias,
+                                                              bias ? bias : zero_bias_.get(), d_.act, d_.y, y),
+                        who_, ": cudnnConvolutionBiasActivationForward");
+    }
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnConvolutionForward(dev_->cudnn, &one, d_.x, x, d_.w, w, d_.conv, algo_, ws,
+                                                           algo_bytes_, &zero, d_.y, y),
+                                   who_, ": cudnnConvolutionForward"));
+    if (z && !z_same_) {  // y = act((y + bias) + broadcast z)
+      if (bias)
+        launch::biasActivation(dtype_, y, bias, nullptr, out_numel_, channels_, inner_, channels_last_, false,
+                               UnaryOp::kIdentity, 0.f, 0.f, stream());
+      launch::binary(launch::BinaryOp::kAdd, dtype_, y, z, y, out_numel_, z_plan_, false, stream());
+      if (act_.on) launch::unary(act_.op, dtype_, y, y, out_numel_, act_.a, act_.b, stream());
+      return Status::Ok();
+    }
+    if (bias || z || act_.on)
+      launch::biasActivation(dtype_, y, bias, z, out_numel_, channels_, inner_, channels_last_, act_.on, act_.op, act_.a,
+                             act_.b, stream());
+    return Status::Ok();
+  }
+
+  bool acceptable(const cudnnConvolutionFwdAlgoPerf_t& p) const {
+    if (p.status != CUDNN_STATUS_SUCCESS || p.memory > kMaxWorkspace) return false;
+    // Strict FP32: no tensor-core (TF32) algorithms. The descriptor already asks for FMA math;
+    // cuDNN reports either that or its default for the algorithms it returns.
+    if (strictFp32() && p.mathType != CUDNN_FMA_MATH && p.mathType != CUDNN_DEFAULT_MATH) return false;
+    return true;
+  }
+
+  // Chooses the algorithm (and fused or not); see the file comment.
+  Status chooseTactic(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+    const size_t elem = dataTypeSize(dtype_);
+    size_t x_bytes = 1;
+    {
+      int nd = 0, dims[8], strides[8];
+      cudnnDataType_t t;
+      QRT_RETURN_IF_ERROR(checkCudnn(cudnnGetTensorNdDescriptor(d_.x, 8, &t, &nd, dims, strides), who_));
+      for (int i = 0; i < nd; ++i) x_bytes *= static_cast<size_t>(dims[i]);
+      x_bytes *= elem;
+    }
+    const size_t w_bytes = static_cast<size_t>(in[1].numel()) * elem, y_bytes = out[0].bytes();
+    const int64_t M = channels_;
+    std::vector<uint8_t> zeros(static_cast<size_t>(M) * elem, 0);
+    QRT_RETURN_IF_ERROR(zero_bias_.upload(zeros.data(), zeros.size(), who_));
+
+    constexpr int kMaxAlgos = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+    cudnnConvolutionFwdAlgoPerf_t perf[kMaxAlgos];
+    int returned = 0;
+    DeviceBuffer sx, sw, sy, sz, sws;
+    const bool timed = !heuristicTactics();
+    if (timed) {
+      QRT_RETURN_IF_ERROR(sx.reserve(x_bytes, who_));
+      QRT_RETURN_IF_ERROR(sw.reserve(w_bytes, who_));
+      QRT_RETURN_IF_ERROR(sy.reserve(y_bytes, who_));
+      QRT_RETURN_IF_ERROR(sws.reserve(kMaxWorkspace, who_));
+      launch::fillPattern(dtype_, sx.get(), static_cast<int64_t>(x_bytes / elem), stream());
+      launch::fillPattern(dtype_, sw.get(), static_cast<int64_t>(w_bytes / elem), stream());
+      QRT_RETURN_IF_ERROR(launched());
+      QRT_RETURN_IF_ERROR(checkCuda(cudaStreamSynchronize(stream()), who_));
+      QRT_RETURN_IF_ERROR(checkCudnn(cudnnFindConvolutionForwardAlgorithmEx(dev_->cudnn, d_.x, sx.get(), d_.w, sw.get(), d_.conv,
+                                                                            d_.y, sy.get(), kMaxAlgos, &returned, perf,
+                                                                            sws.get(), kMaxWorkspace),
+                                     who_, ": cudnnFindConvolutionForwardAlgorithmEx"));
+    } else {
+      QRT_RETURN_IF_ERROR(checkCudnn(cudnnGetConvolutionForwardAlgorithm_v7(dev_->cudnn, d_.x, d_.w, d_.conv, d_.y,
+                                                                            kMaxAlgos, &returned, perf),
+                                     who_, ": cudnnGetConvolutionForwardAlgorithm_v7"));
+    }
+    const cudnnConvolutionFwdAlgoPerf_t* best = nullptr;
+    for (int i = 0; i < returned && !best; ++i)
+      if (acceptable(perf[i])) best = &perf[i];
+    if (!best)
+      return unsupported(who_, ": cuDNN offers no algorithm for this convolution (", dataTypeName(dtype_),
+                         dtype_ == DataType::kFloat && !dev_->allow_tf32 ? ", without TF32" : "", ")");
+    algo_ = best->algo;
+    algo_bytes_ = best->memory;
+    unfused_ms_ = best->time;
+    QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionMathType(d_.conv, strictFp32() ? CUDNN_FMA_MATH : best->mathType), who_));
+
+    // Fused or not: the fused call exists only for ReLU, or identity with IMPLICIT_PRECOMP_GEMM,
+    // and a residual of the output's shape.
+    fused_ = false;
+    const bool epilogue = has_bias_ || has_residual_ || act_.on;
+    if (!epilogue || !z_same_ || (act_.on && !act_.isRelu())) return Status::Ok();
+    if (!act_.on && algo_ != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) return Status::Ok();
+    if (!timed) {
+      fused_ = true;  // cuDNN's fused kernels save a pass over the output
+      return Status::Ok();
+    }
+    // Time both on the scratch buffers (the residual and the bias read pattern data too).
+    if (has_residual_) {
+      QRT_RETURN_IF_ERROR(sz.reserve(y_bytes, who_));
+      launch::fillPattern(dtype_, sz.get(), static_cast<int64_t>(y_bytes / elem), stream());
+    }
+    const void* bias = zero_bias_.get();
+    const void* z = has_residual_ ? sz.get() : nullptr;
+    auto time = [&](bool fused, float* ms) -> Status {
+      Status first = launchConv(sx.get(), sw.get(), bias, z, sy.get(), sws.get(), fused);
+      if (!first.ok()) return first;
+      cudaEvent_t a, b;
+      QRT_RETURN_IF_ERROR(checkCuda(cudaEventCreate(&a), who_));
+      QRT_RETURN_IF_ERROR(checkCuda(cudaEventCreate(&b), who_));
+      cudaEventRecord(a, stream());
+      constexpr int kRuns = 3;
+      Status s;
+      for (int r = 0; r < kRuns && s.ok(); ++r) s = launchConv(sx.get(), sw.get(), bias, z, sy.get(), sws.get(), fused);
+      cudaEventRecord(b, stream());
+      cudaError_t e = cudaEventSynchronize(b);
+      cudaEventElapsedTime(ms, a, b);
+      cudaEventDestroy(a);
+      cudaEventDestroy(b);
+      *ms /= kRuns;
+      QRT_RETURN_IF_ERROR(s);
+      QRT_RETURN_IF_ERROR(launched());
+      return checkCuda(e, who_, ": timing");
+    };
+    float fused_ms = 0.f, unfused_ms = 0.f;
+    Status fs = time(true, &fused_ms);
+    if (!fs.ok()) {
+      cudaGetLastError();  // a refused fused configuration is not an error: keep the epilogue
+      return Status::Ok();
+    }
+    QRT_RETURN_IF_ERROR(time(false, &unfused_ms));
+    fused_ = fused_ms <= unfused_ms;
+    return Status::Ok();
+  }
+
+  WindowAttrs attrs_;
+  EpilogueActivation act_;
+  bool z_same_ = true;
+  launch::Broadcast z_plan_;
+  bool nhwc_, has_bias_, has_residual_;
+  bool channels_last_ = false;
+  DataType dtype_ = DataType::kFloat;
+  ConvDescriptors d_;
+  cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  size_t algo_bytes_ = 0;
+  float unfused_ms_ = 0.f;
+  bool fused_ = false;
+  DeviceBuffer w_nhwc_, zero_bias_;
+  int64_t channels_ = 0, inner_ = 0, out_numel_ = 0;
+  bool pre_pad_ = false;
+  launch::StridedCopy pad_copy_;
+  size_t pad_offset_ = 0, padded_bytes_ = 0;
+};
+
+Result<std::unique_ptr<Kernel>> createConv(const ir::Node& node, DeviceContext* dev) {
+  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
+  if (!node.hasInput(0) || !node.hasInput(1)) return invalidArgument(node.describe(), ": inputs X and W are required");
+  for (size_t i = 1; i < node.inputs.size(); ++i)
+    if (node.inputs[i] && node.inputs[i]->dtype != node.inputs[0]->dtype)
+      return unsupported(node.describe(), ": the CUDA backend needs every input of one type");
+  EpilogueActivation act;
+  if (node.op_type == "FusedConv") {
+    QRT_ASSIGN_OR_RETURN(act, readEpilogueActivation(node));
+  } else if (node.inputs.size() > 3) {
+    return invalidArgument(node.describe(), ": Conv takes at most 3 inputs");
+  }
+  return makeKernel<ConvKernel>(node, dev, std::move(a), act);
+}
+
+const CudaKernelEntry kEntries[] = {
+    {"Conv", kCudaFloat, &createConv},
+    {"FusedConv", kCudaFloat, &createConv, 0, kQrtDomain},
+};
+
+}  // namespace
+
+std::span<const CudaKernelEntry> convKernels() { return kEntries; }
+
+}  // namespace qrt::cuda

@@ -1,0 +1,80 @@
+// Error values from CUDA, cuDNN and cuBLASLt calls: each call's status becomes a qrt Status whose
+// message names what was being done (the node, the call) and the library's own reason.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include "core/status_macros.h"
+
+namespace qrt::cuda {
+
+template <typename... Args>
+Status checkCuda(cudaError_t e, const Args&... what) {
+  if (e == cudaSuccess) return Status::Ok();
+  return internalError(strCat(what...), ": CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ")");
+}
+
+template <typename... Args>
+Status checkCudnn(cudnnStatus_t s, const Args&... what) {
+  if (s == CUDNN_STATUS_SUCCESS) return Status::Ok();
+  StatusCode code = s == CUDNN_STATUS_NOT_SUPPORTED ? StatusCode::kUnsupported : StatusCode::kInternal;
+  return Status(code, strCat(strCat(what...), ": cuDNN ", cudnnGetErrorString(s)));
+}
+
+template <typename... Args>
+Status checkCublas(cublasStatus_t s, const Args&... what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
+  StatusCode code = s == CUBLAS_STATUS_NOT_SUPPORTED ? StatusCode::kUnsupported : StatusCode::kInternal;
+  return Status(code, strCat(strCat(what...), ": cuBLASLt status ", static_cast<int>(s)));
+}
+
+// Device memory owned by a kernel or a context (cudaFree on destruction).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : p_(o.p_), bytes_(o.bytes_) { o.p_ = nullptr; o.bytes_ = 0; }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = o.p_;
+      bytes_ = o.bytes_;
+      o.p_ = nullptr;
+      o.bytes_ = 0;
+    }
+    return *this;
+  }
+  ~DeviceBuffer() { reset(); }
+
+  // Reallocates when `bytes` is more than held (contents are lost).
+  Status reserve(size_t bytes, const std::string& who) {
+    if (bytes <= bytes_ && p_) return Status::Ok();
+    reset();
+    QRT_RETURN_IF_ERROR(checkCuda(cudaMalloc(&p_, bytes ? bytes : 1), who, ": cudaMalloc of ", bytes, " bytes"));
+    bytes_ = bytes;
+    return Status::Ok();
+  }
+  // Copies host bytes into the buffer (synchronously; reshape time only).
+  Status upload(const void* host, size_t bytes, const std::string& who) {
+    QRT_RETURN_IF_ERROR(reserve(bytes, who));
+    if (bytes == 0) return Status::Ok();
+    return checkCuda(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice), who, ": upload");
+  }
+  void reset() {
+    if (p_) cudaFree(p_);
+    p_ = nullptr;
+    bytes_ = 0;
+  }
+  void* get() const { return p_; }
+  template <typename T> T* as() const { return static_cast<T*>(p_); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* p_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+}  // namespace qrt::cuda

@@ -1,0 +1,73 @@
+// The builder step of a --device cuda build (after the graph passes, which already fused
+// convolution epilogues into qrt's FusedConv / FusedGemm): convert to FP16 when the config allows it (channels-last around the FP16 convolutions), check that every device node
+// has a CUDA kernel, and record the GPU and the library versions in the engine metadata.
+#include "backends/cuda/kernel_table.h"
+#include "backends/cuda/runtime.h"
+#include "core/logging.h"
+#include "passes/infer_shapes.h"
+
+namespace qrt::cuda {
+
+// The rule of the builder's markHostNodes (src/builder/builder.cpp), computed here before the
+// graph steps so they leave host nodes alone: Shape, and nodes fed only by host values and
+// constants (at least one host value), except Q/DQ.
+std::set<const ir::Node*> hostNodes(const ir::Graph& g) {
+  std::set<const ir::Node*> host;
+  std::set<const ir::Value*> host_values;
+  for (const auto& n : g.nodes()) {
+    bool is_host = n->op_type == "Shape";
+    if (!is_host && n->op_type != "QuantizeLinear" && n->op_type != "DequantizeLinear") {
+      bool any_host = false, all_known = true;
+      for (const ir::Value* in : n->inputs) {
+        if (!in) continue;
+        if (host_values.count(in)) any_host = true;
+        else if (!in->isConstant()) all_known = false;
+      }
+      is_host = any_host && all_known;
+    }
+    if (is_host) {
+      host.insert(n.get());
+      for (const ir::Value* o : n->outputs)
+        if (o) host_values.insert(o);
+    }
+  }
+  return host;
+}
+
+Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::string, std::string>& metadata) {
+  auto info = currentDevice();
+  if (!info.ok()) return info.status().withContext("--device cuda");
+  int half_nodes = 0, nhwc_nodes = 0, layout_changes = 0;
+  if (config.getFlag(BuilderFlag::kFP16)) {
+    QRT_RETURN_IF_ERROR(convertToHalf(g, &half_nodes));
+    QRT_RETURN_IF_ERROR(assignChannelsLast(g, &nhwc_nodes, &layout_changes));
+  }
+  QRT_RETURN_IF_ERROR(passes::inferShapes(g));
+  logInfo("CUDA: ", half_nodes, " nodes in FP16, ", nhwc_nodes,
+          " channels-last nodes, ", layout_changes, " layout changes");
+
+  // Every node that does not run on the host needs a CUDA kernel: no silent host fallback.
+  const std::set<const ir::Node*> host = hostNodes(g);
+  for (const auto& n : g.nodes()) {
+    if (host.count(n.get())) {
+      n->backend = "host";
+      continue;
+    }
+    if (!findKernel(*n)) {
+      DataType t = n->hasInput(0) ? n->inputs[0]->dtype : DataType::kUndefined;
+      return unsupported(n->describe(), " (", dataTypeName(t),
+                         "): the CUDA backend has no kernel for it; build for the CPU (--device cpu) instead");
+    }
+    n->backend = "cuda";
+  }
+  metadata["device"] = "cuda";
+  metadata["cuda_arch"] = archName(info->sm);
+  metadata["cuda_device"] = info->name;
+  metadata["cuda_runtime"] = versionName(info->runtime);
+  metadata["cuda_driver"] = versionName(info->driver);
+  metadata["cudnn_version"] = cudnnVersionName(info->cudnn);
+  metadata["cublaslt_version"] = std::to_string(info->cublaslt);
+  return Status::Ok();
+}
+
+}  // namespace qrt::cuda

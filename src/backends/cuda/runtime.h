@@ -1,0 +1,32 @@
+// The CUDA backend as the rest of qrt sees it (see runtime/kernel_factory.h): the builder step,
+// the per-context device runtime, and kernel creation.
+#pragma once
+
+#include <map>
+#include <set>
+#include <memory>
+#include <string>
+
+#include "backends/kernel.h"
+#include "runtime/kernel_factory.h"
+
+namespace qrt::cuda {
+
+class DeviceContext;
+
+// Builder step of a --device cuda build (see prepareGraphForDevice).
+Status prepareGraph(ir::Graph& graph, const BuilderConfig& config, std::map<std::string, std::string>& metadata);
+// The device runtime of one execution context.
+Result<std::unique_ptr<DeviceRuntime>> createRuntime(const std::shared_ptr<const Engine::Impl>& engine);
+// The node's CUDA kernel (dev == nullptr: validation only).
+Result<std::unique_ptr<Kernel>> createKernel(const ir::Node& node, DeviceContext* dev);
+
+// The graph steps of prepareGraph, one file each.
+// Nodes that run on the host at reshape time (the builder's rule for "host" nodes).
+std::set<const ir::Node*> hostNodes(const ir::Graph& g);
+// Float values between half-capable device nodes become fp16; Casts at the boundaries. fp16.cpp
+Status convertToHalf(ir::Graph& g, int* converted_nodes);
+// Channels-last storage for FP16 convolutions and the nodes around them. layout.cpp
+Status assignChannelsLast(ir::Graph& g, int* nhwc_nodes, int* layout_changes);
+
+}  // namespace qrt::cuda
