@@ -388,6 +388,27 @@ TEST(Export, EveryAttributeKind) {
   EXPECT_EQ(t->toInt64Vector(), (std::vector<int64_t>{4, 5, 6}));
 }
 
+// A graph built in memory without a default opset is written at opset 13, its nodes as they are.
+TEST(Export, GraphWithoutOpset) {
+  auto g = std::make_unique<ir::Graph>();
+  ir::Value* x = g->addValue("x");
+  x->dtype = DataType::kFloat;
+  x->dims = {-1, 3};
+  x->has_shape = true;
+  g->inputs.push_back(x);
+  ir::Value* y = g->addValue("y");
+  g->outputs.push_back(y);
+  g->addNode("Relu", "relu", {x}, {y});
+  ASSERT_TRUE(passes::inferShapes(*g).ok());
+  EXPECT_EQ(exportOpset(*g, {}), 13);
+  auto m = exportProto(*g);
+  ASSERT_TRUE(m.ok()) << m.status().toString();
+  EXPECT_EQ(m->opset_import(0).version(), 13);
+  EXPECT_EQ(m->graph().output(0).type().tensor_type().shape().dim(0).dim_param(), "y_dim0");
+  Network net(std::move(g));
+  expectLosslessRoundTrip(net, {{"x", randomTensor(DataType::kFloat, {4, 3}, 16)}});
+}
+
 TEST(Export, RefusesQrtDomainOps) {
   auto net = parseOnnxFile(test::sourcePath("models/fashion_mnist/model.onnx"));
   ASSERT_TRUE(net.ok()) << net.status().toString();

@@ -292,10 +292,12 @@ int exportOpset(const ir::Graph& graph, const ExportOptions& options) {
   int opset = 0;
   if (auto it = graph.opsets.find(""); it != graph.opsets.end()) opset = it->second;
   for (const auto& n : graph.nodes())
-    if (isDefaultDomain(n->domain)) opset = std::max({opset, n->opset, onnx_export::firstOpsetOf(n->op_type)});
+    if (isDefaultDomain(n->domain)) opset = std::max(opset, n->opset);
+  if (opset <= 0) opset = kFallbackOpset;
+  for (const auto& n : graph.nodes())
+    if (isDefaultDomain(n->domain)) opset = std::max(opset, onnx_export::firstOpsetOf(n->op_type));
   if (hasPerAxisQdq(graph)) opset = std::max(opset, kPerAxisQdqOpset);
-  opset = std::max(opset, options.min_opset);
-  return opset > 0 ? opset : kFallbackOpset;
+  return std::max(opset, options.min_opset);
 }
 
 int irVersionForOpset(int opset) {

@@ -328,6 +328,8 @@ Status upgradeOpset(ir::Graph& graph, int target) {
   for (const auto& n : graph.nodes()) nodes.push_back(n.get());
   for (ir::Node* n : nodes) {
     if (!isDefaultDomain(n->domain)) continue;
+    // Opset 0: made in a graph that names no default opset; taken to be in the written form.
+    if (n->opset <= 0) n->opset = target;
     if (n->opset > target)
       return internalError(n->describe(), " has opset ", n->opset, ", above the opset being written (", target, ")");
     if (n->opset < target) QRT_RETURN_IF_ERROR(upgradeNode(u, *n));

@@ -34,7 +34,8 @@ namespace qrt::onnx_export {
 // writes at least this opset.
 int firstOpsetOf(const std::string& op_type);
 
-// Rewrites every default-domain node whose opset is below `target` (see above), then sets every
+// Rewrites every default-domain node whose opset is below `target` (see above; opset 0, a node
+// made in a graph without a default opset, counts as `target`), then sets every
 // default-domain node's opset and graph.opsets[""] to `target`. Fails with kUnsupported, naming
 // the node, for a node it cannot express at `target` (e.g. BatchNormalization-7 with spatial=0,
 // or Softmax-11 of unknown rank). Leaves the graph topologically sorted with shapes inferred.
