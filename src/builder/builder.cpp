@@ -2,8 +2,13 @@
 // precision per node, and check every kernel can be created.
 #include <set>
 
+#include "core/logging.h"
 #include "core/status_macros.h"
 #include "ir/graph.h"
+#include "ops/op.h"
+#include "passes/fuse_qdq.h"
+#include "passes/infer_shapes.h"
+#include "passes/insert_qdq.h"
 #include "passes/pass_manager.h"
 #include "qrt/builder.h"
 #include "builder/finalize.h"
@@ -62,6 +67,8 @@ void markHostNodes(ir::Graph& g) {
 }
 
 Precision precisionOf(const ir::Node& n) {
+  // Integer kernels (qrt's fused QConv/QGemm/QMatMul may output float, *Integer outputs int32).
+  if (n.domain == kQrtDomain || n.op_type == "ConvInteger" || n.op_type == "MatMulInteger") return Precision::kINT8;
   const ir::Value* o = n.outputs.empty() ? nullptr : n.outputs[0];
   if (!o) return Precision::kFP32;
   switch (o->dtype) {
@@ -71,6 +78,28 @@ Precision precisionOf(const ir::Node& n) {
     case DataType::kUInt8: return Precision::kINT8;
     default: return Precision::kFP32;
   }
+}
+
+// Explicit quantization, TensorRT's way: Q/DQ pairs from calibrated activation scales (when the
+// build has any), then every recognised Q/DQ pattern, inserted here or the model's own, folded
+// into integer kernels (QConv, QGemm, QMatMul). The Q/DQ left over run as float-simulating kernels.
+Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& activation_scales,
+                          std::map<std::string, std::string>* metadata) {
+  std::string summary;
+  if (!activation_scales.empty()) {
+    passes::QdqReport report;
+    QRT_RETURN_IF_ERROR(passes::insertQdq(g, activation_scales, passes::QdqOptions{}, &report));
+    logInfo("INT8: ", report.summary());
+    summary = "inserted: " + report.summary() + "; ";
+    for (const std::string& why : report.skipped) logInfo("INT8: left in float: ", why);
+    QRT_RETURN_IF_ERROR(passes::inferShapes(g));
+  }
+  if (!passes::hasQdq(g)) return Status::Ok();
+  passes::FoldReport fold;
+  QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold));
+  logInfo("INT8: Q/DQ folded into ", fold.summary());
+  (*metadata)["qdq"] = summary + "folded: " + fold.summary();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -94,8 +123,15 @@ Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std
 Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
   auto g = network.graph().clone();
   QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
-  QRT_RETURN_IF_ERROR(passes::runDefaultPasses(*g));
+  // Explicit quantization sits between simplification and fusion: insertQdq looks for plain
+  // ONNX Conv/Gemm/MatMul (after BatchNormalization folding), foldQdq fuses their Relu/Clip into
+  // integer kernels itself, and float fusion then leaves DQ-fed layers alone.
+  QRT_RETURN_IF_ERROR(passes::runSimplifyPasses(*g));
   auto metadata = config.metadata();
+  // Activation scales (tensor name -> Q/DQ scale) for insertQdq; INT8 calibration supplies them.
+  std::map<std::string, float> activation_scales;
+  QRT_RETURN_IF_ERROR(quantizeExplicitly(*g, activation_scales, &metadata));
+  QRT_RETURN_IF_ERROR(passes::runFusionPasses(*g));
   std::string flags;
   if (config.getFlag(BuilderFlag::kFP16)) flags += "fp16,";
   if (config.getFlag(BuilderFlag::kBF16)) flags += "bf16,";
