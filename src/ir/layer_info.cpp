@@ -29,8 +29,10 @@ std::vector<LayerInfo> describeLayers(const Graph& g) {
       l.outputs.push_back(v ? v->name : "");
       l.output_dims.push_back(v ? v->dims : Dims{});
     }
+    // What the builder chose (an integer conv with float output is still an int8 layer);
+    // an imported, not yet built network shows its output dtype.
     const Value* first = n->outputs.empty() ? nullptr : n->outputs[0];
-    l.precision = first ? dataTypeName(first->dtype) : "";
+    l.precision = !n->backend.empty() ? precisionName(n->precision) : first ? dataTypeName(first->dtype) : "";
     l.backend = n->backend;
     r.push_back(std::move(l));
   }
