@@ -1,5 +1,6 @@
 // The builder: clone the network, fix build-time shapes, optimize, choose a backend and
 // precision per node, and check every kernel can be created.
+#include <cstdlib>
 #include <set>
 
 #include "core/logging.h"
@@ -102,12 +103,34 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
   return Status::Ok();
 }
 
+// Whether host nodes may go to the cpu backend. The environment variable QRT_BACKEND=reference
+// keeps every node on the reference backend (the oracle: for comparisons and bisecting);
+// unset, "auto" or "cpu" prefer the cpu backend where it has a kernel.
+Result<bool> cpuBackendAllowed() {
+  const char* env = std::getenv("QRT_BACKEND");
+  std::string v = env ? env : "";
+  if (v.empty() || v == "auto" || v == kBackendCpu) return true;
+  if (v == kBackendReference) return false;
+  return invalidArgument("QRT_BACKEND='", v, "': expected auto, cpu or reference");
+}
+
+// The cpu backend takes a node when its kernel table has an entry for (op, dtype) and the
+// entry's factory accepts the node's attributes; everything else runs on the reference backend.
+std::string chooseHostBackend(ir::Node& n, bool cpu_allowed) {
+  if (cpu_allowed) {
+    n.backend = kBackendCpu;
+    if (createKernel(n).ok()) return kBackendCpu;
+  }
+  return kBackendReference;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std::map<std::string, std::string> metadata) {
   markHostNodes(*g);
+  QRT_ASSIGN_OR_RETURN(bool cpu_allowed, cpuBackendAllowed());
   for (const auto& n : g->nodes()) {
-    if (n->backend.empty()) n->backend = kBackendReference;
+    if (n->backend.empty()) n->backend = chooseHostBackend(*n, cpu_allowed);
     n->precision = precisionOf(*n);
     // Creating the kernel validates attributes and dtypes now rather than at run time.
     auto k = createKernel(*n);

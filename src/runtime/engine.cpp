@@ -26,6 +26,9 @@ const char* versionString() { return QRT_VERSION; }
 
 std::vector<std::string> compiledBackends() {
   std::vector<std::string> backends{"reference"};
+#ifdef QRT_HAVE_DNNL
+  backends.push_back("cpu");
+#endif
 #ifdef QRT_HAVE_CUDA
   backends.push_back("cuda");
 #endif

@@ -4,6 +4,9 @@
 #ifdef QRT_HAVE_CUDA
 #include "backends/cuda/runtime.h"
 #endif
+#ifdef QRT_HAVE_DNNL
+#include "backends/cpu/kernel_table.h"
+#endif
 
 namespace qrt {
 
@@ -15,6 +18,13 @@ Result<std::unique_ptr<Kernel>> createKernel(const ir::Node& node) {
     if (!k.ok()) return k.status();
     return std::move(k).value();
   }
+#ifdef QRT_HAVE_DNNL
+  if (node.backend == kBackendCpu) {
+    const KernelEntry* e = cpu::findKernel(node);
+    if (!e) return unsupported(node.describe(), ": the cpu backend has no kernel for it");
+    return e->create(node);
+  }
+#endif
 #ifdef QRT_HAVE_CUDA
   if (node.backend == kBackendCuda) return cuda::createKernel(node, nullptr);
 #endif

@@ -16,6 +16,7 @@ namespace qrt {
 inline constexpr const char* kBackendReference = "reference";
 inline constexpr const char* kBackendHost = "host";  // shape computations evaluated at reshape time
 inline constexpr const char* kBackendCuda = "cuda";
+inline constexpr const char* kBackendCpu = "cpu";  // oneDNN kernels (src/backends/cpu)
 
 // For node.backend "cuda" this creates the kernel without a device: enough to validate the node
 // at build time; execution contexts create device kernels through their DeviceRuntime.

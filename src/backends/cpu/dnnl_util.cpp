@@ -1,0 +1,192 @@
+#include "backends/cpu/dnnl_util.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "backends/cpu/layers.h"
+#include "backends/reference/kernel_table.h"
+#include "core/logging.h"
+#include "core/threadpool.h"
+
+namespace qrt::cpu {
+
+Result<dnnl::engine> cpuEngine() {
+  static const Result<dnnl::engine> engine = []() -> Result<dnnl::engine> {
+    dnnl::engine e;
+    Status s = dnnlTry("the oneDNN CPU engine", [&] { e = dnnl::engine(dnnl::engine::kind::cpu, 0); });
+    if (!s.ok()) return s;
+    return e;
+  }();
+  return engine;
+}
+
+void matchThreads() {
+  int n = numThreads();
+  if (omp_get_max_threads() != n) omp_set_num_threads(n);
+}
+
+dnnl::memory::dims toDnnl(const Dims& d) { return dnnl::memory::dims(d.begin(), d.end()); }
+
+dnnl::memory::desc plainDesc(const dnnl::memory::dims& d, dnnl::memory::data_type t) {
+  dnnl::memory::dims strides(d.size(), 1);
+  for (size_t i = d.size(); i-- > 1;) strides[i - 1] = strides[i] * std::max<dnnl::memory::dim>(d[i], 1);
+  return dnnl::memory::desc(d, t, strides);
+}
+
+bool sameLayout(const dnnl::memory::desc& a, const dnnl::memory::desc& b) {
+  if (a == b) return true;
+  const dnnl_memory_desc_t &x = a.data, &y = b.data;
+  if (x.ndims != y.ndims || x.data_type != y.data_type || x.offset0 != y.offset0) return false;
+  if (x.format_kind != dnnl_blocked || y.format_kind != dnnl_blocked) return false;
+  if (x.format_desc.blocking.inner_nblks != 0 || y.format_desc.blocking.inner_nblks != 0) return false;
+  for (int i = 0; i < x.ndims; ++i) {
+    if (x.dims[i] != y.dims[i] || x.padded_dims[i] != y.padded_dims[i]) return false;
+    if (x.dims[i] != 1 && x.format_desc.blocking.strides[i] != y.format_desc.blocking.strides[i]) return false;
+  }
+  return true;
+}
+
+dnnl::post_ops postOps(const Epilogue& e, bool sum) {
+  dnnl::post_ops ops;
+  if (sum) ops.append_sum(1.f);
+  for (const Epilogue::Eltwise& step : e.eltwise) ops.append_eltwise(1.f, step.alg, step.alpha, step.beta);
+  return ops;
+}
+
+// ---- BoundPrimitive ----
+
+dnnl::primitive_attr userScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+Result<BoundPrimitive> BoundPrimitive::create(const dnnl::primitive_desc_base& pd, const dnnl::engine& eng,
+                                              const std::string& where) {
+  BoundPrimitive b;
+  QRT_RETURN_IF_ERROR(dnnlTry(where, [&] {
+    b.prim_ = dnnl::primitive(pd.get());
+    dnnl::memory::desc scratch = pd.scratchpad_desc();
+    b.scratch_bytes_ = scratch.get_size();
+    if (b.scratch_bytes_ > 0) b.scratch_index_ = b.bind(DNNL_ARG_SCRATCHPAD, scratch, eng);
+  }));
+  return b;
+}
+
+size_t BoundPrimitive::bind(int arg, const dnnl::memory::desc& md, const dnnl::engine& eng) {
+  // DNNL_MEMORY_NONE: no buffer yet; setData points it at each run's buffer. The C handle stays
+  // the same when the vector of wrappers grows, so the argument array can hold it.
+  mems_.emplace_back(md, eng, static_cast<void*>(DNNL_MEMORY_NONE));
+  args_.push_back({arg, mems_.back().get()});
+  return mems_.size() - 1;
+}
+
+Status BoundPrimitive::execute(const dnnl::stream& s, const std::string& where) const {
+  if (bad_handle_) return internalError(where, ": oneDNN refused a buffer address");
+  dnnl_status_t st = dnnl_primitive_execute(prim_.get(), s.get(), static_cast<int>(args_.size()), args_.data());
+  if (st != dnnl_success) return internalError(where, ": oneDNN execution failed (status ", static_cast<int>(st), ")");
+  return Status::Ok();
+}
+
+Result<Reorder> makeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const dnnl::engine& eng,
+                            const std::string& where) {
+  dnnl::reorder::primitive_desc pd;
+  QRT_RETURN_IF_ERROR(
+      dnnlTry(where, [&] { pd = dnnl::reorder::primitive_desc(eng, from, eng, to, userScratchpad()); }));
+  Reorder r;
+  QRT_ASSIGN_OR_RETURN(r.prim, BoundPrimitive::create(pd, eng, where));
+  QRT_RETURN_IF_ERROR(dnnlTry(where, [&] {
+    r.from = r.prim.bind(DNNL_ARG_FROM, from, eng);
+    r.to = r.prim.bind(DNNL_ARG_TO, to, eng);
+  }));
+  return r;
+}
+
+// ---- packed weights ----
+
+namespace {
+
+// The source's address and layout (one constant may be read in two layouts: Gemm's B with and
+// without transB) and the packed layout.
+struct CacheEntry {
+  const void* source;
+  dnnl::memory::desc source_md, packed_md;
+  std::weak_ptr<const PackedWeights> packed;
+};
+
+std::mutex g_cache_mutex;
+std::vector<CacheEntry> g_cache;  // a handful of entries per model: a linear scan is enough
+std::atomic<int64_t> g_pack_count{0};
+std::atomic<int64_t> g_fallback_count{0};
+
+}  // namespace
+
+Result<std::shared_ptr<const PackedWeights>> packWeights(const HostTensor& source, const dnnl::memory::desc& source_md,
+                                                         const dnnl::memory::desc& packed_md,
+                                                         const std::string& where) {
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  std::erase_if(g_cache, [](const CacheEntry& e) { return e.packed.expired(); });
+  for (const CacheEntry& e : g_cache)
+    if (e.source == source.data() && e.source_md == source_md && e.packed_md == packed_md)
+      if (auto p = e.packed.lock()) return p;
+  QRT_ASSIGN_OR_RETURN(dnnl::engine eng, cpuEngine());
+  auto packed = std::make_shared<PackedWeights>();
+  packed->source = source;
+  QRT_RETURN_IF_ERROR(dnnlTry(where, [&] {
+    packed->packed = dnnl::memory(packed_md, eng);
+    dnnl::memory from(source_md, eng, const_cast<void*>(source.data()));
+    dnnl::stream s(eng);
+    matchThreads();
+    dnnl::reorder(from, packed->packed).execute(s, from, packed->packed);
+    s.wait();
+  }));
+  ++g_pack_count;
+  g_cache.push_back({source.data(), source_md, packed_md, packed});
+  return std::shared_ptr<const PackedWeights>(std::move(packed));
+}
+
+int64_t packCount() { return g_pack_count.load(); }
+
+// ---- DnnlKernel ----
+
+Result<std::unique_ptr<Kernel>> referenceKernel(const ir::Node& node) {
+  const KernelEntry* e = reference::findKernel(node);
+  if (!e) return std::unique_ptr<Kernel>();
+  return e->create(node);
+}
+
+int64_t fallbackCount() { return g_fallback_count.load(); }
+
+DnnlKernel::DnnlKernel(std::string where, std::unique_ptr<Kernel> fallback)
+    : where_(std::move(where)), fallback_(std::move(fallback)) {}
+
+Status DnnlKernel::reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) {
+  on_fallback_ = false;
+  if (!engine_) {
+    QRT_ASSIGN_OR_RETURN(engine_, cpuEngine());
+    QRT_RETURN_IF_ERROR(dnnlTry(where_, [&] { stream_ = dnnl::stream(engine_); }));
+  }
+  matchThreads();  // some primitives size their work split for the thread count at creation
+  Status s;
+  Status thrown = dnnlTry(where_, [&] { s = prepare(inputs, outputs); });  // a descriptor oneDNN refused
+  if (!thrown.ok()) s = thrown;
+  if (s.ok() || s.code() != StatusCode::kUnsupported || !fallback_) return s;
+  on_fallback_ = true;
+  ++g_fallback_count;
+  logInfo(s.message(), "; running the reference kernel");
+  return fallback_->reshape(inputs, outputs);
+}
+
+size_t DnnlKernel::workspaceBytes() const { return on_fallback_ ? fallback_->workspaceBytes() : bytes(); }
+
+Status DnnlKernel::run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* workspace) {
+  if (on_fallback_) return fallback_->run(inputs, outputs, workspace);
+  matchThreads();
+  Status s;
+  Status thrown = dnnlTry(where_, [&] { s = execute(inputs, outputs, workspace); });
+  return thrown.ok() ? s : thrown;
+}
+
+}  // namespace qrt::cpu

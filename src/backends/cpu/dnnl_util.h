@@ -1,0 +1,176 @@
+// What every oneDNN kernel of the cpu backend shares: the engine, the thread count, errors as
+// Status (oneDNN's C++ API throws; nothing escapes these files), plain memory descriptors, bound
+// primitives that run without allocating, the process-wide cache of packed (reordered) weights,
+// and the base class that falls back to the reference kernel where oneDNN has no primitive.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/kernel.h"
+#include "core/status_macros.h"
+#include "core/tensor.h"
+
+namespace qrt::cpu {
+
+// The CPU engine, created once per process.
+Result<dnnl::engine> cpuEngine();
+
+// Makes oneDNN use as many threads as qrt's pool (qrt::numThreads). Debian's libdnnl runs on
+// OpenMP, whose thread count is a per-calling-thread setting: every kernel calls this before
+// creating or running a primitive, on the thread that does so.
+void matchThreads();
+
+// Runs fn, turning a oneDNN exception into a Status naming `where`: "unimplemented" (no
+// primitive for this case) becomes kUnsupported, anything else kInternal.
+template <typename Fn>
+Status dnnlTry(const std::string& where, Fn&& fn) {
+  try {
+    fn();
+    return Status::Ok();
+  } catch (const dnnl::error& e) {
+    if (e.status == dnnl_unimplemented) return unsupported(where, ": oneDNN has no primitive for it (", e.what(), ")");
+    return internalError(where, ": oneDNN: ", e.what());
+  } catch (const std::exception& e) {
+    return internalError(where, ": oneDNN: ", e.what());
+  }
+}
+
+// qrt dims as oneDNN dims, and a dense row-major (plain) f32 descriptor for them.
+dnnl::memory::dims toDnnl(const Dims& d);
+dnnl::memory::desc plainDesc(const dnnl::memory::dims& d, dnnl::memory::data_type t = dnnl::memory::data_type::f32);
+
+// True when a and b put every element at the same byte: equal descriptors, or plain strided
+// ones that differ only in the strides of unit dims (NHWC and NCHW with C = 1, say).
+bool sameLayout(const dnnl::memory::desc& a, const dnnl::memory::desc& b);
+
+// A primitive and its arguments, bound once (in reshape): run() only points the arguments at
+// this run's buffers and executes through oneDNN's C API, so qrt allocates nothing per run.
+class BoundPrimitive {
+ public:
+  BoundPrimitive() = default;
+  // The primitive of pd (created with scratchpad_mode::user), with its scratchpad bound when it
+  // needs one: the caller reserves scratchpadBytes() of workspace and passes it to setScratchpad.
+  static Result<BoundPrimitive> create(const dnnl::primitive_desc_base& pd, const dnnl::engine& eng,
+                                       const std::string& where);
+  bool empty() const { return !prim_; }
+
+  // Adds argument `arg` (DNNL_ARG_SRC...) described by md; returns its index for setData.
+  size_t bind(int arg, const dnnl::memory::desc& md, const dnnl::engine& eng);
+  // Points argument `index` at data (through the C API: nothing throws in run). A failure, which
+  // only a bug can cause, is reported by the next execute.
+  void setData(size_t index, const void* data) {
+    if (dnnl_memory_set_data_handle(args_[index].memory, const_cast<void*>(data)) != dnnl_success) bad_handle_ = true;
+  }
+  size_t scratchpadBytes() const { return scratch_bytes_; }
+  void setScratchpad(void* data) {
+    if (scratch_bytes_ > 0) setData(scratch_index_, data);
+  }
+  Status execute(const dnnl::stream& s, const std::string& where) const;
+
+ private:
+  dnnl::primitive prim_;
+  std::vector<dnnl::memory> mems_;
+  std::vector<dnnl_exec_arg_t> args_;
+  size_t scratch_bytes_ = 0, scratch_index_ = 0;
+  bool bad_handle_ = false;
+};
+
+// A bound reorder from one layout to another.
+struct Reorder {
+  BoundPrimitive prim;
+  size_t from = 0, to = 0;  // argument indices
+  bool empty() const { return prim.empty(); }
+  size_t scratchpadBytes() const { return prim.scratchpadBytes(); }
+  Status run(const void* src, void* dst, void* scratchpad, const dnnl::stream& s, const std::string& where) {
+    prim.setData(from, src);
+    prim.setData(to, dst);
+    prim.setScratchpad(scratchpad);
+    return prim.execute(s, where);
+  }
+};
+Result<Reorder> makeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const dnnl::engine& eng,
+                            const std::string& where);
+
+// Attributes every qrt primitive is created with: scratchpad in the workspace qrt plans.
+dnnl::primitive_attr userScratchpad();
+
+// Constant weights reordered into the layout a primitive chose. One copy per (constant, layout)
+// per process: every kernel that reads the same constant in the same layout (every execution
+// context of an engine, and engines built from one network, whose constants share storage)
+// shares it. The entry holds the source tensor too, so while it lives no other tensor can have
+// the source's address: the address is a safe key. The cache holds entries weakly: they go when
+// the last kernel using them does.
+struct PackedWeights {
+  HostTensor source;
+  dnnl::memory packed;
+  const void* data() const { return packed.get_data_handle(); }
+};
+Result<std::shared_ptr<const PackedWeights>> packWeights(const HostTensor& source, const dnnl::memory::desc& source_md,
+                                                         const dnnl::memory::desc& packed_md, const std::string& where);
+// How many reorders packWeights ran (cache misses), for tests.
+int64_t packCount();
+
+// Base of the oneDNN kernels. A kernel whose reshape finds no oneDNN primitive for the concrete
+// shapes (kUnsupported from prepare) runs the reference kernel of the same node instead, so
+// preferring this backend never loses coverage. Subclasses implement prepare/bytes/execute.
+class DnnlKernel : public Kernel {
+ public:
+  // `fallback` is the node's reference kernel (nullptr: none; then unsupported cases fail).
+  DnnlKernel(std::string where, std::unique_ptr<Kernel> fallback);
+
+  Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) final;
+  size_t workspaceBytes() const final;
+  Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* workspace) final;
+
+  // True after a reshape that handed this node to the reference kernel.
+  bool usingFallback() const { return on_fallback_; }
+
+ protected:
+  virtual Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) = 0;
+  virtual size_t bytes() const = 0;
+  virtual Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
+                         void* workspace) = 0;
+
+  const std::string& where() const { return where_; }
+  const dnnl::engine& engine() const { return engine_; }
+  const dnnl::stream& stream() const { return stream_; }
+
+ private:
+  std::string where_;
+  std::unique_ptr<Kernel> fallback_;
+  bool on_fallback_ = false;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+};
+
+// The node's reference kernel (for DnnlKernel's fallback).
+Result<std::unique_ptr<Kernel>> referenceKernel(const ir::Node& node);
+// How many reshapes fell back to the reference kernel, process-wide (for tests and docs).
+int64_t fallbackCount();
+
+// Workspace carving: 64-byte aligned regions recorded in prepare, found again in execute.
+class Workspace {
+ public:
+  void clear() {
+    offsets_.clear();
+    total_ = 0;
+  }
+  size_t add(size_t bytes) {
+    offsets_.push_back(total_);
+    total_ += (bytes + 63) / 64 * 64;
+    return offsets_.size() - 1;
+  }
+  void* at(void* base, size_t id) const { return static_cast<unsigned char*>(base) + offsets_[id]; }
+  size_t bytes() const { return total_; }
+
+ private:
+  std::vector<size_t> offsets_;
+  size_t total_ = 0;
+};
+
+}  // namespace qrt::cpu

@@ -1,0 +1,41 @@
+#include "backends/cpu/kernel_table.h"
+
+#include "ops/op.h"
+
+namespace qrt::cpu {
+
+namespace {
+
+constexpr DTypeSet kF32{DataType::kFloat};
+
+const KernelEntry kKernels[] = {
+    {"Conv", kF32, &createConv},
+    {"ConvTranspose", kF32, &createConvTranspose},
+    {"Gemm", kF32, &createGemm},
+    {"MatMul", kF32, &createMatMul},
+    {"MaxPool", kF32, &createMaxPool},
+    {"AveragePool", kF32, &createAveragePool},
+    {"GlobalAveragePool", kF32, &createGlobalAveragePool},
+    {"GlobalMaxPool", kF32, &createGlobalMaxPool},
+    {"FusedConv", kF32, &createFusedConv, 0, kQrtDomain},
+    {"FusedGemm", kF32, &createFusedGemm, 0, kQrtDomain},
+};
+
+// The node's domain is the entry's ("ai.onnx" is the default domain "").
+bool sameDomain(const std::string& node_domain, const char* entry_domain) {
+  return node_domain == "ai.onnx" ? *entry_domain == '\0' : node_domain == entry_domain;
+}
+
+}  // namespace
+
+const KernelEntry* findKernel(const ir::Node& node) {
+  for (const KernelEntry& e : kKernels) {
+    if (node.op_type != e.op_type || !sameDomain(node.domain, e.domain)) continue;
+    DataType t =
+        node.hasInput(static_cast<size_t>(e.type_input)) ? node.inputs[e.type_input]->dtype : DataType::kUndefined;
+    if (e.dtypes.contains(t)) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace qrt::cpu
