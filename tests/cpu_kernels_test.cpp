@@ -13,12 +13,14 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/status_macros.h"
@@ -161,8 +163,15 @@ class OneNode {
     return *this;
   }
 
+  // Makes the first dim of every graph input dynamic ("N"): set per execution context.
+  OneNode& dynamicBatch() {
+    for (auto& in : *model_.mutable_graph()->mutable_input())
+      in.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_param("N");
+    return *this;
+  }
+
   // Builds with QRT_BACKEND=backend (nullptr: unset).
-  Result<std::shared_ptr<Engine> > build(const char* backend) const {
+  Result<std::shared_ptr<Engine>> build(const char* backend) const {
     std::string bytes;
     if (!model_.SerializeToString(&bytes)) return internalError("cannot serialize the model");
     auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
@@ -179,7 +188,7 @@ class OneNode {
     r.backend = engine->layers().at(0).backend;
     QRT_ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> ctx, engine->createExecutionContext());
     int64_t fallbacks = cpu::fallbackCount();  // kernels reshape in tensorShape or enqueue
-    std::vector<std::vector<float> > buffers;
+    std::vector<std::vector<float>> buffers;
     buffers.reserve(feeds_.size());
     for (const Tensor& t : feeds_) {
       QRT_RETURN_IF_ERROR(ctx->setInputShape(t.name, t.dims));
@@ -658,6 +667,73 @@ TEST(CpuKernels, BackendChoice) {
   EXPECT_NE(bad.status().message().find("QRT_BACKEND"), std::string::npos) << bad.status().toString();
 }
 
+// Runs `ctx` on input X (output Y): the context reshapes when X's shape changed.
+Result<std::vector<float>> runContext(ExecutionContext& ctx, const Tensor& x) {
+  QRT_RETURN_IF_ERROR(ctx.setInputShape("X", x.dims));
+  QRT_RETURN_IF_ERROR(ctx.setTensorAddress("X", const_cast<float*>(x.values.data())));
+  QRT_ASSIGN_OR_RETURN(Dims dims, ctx.tensorShape("Y"));
+  std::vector<float> y(static_cast<size_t>(volume(dims)), std::numeric_limits<float>::quiet_NaN());
+  QRT_RETURN_IF_ERROR(ctx.setTensorAddress("Y", y.data()));
+  QRT_RETURN_IF_ERROR(ctx.enqueue());
+  return y;
+}
+
+// The number of elements outside |cpu - ref| <= 1e-5 (|ref| + 1) (a size mismatch: all).
+size_t countDiffering(const std::vector<float>& cpu, const std::vector<float>& ref) {
+  if (cpu.size() != ref.size()) return std::max(cpu.size(), ref.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    if (!(std::fabs(cpu[i] - ref[i]) <= 1e-5 * (std::fabs(ref[i]) + 1))) ++bad;
+  return bad;
+}
+
+TEST(CpuKernels, ReshapeBetweenRunsAndConcurrentContexts) {
+  ConvCase c;
+  c.c = 32, c.m = 32, c.spatial = {14, 14}, c.pads = {1, 1, 1, 1};
+  OneNode m = convModel(c, false, 77);
+  m.dynamicBatch();
+  auto cpu = m.build(nullptr);
+  auto ref = m.build("reference");
+  ASSERT_TRUE(cpu.ok() && ref.ok()) << cpu.status().toString() << " / " << ref.status().toString();
+  auto cpu_ctx = (*cpu)->createExecutionContext();
+  auto ref_ctx = (*ref)->createExecutionContext();
+  ASSERT_TRUE(cpu_ctx.ok() && ref_ctx.ok());
+  // One context through batch 1, 3, 2, 3: its primitives are rebuilt at each reshape.
+  std::vector<Tensor> inputs;
+  for (int64_t n : {1, 3, 2, 3}) inputs.push_back(randomTensor("X", {n, c.c, 14, 14}, 100 + static_cast<uint32_t>(n)));
+  std::vector<std::vector<float>> expected;
+  for (const Tensor& x : inputs) {
+    auto want = runContext(**ref_ctx, x);
+    auto got = runContext(**cpu_ctx, x);
+    ASSERT_TRUE(want.ok() && got.ok()) << want.status().toString() << " / " << got.status().toString();
+    EXPECT_EQ(countDiffering(*got, *want), 0u) << "batch " << x.dims[0];
+    expected.push_back(*want);
+  }
+  // Two contexts of the engine running at once on two threads (each with its own OpenMP team).
+  size_t bad[2] = {0, 0};
+  std::string errors[2];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      auto ctx = (*cpu)->createExecutionContext();
+      if (!ctx.ok()) {
+        errors[t] = ctx.status().toString();
+        return;
+      }
+      for (int rep = 0; rep < 5; ++rep)
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          auto got = runContext(**ctx, inputs[i]);
+          if (!got.ok()) errors[t] = got.status().toString();
+          else bad[t] += countDiffering(*got, expected[i]);
+        }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(errors[t], "") << "thread " << t;
+    EXPECT_EQ(bad[t], 0u) << "thread " << t;
+  }
+}
+
 TEST(CpuKernels, WeightsPackedOncePerEngine) {
   ConvCase c;
   c.c = 32, c.m = 32, c.spatial = {14, 14}, c.pads = {1, 1, 1, 1};
@@ -667,7 +743,7 @@ TEST(CpuKernels, WeightsPackedOncePerEngine) {
   // Three live execution contexts of one engine: the weights are reordered once, and the
   // outputs agree. (The cache holds packed weights weakly: they go with the last context.)
   int64_t before = cpu::packCount();
-  std::vector<std::unique_ptr<ExecutionContext> > contexts(3);
+  std::vector<std::unique_ptr<ExecutionContext>> contexts(3);
   std::vector<float> first;
   for (int i = 0; i < 3; ++i) {
     auto r = m.run(*engine, &contexts[i]);
