@@ -429,8 +429,8 @@ def report(records, int8_records, info, args, load_before, load_after, int8_note
           "(Conv: im2col and a row-by-row GEMM, no blocking, packing or fusion), which are not meant to compete "
           "with ONNX Runtime's MLAS; the profile tables above show which layers cost the most.")
     w("")
-    w("The machine matters: the load average above says whether the cores were shared during the run. ")
-    w("On a shared machine, medians move by tens of percent between runs; rerun on a quiet one before drawing conclusions.")
+    w("The machine matters: the load average above says whether the cores were shared during the run. On a shared "
+      "machine, medians move by tens of percent between runs; rerun on a quiet one before drawing conclusions.")
     w("")
     if args.notes:
         w("## Notes (written by hand after the run)")
