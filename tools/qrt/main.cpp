@@ -1,5 +1,8 @@
 // qrt: a trtexec-like command line over the qrt library.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,14 @@ void printHelp() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // oneDNN as Debian builds it runs on OpenMP, whose idle threads busy-wait by default: on shared
+  // or small machines they starve qrt's own thread pool and every neighbour (measured: a 1 ms
+  // convolution taking up to 48 ms on 2 busy cores). libgomp reads OMP_WAIT_POLICY when it is
+  // loaded, before main, so the CLI sets it and re-executes itself once. A user's own setting wins.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     printHelp();
