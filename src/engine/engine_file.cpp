@@ -8,7 +8,13 @@
 //   weights:           constants, each 64-byte aligned, so they are used in place after loading
 //
 // A file whose magic, version, size or checksum does not match is refused with the reason.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <cstring>
@@ -377,10 +383,28 @@ Result<std::shared_ptr<Engine>> Engine::deserialize(const void* data, size_t siz
 }
 
 Result<std::shared_ptr<Engine>> Engine::load(const std::string& path) {
-  QRT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFileBytes(path));
-  uint8_t* p = nullptr;
-  auto storage = alignedCopy(bytes.data(), bytes.size(), &p);
-  return parseEngine(storage, p, bytes.size(), "engine '" + path + "'");
+  // The file is mapped, not copied: weights are used in place (they are 64-byte aligned in the
+  // file and the mapping is page aligned), so loading costs one checksum pass over the pages.
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    if (errno == ENOENT) return notFound("engine file '", path, "' does not exist");
+    return ioError("cannot open engine '", path, "': ", std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return ioError("cannot read engine '", path, "' (not a regular file)");
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return corrupt("engine '", path, "' is empty");
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) return ioError("cannot map engine '", path, "': ", std::strerror(errno));
+  std::shared_ptr<void> storage(p, [size](void* q) { ::munmap(q, size); });
+  return parseEngine(storage, static_cast<const uint8_t*>(p), size, "engine '" + path + "'");
 }
 
 }  // namespace qrt
