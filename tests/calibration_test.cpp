@@ -317,6 +317,21 @@ TEST(Entropy, GaussianWithLongTailClipsTheTail) {
   EXPECT_EQ(*legacy, *amax);
 }
 
+TEST(Entropy, ReluZerosDoNotDecideTheThreshold) {
+  // A ReLU output: half exact zeros, half |N(0, 1)|, range about 4.5. Searched with the zero
+  // spike as it is, the threshold lands at about 2.0 (numpy, unpatched) and clips the upper 5%;
+  // with bin 0 given bin 1's count (pytorch-quantization, docs/calibration.md) it is about 4.2.
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(400000);
+  for (size_t k = 0; k < x.size(); ++k) x[k] = k % 2 ? 0.0f : std::max(0.0f, std::fabs(normal(rng)));
+  const Histogram h = histogramOf(x);
+  auto amax = computeAmax(h, {CalibrationAlgo::kEntropy2});
+  ASSERT_TRUE(amax.ok());
+  EXPECT_GT(*amax, 2.5f) << "range " << h.rangeMax();
+  EXPECT_LE(*amax, h.rangeMax() * (2048.5f / 2048.0f));
+}
+
 TEST(Entropy, FewerBinsThanLevelsKeepsTheRange) {
   const std::vector<uint64_t> hist = {5, 4, 3, 2, 1};
   EXPECT_FLOAT_EQ(entropyAmax(hist, 0.5), 2.5f);

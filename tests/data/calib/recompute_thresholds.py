@@ -6,7 +6,7 @@ Usage: recompute_thresholds.py REPORT.json
 Prints one line per tensor that differs and a summary; exits 1 if any differs.
 
 The algorithms, as docs/calibration.md states them:
-  entropy2/entropy: for i in [128, n]: P = hist[:i], P[i-1] += sum(hist[i:]); Q = hist[:i] merged
+  entropy2/entropy: bin 0 (the zeros) takes bin 1's count; then for i in [128, n]: P = hist[:i], P[i-1] += sum(hist[i:]); Q = hist[:i] merged
     into 128 levels of i // 128 bins (the last level takes the rest), each level's total spread
     evenly over its non-empty bins; KL(P/sum P || Q/sum Q), infinite where Q = 0 < P; the first
     minimal i gives amax = (i + 0.5) * bin_width.
@@ -49,6 +49,10 @@ def entropy_amax(hist, bin_width):
         return 0.0
     if n < LEVELS:
         return n * bin_width
+    hist = hist.copy()
+    hist[0] = hist[1]  # the zero spike gets its neighbour's count (pytorch-quantization; docs/calibration.md)
+    if hist.sum() == 0:
+        return 0.0
     divergences = [kl_divergence(hist, i) for i in range(LEVELS, n + 1)]
     best = LEVELS + int(np.argmin(divergences))  # argmin: the first minimum
     return (best + 0.5) * bin_width
