@@ -21,3 +21,15 @@ add_test(NAME qdq_vs_ort
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/qdq_ort_test.sh $<TARGET_FILE:qrt_cli> $<TARGET_FILE:exporter_test>
                  ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/qdq_vs_ort)
 set_tests_properties(qdq_vs_ort PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;ort;int8")
+
+# INT8 acceptance (issue 3). Fashion-MNIST: INT8 top-1 within 0.5 points of FP32 for entropy2,
+# minmax and percentile; the calibration cache skips calibration; stale caches are reported.
+add_test(NAME int8_accuracy
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/int8_accuracy_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/int8_accuracy)
+set_tests_properties(int8_accuracy PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200 LABELS "model;int8")
+# PP-OCRv4 detector calibrated on opencv-doc text photos: INT8 vs FP32 probability maps (IoU).
+add_test(NAME int8_ocr_det
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/int8_ocr_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/int8_ocr_det)
+set_tests_properties(int8_ocr_det PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;int8")

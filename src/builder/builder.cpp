@@ -13,6 +13,7 @@
 #include "passes/pass_manager.h"
 #include "qrt/builder.h"
 #include "builder/finalize.h"
+#include "builder/int8_calibration.h"
 #include "runtime/engine_impl.h"
 #include "runtime/kernel_factory.h"
 
@@ -153,6 +154,9 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
   auto metadata = config.metadata();
   // Activation scales (tensor name -> Q/DQ scale) for insertQdq; INT8 calibration supplies them.
   std::map<std::string, float> activation_scales;
+  if (config.getFlag(BuilderFlag::kINT8)) {
+    QRT_ASSIGN_OR_RETURN(activation_scales, int8ActivationScales(*g, config, &metadata));
+  }
   QRT_RETURN_IF_ERROR(quantizeExplicitly(*g, activation_scales, &metadata));
   QRT_RETURN_IF_ERROR(passes::runFusionPasses(*g));
   std::string flags;

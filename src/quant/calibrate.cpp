@@ -8,6 +8,7 @@
 #include <set>
 
 #include "builder/finalize.h"
+#include "core/logging.h"
 #include "core/status_macros.h"
 #include "core/threadpool.h"
 #include "quant/calibration_cache.h"
@@ -146,6 +147,7 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
       return outcome;
     }
     outcome.cache_note = match.message();
+    logWarning(options.cache_name, " not used: ", outcome.cache_note, "; calibrating instead");
   }
 
   auto t0 = Clock::now();

@@ -16,6 +16,7 @@ struct CalibrationRunOptions {
   std::string cache_version = "8601";  // TensorRT version in the cache header
   std::string report_path;             // "" for none
   bool progress = true;                // progress bar on stderr when it is a terminal
+  std::string cache_name = "the calibrator's cache";  // names the cache in the warning below
 };
 
 struct CalibrationOutcome {
@@ -32,8 +33,9 @@ struct CalibrationOutcome {
 std::vector<std::string> calibratedTensorNames(const ir::Graph& graph);
 
 // `graph` is the optimized FP32 graph (after the default passes). Reads the calibrator's cache
-// first; a cache that does not match (algorithm, tensor names) is not used, and the reason is
-// returned in cache_note (and printed as a warning by the caller).
+// first; a cache that does not match (algorithm, tensor names) is not used: a warning saying why
+// is logged before calibration starts (it may then fail for want of data), and the reason is
+// returned in cache_note.
 Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibrator,
                                      const CalibrationRunOptions& options);
 

@@ -57,6 +57,11 @@ Result<bool> ImageFolderCalibrator::getBatch(CalibrationBatch& batch) {
   return true;
 }
 
+Result<bool> CacheOnlyCalibrator::getBatch(CalibrationBatch&) {
+  return invalidArgument("calibration cache '", opts_.cache_path, "' is missing or does not match the model, and no ",
+                         "calibration data was given (--calib-dir DIR or --calib-npy NAME=DIR)");
+}
+
 Result<std::unique_ptr<NpyCalibrator>> NpyCalibrator::create(
     const std::vector<std::pair<std::string, std::string>>& inputs, const std::map<std::string, size_t>& input_ranks,
     DataCalibratorOptions opts) {

@@ -29,6 +29,7 @@ class FileCacheCalibrator : public Calibrator {
   double percentile() const override { return opts_.percentile; }
   std::optional<std::string> readCache() override;
   Status writeCache(const std::string& cache) override;
+  const std::string& cachePath() const { return opts_.cache_path; }
 
  protected:
   DataCalibratorOptions opts_;
@@ -41,6 +42,7 @@ class ImageFolderCalibrator : public FileCacheCalibrator {
                                                                const PreprocessSpec& spec, DataCalibratorOptions opts);
   Result<bool> getBatch(CalibrationBatch& batch) override;
   Status reset() override;
+  int64_t numSamples() const override { return static_cast<int64_t>(paths_.size()); }
   size_t numImages() const { return paths_.size(); }
   size_t skipped() const { return loader_ ? loader_->skipped() : 0; }
 
@@ -51,6 +53,15 @@ class ImageFolderCalibrator : public FileCacheCalibrator {
   std::string input_;
   PreprocessSpec spec_;
   std::unique_ptr<ImageBatchLoader> loader_;
+};
+
+// No data, only a cache file (qrt build --int8 --calib-cache FILE without --calib-dir): the build
+// succeeds when the cache matches the model; otherwise getBatch fails, saying so.
+class CacheOnlyCalibrator : public FileCacheCalibrator {
+ public:
+  explicit CacheOnlyCalibrator(DataCalibratorOptions opts) : FileCacheCalibrator(std::move(opts)) {}
+  Result<bool> getBatch(CalibrationBatch& batch) override;
+  Status reset() override { return Status::Ok(); }
 };
 
 // .npy tensors: for each input, a folder (or a single file). Files in a folder are taken in sorted

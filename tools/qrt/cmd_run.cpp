@@ -8,6 +8,8 @@
 #include "commands.h"
 #include "core/status_macros.h"
 #include "core/threadpool.h"
+#include "data/image.h"
+#include "data/preprocess.h"
 #include "data/tensor_file.h"
 
 namespace qrt::cli {
@@ -54,6 +56,29 @@ Result<std::map<std::string, HostTensor>> loadInputs(const std::vector<std::stri
   return out;
 }
 
+// --image FILE: decoded and preprocessed (the engine's "preprocess" metadata, overridden by the
+// flags) into the engine's single image input, batch 1.
+Result<std::map<std::string, HostTensor>> loadImageInput(const std::string& path, const PreprocessOptions& prep,
+                                                         const Engine& engine, const std::string& engine_path) {
+  auto inputs = engine.inputs();
+  if (inputs.size() != 1)
+    return invalidArgument("--image feeds a model with one input, but ", engine_path, " has ", inputs.size());
+  std::string stored = engine.metadata("preprocess");
+  if (!prep.any() && stored.empty())
+    return invalidArgument(engine_path, " has no \"preprocess\" metadata: give --preprocess FILE.json (or --color, ",
+                           "--resize, --scale, --mean, --std, --layout)");
+  QRT_ASSIGN_OR_RETURN(PreprocessSpec spec, prep.resolve(stored));
+  QRT_RETURN_IF_ERROR(fitPreprocessToInput(inputs[0], engine_path, &spec));
+  QRT_ASSIGN_OR_RETURN(Image image, readImage(path));
+  const int64_t h = spec.resize_height, w = spec.resize_width, c = spec.channels();
+  Dims dims = spec.layout == TensorLayout::kNCHW ? Dims{1, c, h, w} : Dims{1, h, w, c};
+  HostTensor t(DataType::kFloat, dims);
+  QRT_RETURN_IF_ERROR(preprocess(image, spec, t.as<float>()));
+  std::map<std::string, HostTensor> out;
+  out[inputs[0].name] = std::move(t);
+  return out;
+}
+
 void printSummary(const std::string& name, const HostTensor& t) {
   std::printf("output %s: %s %s", name.c_str(), dataTypeName(t.dtype()), dimsToString(t.dims()).c_str());
   int64_t n = t.numel();
@@ -96,13 +121,21 @@ int cmdRun(const std::vector<std::string>& args) {
   BuildOptions build;
   InferenceOptions infer;
   ReportingOptions report;
-  OptionGroup gm = model.group(), gi = infer.group(), gr = report.group();
-  std::vector<OptionGroup*> groups = {&gm, &gi, &gr};
+  PreprocessOptions prep;
+  std::string image;
+  OptionGroup gm = model.group(), gi = infer.group(), gr = report.group(), gp = prep.group();
+  gi.value("--image", &image, "FILE", "an image for the single image input, batch 1 (instead of --input)");
+  std::vector<OptionGroup*> groups = {&gm, &gi, &gp, &gr};
   std::vector<std::string> pos;
   bool help = false;
   if (Status s = parseArgs(args, groups, &pos, &help); !s.ok()) return fail(s);
   if (help) {
-    std::printf("%s", usage("qrt run MODEL.onnx|ENGINE.qrt --input NAME=FILE.npy ... [--output-dir DIR]", groups).c_str());
+    std::printf("%s", usage("qrt run MODEL.onnx|ENGINE.qrt --input NAME=FILE.npy ... [--output-dir DIR]\n"
+                            "       qrt run ENGINE.qrt --image FILE.jpg|png [preprocessing options]\n\n"
+                            "--image preprocesses per the engine's \"preprocess\" metadata (stored by qrt build),\n"
+                            "overridden by the preprocessing flags; the input's H x W sets the resize when none is given.",
+                            groups)
+                          .c_str());
     return 0;
   }
   if (pos.size() != 1) return fail(invalidArgument("run takes one MODEL.onnx or ENGINE.qrt"));
@@ -111,7 +144,8 @@ int cmdRun(const std::vector<std::string>& args) {
   if (!config.ok()) return fail(config.status());
   auto engine = loadEngine(pos[0], *config);
   if (!engine.ok()) return fail(engine.status());
-  auto inputs = loadInputs(infer.inputs, **engine);
+  if (!image.empty() && !infer.inputs.empty()) return fail(invalidArgument("give --image or --input, not both"));
+  auto inputs = image.empty() ? loadInputs(infer.inputs, **engine) : loadImageInput(image, prep, **engine, pos[0]);
   if (!inputs.ok()) return fail(inputs.status());
   auto ctx = (*engine)->createExecutionContext();
   if (!ctx.ok()) return fail(ctx.status());

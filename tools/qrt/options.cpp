@@ -5,6 +5,7 @@
 
 #include "core/status_macros.h"
 #include "data/preprocess.h"
+#include "qrt/network.h"
 
 namespace qrt::cli {
 
@@ -284,6 +285,59 @@ Result<double> BenchOptions::durationSeconds() const {
   }
   if (!(s > 0) || !std::isfinite(s)) return invalidArgument("--duration expects seconds > 0, got '", duration, "'");
   return s;
+}
+
+}  // namespace qrt::cli
+
+// ---- Calibration ----
+
+namespace qrt::cli {
+
+OptionGroup CalibrationOptions::group() {
+  OptionGroup g{"Calibration options (with --int8)", {}};
+  g.value("--calib-dir", &dir, "DIR", "calibration images (.jpg/.png, searched recursively, sorted by path)");
+  g.list("--calib-npy", &npy, "NAME=DIR|FILE",
+         "calibration tensors for input NAME: a folder of .npy (one sample or batch per file) or one .npy (repeatable)");
+  g.value("--calib-algo", &algo, "ALGO", "entropy2 (default), entropy, minmax, percentile or mse");
+  g.value("--calib-percentile", &percentile, "P", "percentile of |x| for --calib-algo percentile (default 99.99)");
+  g.intValue("--calib-batch", &batch, "N", "samples per calibration batch (default: the model's fixed batch, else 32)");
+  g.intValue("--calib-max", &max, "N",
+             "use the first N samples in sorted order (not spread out like eval's --max, which takes every k-th)");
+  g.value("--calib-cache", &cache, "FILE",
+          "TensorRT-format scale cache: used when it matches the model and algorithm (no calibration), else written");
+  g.value("--calib-report", &report, "FILE.json", "per-tensor histograms, amax and scales as JSON");
+  g.value("--calib-cache-trt-version", &trt_version, "N",
+          "TensorRT version in the cache header (default 8601 = 8.6.1; TensorRT rejects other versions' caches)");
+  return g;
+}
+
+bool CalibrationOptions::any() const {
+  return hasData() || !algo.empty() || !percentile.empty() || batch != 0 || max != 0 || !cache.empty() ||
+         !report.empty() || !trt_version.empty();
+}
+
+Status fitPreprocessToInput(const TensorInfo& input, const std::string& what, PreprocessSpec* spec) {
+  const Dims& d = input.dims;
+  if (input.dtype != DataType::kFloat || d.size() != 4)
+    return invalidArgument(what, ": input '", input.name, "' is ", dataTypeName(input.dtype), " ", dimsToString(d),
+                           "; images feed a float32 [N,C,H,W] or [N,H,W,C] input");
+  const bool nchw = spec->layout == TensorLayout::kNCHW;
+  const int64_t c = nchw ? d[1] : d[3], h = nchw ? d[2] : d[1], w = nchw ? d[3] : d[2];
+  if (c > 0 && c != spec->channels())
+    return invalidArgument(what, ": input '", input.name, "' ", dimsToString(d), " has ", c, " channels (",
+                           tensorLayoutName(spec->layout), "), but preprocessing color ", colorOrderName(spec->color),
+                           " gives ", spec->channels(), " (set --color or --layout)");
+  if (spec->resize_height == 0) {
+    if (h <= 0 || w <= 0)
+      return invalidArgument(what, ": input '", input.name, "' has dynamic height/width ", dimsToString(d),
+                             "; give --resize HxW");
+    spec->resize_height = static_cast<int>(h);
+    spec->resize_width = static_cast<int>(w);
+  } else if ((h > 0 && h != spec->resize_height) || (w > 0 && w != spec->resize_width)) {
+    return invalidArgument(what, ": input '", input.name, "' ", dimsToString(d), " does not take images resized to ",
+                           spec->resize_height, "x", spec->resize_width);
+  }
+  return Status::Ok();
 }
 
 }  // namespace qrt::cli

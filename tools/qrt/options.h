@@ -111,3 +111,33 @@ struct BenchOptions {
 };
 
 }  // namespace qrt::cli
+
+namespace qrt {
+struct TensorInfo;
+}
+
+namespace qrt::cli {
+
+// INT8 calibration (qrt build --int8): where the data comes from, the algorithm, the cache and
+// the report. Image data is preprocessed per the PreprocessOptions group.
+struct CalibrationOptions {
+  std::string dir;                 // --calib-dir: images, sorted, searched recursively
+  std::vector<std::string> npy;    // --calib-npy NAME=DIR_OR_FILE (repeatable)
+  std::string algo;                // "" = entropy2
+  std::string percentile;          // "" = 99.99
+  int batch = 0;                   // 0: the model's fixed batch, else 32
+  int max = 0;                     // 0: all; else the first N samples in sorted order
+  std::string cache, report, trt_version;
+  OptionGroup group();
+  // Whether any --calib-* option was given.
+  bool any() const;
+  // Whether calibration data (not just a cache) was given.
+  bool hasData() const { return !dir.empty() || !npy.empty(); }
+};
+
+// Fits a preprocessing spec to an image input ([N,C,H,W] or [N,H,W,C] per the spec's layout):
+// the channel counts must agree, and the input's H x W sets the resize when the spec has none.
+// `what` (a file name) starts the error messages.
+Status fitPreprocessToInput(const TensorInfo& input, const std::string& what, PreprocessSpec* spec);
+
+}  // namespace qrt::cli
