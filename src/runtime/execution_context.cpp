@@ -57,7 +57,7 @@ struct ExecutionContext::Impl {
   std::vector<OutputCopy> output_copies;       // outputs not written by a step
   std::vector<const ir::Value*> graph_outputs;
   bool dirty = true;
-  // Small integer inputs read at reshape time as "shape tensors" (TensorRT's term): their values
+  // Small inputs read at reshape time as "shape tensors" (TensorRT's term): their values
   // may decide output shapes (Reshape's shape, Slice's starts...). A snapshot is kept; enqueue
   // re-plans when the bound data differs from it.
   std::map<int, HostTensor> shape_inputs;
@@ -196,17 +196,20 @@ Status ExecutionContext::Impl::inferStep(Step& s) {
 
 namespace {
 constexpr int64_t kMaxShapeInputElements = 1024;
-bool isShapeLike(DataType t) { return t == DataType::kInt64 || t == DataType::kInt32; }
+// Shape-deciding inputs are integers (shapes, axes, starts) or floats (Resize scales).
+bool isShapeLike(DataType t) {
+  return t == DataType::kInt64 || t == DataType::kInt32 || t == DataType::kFloat || t == DataType::kDouble;
+}
 }  // namespace
 
 Status ExecutionContext::Impl::prepare() {
   Status s = prepareOnce();
   if (s.ok() || use_shape_inputs || s.code() != StatusCode::kUnsupported) return s;
-  // Some output shape depends on input values: read small integer inputs as shape tensors.
+  // Some output shape depends on input values: read small inputs as shape tensors.
   use_shape_inputs = true;
   Status again = prepareOnce();
   if (!again.ok()) use_shape_inputs = false;
-  return again.ok() ? again : s;
+  return again;
 }
 
 Status ExecutionContext::Impl::prepareOnce() {
@@ -238,8 +241,9 @@ Status ExecutionContext::Impl::prepareOnce() {
       if (st.in[i] < 0) { st.in_views[i] = TensorView{}; continue; }
       Slot& s = slots[st.in[i]];
       s.last = static_cast<int>(si);
-      bool known = s.kind == SlotKind::kConstant || s.kind == SlotKind::kHost;
-      st.in_views[i] = TensorView{s.value->dtype, s.dims, known ? s.data : nullptr};
+      void* known = s.kind == SlotKind::kConstant || s.kind == SlotKind::kHost ? s.data : nullptr;
+      if (auto snap = shape_inputs.find(st.in[i]); snap != shape_inputs.end()) known = snap->second.data();
+      st.in_views[i] = TensorView{s.value->dtype, s.dims, known};
     }
     for (size_t i = 0; i < st.out.size(); ++i) {
       if (st.out[i] < 0) { st.out_views[i] = TensorView{}; continue; }
