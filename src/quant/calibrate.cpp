@@ -11,6 +11,7 @@
 #include "core/logging.h"
 #include "core/status_macros.h"
 #include "core/threadpool.h"
+#include "passes/pass_manager.h"
 #include "quant/calibration_cache.h"
 #include "runtime/context_access.h"
 #include "runtime/engine_impl.h"
@@ -134,7 +135,14 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
   QRT_RETURN_IF_ERROR(validateCalibrationOptions(algo_options));
 
   // An FP32 engine over a copy of the graph runs the batches.
-  QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, finalizeEngine(graph.clone(), {}));
+  // entropy2 calibrates the graph as written (before fusion, like TensorRT's EntropyCalibrator2);
+  // the legacy entropy calibrates after layer fusion, so only tensors that survive fusion (the
+  // outputs of fused conv + bias + activation layers) get scales, as with TensorRT's
+  // EntropyCalibrator. Q/DQ insertion needs only those: the inputs of the quantized layers.
+  auto calib_graph = graph.clone();
+  if (algo_options.algorithm == CalibrationAlgo::kEntropy)
+    QRT_RETURN_IF_ERROR(passes::runFusionPasses(*calib_graph));
+  QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, finalizeEngine(std::move(calib_graph), {}));
   std::vector<std::string> names = calibratedTensorNames(*engine->impl().graph);
 
   if (auto text = calibrator.readCache()) {
