@@ -163,4 +163,41 @@ Result<std::optional<ResizeGeometry>> resizeGeometry(const std::string& who, con
   return std::optional<ResizeGeometry>(std::move(g));
 }
 
+double originalCoord(const ResizeAttrs& a, int64_t xi, double scale, int64_t in_len, int64_t out_len,
+                     const AxisRoi& roi) {
+  const double x = static_cast<double>(xi);
+  const double in = static_cast<double>(in_len);
+  const double width = scale * in;  // the resized length as ONNX's reference computes it
+  switch (a.coord) {
+    case ResizeCoord::kHalfPixel: return (x + 0.5) / scale - 0.5;
+    case ResizeCoord::kHalfPixelSymmetric: {
+      const double adjustment = static_cast<double>(out_len) / width;
+      const double offset = in / 2.0 * (1.0 - adjustment);
+      return offset + (x + 0.5) / scale - 0.5;
+    }
+    case ResizeCoord::kPytorchHalfPixel: return out_len > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+    case ResizeCoord::kAlignCorners: return out_len > 1 ? x * (in - 1.0) / (width - 1.0) : 0.0;
+    case ResizeCoord::kAsymmetric: return x / scale;
+    case ResizeCoord::kTfHalfPixelForNN: return (x + 0.5) / scale;
+    case ResizeCoord::kTfCropAndResize:
+      if (out_len == 1) return roi.start_scaled + roi.extent * (in - 1.0) / 2.0;
+      return x * roi.extent * (in - 1.0) / (width - 1.0) + roi.start_scaled;
+  }
+  return 0.0;
+}
+
+int64_t nearestIndex(NearestMode m, double xo) {
+  const double fl = std::floor(xo);
+  const int64_t f = static_cast<int64_t>(fl);
+  if (xo == fl) return f;
+  const double r = xo - fl;
+  switch (m) {
+    case NearestMode::kRoundPreferFloor: return r <= 0.5 ? f : f + 1;
+    case NearestMode::kRoundPreferCeil: return r < 0.5 ? f : f + 1;
+    case NearestMode::kFloor: return f;
+    case NearestMode::kCeil: return f + 1;
+  }
+  return f;
+}
+
 }  // namespace qrt

@@ -72,4 +72,18 @@ Result<std::optional<ResizeGeometry>> resizeGeometry(const std::string& who, con
 // The axes that roi/scales/sizes refer to, normalized: `axes` or 0..rank-1.
 Result<std::vector<int64_t>> resizeAxes(const std::string& who, const ResizeAttrs& attrs, int64_t rank);
 
+// The ROI of one axis for tf_crop_and_resize: `start_scaled` = start * (in_len - 1) and it spans
+// `extent` = end - start. Other modes ignore it.
+struct AxisRoi {
+  double extent = 1.0;
+  double start_scaled = 0.0;
+};
+
+// The input coordinate of output index xi along one axis, per the coordinate transformation mode
+// (in double, as ONNX's reference implementation computes it). Shared by every backend's Resize.
+double originalCoord(const ResizeAttrs& a, int64_t xi, double scale, int64_t in_len, int64_t out_len,
+                     const AxisRoi& roi = {});
+// The input index nearest-mode picks for coordinate xo (before clamping).
+int64_t nearestIndex(NearestMode m, double xo);
+
 }  // namespace qrt
