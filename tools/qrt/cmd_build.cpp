@@ -63,13 +63,7 @@ Result<quant::DataCalibratorOptions> calibratorOptions(const CalibrationOptions&
   }
   if (!calib.percentile.empty()) {
     if (o.algo != CalibrationAlgo::kPercentile) return invalidArgument("--calib-percentile needs --calib-algo percentile");
-    try {
-      size_t used = 0;
-      o.percentile = std::stod(calib.percentile, &used);
-      if (used != calib.percentile.size()) o.percentile = -1;
-    } catch (...) {
-      o.percentile = -1;
-    }
+    o.percentile = parseNumber(calib.percentile).value_or(-1);
     if (!(o.percentile > 0 && o.percentile <= 100))
       return invalidArgument("--calib-percentile expects a number in (0, 100], got '", calib.percentile, "'");
   }

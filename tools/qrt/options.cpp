@@ -98,6 +98,17 @@ std::string usage(const std::string& synopsis, const std::vector<OptionGroup*>& 
   return os.str();
 }
 
+std::optional<double> parseNumber(const std::string& s) {
+  try {
+    size_t used = 0;
+    double v = std::stod(s, &used);
+    if (used != s.size() || !std::isfinite(v)) return std::nullopt;
+    return v;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 Result<Dims> parseDims(const std::string& s) {
   Dims d;
   if (s.empty()) return invalidArgument("empty shape");
@@ -178,23 +189,20 @@ OptionGroup PreprocessOptions::group() {
   return g;
 }
 
-bool PreprocessOptions::any() const {
-  return !file.empty() || !color.empty() || !resize.empty() || !scale.empty() || !mean.empty() || !std.empty() ||
-         !layout.empty();
+bool PreprocessOptions::anyFlag() const {
+  return !color.empty() || !resize.empty() || !scale.empty() || !mean.empty() || !std.empty() || !layout.empty();
 }
+
+bool PreprocessOptions::any() const { return !file.empty() || anyFlag(); }
 
 namespace {
 
 // "0.5", "1e-3" or a fraction "1/255".
 Result<float> parseScalar(const std::string& flag, const std::string& s) {
   auto number = [](const std::string& t, double* v) {
-    try {
-      size_t used = 0;
-      *v = std::stod(t, &used);
-      return used == t.size() && std::isfinite(*v);
-    } catch (...) {
-      return false;
-    }
+    std::optional<double> x = parseNumber(t);
+    if (x) *v = *x;
+    return x.has_value();
   };
   double a = 0, b = 1;
   auto slash = s.find('/');
@@ -241,9 +249,8 @@ Result<PreprocessSpec> PreprocessOptions::resolve(const std::string& stored_json
     QRT_ASSIGN_OR_RETURN(spec.std, parseFloatList("--std", std));
   }
   Status s = validatePreprocess(spec);
-  bool flags = !color.empty() || !resize.empty() || !scale.empty() || !mean.empty() || !std.empty() || !layout.empty();
   if (!s.ok())
-    return s.withContext(file.empty() ? "preprocessing" : flags ? file + " with the preprocessing flags" : file);
+    return s.withContext(file.empty() ? "preprocessing" : anyFlag() ? file + " with the preprocessing flags" : file);
   return spec;
 }
 
@@ -275,15 +282,8 @@ Result<double> BenchOptions::durationSeconds() const {
   if (iterations > 0 && !duration.empty()) return invalidArgument("give --iterations or --duration, not both");
   if (iterations > 0) return 0.0;
   if (duration.empty()) return 3.0;
-  double s = 0;
-  try {
-    size_t used = 0;
-    s = std::stod(duration, &used);
-    if (used != duration.size()) s = -1;
-  } catch (...) {
-    s = -1;
-  }
-  if (!(s > 0) || !std::isfinite(s)) return invalidArgument("--duration expects seconds > 0, got '", duration, "'");
+  double s = parseNumber(duration).value_or(-1);
+  if (!(s > 0)) return invalidArgument("--duration expects seconds > 0, got '", duration, "'");
   return s;
 }
 

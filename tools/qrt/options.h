@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct OptionGroup {
 Status parseArgs(const std::vector<std::string>& args, const std::vector<OptionGroup*>& groups,
                  std::vector<std::string>* positional, bool* help);
 std::string usage(const std::string& synopsis, const std::vector<OptionGroup*>& groups);
+
+// The whole string as a finite number (std::nullopt when it is not one: trailing text, inf, nan).
+std::optional<double> parseNumber(const std::string& s);
 
 // "1x3x224x224" -> dims.
 Result<Dims> parseDims(const std::string& s);
@@ -81,8 +85,10 @@ namespace qrt::cli {
 struct PreprocessOptions {
   std::string file, color, resize, scale, mean, std, layout;
   OptionGroup group();
-  // Whether any preprocessing flag was given.
+  // Whether any preprocessing flag was given (the spec file included).
   bool any() const;
+  // Whether a single-field flag (--color, --resize, ...) was given, which overrides the file.
+  bool anyFlag() const;
   // The spec from --preprocess FILE if given, else from `stored_json` (an engine's "preprocess"
   // metadata) if not empty, else the defaults; then the single-field flags override. Errors name
   // the flag or the file.
