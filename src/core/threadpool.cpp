@@ -7,6 +7,80 @@
 #include <thread>
 #include <vector>
 
+#if defined(QRT_THREADS_OPENMP)
+#include <omp.h>
+#endif
+
+// Two implementations of one contract (threadpool.h):
+// - QRT_THREADS_OPENMP (builds with the oneDNN cpu backend): parallelFor runs on OpenMP. Debian's
+//   libdnnl is an OpenMP build and cannot take a thread-pool adapter (that needs a
+//   DNNL_RUNTIME_THREADPOOL build), so qrt joins oneDNN's pool instead of keeping a second one:
+//   reference kernels and oneDNN primitives run on the same OpenMP team of the calling thread,
+//   and a process never holds more compute threads than that team (no oversubscription, one
+//   wait policy, OMP_WAIT_POLICY, for all of it).
+// - otherwise: qrt's own pool (below), workers blocking on a condition variable when idle.
+
+namespace qrt {
+namespace {
+
+int defaultThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// Chunking shared by both implementations: at most 4 chunks per thread, none below `grain`.
+struct Chunks {
+  int64_t chunk = 0, count = 0;
+};
+Chunks chunking(int64_t n, int64_t grain, int threads) {
+  int64_t max_chunks = std::max<int64_t>(1, n / grain);
+  int64_t wanted = std::min<int64_t>(max_chunks, static_cast<int64_t>(threads) * 4);
+  Chunks c;
+  c.chunk = (n + wanted - 1) / wanted;
+  c.count = (n + c.chunk - 1) / c.chunk;
+  return c;
+}
+
+}  // namespace
+}  // namespace qrt
+
+#if defined(QRT_THREADS_OPENMP)
+
+namespace qrt {
+namespace {
+std::atomic<int> g_threads{defaultThreads()};
+}  // namespace
+
+int numThreads() { return g_threads.load(std::memory_order_relaxed); }
+void setNumThreads(int n) { g_threads.store(std::max(1, n), std::memory_order_relaxed); }
+
+void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  int threads = numThreads();
+  // Inside a parallel region (a nested call, or a caller's own OpenMP team) the call runs inline.
+  if (omp_in_parallel() || threads == 1 || n <= grain) {
+    fn(0, n);
+    return;
+  }
+  Chunks c = chunking(n, grain, threads);
+  int team = static_cast<int>(std::min<int64_t>(threads, c.count));
+  // Chunks are handed out dynamically (an atomic counter): threads descheduled on a busy host
+  // then delay one chunk rather than a static share. Nothing is allocated: the counter lives on
+  // this stack frame, and libgomp reuses the calling thread's team between regions.
+  std::atomic<int64_t> next{0};
+#pragma omp parallel num_threads(team)
+  {
+    for (;;) {
+      int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= c.count) break;
+      int64_t b = i * c.chunk;
+      fn(b, std::min(n, b + c.chunk));
+    }
+  }
+}
+
+}  // namespace qrt
+
+#else  // qrt's own pool
+
 namespace qrt {
 namespace {
 
@@ -102,8 +176,6 @@ class Pool {
   bool quit_ = false;
 };
 
-int defaultThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
-
 Pool& pool() {
   static Pool p(defaultThreads());
   return p;
@@ -122,16 +194,17 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
     fn(0, n);
     return;
   }
-  int64_t max_chunks = std::max<int64_t>(1, n / grain);
-  int64_t num_chunks = std::min<int64_t>(max_chunks, static_cast<int64_t>(threads) * 4);
+  Chunks c = chunking(n, grain, threads);
   Job job;
   job.fn = &fn;
   job.n = n;
-  job.chunk = (n + num_chunks - 1) / num_chunks;
-  job.num_chunks = (n + job.chunk - 1) / job.chunk;
+  job.chunk = c.chunk;
+  job.num_chunks = c.count;
   t_in_parallel = true;
   pool().run(job, static_cast<int>(std::min<int64_t>(threads - 1, job.num_chunks - 1)));
   t_in_parallel = false;
 }
 
 }  // namespace qrt
+
+#endif  // QRT_THREADS_OPENMP
