@@ -7,6 +7,7 @@ namespace qrt::cpu {
 namespace {
 
 constexpr DTypeSet kF32{DataType::kFloat};
+constexpr DTypeSet kS8{DataType::kInt8};
 
 const KernelEntry kKernels[] = {
     {"Conv", kF32, &createConv},
@@ -19,6 +20,9 @@ const KernelEntry kKernels[] = {
     {"GlobalMaxPool", kF32, &createGlobalMaxPool},
     {"FusedConv", kF32, &createFusedConv, 0, kQrtDomain},
     {"FusedGemm", kF32, &createFusedGemm, 0, kQrtDomain},
+    {"QConv", kS8, &createQConv, 0, kQrtDomain},
+    {"QGemm", kS8, &createQGemm, 0, kQrtDomain},
+    {"QMatMul", kS8, &createQMatMul, 0, kQrtDomain},
 };
 
 // The node's domain is the entry's ("ai.onnx" is the default domain "").
