@@ -7,6 +7,7 @@
 #include "core/status_macros.h"
 #include "ir/graph.h"
 #include "ops/op.h"
+#include "passes/cpu_layout.h"
 #include "passes/fuse_qdq.h"
 #include "passes/infer_shapes.h"
 #include "passes/insert_qdq.h"
@@ -137,6 +138,8 @@ Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std
     auto k = createKernel(*n);
     if (!k.ok()) return k.status();
   }
+  // Channels-last activations between the cpu backend's convolutions (passes/cpu_layout.h).
+  QRT_RETURN_IF_ERROR(passes::assignCpuLayouts(*g));
   auto impl = std::make_unique<Engine::Impl>();
   impl->graph = std::move(g);
   impl->metadata = std::move(metadata);

@@ -1,13 +1,13 @@
 // oneDNN Conv and ConvTranspose (deconvolution), FP32: 1-D to 3-D, groups (depthwise
 // included), strides, dilations, asymmetric pads.
 //
-// Layouts. qrt's activations are plain NCHW. oneDNN's fast direct convolutions (brgconv on
-// AVX-512) want NHWC or blocked activations, so the kernel lets oneDNN choose (format `any`) and
-// reorders the input in and the output out through the workspace. For a 3x3 64->64 56x56 conv
-// the reorders cost 11-18% of the conv, and the whole still beats oneDNN's plain NCHW path
-// (im2col + GEMM) by 1.4x (docs/cpu_backend.md). Pointwise convs (1x1, stride 1, no pads) are
-// the exception: on plain NCHW they are one GEMM, as fast as the NHWC kernel without the
-// reorders. A layout pass that keeps activations NHWC between convs removes the reorders.
+// Layouts. oneDNN's fast direct convolutions (brgconv on AVX-512) want NHWC or blocked
+// activations. The builder's layout pass (passes/cpu_layout.cpp) stores the activations of 2-D
+// convs NHWC (qrt_nhwc; NhwcArgs says which arguments), so the kernel lets oneDNN choose (format
+// `any`) and reorders through the workspace only where oneDNN's choice differs from how an
+// argument is stored. Convs outside the pass (1-D, 3-D, weights computed at run time) read plain
+// NCHW and reorder in and out, except pointwise ones (1x1, stride 1, no pads), which on NCHW are
+// one GEMM (docs/cpu_backend.md, "Layouts").
 //
 // Weights. With `any`, oneDNN picks a blocked weight layout. Constant weights are reordered into
 // it once per process (packWeights) and shared by every live execution context; weights computed at
@@ -35,6 +35,7 @@ struct ConvSetup {
   bool transpose = false;
   std::optional<HostTensor> weights;  // W when it is a constant
   Epilogue epilogue;
+  NhwcArgs nhwc;                      // which activations the layout pass stored NHWC
 };
 
 bool present(const std::vector<TensorView>& v, size_t i) { return i < v.size() && v[i].dtype != DataType::kUndefined; }
@@ -82,7 +83,7 @@ memory::desc onnxWeightsDesc(const Dims& w, int64_t groups, bool transpose) {
 class ConvKernel final : public DnnlKernel {
  public:
   ConvKernel(ConvSetup s, std::unique_ptr<Kernel> fallback)
-      : DnnlKernel(s.attrs.where, std::move(fallback)), s_(std::move(s)) {}
+      : DnnlKernel(s.attrs.where, std::move(fallback), s.nhwc), s_(std::move(s)) {}
 
  protected:
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
@@ -112,7 +113,8 @@ class ConvKernel final : public DnnlKernel {
     for (size_t i = 0; i < win.rank; ++i)
       pointwise = pointwise && win.strides[i] == 1 && win.pad_begin[i] == 0 && win.pad_end[i] == 0;
 
-    memory::desc x_md = plainDesc(toDnnl(x)), y_md = plainDesc(toDnnl(y));
+    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0));
+    memory::desc y_md = activationDesc(toDnnl(y), nhwc().output(0));
     memory::desc w_onnx = onnxWeightsDesc(w, groups, s_.transpose);
     has_bias_ = present(inputs, 2);
     residual_ = s_.epilogue.residual && present(inputs, 3);
@@ -120,8 +122,11 @@ class ConvKernel final : public DnnlKernel {
       return unsupported(where(), ": a residual ", dimsToString(inputs[3].dims), " that broadcasts to ",
                          dimsToString(y));
     memory::desc b_md = has_bias_ ? plainDesc({y[1]}) : memory::desc();
-    auto activation = [&](const memory::desc& plain) {
-      return pointwise ? plain : memory::desc(plain.dims(), memory::data_type::f32, memory::format_tag::any);
+    // A pointwise conv on plain NCHW activations is one GEMM: keep them. Otherwise (and always
+    // between NHWC layers) oneDNN picks; the reorders below run only where its choice differs.
+    auto activation = [&](const memory::desc& stored) {
+      return pointwise && !nhwc().input(0) ? stored
+                                           : memory::desc(stored.dims(), stored.data_type(), memory::format_tag::any);
     };
     memory::desc w_any(w_onnx.dims(), memory::data_type::f32, memory::format_tag::any);
     dnnl::primitive_attr attr = userScratchpad();
@@ -166,10 +171,13 @@ class ConvKernel final : public DnnlKernel {
     }
     if (!sameLayout(dst_md, y_md)) {
       QRT_ASSIGN_OR_RETURN(dst_out_, makeReorder(dst_md, y_md, engine(), where()));
-      if (residual_) {
-        QRT_ASSIGN_OR_RETURN(z_in_, makeReorder(y_md, dst_md, engine(), where()));
-      }
       ws_dst_ = ws_.add(dst_md.get_size());
+    }
+    if (residual_) {  // Z is stored like the output, unless it is a constant (always plain)
+      memory::desc z_md = activationDesc(toDnnl(inputs[3].dims), nhwc().input(3));
+      if (!sameLayout(z_md, dst_md)) {
+        QRT_ASSIGN_OR_RETURN(z_in_, makeReorder(z_md, dst_md, engine(), where()));
+      }
     }
     y_bytes_ = y_md.get_size();
     if (!sameLayout(wei_md, w_onnx)) {
@@ -244,6 +252,7 @@ Result<std::unique_ptr<Kernel>> makeConvKernel(const ir::Node& node, bool transp
   if (w->has_shape && (w->dims.size() < 3 || w->dims.size() > 5))
     return unsupported(node.describe(), ": oneDNN convolutions are 1-D to 3-D");
   if (w->isConstant()) s.weights = *w->constant;
+  s.nhwc = nhwcArgs(node);
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> fallback, referenceKernel(node));
   return std::unique_ptr<Kernel>(new ConvKernel(std::move(s), std::move(fallback)));
 }

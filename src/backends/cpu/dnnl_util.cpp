@@ -9,6 +9,7 @@
 #include "backends/reference/kernel_table.h"
 #include "core/logging.h"
 #include "core/threadpool.h"
+#include "passes/channels_last.h"
 
 namespace qrt::cpu {
 
@@ -33,6 +34,35 @@ dnnl::memory::desc plainDesc(const dnnl::memory::dims& d, dnnl::memory::data_typ
   dnnl::memory::dims strides(d.size(), 1);
   for (size_t i = d.size(); i-- > 1;) strides[i - 1] = strides[i] * std::max<dnnl::memory::dim>(d[i], 1);
   return dnnl::memory::desc(d, t, strides);
+}
+
+dnnl::memory::desc nhwcDesc(const dnnl::memory::dims& d, dnnl::memory::data_type t) {
+  // Strides of the dims in storage order N, spatial..., C.
+  dnnl::memory::dims strides(d.size(), 1);
+  auto dim = [&](size_t i) { return std::max<dnnl::memory::dim>(d[i], 1); };
+  dnnl::memory::dim inner = dim(1);  // C is innermost
+  for (size_t i = d.size(); i-- > 2;) {
+    strides[i] = inner;
+    inner *= dim(i);
+  }
+  strides[0] = inner;
+  return dnnl::memory::desc(d, t, strides);
+}
+
+bool NhwcArgs::any() const {
+  for (bool b : inputs)
+    if (b) return true;
+  for (bool b : outputs)
+    if (b) return true;
+  return false;
+}
+
+NhwcArgs nhwcArgs(const ir::Node& node) {
+  NhwcArgs a;
+  if (!passes::storedNhwc(node)) return a;
+  for (const ir::Value* v : node.inputs) a.inputs.push_back(passes::isActivation4d(v));
+  for (const ir::Value* v : node.outputs) a.outputs.push_back(passes::isActivation4d(v));
+  return a;
 }
 
 bool sameLayout(const dnnl::memory::desc& a, const dnnl::memory::desc& b) {
@@ -159,8 +189,8 @@ Result<std::unique_ptr<Kernel>> referenceKernel(const ir::Node& node) {
 
 int64_t fallbackCount() { return g_fallback_count.load(); }
 
-DnnlKernel::DnnlKernel(std::string where, std::unique_ptr<Kernel> fallback)
-    : where_(std::move(where)), fallback_(std::move(fallback)) {}
+DnnlKernel::DnnlKernel(std::string where, std::unique_ptr<Kernel> fallback, NhwcArgs nhwc)
+    : where_(std::move(where)), fallback_(std::move(fallback)), nhwc_(std::move(nhwc)) {}
 
 Status DnnlKernel::reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) {
   on_fallback_ = false;
@@ -176,13 +206,65 @@ Status DnnlKernel::reshape(const std::vector<TensorView>& inputs, const std::vec
   on_fallback_ = true;
   ++g_fallback_count;
   logInfo(s.message(), "; running the reference kernel");
-  return fallback_->reshape(inputs, outputs);
+  return reshapeFallback(inputs, outputs);
 }
 
-size_t DnnlKernel::workspaceBytes() const { return on_fallback_ ? fallback_->workspaceBytes() : bytes(); }
+// The reference kernel reads and writes plain NCHW: NHWC arguments go through plain copies.
+Status DnnlKernel::reshapeFallback(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) {
+  fb_inputs_ = inputs;
+  fb_outputs_ = outputs;
+  fb_in_.assign(inputs.size(), Reorder{});
+  fb_out_.assign(outputs.size(), Reorder{});
+  fb_in_ws_.assign(inputs.size(), 0);
+  fb_out_ws_.assign(outputs.size(), 0);
+  fb_ws_.clear();
+  size_t scratch = 0;
+  auto plan = [&](const TensorView& v, bool to_plain, Reorder* r, size_t* ws) -> Status {
+    const dnnl::memory::dims d = toDnnl(v.dims);
+    if (d.size() != 4 || volume(v.dims) == 0) return Status::Ok();
+    dnnl::memory::desc plain = plainDesc(d), nhwc = nhwcDesc(d);
+    if (sameLayout(plain, nhwc)) return Status::Ok();
+    QRT_ASSIGN_OR_RETURN(*r, to_plain ? makeReorder(nhwc, plain, engine_, where_)
+                                      : makeReorder(plain, nhwc, engine_, where_));
+    *ws = fb_ws_.add(plain.get_size());
+    scratch = std::max(scratch, r->scratchpadBytes());
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (nhwc_.input(i)) QRT_RETURN_IF_ERROR(plan(inputs[i], true, &fb_in_[i], &fb_in_ws_[i]));
+  for (size_t i = 0; i < outputs.size(); ++i)
+    if (nhwc_.output(i)) QRT_RETURN_IF_ERROR(plan(outputs[i], false, &fb_out_[i], &fb_out_ws_[i]));
+  fb_ws_scratch_ = fb_ws_.add(scratch);
+  QRT_RETURN_IF_ERROR(fallback_->reshape(fb_inputs_, fb_outputs_));
+  fb_ws_fallback_ = fb_ws_.add(fallback_->workspaceBytes());
+  return Status::Ok();
+}
+
+Status DnnlKernel::runFallback(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
+                               void* ws) {
+  void* scratch = fb_ws_.at(ws, fb_ws_scratch_);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    fb_inputs_[i].data = inputs[i].data;
+    if (fb_in_[i].empty()) continue;
+    fb_inputs_[i].data = fb_ws_.at(ws, fb_in_ws_[i]);
+    matchThreads();
+    QRT_RETURN_IF_ERROR(fb_in_[i].run(inputs[i].data, fb_inputs_[i].data, scratch, stream_, where_));
+  }
+  for (size_t i = 0; i < outputs.size(); ++i)
+    fb_outputs_[i].data = fb_out_[i].empty() ? outputs[i].data : fb_ws_.at(ws, fb_out_ws_[i]);
+  QRT_RETURN_IF_ERROR(fallback_->run(fb_inputs_, fb_outputs_, fb_ws_.at(ws, fb_ws_fallback_)));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (fb_out_[i].empty()) continue;
+    matchThreads();
+    QRT_RETURN_IF_ERROR(fb_out_[i].run(fb_outputs_[i].data, outputs[i].data, scratch, stream_, where_));
+  }
+  return Status::Ok();
+}
+
+size_t DnnlKernel::workspaceBytes() const { return on_fallback_ ? fb_ws_.bytes() : bytes(); }
 
 Status DnnlKernel::run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* workspace) {
-  if (on_fallback_) return fallback_->run(inputs, outputs, workspace);
+  if (on_fallback_) return runFallback(inputs, outputs, workspace);
   matchThreads();
   Status s;
   Status thrown = dnnlTry(where_, [&] { s = execute(inputs, outputs, workspace); });

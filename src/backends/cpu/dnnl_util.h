@@ -44,6 +44,24 @@ Status dnnlTry(const std::string& where, Fn&& fn) {
 dnnl::memory::dims toDnnl(const Dims& d);
 dnnl::memory::desc plainDesc(const dnnl::memory::dims& d, dnnl::memory::data_type t = dnnl::memory::data_type::f32);
 
+// Channels-last (NHWC; acb, acdb, acdeb) f32 descriptor for NC... dims, and the descriptor of a
+// 4-D activation stored as a channels-last node's attribute says (plain otherwise).
+dnnl::memory::desc nhwcDesc(const dnnl::memory::dims& d, dnnl::memory::data_type t = dnnl::memory::data_type::f32);
+inline dnnl::memory::desc activationDesc(const dnnl::memory::dims& d, bool nhwc,
+                                         dnnl::memory::data_type t = dnnl::memory::data_type::f32) {
+  return nhwc && d.size() >= 3 ? nhwcDesc(d, t) : plainDesc(d, t);
+}
+
+// Which inputs and outputs of a node are stored NHWC: those the channels-last pass made so
+// (passes/channels_last.h: 4-D non-constant values of a node with qrt_nhwc = 1).
+struct NhwcArgs {
+  std::vector<bool> inputs, outputs;
+  bool input(size_t i) const { return i < inputs.size() && inputs[i]; }
+  bool output(size_t i) const { return i < outputs.size() && outputs[i]; }
+  bool any() const;
+};
+NhwcArgs nhwcArgs(const ir::Node& node);
+
 // True when a and b put every element at the same byte: equal descriptors, or plain strided
 // ones that differ only in the strides of unit dims (NHWC and NCHW with C = 1, say).
 bool sameLayout(const dnnl::memory::desc& a, const dnnl::memory::desc& b);
@@ -115,44 +133,6 @@ Result<std::shared_ptr<const PackedWeights>> packWeights(const HostTensor& sourc
 // How many reorders packWeights ran (cache misses), for tests.
 int64_t packCount();
 
-// Base of the oneDNN kernels. A kernel whose reshape finds no oneDNN primitive for the concrete
-// shapes (kUnsupported from prepare) runs the reference kernel of the same node instead, so
-// preferring this backend never loses coverage. Subclasses implement prepare/bytes/execute.
-class DnnlKernel : public Kernel {
- public:
-  // `fallback` is the node's reference kernel (nullptr: none; then unsupported cases fail).
-  DnnlKernel(std::string where, std::unique_ptr<Kernel> fallback);
-
-  Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) final;
-  size_t workspaceBytes() const final;
-  Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* workspace) final;
-
-  // True after a reshape that handed this node to the reference kernel.
-  bool usingFallback() const { return on_fallback_; }
-
- protected:
-  virtual Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) = 0;
-  virtual size_t bytes() const = 0;
-  virtual Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
-                         void* workspace) = 0;
-
-  const std::string& where() const { return where_; }
-  const dnnl::engine& engine() const { return engine_; }
-  const dnnl::stream& stream() const { return stream_; }
-
- private:
-  std::string where_;
-  std::unique_ptr<Kernel> fallback_;
-  bool on_fallback_ = false;
-  dnnl::engine engine_;
-  dnnl::stream stream_;
-};
-
-// The node's reference kernel (for DnnlKernel's fallback).
-Result<std::unique_ptr<Kernel>> referenceKernel(const ir::Node& node);
-// How many reshapes fell back to the reference kernel, process-wide (for tests and docs).
-int64_t fallbackCount();
-
 // Workspace carving: 64-byte aligned regions recorded in prepare, found again in execute.
 class Workspace {
  public:
@@ -172,5 +152,57 @@ class Workspace {
   std::vector<size_t> offsets_;
   size_t total_ = 0;
 };
+
+// Base of the oneDNN kernels. A kernel whose reshape finds no oneDNN primitive for the concrete
+// shapes (kUnsupported from prepare) runs the reference kernel of the same node instead, so
+// preferring this backend never loses coverage. Subclasses implement prepare/bytes/execute.
+class DnnlKernel : public Kernel {
+ public:
+  // `fallback` is the node's reference kernel (nullptr: none; then unsupported cases fail).
+  // `nhwc`: the node's NHWC inputs and outputs, which the fallback (a reference kernel, plain
+  // NCHW only) gets reordered to and from plain copies in the workspace.
+  DnnlKernel(std::string where, std::unique_ptr<Kernel> fallback, NhwcArgs nhwc = {});
+
+  Status reshape(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) final;
+  size_t workspaceBytes() const final;
+  Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* workspace) final;
+
+  // True after a reshape that handed this node to the reference kernel.
+  bool usingFallback() const { return on_fallback_; }
+
+ protected:
+  virtual Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) = 0;
+  virtual size_t bytes() const = 0;
+  virtual Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
+                         void* workspace) = 0;
+
+  const std::string& where() const { return where_; }
+  const dnnl::engine& engine() const { return engine_; }
+  const dnnl::stream& stream() const { return stream_; }
+  const NhwcArgs& nhwc() const { return nhwc_; }
+
+ private:
+  Status reshapeFallback(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs);
+  Status runFallback(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* workspace);
+
+  std::string where_;
+  std::unique_ptr<Kernel> fallback_;
+  bool on_fallback_ = false;
+  NhwcArgs nhwc_;
+  // The fallback's plain views of NHWC arguments (made in reshape; run only sets the data) and
+  // the reorders to and from them (empty where an argument needs none).
+  std::vector<TensorView> fb_inputs_, fb_outputs_;
+  std::vector<Reorder> fb_in_, fb_out_;
+  std::vector<size_t> fb_in_ws_, fb_out_ws_;
+  Workspace fb_ws_;
+  size_t fb_ws_fallback_ = 0, fb_ws_scratch_ = 0;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+};
+
+// The node's reference kernel (for DnnlKernel's fallback).
+Result<std::unique_ptr<Kernel>> referenceKernel(const ir::Node& node);
+// How many reshapes fell back to the reference kernel, process-wide (for tests and docs).
+int64_t fallbackCount();
 
 }  // namespace qrt::cpu

@@ -18,6 +18,7 @@ const KernelEntry kKernels[] = {
     {"AveragePool", kF32, &createAveragePool},
     {"GlobalAveragePool", kF32, &createGlobalAveragePool},
     {"GlobalMaxPool", kF32, &createGlobalMaxPool},
+    {"Identity", kF32, &createLayoutChange},  // only the layout changes of passes/cpu_layout.cpp
     {"FusedConv", kF32, &createFusedConv, 0, kQrtDomain},
     {"FusedGemm", kF32, &createFusedGemm, 0, kQrtDomain},
     {"QConv", kS8, &createQConv, 0, kQrtDomain},

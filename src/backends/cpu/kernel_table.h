@@ -22,6 +22,7 @@ Result<std::unique_ptr<Kernel>> createGlobalAveragePool(const ir::Node& node);  
 Result<std::unique_ptr<Kernel>> createGlobalMaxPool(const ir::Node& node);      // pool.cpp
 Result<std::unique_ptr<Kernel>> createFusedConv(const ir::Node& node);          // fused.cpp
 Result<std::unique_ptr<Kernel>> createFusedGemm(const ir::Node& node);          // fused.cpp
+Result<std::unique_ptr<Kernel>> createLayoutChange(const ir::Node& node);       // layout_change.cpp
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node);              // qconv.cpp
 Result<std::unique_ptr<Kernel>> createQGemm(const ir::Node& node);              // qgemm.cpp
 Result<std::unique_ptr<Kernel>> createQMatMul(const ir::Node& node);            // qgemm.cpp

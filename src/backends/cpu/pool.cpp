@@ -1,5 +1,6 @@
-// oneDNN MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool, FP32, on plain NCHW
-// (pooling_v2: dilations). MaxPool's optional Indices output stays with the reference backend.
+// oneDNN MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool, FP32, on plain NCHW or, in
+// a channels-last region of the layout pass, NHWC (pooling_v2: dilations). MaxPool's optional
+// Indices output stays with the reference backend.
 //
 // ceil_mode is an end pad: oneDNN gets the end pad that its size equation needs for the output
 // size ONNX computed. That is exact for max and for averages that exclude padding; an average
@@ -24,12 +25,13 @@ struct PoolSetup {
   PoolKind kind = PoolKind::kMax;
   WindowAttrs attrs;               // not for global pools
   bool count_include_pad = false;  // AveragePool
+  NhwcArgs nhwc;                   // NHWC inside a channels-last region (passes/cpu_layout.cpp)
 };
 
 class PoolKernel final : public DnnlKernel {
  public:
   PoolKernel(PoolSetup s, std::unique_ptr<Kernel> fallback)
-      : DnnlKernel(s.where, std::move(fallback)), s_(std::move(s)) {}
+      : DnnlKernel(s.where, std::move(fallback), s.nhwc), s_(std::move(s)) {}
 
  protected:
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
@@ -64,7 +66,7 @@ class PoolKernel final : public DnnlKernel {
     if (s_.kind == PoolKind::kAverage || s_.kind == PoolKind::kGlobalAverage)
       alg = s_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                  : dnnl::algorithm::pooling_avg_exclude_padding;
-    memory::desc x_md = plainDesc(toDnnl(x)), y_md = plainDesc(toDnnl(y));
+    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0)), y_md = activationDesc(toDnnl(y), nhwc().output(0));
     dnnl::pooling_v2_forward::primitive_desc pd;
     QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
       dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, x_md, y_md, strides, kernel, dilates,
@@ -104,6 +106,7 @@ Result<std::unique_ptr<Kernel>> create(const ir::Node& node, PoolKind kind) {
   if (kind == PoolKind::kMax && node.outputs.size() > 1 && node.outputs[1])
     return unsupported(s.where, ": MaxPool's Indices output");
   s.count_include_pad = kind == PoolKind::kAverage && node.attrInt("count_include_pad", 0) != 0;
+  s.nhwc = nhwcArgs(node);
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> fallback, referenceKernel(node));
   return std::unique_ptr<Kernel>(new PoolKernel(std::move(s), std::move(fallback)));
 }

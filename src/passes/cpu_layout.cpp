@@ -1,0 +1,57 @@
+// Which cpu-backend nodes run channels-last. The region logic is channels_last.cpp's (shared
+// with the CUDA backend's FP16 layout); this file only says what the cpu kernels accept: every
+// kernel named here reads the node's qrt_nhwc attribute (conv.cpp, pool.cpp), and the layout
+// changes run as oneDNN reorders (layout_change.cpp).
+#include "passes/cpu_layout.h"
+
+#include "core/logging.h"
+#include "ops/op.h"
+#include "passes/channels_last.h"
+#include "runtime/kernel_factory.h"
+
+namespace qrt::passes {
+
+namespace {
+
+bool onCpuFp32(const ir::Node& n) {
+  return n.backend == kBackendCpu && n.hasInput(0) && n.inputs[0]->dtype == DataType::kFloat;
+}
+
+// 2-D convolutions: oneDNN's brgconv kernels are NHWC (pointwise ones too: on plain NCHW a
+// pointwise conv is a GEMM whose post-ops run in a slow separate pass).
+bool convAnchor(const ir::Node& n) {
+  const bool conv = (n.domain.empty() && (n.op_type == "Conv" || n.op_type == "ConvTranspose")) ||
+                    (n.domain == kQrtDomain && n.op_type == "FusedConv");
+  return conv && onCpuFp32(n) && isActivation4d(n.inputs[0]) && n.hasInput(1) && n.inputs[1]->isConstant() &&
+         !n.outputs.empty() && n.outputs[0] && n.outputs[0]->has_shape && n.outputs[0]->dims.size() == 4;
+}
+
+bool poolFollower(const ir::Node& n) {
+  const bool pool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool" ||
+                                         n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool");
+  return pool && onCpuFp32(n);
+}
+
+}  // namespace
+
+Status assignCpuLayouts(ir::Graph& g) {
+  bool any_cpu = false;
+  for (const auto& n : g.nodes()) any_cpu = any_cpu || convAnchor(*n);
+  if (!any_cpu) return Status::Ok();
+  ChannelsLastRules rules;
+  rules.anchor = convAnchor;
+  rules.follower = poolFollower;
+  rules.skip = [](const ir::Node& n) { return n.backend == kBackendHost; };
+  ChannelsLastReport report;
+  QRT_RETURN_IF_ERROR(assignChannelsLast(g, rules, &report));
+  for (ir::Node* id : report.added) {
+    id->backend = kBackendCpu;
+    id->precision = Precision::kFP32;
+    auto k = createKernel(*id);
+    if (!k.ok()) return k.status();
+  }
+  logInfo("cpu: ", report.nhwc_nodes, " channels-last nodes, ", report.layout_changes, " layout changes");
+  return Status::Ok();
+}
+
+}  // namespace qrt::passes
