@@ -20,9 +20,13 @@ enum class BuilderFlag : uint32_t {
   kFP16 = 1u << 0,
   kBF16 = 1u << 1,
   kINT8 = 1u << 2,
+  // Layer precisions (BuilderConfig::setLayerPrecision) are constraints: obey fails the build
+  // when a layer cannot run at its precision; prefer warns and keeps FP32 for it. With neither,
+  // they only allow that precision and the builder still picks the fastest kernel.
   kOBEY_PRECISION_CONSTRAINTS = 1u << 3,
   // CUDA: FP32 convolutions and matrix products may use TF32 tensor cores (10-bit mantissa).
   kTF32 = 1u << 4,
+  kPREFER_PRECISION_CONSTRAINTS = 1u << 5,
 };
 
 enum class DeviceType { kCPU, kCUDA };
@@ -37,6 +41,17 @@ class BuilderConfig {
   // the model's declared shape; their dynamic dims are set per execution context.
   void setInputShape(const std::string& name, const Dims& dims) { input_shapes_[name] = dims; }
   const std::map<std::string, Dims>& inputShapes() const { return input_shapes_; }
+
+  // The precision a layer (a name as `qrt inspect ENGINE` lists it; "*" for every layer with
+  // floating-point values) should run in; a named layer's setting wins over "*". Enforced with
+  // kOBEY_PRECISION_CONSTRAINTS or kPREFER_PRECISION_CONSTRAINTS (see docs/precision.md).
+  void setLayerPrecision(const std::string& name, Precision p) { layer_precisions_[name] = p; }
+  const std::map<std::string, Precision>& layerPrecisions() const { return layer_precisions_; }
+
+  // Timed runs per candidate kernel when the builder chooses between precisions (the median
+  // counts); 0 skips timing and keeps the first allowed low-precision kernel.
+  void setTimingRuns(int n) { timing_runs_ = n; }
+  int timingRuns() const { return timing_runs_; }
 
   void setDevice(DeviceType d) { device_ = d; }
   DeviceType device() const { return device_; }
@@ -62,6 +77,8 @@ class BuilderConfig {
   uint32_t flags_ = 0;
   DeviceType device_ = DeviceType::kCPU;
   std::map<std::string, Dims> input_shapes_;
+  std::map<std::string, Precision> layer_precisions_;
+  int timing_runs_ = 5;
   std::map<std::string, std::string> metadata_;
   std::shared_ptr<Calibrator> calibrator_;
   std::string calib_report_;

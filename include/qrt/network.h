@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qrt/status.h"
@@ -29,6 +30,10 @@ struct LayerInfo {
   std::vector<Dims> output_dims;  // as inferred at build time (-1 where dynamic)
   std::string precision;          // "fp32", "fp16", "int8", ... (the dtype of the first output)
   std::string backend;            // "reference", "cpu", "cuda", or "host" for shape computations
+  // Why the builder chose this precision and kernel (empty when nothing was to choose), and the
+  // candidates it timed ("cpu bf16" -> median ms).
+  std::string reason;
+  std::vector<std::pair<std::string, double>> timings_ms;
 };
 
 class Network {

@@ -15,6 +15,7 @@
 #include "qrt/builder.h"
 #include "builder/finalize.h"
 #include "builder/int8_calibration.h"
+#include "builder/precision.h"
 #include "runtime/engine_impl.h"
 #include "runtime/kernel_factory.h"
 
@@ -71,7 +72,10 @@ void markHostNodes(ir::Graph& g) {
 
 Precision precisionOf(const ir::Node& n) {
   // Integer kernels (qrt's fused QConv/QGemm/QMatMul may output float, *Integer outputs int32).
-  if (n.domain == kQrtDomain || n.op_type == "ConvInteger" || n.op_type == "MatMulInteger") return Precision::kINT8;
+  // (qrt's float fused layers, FusedConv and FusedGemm, are in the qrt domain too.)
+  if ((n.domain == kQrtDomain && n.op_type.rfind("Q", 0) == 0) || n.op_type == "ConvInteger" ||
+      n.op_type == "MatMulInteger")
+    return Precision::kINT8;
   const ir::Value* o = n.outputs.empty() ? nullptr : n.outputs[0];
   if (!o) return Precision::kFP32;
   switch (o->dtype) {
@@ -170,6 +174,14 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
   metadata["builder_flags"] = flags.empty() ? "fp32" : flags.substr(0, flags.size() - 1);
   // Device builds choose device kernels (and FP16 where allowed) and record the device.
   QRT_RETURN_IF_ERROR(prepareGraphForDevice(*g, config, metadata));
+  // Host builds: precision per layer (flags, layer precisions, timed tactics; builder/precision.h).
+  if (config.device() == DeviceType::kCPU) {
+    markHostNodes(*g);
+    QRT_ASSIGN_OR_RETURN(bool cpu_allowed, cpuBackendAllowed());
+    QRT_RETURN_IF_ERROR(assignPrecisions(*g, config, cpu_allowed, &metadata));
+  } else if (!config.layerPrecisions().empty()) {
+    return unsupported("layer precisions: only host (--device cpu) builds take them so far");
+  }
   return finalizeEngine(std::move(g), std::move(metadata));
 }
 

@@ -1,5 +1,7 @@
 #include "ir/layer_info.h"
 
+#include "core/json_reader.h"
+
 namespace qrt::ir {
 
 namespace {
@@ -37,6 +39,22 @@ std::vector<LayerInfo> describeLayers(const Graph& g) {
     r.push_back(std::move(l));
   }
   return r;
+}
+
+std::vector<LayerInfo> describeLayers(const Graph& g, const std::map<std::string, std::string>& metadata) {
+  std::vector<LayerInfo> layers = describeLayers(g);
+  auto it = metadata.find("layer_tactics");
+  if (it == metadata.end()) return layers;
+  auto doc = parseJson(it->second);
+  if (!doc.ok() || !doc->isObject()) return layers;  // written by the builder: only a bug gets here
+  for (LayerInfo& l : layers) {
+    const JsonValue* t = doc->find(l.name);
+    if (!t) continue;
+    if (const JsonValue* r = t->find("reason"); r && r->isString()) l.reason = r->asString();
+    if (const JsonValue* ms = t->find("timings_ms"); ms && ms->isObject())
+      for (const auto& [k, v] : ms->members()) l.timings_ms.emplace_back(k, v.asNumber());
+  }
+  return layers;
 }
 
 }  // namespace qrt::ir

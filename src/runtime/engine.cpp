@@ -14,7 +14,7 @@ Engine::~Engine() = default;
 
 std::vector<TensorInfo> Engine::inputs() const { return ir::describeInputs(*impl_->graph); }
 std::vector<TensorInfo> Engine::outputs() const { return ir::describeOutputs(*impl_->graph); }
-std::vector<LayerInfo> Engine::layers() const { return ir::describeLayers(*impl_->graph); }
+std::vector<LayerInfo> Engine::layers() const { return ir::describeLayers(*impl_->graph, impl_->metadata); }
 
 std::string Engine::metadata(const std::string& key) const {
   auto it = impl_->metadata.find(key);

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "core/file_util.h"
 #include "core/status_macros.h"
 #include "data/preprocess.h"
 #include "quant/data_calibrators.h"
@@ -172,6 +173,10 @@ int cmdBuild(const std::vector<std::string>& args) {
   auto engine = buildEngine(**network, *config);
   if (!engine.ok()) return fail(engine.status());
   if (Status s = (*engine)->save(build.output); !s.ok()) return fail(s);
+  if (!build.export_layer_info.empty()) {
+    std::string json = engineJson(**engine);
+    if (Status s = writeFileAtomic(build.export_layer_info, json.data(), json.size()); !s.ok()) return fail(s);
+  }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   size_t layers = (*engine)->layers().size();
   std::printf("built %s: %zu layers, %s, in %.1f ms\n", build.output.c_str(), layers,

@@ -31,11 +31,19 @@ std::string printJson(const std::string& kind, const std::vector<TensorInfo>& in
     j.key("output_dims").beginArray();
     for (const auto& d : l.output_dims) j.array(d);
     j.endArray();
-    j.key("precision").value(l.precision).key("backend").value(l.backend).endObject();
+    j.key("precision").value(l.precision).key("backend").value(l.backend);
+    if (!l.reason.empty()) j.key("reason").value(l.reason);
+    if (!l.timings_ms.empty()) {
+      j.key("timings_ms").beginObject();
+      for (const auto& [label, ms] : l.timings_ms) j.key(label).value(ms);
+      j.endObject();
+    }
+    j.endObject();
   }
   j.endArray();
   j.key("metadata").beginObject();
-  for (const auto& [k, v] : meta) j.key(k).value(v);
+  for (const auto& [k, v] : meta)
+    if (k != "layer_tactics") j.key(k).value(v);  // shown per layer (reason, timings_ms)
   j.endObject().endObject();
   return j.str() + "\n";
 }
@@ -44,7 +52,7 @@ void printText(const std::string& title, const std::vector<TensorInfo>& ins, con
                const std::vector<LayerInfo>& layers, const std::map<std::string, std::string>& meta) {
   std::printf("%s\n", title.c_str());
   for (const auto& [k, v] : meta)
-    if (k != "preprocess") std::printf("  %s: %s\n", k.c_str(), v.c_str());
+    if (k != "preprocess" && k != "layer_tactics") std::printf("  %s: %s\n", k.c_str(), v.c_str());
   std::printf("inputs:\n");
   for (const auto& t : ins) std::printf("  %-24s %-6s %s\n", t.name.c_str(), dataTypeName(t.dtype), dimsToString(t.dims).c_str());
   std::printf("outputs:\n");
@@ -52,17 +60,24 @@ void printText(const std::string& title, const std::vector<TensorInfo>& ins, con
   size_t w = 4;
   for (const auto& l : layers) w = std::max(w, l.name.size());
   w = std::min<size_t>(w, 40);
-  std::printf("layers (%zu):\n  %-4s %-*s %-20s %-22s %-9s %s\n", layers.size(), "#", static_cast<int>(w), "name", "op",
-              "output", "precision", "backend");
+  std::map<std::string, int> per_precision;
+  for (const auto& l : layers)
+    if (l.backend != "host") ++per_precision[l.precision];
+  std::string counts;
+  for (const auto& [p, n] : per_precision) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + p;
+  std::printf("layers (%zu; %s):\n  %-4s %-*s %-20s %-22s %-9s %-9s %s\n", layers.size(), counts.c_str(), "#",
+              static_cast<int>(w), "name", "op", "output", "precision", "backend", "reason / tactic");
   for (size_t i = 0; i < layers.size(); ++i) {
     const auto& l = layers[i];
     std::string out = l.output_dims.empty() ? "" : dimsToString(l.output_dims[0]);
-    std::printf("  %-4zu %-*s %-20s %-22s %-9s %s\n", i, static_cast<int>(w), l.name.c_str(), l.op.c_str(), out.c_str(),
-                l.precision.c_str(), l.backend.empty() ? "-" : l.backend.c_str());
+    std::printf("  %-4zu %-*s %-20s %-22s %-9s %-9s %s\n", i, static_cast<int>(w), l.name.c_str(), l.op.c_str(),
+                out.c_str(), l.precision.c_str(), l.backend.empty() ? "-" : l.backend.c_str(), l.reason.c_str());
   }
 }
 
 }  // namespace
+
+std::string engineJson(const Engine& e) { return printJson("engine", e.inputs(), e.outputs(), e.layers(), e.allMetadata()); }
 
 int cmdInspect(const std::vector<std::string>& args) {
   ModelOptions model;

@@ -22,6 +22,11 @@ int fail(const Status& s);
 bool isOnnxPath(const std::string& path);
 // Builds the config from the build/model options (shared by build and by run/inspect on .onnx).
 Result<BuilderConfig> makeBuilderConfig(const ModelOptions& model, const BuildOptions& build);
+// Applies --layer-precisions and --precision-constraints to the config (precision_options.cpp).
+Status applyPrecisionOptions(const BuildOptions& build, BuilderConfig* config);
+// An engine's layers, I/O and metadata as JSON: `qrt inspect ENGINE --json` and
+// `qrt build --export-layer-info FILE` write the same document (cmd_inspect.cpp).
+std::string engineJson(const Engine& engine);
 // Loads an engine file, or parses and builds an ONNX model on the fly.
 Result<std::shared_ptr<Engine>> loadEngine(const std::string& path, const BuilderConfig& config);
 

@@ -23,6 +23,7 @@ Result<BuilderConfig> makeBuilderConfig(const ModelOptions& model, const BuildOp
   if (build.int8) config.setFlag(BuilderFlag::kINT8);
   if (build.device == "cuda") config.setDevice(DeviceType::kCUDA);
   else if (build.device != "cpu") return invalidArgument("--device must be cpu or cuda, got '", build.device, "'");
+  QRT_RETURN_IF_ERROR(applyPrecisionOptions(build, &config));
   return config;
 }
 

@@ -157,6 +157,12 @@ OptionGroup BuildOptions::group() {
   g.flag("--bf16", &bf16, "allow BF16 kernels");
   g.flag("--int8", &int8, "allow INT8 kernels");
   g.value("--device", &device, "cpu|cuda", "device the engine runs on (default cpu)");
+  g.value("--layer-precisions", &layer_precisions, "NAME:P,...",
+          "per-layer precision (fp32|fp16|bf16), e.g. conv1:fp32,*:fp16 (layer names as qrt inspect lists them)");
+  g.value("--precision-constraints", &precision_constraints, "none|prefer|obey",
+          "obey: fail when a layer cannot run at its --layer-precisions; prefer: warn and keep fp32 (default none)");
+  g.value("--export-layer-info", &export_layer_info, "FILE.json",
+          "write each layer's precision, backend, reason and tactic timings (as qrt inspect --json)");
   return g;
 }
 

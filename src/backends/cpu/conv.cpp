@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/isa.h"
 #include "backends/cpu/kernel_table.h"
 #include "backends/cpu/layers.h"
 #include "ops/nn_params.h"
@@ -44,7 +45,7 @@ bool present(const std::vector<TensorView>& v, size_t i) { return i < v.size() &
 // (deconv), with a group dim in front when group > 1, and strides that read ONNX's storage.
 // Conv stores [M, C/g, k..] (oneDNN's own order); ConvTranspose stores [C, M/g, k..], so its
 // oneDNN dims {G, M/g, C/g, k..} are read with the first two ONNX dims swapped.
-memory::desc onnxWeightsDesc(const Dims& w, int64_t groups, bool transpose) {
+memory::desc onnxWeightsDesc(const Dims& w, int64_t groups, bool transpose, memory::data_type dt) {
   memory::dims kernel(w.begin() + 2, w.end());
   memory::dim kvol = 1;
   for (auto k : kernel) kvol *= k;
@@ -77,7 +78,7 @@ memory::desc onnxWeightsDesc(const Dims& w, int64_t groups, bool transpose) {
   }
   dims.insert(dims.end(), kernel.begin(), kernel.end());
   strides.insert(strides.end(), kernel_strides.begin(), kernel_strides.end());
-  return memory::desc(dims, memory::data_type::f32, strides);
+  return memory::desc(dims, dt, strides);
 }
 
 class ConvKernel final : public DnnlKernel {
@@ -113,22 +114,24 @@ class ConvKernel final : public DnnlKernel {
     for (size_t i = 0; i < win.rank; ++i)
       pointwise = pointwise && win.strides[i] == 1 && win.pad_begin[i] == 0 && win.pad_end[i] == 0;
 
-    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0));
-    memory::desc y_md = activationDesc(toDnnl(y), nhwc().output(0));
-    memory::desc w_onnx = onnxWeightsDesc(w, groups, s_.transpose);
+    // bf16 layers (precision chosen by the builder): bf16 src, weights and dst, f32 accumulation.
+    const memory::data_type dt = dnnlType(inputs[0].dtype);
+    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0), dt);
+    memory::desc y_md = activationDesc(toDnnl(y), nhwc().output(0), dnnlType(outputs[0].dtype));
+    memory::desc w_onnx = onnxWeightsDesc(w, groups, s_.transpose, dnnlType(inputs[1].dtype));
     has_bias_ = present(inputs, 2);
     residual_ = s_.epilogue.residual && present(inputs, 3);
     if (residual_ && inputs[3].dims != y)
       return unsupported(where(), ": a residual ", dimsToString(inputs[3].dims), " that broadcasts to ",
                          dimsToString(y));
-    memory::desc b_md = has_bias_ ? plainDesc({y[1]}) : memory::desc();
+    memory::desc b_md = has_bias_ ? plainDesc({y[1]}, dnnlType(inputs[2].dtype)) : memory::desc();
     // A pointwise conv on plain NCHW activations is one GEMM: keep them. Otherwise (and always
     // between NHWC layers) oneDNN picks; the reorders below run only where its choice differs.
     auto activation = [&](const memory::desc& stored) {
       return pointwise && !nhwc().input(0) ? stored
                                            : memory::desc(stored.dims(), stored.data_type(), memory::format_tag::any);
     };
-    memory::desc w_any(w_onnx.dims(), memory::data_type::f32, memory::format_tag::any);
+    memory::desc w_any(w_onnx.dims(), dt, memory::format_tag::any);
     dnnl::primitive_attr attr = userScratchpad();
     QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] { attr.set_post_ops(postOps(s_.epilogue, residual_)); }));
     memory::desc src_md, wei_md, dst_md;
@@ -174,7 +177,7 @@ class ConvKernel final : public DnnlKernel {
       ws_dst_ = ws_.add(dst_md.get_size());
     }
     if (residual_) {  // Z is stored like the output, unless it is a constant (always plain)
-      memory::desc z_md = activationDesc(toDnnl(inputs[3].dims), nhwc().input(3));
+      memory::desc z_md = activationDesc(toDnnl(inputs[3].dims), nhwc().input(3), dnnlType(inputs[3].dtype));
       if (!sameLayout(z_md, dst_md)) {
         QRT_ASSIGN_OR_RETURN(z_in_, makeReorder(z_md, dst_md, engine(), where()));
       }

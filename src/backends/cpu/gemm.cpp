@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/isa.h"
 #include "backends/cpu/kernel_table.h"
 #include "backends/cpu/layers.h"
 
@@ -34,7 +35,7 @@ struct MatMulPlan {
                const dnnl::primitive_attr& attr, const std::optional<HostTensor>& weights, const dnnl::engine& eng,
                const std::string& where) {
     memory::desc wei_req =
-        weights ? memory::desc(wei_onnx.dims(), memory::data_type::f32, memory::format_tag::any) : wei_onnx;
+        weights ? memory::desc(wei_onnx.dims(), wei_onnx.data_type(), memory::format_tag::any) : wei_onnx;
     dnnl::matmul::primitive_desc pd;
     QRT_RETURN_IF_ERROR(dnnlTry(where, [&] {
       dnnl::matmul::desc d =
@@ -89,9 +90,9 @@ std::optional<HostTensor> constantOf(const ir::Node& node, size_t i) {
 }
 
 // A row-major [rows, cols] matrix, or its transpose stored as [cols, rows].
-memory::desc matrixDesc(memory::dim rows, memory::dim cols, bool transposed) {
-  if (!transposed) return plainDesc({rows, cols});
-  return memory::desc({rows, cols}, memory::data_type::f32, memory::dims{1, rows});
+memory::desc matrixDesc(memory::dim rows, memory::dim cols, bool transposed, memory::data_type dt) {
+  if (!transposed) return plainDesc({rows, cols}, dt);
+  return memory::desc({rows, cols}, dt, memory::dims{1, rows});
 }
 
 struct GemmSetup {
@@ -122,7 +123,10 @@ class GemmKernel final : public DnnlKernel {
     if (m_ == 0 || n_ == 0 || k == 0) return unsupported(where(), ": empty matrices");
     const Dims& y = outputs[0].dims;
     if (volume(y) != m_ * n_) return internalError(where(), ": output dims ", dimsToString(y));
-    memory::desc src = matrixDesc(m_, k, s_.trans_a), wei = matrixDesc(k, n_, s_.trans_b), dst = plainDesc({m_, n_});
+    // bf16 layers (precision chosen by the builder): bf16 A, B and Y, f32 accumulation.
+    const memory::data_type dt = dnnlType(inputs[0].dtype);
+    memory::desc src = matrixDesc(m_, k, s_.trans_a, dt), wei = matrixDesc(k, n_, s_.trans_b, dnnlType(inputs[1].dtype));
+    memory::desc dst = plainDesc({m_, n_}, dnnlType(outputs[0].dtype));
     // C as the bias when it is a row ([N] or [1, N]): oneDNN 2.6's fast matmul (brg) takes only
     // that bias shape; with any other it picks its slow reference implementation. Otherwise
     // beta * C (and the residual Z) are written into Y before the product, which a sum post-op
@@ -141,13 +145,16 @@ class GemmKernel final : public DnnlKernel {
     residual_ = s_.epilogue.residual && present(inputs, 3);
     if (residual_) QRT_RETURN_IF_ERROR(planResidual(inputs[3].dims, y));
     prefill_ = c_in_prefill_ || residual_;
+    if (prefill_ && dt != memory::data_type::f32)  // the prefill loop is fp32 only
+      return unsupported(where(), ": C or Z prefilled in ", dataTypeName(inputs[0].dtype));
     dnnl::primitive_attr attr = userScratchpad();
     QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
       if (s_.alpha != 1.f) attr.set_output_scales(0, {s_.alpha});
       attr.set_post_ops(postOps(s_.epilogue, prefill_));
     }));
     bias_ = bias;
-    return plan_.build(src, wei, bias ? plainDesc({1, n_}) : memory::desc(), dst, attr, s_.b, engine(), where());
+    return plan_.build(src, wei, bias ? plainDesc({1, n_}, dnnlType(inputs[2].dtype)) : memory::desc(), dst, attr, s_.b,
+                       engine(), where());
   }
 
   size_t bytes() const override { return plan_.ws.bytes(); }
@@ -237,8 +244,8 @@ class MatMulKernel final : public DnnlKernel {
                            dimsToString(inputs[0].dims), " x ", dimsToString(inputs[1].dims));
     if (volume(a) == 0 || volume(b) == 0 || volume(y) == 0) return unsupported(where(), ": empty matrices");
     dnnl::primitive_attr attr = userScratchpad();
-    return plan_.build(plainDesc(toDnnl(a)), plainDesc(toDnnl(b)), memory::desc(), plainDesc(toDnnl(y)), attr, b_,
-                       engine(), where());
+    return plan_.build(plainDesc(toDnnl(a), dnnlType(inputs[0].dtype)), plainDesc(toDnnl(b), dnnlType(inputs[1].dtype)),
+                       memory::desc(), plainDesc(toDnnl(y), dnnlType(outputs[0].dtype)), attr, b_, engine(), where());
   }
 
   size_t bytes() const override { return plan_.ws.bytes(); }

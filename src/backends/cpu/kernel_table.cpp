@@ -7,20 +7,22 @@ namespace qrt::cpu {
 namespace {
 
 constexpr DTypeSet kF32{DataType::kFloat};
+// bf16 layers exist where the builder chose bf16 (src/builder/precision.cpp).
+constexpr DTypeSet kF32Bf16{DataType::kFloat, DataType::kBFloat16};
 constexpr DTypeSet kS8{DataType::kInt8};
 
 const KernelEntry kKernels[] = {
-    {"Conv", kF32, &createConv},
+    {"Conv", kF32Bf16, &createConv},
     {"ConvTranspose", kF32, &createConvTranspose},
-    {"Gemm", kF32, &createGemm},
-    {"MatMul", kF32, &createMatMul},
+    {"Gemm", kF32Bf16, &createGemm},
+    {"MatMul", kF32Bf16, &createMatMul},
     {"MaxPool", kF32, &createMaxPool},
     {"AveragePool", kF32, &createAveragePool},
     {"GlobalAveragePool", kF32, &createGlobalAveragePool},
     {"GlobalMaxPool", kF32, &createGlobalMaxPool},
     {"Identity", kF32, &createLayoutChange},  // only the layout changes of passes/cpu_layout.cpp
-    {"FusedConv", kF32, &createFusedConv, 0, kQrtDomain},
-    {"FusedGemm", kF32, &createFusedGemm, 0, kQrtDomain},
+    {"FusedConv", kF32Bf16, &createFusedConv, 0, kQrtDomain},
+    {"FusedGemm", kF32Bf16, &createFusedGemm, 0, kQrtDomain},
     {"QConv", kS8, &createQConv, 0, kQrtDomain},
     {"QGemm", kS8, &createQGemm, 0, kQrtDomain},
     {"QMatMul", kS8, &createQMatMul, 0, kQrtDomain},

@@ -1,0 +1,404 @@
+// Per-layer precision for host builds. For each layer with floating-point values:
+//  * a layer precision with kOBEY / kPREFER_PRECISION_CONSTRAINTS decides: the layer runs at it on
+//    the cpu backend when that has a kernel, else on the reference backend (which computes every
+//    float op of FP16/BF16 values in fp32 and rounds each result to the layer's dtype: exactly the
+//    per-op rounding of a device running that precision). No kernel at all: obey fails naming the
+//    layer, prefer warns and keeps fp32;
+//  * otherwise the candidates are fp32 and each allowed precision the CPU computes natively (a
+//    reference-backend emulation is never chosen for speed). With more than one, each is timed
+//    on the layer's real shapes and the fastest kept, as TensorRT's tactic selection does.
+// Layers timed in isolation: the Casts a choice adds where precisions meet are not counted (they
+// are cheap next to a convolution, and the layers that meet are mostly of one kind).
+#include "builder/precision.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+
+#include "core/json_writer.h"
+#include "core/logging.h"
+#include "core/status_macros.h"
+#include "core/tensor.h"
+#include "ops/op.h"
+#include "passes/convert_precision.h"
+#include "passes/infer_shapes.h"
+#include "runtime/kernel_factory.h"
+#ifdef QRT_HAVE_DNNL
+#include "backends/cpu/isa.h"
+#endif
+
+namespace qrt {
+
+namespace {
+
+DataType dtypeOf(Precision p) {
+  switch (p) {
+    case Precision::kFP16: return DataType::kHalf;
+    case Precision::kBF16: return DataType::kBFloat16;
+    default: return DataType::kFloat;
+  }
+}
+
+bool nativeBf16() {
+#ifdef QRT_HAVE_DNNL
+  return cpu::hasNativeBf16();
+#else
+  return false;
+#endif
+}
+bool nativeFp16() {
+#ifdef QRT_HAVE_DNNL
+  return cpu::hasNativeFp16();
+#else
+  return false;
+#endif
+}
+std::string isaName() {
+#ifdef QRT_HAVE_DNNL
+  return cpu::isaName();
+#else
+  return "no oneDNN";
+#endif
+}
+
+// Conversions and integer kernels keep their types; every other layer with an fp32 value that
+// follows its type T can change precision.
+bool hasFloatValues(const ir::Node& n) {
+  static const std::set<std::string> kFixed = {"Cast",         "CastLike",      "QuantizeLinear", "DequantizeLinear",
+                                               "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger",
+                                               "QLinearConv",  "QLinearMatMul"};
+  if (kFixed.count(n.op_type) || (n.domain == kQrtDomain && n.op_type.rfind("Q", 0) == 0)) return false;
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (n.inputs[i] && n.inputs[i]->dtype == DataType::kFloat && passes::inputFollowsT(n, i)) return true;
+  for (size_t i = 0; i < n.outputs.size(); ++i)
+    if (n.outputs[i] && n.outputs[i]->dtype == DataType::kFloat && passes::outputFollowsT(n, i)) return true;
+  return false;
+}
+
+// A stand-alone copy of a node at another precision, on its own values (dynamic dims as 1), for
+// asking a backend whether it has the kernel and for timing it.
+struct Trial {
+  std::vector<std::unique_ptr<ir::Value>> values;
+  ir::Node node;
+};
+
+std::unique_ptr<Trial> makeTrial(const ir::Node& n, DataType t, const std::string& backend) {
+  auto tr = std::make_unique<Trial>();
+  tr->node.name = n.name;
+  tr->node.op_type = n.op_type;
+  tr->node.domain = n.domain;
+  tr->node.opset = n.opset;
+  tr->node.attrs = n.attrs;
+  tr->node.backend = backend;
+  auto copy = [&](const ir::Value* v, bool follows) -> ir::Value* {
+    if (!v) return nullptr;
+    auto c = std::make_unique<ir::Value>();
+    c->name = v->name;
+    c->dtype = v->dtype;
+    c->dims = v->dims;
+    for (int64_t& d : c->dims) d = d < 0 ? 1 : d;
+    c->has_shape = v->has_shape;
+    c->constant = v->constant;
+    if (follows && v->dtype == DataType::kFloat && t != DataType::kFloat) {
+      c->dtype = t;
+      if (c->constant) {
+        HostTensor low(t, c->constant->dims());
+        convertElements(c->constant->data(), DataType::kFloat, low.data(), t, low.numel());
+        c->constant = std::move(low);
+      }
+    }
+    tr->values.push_back(std::move(c));
+    return tr->values.back().get();
+  };
+  for (size_t i = 0; i < n.inputs.size(); ++i) tr->node.inputs.push_back(copy(n.inputs[i], passes::inputFollowsT(n, i)));
+  for (size_t i = 0; i < n.outputs.size(); ++i)
+    tr->node.outputs.push_back(copy(n.outputs[i], passes::outputFollowsT(n, i)));
+  return tr;
+}
+
+bool hasKernel(const Trial& tr) { return createKernel(tr.node).ok(); }
+
+// Median milliseconds of `runs` runs (after one warm-up) on random inputs of the real shapes.
+Result<double> timeTrial(const Trial& tr, int runs) {
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, createKernel(tr.node));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  std::vector<HostTensor> owned;
+  owned.reserve(tr.node.inputs.size() + tr.node.outputs.size());
+  std::vector<TensorView> ins, shape_ins, outs;  // shape_ins: data only where known at reshape
+  for (const ir::Value* v : tr.node.inputs) {
+    if (!v) {
+      ins.emplace_back();
+      shape_ins.emplace_back();
+      continue;
+    }
+    if (v->constant) {
+      ins.push_back(v->constant->view());
+      shape_ins.push_back(v->constant->view());
+      continue;
+    }
+    if (!v->has_shape) return unsupported(tr.node.describe(), ": shape unknown at build time");
+    HostTensor f(DataType::kFloat, v->dims);
+    float* p = static_cast<float*>(f.data());
+    for (int64_t i = 0; i < f.numel(); ++i) p[i] = uniform(rng);
+    HostTensor t(v->dtype, v->dims);
+    if (v->dtype == DataType::kFloat || v->dtype == DataType::kHalf || v->dtype == DataType::kBFloat16)
+      convertElements(f.data(), DataType::kFloat, t.data(), v->dtype, t.numel());
+    owned.push_back(std::move(t));
+    ins.push_back(owned.back().view());
+    shape_ins.push_back(TensorView{v->dtype, v->dims, nullptr});
+  }
+  for (const ir::Value* v : tr.node.outputs) {
+    if (!v) {
+      outs.emplace_back();
+      continue;
+    }
+    owned.emplace_back(v->dtype, v->dims);
+    outs.push_back(owned.back().view());
+  }
+  QRT_RETURN_IF_ERROR(k->reshape(shape_ins, outs));
+  HostTensor ws(DataType::kUInt8, {static_cast<int64_t>(std::max<size_t>(k->workspaceBytes(), 1))});
+  QRT_RETURN_IF_ERROR(k->run(ins, outs, ws.data()));  // warm-up: first-touch, packed weights
+  std::vector<double> ms;
+  for (int r = 0; r < runs; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    QRT_RETURN_IF_ERROR(k->run(ins, outs, ws.data()));
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+std::string fmtMs(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g ms", ms);
+  return buf;
+}
+
+struct Choice {
+  Precision precision = Precision::kFP32;
+  std::string backend;  // empty: finalizeEngine chooses (fp32 layers)
+  std::string reason;
+  std::vector<std::pair<std::string, double>> timings_ms;
+};
+
+const char* modeName(bool obey) { return obey ? "obey" : "prefer"; }
+
+// A layer whose precision is constrained (prefer / obey) to a reduced precision p.
+Result<Choice> constrained(const ir::Node& n, Precision p, bool obey, bool cpu_allowed) {
+  Choice c;
+  const std::string name = precisionName(p);
+  const std::string head = std::string("layer precision ") + name + " (" + modeName(obey) + "): ";
+  if (cpu_allowed) {
+    auto tr = makeTrial(n, dtypeOf(p), kBackendCpu);
+    if (hasKernel(*tr)) {
+      c.precision = p;
+      c.backend = kBackendCpu;
+      bool native = p == Precision::kBF16 ? nativeBf16() : nativeFp16();
+      c.reason = head + "cpu " + name + " kernel" +
+                 (native ? "" : std::string(" (this CPU has no native ") + name + ": oneDNN emulates it)");
+      return c;
+    }
+  }
+  auto tr = makeTrial(n, dtypeOf(p), kBackendReference);
+  if (hasKernel(*tr)) {
+    c.precision = p;
+    c.backend = kBackendReference;
+    c.reason = head + "reference kernel (fp32 arithmetic, every result rounded to " + name + ")";
+    return c;
+  }
+  std::string why = n.describe() + ": no kernel runs it in " + name;
+  if (obey) return unsupported(why, " (--precision-constraints obey; use prefer to fall back to fp32)");
+  logWarning("precision: ", why, ": fp32 kept (--precision-constraints prefer)");
+  c.reason = head + "no " + name + " kernel: fp32 kept";
+  return c;
+}
+
+// An unconstrained layer: fp32, or the fastest allowed precision the CPU computes natively.
+Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bool cpu_allowed, int runs) {
+  Choice c;
+  struct Candidate {
+    std::string label;
+    Precision p;
+    std::unique_ptr<Trial> trial;
+  };
+  std::vector<Candidate> cands;
+  std::vector<std::string> notes;
+  for (Precision p : allowed) {
+    if (p == Precision::kFP32) continue;
+    const std::string name = precisionName(p);
+    const std::string head = name + " allowed; ";
+    if (!cpu_allowed) {
+      notes.push_back(head + "QRT_BACKEND=reference: fp32 kernel kept");
+      continue;
+    }
+    if (p == Precision::kFP16 && !nativeFp16()) {
+      notes.push_back(head + "this CPU has no FP16 arithmetic: fp32 kernel kept");
+      continue;
+    }
+    if (p == Precision::kBF16 && !nativeBf16()) {
+      notes.push_back(head + "this CPU has no BF16 arithmetic (oneDNN ISA " + isaName() + "): fp32 kernel kept");
+      continue;
+    }
+    auto tr = makeTrial(n, dtypeOf(p), kBackendCpu);
+    if (!hasKernel(*tr)) {
+      notes.push_back(head + "the cpu backend has no " + name + " kernel for " + n.op_type + ": fp32 kernel kept");
+      continue;
+    }
+    cands.push_back({"cpu " + name, p, std::move(tr)});
+  }
+  auto join = [](const std::vector<std::string>& xs) {
+    std::string s;
+    for (const auto& x : xs) s += (s.empty() ? "" : "; ") + x;
+    return s;
+  };
+  if (cands.empty()) {
+    c.reason = join(notes);
+    return c;
+  }
+  // fp32 as finalizeEngine would place it: the cpu backend when it takes the node.
+  auto fp32 = makeTrial(n, DataType::kFloat, cpu_allowed ? kBackendCpu : kBackendReference);
+  std::string fp32_label = "cpu fp32";
+  if (!hasKernel(*fp32)) {
+    fp32 = makeTrial(n, DataType::kFloat, kBackendReference);
+    fp32_label = "reference fp32";
+  }
+  if (runs <= 0) {
+    c.precision = cands[0].p;
+    c.backend = kBackendCpu;
+    notes.push_back(std::string(precisionName(c.precision)) + " allowed; not timed: " + cands[0].label + " kernel taken");
+    c.reason = join(notes);
+    return c;
+  }
+  cands.insert(cands.begin(), Candidate{fp32_label, Precision::kFP32, std::move(fp32)});
+  double best = 0;
+  int best_i = -1;
+  std::string timed;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    auto ms = timeTrial(*cands[i].trial, runs);
+    if (!ms.ok()) {
+      notes.push_back(cands[i].label + " not timed: " + ms.status().message());
+      continue;
+    }
+    c.timings_ms.emplace_back(cands[i].label, *ms);
+    timed += (timed.empty() ? "" : ", ") + cands[i].label + " " + fmtMs(*ms);
+    if (best_i < 0 || *ms < best) best = *ms, best_i = static_cast<int>(i);
+  }
+  if (best_i < 0) {  // nothing timed: keep fp32
+    c.reason = join(notes);
+    return c;
+  }
+  const Candidate& win = cands[static_cast<size_t>(best_i)];
+  c.precision = win.p;
+  c.backend = win.p == Precision::kFP32 ? "" : kBackendCpu;
+  notes.insert(notes.begin(), "timed " + timed + ": " + win.label + " fastest");
+  c.reason = join(notes);
+  return c;
+}
+
+}  // namespace
+
+Result<Precision> parsePrecision(const std::string& name) {
+  if (name == "fp32" || name == "float" || name == "float32") return Precision::kFP32;
+  if (name == "fp16" || name == "half" || name == "float16") return Precision::kFP16;
+  if (name == "bf16" || name == "bfloat16") return Precision::kBF16;
+  return invalidArgument("precision '", name, "': expected fp32, fp16 or bf16");
+}
+
+Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allowed,
+                        std::map<std::string, std::string>* metadata) {
+  const bool obey = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  const bool prefer = !obey && config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+  const auto& layer_precisions = config.layerPrecisions();
+  std::set<Precision> flags_allow = {Precision::kFP32};
+  if (config.getFlag(BuilderFlag::kFP16)) flags_allow.insert(Precision::kFP16);
+  if (config.getFlag(BuilderFlag::kBF16)) flags_allow.insert(Precision::kBF16);
+
+  for (const auto& [name, p] : layer_precisions) {
+    if (p == Precision::kINT8) return invalidArgument("layer precision int8 for '", name, "': INT8 comes from --int8 (calibration or Q/DQ)");
+    if (name == "*") continue;
+    bool found = false;
+    for (const auto& n : g.nodes()) found = found || n->name == name;
+    if (!found)
+      return notFound("layer precision for '", name, "': no such layer (names are as `qrt inspect ENGINE` lists them, after fusion)");
+  }
+  if (!layer_precisions.empty() && !obey && !prefer)
+    logWarning("precision: layer precisions without --precision-constraints prefer|obey only allow those precisions; "
+               "the builder still keeps the fastest kernel");
+  if (flags_allow.size() == 1 && layer_precisions.empty()) return Status::Ok();
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::map<const ir::Node*, Choice> choices;
+  int timed = 0;
+  for (const auto& np : g.nodes()) {
+    const ir::Node& n = *np;
+    if (n.backend == kBackendHost) continue;
+    const Precision* requested = nullptr;
+    auto named = layer_precisions.find(n.name);
+    if (named != layer_precisions.end()) requested = &named->second;
+    if (!hasFloatValues(n)) {
+      if (requested && *requested != Precision::kFP32) {
+        std::string why = n.describe() + " has no floating-point values to run in " + precisionName(*requested);
+        if (obey) return invalidArgument(why, " (--precision-constraints obey)");
+        logWarning("precision: ", why, ": ignored");
+      }
+      continue;
+    }
+    if (!requested) {
+      auto any = layer_precisions.find("*");
+      if (any != layer_precisions.end()) requested = &any->second;
+    }
+    Choice c;
+    if (requested && (obey || prefer)) {
+      if (*requested == Precision::kFP32) {
+        c.reason = std::string("layer precision fp32 (") + modeName(obey) + ")";
+      } else {
+        QRT_ASSIGN_OR_RETURN(c, constrained(n, *requested, obey, cpu_allowed));
+      }
+    } else {
+      std::set<Precision> allowed = flags_allow;
+      if (requested) allowed.insert(*requested);
+      if (allowed.size() == 1) continue;
+      QRT_ASSIGN_OR_RETURN(c, fastest(n, allowed, cpu_allowed, config.timingRuns()));
+      if (!c.timings_ms.empty()) ++timed;
+    }
+    choices[&n] = std::move(c);
+  }
+
+  std::set<const ir::Node*> half, bf16;
+  for (auto& [n, c] : choices) {
+    if (c.precision == Precision::kFP16) half.insert(n);
+    if (c.precision == Precision::kBF16) bf16.insert(n);
+  }
+  // Backends of the converted layers (the rest are placed by finalizeEngine).
+  for (const auto& np : g.nodes()) {
+    auto it = choices.find(np.get());
+    if (it != choices.end() && !it->second.backend.empty()) np->backend = it->second.backend;
+  }
+  QRT_RETURN_IF_ERROR(passes::convertPrecision(g, half, DataType::kHalf));
+  QRT_RETURN_IF_ERROR(passes::convertPrecision(g, bf16, DataType::kBFloat16));
+  QRT_RETURN_IF_ERROR(passes::inferShapes(g));
+
+  JsonWriter j(0);
+  j.beginObject();
+  for (const auto& np : g.nodes()) {
+    auto it = choices.find(np.get());
+    if (it == choices.end() || it->second.reason.empty()) continue;
+    j.key(np->name).beginObject().key("reason").value(it->second.reason);
+    if (!it->second.timings_ms.empty()) {
+      j.key("timings_ms").beginObject();
+      for (const auto& [label, ms] : it->second.timings_ms) j.key(label).value(ms);
+      j.endObject();
+    }
+    j.endObject();
+  }
+  j.endObject();
+  (*metadata)["layer_tactics"] = j.str();
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  logInfo("precision: ", half.size(), " layers fp16, ", bf16.size(), " bf16, ", choices.size() - half.size() - bf16.size(),
+          " fp32 of ", choices.size(), " with a choice; ", timed, " timed (", fmtMs(ms), ")");
+  return Status::Ok();
+}
+
+}  // namespace qrt
