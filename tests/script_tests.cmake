@@ -33,3 +33,11 @@ add_test(NAME int8_ocr_det
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/int8_ocr_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/int8_ocr_det)
 set_tests_properties(int8_ocr_det PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;int8")
+
+# Precision on the CPU (issue 4): Fashion-MNIST top-1 in bf16 (timed and obeyed) and fp16 (the
+# reference backend's exact rounding) within 0.5 points of FP32; --export-layer-info content;
+# reasons; --precision-constraints obey errors and precedence. See tests/precision_cli_test.sh.
+add_test(NAME precision_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/precision_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/precision_cli)
+set_tests_properties(precision_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;precision")
