@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -349,15 +350,19 @@ TEST(CpuLayout, OutputsInTheMiddle) {
   compare(net, "outputs", {1, 3});
 }
 
-// ConvTranspose (a stride-2 upsampling, as in PP-OCR's detector head) inside a region.
+// ConvTranspose inside a region: kernel == stride (2x2 stride 2, PP-OCR's detector head, and
+// 3x3 stride 3 to one channel: the GEMM + copy kernel of deconv_matmul.cpp) and the generic
+// deconvolution (3x3 stride 2).
 TEST(CpuLayout, ConvTranspose) {
-  Net net(8);
-  std::string x = net.input("X", {2, 16, 8, 8});
-  std::string y = net.relu(net.conv(x, 16, 16, 3));
-  y = net.convTranspose(y, 16, 8, 2, 2);
-  y = net.conv(y, 8, 4, 3);
-  net.output(y);
-  compare(net, "conv transpose", {1, 1});
+  for (auto [k, s, m] : std::vector<std::array<int64_t, 3>>{{2, 2, 8}, {3, 3, 1}, {3, 2, 8}}) {
+    Net net(8);
+    std::string x = net.input("X", {2, 16, 7, 9});
+    std::string y = net.relu(net.conv(x, 16, 16, 3));
+    y = net.convTranspose(y, 16, m, k, s);
+    y = net.conv(y, m, 4, 3);
+    net.output(y);
+    compare(net, "conv transpose k" + std::to_string(k) + " s" + std::to_string(s), {1, 1});
+  }
 }
 
 // A FusedConv whose residual broadcasts runs its reference kernel inside the cpu kernel: the
