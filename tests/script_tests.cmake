@@ -34,6 +34,13 @@ add_test(NAME int8_ocr_det
                  ${CMAKE_CURRENT_BINARY_DIR}/int8_ocr_det)
 set_tests_properties(int8_ocr_det PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;int8")
 
+# qrt bench / qrt run on a CUDA engine (GPU only: skipped, exit 77, elsewhere). See
+# tests/cuda_bench_cli_test.sh.
+add_test(NAME cuda_bench_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cuda_bench_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/cuda_bench_cli)
+set_tests_properties(cuda_bench_cli PROPERTIES TIMEOUT 300 LABELS "gpu" SKIP_RETURN_CODE 77)
+
 # Precision on the CPU (issue 4): Fashion-MNIST top-1 in bf16 (timed and obeyed) and fp16 (the
 # reference backend's exact rounding) within 0.5 points of FP32; --export-layer-info content;
 # reasons; --precision-constraints obey errors and precedence. See tests/precision_cli_test.sh.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Exports torchvision ResNet-18/50 (random weights: for speed and agreement tests only) to ONNX
-with a dynamic batch: input "input" [N, 3, 224, 224], output "logits" [N, 1000].
+"""Exports torchvision ResNet-18/50 or MobileNetV2 (random weights: for speed and agreement tests
+only) to ONNX with a dynamic batch: input "input" [N, 3, 224, 224], output "logits" [N, 1000].
 
-usage: export_resnet.py OUT_DIR [resnet18 resnet50 ...]
+usage: export_resnet.py OUT_DIR [resnet18 resnet50 mobilenet_v2 ...]
 
 Uses the TorchScript exporter (dynamo=False), which folds BatchNormalization into the
 convolutions of an eval-mode model; falls back to the dynamo exporter where it is gone.

@@ -1,10 +1,14 @@
 // qrt_gpu_bench: latency and throughput of CUDA engines, timed with CUDA events.
 //
-//   qrt_gpu_bench MODEL.onnx [--batches 1,32,256] [--precisions fp32,tf32,fp16,fp16+graph] [--iters 200]
-//                 [--warmup 20] [--profile] [--json FILE] [--check]
+//   qrt_gpu_bench MODEL.onnx [--batches 1,32,256] [--precisions fp32,tf32,fp16,fp16+graph,int8+graph]
+//                 [--iters 200] [--warmup 20] [--profile] [--json FILE] [--check] [--name LABEL]
+//                 [--calib-cache FILE] [--hw HxW]
 //
 // A precision with "+graph" runs its contexts with setCudaGraph(true): the enqueue is captured
-// into a CUDA graph once and replayed.
+// into a CUDA graph once and replayed. "int8" builds with BuilderFlag::kINT8 from the scales of
+// --calib-cache (a TensorRT-format cache, e.g. written by `qrt build --int8 --calib-cache` on the
+// CPU); "int8fp16" adds kFP16 for the layers that stay float. --hw fixes dynamic spatial dims of
+// 4-D inputs (PP-OCR's detector: --hw 640x640); --name labels the model in the JSON records.
 //
 // For each precision the engine is built once (dynamic batch); for each batch a context is made,
 // its shapes set (cuDNN's tactics are timed then: "setup"), random inputs are uploaded once, and
@@ -31,6 +35,7 @@
 #include "backends/cuda/device_memory.h"
 #include "backends/cuda/profile.h"
 #include "core/status_macros.h"
+#include "quant/data_calibrators.h"
 #include "qrt/qrt.h"
 
 namespace {
@@ -54,7 +59,8 @@ int die(const std::string& what) {
 }
 
 struct Options {
-  std::string model;
+  std::string model, name, calib_cache;
+  int64_t height = 0, width = 0;
   std::vector<int64_t> batches{1, 32, 256};
   std::vector<std::string> precisions{"fp32", "fp16"};
   int iters = 200, warmup = 20;
@@ -67,6 +73,15 @@ double percentile(std::vector<float> v, double p) {
   size_t i = static_cast<size_t>(std::min<double>(v.size() - 1, std::floor(p * (v.size() - 1) + 0.5)));
   return v[i];
 }
+
+// --hw: the spatial size given to dynamic H / W of 4-D inputs.
+int64_t g_height = 0, g_width = 0;
+std::string g_calib_cache;
+// --static: one engine per batch with the batch fixed at build time, so the builder times the
+// convolution tactics on the real shapes (a dynamic-batch engine takes cuDNN's heuristics).
+bool g_static = false;
+int64_t g_build_batch = 0;
+std::string g_timing_cache;  // --timing-cache FILE
 
 struct Io {
   std::vector<std::shared_ptr<void>> buffers;
@@ -83,6 +98,8 @@ qrt::Result<Io> bindIo(qrt::Engine& engine, qrt::ExecutionContext& ctx, int64_t 
   for (const auto& in : engine.inputs()) {
     Dims d = in.dims;
     if (!d.empty() && d[0] < 0) d[0] = batch;
+    if (d.size() == 4 && d[2] < 0) d[2] = g_height;
+    if (d.size() == 4 && d[3] < 0) d[3] = g_width;
     QRT_RETURN_IF_ERROR(ctx.setInputShape(in.name, d));
     std::vector<float> v(static_cast<size_t>(qrt::volume(d)));
     for (float& x : v) x = u(rng);
@@ -112,8 +129,25 @@ qrt::Result<std::shared_ptr<qrt::Engine>> build(const std::string& model, const 
   QRT_ASSIGN_OR_RETURN(auto net, qrt::parseOnnxFile(model));
   qrt::BuilderConfig c;
   if (precision != "cpu") c.setDevice(qrt::DeviceType::kCUDA);
-  if (precision == "fp16") c.setFlag(qrt::BuilderFlag::kFP16);
+  if (precision != "cpu" && !g_timing_cache.empty()) c.setTimingCachePath(g_timing_cache);
+  if (g_build_batch > 0)
+    for (const auto& in : net->inputs()) {
+      Dims d = in.dims;
+      if (d.empty() || d[0] >= 0) continue;
+      d[0] = g_build_batch;
+      if (d.size() == 4 && d[2] < 0) d[2] = g_height;
+      if (d.size() == 4 && d[3] < 0) d[3] = g_width;
+      c.setInputShape(in.name, d);
+    }
+  if (precision == "fp16" || precision == "int8fp16") c.setFlag(qrt::BuilderFlag::kFP16);
   if (precision == "tf32") c.setFlag(qrt::BuilderFlag::kTF32);
+  if (precision == "int8" || precision == "int8fp16") {
+    if (g_calib_cache.empty()) return qrt::invalidArgument(label, ": give --calib-cache FILE for INT8 engines");
+    qrt::quant::DataCalibratorOptions o;
+    o.cache_path = g_calib_cache;
+    c.setFlag(qrt::BuilderFlag::kINT8);
+    c.setInt8Calibrator(std::make_shared<qrt::quant::CacheOnlyCalibrator>(o));
+  }
   return qrt::buildEngine(*net, c);
 }
 
@@ -128,6 +162,8 @@ qrt::Result<double> checkAgainstCpu(const std::string& model, qrt::Engine& gpu, 
   for (auto& [name, v] : inputs) {
     Dims d = cpu->inputs()[0].dims;
     if (d[0] < 0) d[0] = batch;
+    if (d.size() == 4 && d[2] < 0) d[2] = g_height;
+    if (d.size() == 4 && d[3] < 0) d[3] = g_width;
     QRT_RETURN_IF_ERROR(cctx->setInputShape(name, d));
     QRT_RETURN_IF_ERROR(cctx->setTensorAddress(name, v.data()));
   }
@@ -152,25 +188,45 @@ int run(const Options& o) {
               "setup_ms", "build_ms");
   for (const std::string& prec : o.precisions) {
     auto t0 = Clock::now();
+    g_build_batch = g_static ? o.batches[0] : 0;
     auto engine = build(o.model, prec);
-    if (!engine.ok()) return die(prec + ": " + engine.status().toString());
-    const double build_ms = msSince(t0);
-    if (o.check) {
+    if (!engine.ok()) {  // say why in the record and go on: the other precisions still count
+      std::printf("%-6s build failed: %s\n", prec.c_str(), engine.status().toString().c_str());
+      if (json.is_open()) {
+        std::string msg = engine.status().toString();
+        for (char& ch : msg)
+          if (ch == '"' || ch == '\\' || ch == '\n') ch = '\'';
+        json << "{\"engine\": \"qrt\", \"model\": \"" << (o.name.empty() ? o.model : o.name) << "\", \"precision\": \""
+             << prec << "\", \"error\": \"" << msg << "\"}\n";
+        json.flush();
+      }
+      continue;
+    }
+    double build_ms = msSince(t0);
+    if (o.check && prec.rfind("int8", 0) != 0) {  // INT8 agreement: tests/cuda_int8_test.cpp
       auto err = checkAgainstCpu(o.model, **engine, o.batches[0]);
       if (!err.ok()) return die(err.status().toString());
       std::printf("check %s batch %lld: relative L2 difference to the CPU engine %.3g\n", prec.c_str(),
                   static_cast<long long>(o.batches[0]), *err);
     }
     for (int64_t batch : o.batches) {
+      if (g_static && batch != g_build_batch) {  // an engine built for this batch
+        g_build_batch = batch;
+        t0 = Clock::now();
+        auto e = build(o.model, prec);
+        if (!e.ok()) { std::printf("%-6s batch %lld build failed: %s\n", prec.c_str(), static_cast<long long>(batch), e.status().toString().c_str()); break; }
+        engine = e;
+        build_ms = msSince(t0);
+      }
       auto ctx = (*engine)->createExecutionContext();
-      if (!ctx.ok()) return die(ctx.status().toString());
+      if (!ctx.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(ctx.status().toString()).c_str()); break; }
       (*ctx)->setCudaGraph(graphOf(prec));
       auto io = bindIo(**engine, **ctx, batch, 1, nullptr);
-      if (!io.ok()) return die(io.status().toString());
+      if (!io.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(io.status().toString()).c_str()); break; }
       cudaStream_t stream;
       cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
       t0 = Clock::now();
-      if (auto s = (*ctx)->enqueue(stream); !s.ok()) return die(s.toString());  // plans, times tactics
+      if (auto s = (*ctx)->enqueue(stream); !s.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(s.toString()).c_str()); break; }  // plans, times tactics
       cudaStreamSynchronize(stream);
       const double setup_ms = msSince(t0);
       for (int i = 0; i < o.warmup; ++i) (void)(*ctx)->enqueue(stream);
@@ -178,10 +234,10 @@ int run(const Options& o) {
       for (auto& e : ev) cudaEventCreate(&e);
       for (int i = 0; i < o.iters; ++i) {
         cudaEventRecord(ev[2 * i], stream);
-        if (auto s = (*ctx)->enqueue(stream); !s.ok()) return die(s.toString());
+        if (auto s = (*ctx)->enqueue(stream); !s.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(s.toString()).c_str()); break; }
         cudaEventRecord(ev[2 * i + 1], stream);
       }
-      if (cudaStreamSynchronize(stream) != cudaSuccess) return die("run failed: " + std::string(cudaGetErrorString(cudaGetLastError())));
+      if (cudaStreamSynchronize(stream) != cudaSuccess) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string("run failed: " + std::string(cudaGetErrorString(cudaGetLastError()))).c_str()); break; }
       std::vector<float> ms(o.iters);
       for (int i = 0; i < o.iters; ++i) cudaEventElapsedTime(&ms[i], ev[2 * i], ev[2 * i + 1]);
       for (auto& e : ev) cudaEventDestroy(e);
@@ -191,14 +247,14 @@ int run(const Options& o) {
                   med, p90, p99, ips, setup_ms, build_ms);
       std::fflush(stdout);
       std::string profile_json;
-      if (o.profile && !graphOf(prec)) {
+      if (o.profile) {  // on a second context, without graphs, whatever the timed runs used
         // A second context whose kernels are wrapped with events (see backends/cuda/profile.h).
         setenv("QRT_CUDA_PROFILE", "1", 1);
         auto pctx = (*engine)->createExecutionContext();
         unsetenv("QRT_CUDA_PROFILE");
-        if (!pctx.ok()) return die(pctx.status().toString());
+        if (!pctx.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(pctx.status().toString()).c_str()); break; }
         auto pio = bindIo(**engine, **pctx, batch, 1, nullptr);
-        if (!pio.ok()) return die(pio.status().toString());
+        if (!pio.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(pio.status().toString()).c_str()); break; }
         (void)(*pctx)->enqueue(stream);
         cudaStreamSynchronize(stream);
         qrt::cuda::collectLayerTimes();
@@ -240,7 +296,7 @@ int run(const Options& o) {
         profile_json = pj.str();
       }
       if (json.is_open()) {
-        json << "{\"engine\": \"qrt\", \"model\": \"" << o.model << "\", \"precision\": \"" << prec << "\", \"batch\": " << batch
+        json << "{\"engine\": \"qrt\", \"model\": \"" << (o.name.empty() ? o.model : o.name) << "\", \"precision\": \"" << prec << "\", \"batch\": " << batch
              << ", \"median_ms\": " << med << ", \"p90_ms\": " << p90 << ", \"p99_ms\": " << p99
              << ", \"img_per_s\": " << ips << ", \"setup_ms\": " << setup_ms << ", \"build_ms\": " << build_ms
              << ", \"activation_bytes\": " << (*ctx)->activationBytes() << ", \"device\": \""
@@ -275,6 +331,20 @@ int main(int argc, char** argv) {
       o.check = true;
     } else if (a == "--json") {
       o.json = next();
+    } else if (a == "--name") {
+      o.name = next();
+    } else if (a == "--static") {
+      g_static = true;
+    } else if (a == "--timing-cache") {
+      g_timing_cache = next();
+    } else if (a == "--calib-cache") {
+      g_calib_cache = next();
+    } else if (a == "--hw") {
+      const std::string hw = next();
+      const size_t x = hw.find('x');
+      if (x == std::string::npos) return die("--hw takes HxW, e.g. 640x640");
+      g_height = std::stoll(hw.substr(0, x));
+      g_width = std::stoll(hw.substr(x + 1));
     } else if (a[0] != '-') {
       o.model = a;
     } else {

@@ -1,18 +1,30 @@
 #!/bin/bash
-# The GPU benchmark (issue 5), run on the GPU machine, never in CI: exports ResNet-18/50 from
-# torchvision, optionally runs the CUDA kernel tests, times qrt (FP32, TF32, FP16) and PyTorch
-# (eager FP32, eager FP16 channels_last, torch.compile FP16) on the same card in the same run,
-# and writes bench/results/gpu-<card>-<date>.md (report.py) from the JSON records.
+# The GPU benchmark (issue 5), run on the GPU machine, never in CI, in one command (~8 minutes):
+# exports ResNet-50 and MobileNetV2 from torchvision, finds PP-OCRv4's text detector, makes the
+# INT8 calibration caches (carried ones first), optionally runs the CUDA tests, times qrt (FP32,
+# FP16 and INT8, with CUDA graphs; per-layer profiles) and PyTorch (eager FP16 channels_last and
+# torch.compile FP16 for the torchvision models) on the same card in the same run, and writes
+# bench/results/gpu-<card>-<date>.md (report.py) from the JSON records.
 #
 # usage: bench/gpu/run_gpu_bench.sh [--bin DIR] [--lib DIR] [--out DIR] [--tests] [--no-torch]
-#                                   [--batches 1,32,256] [--iters N]
-#   --bin   folder holding qrt_gpu_bench (and tests/cuda_kernels_test), default build-cuda
-#   --lib   extra shared libraries (libprotobuf, libonnx_proto, libdnnl...) for a machine that
-#           lacks them; cuDNN and cuBLASLt are the machine's own (found under /usr, /opt)
-#   --out   where JSON, logs and the models go (default /tmp/qrt-gpu-bench)
+#                                   [--batches 1,32,256] [--iters N] [--models resnet50,mobilenet_v2,ppocr_det]
+#                                   [--precisions fp32+graph,fp16+graph,int8+graph] [--calib DIR]
+#                                   [--det FILE] [--fmnist FILE.npy] [--quick]
+#   --bin    folder holding qrt_gpu_bench, qrt (INT8 calibration when no cache is carried) and
+#            tests/cuda_kernels_test, tests/cuda_int8_test; default build-cuda
+#   --lib    extra shared libraries (libprotobuf, libonnx_proto, libdnnl...) for a machine that
+#            lacks them; cuDNN and cuBLASLt are the machine's own (found under /usr, /opt)
+#   --out    where JSON, logs and the models go (default /tmp/qrt-gpu-bench)
+#   --calib  folder of calibration caches <model>.cache made elsewhere (e.g. on the CPU with
+#            `qrt build --int8 --calib-cache`); default bench/gpu/calib, which holds
+#            ppocr_det.cache (entropy2 over six text photos of Debian's opencv-doc at 320x320,
+#            computed on the dev machine's CPU). A model without one is calibrated here, on the
+#            CPU, from random inputs (the torchvision models have random weights: speed only)
+#   --det    PP-OCRv4 det model (default third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx)
+#   --fmnist preprocessed Fashion-MNIST test images for cuda_int8_test (QRT_FMNIST_NPY)
+#   --quick  batch 1 and 256 only, fewer iterations, torch.compile at batch 256 only
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-ORIG_PWD=$PWD
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$ROOT/build-cuda
 LIB=""
@@ -20,7 +32,13 @@ OUT=/tmp/qrt-gpu-bench
 TESTS=0
 TORCH=1
 BATCHES=1,32,256
-ITERS=200
+ITERS=100
+MODELS=resnet50,mobilenet_v2,ppocr_det
+PRECISIONS=fp32+graph,fp16+graph,int8+graph
+CALIB=$HERE/calib
+DET=$ROOT/third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx
+FMNIST=""
+COMPILE_BATCHES=1,256
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift ;;
@@ -30,12 +48,20 @@ while [ $# -gt 0 ]; do
     --no-torch) TORCH=0 ;;
     --batches) BATCHES=$2; shift ;;
     --iters) ITERS=$2; shift ;;
+    --models) MODELS=$2; shift ;;
+    --precisions) PRECISIONS=$2; shift ;;
+    --calib) CALIB=$2; shift ;;
+    --det) DET=$2; shift ;;
+    --fmnist) FMNIST=$2; shift ;;
+    --quick) BATCHES=1,256; ITERS=50; COMPILE_BATCHES=256 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
-mkdir -p "$OUT/models"
+mkdir -p "$OUT/models" "$OUT/calib"
 PY=$(command -v python3)
+START=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - START )) s] $*"; }
 
 # cuDNN and cuBLASLt of this machine: the CUDA toolkit's, else the pip wheels PyTorch uses.
 # The wheels first: they are what PyTorch loads, so both engines run on the same cuDNN.
@@ -57,28 +83,74 @@ cat "$OUT/env.txt"
 ldd "$BIN/qrt_gpu_bench" | grep -i "not found" && { echo "missing shared libraries" >&2; exit 1; }
 
 # ---- models ----
-[ -f "$OUT/models/resnet50.onnx" ] || LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH "$PY" "$HERE/export_resnet.py" "$OUT/models" resnet18 resnet50 2>&1 | tail -3
+want() { [[ ",$MODELS," == *",$1,"* ]]; }
+EXPORT=()
+for m in resnet50 mobilenet_v2; do
+  want $m && [ ! -f "$OUT/models/$m.onnx" ] && EXPORT+=($m)
+done
+[ ${#EXPORT[@]} -gt 0 ] && LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH "$PY" "$HERE/export_resnet.py" "$OUT/models" "${EXPORT[@]}" 2>&1 | tail -3
+if want ppocr_det; then
+  if [ -f "$DET" ]; then cp "$DET" "$OUT/models/ppocr_det.onnx"; else echo "PP-OCRv4 det not found at $DET: skipped"; MODELS=${MODELS//ppocr_det/}; fi
+fi
+stamp "models ready"
+
+# ---- INT8 calibration caches ----
+# A carried cache (--calib DIR/<model>.cache) is used as is; otherwise calibrate here on the CPU
+# (the builder's calibration runs the FP32 graph on the host) from 16 random images.
+if [[ "$PRECISIONS" == *int8* ]]; then
+  for m in ${MODELS//,/ }; do
+    cache=$OUT/calib/$m.cache
+    if [ -n "$CALIB" ] && [ -f "$CALIB/$m.cache" ]; then cp "$CALIB/$m.cache" "$cache"; continue; fi
+    [ -f "$cache" ] && continue
+    hw=224; [ "$m" = ppocr_det ] && hw=640
+    input=input; [ "$m" = ppocr_det ] && input=x
+    LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH "$PY" -c "
+import numpy as np, os
+d='$OUT/calib/$m-data'; os.makedirs(d, exist_ok=True)
+r=np.random.default_rng(0)
+for i in range(4): np.save(f'{d}/b{i}.npy', r.standard_normal((4,3,$hw,$hw)).astype(np.float32))"
+    OMP_WAIT_POLICY=passive "$BIN/qrt" build "$OUT/models/$m.onnx" -o "$OUT/calib/$m.cpu-int8.qrt" --int8 \
+      --calib-npy "$input=$OUT/calib/$m-data" --calib-cache "$cache" 2>&1 | tail -2
+  done
+  stamp "calibration caches ready"
+fi
 
 # ---- tests ----
 # One process per test: a CUDA fault is sticky for its process and would fail every later test.
 if [ "$TESTS" = 1 ]; then
   : > "$OUT/tests.log"
-  for t in $("$BIN/tests/cuda_kernels_test" --gtest_list_tests | awk '/^[^ ]/{s=$1} /^  /{print s $1}'); do
-    CUBLASLT_LOG_LEVEL=2 QRT_RESNET_DIR=$OUT/models timeout 300 "$BIN/tests/cuda_kernels_test" --gtest_filter="$t" >> "$OUT/tests.log" 2>&1
+  for bin in cuda_kernels_test cuda_int8_test; do
+    [ -x "$BIN/tests/$bin" ] || continue
+    for t in $("$BIN/tests/$bin" --gtest_list_tests | awk '/^[^ ]/{s=$1} /^  /{print s $1}'); do
+      QRT_FMNIST_NPY=$FMNIST QRT_RESNET_DIR=$OUT/models timeout 300 "$BIN/tests/$bin" --gtest_filter="$t" >> "$OUT/tests.log" 2>&1
+    done
   done
-  grep -E "^\[ +(FAILED|OK|SKIPPED) +\] [A-Za-z]+\.[A-Za-z]+ \(" "$OUT/tests.log"
+  grep -E "^\[ +(FAILED|OK|SKIPPED) +\] [A-Za-z0-9]+\.[A-Za-z0-9]+ \(" "$OUT/tests.log"
   grep -E -A6 "Failure" "$OUT/tests.log" | head -120
+  stamp "tests done"
 fi
 
 # ---- qrt ----
 rm -f "$OUT/qrt.jsonl" "$OUT/torch.jsonl"
-"$BIN/qrt_gpu_bench" "$OUT/models/resnet50.onnx" --batches "$BATCHES" --precisions fp32,tf32,fp16,fp32+graph,fp16+graph --iters "$ITERS" \
-  --warmup 20 --profile --check --json "$OUT/qrt.jsonl" 2>&1 | tee "$OUT/qrt.log"
+: > "$OUT/qrt.log"
+for m in ${MODELS//,/ }; do
+  args=(--batches "$BATCHES")
+  [ "$m" = ppocr_det ] && args=(--batches 1,8 --hw 640x640)
+  "$BIN/qrt_gpu_bench" "$OUT/models/$m.onnx" --name "$m" "${args[@]}" --precisions "$PRECISIONS" --iters "$ITERS" \
+    --warmup 10 --profile --calib-cache "$OUT/calib/$m.cache" --json "$OUT/qrt.jsonl" 2>&1 | tee -a "$OUT/qrt.log"
+  stamp "qrt $m done"
+done
 
 # ---- PyTorch ----
 if [ "$TORCH" = 1 ]; then
-  LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH PYTHONUNBUFFERED=1 "$PY" "$HERE/torch_bench.py" --json "$OUT/torch.jsonl" --batches "$BATCHES" --iters 100 2>&1 \
-    | grep -v Warning | tee "$OUT/torch.log"
+  for m in resnet50 mobilenet_v2; do
+    want $m || continue
+    LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH PYTHONUNBUFFERED=1 "$PY" "$HERE/torch_bench.py" --model $m --json "$OUT/torch.jsonl" \
+      --batches "$BATCHES" --compile-batches "$COMPILE_BATCHES" --configs fp16,compile --iters "$ITERS" 2>&1 \
+      | grep -v Warning | tee -a "$OUT/torch.log"
+    stamp "torch $m done"
+  done
 fi
 
 "$PY" "$HERE/report.py" --env "$OUT/env.txt" --qrt "$OUT/qrt.jsonl" --torch "$OUT/torch.jsonl" --out-dir "$ROOT/bench/results"
+stamp "done"

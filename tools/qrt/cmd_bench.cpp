@@ -2,6 +2,13 @@
 // then timed enqueues (steady_clock around each), summarized as min/max/mean/median/p90/p99 and
 // samples per second; optionally a per-layer profile (qrt::Profiler) and a JSON record that
 // bench/cpu/run_cpu_bench.py collects.
+//
+// CUDA engines (device=cuda in the engine; --device cuda builds an .onnx for the GPU): inputs
+// and outputs live in device memory (the random inputs are uploaded once, through pinned
+// memory), every run is enqueued on one stream between two CUDA events, and the latencies are
+// the events' elapsed times (GPU clock). --cuda-graph replays a captured CUDA graph. --profile
+// then re-runs on a second context whose kernels are each bracketed by events (the CUDA
+// backend's profile.h, QRT_CUDA_PROFILE), without graphs, so the timed runs stay unperturbed.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -20,6 +27,13 @@
 #include "core/threadpool.h"
 #include "data/tensor_file.h"
 #include "runtime/profiler.h"
+#ifdef QRT_HAVE_CUDA
+#include <cstdlib>
+
+#include "backends/cuda/device_memory.h"
+#include "backends/cuda/device_timer.h"
+#include "backends/cuda/profile.h"
+#endif
 
 namespace qrt::cli {
 
@@ -161,6 +175,9 @@ struct BenchResult {
   double peak_rss_mb = 0;
   std::vector<ProfileRow> profile;  // sorted by total time, slowest first
   int64_t profile_runs = 0;
+  bool cuda = false;        // a CUDA engine, timed with CUDA events
+  bool cuda_graph = false;  // replayed as a CUDA graph
+  std::string gpu;          // the device, as cuda::deviceSummary() names it
 };
 
 // The table rows: the profiler's sums joined with what the engine says about each layer.
@@ -200,6 +217,141 @@ Status saveInputs(const std::string& dir, const std::map<std::string, HostTensor
   return Status::Ok();
 }
 
+// The CUDA engine path (see the top of the file).
+Result<BenchResult> runCudaBench(BenchResult r, const std::shared_ptr<Engine>& engine, const ModelOptions& model,
+                                 const BenchOptions& opts, double duration_s) {
+#ifndef QRT_HAVE_CUDA
+  (void)r, (void)engine, (void)model, (void)opts, (void)duration_s;
+  return unsupported("this engine runs on CUDA, but this qrt was built without the CUDA backend");
+#else
+  r.cuda = true;
+  r.cuda_graph = opts.cuda_graph;
+  QRT_RETURN_IF_ERROR(cuda::deviceStatus());
+  r.gpu = cuda::deviceSummary();
+  QRT_ASSIGN_OR_RETURN(auto given, parseShapes(model.shapes));
+  QRT_ASSIGN_OR_RETURN(auto shapes, resolveShapes(*engine, given, opts.batch));
+
+  // Binds random inputs (uploaded once) and output buffers on the device to a new context.
+  std::map<std::string, HostTensor> inputs;
+  std::vector<std::shared_ptr<void>> buffers;
+  auto makeContext = [&]() -> Result<std::unique_ptr<ExecutionContext>> {
+    QRT_ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> ctx, engine->createExecutionContext());
+    ctx->setCudaGraph(opts.cuda_graph);
+    for (const TensorInfo& in : engine->inputs()) {
+      const Dims& d = shapes.at(in.name);
+      if (!inputs.count(in.name)) {
+        QRT_ASSIGN_OR_RETURN(inputs[in.name], randomTensor(in, d, static_cast<uint32_t>(opts.seed)));
+      }
+      const HostTensor& t = inputs[in.name];
+      QRT_RETURN_IF_ERROR(ctx->setInputShape(in.name, d));
+      QRT_ASSIGN_OR_RETURN(auto pinned, cuda::pinnedAlloc(t.bytes()));
+      std::memcpy(pinned.get(), t.data(), t.bytes());
+      QRT_ASSIGN_OR_RETURN(auto dev, cuda::deviceAlloc(t.bytes()));
+      QRT_RETURN_IF_ERROR(cuda::copyToDevice(dev.get(), pinned.get(), t.bytes()));
+      QRT_RETURN_IF_ERROR(ctx->setTensorAddress(in.name, dev.get()));
+      buffers.push_back(dev);
+    }
+    for (const TensorInfo& o : engine->outputs()) {
+      QRT_ASSIGN_OR_RETURN(Dims d, ctx->tensorShape(o.name));
+      QRT_ASSIGN_OR_RETURN(auto dev, cuda::deviceAlloc(static_cast<size_t>(volume(d)) * dataTypeSize(o.dtype)));
+      QRT_RETURN_IF_ERROR(ctx->setTensorAddress(o.name, dev.get()));
+      buffers.push_back(dev);
+    }
+    return ctx;
+  };
+
+  auto t0 = Clock::now();
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> ctx, makeContext());
+  for (const TensorInfo& in : engine->inputs()) r.inputs.emplace_back(in, shapes.at(in.name));
+  if (!opts.save_inputs.empty()) QRT_RETURN_IF_ERROR(saveInputs(opts.save_inputs, inputs));
+  QRT_ASSIGN_OR_RETURN(auto stream, cuda::createStream());
+  // The first enqueue sets the shapes (cuDNN plans, tactic timing): part of the setup.
+  QRT_RETURN_IF_ERROR(ctx->enqueue(stream.get()));
+  QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream.get()));
+  r.context_ms = msSince(t0);
+  r.activation_bytes = ctx->activationBytes();
+  const Dims& first = r.inputs.empty() ? Dims{} : r.inputs[0].second;
+  r.batch = first.empty() ? 1 : std::max<int64_t>(first[0], 1);
+  r.threads = 1;
+
+  t0 = Clock::now();
+  for (int i = 0; i < opts.warmup; ++i) QRT_RETURN_IF_ERROR(ctx->enqueue(stream.get()));
+  QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream.get()));
+  r.warmup_ms = msSince(t0);
+
+  // Runs are queued back to back in chunks (one event pair each), then read after a
+  // synchronization: the GPU never waits for the host to read a timer.
+  constexpr size_t kChunk = 64;
+  QRT_ASSIGN_OR_RETURN(auto timer, cuda::EventTimer::create(kChunk));
+  std::vector<double> ms;
+  const auto start = Clock::now();
+  for (bool done = false; !done;) {
+    size_t n = kChunk;
+    if (opts.iterations > 0) n = std::min(kChunk, static_cast<size_t>(opts.iterations) - ms.size());
+    for (size_t i = 0; i < n; ++i) {
+      QRT_RETURN_IF_ERROR(timer->start(i, stream.get()));
+      QRT_RETURN_IF_ERROR(ctx->enqueue(stream.get()));
+      QRT_RETURN_IF_ERROR(timer->stop(i, stream.get()));
+    }
+    QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream.get()));
+    for (size_t i = 0; i < n; ++i) {
+      QRT_ASSIGN_OR_RETURN(float t, timer->elapsedMs(i));
+      ms.push_back(t);
+    }
+    done = opts.iterations > 0 ? ms.size() >= static_cast<size_t>(opts.iterations) : msSince(start) >= duration_s * 1000.0;
+  }
+  const double wall_ms = msSince(start);
+  r.latency = summarize(ms);
+  // Throughput over the wall time of the back-to-back runs (what a stream of requests gets).
+  r.throughput = wall_ms > 0 ? static_cast<double>(r.batch) * static_cast<double>(ms.size()) * 1000.0 / wall_ms : 0;
+
+  if (opts.profile) {
+    // A second context with per-kernel events (QRT_CUDA_PROFILE is read when a context is made).
+    const char* old = std::getenv("QRT_CUDA_PROFILE");
+    const std::string saved = old ? old : "";
+    setenv("QRT_CUDA_PROFILE", "1", 1);
+    auto pctx = makeContext();
+    if (old) setenv("QRT_CUDA_PROFILE", saved.c_str(), 1);
+    else unsetenv("QRT_CUDA_PROFILE");
+    if (!pctx.ok()) return pctx.status();
+    (*pctx)->setCudaGraph(false);
+    QRT_RETURN_IF_ERROR((*pctx)->enqueue(stream.get()));
+    QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream.get()));
+    cuda::collectLayerTimes();
+    cuda::resetLayerTimes();
+    const int runs = std::clamp<int>(static_cast<int>(ms.size()), 1, 50);
+    for (int i = 0; i < runs; ++i) {
+      QRT_RETURN_IF_ERROR((*pctx)->enqueue(stream.get()));
+      QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream.get()));
+      cuda::collectLayerTimes();  // each kernel keeps one pair of events: read after every run
+    }
+    std::map<std::string, LayerInfo> info;
+    for (LayerInfo& l : engine->layers()) info[l.name] = std::move(l);
+    double total = 0;
+    const std::vector<cuda::LayerTime> times = cuda::collectLayerTimes();
+    for (const cuda::LayerTime& t : times) total += t.total_ms;
+    for (const cuda::LayerTime& t : times) {
+      ProfileRow row;
+      row.layer = t.layer;
+      row.op = t.op;
+      row.backend = "cuda";
+      if (auto it = info.find(t.layer); it != info.end()) row.precision = it->second.precision;
+      row.total_ms = t.total_ms;
+      row.avg_ms = t.total_ms / runs;
+      row.percent = total > 0 ? 100.0 * t.total_ms / total : 0;
+      r.profile.push_back(std::move(row));
+    }
+    std::stable_sort(r.profile.begin(), r.profile.end(),
+                     [](const ProfileRow& a, const ProfileRow& b) { return a.total_ms > b.total_ms; });
+    r.profile_runs = runs;
+    pctx->reset();
+    cuda::resetLayerTimes();
+  }
+  r.peak_rss_mb = peakRssMb();
+  return r;
+#endif
+}
+
 Result<BenchResult> runBench(const std::string& path, const ModelOptions& model, const BuildOptions& build,
                              const BenchOptions& opts, double duration_s) {
   BenchResult r;
@@ -210,10 +362,11 @@ Result<BenchResult> runBench(const std::string& path, const ModelOptions& model,
   QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, loadEngine(path, config));
   r.load_ms = msSince(t0);
   if (r.built && !build.output.empty()) QRT_RETURN_IF_ERROR(engine->save(build.output));
-  if (engine->metadata("device") == "cuda")
-    return unsupported(path, ": a CUDA engine; qrt bench binds host buffers and times on the CPU clock, so it ",
-                       "runs CPU engines only for now");
   for (const LayerInfo& l : engine->layers()) r.backends[l.backend.empty() ? "-" : l.backend] += 1;
+  if (engine->metadata("device") == "cuda") return runCudaBench(std::move(r), engine, model, opts, duration_s);
+  if (build.device == "cuda")
+    return invalidArgument("--device cuda: ", path, " is an engine built for the CPU (rebuild it with --device cuda)");
+  if (opts.cuda_graph) return invalidArgument("--cuda-graph applies to CUDA engines; ", path, " runs on the CPU");
 
   QRT_ASSIGN_OR_RETURN(auto given, parseShapes(model.shapes));
   QRT_ASSIGN_OR_RETURN(auto shapes, resolveShapes(*engine, given, opts.batch));
@@ -303,7 +456,10 @@ void printSummary(const BenchResult& r, const BenchOptions& opts) {
               static_cast<double>(r.activation_bytes) / (1024.0 * 1024.0));
   std::string backends;
   for (const auto& [b, n] : r.backends) backends += (backends.empty() ? "" : ", ") + b + " " + std::to_string(n);
-  std::printf("  layers: %s; threads: %d\n", backends.c_str(), r.threads);
+  if (r.cuda)
+    std::printf("  layers: %s; GPU: %s; CUDA graph %s\n", backends.c_str(), r.gpu.c_str(), r.cuda_graph ? "on" : "off");
+  else
+    std::printf("  layers: %s; threads: %d\n", backends.c_str(), r.threads);
   for (const auto& [info, dims] : r.inputs)
     std::printf("  input %s: %s %s (random, seed %d)\n", info.name.c_str(), dataTypeName(info.dtype),
                 dimsToString(dims).c_str(), opts.seed);
@@ -311,12 +467,16 @@ void printSummary(const BenchResult& r, const BenchOptions& opts) {
   const LatencyStats& l = r.latency;
   std::printf("=== Performance summary ===\n");
   std::printf("Throughput: %.2f samples/s (batch %lld, %.2f runs/s)\n", r.throughput, static_cast<long long>(r.batch),
-              l.mean > 0 ? 1000.0 / l.mean : 0.0);
+              r.cuda ? r.throughput / static_cast<double>(r.batch) : (l.mean > 0 ? 1000.0 / l.mean : 0.0));
   std::printf("Latency: min = %.4f ms, max = %.4f ms, mean = %.4f ms, median = %.4f ms, percentile(90%%) = %.4f ms, "
               "percentile(99%%) = %.4f ms\n",
               l.min, l.max, l.mean, l.median, l.p90, l.p99);
-  std::printf("Timed runs: %zu in %.3f s%s\n", l.count, l.total_ms / 1000.0,
-              opts.profile ? " (profiler attached: two clock reads per layer included)" : "");
+  if (r.cuda)
+    std::printf("Timed runs: %zu, %.3f s of GPU time (CUDA events around each enqueue on one stream)%s\n", l.count,
+                l.total_ms / 1000.0, opts.profile ? "; the profile comes from separate runs without graphs" : "");
+  else
+    std::printf("Timed runs: %zu in %.3f s%s\n", l.count, l.total_ms / 1000.0,
+                opts.profile ? " (profiler attached: two clock reads per layer included)" : "");
   std::printf("Engine %s: %.1f ms\n", r.built ? "build" : "load", r.load_ms);
   std::printf("Peak RSS: %.1f MiB\n", r.peak_rss_mb);
   if (!r.profile.empty()) printProfile(r);
@@ -343,6 +503,11 @@ Status writeJson(const std::string& path, const BenchResult& r, const BenchOptio
   j.key("activation_bytes").value(r.activation_bytes);
   j.key("seed").value(opts.seed);
   j.key("profiled").value(opts.profile);
+  j.key("device").value(r.cuda ? "cuda" : "cpu");
+  if (r.cuda) {
+    j.key("cuda_graph").value(r.cuda_graph);
+    j.key("gpu").value(r.gpu);
+  }
   j.key("inputs").beginArray();
   for (const auto& [info, dims] : r.inputs)
     j.beginObject().key("name").value(info.name).key("dtype").value(dataTypeName(info.dtype)).key("dims").array(dims).endObject();
@@ -389,8 +554,15 @@ int cmdBench(const std::vector<std::string>& args) {
   if (Status s = parseArgs(args, groups, &pos, &help); !s.ok()) return fail(s);
   if (help) {
     std::printf("%s", usage("qrt bench ENGINE.qrt|MODEL.onnx [--batch N] [--shapes ...] [--warmup N] "
-                            "[--iterations N | --duration S] [--threads N] [--json FILE] [--profile]\n"
-                            "(build options apply when given an .onnx, which is built first; -o saves that engine)",
+                            "[--iterations N | --duration S] [--threads N] [--json FILE] [--profile] [--cuda-graph]\n"
+                            "(build options apply when given an .onnx, which is built first; -o saves that engine)\n\n"
+                            "CUDA engines (built with --device cuda; the engine says so, --device cuda is implied):\n"
+                            "inputs and outputs live in device memory (random inputs uploaded once through pinned\n"
+                            "memory); each run is enqueued on one stream between two CUDA events, and latency is the\n"
+                            "GPU time between them (median, p90, p99); throughput counts the back-to-back runs over\n"
+                            "their wall time. --cuda-graph captures the run into a CUDA graph once and replays it.\n"
+                            "--profile times every kernel with CUDA events on separate runs (without graphs) and\n"
+                            "prints the per-layer table. The JSON record adds device, cuda_graph and gpu.",
                             groups)
                           .c_str());
     return 0;

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "device_io.h"
 #include "core/file_util.h"
 #include "core/json_writer.h"
 #include "core/status_macros.h"
@@ -45,6 +46,7 @@ struct Runner {
   std::string path;
   std::shared_ptr<Engine> engine;
   std::unique_ptr<ExecutionContext> ctx;
+  std::unique_ptr<DeviceIo> io;  // device buffers for CUDA engines (device_io.h)
   std::string input, output;
   Dims input_dims;  // as declared: -1 where dynamic
   HostTensor out;
@@ -77,6 +79,7 @@ Result<Runner> openRunner(const std::string& path, const BuilderConfig& config) 
   r.input_dims = inputs[0].dims;
   r.output = outputs[0].name;
   QRT_ASSIGN_OR_RETURN(r.ctx, r.engine->createExecutionContext());
+  r.io = std::make_unique<DeviceIo>(*r.engine);
   return r;
 }
 
@@ -123,11 +126,13 @@ Status runBatch(Runner* r, HostTensor* x, int64_t n, const std::vector<int>& lab
     return invalidArgument(r->path, ": output '", r->output, "' has shape ", dimsToString(out_dims),
                            " for a batch of ", x->dims()[0], "; eval expects class scores [N, classes]");
   if (r->out.dims() != out_dims) r->out = HostTensor(r->engine->outputs()[0].dtype, out_dims);
-  QRT_RETURN_IF_ERROR(r->ctx->setTensorAddress(r->input, x->data()));
-  QRT_RETURN_IF_ERROR(r->ctx->setTensorAddress(r->output, r->out.data()));
+  // CUDA engines: device buffers, filled and read back through pinned host memory.
+  QRT_RETURN_IF_ERROR(r->io->bindInput(*r->ctx, r->input, x->data(), x->bytes()));
+  QRT_RETURN_IF_ERROR(r->io->bindOutput(*r->ctx, r->output, r->out.data(), r->out.bytes()));
   auto t0 = std::chrono::steady_clock::now();
   QRT_RETURN_IF_ERROR(r->ctx->enqueue());
   r->batch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  QRT_RETURN_IF_ERROR(r->io->fetch());
 
   const int64_t classes = volume(out_dims) / out_dims[0];
   for (int64_t i = 0; i < n; ++i) {

@@ -277,6 +277,7 @@ OptionGroup BenchOptions::group() {
   g.value("--json", &json, "FILE", "also write the results as JSON to FILE");
   g.value("--save-inputs", &save_inputs, "DIR", "write the random inputs as DIR/<name>.npy");
   g.flag("--profile", &profile, "per-layer times, sorted by total time (like trtexec --dumpProfile)");
+  g.flag("--cuda-graph", &cuda_graph, "CUDA engines: capture the run into a CUDA graph once and replay it");
   return g;
 }
 

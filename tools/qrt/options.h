@@ -114,6 +114,7 @@ struct BenchOptions {
   std::string json;          // write the results here
   std::string save_inputs;   // write the random inputs as DIR/<name>.npy
   bool profile = false;      // per-layer table
+  bool cuda_graph = false;   // CUDA engines: replay a captured CUDA graph (ExecutionContext::setCudaGraph)
   OptionGroup group();
   // Checks the combination and returns the duration in seconds (0 when --iterations rules).
   Result<double> durationSeconds() const;

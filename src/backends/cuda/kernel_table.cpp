@@ -4,7 +4,8 @@ namespace qrt::cuda {
 
 namespace {
 using FamilyFn = std::span<const CudaKernelEntry> (*)();
-const FamilyFn kFamilies[] = {&elementwiseKernels, &movementKernels, &nnKernels, &convKernels, &gemmKernels};
+const FamilyFn kFamilies[] = {&elementwiseKernels, &movementKernels, &nnKernels, &convKernels,
+                               &gemmKernels,        &quantizeKernels, &qgemmKernels};
 
 // The node's domain is the entry's ("ai.onnx" is the default domain "").
 bool sameDomain(const std::string& node_domain, const char* entry_domain) {

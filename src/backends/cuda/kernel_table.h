@@ -12,6 +12,8 @@ std::span<const CudaKernelEntry> movementKernels();     // movement.cpp
 std::span<const CudaKernelEntry> nnKernels();           // nn.cpp: pools, softmax, batch norm, resize
 std::span<const CudaKernelEntry> convKernels();         // conv.cpp (cuDNN)
 std::span<const CudaKernelEntry> gemmKernels();         // gemm.cpp (cuBLASLt)
+std::span<const CudaKernelEntry> quantizeKernels();     // quantize_ops.cpp: QuantizeLinear, DequantizeLinear, int8 MaxPool
+std::span<const CudaKernelEntry> qgemmKernels();        // qgemm.cpp: QGemm, QMatMul (cuBLASLt INT8)
 
 // The entry for a node (ONNX domain only), or nullptr.
 const CudaKernelEntry* findKernel(const ir::Node& node);

@@ -1,8 +1,9 @@
-// Channels-last (NHWC) storage around FP16 convolutions: cuDNN's fast FP16 kernels on Hopper
-// read and write NHWC (see DESIGN.md, "GPU facts measured"). Dims stay NCHW in the IR; the
-// qrt_nhwc attribute says a node's 4-D activations are stored NHWC. Every 2-D FP16 Conv with
-// constant weights is channels-last; a node that can work in either layout (elementwise ops,
-// pools, batch norm, concat) follows when one of its 4-D activation inputs is channels-last. An
+// Channels-last (NHWC) storage around FP16 and INT8 convolutions: cuDNN's fast FP16 kernels on
+// Hopper read and write NHWC (see DESIGN.md, "GPU facts measured"), its INT8 ones only NHWC.
+// Dims stay NCHW in the IR; the qrt_nhwc attribute says a node's 4-D activations are stored
+// NHWC. Every 2-D FP16 Conv and INT8 QConv with constant weights is channels-last; a node that
+// can work in either layout (elementwise ops, pools, batch norm, concat, Q/DQ) follows when one
+// of its 4-D activation inputs is channels-last. An
 // Identity with qrt_to_nhwc changes the layout where the two meet. A [N, C, 1, 1] tensor is the
 // same bytes in both layouts and needs no change.
 #include "backends/cuda/cuda_kernel.h"
@@ -26,13 +27,16 @@ bool layoutAgnostic(const std::string& op) {
       "Softsign", "ThresholdedRelu", "Mish", "Gelu", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Erf",
       "Floor", "Ceil", "Round", "Sin", "Cos", "Clip", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum",
       "Mean", "PRelu", "Cast", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-      "BatchNormalization", "Concat"};
+      "BatchNormalization", "Concat", "QuantizeLinear", "DequantizeLinear"};
   return kOps.count(op) != 0;
 }
 
+// FP16 convolutions, and INT8 ones (qrt's QConv: cuDNN's int8 convolutions are NHWC only, so
+// the int8 activations between QConvs are channels-last, as TensorRT keeps them).
 bool channelsLastConv(const ir::Node& n) {
   const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain);
-  return conv && n.inputs[0]->dtype == DataType::kHalf && n.inputs[0]->dims.size() == 4 &&
+  const bool qconv = n.op_type == "QConv" && n.domain == kQrtDomain && n.inputs[0]->dtype == DataType::kInt8;
+  return ((conv && n.inputs[0]->dtype == DataType::kHalf) || qconv) && n.inputs[0]->dims.size() == 4 &&
          n.hasInput(1) && n.inputs[1]->isConstant();
 }
 

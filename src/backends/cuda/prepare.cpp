@@ -1,9 +1,12 @@
 // The builder step of a --device cuda build (after the graph passes, which already fused
 // convolution epilogues into qrt's FusedConv / FusedGemm): convert to FP16 when the config allows it (channels-last around the FP16 convolutions), check that every device node
 // has a CUDA kernel, and record the GPU and the library versions in the engine metadata.
+#include <algorithm>
+
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/runtime.h"
 #include "core/logging.h"
+#include "ops/op.h"
 #include "passes/infer_shapes.h"
 
 namespace qrt::cuda {
@@ -38,10 +41,13 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   auto info = currentDevice();
   if (!info.ok()) return info.status().withContext("--device cuda");
   int half_nodes = 0, nhwc_nodes = 0, layout_changes = 0;
-  if (config.getFlag(BuilderFlag::kFP16)) {
-    QRT_RETURN_IF_ERROR(convertToHalf(g, &half_nodes));
+  if (config.getFlag(BuilderFlag::kFP16)) QRT_RETURN_IF_ERROR(convertToHalf(g, &half_nodes));
+  // Channels-last around FP16 convolutions and INT8 ones (QConv, from foldQdq).
+  const bool has_qconv = std::any_of(g.nodes().begin(), g.nodes().end(), [](const auto& n) {
+    return n->op_type == "QConv" && n->domain == kQrtDomain;
+  });
+  if (config.getFlag(BuilderFlag::kFP16) || has_qconv)
     QRT_RETURN_IF_ERROR(assignChannelsLast(g, &nhwc_nodes, &layout_changes));
-  }
   QRT_RETURN_IF_ERROR(passes::inferShapes(g));
   logInfo("CUDA: ", half_nodes, " nodes in FP16, ", nhwc_nodes,
           " channels-last nodes, ", layout_changes, " layout changes");

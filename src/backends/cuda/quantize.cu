@@ -1,0 +1,187 @@
+// The CUDA backend's INT8 kernels beside the convolution: QuantizeLinear / DequantizeLinear
+// (per tensor or per axis, either layout), the requantizing epilogue of QGemm / QMatMul, a plain
+// int8 matrix product for the shapes cuBLASLt does not take, and int8 max pooling.
+//
+// Arithmetic is the reference backend's (src/backends/reference/quantize.cpp, qops_common.h):
+// x / scale in fp32 with IEEE division, round half to even (rintf), saturate. The explicit
+// __fmul_rn / __fadd_rn keep nvcc from contracting the epilogue into an FMA, so the device
+// rounds where the reference does.
+#include <cuda_fp16.h>
+
+#include "backends/cuda/device_util.cuh"
+#include "backends/cuda/int8_launch.h"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+__device__ __forceinline__ int64_t channelOf(int64_t i, AxisIndex a) {
+  return a.channels == 1 ? 0 : (i / a.inner) % a.channels;
+}
+
+template <typename Q> __device__ __forceinline__ Q saturateQ(float q);
+template <> __device__ __forceinline__ int8_t saturateQ<int8_t>(float q) {
+  return static_cast<int8_t>(fminf(fmaxf(q, -128.f), 127.f));
+}
+template <> __device__ __forceinline__ uint8_t saturateQ<uint8_t>(float q) {
+  return static_cast<uint8_t>(fminf(fmaxf(q, 0.f), 255.f));
+}
+
+template <typename X, typename Q>
+__global__ void quantizeKernel(const X* x, const float* scale, const Q* zp, Q* y, int64_t n, AxisIndex a) {
+  QRT_GRID_STRIDE(i, n) {
+    const int64_t c = channelOf(i, a);
+    const float z = zp ? static_cast<float>(zp[c]) : 0.f;
+    const float v = __fdiv_rn(ld(x, i), scale[c]);
+    y[i] = isnan(v) ? static_cast<Q>(z) : saturateQ<Q>(rintf(v) + z);
+  }
+}
+
+template <typename X, typename Y>
+__global__ void dequantizeKernel(const X* x, const float* scale, const X* zp, Y* y, int64_t n, AxisIndex a) {
+  QRT_GRID_STRIDE(i, n) {
+    const int64_t c = channelOf(i, a);
+    const int64_t z = zp ? static_cast<int64_t>(zp[c]) : 0;
+    st(y, i, __fmul_rn(static_cast<float>(static_cast<int64_t>(x[i]) - z), scale[c]));
+  }
+}
+
+template <typename Q, typename X>
+void quantizeAs(const void* x, const float* scale, const void* zp, void* y, int64_t n, AxisIndex a, cudaStream_t s) {
+  quantizeKernel<X, Q><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const X*>(x), scale, static_cast<const Q*>(zp),
+                                                       static_cast<Q*>(y), n, a);
+}
+
+template <typename X>
+void dequantizeAs(const void* x, const float* scale, const void* zp, DataType yt, void* y, int64_t n, AxisIndex a,
+                  cudaStream_t s) {
+  if (yt == DataType::kHalf)
+    dequantizeKernel<X, __half><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const X*>(x), scale,
+                                                                static_cast<const X*>(zp), static_cast<__half*>(y), n, a);
+  else
+    dequantizeKernel<X, float><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const X*>(x), scale,
+                                                               static_cast<const X*>(zp), static_cast<float*>(y), n, a);
+}
+
+template <typename Y>
+__global__ void epilogueKernel(const int32_t* acc, Y* y, int64_t n, int64_t cols, Int8Epilogue e) {
+  const float xs = *e.x_scale;
+  const float ys = e.y_scale ? *e.y_scale : 1.f;
+  QRT_GRID_STRIDE(i, n) {
+    const int64_t c = i % cols;
+    const float mult = __fmul_rn(xs, e.w_scale[e.w_per_channel ? c : 0]);
+    float v = __fmul_rn(static_cast<float>(acc[i]), mult);
+    if (e.bias) v = __fadd_rn(v, e.bias[c]);
+    if (e.act == 1) v = v < 0.f ? 0.f : v;
+    else if (e.act == 2) v = v < e.lo ? e.lo : (v > e.hi ? e.hi : v);
+    if constexpr (sizeof(Y) == 1) {
+      const float q = __fdiv_rn(v, ys);
+      y[i] = isnan(q) ? int8_t{0} : saturateQ<int8_t>(rintf(q));
+    } else {
+      y[i] = v;
+    }
+  }
+}
+
+// One thread per output element; adequate for the rare shapes that come here.
+__global__ void int8MatmulKernel(const int8_t* a, const int8_t* w, int32_t* acc, int64_t total, Int8MatmulShape p) {
+  QRT_GRID_STRIDE(i, total) {
+    const int64_t j = i % p.cols;
+    const int64_t r = (i / p.cols) % p.rows;
+    const int64_t b = i / (p.cols * p.rows);
+    const int8_t* ar = a + b * p.a_batch + r * p.a_rs;
+    const int8_t* wr = w + b * p.w_batch + j * p.k;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < p.k; ++k) sum += static_cast<int32_t>(ar[k * p.a_cs]) * static_cast<int32_t>(wr[k]);
+    acc[i] = sum;
+  }
+}
+
+template <typename T>
+__global__ void maxPoolInt8Kernel(const T* x, T* y, int64_t total, PoolGeometry g) {
+  QRT_GRID_STRIDE(i, total) {
+    int64_t n, c, o[3];
+    int64_t r = i;
+    if (g.channels_last) {
+      c = r % g.c; r /= g.c;
+      o[2] = r % g.out[2]; r /= g.out[2];
+      o[1] = r % g.out[1]; r /= g.out[1];
+      o[0] = r % g.out[0]; n = r / g.out[0];
+    } else {
+      o[2] = r % g.out[2]; r /= g.out[2];
+      o[1] = r % g.out[1]; r /= g.out[1];
+      o[0] = r % g.out[0]; r /= g.out[0];
+      c = r % g.c; n = r / g.c;
+    }
+    const int64_t sp = g.in[0] * g.in[1] * g.in[2];
+    const int64_t base = g.channels_last ? n * sp * g.c + c : (n * g.c + c) * sp;
+    const int64_t step = g.channels_last ? g.c : 1;
+    int best = -1000;  // below every int8 / uint8 value; a window entirely in padding is impossible (pads < kernel)
+    for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0) {
+      const int64_t i0 = o[0] * g.stride[0] - g.pad[0] + k0 * g.dilation[0];
+      if (i0 < 0 || i0 >= g.in[0]) continue;
+      for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1) {
+        const int64_t i1 = o[1] * g.stride[1] - g.pad[1] + k1 * g.dilation[1];
+        if (i1 < 0 || i1 >= g.in[1]) continue;
+        for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
+          const int64_t i2 = o[2] * g.stride[2] - g.pad[2] + k2 * g.dilation[2];
+          if (i2 < 0 || i2 >= g.in[2]) continue;
+          const int v = x[base + ((i0 * g.in[1] + i1) * g.in[2] + i2) * step];
+          best = v > best ? v : best;
+        }
+      }
+    }
+    y[i] = static_cast<T>(best);
+  }
+}
+
+}  // namespace
+
+void quantizeLinear(DataType xt, const void* x, const float* scale, DataType yt, const void* zero_point, void* y,
+                    int64_t n, AxisIndex axis, cudaStream_t s) {
+  if (n == 0) return;
+  const bool half = xt == DataType::kHalf;
+  if (yt == DataType::kUInt8) {
+    if (half) quantizeAs<uint8_t, __half>(x, scale, zero_point, y, n, axis, s);
+    else quantizeAs<uint8_t, float>(x, scale, zero_point, y, n, axis, s);
+  } else {
+    if (half) quantizeAs<int8_t, __half>(x, scale, zero_point, y, n, axis, s);
+    else quantizeAs<int8_t, float>(x, scale, zero_point, y, n, axis, s);
+  }
+}
+
+void dequantizeLinear(DataType xt, const void* x, const float* scale, const void* zero_point, DataType yt, void* y,
+                      int64_t n, AxisIndex axis, cudaStream_t s) {
+  if (n == 0) return;
+  switch (xt) {
+    case DataType::kUInt8: dequantizeAs<uint8_t>(x, scale, zero_point, yt, y, n, axis, s); break;
+    case DataType::kInt32: dequantizeAs<int32_t>(x, scale, zero_point, yt, y, n, axis, s); break;
+    default: dequantizeAs<int8_t>(x, scale, zero_point, yt, y, n, axis, s); break;
+  }
+}
+
+void int8Epilogue(const int32_t* acc, void* y, int64_t rows, int64_t cols, const Int8Epilogue& e, cudaStream_t s) {
+  const int64_t n = rows * cols;
+  if (n == 0) return;
+  if (e.y_scale)
+    epilogueKernel<int8_t><<<blocksFor(n), kBlock, 0, s>>>(acc, static_cast<int8_t*>(y), n, cols, e);
+  else
+    epilogueKernel<float><<<blocksFor(n), kBlock, 0, s>>>(acc, static_cast<float*>(y), n, cols, e);
+}
+
+void int8Matmul(const int8_t* a, const int8_t* w, int32_t* acc, const Int8MatmulShape& p, cudaStream_t s) {
+  const int64_t n = p.batch * p.rows * p.cols;
+  if (n == 0) return;
+  int8MatmulKernel<<<blocksFor(n), kBlock, 0, s>>>(a, w, acc, n, p);
+}
+
+void maxPoolInt8(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {
+  const int64_t n = g.n * g.c * g.out[0] * g.out[1] * g.out[2];
+  if (n == 0) return;
+  if (t == DataType::kUInt8)
+    maxPoolInt8Kernel<uint8_t><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n, g);
+  else
+    maxPoolInt8Kernel<int8_t><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), n, g);
+}
+
+}  // namespace qrt::cuda::launch

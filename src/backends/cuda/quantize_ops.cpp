@@ -1,0 +1,150 @@
+// The CUDA INT8 family beside the GEMMs (qgemm.cpp) and the convolution (conv.cpp's QConv):
+// QuantizeLinear and DequantizeLinear left over after foldQdq (the float value entering an
+// INT8 layer, a layer foldQdq does not fuse such as ConvTranspose), per tensor or per axis, in
+// either layout; and int8 MaxPool (a pool between Q/DQ in a QDQ model). Kernels: quantize.cu.
+#include "backends/cuda/kernel_table.h"
+#include "backends/cuda/int8_launch.h"
+#include "ops/nn_params.h"
+
+namespace qrt::cuda {
+
+namespace {
+
+bool present(const std::vector<TensorView>& in, size_t i) {
+  return in.size() > i && in[i].dtype != DataType::kUndefined && in[i].data != nullptr;
+}
+
+// The storage position of logical axis `axis` of a 4-D tensor stored channels-last (N, H, W, C).
+size_t storedAxis(size_t axis) {
+  static const size_t kNhwc[4] = {0, 3, 1, 2};
+  return kNhwc[axis];
+}
+
+// Q/DQ's axis layout for x (logical dims) with `num_scales` scales: per tensor when there is one.
+Result<launch::AxisIndex> axisIndex(const Dims& x, int64_t num_scales, int64_t axis_attr, bool nhwc,
+                                    const std::string& who) {
+  launch::AxisIndex a;
+  if (num_scales == 1) return a;
+  const int64_t rank = static_cast<int64_t>(x.size());
+  const int64_t axis = axis_attr < 0 ? axis_attr + rank : axis_attr;
+  if (axis < 0 || axis >= rank) return invalidArgument(who, ": axis ", axis_attr, " is out of range for x of shape ", dimsToString(x));
+  if (x[static_cast<size_t>(axis)] != num_scales)
+    return invalidArgument(who, ": scale has ", num_scales, " elements but x has ", x[static_cast<size_t>(axis)],
+                           " along axis ", axis);
+  Dims stored = x;
+  size_t pos = static_cast<size_t>(axis);
+  if (nhwc && rank == 4) {
+    stored = {x[0], x[2], x[3], x[1]};
+    pos = storedAxis(pos);
+  }
+  a.channels = num_scales;
+  for (size_t d = pos + 1; d < stored.size(); ++d) a.inner *= stored[d];
+  return a;
+}
+
+class QdqKernel final : public CudaKernel {
+ public:
+  QdqKernel(const ir::Node& n, DeviceContext* dev, bool quantize)
+      : CudaKernel(n, dev), quantize_(quantize), axis_(n.attrInt("axis", 1)), nhwc_(channelsLast(n)) {}
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    const int64_t scales = in[1].numel();
+    if (present(in, 2) && in[2].numel() != scales)
+      return invalidArgument(who_, ": the zero point has ", in[2].numel(), " elements and the scale ", scales);
+    QRT_ASSIGN_OR_RETURN(axis_index_, axisIndex(in[0].dims, scales, axis_, nhwc_, who_));
+    if (out[0].numel() != in[0].numel()) return internalError(who_, ": output size differs from the input's");
+    return Status::Ok();
+  }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    const void* zp = present(in, 2) ? in[2].data : nullptr;
+    if (quantize_)
+      launch::quantizeLinear(in[0].dtype, in[0].data, in[1].as<const float>(), out[0].dtype, zp, out[0].data,
+                             in[0].numel(), axis_index_, stream());
+    else
+      launch::dequantizeLinear(in[0].dtype, in[0].data, in[1].as<const float>(), zp, out[0].dtype, out[0].data,
+                               in[0].numel(), axis_index_, stream());
+    return launched();
+  }
+
+ private:
+  bool quantize_;
+  int64_t axis_;
+  bool nhwc_;
+  launch::AxisIndex axis_index_;
+};
+
+Result<std::unique_ptr<Kernel>> createQdq(const ir::Node& node, DeviceContext* dev) {
+  const bool quantize = node.op_type == "QuantizeLinear";
+  if (node.attrInt("block_size", 0) != 0)
+    return unsupported(node.describe(), ": the CUDA backend has no blocked (block_size) quantization");
+  if (!node.hasInput(1) || node.inputs[1]->dtype != DataType::kFloat)
+    return unsupported(node.describe(), ": the CUDA backend takes float32 scales");
+  const DataType q = quantize ? (node.outputs.empty() ? DataType::kUndefined : node.outputs[0]->dtype) : node.inputs[0]->dtype;
+  if (q != DataType::kInt8 && q != DataType::kUInt8 && !(q == DataType::kInt32 && !quantize))
+    return unsupported(node.describe(), ": the CUDA backend quantizes to int8 and uint8 only (got ", dataTypeName(q), ")");
+  const DataType f = quantize ? node.inputs[0]->dtype : node.outputs[0]->dtype;
+  if (f != DataType::kFloat && f != DataType::kHalf)
+    return unsupported(node.describe(), ": the CUDA backend's Q/DQ take fp32 or fp16 (got ", dataTypeName(f), ")");
+  return makeKernel<QdqKernel>(node, dev, quantize);
+}
+
+class MaxPoolInt8Kernel final : public CudaKernel {
+ public:
+  MaxPoolInt8Kernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a)
+      : CudaKernel(n, dev), attrs_(std::move(a)), nhwc_(channelsLast(n)) {}
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>&) override {
+    const Dims& x = in[0].dims;
+    QRT_ASSIGN_OR_RETURN(Window w, poolWindow(attrs_, x));
+    if (w.rank < 1 || w.rank > 3) return unsupported(who_, ": the CUDA backend pools over 1 to 3 spatial dims");
+    g_ = launch::PoolGeometry{};
+    g_.n = x[0];
+    g_.c = x[1];
+    const size_t lead = 3 - w.rank;
+    for (size_t i = 0; i < w.rank; ++i) {
+      g_.in[lead + i] = w.in[i];
+      g_.out[lead + i] = w.out[i];
+      g_.kernel[lead + i] = w.kernel[i];
+      g_.stride[lead + i] = w.strides[i];
+      g_.dilation[lead + i] = w.dilations[i];
+      g_.pad[lead + i] = w.pad_begin[i];
+      g_.pad_end[lead + i] = w.pad_end[i];
+    }
+    g_.channels_last = nhwc_ && x.size() == 4;
+    return Status::Ok();
+  }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    launch::maxPoolInt8(in[0].dtype, in[0].data, out[0].data, g_, stream());
+    return launched();
+  }
+
+ private:
+  WindowAttrs attrs_;
+  bool nhwc_;
+  launch::PoolGeometry g_;
+};
+
+Result<std::unique_ptr<Kernel>> createMaxPoolInt8(const ir::Node& node, DeviceContext* dev) {
+  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
+  if (node.outputs.size() > 1 && node.outputs[1])
+    return unsupported(node.describe(), ": the CUDA backend does not produce MaxPool's Indices");
+  return makeKernel<MaxPoolInt8Kernel>(node, dev, std::move(a));
+}
+
+constexpr DTypeSet kQuantizeIn{DataType::kFloat, DataType::kHalf};
+constexpr DTypeSet kDequantizeIn{DataType::kInt8, DataType::kUInt8, DataType::kInt32};
+constexpr DTypeSet kInt8Like{DataType::kInt8, DataType::kUInt8};
+
+const CudaKernelEntry kEntries[] = {
+    {"QuantizeLinear", kQuantizeIn, &createQdq},
+    {"DequantizeLinear", kDequantizeIn, &createQdq},
+    {"MaxPool", kInt8Like, &createMaxPoolInt8},
+};
+
+}  // namespace
+
+std::span<const CudaKernelEntry> quantizeKernels() { return kEntries; }
+
+}  // namespace qrt::cuda

@@ -1,0 +1,556 @@
+// The CUDA backend's INT8 kernels against the reference backend (the oracle, QRT_BACKEND=reference
+// for the CPU engines): QuantizeLinear / DequantizeLinear (per tensor and per axis, int8 and
+// uint8 with zero points, channels-last), QGemm / QMatMul (cuBLASLt INT8 and the plain kernel,
+// relu / clip, int8 and float outputs), int8 MaxPool, and a whole INT8 model (Fashion-MNIST with
+// the calibration cache tests/data/calib/fashion_mnist_entropy2.cache made on the CPU), whose GPU
+// predictions must agree with the CPU INT8 engine's on >= 99% of images.
+//
+// Every case uses fresh random inputs, poisons the GPU outputs before the run, and accepts a
+// difference of at most one quantization step of the compared value (an int8 rounding that
+// lands on the other side of a .5 in fp32). Every test skips where no GPU can be used (CI).
+// The Fashion-MNIST test images come from QRT_FMNIST_NPY (a [N, 1, 28, 28] preprocessed .npy)
+// (bench/gpu/run_gpu_bench.sh --tests passes it); without it that test skips.
+#include <gtest/gtest.h>
+
+#include "qrt/qrt.h"
+
+#ifndef QRT_HAVE_CUDA
+
+TEST(CudaInt8, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backend (no CUDA toolkit found)"; }
+
+#else
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "backends/cuda/device_memory.h"
+#include "core/half.h"
+#include "core/status_macros.h"
+#include "data/tensor_file.h"
+#include "quant/data_calibrators.h"
+#include "runtime/engine_impl.h"
+#include "test_util.h"
+
+namespace qrt {
+namespace {
+
+std::optional<std::string> noGpu() {
+  Status s = cuda::deviceStatus();
+  if (s.ok()) return std::nullopt;
+  return "no usable GPU (" + s.message() + ")";
+}
+
+#define QRT_REQUIRE_GPU()                         \
+  do {                                            \
+    if (auto why = noGpu()) GTEST_SKIP() << *why; \
+  } while (0)
+
+std::mt19937& rng() {
+  static std::mt19937 r(std::random_device{}());
+  return r;
+}
+
+std::vector<double> uniform(int64_t n, double lo, double hi) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = d(rng());
+  return v;
+}
+std::vector<double> ints(int64_t n, int lo, int hi) {  // integers in [lo, hi]
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = d(rng());
+  return v;
+}
+
+std::vector<uint8_t> encode(const std::vector<double>& v, DataType t) {
+  std::vector<uint8_t> b(v.size() * dataTypeSize(t));
+  for (size_t i = 0; i < v.size(); ++i) {
+    void* p = &b[i * dataTypeSize(t)];
+    switch (t) {
+      case DataType::kFloat: { float f = static_cast<float>(v[i]); std::memcpy(p, &f, 4); break; }
+      case DataType::kInt32: { int32_t x = static_cast<int32_t>(v[i]); std::memcpy(p, &x, 4); break; }
+      case DataType::kInt64: { int64_t x = static_cast<int64_t>(v[i]); std::memcpy(p, &x, 8); break; }
+      case DataType::kInt8: { int8_t x = static_cast<int8_t>(v[i]); std::memcpy(p, &x, 1); break; }
+      case DataType::kUInt8: { uint8_t x = static_cast<uint8_t>(v[i]); std::memcpy(p, &x, 1); break; }
+      default: ADD_FAILURE() << "encode: dtype " << dataTypeName(t);
+    }
+  }
+  return b;
+}
+
+std::vector<double> decode(const std::vector<uint8_t>& b, DataType t) {
+  const size_t e = dataTypeSize(t), n = b.size() / e;
+  std::vector<double> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    const void* p = &b[i * e];
+    switch (t) {
+      case DataType::kFloat: { float f; std::memcpy(&f, p, 4); v[i] = f; break; }
+      case DataType::kInt32: { int32_t x; std::memcpy(&x, p, 4); v[i] = x; break; }
+      case DataType::kInt8: { int8_t x; std::memcpy(&x, p, 1); v[i] = x; break; }
+      case DataType::kUInt8: { uint8_t x; std::memcpy(&x, p, 1); v[i] = x; break; }
+      default: ADD_FAILURE() << "decode: dtype " << dataTypeName(t);
+    }
+  }
+  return v;
+}
+
+// ---- models ----
+
+class Model {
+ public:
+  Model() {
+    m_.set_ir_version(8);
+    auto* imp = m_.add_opset_import();
+    imp->set_domain("");
+    imp->set_version(17);
+    m_.mutable_graph()->set_name("cuda_int8_test");
+  }
+  // A graph input; `gen` makes its values for each run.
+  Model& input(const std::string& name, Dims dims, DataType t, std::function<std::vector<double>(int64_t)> gen) {
+    auto* vi = m_.mutable_graph()->add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(static_cast<int>(t));
+    auto* shape = tt->mutable_shape();
+    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+    feeds_.push_back({name, t, dims, std::move(gen)});
+    return *this;
+  }
+  Model& constant(const std::string& name, Dims dims, const std::vector<double>& values, DataType t = DataType::kFloat) {
+    auto* init = m_.mutable_graph()->add_initializer();
+    init->set_name(name);
+    init->set_data_type(static_cast<int>(t));
+    for (int64_t d : dims) init->add_dims(d);
+    std::vector<uint8_t> b = encode(values, t);
+    init->set_raw_data(b.data(), b.size());
+    return *this;
+  }
+  Model& scalar(const std::string& name, double v, DataType t = DataType::kFloat) { return constant(name, {}, {v}, t); }
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::vector<std::string>& outs) {
+    auto* n = m_.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(op + "_" + std::to_string(m_.graph().node_size()));
+    for (const auto& i : ins) n->add_input(i);
+    for (const auto& o : outs) n->add_output(o);
+    return *n;
+  }
+  Model& output(const std::string& name, DataType t = DataType::kFloat) {
+    auto* out = m_.mutable_graph()->add_output();
+    out->set_name(name);
+    out->mutable_type()->mutable_tensor_type()->set_elem_type(static_cast<int>(t));
+    return *this;
+  }
+  std::string bytes() const { return m_.SerializeAsString(); }
+
+  struct Feed {
+    std::string name;
+    DataType dtype;
+    Dims dims;
+    std::function<std::vector<double>(int64_t)> gen;
+  };
+  const std::vector<Feed>& feeds() const { return feeds_; }
+
+ private:
+  onnx::ModelProto m_;
+  std::vector<Feed> feeds_;
+};
+
+void attrInt(onnx::NodeProto& n, const std::string& name, int64_t v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void attrInts(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+
+// ---- running ----
+
+struct Inputs {
+  std::map<std::string, std::vector<double>> values;
+  std::map<std::string, Dims> dims;
+  std::map<std::string, DataType> dtypes;
+};
+
+Inputs randomInputs(const Model& m) {
+  Inputs in;
+  for (const auto& f : m.feeds()) {
+    in.values[f.name] = f.gen(volume(f.dims));
+    in.dims[f.name] = f.dims;
+    in.dtypes[f.name] = f.dtype;
+  }
+  return in;
+}
+
+enum class Target { kReference, kGpu, kGpuFp16 };
+
+// The reference backend is the oracle: QRT_BACKEND=reference while the CPU engine is built.
+Result<std::shared_ptr<Engine>> buildFor(const std::string& model, Target t, std::shared_ptr<Calibrator> calib = nullptr) {
+  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(model.data(), model.size(), ""));
+  BuilderConfig c;
+  if (t != Target::kReference) c.setDevice(DeviceType::kCUDA);
+  if (t == Target::kGpuFp16) c.setFlag(BuilderFlag::kFP16);
+  if (calib) {
+    c.setFlag(BuilderFlag::kINT8);
+    c.setInt8Calibrator(std::move(calib));
+  }
+  if (t == Target::kReference) setenv("QRT_BACKEND", "reference", 1);
+  auto e = buildEngine(*net, c);
+  if (t == Target::kReference) unsetenv("QRT_BACKEND");
+  return e;
+}
+
+constexpr int kPoisonByte = 0x7B;  // fp32 1.3e36; int8 123
+
+struct Outputs {
+  std::map<std::string, std::vector<double>> values;
+  std::map<std::string, DataType> dtypes;
+};
+
+Result<Outputs> runEngine(Engine& engine, const Inputs& in, bool device) {
+  QRT_ASSIGN_OR_RETURN(auto ctx, engine.createExecutionContext());
+  std::vector<std::shared_ptr<void>> keep;
+  std::vector<std::vector<uint8_t>> host;
+  host.reserve(16);
+  for (const auto& [name, values] : in.values) {
+    QRT_RETURN_IF_ERROR(ctx->setInputShape(name, in.dims.at(name)));
+    host.push_back(encode(values, in.dtypes.at(name)));
+    void* addr = host.back().data();
+    if (device) {
+      QRT_ASSIGN_OR_RETURN(auto d, cuda::deviceAlloc(host.back().size()));
+      QRT_RETURN_IF_ERROR(cuda::copyToDevice(d.get(), host.back().data(), host.back().size()));
+      addr = d.get();
+      keep.push_back(d);
+    }
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress(name, addr));
+  }
+  struct Out {
+    std::string name;
+    DataType dtype;
+    void* addr;
+    size_t index;
+  };
+  std::vector<Out> outs;
+  for (const auto& o : engine.outputs()) {
+    QRT_ASSIGN_OR_RETURN(Dims dims, ctx->tensorShape(o.name));
+    size_t bytes = static_cast<size_t>(volume(dims)) * dataTypeSize(o.dtype);
+    host.emplace_back(bytes);
+    void* addr = host.back().data();
+    if (device) {
+      QRT_ASSIGN_OR_RETURN(auto d, cuda::deviceAlloc(bytes));
+      QRT_RETURN_IF_ERROR(cuda::fillDevice(d.get(), kPoisonByte, bytes));
+      addr = d.get();
+      keep.push_back(d);
+    }
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress(o.name, addr));
+    outs.push_back({o.name, o.dtype, addr, host.size() - 1});
+  }
+  QRT_RETURN_IF_ERROR(ctx->enqueue());
+  Outputs r;
+  for (const Out& o : outs) {
+    std::vector<uint8_t>& h = host[o.index];
+    if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(h.data(), o.addr, h.size()));
+    r.values[o.name] = decode(h, o.dtype);
+    r.dtypes[o.name] = o.dtype;
+    if (device && o.dtype == DataType::kFloat)
+      for (double v : r.values[o.name])
+        if (std::fabs(v) > 1e35) return internalError("output '", o.name, "' has elements the GPU never wrote");
+  }
+  return r;
+}
+
+// Every element within `step` (one quantization step of that output) of the reference; and at
+// most `max_off_fraction` of them off at all (a rounding flip is rare, a wrong kernel is not).
+void expectWithinStep(const std::vector<double>& got, const std::vector<double>& want, double step,
+                      const std::string& what, double max_off_fraction = 0.05) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  size_t off = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double e = std::fabs(got[i] - want[i]);
+    ASSERT_LE(e, step * 1.0001 + 1e-6 * std::fabs(want[i])) << what << ": element " << i << " got " << got[i]
+                                                            << " want " << want[i] << " (step " << step << ")";
+    if (e > 1e-6 * std::fabs(want[i]) + 1e-30) ++off;
+  }
+  EXPECT_LE(static_cast<double>(off), max_off_fraction * static_cast<double>(got.size()) + 1)
+      << what << ": " << off << " of " << got.size() << " elements differ";
+}
+
+// Builds the model for the reference and the GPU, runs both on fresh inputs `runs` times and
+// compares every output within its step (steps: output name -> step; default 1 for integer
+// outputs, `float_step` for float ones).
+void checkModel(const Model& m, const std::map<std::string, double>& steps, Target gpu = Target::kGpu, int runs = 2,
+                double max_off_fraction = 0.05) {
+  const std::string bytes = m.bytes();
+  auto ref = buildFor(bytes, Target::kReference);
+  ASSERT_TRUE(ref.ok()) << ref.status().toString();
+  auto dev = buildFor(bytes, gpu);
+  ASSERT_TRUE(dev.ok()) << dev.status().toString();
+  for (int r = 0; r < runs; ++r) {
+    SCOPED_TRACE("run " + std::to_string(r));
+    Inputs in = randomInputs(m);
+    auto want = runEngine(**ref, in, false);
+    ASSERT_TRUE(want.ok()) << want.status().toString();
+    auto got = runEngine(**dev, in, true);
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    for (const auto& [name, values] : want->values) {
+      auto it = steps.find(name);
+      ASSERT_NE(it, steps.end()) << "no step given for output " << name;
+      expectWithinStep(got->values[name], values, it->second, name, max_off_fraction);
+    }
+  }
+}
+
+// The layer names of an engine by op.
+std::map<std::string, int> opsOf(const Engine& e) {
+  std::map<std::string, int> ops;
+  for (const LayerInfo& l : e.layers()) ops[l.op] += 1;
+  return ops;
+}
+
+auto floats(double lo, double hi) {
+  return [lo, hi](int64_t n) { return uniform(n, lo, hi); };
+}
+auto integers(int lo, int hi) {
+  return [lo, hi](int64_t n) { return ints(n, lo, hi); };
+}
+
+// ---- Q / DQ ----
+
+TEST(CudaInt8, QuantizePerTensorAndPerAxis) {
+  QRT_REQUIRE_GPU();
+  const Dims x{2, 6, 5, 7};
+  Model m;
+  m.input("X", x, DataType::kFloat, floats(-3, 3));
+  m.scalar("s", 0.0213).scalar("z", 0, DataType::kInt8);
+  m.constant("sc", {6}, uniform(6, 0.01, 0.05)).constant("zc", {6}, ints(6, 0, 255), DataType::kUInt8);
+  m.constant("sw", {7}, uniform(7, 0.01, 0.05)).constant("zw", {7}, ints(7, -20, 20), DataType::kInt8);
+  m.node("QuantizeLinear", {"X", "s", "z"}, {"Q1"});
+  auto& q2 = m.node("QuantizeLinear", {"X", "sc", "zc"}, {"Q2"});
+  attrInt(q2, "axis", 1);
+  auto& q3 = m.node("QuantizeLinear", {"X", "sw", "zw"}, {"Q3"});
+  attrInt(q3, "axis", -1);
+  m.output("Q1", DataType::kInt8).output("Q2", DataType::kUInt8).output("Q3", DataType::kInt8);
+  checkModel(m, {{"Q1", 1}, {"Q2", 1}, {"Q3", 1}});
+}
+
+TEST(CudaInt8, DequantizePerTensorAndPerAxis) {
+  QRT_REQUIRE_GPU();
+  Model m;
+  m.input("A", {3, 4, 5, 6}, DataType::kInt8, integers(-128, 127));
+  m.input("B", {3, 4, 5, 6}, DataType::kUInt8, integers(0, 255));
+  m.scalar("s", 0.037).scalar("z", 3, DataType::kInt8);
+  m.constant("sc", {4}, uniform(4, 0.01, 0.1)).constant("zc", {4}, ints(4, 0, 255), DataType::kUInt8);
+  m.node("DequantizeLinear", {"A", "s", "z"}, {"Y1"});
+  auto& d2 = m.node("DequantizeLinear", {"B", "sc", "zc"}, {"Y2"});
+  attrInt(d2, "axis", 1);
+  m.output("Y1").output("Y2");
+  checkModel(m, {{"Y1", 1e-6}, {"Y2", 1e-6}});  // exact: one fp32 multiply
+}
+
+// Per-axis Q/DQ in a channels-last region: an FP16 convolution makes its output NHWC and the
+// Cast, Q and DQ after it follow (the channel of an element is then its innermost index).
+TEST(CudaInt8, QdqChannelsLast) {
+  QRT_REQUIRE_GPU();
+  Model m;
+  m.input("X", {2, 8, 9, 9}, DataType::kFloat, floats(-1, 1));
+  m.constant("W", {16, 8, 3, 3}, uniform(16 * 8 * 9, -0.3, 0.3));
+  m.constant("sc", {16}, uniform(16, 0.02, 0.06)).constant("zc", {16}, ints(16, -5, 5), DataType::kInt8);
+  auto& conv = m.node("Conv", {"X", "W"}, {"C"});
+  attrInts(conv, "pads", {1, 1, 1, 1});
+  auto& q = m.node("QuantizeLinear", {"C", "sc", "zc"}, {"Q"});
+  attrInt(q, "axis", 1);
+  auto& dq = m.node("DequantizeLinear", {"Q", "sc", "zc"}, {"Y"});
+  attrInt(dq, "axis", 1);
+  m.output("Y");
+  auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  int nhwc_q = 0;
+  for (const auto& n : (*gpu)->impl().graph->nodes())
+    if ((n->op_type == "QuantizeLinear" || n->op_type == "DequantizeLinear") && n->attrInt("qrt_nhwc", 0) == 1) ++nhwc_q;
+  EXPECT_EQ(nhwc_q, 2) << "Q and DQ should follow the FP16 convolution channels-last";
+  // The FP16 convolution differs from the fp32 reference by far less than a step (0.02+).
+  checkModel(m, {{"Y", 0.06}}, Target::kGpuFp16, 2, 0.25);
+}
+
+// ---- QGemm / QMatMul ----
+
+// X [M, K] -> Q/DQ -> Gemm(W per output channel, bias, transB) -> act -> [Q/DQ]: QGemm.
+Model gemmModel(int64_t m, int64_t k, int64_t n, const std::string& act, bool requantize, double y_scale) {
+  Model g;
+  g.input("X", {m, k}, DataType::kFloat, floats(-2, 2));
+  g.scalar("sx", 4.0 / 255).scalar("z", 0, DataType::kInt8);
+  g.constant("Wq", {n, k}, ints(n * k, -127, 127), DataType::kInt8);
+  g.constant("sw", {n}, uniform(n, 0.001, 0.01)).constant("zw", {n}, std::vector<double>(static_cast<size_t>(n), 0), DataType::kInt8);
+  g.constant("bias", {n}, uniform(n, -0.5, 0.5));
+  g.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
+  g.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
+  auto& dw = g.node("DequantizeLinear", {"Wq", "sw", "zw"}, {"Wd"});
+  attrInt(dw, "axis", 0);
+  auto& gemm = g.node("Gemm", {"Xd", "Wd", "bias"}, {act == "none" && !requantize ? "Y" : "G"});
+  attrInt(gemm, "transB", 1);
+  std::string last = "G";
+  if (act == "relu") {
+    g.node("Relu", {"G"}, {requantize ? "A" : "Y"});
+    last = "A";
+  } else if (act == "clip") {
+    g.scalar("lo", -0.3).scalar("hi", 0.6);
+    g.node("Clip", {"G", "lo", "hi"}, {requantize ? "A" : "Y"});
+    last = "A";
+  }
+  if (requantize) {
+    g.scalar("sy", y_scale);
+    g.node("QuantizeLinear", {last, "sy", "z"}, {"Yq"});
+    g.node("DequantizeLinear", {"Yq", "sy", "z"}, {"Y"});
+  }
+  g.output("Y");
+  return g;
+}
+
+TEST(CudaInt8, QGemm) {
+  QRT_REQUIRE_GPU();
+  struct Case {
+    int64_t m, k, n;
+    std::string act;
+    bool requantize;
+  };
+  // K = 64, 256: cuBLASLt's INT8 kernels; K = 30: the plain kernel.
+  for (const Case& c : {Case{5, 64, 24, "relu", true}, Case{33, 256, 40, "none", false}, Case{7, 30, 10, "clip", true},
+                        Case{1, 128, 1000, "none", false}, Case{16, 30, 12, "relu", false}}) {
+    SCOPED_TRACE("M " + std::to_string(c.m) + " K " + std::to_string(c.k) + " N " + std::to_string(c.n) + " " + c.act +
+                 (c.requantize ? " int8 out" : " float out"));
+    const double y_scale = 0.02;
+    Model g = gemmModel(c.m, c.k, c.n, c.act, c.requantize, y_scale);
+    auto gpu = buildFor(g.bytes(), Target::kGpu);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    EXPECT_EQ(opsOf(**gpu)["QGemm"], 1) << "the Q/DQ pattern should fold into a QGemm";
+    // Float outputs: the same int32 accumulator and fp32 epilogue, so (nearly) exact.
+    checkModel(g, {{"Y", c.requantize ? y_scale : 1e-5}});
+  }
+}
+
+// DQ(A) x DQ(B) with both activations: QMatMul, batched.
+TEST(CudaInt8, QMatMul) {
+  QRT_REQUIRE_GPU();
+  for (int64_t k : {32, 18}) {
+    SCOPED_TRACE("K " + std::to_string(k));
+    Model g;
+    g.input("A", {2, 5, k}, DataType::kFloat, floats(-1, 1));
+    g.input("B", {2, k, 9}, DataType::kFloat, floats(-1, 1));
+    g.scalar("sa", 2.0 / 255).scalar("sb", 2.0 / 255).scalar("sy", 0.05).scalar("z", 0, DataType::kInt8);
+    g.node("QuantizeLinear", {"A", "sa", "z"}, {"Aq"});
+    g.node("DequantizeLinear", {"Aq", "sa", "z"}, {"Ad"});
+    g.node("QuantizeLinear", {"B", "sb", "z"}, {"Bq"});
+    g.node("DequantizeLinear", {"Bq", "sb", "z"}, {"Bd"});
+    g.node("MatMul", {"Ad", "Bd"}, {"M"});
+    g.node("QuantizeLinear", {"M", "sy", "z"}, {"Mq"});
+    g.node("DequantizeLinear", {"Mq", "sy", "z"}, {"Y"});
+    g.output("Y");
+    auto gpu = buildFor(g.bytes(), Target::kGpu);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    EXPECT_EQ(opsOf(**gpu)["QMatMul"], 1);
+    checkModel(g, {{"Y", 0.05}});
+  }
+}
+
+// ---- int8 pooling ----
+
+TEST(CudaInt8, MaxPoolInt8) {
+  QRT_REQUIRE_GPU();
+  Model m;
+  m.input("X", {2, 5, 11, 9}, DataType::kInt8, integers(-128, 127));
+  m.input("U", {1, 3, 8, 8}, DataType::kUInt8, integers(0, 255));
+  auto& p = m.node("MaxPool", {"X"}, {"Y"});
+  attrInts(p, "kernel_shape", {3, 3});
+  attrInts(p, "strides", {2, 2});
+  attrInts(p, "pads", {1, 1, 1, 1});
+  auto& pu = m.node("MaxPool", {"U"}, {"V"});
+  attrInts(pu, "kernel_shape", {2, 2});
+  attrInts(pu, "strides", {2, 2});
+  m.output("Y", DataType::kInt8).output("V", DataType::kUInt8);
+  checkModel(m, {{"Y", 0}, {"V", 0}});
+}
+
+// ---- a whole INT8 model ----
+
+// Fashion-MNIST test images, preprocessed as models/fashion_mnist/preprocess.json says.
+std::optional<HostTensor> fashionMnistImages(std::string* why) {
+  if (const char* p = std::getenv("QRT_FMNIST_NPY")) {
+    auto t = readNpy(p);
+    if (t.ok()) return std::move(*t);
+    *why = t.status().toString();
+    return std::nullopt;
+  }
+  *why = "set QRT_FMNIST_NPY to a [N, 1, 28, 28] .npy of preprocessed Fashion-MNIST test images "
+         "(bench/gpu/run_gpu_bench.sh makes one)";
+  return std::nullopt;
+}
+
+std::vector<int> argmaxRows(const std::vector<double>& v, size_t classes) {
+  std::vector<int> r(v.size() / classes);
+  for (size_t i = 0; i < r.size(); ++i)
+    r[i] = static_cast<int>(std::max_element(v.begin() + static_cast<std::ptrdiff_t>(i * classes),
+                                             v.begin() + static_cast<std::ptrdiff_t>((i + 1) * classes)) -
+                            (v.begin() + static_cast<std::ptrdiff_t>(i * classes)));
+  return r;
+}
+
+TEST(CudaInt8Models, FashionMnistAgreesWithTheCpuInt8Engine) {
+  QRT_REQUIRE_GPU();
+  std::string why;
+  auto images = fashionMnistImages(&why);
+  if (!images) GTEST_SKIP() << why;
+  const std::string path = test::sourcePath("models/fashion_mnist/model.onnx");
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  auto calibrator = [] {
+    quant::DataCalibratorOptions o;
+    o.cache_path = test::sourcePath("tests/data/calib/fashion_mnist_entropy2.cache");
+    return std::make_shared<quant::CacheOnlyCalibrator>(o);
+  };
+  auto cpu = buildFor(bytes, Target::kReference, calibrator());
+  ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+  auto gpu = buildFor(bytes, Target::kGpu, calibrator());
+  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  EXPECT_GT(opsOf(**gpu)["QConv"], 0) << "the GPU engine should run integer convolutions";
+  EXPECT_EQ((*gpu)->metadata("device"), "cuda");
+
+  const int64_t n = images->dims()[0], batch = 100;
+  const float* x = static_cast<const float*>(images->data());
+  size_t agree = 0, total = 0;
+  for (int64_t b = 0; b + batch <= n; b += batch) {
+    Inputs in;
+    in.dims["input"] = {batch, 1, 28, 28};
+    in.dtypes["input"] = DataType::kFloat;
+    in.values["input"].assign(x + b * 784, x + (b + batch) * 784);
+    auto want = runEngine(**cpu, in, false);
+    ASSERT_TRUE(want.ok()) << want.status().toString();
+    auto got = runEngine(**gpu, in, true);
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    const auto& name = want->values.begin()->first;
+    std::vector<int> pw = argmaxRows(want->values[name], 10), pg = argmaxRows(got->values[name], 10);
+    for (size_t i = 0; i < pw.size(); ++i) agree += pw[i] == pg[i];
+    total += pw.size();
+  }
+  ASSERT_GT(total, 0u);
+  const double rate = static_cast<double>(agree) / static_cast<double>(total);
+  std::printf("Fashion-MNIST INT8: GPU and CPU predictions agree on %zu of %zu images (%.2f%%)\n", agree, total, 100 * rate);
+  EXPECT_GE(rate, 0.99);
+}
+
+}  // namespace
+}  // namespace qrt
+
+#endif  // QRT_HAVE_CUDA
