@@ -304,34 +304,71 @@ TEST(CpuLayout, Pools) {
   compare(net, "pools", {1, 0});
 }
 
-// Concat has no NHWC kernel on the cpu backend: both branches change back to NCHW before it and
-// the conv after it changes to NHWC again.
-TEST(CpuLayout, ConcatBoundary) {
+// Concat of two NHWC branches and a plain graph input (changed to NHWC), inside the region.
+TEST(CpuLayout, Concat) {
   Net net(5);
   std::string x = net.input("X", {2, 8, 12, 12});
+  std::string z = net.input("Z", {2, 4, 12, 12});
   std::string a = net.relu(net.conv(x, 8, 8, 3));
   std::string b = net.relu(net.conv(x, 8, 16, 1));
   std::string c;
-  Net::integer(net.node("Concat", {a, b}, &c), "axis", 1);
-  std::string y = net.conv(c, 24, 16, 3);
+  Net::integer(net.node("Concat", {a, z, b}, &c), "axis", 1);
+  std::string y = net.conv(c, 28, 16, 3);
   net.output(y);
-  compare(net, "concat", {2, 3});
+  compare(net, "concat", {2, 1});
 }
 
-// Layout boundaries in the middle of a chain: an element-wise product of two activations and a
-// nearest Resize (reference kernels) between convs; the first conv's output feeds both.
-TEST(CpuLayout, BoundaryInTheMiddle) {
+// Element-wise ops between convs (PP-OCR's learnable affine after HardSwish, SE-style scaling,
+// products of two activations), moved to the cpu backend inside the region: broadcasts of a
+// per-channel constant, a scalar and a [1, 1, H, W] constant; Sub and Div whose first operand
+// broadcasts (oneDNN broadcasts the second only: the reference kernel runs on plain copies).
+TEST(CpuLayout, ElementWise) {
   Net net(6);
   std::string x = net.input("X", {2, 8, 10, 10});
-  std::string a = net.relu(net.conv(x, 8, 16, 3));
+  std::string a = net.op("HardSwish", {net.conv(x, 8, 16, 3)});
+  a = net.op("Add", {net.op("Mul", {a, net.constant({1})}), net.constant({1})});
   std::string b = net.conv(a, 16, 16, 1);
-  std::string m = net.op("Mul", {a, b});
-  std::string y = net.conv(m, 16, 8, 3);
-  std::string scales = net.values({4}, {1.f, 1.f, 2.f, 2.f});
-  y = net.op("Resize", {y, "", scales});  // nearest by default
-  y = net.conv(y, 8, 8, 3);
+  std::string m = net.op("Mul", {a, net.op("Sigmoid", {b})});
+  m = net.op("Add", {net.constant({16, 1, 1}), m});
+  m = net.op("Sub", {m, net.constant({1, 1, 10, 10})});
+  m = net.op("Tanh", {net.op("Div", {m, net.values({1}, {2.f})})});
+  std::string lr;
+  net.node("LeakyRelu", {m}, &lr);
+  std::string r = net.op("Sub", {net.constant({16, 1, 1}), lr});
+  r = net.op("Div", {net.values({1}, {1.5f}), net.op("Add", {net.clip6(net.relu(r)), net.values({1}, {1.f})})});
+  std::string y = net.conv(r, 16, 8, 3);
   net.output(y);
-  compare(net, "mul and resize", {-1, -1});
+  compare(net, "element-wise", {1, 1});
+}
+
+// Nearest Resize by whole factors (PP-OCR det's FPN: asymmetric, floor) runs NHWC in the region;
+// a factor of 1.5 has no NHWC kernel and is a layout boundary; Softmax over channels too.
+TEST(CpuLayout, ResizeAndBoundaries) {
+  Net net(7);
+  std::string x = net.input("X", {2, 8, 6, 7});
+  std::string a = net.relu(net.conv(x, 8, 8, 3));
+  auto resize = [&](const std::string& v, std::vector<float> scales) {
+    std::string out;
+    auto* n = net.node("Resize", {v, "", net.values({4}, scales)}, &out);
+    auto* mode = n->add_attribute();
+    mode->set_name("coordinate_transformation_mode");
+    mode->set_type(onnx::AttributeProto::STRING);
+    mode->set_s("asymmetric");
+    auto* nearest = n->add_attribute();
+    nearest->set_name("nearest_mode");
+    nearest->set_type(onnx::AttributeProto::STRING);
+    nearest->set_s("floor");
+    return out;
+  };
+  std::string up = resize(a, {1.f, 1.f, 2.f, 3.f});
+  std::string y = net.conv(up, 8, 8, 3);
+  std::string odd = resize(y, {1.f, 1.f, 1.5f, 1.5f});  // reference: a boundary
+  y = net.conv(odd, 8, 8, 3);
+  std::string sm;
+  Net::integer(net.node("Softmax", {y}, &sm), "axis", 1);  // reference: a boundary
+  y = net.conv(sm, 8, 4, 1);
+  net.output(y);
+  compare(net, "resize and boundaries", {3, 3});
 }
 
 // Graph outputs inside a region: the NHWC producer's value is changed back to NCHW for the

@@ -4,6 +4,8 @@
 // changes run as oneDNN reorders (layout_change.cpp).
 #include "passes/cpu_layout.h"
 
+#include <set>
+
 #include "core/logging.h"
 #include "ops/op.h"
 #include "passes/channels_last.h"
@@ -26,6 +28,27 @@ bool convAnchor(const ir::Node& n) {
          !n.outputs.empty() && n.outputs[0] && n.outputs[0]->has_shape && n.outputs[0]->dims.size() == 4;
 }
 
+// Element-wise ops, Concat and nearest Resize: the cpu backend has NHWC kernels for them
+// (eltwise.cpp, resize.cpp) but runs them inside regions only; outside, they stay on the
+// reference backend.
+bool regionOp(const ir::Node& n) {
+  static const std::set<std::string> kOps = {"Add", "Sub",  "Mul",       "Div",  "Relu",  "LeakyRelu",
+                                             "Sigmoid", "Tanh", "HardSwish", "Clip", "Concat", "Resize"};
+  return n.domain.empty() && kOps.count(n.op_type) != 0 && n.backend == kBackendReference && n.hasInput(0) &&
+         n.inputs[0]->dtype == DataType::kFloat;
+}
+
+// Whether the cpu backend would take `n` inside a region (its factory checks the attributes).
+bool cpuTakesInRegion(ir::Node& n) {
+  const std::string backend = n.backend;
+  n.backend = kBackendCpu;
+  n.attrs[kAttrNhwc] = ir::Attribute::Int(1);
+  const bool ok = createKernel(n).ok();
+  n.attrs.erase(kAttrNhwc);
+  n.backend = backend;
+  return ok;
+}
+
 bool poolFollower(const ir::Node& n) {
   const bool pool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool" ||
                                          n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool");
@@ -38,19 +61,31 @@ Status assignCpuLayouts(ir::Graph& g) {
   bool any_cpu = false;
   for (const auto& n : g.nodes()) any_cpu = any_cpu || convAnchor(*n);
   if (!any_cpu) return Status::Ok();
+  std::set<const ir::Node*> movable;  // reference nodes the cpu backend takes inside a region
+  for (const auto& n : g.nodes())
+    if (regionOp(*n) && cpuTakesInRegion(*n)) movable.insert(n.get());
   ChannelsLastRules rules;
   rules.anchor = convAnchor;
-  rules.follower = poolFollower;
+  rules.follower = [&](const ir::Node& n) { return poolFollower(n) || movable.count(&n) != 0; };
   rules.skip = [](const ir::Node& n) { return n.backend == kBackendHost; };
   ChannelsLastReport report;
   QRT_RETURN_IF_ERROR(assignChannelsLast(g, rules, &report));
+  int moved = 0;
+  for (const auto& n : g.nodes()) {
+    if (!movable.count(n.get()) || !storedNhwc(*n)) continue;
+    n->backend = kBackendCpu;
+    ++moved;
+    auto k = createKernel(*n);
+    if (!k.ok()) return k.status();
+  }
   for (ir::Node* id : report.added) {
     id->backend = kBackendCpu;
     id->precision = Precision::kFP32;
     auto k = createKernel(*id);
     if (!k.ok()) return k.status();
   }
-  logInfo("cpu: ", report.nhwc_nodes, " channels-last nodes, ", report.layout_changes, " layout changes");
+  logInfo("cpu: ", report.nhwc_nodes, " channels-last nodes (", moved, " element-wise moved from the reference backend), ",
+          report.layout_changes, " layout changes");
   return Status::Ok();
 }
 

@@ -23,6 +23,10 @@ Result<std::unique_ptr<Kernel>> createGlobalMaxPool(const ir::Node& node);      
 Result<std::unique_ptr<Kernel>> createFusedConv(const ir::Node& node);          // fused.cpp
 Result<std::unique_ptr<Kernel>> createFusedGemm(const ir::Node& node);          // fused.cpp
 Result<std::unique_ptr<Kernel>> createLayoutChange(const ir::Node& node);       // layout_change.cpp
+Result<std::unique_ptr<Kernel>> createBinary(const ir::Node& node);             // eltwise.cpp
+Result<std::unique_ptr<Kernel>> createUnary(const ir::Node& node);              // eltwise.cpp
+Result<std::unique_ptr<Kernel>> createConcat(const ir::Node& node);             // eltwise.cpp
+Result<std::unique_ptr<Kernel>> createResize(const ir::Node& node);             // resize.cpp
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node);              // qconv.cpp
 Result<std::unique_ptr<Kernel>> createQGemm(const ir::Node& node);              // qgemm.cpp
 Result<std::unique_ptr<Kernel>> createQMatMul(const ir::Node& node);            // qgemm.cpp
