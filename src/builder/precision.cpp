@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -160,11 +161,14 @@ Result<double> timeTrial(const Trial& tr, int runs) {
   QRT_RETURN_IF_ERROR(k->reshape(shape_ins, outs));
   HostTensor ws(DataType::kUInt8, {static_cast<int64_t>(std::max<size_t>(k->workspaceBytes(), 1))});
   QRT_RETURN_IF_ERROR(k->run(ins, outs, ws.data()));  // warm-up: first-touch, packed weights
+  // `runs` runs, or fewer once 50 ms are spent (big layers at big batches vary little).
   std::vector<double> ms;
-  for (int r = 0; r < runs; ++r) {
+  double spent = 0;
+  for (int r = 0; r < runs && (r < 2 || spent < 50.0); ++r) {
     auto t0 = std::chrono::steady_clock::now();
     QRT_RETURN_IF_ERROR(k->run(ins, outs, ws.data()));
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    spent += ms.back();
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
@@ -181,7 +185,18 @@ struct Choice {
   std::string backend;  // empty: finalizeEngine chooses (fp32 layers)
   std::string reason;
   std::vector<std::pair<std::string, double>> timings_ms;
+  bool timed = false;    // chosen by timing (a group of them may be reverted for its Casts)
+  double gain_ms = 0;    // fp32 time minus the chosen kernel's time
 };
+
+// Data movement is exact in every float type: these follow their input's precision instead of
+// costing a Cast on each side (TensorRT's reformat-free layers).
+bool isDataMovement(const ir::Node& n) {
+  static const std::set<std::string> kOps = {"Identity", "Reshape",      "Flatten",      "Squeeze", "Unsqueeze",
+                                             "Transpose", "Concat",      "Split",        "Slice",   "Gather",
+                                             "Expand",    "Tile",        "DepthToSpace", "SpaceToDepth"};
+  return n.domain.empty() && kOps.count(n.op_type);
+}
 
 const char* modeName(bool obey) { return obey ? "obey" : "prefer"; }
 
@@ -215,8 +230,34 @@ Result<Choice> constrained(const ir::Node& n, Precision p, bool obey, bool cpu_a
   return c;
 }
 
+// What decides a kernel's speed: op, attributes, and each input's dtype, dims and constness.
+// Layers with the same signature (ResNet's repeated blocks) are timed once per build.
+std::string signature(const Trial& tr) {
+  const ir::Node& n = tr.node;
+  std::string s = n.backend + "|" + n.domain + "|" + n.op_type;
+  for (const auto& [name, a] : n.attrs) {
+    s += "|" + name + "=" + std::to_string(a.i) + "," + std::to_string(a.f) + "," + a.s;
+    for (int64_t v : a.ints) s += "," + std::to_string(v);
+    for (float v : a.floats) s += "," + std::to_string(v);
+  }
+  for (const ir::Value* v : n.inputs)
+    s += v ? "|" + std::string(dataTypeName(v->dtype)) + dimsToString(v->dims) + (v->constant ? "c" : "") : "|-";
+  return s;
+}
+
+using TimingMemo = std::map<std::string, double>;
+
+Result<double> timeOnce(const Trial& tr, int runs, TimingMemo* memo) {
+  const std::string key = signature(tr);
+  if (auto it = memo->find(key); it != memo->end()) return it->second;
+  QRT_ASSIGN_OR_RETURN(double ms, timeTrial(tr, runs));
+  (*memo)[key] = ms;
+  return ms;
+}
+
 // An unconstrained layer: fp32, or the fastest allowed precision the CPU computes natively.
-Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bool cpu_allowed, int runs) {
+Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bool cpu_allowed, int runs,
+                       TimingMemo* memo) {
   Choice c;
   struct Candidate {
     std::string label;
@@ -276,7 +317,7 @@ Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bo
   int best_i = -1;
   std::string timed;
   for (size_t i = 0; i < cands.size(); ++i) {
-    auto ms = timeTrial(*cands[i].trial, runs);
+    auto ms = timeOnce(*cands[i].trial, runs, memo);
     if (!ms.ok()) {
       notes.push_back(cands[i].label + " not timed: " + ms.status().message());
       continue;
@@ -292,9 +333,126 @@ Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bo
   const Candidate& win = cands[static_cast<size_t>(best_i)];
   c.precision = win.p;
   c.backend = win.p == Precision::kFP32 ? "" : kBackendCpu;
+  c.timed = true;
+  c.gain_ms = c.timings_ms.front().first == cands[0].label ? c.timings_ms.front().second - best : 0;
   notes.insert(notes.begin(), "timed " + timed + ": " + win.label + " fastest");
   c.reason = join(notes);
   return c;
+}
+
+// The precision every non-constant float input of n is produced in (nullopt: mixed or fp32 /
+// graph inputs, or no such input).
+std::optional<Precision> inputPrecision(const ir::Node& n, const std::map<const ir::Node*, Choice>& choices) {
+  std::optional<Precision> p;
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const ir::Value* v = n.inputs[i];
+    if (!v || v->isConstant() || v->dtype != DataType::kFloat || !passes::inputFollowsT(n, i)) continue;
+    auto it = v->producer ? choices.find(v->producer) : choices.end();
+    Precision q = it == choices.end() ? Precision::kFP32 : it->second.precision;
+    if (p && *p != q) return std::nullopt;
+    p = q;
+  }
+  return p;
+}
+
+// A Cast of a value of these dims, on the reference backend (where the builder's Casts run).
+Result<double> castMs(const Dims& dims, DataType from, DataType to, int runs, TimingMemo* memo) {
+  Trial tr;
+  auto in = std::make_unique<ir::Value>(), out = std::make_unique<ir::Value>();
+  in->name = "x", out->name = "y";
+  in->dtype = from, out->dtype = to;
+  in->dims = out->dims = dims;
+  for (int64_t& d : in->dims) d = d < 0 ? 1 : d;
+  out->dims = in->dims;
+  in->has_shape = out->has_shape = true;
+  tr.node.name = "cast";
+  tr.node.op_type = "Cast";
+  tr.node.backend = kBackendReference;
+  tr.node.attrs["to"] = ir::Attribute::Int(static_cast<int64_t>(to));
+  tr.node.inputs = {in.get()};
+  tr.node.outputs = {out.get()};
+  tr.values.push_back(std::move(in));
+  tr.values.push_back(std::move(out));
+  return timeOnce(tr, runs, memo);
+}
+
+// Layers were timed alone; where low-precision layers meet fp32 ones a Cast runs. A connected
+// group of timed low-precision layers whose summed gain does not pay for the Casts at its edges
+// goes back to fp32 (small layers, whose timings are mostly noise, would otherwise alternate).
+Status revertGroupsNotWorthTheirCasts(ir::Graph& g, std::map<const ir::Node*, Choice>* choices, int runs,
+                                      TimingMemo* memo) {
+  if (runs <= 0) return Status::Ok();
+  g.rebuildUses();
+  auto low = [&](const ir::Node* n) {
+    auto it = n ? choices->find(n) : choices->end();
+    return it != choices->end() && it->second.precision != Precision::kFP32 ? &it->second : nullptr;
+  };
+  std::map<const ir::Node*, int> group;
+  int groups = 0;
+  for (const auto& np : g.nodes()) {  // flood fill over values between low-precision layers
+    if (!low(np.get()) || group.count(np.get())) continue;
+    std::vector<const ir::Node*> stack = {np.get()};
+    group[np.get()] = groups;
+    while (!stack.empty()) {
+      const ir::Node* n = stack.back();
+      stack.pop_back();
+      auto visit = [&](const ir::Node* m) {
+        if (m && low(m) && low(m)->precision == low(n)->precision && !group.count(m)) {
+          group[m] = groups;
+          stack.push_back(m);
+        }
+      };
+      for (const ir::Value* v : n->inputs)
+        if (v) visit(v->producer);
+      for (const ir::Value* v : n->outputs)
+        if (v)
+          for (const ir::Node* c : v->consumers) visit(c);
+    }
+    ++groups;
+  }
+  for (int gi = 0; gi < groups; ++gi) {
+    std::vector<const ir::Node*> members;
+    for (const auto& [n, id] : group)
+      if (id == gi) members.push_back(n);
+    bool all_timed = true;
+    double gain = 0, casts = 0;
+    std::set<const ir::Value*> edges;
+    for (const ir::Node* n : members) {
+      all_timed = all_timed && low(n)->timed;
+      gain += low(n)->gain_ms;
+      for (size_t i = 0; i < n->inputs.size(); ++i) {
+        const ir::Value* v = n->inputs[i];
+        if (v && !v->isConstant() && v->dtype == DataType::kFloat && passes::inputFollowsT(*n, i) &&
+            !(v->producer && group.count(v->producer) && group[v->producer] == gi))
+          edges.insert(v);
+      }
+      for (size_t i = 0; i < n->outputs.size(); ++i) {
+        const ir::Value* v = n->outputs[i];
+        if (!v || v->dtype != DataType::kFloat || !passes::outputFollowsT(*n, i)) continue;
+        bool outside = v->is_graph_output;
+        for (const ir::Node* c : v->consumers) outside = outside || !group.count(c) || group[c] != gi;
+        if (outside) edges.insert(v);
+      }
+    }
+    if (!all_timed) continue;  // constrained layers stay as asked
+    const DataType t = dtypeOf(low(members[0])->precision);
+    for (const ir::Value* v : edges) {
+      if (!v->has_shape) continue;
+      QRT_ASSIGN_OR_RETURN(double ms, castMs(v->dims, DataType::kFloat, t, runs, memo));
+      casts += ms;
+    }
+    if (gain > casts) continue;
+    char note[160];
+    std::snprintf(note, sizeof(note), "; reverted to fp32 with its group of %zu: gain %.4g ms <= %zu Casts %.4g ms",
+                  members.size(), gain, edges.size(), casts);
+    for (const ir::Node* n : members) {
+      Choice& c = (*choices)[n];
+      c.precision = Precision::kFP32;
+      c.backend.clear();
+      c.reason += note;
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -329,7 +487,9 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
   if (flags_allow.size() == 1 && layer_precisions.empty()) return Status::Ok();
 
   auto t0 = std::chrono::steady_clock::now();
+  g.rebuildUses();  // producers, for the layers that follow their input's precision
   std::map<const ir::Node*, Choice> choices;
+  TimingMemo memo;
   int timed = 0;
   for (const auto& np : g.nodes()) {
     const ir::Node& n = *np;
@@ -360,11 +520,25 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
       std::set<Precision> allowed = flags_allow;
       if (requested) allowed.insert(*requested);
       if (allowed.size() == 1) continue;
-      QRT_ASSIGN_OR_RETURN(c, fastest(n, allowed, cpu_allowed, config.timingRuns()));
+      if (isDataMovement(n)) {
+        std::optional<Precision> follow = inputPrecision(n, choices);
+        if (follow && *follow != Precision::kFP32 && allowed.count(*follow)) {
+          c.precision = *follow;
+          auto cpu_trial = makeTrial(n, dtypeOf(*follow), kBackendCpu);
+          c.backend = cpu_allowed && hasKernel(*cpu_trial) ? kBackendCpu : kBackendReference;
+          c.reason = std::string("data movement: follows its input in ") + precisionName(*follow) + " (no Cast)";
+          c.timed = true;
+          choices[&n] = std::move(c);
+          continue;
+        }
+      }
+      QRT_ASSIGN_OR_RETURN(c, fastest(n, allowed, cpu_allowed, config.timingRuns(), &memo));
       if (!c.timings_ms.empty()) ++timed;
     }
     choices[&n] = std::move(c);
   }
+
+  QRT_RETURN_IF_ERROR(revertGroupsNotWorthTheirCasts(g, &choices, config.timingRuns(), &memo));
 
   std::set<const ir::Node*> half, bf16;
   for (auto& [n, c] : choices) {

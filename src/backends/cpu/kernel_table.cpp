@@ -16,10 +16,10 @@ const KernelEntry kKernels[] = {
     {"ConvTranspose", kF32, &createConvTranspose},
     {"Gemm", kF32Bf16, &createGemm},
     {"MatMul", kF32Bf16, &createMatMul},
-    {"MaxPool", kF32, &createMaxPool},
-    {"AveragePool", kF32, &createAveragePool},
-    {"GlobalAveragePool", kF32, &createGlobalAveragePool},
-    {"GlobalMaxPool", kF32, &createGlobalMaxPool},
+    {"MaxPool", kF32Bf16, &createMaxPool},
+    {"AveragePool", kF32Bf16, &createAveragePool},
+    {"GlobalAveragePool", kF32Bf16, &createGlobalAveragePool},
+    {"GlobalMaxPool", kF32Bf16, &createGlobalMaxPool},
     {"Identity", kF32, &createLayoutChange},  // only the layout changes of passes/cpu_layout.cpp
     // Element-wise ops and Concat: only inside NHWC regions (passes/cpu_layout.cpp moves them).
     {"Add", kF32, &createBinary},

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/isa.h"
 #include "backends/cpu/kernel_table.h"
 #include "ops/nn_params.h"
 
@@ -66,7 +67,9 @@ class PoolKernel final : public DnnlKernel {
     if (s_.kind == PoolKind::kAverage || s_.kind == PoolKind::kGlobalAverage)
       alg = s_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                  : dnnl::algorithm::pooling_avg_exclude_padding;
-    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0)), y_md = activationDesc(toDnnl(y), nhwc().output(0));
+    // bf16 pools where the builder chose bf16 (f32 accumulation for averages).
+    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0), dnnlType(inputs[0].dtype));
+    memory::desc y_md = activationDesc(toDnnl(y), nhwc().output(0), dnnlType(outputs[0].dtype));
     dnnl::pooling_v2_forward::primitive_desc pd;
     QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
       dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, x_md, y_md, strides, kernel, dilates,
