@@ -56,6 +56,11 @@ class BuilderConfig {
   void setDevice(DeviceType d) { device_ = d; }
   DeviceType device() const { return device_; }
 
+  // CUDA: a timing cache file (layer signature -> the tactic chosen and its time), read when the
+  // build starts and written back, merged, at its end; layers found there are not timed again.
+  void setTimingCachePath(const std::string& path) { timing_cache_ = path; }
+  const std::string& timingCachePath() const { return timing_cache_; }
+
   // INT8 calibration (used with kINT8 when the network has no Q/DQ of its own).
   void setInt8Calibrator(std::shared_ptr<Calibrator> c) { calibrator_ = std::move(c); }
   const std::shared_ptr<Calibrator>& int8Calibrator() const { return calibrator_; }
@@ -76,6 +81,7 @@ class BuilderConfig {
  private:
   uint32_t flags_ = 0;
   DeviceType device_ = DeviceType::kCPU;
+  std::string timing_cache_;
   std::map<std::string, Dims> input_shapes_;
   std::map<std::string, Precision> layer_precisions_;
   int timing_runs_ = 5;

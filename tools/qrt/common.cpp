@@ -24,6 +24,10 @@ Result<BuilderConfig> makeBuilderConfig(const ModelOptions& model, const BuildOp
   if (build.device == "cuda") config.setDevice(DeviceType::kCUDA);
   else if (build.device != "cpu") return invalidArgument("--device must be cpu or cuda, got '", build.device, "'");
   QRT_RETURN_IF_ERROR(applyPrecisionOptions(build, &config));
+  if (!build.timing_cache.empty()) {
+    if (build.device != "cuda") return invalidArgument("--timing-cache needs --device cuda");
+    config.setTimingCachePath(build.timing_cache);
+  }
   return config;
 }
 

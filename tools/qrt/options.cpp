@@ -157,6 +157,8 @@ OptionGroup BuildOptions::group() {
   g.flag("--bf16", &bf16, "allow BF16 kernels");
   g.flag("--int8", &int8, "allow INT8 kernels");
   g.value("--device", &device, "cpu|cuda", "device the engine runs on (default cpu)");
+  g.value("--timing-cache", &timing_cache, "FILE",
+          "CUDA: reuse and update the tactic timings in FILE (created when missing)");
   g.value("--layer-precisions", &layer_precisions, "NAME:P,...",
           "per-layer precision (fp32|fp16|bf16), e.g. conv1:fp32,*:fp16 (layer names as qrt inspect lists them)");
   g.value("--precision-constraints", &precision_constraints, "none|prefer|obey",

@@ -56,6 +56,7 @@ struct BuildOptions {
   std::string output;
   bool fp16 = false, bf16 = false, int8 = false;
   std::string device = "cpu";
+  std::string timing_cache;
   std::string layer_precisions;       // "name:fp32,name2:bf16,*:fp16" (trtexec's --layerPrecisions)
   std::string precision_constraints;  // none | prefer | obey
   std::string export_layer_info;      // write the built engine's layers as JSON here

@@ -1,18 +1,27 @@
-// Conv and qrt's FusedConv (conv + bias + residual Z + activation, src/ops/fused.cpp) through
-// cuDNN: FP32 (TF32 only when the engine allows it) and FP16, NCHW or, for nodes the builder
-// marked channels-last, NHWC. Bias, residual and ReLU are applied by cuDNN's fused
-// cudnnConvolutionBiasActivationForward where it accepts the configuration (ReLU or none, a
-// residual of the output's shape), else by qrt's epilogue kernel after cudnnConvolutionForward
-// (any fused activation; a residual that broadcasts takes one more broadcasting add).
+// Conv and qrt's FusedConv (conv + bias + residual Z + activation, src/ops/fused.cpp) on cuDNN:
+// FP32 (TF32 only when the engine allows it) and FP16, NCHW or, for nodes the builder marked
+// channels-last, NHWC.
 //
-// Tactics: when the shapes are set (reshape), cuDNN's algorithms are timed on scratch buffers
-// filled with a pseudo-random pattern (cudnnFindConvolutionForwardAlgorithmEx), then the fused
-// call is timed against convolution + epilogue and the faster is kept. QRT_CUDA_TACTICS=heuristic
-// takes cuDNN's heuristic choice instead (no timing: faster reshape).
+// Graph path (conv_graph.h, the default): cuDNN 9's graph API runs the convolution with its
+// epilogue (bias, residual, ReLU/leaky/clip/sigmoid/swish) in one execution plan. The plan is
+// the tactic stored in the node at build time (conv_tactics.cpp: every candidate timed on the
+// real shapes) when the shapes match it; otherwise the first plan of cuDNN's heuristics that
+// builds (deterministic, no timing). A graph with the whole epilogue is tried before the
+// convolution alone + qrt's epilogue kernel (hard_swish/hard_sigmoid and broadcasting
+// residuals always take the latter).
+//
+// Legacy path, only where no graph plan builds (or QRT_CUDA_CONV=legacy): the descriptors of
+// cudnnConvolutionForward / cudnnConvolutionBiasActivationForward. Its tactics: when the shapes
+// are set, cuDNN's algorithms are timed on scratch buffers filled with a pseudo-random pattern
+// (cudnnFindConvolutionForwardAlgorithmEx), then the fused call is timed against convolution +
+// epilogue and the faster is kept. QRT_CUDA_TACTICS=heuristic (or a build-time tactic
+// "legacy") takes cuDNN's heuristic choice instead (no timing: deterministic, faster reshape).
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/cuda/conv_graph.h"
 #include "backends/cuda/kernel_table.h"
+#include "core/logging.h"
 #include "ops/nn_params.h"
 #include "ops/op.h"
 
@@ -25,6 +34,11 @@ constexpr size_t kMaxWorkspace = size_t{512} << 20;
 bool heuristicTactics() {
   const char* v = std::getenv("QRT_CUDA_TACTICS");
   return v && std::strcmp(v, "heuristic") == 0;
+}
+
+bool legacyForced() {
+  const char* v = std::getenv("QRT_CUDA_CONV");
+  return v && std::strcmp(v, "legacy") == 0;
 }
 
 size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
@@ -59,36 +73,103 @@ struct ConvDescriptors {
 
 std::vector<int> toInt(const std::vector<int64_t>& v) { return std::vector<int>(v.begin(), v.end()); }
 
-// Host copy of OIHW weights as OHWI (cuDNN's NHWC filter layout, "KRSC").
-std::vector<uint8_t> toChannelsLast(const void* w, const Dims& d, size_t elem) {
-  const int64_t M = d[0], C = d[1];
-  int64_t spatial = 1;
-  for (size_t i = 2; i < d.size(); ++i) spatial *= d[i];
-  std::vector<uint8_t> out(static_cast<size_t>(M * C * spatial) * elem);
-  const auto* src = static_cast<const uint8_t*>(w);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t s = 0; s < spatial; ++s)
-        std::memcpy(&out[((m * spatial + s) * C + c) * elem], &src[((m * C + c) * spatial + s) * elem], elem);
-  return out;
-}
-
 class ConvKernel final : public CudaKernel {
  public:
   ConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act)
       : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), nhwc_(channelsLast(n)), has_bias_(n.hasInput(2)),
-        has_residual_(n.hasInput(3)) {}
+        has_residual_(n.hasInput(3)), tactic_attr_(n.attrString(kAttrTactic, "")) {}
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
-    QRT_RETURN_IF_ERROR(d_.create(who_));
     const Dims& x = in[0].dims;
     const Dims& w = in[1].dims;
     QRT_ASSIGN_OR_RETURN(Window win, convWindow(attrs_, x, w));
     if (win.rank < 1 || win.rank > 3) return unsupported(who_, ": the CUDA backend convolves 1 to 3 spatial dims");
     dtype_ = in[0].dtype;
-    const cudnnDataType_t dt = dtype_ == DataType::kHalf ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
     channels_last_ = nhwc_ && x.size() == 4;
     if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D convolution");
+    if (channels_last_ && !in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
+    channels_ = w[0];
+    inner_ = 1;
+    for (size_t i = 2; i < out[0].dims.size(); ++i) inner_ *= out[0].dims[i];
+    out_numel_ = out[0].numel();
+    // A residual of the output's shape and layout is read by the epilogue directly; any other
+    // broadcasts through one more kernel. (A constant residual is stored NCHW.)
+    z_same_ = true;
+    if (has_residual_) {
+      const bool z_nhwc = channels_last_ && !in[3].data && in[3].dims.size() == 4;
+      z_same_ = in[3].dims == out[0].dims && z_nhwc == channels_last_;
+      if (!z_same_) z_plan_ = broadcastPlan(out[0].dims, channels_last_, in[3].dims, z_nhwc, out[0].dims, channels_last_);
+    }
+    graph_mode_ = false;
+    pre_pad_ = false;
+    // Graph path first (see the file comment); the legacy path where no plan builds.
+    const bool legacy_tactic = tactic_attr_.size() > 7 && tactic_attr_.compare(tactic_attr_.size() - 7, 7, "|legacy") == 0;
+    if (!legacyForced() && !legacy_tactic) {
+      QRT_ASSIGN_OR_RETURN(ConvProblem p, convProblem(attrs_, act_, dtype_, out[0].dtype, channels_last_,
+                                                       dev_->allow_tf32, x, w, out[0].dims, has_bias_,
+                                                       has_residual_ && z_same_));
+      Status g = chooseGraphPlan(p);
+      if (g.ok()) {
+        graph_mode_ = true;
+        pad_ = ChannelPad{};
+        if (pad_c_ > 0) pad_.plan(x, pad_c_, dataTypeSize(dtype_));
+        return uploadWeights(in[1], pad_c_);
+      }
+      if (g.code() != StatusCode::kUnsupported) return g;
+    }
+    QRT_RETURN_IF_ERROR(uploadWeights(in[1], 0));
+    return reshapeLegacy(in, out, win, legacy_tactic);
+  }
+
+  size_t workspaceBytes() const override {
+    if (graph_mode_) return 256 + alignUp(static_cast<size_t>(plan_.workspace())) + (pad_.to ? alignUp(pad_.bytes) : 0);
+    return 256 + alignUp(algo_bytes_) + (pre_pad_ ? alignUp(padded_bytes_) : 0);
+  }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
+    ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
+    if (graph_mode_) return runGraph(in, out, ws);
+    return runLegacy(in, out, ws);
+  }
+
+ private:
+  // Weights of channels-last convolutions are re-laid out once here (they are constants).
+  Status uploadWeights(const TensorView& w, int64_t pad_c) {
+    if (!channels_last_) return Status::Ok();
+    std::vector<uint8_t> khwc = weightsChannelsLast(w.data, w.dims, dataTypeSize(dtype_), pad_c);
+    return w_nhwc_.upload(khwc.data(), khwc.size(), who_);
+  }
+
+  Status chooseGraphPlan(const ConvProblem& p) {
+    return chooseConvPlan(dev_->cudnn, p, tactic_attr_, who_, &graph_, &plan_, &fusion_, &pad_c_);
+  }
+
+  Status runGraph(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) {
+    const void* w = channels_last_ ? w_nhwc_.get() : in[1].data;
+    const void* bias = has_bias_ ? in[2].data : nullptr;
+    const void* z = has_residual_ ? in[3].data : nullptr;
+    const void* x = in[0].data;
+    if (pad_.to) {
+      void* padded = static_cast<uint8_t*>(ws) + alignUp(static_cast<size_t>(plan_.workspace()));
+      pad_.run(x, padded, stream());
+      x = padded;
+    }
+    if (fusion_ == Fusion::kFull) {
+      QRT_RETURN_IF_ERROR(plan_.execute(x, w, bias, z_same_ ? z : nullptr, nullptr, out[0].data, ws));
+      return launched();
+    }
+    QRT_RETURN_IF_ERROR(plan_.execute(x, w, nullptr, nullptr, nullptr, out[0].data, ws));
+    epilogue(bias, z, out[0].data);
+    return launched();
+  }
+
+  Status reshapeLegacy(const std::vector<TensorView>& in, const std::vector<TensorView>& out, const Window& win,
+                       bool heuristic) {
+    QRT_RETURN_IF_ERROR(d_.create(who_));
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    heuristic_ = heuristic || heuristicTactics();
+    const cudnnDataType_t dt = dtype_ == DataType::kHalf ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
     const cudnnTensorFormat_t fmt = channels_last_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
 
     // Spatial geometry; 1-D becomes 2-D with a unit height. Asymmetric pads: the input is
@@ -143,32 +224,10 @@ class ConvKernel final : public CudaKernel {
     QRT_RETURN_IF_ERROR(checkCudnn(cudnnGetConvolutionNdForwardOutputDim(d_.conv, d_.x, d_.w, nd, cd.data()), who_));
     if (cd != yd) return internalError(who_, ": cuDNN computes another output shape than ", dimsToString(out[0].dims));
 
-    // Weights of channels-last convolutions are re-laid out once here (they are constants).
-    if (channels_last_) {
-      if (!in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
-      std::vector<uint8_t> khwc = toChannelsLast(in[1].data, w, dataTypeSize(dtype_));
-      QRT_RETURN_IF_ERROR(w_nhwc_.upload(khwc.data(), khwc.size(), who_));
-    }
-    channels_ = M;
-    inner_ = 1;
-    for (int64_t v : o) inner_ *= v;
-    out_numel_ = out[0].numel();
-    // A residual of the output's shape and layout is read by the epilogue directly; any other
-    // broadcasts through one more kernel. (A constant residual is stored NCHW.)
-    z_same_ = true;
-    if (has_residual_) {
-      const bool z_nhwc = channels_last_ && !in[3].data && in[3].dims.size() == 4;
-      z_same_ = in[3].dims == out[0].dims && z_nhwc == channels_last_;
-      if (!z_same_) z_plan_ = broadcastPlan(out[0].dims, channels_last_, in[3].dims, z_nhwc, out[0].dims, channels_last_);
-    }
-    QRT_RETURN_IF_ERROR(chooseTactic(in, out));
-    return Status::Ok();
+    return chooseTactic(in, out);
   }
 
-  size_t workspaceBytes() const override { return 256 + alignUp(algo_bytes_) + (pre_pad_ ? alignUp(padded_bytes_) : 0); }
-
-  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
-    ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
+  Status runLegacy(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) {
     const void* x = in[0].data;
     void* algo_ws = ws;
     if (pre_pad_) {
@@ -184,7 +243,6 @@ class ConvKernel final : public CudaKernel {
     return launched();
   }
 
- private:
   bool strictFp32() const { return dtype_ == DataType::kFloat && !dev_->allow_tf32; }
 
   cudnnMathType_t mathType() const {
@@ -229,18 +287,24 @@ class ConvKernel final : public CudaKernel {
     QRT_RETURN_IF_ERROR(checkCudnn(cudnnConvolutionForward(dev_->cudnn, &one, d_.x, x, d_.w, w, d_.conv, algo_, ws,
                                                            algo_bytes_, &zero, d_.y, y),
                                    who_, ": cudnnConvolutionForward"));
+    epilogue(bias, z, y);
+    return Status::Ok();
+  }
+
+  // qrt's epilogue after a convolution that wrote y: y = act(y + bias + z).
+  void epilogue(const void* bias, const void* z, void* y) {
+    using launch::UnaryOp;
     if (z && !z_same_) {  // y = act((y + bias) + broadcast z)
       if (bias)
         launch::biasActivation(dtype_, y, bias, nullptr, out_numel_, channels_, inner_, channels_last_, false,
                                UnaryOp::kIdentity, 0.f, 0.f, stream());
       launch::binary(launch::BinaryOp::kAdd, dtype_, y, z, y, out_numel_, z_plan_, false, stream());
       if (act_.on) launch::unary(act_.op, dtype_, y, y, out_numel_, act_.a, act_.b, stream());
-      return Status::Ok();
+      return;
     }
     if (bias || z || act_.on)
       launch::biasActivation(dtype_, y, bias, z, out_numel_, channels_, inner_, channels_last_, act_.on, act_.op, act_.a,
                              act_.b, stream());
-    return Status::Ok();
   }
 
   bool acceptable(const cudnnConvolutionFwdAlgoPerf_t& p) const {
@@ -271,7 +335,7 @@ class ConvKernel final : public CudaKernel {
     cudnnConvolutionFwdAlgoPerf_t perf[kMaxAlgos];
     int returned = 0;
     DeviceBuffer sx, sw, sy, sz, sws;
-    const bool timed = !heuristicTactics();
+    const bool timed = !heuristic_;
     if (timed) {
       QRT_RETURN_IF_ERROR(sx.reserve(x_bytes, who_));
       QRT_RETURN_IF_ERROR(sw.reserve(w_bytes, who_));
@@ -354,6 +418,13 @@ class ConvKernel final : public CudaKernel {
   bool z_same_ = true;
   launch::Broadcast z_plan_;
   bool nhwc_, has_bias_, has_residual_;
+  std::string tactic_attr_;
+  bool graph_mode_ = false, heuristic_ = false;
+  ConvGraph graph_;
+  ConvPlan plan_;
+  Fusion fusion_ = Fusion::kFull;
+  int64_t pad_c_ = 0;
+  ChannelPad pad_;
   bool channels_last_ = false;
   DataType dtype_ = DataType::kFloat;
   ConvDescriptors d_;
@@ -386,9 +457,53 @@ Result<std::unique_ptr<Kernel>> createConv(const ir::Node& node, DeviceContext* 
 const CudaKernelEntry kEntries[] = {
     {"Conv", kCudaFloat, &createConv},
     {"FusedConv", kCudaFloat, &createConv, 0, kQrtDomain},
+    {"QConv", DTypeSet{DataType::kInt8}, &createQConv, 0, kQrtDomain},  // conv_int8.cpp
 };
 
 }  // namespace
+
+Result<ConvProblem> convProblem(const WindowAttrs& attrs, const EpilogueActivation& act, DataType dtype,
+                                DataType out_dtype, bool nhwc, bool tf32, const Dims& x, const Dims& w, const Dims& y,
+                                bool bias, bool z_same) {
+  QRT_ASSIGN_OR_RETURN(Window win, convWindow(attrs, x, w));
+  ConvProblem p;
+  p.dtype = dtype;
+  p.out_dtype = out_dtype;
+  p.nhwc = nhwc;
+  p.tf32 = tf32 && dtype == DataType::kFloat;
+  p.x = x;
+  p.w = w;
+  p.y = y;
+  p.pad_begin = win.pad_begin;
+  p.pad_end = win.pad_end;
+  p.strides = win.strides;
+  p.dilations = win.dilations;
+  if (win.rank == 1) {  // 2-D with a unit height
+    p.x.insert(p.x.begin() + 2, 1);
+    p.w.insert(p.w.begin() + 2, 1);
+    p.y.insert(p.y.begin() + 2, 1);
+    p.pad_begin.insert(p.pad_begin.begin(), 0);
+    p.pad_end.insert(p.pad_end.begin(), 0);
+    p.strides.insert(p.strides.begin(), 1);
+    p.dilations.insert(p.dilations.begin(), 1);
+  }
+  p.bias = bias;
+  p.z = z_same;
+  using launch::UnaryOp;
+  if (act.on) {
+    switch (act.op) {
+      case UnaryOp::kRelu: p.act = ConvProblem::Act::kRelu; break;
+      case UnaryOp::kLeakyRelu: p.act = ConvProblem::Act::kLeakyRelu; break;
+      case UnaryOp::kClip: p.act = ConvProblem::Act::kClip; break;
+      case UnaryOp::kSigmoid: p.act = ConvProblem::Act::kSigmoid; break;
+      case UnaryOp::kSwish: p.act = ConvProblem::Act::kSwish; break;
+      default: p.act = ConvProblem::Act::kOther; break;
+    }
+    p.act_a = act.a;
+    p.act_b = act.b;
+  }
+  return p;
+}
 
 std::span<const CudaKernelEntry> convKernels() { return kEntries; }
 

@@ -3,6 +3,7 @@
 // has a CUDA kernel, and record the GPU and the library versions in the engine metadata.
 #include <algorithm>
 
+#include "backends/cuda/conv_tactics.h"
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/runtime.h"
 #include "core/logging.h"
@@ -66,6 +67,8 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
     }
     n->backend = "cuda";
   }
+  // Build-time tactics of the convolutions, timed on this GPU (conv_tactics.h).
+  QRT_RETURN_IF_ERROR(chooseConvTactics(g, config, *info, metadata));
   metadata["device"] = "cuda";
   metadata["cuda_arch"] = archName(info->sm);
   metadata["cuda_device"] = info->name;

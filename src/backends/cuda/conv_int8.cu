@@ -1,0 +1,53 @@
+// The INT8 convolution's own kernels (conv_launch.h).
+#include "backends/cuda/conv_launch.h"
+#include "backends/cuda/device_util.cuh"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+template <bool kInt8>
+__global__ void requantizeKernel(const float* acc, void* y, const float* mult, const float* bias, int64_t n,
+                                 int channels, QAct act, float lo, float hi, float y_scale) {
+  QRT_GRID_STRIDE(i, n) {
+    const int c = static_cast<int>(i % channels);
+    float v = acc[i] * mult[c] + bias[c];
+    if (act == QAct::kRelu) v = v < 0.f ? 0.f : v;
+    else if (act == QAct::kClip) v = v < lo ? lo : (v > hi ? hi : v);
+    if constexpr (kInt8) {
+      // round half to even (__float2int_rn), saturate; NaN -> 0 as the reference's zero point.
+      const float q = v / y_scale;
+      int r = q != q ? 0 : __float2int_rn(fminf(fmaxf(q, -128.f), 127.f));
+      static_cast<int8_t*>(y)[i] = static_cast<int8_t>(r);
+    } else {
+      static_cast<float*>(y)[i] = v;
+    }
+  }
+}
+
+__global__ void fillInt8Kernel(int8_t* y, int64_t n) {
+  QRT_GRID_STRIDE(i, n) {
+    uint32_t h = static_cast<uint32_t>(i) * 2654435761u;
+    h ^= h >> 15;
+    y[i] = static_cast<int8_t>(static_cast<int>(h & 127u) - 64);
+  }
+}
+
+}  // namespace
+
+void requantize(const float* acc, void* y, bool y_int8, const float* mult, const float* bias, int64_t n,
+                int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s) {
+  if (n <= 0) return;
+  const int c = static_cast<int>(channels);
+  if (y_int8)
+    requantizeKernel<true><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale);
+  else
+    requantizeKernel<false><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale);
+}
+
+void fillInt8Pattern(void* y, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  fillInt8Kernel<<<blocksFor(n), kBlock, 0, s>>>(static_cast<int8_t*>(y), n);
+}
+
+}  // namespace qrt::cuda::launch

@@ -1,0 +1,23 @@
+// Launchers of the convolution family's own CUDA kernels (conv_int8.cu): the INT8 requantizing
+// epilogue where cuDNN's graph cannot carry it, and scratch data for INT8 tactic timing.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace qrt::cuda::launch {
+
+enum class QAct { kNone, kRelu, kClip };
+
+// y[i] = act(acc[i] * mult[c] + bias[c]) with c = i % channels (NHWC), then, when `y_int8`,
+// round_half_even(y / y_scale) saturated to int8 (qrt's QConv epilogue, as the reference
+// computes it: reference/qops_common.h FusedEpilogue), else float. `acc` holds the int32
+// accumulators as floats (exact below 2^24).
+void requantize(const float* acc, void* y, bool y_int8, const float* mult, const float* bias, int64_t n,
+                int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s);
+
+// n int8 values of a fixed pseudo-random pattern in [-64, 64) (tactic timing).
+void fillInt8Pattern(void* y, int64_t n, cudaStream_t s);
+
+}  // namespace qrt::cuda::launch

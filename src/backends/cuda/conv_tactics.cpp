@@ -1,0 +1,298 @@
+#include "backends/cuda/conv_tactics.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "backends/cuda/conv_graph.h"
+#include "backends/cuda/conv_launch.h"
+#include "core/file_util.h"
+#include "core/logging.h"
+#include "ops/op.h"
+
+namespace qrt::cuda {
+
+namespace {
+
+constexpr const char kCacheHeader[] = "# qrt timing cache v1";
+constexpr int64_t kMaxWorkspace = int64_t{512} << 20;
+constexpr size_t kMaxCandidates = 16;  // per fusion level: cuDNN's heuristics rank them
+constexpr int kWarmup = 2, kReps = 7;
+
+bool isConv(const ir::Node& n) {
+  return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain);
+}
+
+bool isQConv(const ir::Node& n) {
+  return n.op_type == "QConv" && n.domain == kQrtDomain && n.hasInput(0) && n.inputs[0]->dtype == DataType::kInt8 &&
+         n.inputs[0]->dims.size() == 4 && channelsLast(n);
+}
+
+float constantFloat(const ir::Node& n, size_t i, float def) {
+  if (!n.hasInput(i) || !n.inputs[i]->isConstant() || n.inputs[i]->dtype != DataType::kFloat) return def;
+  return static_cast<const float*>(n.inputs[i]->constant->data())[0];
+}
+
+void fillScratch(DataType t, void* p, int64_t n, cudaStream_t s) {
+  if (t == DataType::kInt8) launch::fillInt8Pattern(p, n, s);
+  else launch::fillPattern(t, p, n, s);
+}
+
+bool staticShapes(const ir::Node& n) {
+  for (const ir::Value* v : n.inputs)
+    if (v && (!v->has_shape || volume(v->dims) < 0)) return false;
+  for (const ir::Value* v : n.outputs)
+    if (v && (!v->has_shape || volume(v->dims) < 0)) return false;
+  return true;
+}
+
+size_t bytesOf(const Dims& d, DataType t) { return static_cast<size_t>(volume(d)) * dataTypeSize(t); }
+
+// Times the candidates of one problem on scratch buffers; returns the fastest, "legacy" where
+// no graph plan builds.
+class Tuner {
+ public:
+  explicit Tuner(DeviceContext* dev) : dev_(dev) {}
+
+  Status time(const ConvProblem& p, const EpilogueActivation& act, const std::string& who, TimingEntry* best,
+              int* timed) {
+    best->tactic = "legacy";
+    best->us = 0;
+    double best_us = 1e30;
+    const bool epilogue = p.bias || p.z || p.act != ConvProblem::Act::kNone;
+    for (int64_t c : padOptions(p)) {
+      const ConvProblem q = paddedProblem(p, c);
+      pad_ = ChannelPad{};
+      if (c > 0) pad_.plan(p.x, c, dataTypeSize(p.dtype));
+      QRT_RETURN_IF_ERROR(prepare(p, q, who));
+      for (Fusion f : {Fusion::kFull, Fusion::kConvOnly}) {
+        if (f == Fusion::kConvOnly && !epilogue) break;
+        ConvGraph g;
+        Status s = g.build(dev_->cudnn, q, f, who);
+        if (!s.ok()) {
+          if (s.code() != StatusCode::kUnsupported) return s;
+          continue;
+        }
+        std::vector<Tactic> cands;
+        QRT_RETURN_IF_ERROR(g.candidates(&cands));
+        if (cands.size() > kMaxCandidates) cands.resize(kMaxCandidates);
+        for (Tactic t : cands) {
+          t.pad_c = c;
+          ConvPlan plan;
+          if (!plan.build(dev_->cudnn, g, t, who).ok() || plan.workspace() > kMaxWorkspace) continue;
+          QRT_RETURN_IF_ERROR(ws_.reserve(static_cast<size_t>(plan.workspace()), who));
+          double us = 0;
+          Status r = run(plan, q, act, f, &us, who);
+          if (!r.ok()) {
+            cudaGetLastError();  // a plan that fails to launch is not a candidate
+            continue;
+          }
+          ++*timed;
+          if (us < best_us) {
+            best_us = us;
+            best->tactic = t.str();
+            best->us = us;
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  ~Tuner() {
+    if (a_) cudaEventDestroy(a_);
+    if (b_) cudaEventDestroy(b_);
+  }
+
+ private:
+  // Scratch buffers for `q` (the problem as run, padded or not; `p` as the node sees it).
+  Status prepare(const ConvProblem& p, const ConvProblem& q, const std::string& who) {
+    if (!a_) {
+      QRT_RETURN_IF_ERROR(checkCuda(cudaEventCreate(&a_), who));
+      QRT_RETURN_IF_ERROR(checkCuda(cudaEventCreate(&b_), who));
+    }
+    const DataType bias_t = p.dtype == DataType::kInt8 ? DataType::kFloat : p.dtype;
+    struct B {
+      DeviceBuffer* buf;
+      size_t bytes;
+      DataType t;
+    } bufs[] = {{&x_, bytesOf(q.x, p.dtype), p.dtype},
+                {&x_raw_, pad_.to ? bytesOf(p.x, p.dtype) : 0, p.dtype},
+                {&w_, bytesOf(q.w, p.dtype), p.dtype},
+                {&y_, bytesOf(p.y, p.out_dtype == DataType::kInt8 ? DataType::kFloat : p.out_dtype), p.out_dtype},
+                {&z_, p.z ? bytesOf(p.y, p.out_dtype) : 0, p.out_dtype},
+                {&yq_, p.dtype == DataType::kInt8 ? bytesOf(p.y, DataType::kFloat) : 0, DataType::kFloat},
+                {&bias_, static_cast<size_t>(p.y[1]) * dataTypeSize(bias_t), bias_t},
+                {&scale_, static_cast<size_t>(p.y[1]) * sizeof(float), DataType::kFloat}};
+    for (const B& b : bufs) {
+      if (b.bytes == 0) continue;
+      QRT_RETURN_IF_ERROR(b.buf->reserve(b.bytes, who));
+      fillScratch(b.t, b.buf->get(), static_cast<int64_t>(b.bytes / dataTypeSize(b.t)), dev_->stream);
+    }
+    return checkCuda(cudaGetLastError(), who, ": scratch buffers");
+  }
+
+  Status once(ConvPlan& plan, const ConvProblem& p, const EpilogueActivation& act, Fusion f) {
+    const bool full = f == Fusion::kFull;
+    const void* bias = p.bias ? bias_.get() : nullptr;
+    const void* z = p.z ? z_.get() : nullptr;
+    const void* scale = p.dtype == DataType::kInt8 ? scale_.get() : nullptr;
+    if (pad_.to) pad_.run(x_raw_.get(), x_.get(), dev_->stream);
+    QRT_RETURN_IF_ERROR(plan.execute(x_.get(), w_.get(), full ? bias : nullptr, full ? z : nullptr,
+                                     full ? scale : nullptr, y_.get(), ws_.get()));
+    if (!full && p.dtype == DataType::kInt8) {  // the requantize kernel, as QConvKernel runs it
+      launch::requantize(y_.as<float>(), yq_.get(), p.out_dtype == DataType::kInt8, scale_.as<float>(), bias_.as<float>(),
+                         volume(p.y), p.y[1], launch::QAct::kRelu, 0.f, 0.f, 1.f, dev_->stream);
+    } else if (!full) {  // qrt's epilogue kernel, as ConvKernel runs it
+      int64_t inner = 1;
+      for (size_t i = 2; i < p.y.size(); ++i) inner *= p.y[i];
+      if (bias || z || act.on)
+        launch::biasActivation(p.dtype, y_.get(), bias, z, volume(p.y), p.y[1], inner, p.nhwc, act.on, act.op, act.a,
+                               act.b, dev_->stream);
+    }
+    return Status::Ok();
+  }
+
+  Status run(ConvPlan& plan, const ConvProblem& p, const EpilogueActivation& act, Fusion f, double* us,
+             const std::string& who) {
+    for (int i = 0; i < kWarmup; ++i) QRT_RETURN_IF_ERROR(once(plan, p, act, f));
+    QRT_RETURN_IF_ERROR(checkCuda(cudaStreamSynchronize(dev_->stream), who, ": tactic warm-up"));
+    std::vector<float> ms(kReps);
+    for (int i = 0; i < kReps; ++i) {
+      cudaEventRecord(a_, dev_->stream);
+      QRT_RETURN_IF_ERROR(once(plan, p, act, f));
+      cudaEventRecord(b_, dev_->stream);
+      QRT_RETURN_IF_ERROR(checkCuda(cudaEventSynchronize(b_), who, ": tactic timing"));
+      cudaEventElapsedTime(&ms[static_cast<size_t>(i)], a_, b_);
+    }
+    std::sort(ms.begin(), ms.end());
+    *us = 1000.0 * ms[kReps / 2];
+    return Status::Ok();
+  }
+
+  DeviceContext* dev_;
+  DeviceBuffer x_, x_raw_, w_, y_, yq_, z_, bias_, scale_, ws_;
+  ChannelPad pad_;
+  cudaEvent_t a_ = nullptr, b_ = nullptr;
+};
+
+}  // namespace
+
+Status readTimingCache(const std::string& path, std::map<std::string, TimingEntry>* entries) {
+  auto bytes = readFileBytes(path);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == StatusCode::kNotFound) return Status::Ok();  // the first build writes it
+    return bytes.status().withContext("timing cache");
+  }
+  std::string text(bytes->begin(), bytes->end());
+  if (text.empty()) return Status::Ok();
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  if (line != kCacheHeader)
+    return invalidArgument("timing cache '", path, "' is not a qrt timing cache (its first line is not '", kCacheHeader,
+                           "'): delete it or name another file");
+  int line_no = 1, bad = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    const size_t t1 = line.find('\t'), t2 = t1 == std::string::npos ? t1 : line.find('\t', t1 + 1);
+    TimingEntry e;
+    char* end = nullptr;
+    if (t2 != std::string::npos) e.us = std::strtod(line.c_str() + t2 + 1, &end);
+    if (t2 == std::string::npos || !end || *end != '\0' || t1 == 0 || t2 == t1 + 1) {
+      if (bad++ == 0) logWarning("timing cache '", path, "': line ", line_no, " is malformed; dropping it");
+      continue;
+    }
+    e.tactic = line.substr(t1 + 1, t2 - t1 - 1);
+    (*entries)[line.substr(0, t1)] = e;
+  }
+  if (bad > 1) logWarning("timing cache '", path, "': ", bad, " malformed lines dropped");
+  return Status::Ok();
+}
+
+Status writeTimingCache(const std::string& path, const std::map<std::string, TimingEntry>& entries) {
+  std::ostringstream o;
+  o << kCacheHeader << "\n";
+  for (const auto& [key, e] : entries) o << key << "\t" << e.tactic << "\t" << e.us << "\n";
+  const std::string text = o.str();
+  return writeFileAtomic(path, text.data(), text.size()).withContext("timing cache");
+}
+
+Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
+                         std::map<std::string, std::string>& metadata) {
+  const char* env = std::getenv("QRT_CUDA_TACTICS");
+  if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
+  std::vector<ir::Node*> convs;
+  for (const auto& n : g.nodes())
+    if (n->backend == "cuda" && n->hasInput(1) && staticShapes(*n) &&
+        ((isConv(*n) && (n->inputs[0]->dtype == DataType::kFloat || n->inputs[0]->dtype == DataType::kHalf)) ||
+         isQConv(*n)))
+      convs.push_back(n.get());
+  if (convs.empty()) return Status::Ok();
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::string path = config.timingCachePath();
+  std::map<std::string, TimingEntry> cache;
+  if (!path.empty()) QRT_RETURN_IF_ERROR(readTimingCache(path, &cache));
+  const size_t cache_size = cache.size();
+  const bool tf32 = config.getFlag(BuilderFlag::kTF32);
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> dev, DeviceContext::create(tf32));
+  Tuner tuner(dev.get());
+  const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
+  int from_cache = 0, timed_layers = 0, candidates = 0, legacy = 0;
+  for (ir::Node* n : convs) {
+    const std::string who = n->describe();
+    QRT_ASSIGN_OR_RETURN(WindowAttrs attrs, readWindowAttrs(*n));
+    EpilogueActivation act;
+    if (n->op_type == "FusedConv" || n->op_type == "QConv") {
+      QRT_ASSIGN_OR_RETURN(act, readEpilogueActivation(*n));
+    }
+    const bool nhwc = channelsLast(*n) && n->inputs[0]->dims.size() == 4;
+    const bool z_same = n->hasInput(3) && !n->inputs[3]->isConstant() && n->inputs[3]->dims == n->outputs[0]->dims;
+    ConvProblem p;
+    if (isQConv(*n)) {
+      QRT_ASSIGN_OR_RETURN(p, qconvProblem(attrs, act, n->inputs[0]->dims, n->inputs[1]->dims, n->outputs[0]->dims,
+                                           n->outputs[0]->dtype, constantFloat(*n, 5, 1.f)));
+    } else {
+      QRT_ASSIGN_OR_RETURN(p, convProblem(attrs, act, n->inputs[0]->dtype, n->outputs[0]->dtype, nhwc, tf32,
+                                          n->inputs[0]->dims, n->inputs[1]->dims, n->outputs[0]->dims, n->hasInput(2),
+                                          z_same));
+    }
+    const std::string sig = p.signature();
+    const std::string key = sig + where;
+    auto it = cache.find(key);
+    bool usable = it != cache.end();
+    if (usable && it->second.tactic != "legacy") {
+      // A cached tactic must still build here (another cuDNN minor may have dropped the engine).
+      Tactic t;
+      ConvGraph cg;
+      ConvPlan plan;
+      usable = Tactic::parse(it->second.tactic, &t) && cg.build(dev->cudnn, p, t.fusion, who).ok() &&
+               plan.build(dev->cudnn, cg, t, who).ok();
+      if (!usable) logWarning("timing cache: the tactic of ", who, " (", it->second.tactic, ") does not build here; timing again");
+    }
+    if (usable) {
+      ++from_cache;
+    } else {
+      TimingEntry best;
+      int timed = 0;
+      QRT_RETURN_IF_ERROR(tuner.time(p, act, who, &best, &timed));
+      candidates += timed;
+      ++timed_layers;
+      it = cache.insert_or_assign(key, best).first;
+    }
+    if (it->second.tactic == "legacy") ++legacy;
+    n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,
+          " from the timing cache, ", legacy, " on the legacy API; ", static_cast<int>(secs * 1000), " ms");
+  metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached");
+  if (!path.empty() && cache.size() >= cache_size) QRT_RETURN_IF_ERROR(writeTimingCache(path, cache));
+  return Status::Ok();
+}
+
+}  // namespace qrt::cuda

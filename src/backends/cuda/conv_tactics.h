@@ -1,0 +1,24 @@
+// Build-time tactics for the CUDA convolutions: every candidate execution plan of each
+// convolution is timed on the build's shapes and the fastest stored in the node (kAttrTactic),
+// so loading and reshape do no search and runs are deterministic. A timing cache file maps a
+// layer's signature (op, shapes, dtypes, layouts, attributes, GPU, cuDNN) to the tactic chosen
+// and its time, so a rebuild times only what it has not seen.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "backends/cuda/conv_tactic_file.h"
+#include "backends/cuda/device_context.h"
+#include "ir/graph.h"
+#include "qrt/builder.h"
+
+namespace qrt::cuda {
+
+// Times and stores the tactic of every CUDA convolution with static shapes in `g` (after
+// prepareGraph chose the kernels). QRT_CUDA_TACTICS=heuristic skips it (reshape then takes
+// cuDNN's first heuristic plan).
+Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
+                         std::map<std::string, std::string>& metadata);
+
+}  // namespace qrt::cuda

@@ -1,0 +1,404 @@
+// CUDA convolutions on cuDNN's graph API (src/backends/cuda/conv_graph.*) and their build-time
+// tactics (conv_tactics.*), against the CPU engine (the reference): a matrix of kernel sizes,
+// strides, pads, dilations, groups, odd channel counts, residuals and fused activations in FP32
+// (1e-5 relative L2), TF32 (1e-3) and FP16 (1e-2), fresh random inputs and poisoned outputs; a
+// stored tactic survives save/load and gives identical results; the timing cache round-trips and
+// refuses or repairs bad files. GPU tests skip where no GPU can be used (CI); the timing-cache
+// file tests need none.
+#include <gtest/gtest.h>
+
+#include "qrt/qrt.h"
+
+#ifndef QRT_HAVE_CUDA
+
+TEST(CudaConv, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backend (no CUDA toolkit found)"; }
+
+#else
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+
+#include "backends/cuda/conv_tactic_file.h"
+#include "backends/cuda/device_memory.h"
+#include "core/half.h"
+#include "core/status_macros.h"
+#include "runtime/engine_impl.h"
+#include "test_util.h"
+
+namespace qrt {
+namespace {
+
+std::optional<std::string> noGpu() {
+  Status s = cuda::deviceStatus();
+  if (s.ok()) return std::nullopt;
+  return "no usable GPU (" + s.message() + ")";
+}
+
+#define QRT_REQUIRE_GPU()                         \
+  do {                                            \
+    if (auto why = noGpu()) GTEST_SKIP() << *why; \
+  } while (0)
+
+std::mt19937& rng() {
+  static std::mt19937 r(std::random_device{}());
+  return r;
+}
+
+std::vector<float> randomValues(int64_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = d(rng());
+  return v;
+}
+
+// ---- models: one input X [float], constants, one output Y ----
+
+struct Model {
+  onnx::ModelProto m;
+  Dims x;
+  Model() {
+    m.set_ir_version(8);
+    auto* imp = m.add_opset_import();
+    imp->set_domain("");
+    imp->set_version(17);
+  }
+  void input(const std::string& name, const Dims& dims) {
+    x = dims;
+    auto* vi = m.mutable_graph()->add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  void constant(const std::string& name, const Dims& dims, float lo = -0.5f, float hi = 0.5f) {
+    auto* init = m.mutable_graph()->add_initializer();
+    init->set_name(name);
+    init->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) init->add_dims(d);
+    std::vector<float> v = randomValues(volume(dims), lo, hi);
+    init->set_raw_data(v.data(), v.size() * 4);
+  }
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
+    auto* n = m.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(op + "_" + std::to_string(m.graph().node_size()));
+    for (const auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return *n;
+  }
+  void output(const std::string& name) {
+    auto* o = m.mutable_graph()->add_output();
+    o->set_name(name);
+    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  }
+};
+
+void attrInts(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+void attrInt(onnx::NodeProto& n, const std::string& name, int64_t v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void attrFloat(onnx::NodeProto& n, const std::string& name, float v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+enum class Target { kCpu, kFp32, kTf32, kFp16 };
+const char* targetName(Target t) {
+  switch (t) {
+    case Target::kCpu: return "cpu";
+    case Target::kFp32: return "gpu fp32";
+    case Target::kTf32: return "gpu tf32";
+    case Target::kFp16: return "gpu fp16";
+  }
+  return "?";
+}
+double tolerance(Target t) { return t == Target::kFp32 ? 1e-5 : t == Target::kTf32 ? 1e-3 : 1e-2; }
+
+Result<std::shared_ptr<Engine>> build(const Model& m, Target t, const std::string& timing_cache = "") {
+  const std::string bytes = m.m.SerializeAsString();
+  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
+  BuilderConfig c;
+  if (t != Target::kCpu) c.setDevice(DeviceType::kCUDA);
+  if (t == Target::kTf32) c.setFlag(BuilderFlag::kTF32);
+  if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
+  if (!timing_cache.empty()) c.setTimingCachePath(timing_cache);
+  return buildEngine(*net, c);
+}
+
+constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stands out
+
+// Runs X through the engine (on the GPU when `device`), returns Y.
+Result<std::vector<float>> run(Engine& e, const std::vector<float>& x, const Dims& xd, bool device) {
+  QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
+  QRT_RETURN_IF_ERROR(ctx->setInputShape("X", xd));
+  QRT_ASSIGN_OR_RETURN(Dims yd, ctx->tensorShape("Y"));
+  std::vector<float> y(static_cast<size_t>(volume(yd)));
+  std::shared_ptr<void> dx, dy;
+  if (device) {
+    QRT_ASSIGN_OR_RETURN(dx, cuda::deviceAlloc(x.size() * 4));
+    QRT_ASSIGN_OR_RETURN(dy, cuda::deviceAlloc(y.size() * 4));
+    QRT_RETURN_IF_ERROR(cuda::copyToDevice(dx.get(), x.data(), x.size() * 4));
+    QRT_RETURN_IF_ERROR(cuda::fillDevice(dy.get(), kPoisonByte, y.size() * 4));
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", dx.get()));
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", dy.get()));
+  } else {
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", const_cast<float*>(x.data())));
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", y.data()));
+  }
+  QRT_RETURN_IF_ERROR(ctx->enqueue());
+  if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
+  for (float v : y)
+    if (std::fabs(v) > 1e35f) return internalError("the GPU left output elements unwritten");
+  return y;
+}
+
+void expectClose(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_FALSE(std::isnan(got[i])) << what << ": NaN at " << i;
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  EXPECT_LE(rel, tol) << what << ": relative L2 error " << rel;
+}
+
+// The tactics the engine's convolutions hold (node name -> attribute).
+std::map<std::string, std::string> tactics(const Engine& e) {
+  std::map<std::string, std::string> t;
+  for (const auto& n : e.impl().graph->nodes())
+    if (n->hasAttr(cuda::kAttrTactic)) t[n->name] = n->attrString(cuda::kAttrTactic, "");
+  return t;
+}
+
+// Builds for the CPU and each GPU target, runs the same fresh input, compares.
+void check(const Model& m, std::vector<Target> targets, bool expect_graph_api = true) {
+  auto cpu = build(m, Target::kCpu);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+  const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+  auto want = run(**cpu, x, m.x, false);
+  ASSERT_TRUE(want.ok()) << want.status().toString();
+  for (Target t : targets) {
+    SCOPED_TRACE(targetName(t));
+    auto gpu = build(m, t);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    auto got = run(**gpu, x, m.x, true);
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    expectClose(*got, *want, tolerance(t), targetName(t));
+    const auto tac = tactics(**gpu);
+    EXPECT_FALSE(tac.empty()) << "no convolution got a build-time tactic";
+    if (expect_graph_api)
+      for (const auto& [node, tactic] : tac)
+        EXPECT_EQ(tactic.find("|legacy"), std::string::npos) << node << ": " << tactic;
+  }
+}
+
+struct ConvCase {
+  std::string name;
+  Dims x, w;
+  std::vector<int64_t> strides, pads, dilations;
+  int64_t group = 1;
+  bool bias = true;
+};
+
+// Conv [-> Add(residual X or another conv's output)] [-> activation].
+Model convModel(const ConvCase& c, const std::string& act = "", bool residual = false) {
+  Model m;
+  m.input("X", c.x);
+  m.constant("W", c.w);
+  std::vector<std::string> ins = {"X", "W"};
+  if (c.bias) {
+    m.constant("B", {c.w[0]});
+    ins.push_back("B");
+  }
+  std::string cur = act.empty() && !residual ? "Y" : "c";
+  auto& n = m.node("Conv", ins, cur);
+  if (!c.strides.empty()) attrInts(n, "strides", c.strides);
+  if (!c.pads.empty()) attrInts(n, "pads", c.pads);
+  if (!c.dilations.empty()) attrInts(n, "dilations", c.dilations);
+  if (c.group != 1) attrInt(n, "group", c.group);
+  if (residual) {
+    // A second convolution of X gives a residual of the output's shape.
+    m.constant("W2", {c.w[0], c.x[1], 1, 1});
+    auto& r = m.node("Conv", {"X", "W2"}, "z");
+    if (!c.strides.empty()) attrInts(r, "strides", c.strides);
+    std::string next = act.empty() ? "Y" : "s";
+    m.node("Add", {cur, "z"}, next);
+    cur = next;
+  }
+  if (act == "Clip") {
+    m.constant("lo", {}, -0.25f, -0.25f);
+    m.constant("hi", {}, 0.5f, 0.5f);
+    m.node("Clip", {cur, "lo", "hi"}, "Y");
+  } else if (act == "LeakyRelu") {
+    attrFloat(m.node("LeakyRelu", {cur}, "Y"), "alpha", 0.1f);
+  } else if (act == "Swish") {
+    m.node("Sigmoid", {cur}, "sg");
+    m.node("Mul", {cur, "sg"}, "Y");
+  } else if (!act.empty()) {
+    m.node(act, {cur}, "Y");
+  }
+  m.output("Y");
+  return m;
+}
+
+TEST(CudaConv, GraphApiMatrix) {
+  QRT_REQUIRE_GPU();
+  const ConvCase cases[] = {
+      {"3x3 pad 1", {2, 16, 14, 14}, {32, 16, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"1x1", {2, 64, 7, 7}, {128, 64, 1, 1}, {}, {}, {}},
+      {"1x1 stride 2 no bias", {2, 32, 8, 8}, {64, 32, 1, 1}, {2, 2}, {}, {}, 1, false},
+      {"7x7 stride 2 over 3 channels", {2, 3, 32, 32}, {16, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, {}},
+      {"5x5 odd channels", {1, 13, 11, 11}, {5, 13, 5, 5}, {}, {2, 2, 2, 2}, {}},
+      {"dilated", {1, 8, 15, 15}, {8, 8, 3, 3}, {}, {2, 2, 2, 2}, {2, 2}},
+      {"grouped", {2, 16, 9, 9}, {24, 8, 3, 3}, {}, {1, 1, 1, 1}, {}, 2},
+      {"depthwise stride 2", {2, 32, 10, 10}, {32, 1, 3, 3}, {2, 2}, {1, 1, 1, 1}, {}, 32},
+      {"asymmetric pads", {1, 8, 9, 9}, {16, 8, 3, 3}, {}, {0, 1, 2, 1}, {}},
+  };
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    // Grouped, depthwise and odd-channel FP32 shapes may have no graph engine: legacy allowed.
+    check(convModel(c), {Target::kFp32, Target::kTf32, Target::kFp16}, false);
+  }
+}
+
+TEST(CudaConv, FusedEpiloguesOnTheGraphApi) {
+  QRT_REQUIRE_GPU();
+  const ConvCase c{"3x3", {2, 16, 12, 12}, {16, 16, 3, 3}, {}, {1, 1, 1, 1}, {}};
+  for (const std::string act : {"", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Swish", "HardSwish"}) {
+    for (bool residual : {false, true}) {
+      SCOPED_TRACE(act + (residual ? " with residual" : ""));
+      check(convModel(c, act, residual), {Target::kFp32, Target::kFp16});
+    }
+  }
+  // FP16 channels-last 3x3 with bias + ReLU, ResNet's most common layer, must be on the graph API.
+  check(convModel({"resnet 3x3", {1, 64, 28, 28}, {64, 64, 3, 3}, {}, {1, 1, 1, 1}, {}}, "Relu"), {Target::kFp16});
+}
+
+// A stored tactic is what runs after save/load: same attributes, bit-identical outputs.
+TEST(CudaConv, StoredTacticSurvivesSaveAndLoad) {
+  QRT_REQUIRE_GPU();
+  Model m = convModel({"3x3", {2, 32, 14, 14}, {64, 32, 3, 3}, {}, {1, 1, 1, 1}, {}}, "Relu", true);
+  for (Target t : {Target::kFp32, Target::kFp16}) {
+    SCOPED_TRACE(targetName(t));
+    auto e = build(m, t);
+    ASSERT_TRUE(e.ok()) << e.status().toString();
+    const std::string dir = test::makeTempDir("cuda_conv_tactic");
+    ASSERT_TRUE((*e)->save(dir + "/e.qrt").ok());
+    auto loaded = Engine::load(dir + "/e.qrt");
+    ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+    EXPECT_EQ(tactics(**e), tactics(**loaded));
+    EXPECT_EQ(tactics(**e).size(), 2u);
+    const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+    auto a = run(**e, x, m.x, true);
+    auto b = run(**loaded, x, m.x, true);
+    auto c = run(**loaded, x, m.x, true);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * 4)) << "the loaded engine computes differently";
+    EXPECT_EQ(0, std::memcmp(b->data(), c->data(), b->size() * 4)) << "two runs differ";
+  }
+}
+
+// A second build with the timing cache times nothing and stores the same tactics.
+TEST(CudaConv, TimingCacheRoundTrip) {
+  QRT_REQUIRE_GPU();
+  const std::string dir = test::makeTempDir("cuda_conv_cache");
+  const std::string path = dir + "/timing.cache";
+  Model m = convModel({"3x3", {1, 32, 14, 14}, {32, 32, 3, 3}, {}, {1, 1, 1, 1}, {}}, "Relu", true);
+  auto first = build(m, Target::kFp16, path);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
+  ASSERT_TRUE(std::filesystem::exists(path));
+  std::map<std::string, cuda::TimingEntry> entries;
+  ASSERT_TRUE(cuda::readTimingCache(path, &entries).ok());
+  EXPECT_EQ(entries.size(), 2u);
+  for (const auto& [key, e] : entries) {
+    EXPECT_NE(key.find("sm_"), std::string::npos) << key;
+    EXPECT_NE(key.find("cudnn"), std::string::npos) << key;
+    EXPECT_GT(e.us, 0) << key;
+  }
+  auto second = build(m, Target::kFp16, path);
+  ASSERT_TRUE(second.ok()) << second.status().toString();
+  EXPECT_EQ(tactics(**first), tactics(**second));
+  EXPECT_EQ((*second)->metadata("cuda_tactics"), "2 convolutions, 0 timed, 2 cached");
+  const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+  auto a = run(**first, x, m.x, true);
+  auto b = run(**second, x, m.x, true);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * 4));
+
+  // A cached tactic that does not build is timed again (with a warning), not trusted.
+  std::map<std::string, cuda::TimingEntry> bad = entries;
+  for (auto& [key, e] : bad) e.tactic = "f0:c0:e99999:k";
+  ASSERT_TRUE(cuda::writeTimingCache(path, bad).ok());
+  auto third = build(m, Target::kFp16, path);
+  ASSERT_TRUE(third.ok()) << third.status().toString();
+  EXPECT_EQ((*third)->metadata("cuda_tactics"), "2 convolutions, 2 timed, 0 cached");
+}
+
+// ---- the timing cache file (no GPU needed) ----
+
+TEST(CudaConvTimingCache, FileFormat) {
+  const std::string dir = test::makeTempDir("cuda_conv_cache_file");
+  const std::string path = dir + "/t.cache";
+  std::map<std::string, cuda::TimingEntry> in{{"conv a | sm_90", {"f0:c0:e3:k1=2,4=0", 12.5}},
+                                              {"conv b | sm_90", {"legacy", 0}}};
+  ASSERT_TRUE(cuda::writeTimingCache(path, in).ok());
+  std::map<std::string, cuda::TimingEntry> out;
+  ASSERT_TRUE(cuda::readTimingCache(path, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out["conv a | sm_90"].tactic, "f0:c0:e3:k1=2,4=0");
+  EXPECT_DOUBLE_EQ(out["conv a | sm_90"].us, 12.5);
+  // Missing: nothing read, no error (the build writes it).
+  out.clear();
+  EXPECT_TRUE(cuda::readTimingCache(dir + "/missing.cache", &out).ok());
+  EXPECT_TRUE(out.empty());
+  // Not a timing cache: a clear error naming the file.
+  { std::ofstream(dir + "/other") << "hello\n"; }
+  Status s = cuda::readTimingCache(dir + "/other", &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not a qrt timing cache"), std::string::npos) << s.message();
+  // Malformed lines are dropped, the rest kept.
+  { std::ofstream(path, std::ios::app) << "garbage without tabs\nkey\tf0:e1:k\tnot-a-number\n"; }
+  out.clear();
+  EXPECT_TRUE(cuda::readTimingCache(path, &out).ok());
+  EXPECT_EQ(out.size(), 2u);
+}
+
+TEST(CudaConvTimingCache, TacticStrings) {
+  cuda::Tactic t;
+  ASSERT_TRUE(cuda::Tactic::parse("f1:c8:e42:k0=3,7=1", &t));
+  EXPECT_EQ(t.fusion, cuda::Fusion::kConvOnly);
+  EXPECT_EQ(t.pad_c, 8);
+  EXPECT_EQ(t.engine, 42);
+  ASSERT_EQ(t.knobs.size(), 2u);
+  EXPECT_EQ(t.str(), "f1:c8:e42:k0=3,7=1");
+  ASSERT_TRUE(cuda::Tactic::parse("f0:c0:e0:k", &t));
+  EXPECT_TRUE(t.knobs.empty());
+  EXPECT_FALSE(cuda::Tactic::parse("legacy", &t));
+  EXPECT_FALSE(cuda::Tactic::parse("f3:c0:e1:k", &t));
+  EXPECT_FALSE(cuda::Tactic::parse("f0:c0:e1:k1=", &t));
+  EXPECT_FALSE(cuda::Tactic::parse("f0:e1:k", &t));
+}
+
+}  // namespace
+}  // namespace qrt
+
+#endif
