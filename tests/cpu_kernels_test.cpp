@@ -49,7 +49,7 @@ using test::Tensor;
 struct RunResult {
   std::vector<float> y;
   Dims dims;
-  std::string op;          // the first layer of the engine (FusedConv when the chain was fused)
+  std::string op;          // the case's layer in the engine (FusedConv when the chain was fused)
   std::string backend;     // what the builder chose for it
   bool fell_back = false;  // the cpu kernel ran the reference kernel inside
 };
@@ -59,8 +59,13 @@ struct RunResult {
 Result<RunResult> run(const OneNode& m, const std::shared_ptr<Engine>& engine,
                       std::unique_ptr<ExecutionContext>* keep = nullptr) {
   RunResult r;
-  r.op = engine->layers().at(0).op;
-  r.backend = engine->layers().at(0).backend;
+  // The case's own layer: the layout pass (passes/cpu_layout) may put Identity layout changes
+  // (NCHW <-> NHWC) around it, and no case has an Identity of its own.
+  std::vector<LayerInfo> layers = engine->layers();
+  auto it = std::find_if(layers.begin(), layers.end(), [](const LayerInfo& l) { return l.op != "Identity"; });
+  if (it == layers.end()) return internalError("the engine has only Identity layers");
+  r.op = it->op;
+  r.backend = it->backend;
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> ctx, engine->createExecutionContext());
   int64_t fallbacks = cpu::fallbackCount();  // kernels reshape in tensorShape or enqueue
   QRT_ASSIGN_OR_RETURN(BoundIO io, test::bindFeeds(*engine, *ctx, m.feeds()));  // Y poisoned with NaN
