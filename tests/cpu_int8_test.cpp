@@ -589,6 +589,111 @@ TEST(CpuInt8, QMatMulBatchedAndBroadcast) {
     for (bool int8_out : {true, false}) runMatMulCase({2, 6, 24}, {2, 24, 10}, int8_out, act, seed += 10);
 }
 
+// ---- QuantizeLinear / DequantizeLinear (qquantize.cpp): bit-exact with the reference ----
+
+// x -> Q(scale, zp) [-> DQ] -> Y, over values that hit every branch: ties (k + 0.5 steps, both
+// parities), saturation both ways, infinities, NaN, -0, and random ones.
+void runQdqCase(bool uint8, int zp, bool dequantize, int64_t n, uint32_t seed) {
+  SCOPED_TRACE(std::string(uint8 ? "uint8" : "int8") + " zp " + std::to_string(zp) + (dequantize ? " Q->DQ" : " Q") +
+               " n " + std::to_string(n));
+  const float scale = 0.0625f;  // a power of two: k + 0.5 steps are exact ties
+  std::vector<float> x = randomFloats(n, -12.f, 12.f, seed);
+  const float special[] = {0.5f * scale, 1.5f * scale, 2.5f * scale, -0.5f * scale, -1.5f * scale, -2.5f * scale,
+                           1e9f, -1e9f, std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(), -0.f,
+                           126.5f * scale, -127.5f * scale, 7.9999f, -8.0001f};
+  for (size_t i = 0; i < sizeof(special) / sizeof(special[0]) && i * 7 < x.size(); ++i) x[i * 7] = special[i];
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  auto* os = model.add_opset_import();
+  os->set_domain("");
+  os->set_version(13);
+  auto* g = model.mutable_graph();
+  g->set_name("qdq");
+  auto* in = g->add_input();
+  in->set_name("X");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(n);
+  auto* s = g->add_initializer();
+  s->set_name("s");
+  s->set_data_type(onnx::TensorProto::FLOAT);
+  s->add_float_data(scale);
+  auto* z = g->add_initializer();
+  z->set_name("z");
+  z->set_data_type(uint8 ? onnx::TensorProto::UINT8 : onnx::TensorProto::INT8);
+  z->add_int32_data(zp);
+  auto* q = g->add_node();
+  q->set_op_type("QuantizeLinear");
+  q->set_name("q");
+  for (const char* i : {"X", "s", "z"}) q->add_input(i);
+  q->add_output(dequantize ? "xq" : "Y");
+  if (dequantize) {
+    auto* d = g->add_node();
+    d->set_op_type("DequantizeLinear");
+    d->set_name("dq");
+    for (const char* i : {"xq", "s", "z"}) d->add_input(i);
+    d->add_output("Y");
+  }
+  auto* out = g->add_output();
+  out->set_name("Y");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(
+      dequantize ? onnx::TensorProto::FLOAT : (uint8 ? onnx::TensorProto::UINT8 : onnx::TensorProto::INT8));
+  std::string bytes;
+  ASSERT_TRUE(model.SerializeToString(&bytes));
+  auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
+  ASSERT_TRUE(net.ok()) << net.status().toString();
+  std::vector<std::vector<unsigned char>> results;
+  for (const char* backend : {"reference", static_cast<const char*>(nullptr)}) {
+    std::shared_ptr<Engine> e;
+    {
+      BackendEnv env(backend);
+      auto built = buildEngine(**net, BuilderConfig{});
+      ASSERT_TRUE(built.ok()) << built.status().toString();
+      e = *built;
+    }
+    for (const LayerInfo& l : e->layers()) EXPECT_EQ(l.backend, backend ? "reference" : "cpu") << l.name;
+    auto ctx = e->createExecutionContext();
+    ASSERT_TRUE(ctx.ok()) << ctx.status().toString();
+    ASSERT_TRUE((*ctx)->setInputShape("X", {n}).ok());
+    ASSERT_TRUE((*ctx)->setTensorAddress("X", x.data()).ok());
+    std::vector<unsigned char> y(static_cast<size_t>(n) * (dequantize ? 4 : 1), 0xa5);  // poisoned
+    ASSERT_TRUE((*ctx)->setTensorAddress("Y", y.data()).ok());
+    ASSERT_TRUE((*ctx)->enqueue().ok());
+    results.push_back(std::move(y));
+  }
+  EXPECT_TRUE(results[0] == results[1]) << "the cpu Q/DQ is not bit-exact with the reference";
+}
+
+TEST(CpuInt8, QuantizeDequantizeBitExact) {
+  uint32_t seed = 6000;
+  for (bool uint8 : {false, true})
+    for (int zp : {0, 5})
+      for (bool dq : {false, true})
+        for (int64_t n : {int64_t{37}, int64_t{100003}}) runQdqCase(uint8, uint8 ? zp + 120 : zp, dq, n, seed += 10);
+}
+
+// A ResNet bottleneck's tail, folded and run in the cpu backend's channels-last region:
+// QConv(relu, int8) -> QConv(float) -> Add(shortcut) -> Relu -> Q. Against the reference the
+// int8 output may differ by one step where the float sum sits within ulps of a rounding tie.
+TEST(CpuInt8, ResidualBlockInChannelsLastRegion) {
+  QdqModel m;
+  const int64_t c = 16, hw = 10;
+  const std::string xd = m.activation("X", {2, c, hw, hw}, kXScale, 1.1f, 70);
+  const std::vector<int8_t> w1 = randomInt8(c * c * 9, 71), w2 = randomInt8(c * c, 72);
+  const std::vector<float> s1 = randomFloats(c, 0.002f, 0.01f, 73), s2 = randomFloats(c, 0.002f, 0.01f, 74);
+  auto& conv1 = m.node("Conv", {xd, m.weight("W1", w1, {c, c, 3, 3}, s1, 0), m.floats("B1", randomFloats(c, -1, 1, 75), {c})},
+                       {"c1"});
+  QdqModel::setInts(conv1, "pads", {1, 1, 1, 1});
+  m.node("Relu", {"c1"}, {"r1"});
+  const std::string r1 = m.qdq("r1", static_cast<float>(0.6 * std::sqrt(9.0 * c) / 127));
+  m.node("Conv", {r1, m.weight("W2", w2, {c, c, 1, 1}, s2, 0)}, {"c2"});
+  m.node("Add", {"c2", "X"}, {"sum"});
+  m.node("Relu", {"sum"}, {"r2"});
+  m.quantize("r2", 0.02f, "yq");
+  m.output("yq", true);
+  compareBackends(m, "QConv", {}, "residual block", 2);
+}
+
 #endif  // QRT_HAVE_DNNL
 
 }  // namespace

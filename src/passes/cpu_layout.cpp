@@ -19,9 +19,25 @@ bool onCpuFp32(const ir::Node& n) {
   return n.backend == kBackendCpu && n.hasInput(0) && n.inputs[0]->dtype == DataType::kFloat;
 }
 
+// INT8: qrt's QConv on the cpu backend (int8 activations, constant weights; qconv.cpp reads
+// qrt_nhwc): oneDNN's int8 convolutions are NHWC or blocked only.
+bool qconvAnchor(const ir::Node& n) {
+  return n.domain == kQrtDomain && n.op_type == "QConv" && n.backend == kBackendCpu && isActivation4d(n.inputs[0]) &&
+         n.hasInput(1) && n.inputs[1]->isConstant() && !n.outputs.empty() && n.outputs[0] &&
+         n.outputs[0]->has_shape && n.outputs[0]->dims.size() == 4;
+}
+
+// The cpu backend's QuantizeLinear/DequantizeLinear (per tensor, qquantize.cpp) are elementwise
+// over same-shape tensors: they run in any layout, so they follow.
+bool qdqFollower(const ir::Node& n) {
+  return n.domain.empty() && (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") &&
+         n.backend == kBackendCpu && isActivation4d(n.inputs[0]);
+}
+
 // 2-D convolutions: oneDNN's brgconv kernels are NHWC (pointwise ones too: on plain NCHW a
 // pointwise conv is a GEMM whose post-ops run in a slow separate pass).
 bool convAnchor(const ir::Node& n) {
+  if (qconvAnchor(n)) return true;
   const bool conv = (n.domain.empty() && (n.op_type == "Conv" || n.op_type == "ConvTranspose")) ||
                     (n.domain == kQrtDomain && n.op_type == "FusedConv");
   return conv && onCpuFp32(n) && isActivation4d(n.inputs[0]) && n.hasInput(1) && n.inputs[1]->isConstant() &&
@@ -52,7 +68,7 @@ bool cpuTakesInRegion(ir::Node& n) {
 bool poolFollower(const ir::Node& n) {
   const bool pool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool" ||
                                          n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool");
-  return pool && onCpuFp32(n);
+  return (pool && onCpuFp32(n)) || qdqFollower(n);
 }
 
 }  // namespace

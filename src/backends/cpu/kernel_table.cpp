@@ -10,6 +10,7 @@ constexpr DTypeSet kF32{DataType::kFloat};
 // bf16 layers exist where the builder chose bf16 (src/builder/precision.cpp).
 constexpr DTypeSet kF32Bf16{DataType::kFloat, DataType::kBFloat16};
 constexpr DTypeSet kS8{DataType::kInt8};
+constexpr DTypeSet kS8U8{DataType::kInt8, DataType::kUInt8};
 
 const KernelEntry kKernels[] = {
     {"Conv", kF32Bf16, &createConv},
@@ -21,6 +22,7 @@ const KernelEntry kKernels[] = {
     {"GlobalAveragePool", kF32Bf16, &createGlobalAveragePool},
     {"GlobalMaxPool", kF32Bf16, &createGlobalMaxPool},
     {"Identity", kF32, &createLayoutChange},  // only the layout changes of passes/cpu_layout.cpp
+    {"Identity", kS8U8, &createLayoutChange},  // the same in INT8 regions
     // Element-wise ops and Concat: only inside NHWC regions (passes/cpu_layout.cpp moves them).
     {"Add", kF32, &createBinary},
     {"Sub", kF32, &createBinary},
@@ -39,6 +41,8 @@ const KernelEntry kKernels[] = {
     {"QConv", kS8, &createQConv, 0, kQrtDomain},
     {"QGemm", kS8, &createQGemm, 0, kQrtDomain},
     {"QMatMul", kS8, &createQMatMul, 0, kQrtDomain},
+    {"QuantizeLinear", kF32, &createQuantizeLinear},
+    {"DequantizeLinear", kS8U8, &createDequantizeLinear},
 };
 
 // The node's domain is the entry's ("ai.onnx" is the default domain "").

@@ -30,5 +30,7 @@ Result<std::unique_ptr<Kernel>> createResize(const ir::Node& node);             
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node);              // qconv.cpp
 Result<std::unique_ptr<Kernel>> createQGemm(const ir::Node& node);              // qgemm.cpp
 Result<std::unique_ptr<Kernel>> createQMatMul(const ir::Node& node);            // qgemm.cpp
+Result<std::unique_ptr<Kernel>> createQuantizeLinear(const ir::Node& node);     // qquantize.cpp
+Result<std::unique_ptr<Kernel>> createDequantizeLinear(const ir::Node& node);   // qquantize.cpp
 
 }  // namespace qrt::cpu

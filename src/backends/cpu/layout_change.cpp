@@ -2,6 +2,7 @@
 // Identity with qrt_to_nhwc is a oneDNN reorder between plain NCHW and NHWC (acdb) of the same
 // dims. Any rank from 3 to 5 would work the same way; the pass only makes 4-D ones.
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/isa.h"
 #include "backends/cpu/kernel_table.h"
 #include "passes/channels_last.h"
 
@@ -19,7 +20,8 @@ class LayoutChangeKernel final : public DnnlKernel {
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>&) override {
     const memory::dims d = toDnnl(inputs[0].dims);
     if (d.size() != 4) return invalidArgument(where(), ": a layout change of a ", d.size(), "-D tensor");
-    memory::desc plain = plainDesc(d), nhwc = nhwcDesc(d);
+    const memory::data_type t = dnnlType(inputs[0].dtype);  // f32, or s8/u8 in INT8 regions
+    memory::desc plain = plainDesc(d, t), nhwc = nhwcDesc(d, t);
     QRT_ASSIGN_OR_RETURN(reorder_, to_nhwc_ ? makeReorder(plain, nhwc, engine(), where())
                                             : makeReorder(nhwc, plain, engine(), where()));
     return Status::Ok();

@@ -10,10 +10,12 @@
 // The scales and bias are constants baked in at reshape; a QConv whose scales are computed runs
 // on the reference backend.
 //
-// Layouts. As the FP32 Conv (conv.cpp): oneDNN chooses the activation layouts (`any`; NHWC on
-// AVX-512 for int8) and the kernel reorders qrt's plain NCHW in and out through the workspace
-// (one byte per element for int8 tensors: cheap). Constant weights are reordered once into the
-// chosen blocked layout (with oneDNN's compensation terms) and shared (packWeights).
+// Layouts. oneDNN's int8 convolutions are NHWC (brgconv) or blocked; on plain NCHW it has only
+// its reference kernel. Inside the cpu backend's channels-last regions (passes/cpu_layout.cpp:
+// QConv anchors them like the FP32 convs) the activations are already NHWC (qrt_nhwc) and run
+// as they are; elsewhere the kernel lets oneDNN choose (`any`) and reorders qrt's plain NCHW in
+// and out through the workspace. Constant weights are reordered once into the chosen blocked
+// layout (with oneDNN's compensation terms) and shared (packWeights).
 #include <cstring>
 #include <optional>
 
@@ -34,6 +36,7 @@ struct QConvSetup {
   std::optional<HostTensor> weights;  // w_q when constant
   bool u8_src = false;                // x_q is known non-negative: read it as u8
   bool int8_out = false;
+  NhwcArgs nhwc;                      // which activations the layout pass stored NHWC
 };
 
 // The ONNX weight tensor [M, C/g, k..] as oneDNN's {(G,) M/g, C/g, k..}, s8, dense.
@@ -48,7 +51,7 @@ memory::desc qconvWeightsDesc(const Dims& w, int64_t groups) {
 class QConvKernel final : public DnnlKernel {
  public:
   QConvKernel(QConvSetup s, std::unique_ptr<Kernel> fallback)
-      : DnnlKernel(s.attrs.where, std::move(fallback)), s_(std::move(s)) {}
+      : DnnlKernel(s.attrs.where, std::move(fallback), s.nhwc), s_(std::move(s)) {}
 
  protected:
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
@@ -70,7 +73,8 @@ class QConvKernel final : public DnnlKernel {
 
     const memory::data_type src_t = s_.u8_src ? memory::data_type::u8 : memory::data_type::s8;
     const memory::data_type dst_t = s_.int8_out ? memory::data_type::s8 : memory::data_type::f32;
-    memory::desc x_md = plainDesc(toDnnl(x), src_t), y_md = plainDesc(toDnnl(y), dst_t);
+    memory::desc x_md = activationDesc(toDnnl(x), nhwc().input(0), src_t);
+    memory::desc y_md = activationDesc(toDnnl(y), nhwc().output(0), dst_t);
     memory::desc w_onnx = qconvWeightsDesc(w, s_.attrs.group);
     memory::desc b_md = bias_.empty() ? memory::desc() : plainDesc({w[0]});
     memory::desc x_any(x_md.dims(), src_t, memory::format_tag::any);
@@ -173,6 +177,7 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node) {
   if (w->isConstant()) s.weights = *w->constant;
   s.u8_src = nonNegativeInt8(node.inputs[0]);
   s.int8_out = s.epilogue.y_scale >= 0;
+  s.nhwc = nhwcArgs(node);
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> fallback, referenceKernel(node));
   return std::unique_ptr<Kernel>(new QConvKernel(std::move(s), std::move(fallback)));
 }
