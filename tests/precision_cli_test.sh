@@ -6,7 +6,8 @@
 #   (b) --export-layer-info writes what `qrt inspect ENGINE --json` prints, with each layer's
 #       precision, backend and reason, and the timings where the builder timed candidates;
 #   (c) --fp16 on a CPU without FP16 arithmetic keeps fp32 and says why (text inspect too);
-#   (d) obey with an unknown layer name fails naming it; a named layer's fp32 wins over '*'.
+#   (d) obey with an unknown layer name fails naming it; a named layer's fp32 wins over '*';
+#   (e) with oneDNN capped below BF16 (DNNL_MAX_CPU_ISA), --bf16 keeps fp32 and says why.
 #
 #   tests/precision_cli_test.sh QRT_BINARY SOURCE_DIR WORK_DIR
 #
@@ -105,6 +106,14 @@ import json, sys
 layers = {l["name"]: l for l in json.load(open(sys.argv[1]))["layers"]}
 assert layers[sys.argv[2]]["precision"] == "fp32", layers[sys.argv[2]]
 assert layers["/fc/Gemm"]["precision"] == "fp16", layers["/fc/Gemm"]
+PYEOF
+
+# (e) oneDNN capped below avx512_core_bf16: --bf16 keeps fp32 and every conv says why.
+DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI build nobf16 --bf16 --export-layer-info "$WORK/nobf16.json"
+"$PY" - "$WORK/nobf16.json" <<'PYEOF' || fail "--bf16 without BF16 arithmetic"
+import json, sys
+convs = [l for l in json.load(open(sys.argv[1]))["layers"] if l["op"] == "FusedConv"]
+assert convs and all(l["precision"] == "fp32" and "this CPU has no BF16 arithmetic" in l["reason"] for l in convs), convs
 PYEOF
 
 if [[ $failures -gt 0 ]]; then

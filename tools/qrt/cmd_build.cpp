@@ -22,7 +22,11 @@ constexpr const char kSynopsis[] =
     "in sorted order, so give a folder that mixes every class (qrt eval --max instead takes every k-th image).\n"
     "A model with Q/DQ nodes of its own is built with its scales (explicit quantization, no calibration).\n"
     "Preprocessing given here (or used for calibration) is stored in the engine as \"preprocess\" metadata,\n"
-    "which qrt eval and qrt run --image reuse.";
+    "which qrt eval and qrt run --image reuse.\n\n"
+    "Precision (docs/precision.md): --fp16/--bf16 allow those precisions; the builder times the allowed kernels\n"
+    "per layer and keeps the fastest (a CPU without FP16/BF16 arithmetic keeps fp32, and qrt inspect says why).\n"
+    "--layer-precisions NAME:P,*:P with --precision-constraints obey|prefer pins layers (fp16 runs on the\n"
+    "reference backend with exact per-op fp16 rounding: check FP16 accuracy with qrt eval on any CPU).";
 
 // toJson's spec on one line, for the log.
 std::string oneLine(const std::string& json) {
