@@ -342,8 +342,12 @@ TEST(CudaInt8, QuantizePerTensorAndPerAxis) {
   attrInt(q2, "axis", 1);
   auto& q3 = m.node("QuantizeLinear", {"X", "sw", "zw"}, {"Q3"});
   attrInt(q3, "axis", -1);
-  m.output("Q1", DataType::kInt8).output("Q2", DataType::kUInt8).output("Q3", DataType::kInt8);
-  checkModel(m, {{"Q1", 1}, {"Q2", 1}, {"Q3", 1}});
+  // 105 elements: the per-tensor kernel's four-at-a-time body and a one-element tail.
+  m.input("O", {3, 7, 5}, DataType::kFloat, floats(-300, 300));
+  m.scalar("so", 0.9).scalar("zo", 128, DataType::kUInt8);
+  m.node("QuantizeLinear", {"O", "so", "zo"}, {"Q4"});
+  m.output("Q1", DataType::kInt8).output("Q2", DataType::kUInt8).output("Q3", DataType::kInt8).output("Q4", DataType::kUInt8);
+  checkModel(m, {{"Q1", 1}, {"Q2", 1}, {"Q3", 1}, {"Q4", 1}});
 }
 
 TEST(CudaInt8, DequantizePerTensorAndPerAxis) {
