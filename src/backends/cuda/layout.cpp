@@ -9,17 +9,11 @@
 #include "backends/cuda/cuda_kernel.h"
 #include "backends/cuda/runtime.h"
 #include "ops/op.h"
+#include "passes/channels_last.h"
 
 namespace qrt::cuda {
 
 namespace {
-
-bool isActivation4d(const ir::Value* v, const std::set<const ir::Value*>& host_values) {
-  return v && !v->isConstant() && !host_values.count(v) && v->has_shape && v->dims.size() == 4;
-}
-
-// Same bytes in either layout.
-bool layoutFree(const ir::Value* v) { return v->dims.size() == 4 && v->dims[2] == 1 && v->dims[3] == 1; }
 
 bool layoutAgnostic(const std::string& op) {
   static const std::set<std::string> kOps = {
@@ -42,86 +36,21 @@ bool channelsLastConv(const ir::Node& n) {
 
 }  // namespace
 
+// The region logic is shared with the cpu backend (passes/channels_last.cpp); this file says
+// which nodes the CUDA kernels run channels-last.
 Status assignChannelsLast(ir::Graph& g, int* nhwc_nodes, int* layout_changes) {
-  *nhwc_nodes = *layout_changes = 0;
-  g.rebuildUses();
   const std::set<const ir::Node*> host = hostNodes(g);
-  std::set<const ir::Value*> host_values;
-  for (const ir::Node* n : host)
-    for (const ir::Value* o : n->outputs)
-      if (o) host_values.insert(o);
-
-  // Forward in topological order: which nodes run channels-last, which values are stored so.
-  std::set<const ir::Node*> nhwc;
-  std::set<const ir::Value*> nhwc_values;
-  std::vector<ir::Node*> order;
-  for (const auto& n : g.nodes()) order.push_back(n.get());
-  for (ir::Node* n : order) {
-    if (host.count(n) || (!n->domain.empty() && n->domain != kQrtDomain)) continue;
-    bool on = channelsLastConv(*n);
-    if (!on && layoutAgnostic(n->op_type)) {
-      bool any_nhwc = false, all_4d = true;
-      for (const ir::Value* in : n->inputs) {
-        if (in && nhwc_values.count(in) && !layoutFree(in)) any_nhwc = true;
-        if (in && !in->isConstant() && !host_values.count(in) && !isActivation4d(in, host_values)) all_4d = false;
-      }
-      for (const ir::Value* o : n->outputs)
-        if (o && !(o->has_shape && o->dims.size() == 4)) all_4d = false;
-      on = any_nhwc && all_4d;
-    }
-    if (!on) continue;
-    nhwc.insert(n);
-    for (const ir::Value* o : n->outputs)
-      if (o && o->dims.size() == 4) nhwc_values.insert(o);
-  }
-
-  // Layout changes where NHWC values meet NCHW readers and the reverse.
-  std::map<std::pair<const ir::Value*, bool>, ir::Value*> changed;  // (value, to_nhwc) -> converted
-  auto convert = [&](ir::Value* v, bool to_nhwc) {
-    auto key = std::make_pair(static_cast<const ir::Value*>(v), to_nhwc);
-    if (auto it = changed.find(key); it != changed.end()) return it->second;
-    ir::Value* c = g.addValue(g.uniqueName(v->name + (to_nhwc ? "_nhwc" : "_nchw")));
-    c->dtype = v->dtype;
-    c->dims = v->dims;
-    c->has_shape = v->has_shape;
-    ir::Node* id = g.addNode("Identity", g.uniqueName(v->name + (to_nhwc ? "_to_nhwc" : "_to_nchw")), {v}, {c});
-    id->attrs[kAttrToNhwc] = ir::Attribute::Int(to_nhwc ? 1 : 0);
-    ++*layout_changes;
-    changed[key] = c;
-    return c;
+  passes::ChannelsLastRules rules;
+  rules.anchor = channelsLastConv;
+  rules.follower = [](const ir::Node& n) {
+    return (n.domain.empty() || n.domain == kQrtDomain) && layoutAgnostic(n.op_type);
   };
-  for (ir::Node* n : order) {
-    const bool on = nhwc.count(n) != 0;
-    if (on) {
-      n->attrs[kAttrNhwc] = ir::Attribute::Int(1);
-      ++*nhwc_nodes;
-    }
-    for (ir::Value*& in : n->inputs) {
-      if (!isActivation4d(in, host_values) || layoutFree(in)) continue;
-      const bool stored_nhwc = nhwc_values.count(in) != 0;
-      if (on && !stored_nhwc) in = convert(in, true);
-      else if (!on && stored_nhwc) in = convert(in, false);
-    }
-  }
-  // Graph outputs are NCHW for the caller: the producer writes an NHWC value, converted back.
-  for (ir::Value*& out : g.outputs) {
-    if (!nhwc_values.count(out) || layoutFree(out)) continue;
-    ir::Node* prod = out->producer;
-    ir::Value* inner = g.addValue(g.uniqueName(out->name + "_nhwc"));
-    inner->dtype = out->dtype;
-    inner->dims = out->dims;
-    inner->has_shape = out->has_shape;
-    for (ir::Value*& o : prod->outputs)
-      if (o == out) o = inner;
-    for (const auto& n : g.nodes())
-      for (ir::Value*& in : n->inputs)
-        if (in == out) in = inner;
-    ir::Node* id = g.addNode("Identity", g.uniqueName(out->name + "_to_nchw"), {inner}, {out});
-    id->attrs[kAttrToNhwc] = ir::Attribute::Int(0);
-    ++*layout_changes;
-  }
-  g.rebuildUses();
-  return g.topoSort();
+  rules.skip = [&](const ir::Node& n) { return host.count(&n) != 0; };
+  passes::ChannelsLastReport report;
+  QRT_RETURN_IF_ERROR(passes::assignChannelsLast(g, rules, &report));
+  *nhwc_nodes = report.nhwc_nodes;
+  *layout_changes = report.layout_changes;
+  return Status::Ok();
 }
 
 }  // namespace qrt::cuda
