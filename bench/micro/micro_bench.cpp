@@ -14,13 +14,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/threadpool.h"
 #include "kernel_cases.h"
 #include "qrt/qrt.h"
+#include "runtime/profiler.h"
 
 #ifdef QRT_HAVE_DNNL
 #include "backends/cpu/dnnl_util.h"
@@ -88,6 +91,25 @@ void runCase(benchmark::State& state, const KernelCase* k, const std::string& ba
       state.SkipWithError(("enqueue: " + s.toString()).c_str());
       break;
     }
+  }
+  if (state.error_occurred()) return;
+  // Where a run's time goes: a few more runs with a per-layer profiler, outside the timed loop so
+  // its clock reads do not count, split it into the case's own layer(s) and the Identity layout
+  // changes (NCHW <-> NHWC) the layout pass puts at the edges of a one-node engine; inside a
+  // network most of those go away.
+  std::map<std::string, std::string> op_of;
+  for (const LayerInfo& layer : (*engine)->layers()) op_of[layer.name] = layer.op;
+  LayerTimeTable table;
+  c.setProfiler(&table);
+  for (int64_t i = 0; i < std::min<int64_t>(state.iterations(), 20); ++i)
+    if (!c.enqueue().ok()) break;
+  c.setProfiler(nullptr);
+  double own_ms = 0;
+  for (const LayerTimeTable::Row& row : table.rows())
+    if (op_of[row.layer] != "Identity") own_ms += row.total_ms;
+  if (table.runs() > 0 && table.totalMs() > 0) {
+    state.counters["layer_us"] = own_ms * 1e3 / static_cast<double>(table.runs());
+    state.counters["layer_share"] = own_ms / table.totalMs();
   }
   double flops = k->flops(io->y_dims);
   state.SetItemsProcessed(state.iterations());  // items = runs (enqueues)
