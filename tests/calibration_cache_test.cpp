@@ -66,6 +66,13 @@ TEST(CalibrationCache, HeaderNamesOfTheAlgorithms) {
   EXPECT_STREQ(cacheAlgorithmName(CalibrationAlgo::kEntropy), "EntropyCalibration");
   EXPECT_STREQ(cacheAlgorithmName(CalibrationAlgo::kMinMax), "MinMaxCalibration");
   EXPECT_STREQ(cacheAlgorithmName(CalibrationAlgo::kPercentile), "QrtPercentileCalibration");
+  // The header qrt writes: TensorRT's names unchanged; the percentile's P after a '-'.
+  EXPECT_EQ(cacheHeaderName({CalibrationAlgo::kEntropy2, 99.9}), "EntropyCalibration2");
+  EXPECT_EQ(cacheHeaderName({CalibrationAlgo::kMinMax, 99.9}), "MinMaxCalibration");
+  EXPECT_EQ(cacheHeaderName({CalibrationAlgo::kMSE, 99.9}), "QrtMseCalibration");
+  EXPECT_EQ(cacheHeaderName({CalibrationAlgo::kPercentile, 99.99}), "QrtPercentileCalibration-99.99");
+  EXPECT_EQ(cacheHeaderName({CalibrationAlgo::kPercentile, 100.0}), "QrtPercentileCalibration-100");
+  EXPECT_EQ(cacheHeaderName({CalibrationAlgo::kPercentile, 99.999}), "QrtPercentileCalibration-99.999");
   EXPECT_STREQ(cacheAlgorithmName(CalibrationAlgo::kMSE), "QrtMseCalibration");
   EXPECT_STREQ(kDefaultTensorRTVersion, "8601");
 }
@@ -240,6 +247,21 @@ TEST(CalibrationCache, FromCalibration) {
   const CalibrationCache cache = cacheFromCalibration(tensors, CalibrationAlgo::kMinMax, "100300");
   EXPECT_EQ(formatCalibrationCache(cache), "TRT-100300-MinMaxCalibration\ninput: 3c010204\nrelu: 0\n");
   EXPECT_EQ(cacheFromCalibration(tensors, CalibrationAlgo::kEntropy2).version, "8601");
+
+  // A percentile cache records P (the tensors carry their options), so that a cache made with
+  // another P does not match; it still parses as a TensorRT-format cache.
+  for (TensorCalibration& t : tensors) t.options = {CalibrationAlgo::kPercentile, 99.9};
+  const CalibrationCache pc = cacheFromCalibration(tensors, CalibrationAlgo::kPercentile);
+  EXPECT_EQ(formatCalibrationCache(pc), "TRT-8601-QrtPercentileCalibration-99.9\ninput: 3c010204\nrelu: 0\n");
+  auto parsed = parseCalibrationCache(formatCalibrationCache(pc), "p.cache");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
+  EXPECT_EQ(parsed->algorithm, "QrtPercentileCalibration-99.9");
+  EXPECT_TRUE(checkCacheMatches(*parsed, cacheHeaderName({CalibrationAlgo::kPercentile, 99.9}), {"input", "relu"}).ok());
+  Status other = checkCacheMatches(*parsed, cacheHeaderName({CalibrationAlgo::kPercentile, 99.99}), {"input", "relu"});
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.message().find("made by QrtPercentileCalibration-99.9, not QrtPercentileCalibration-99.99"),
+            std::string::npos)
+      << other.message();
 }
 
 }  // namespace

@@ -103,32 +103,50 @@ TEST(RangeCollector, MaxAbsIgnoresNonFinite) {
 }
 
 TEST(Histogram, BinsMatchAScalarReference) {
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 2.0f);
-  std::vector<float> x(10007);
-  for (float& v : x) v = normal(rng);
-  x[5] = std::numeric_limits<float>::quiet_NaN();
-  x[2048] = std::numeric_limits<float>::infinity();
-  x[9999] = -std::numeric_limits<float>::infinity();
-  RangeCollector range;
-  range.update(x.data(), x.size());
-  const float amax = range.amax();
-  x[100] = -amax;  // exactly the max: the last bin
-  Histogram h(amax);
-  h.add(x.data(), x.size());
+  // 10007 values take the direct path of Histogram::add; 300007 the interleaved uint32 tables
+  // (and the AVX2 / AVX-512 clones where the CPU has them). A third of the values are zeros.
+  for (size_t n : {size_t{10007}, size_t{300007}}) {
+    SCOPED_TRACE(n);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 2.0f);
+    std::vector<float> x(n);
+    for (size_t i = 0; i < n; ++i) x[i] = i % 3 == 1 ? 0.0f : normal(rng);
+    x[5] = std::numeric_limits<float>::quiet_NaN();
+    x[2048] = std::numeric_limits<float>::infinity();
+    x[9999] = -std::numeric_limits<float>::infinity();
+    RangeCollector range;
+    range.update(x.data(), x.size());
+    const float amax = range.amax();
+    float scalar_max = 0.0f;
+    for (float v : x)
+      if (std::isfinite(v)) scalar_max = std::max(scalar_max, std::fabs(v));
+    EXPECT_EQ(amax, scalar_max);
+    EXPECT_EQ(range.nonFiniteCount(), 3u);
+    x[100] = -amax;  // exactly the max: the last bin
+    Histogram h(amax);
+    h.add(x.data(), x.size());
 
-  std::vector<uint64_t> expected(kBins, 0);
-  const float per_unit = static_cast<float>(kBins) / amax;
-  for (float v : x) {
-    if (!std::isfinite(v)) continue;
-    const int b = std::min(static_cast<int>(std::fabs(v) * per_unit), kBins - 1);
-    ++expected[static_cast<size_t>(b)];
+    std::vector<uint64_t> expected(kBins, 0);
+    const float per_unit = static_cast<float>(kBins) / amax;
+    EXPECT_EQ(h.binsPerUnit(), per_unit);
+    for (float v : x) {
+      if (!std::isfinite(v)) continue;
+      const int b = std::min(static_cast<int>(std::fabs(v) * per_unit), kBins - 1);
+      ++expected[static_cast<size_t>(b)];
+    }
+    EXPECT_EQ(std::vector<uint64_t>(h.counts().begin(), h.counts().end()), expected);
+    EXPECT_EQ(h.total(), x.size() - 3);
+    EXPECT_EQ(h.nonFiniteCount(), 3u);
+    EXPECT_GE(h.counts()[kBins - 1], 1u);
+    EXPECT_DOUBLE_EQ(h.binWidth(), static_cast<double>(amax) / kBins);
+
+    // reset() empties it for another range, as a fresh histogram would be.
+    h.reset(2 * amax);
+    h.add(x.data(), x.size());
+    Histogram fresh(2 * amax);
+    fresh.add(x.data(), x.size());
+    EXPECT_EQ(h, fresh);
   }
-  EXPECT_EQ(std::vector<uint64_t>(h.counts().begin(), h.counts().end()), expected);
-  EXPECT_EQ(h.total(), x.size() - 3);
-  EXPECT_EQ(h.nonFiniteCount(), 3u);
-  EXPECT_GE(h.counts()[kBins - 1], 1u);
-  EXPECT_DOUBLE_EQ(h.binWidth(), static_cast<double>(amax) / kBins);
 }
 
 TEST(Histogram, MergeEqualsOneHistogramOfAllData) {

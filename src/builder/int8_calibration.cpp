@@ -68,6 +68,7 @@ Result<std::map<std::string, float>> int8ActivationScales(const ir::Graph& graph
   options.cache_version = config.calibrationCacheVersion();
   options.report_path = config.calibrationReportPath();
   options.progress = config.progress();
+  options.device = config.device();  // --device cuda: the passes and histograms run on the GPU
   const std::string cache_path = cachePathOf(*calibrator);
   const std::string cache = cache_path.empty() ? options.cache_name : "calibration cache " + cache_path;
   options.cache_name = cache;  // calibrate() warns, naming it, when the cache does not match
@@ -81,7 +82,9 @@ Result<std::map<std::string, float>> int8ActivationScales(const ir::Graph& graph
                  " not written: the scales came from the cache (delete it to calibrate again)");
   } else {
     logInfo("calibrated ", outcome.tensors.size(), " tensors with ", algo, " over ", outcome.samples, " samples in ",
-            strCat(std::round(outcome.seconds * 10) / 10), " s");
+            strCat(std::round(outcome.seconds * 10) / 10), " s",
+            options.device == DeviceType::kCUDA ? " on the GPU" : "",
+            outcome.batches_cached ? " (data read once, kept in memory for the second pass)" : "");
     if (!cache_path.empty()) logInfo("wrote ", cache);
     if (!options.report_path.empty()) logInfo("wrote calibration report ", options.report_path);
   }

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <set>
 
 #include "builder/finalize.h"
@@ -15,6 +15,11 @@
 #include "quant/calibration_cache.h"
 #include "runtime/context_access.h"
 #include "runtime/engine_impl.h"
+#include "runtime/kernel_factory.h"
+#ifdef QRT_HAVE_CUDA
+#include "backends/cuda/calib_stats.h"
+#include "backends/cuda/device_memory.h"
+#endif
 
 namespace qrt::quant {
 
@@ -51,19 +56,87 @@ class Progress {
 
 bool isFloat(DataType t) { return t == DataType::kFloat; }
 
-// Runs every batch of the calibrator through the context; `observe` sees every activation.
-Status runPass(Calibrator& calibrator, ExecutionContext& ctx, const Engine& engine, Progress& progress,
-               const char* phase, int64_t* samples) {
-  QRT_RETURN_IF_ERROR(calibrator.reset());
-  CalibrationBatch batch;
+// The default limit of the in-memory batch cache: a quarter of the available memory, <= 2 GiB.
+int64_t defaultBatchCacheBytes() {
+  constexpr int64_t kCap = int64_t{2} << 30;
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return int64_t{256} << 20;
+  return std::min<int64_t>(kCap, static_cast<int64_t>(pages) * page / 4);
+}
+
+// The batches of one pass: from the calibrator, or replayed from memory. The first pass keeps
+// copies of the batches while they fit in the budget; the second pass then replays them in the
+// same order (same data, same batches: the results are those of reading the calibrator again)
+// instead of decoding and preprocessing everything a second time.
+class BatchSource {
+ public:
+  BatchSource(Calibrator& calibrator, int64_t budget_bytes) : calibrator_(calibrator), budget_(budget_bytes) {}
+
+  // Starts a pass: the calibrator is rewound unless the previous pass was kept whole.
+  Status begin() {
+    if (recording_) {
+      recording_ = false;  // the first pass ended: what was kept is every batch
+      replaying_ = kept_ok_;
+      if (!kept_ok_) kept_.clear();
+    } else if (!replaying_) {
+      recording_ = budget_ > 0;
+      kept_ok_ = recording_;
+    }
+    next_ = 0;
+    if (replaying_) return Status::Ok();
+    return calibrator_.reset();
+  }
+  // The next batch, or nullptr when the data has ended.
+  Result<const CalibrationBatch*> next() {
+    if (replaying_) return next_ < kept_.size() ? &kept_[next_++] : nullptr;
+    QRT_ASSIGN_OR_RETURN(bool more, calibrator_.getBatch(batch_));
+    if (!more) return nullptr;
+    if (recording_ && kept_ok_) {
+      int64_t bytes = 0;
+      for (const auto& [name, t] : batch_.inputs) bytes += static_cast<int64_t>(t.data.size() * sizeof(float));
+      if (kept_bytes_ + bytes <= budget_) {
+        kept_.push_back(batch_);
+        kept_bytes_ += bytes;
+      } else {
+        kept_ok_ = false;  // too large: the second pass reads the calibrator again
+        kept_.clear();
+        kept_.shrink_to_fit();
+      }
+    }
+    return &batch_;
+  }
+  bool replaying() const { return replaying_; }
+
+ private:
+  Calibrator& calibrator_;
+  int64_t budget_;
+  CalibrationBatch batch_;
+  std::vector<CalibrationBatch> kept_;
+  int64_t kept_bytes_ = 0;
+  bool recording_ = false, kept_ok_ = false, replaying_ = false;
+  size_t next_ = 0;
+};
+
+// Device buffers for the inputs and outputs of a device engine (calibration data is on the
+// host); grown as needed, kept from batch to batch.
+struct DeviceIoBuffers {
+  std::map<std::string, std::shared_ptr<void>> buffers;
+  std::map<std::string, size_t> sizes;
+};
+
+// Runs every batch through the context; the observer set on it sees every activation. `stream`
+// is the CUDA stream of a device engine (nullptr: host engine).
+Status runPass(BatchSource& source, ExecutionContext& ctx, const Engine& engine, Progress& progress,
+               const char* phase, int64_t* samples, void* stream, DeviceIoBuffers* device_io) {
+  QRT_RETURN_IF_ERROR(source.begin());
   std::map<std::string, HostTensor> outputs;
   *samples = 0;
   for (;;) {
-    QRT_ASSIGN_OR_RETURN(bool more, calibrator.getBatch(batch));
-    if (!more) break;
+    QRT_ASSIGN_OR_RETURN(const CalibrationBatch* batch, source.next());
+    if (!batch) break;
     for (const TensorInfo& in : engine.inputs()) {
-      auto it = batch.inputs.find(in.name);
-      if (it == batch.inputs.end()) return invalidArgument("the calibrator gave no data for input '", in.name, "'");
+      auto it = batch->inputs.find(in.name);
+      if (it == batch->inputs.end()) return invalidArgument("the calibrator gave no data for input '", in.name, "'");
       if (in.dtype != DataType::kFloat)
         return unsupported("calibration of input '", in.name, "' of type ", dataTypeName(in.dtype),
                            ": calibration data is float32");
@@ -71,44 +144,120 @@ Status runPass(Calibrator& calibrator, ExecutionContext& ctx, const Engine& engi
         return invalidArgument("calibration batch for '", in.name, "' has ", it->second.data.size(),
                                " values for shape ", dimsToString(it->second.dims));
       QRT_RETURN_IF_ERROR(ctx.setInputShape(in.name, it->second.dims).withContext("calibration data"));
-      QRT_RETURN_IF_ERROR(ctx.setTensorAddress(in.name, it->second.data.data()));
+      void* address = const_cast<float*>(it->second.data.data());
+#ifdef QRT_HAVE_CUDA
+      if (device_io) {
+        const size_t bytes = it->second.data.size() * sizeof(float);
+        auto& buf = device_io->buffers[in.name];
+        if (!buf || device_io->sizes[in.name] < bytes) {
+          QRT_ASSIGN_OR_RETURN(buf, cuda::deviceAlloc(bytes));
+          device_io->sizes[in.name] = bytes;
+        }
+        QRT_RETURN_IF_ERROR(cuda::copyToDevice(buf.get(), it->second.data.data(), bytes));
+        address = buf.get();
+      }
+#endif
+      QRT_RETURN_IF_ERROR(ctx.setTensorAddress(in.name, address));
     }
     for (const TensorInfo& out : engine.outputs()) {
       QRT_ASSIGN_OR_RETURN(Dims d, ctx.tensorShape(out.name));
-      HostTensor& t = outputs[out.name];
-      if (t.dims() != d || t.dtype() != out.dtype) t = HostTensor(out.dtype, d);
-      QRT_RETURN_IF_ERROR(ctx.setTensorAddress(out.name, t.data()));
+      void* address = nullptr;
+#ifdef QRT_HAVE_CUDA
+      if (device_io) {
+        const size_t bytes = static_cast<size_t>(std::max<int64_t>(volume(d), 1)) * dataTypeSize(out.dtype);
+        auto& buf = device_io->buffers["\n" + out.name];  // outputs apart from inputs of the same name
+        if (!buf || device_io->sizes["\n" + out.name] < bytes) {
+          QRT_ASSIGN_OR_RETURN(buf, cuda::deviceAlloc(bytes));
+          device_io->sizes["\n" + out.name] = bytes;
+        }
+        address = buf.get();
+      }
+#endif
+      if (!address) {
+        HostTensor& t = outputs[out.name];
+        if (t.dims() != d || t.dtype() != out.dtype) t = HostTensor(out.dtype, d);
+        address = t.data();
+      }
+      QRT_RETURN_IF_ERROR(ctx.setTensorAddress(out.name, address));
     }
-    QRT_RETURN_IF_ERROR(ctx.enqueue());
-    *samples += batch.samples;
+    if (stream) {
+#ifdef QRT_HAVE_CUDA
+      QRT_RETURN_IF_ERROR(ctx.enqueue(stream));
+      // The input buffers are refilled for the next batch: its copy must not overtake this run.
+      QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream));
+#endif
+    } else {
+      QRT_RETURN_IF_ERROR(ctx.enqueue());
+    }
+    *samples += batch->samples;
     progress.update(phase, *samples);
   }
   if (*samples == 0) return invalidArgument("the calibration data is empty");
   return Status::Ok();
 }
 
-// Parallel update of one collector type over a float tensor: per-chunk partials, merged.
-template <typename Collector, typename Make>
-void collect(Collector& into, const float* x, int64_t n, Make make) {
-  constexpr int64_t kGrain = 1 << 16;
-  if (n < 2 * kGrain) {
-    into.update(x, static_cast<size_t>(n));
-    return;
-  }
-  std::mutex m;
-  parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
-    Collector local = make();
-    local.update(x + b, static_cast<size_t>(e - b));
-    std::lock_guard<std::mutex> lk(m);
-    into.merge(local);
-  });
-}
+// Host statistics of the calibrated tensors. A large tensor is split into slices counted in
+// parallel into per-slice partials (kept from batch to batch: no allocation per batch), then
+// merged: integer counts and maxima, so the result does not depend on the split.
+class HostStats {
+ public:
+  explicit HostStats(size_t tensors) : ranges_(tensors) {}
 
-// Histogram has add(), RangeCollector update(): adapt.
-struct HistogramUpdater {
-  Histogram h;
-  void update(const float* x, size_t n) { h.add(x, n); }
-  void merge(const HistogramUpdater& o) { h.merge(o.h).ignore(); }
+  void addRange(size_t t, const float* x, int64_t n) {
+    const int64_t slices = slicesFor(n);
+    if (slices <= 1) {
+      ranges_[t].update(x, static_cast<size_t>(n));
+      return;
+    }
+    range_parts_.assign(static_cast<size_t>(slices), RangeCollector());
+    parallelFor(slices, 1, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t lo = n * k / slices, hi = n * (k + 1) / slices;
+        range_parts_[static_cast<size_t>(k)].update(x + lo, static_cast<size_t>(hi - lo));
+      }
+    });
+    for (const RangeCollector& p : range_parts_) ranges_[t].merge(p);
+  }
+
+  void startHistograms() {
+    hists_.clear();
+    hists_.reserve(ranges_.size());
+    for (const RangeCollector& r : ranges_) hists_.emplace_back(r.amax());
+  }
+
+  void addHistogram(size_t t, const float* x, int64_t n) {
+    Histogram& h = hists_[t];
+    const int64_t slices = slicesFor(n);
+    if (slices <= 1) {
+      h.add(x, static_cast<size_t>(n));
+      return;
+    }
+    while (hist_parts_.size() < static_cast<size_t>(slices)) hist_parts_.emplace_back(0.0f);
+    parallelFor(slices, 1, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const int64_t lo = n * k / slices, hi = n * (k + 1) / slices;
+        Histogram& part = hist_parts_[static_cast<size_t>(k)];
+        part.reset(h.rangeMax());
+        part.add(x + lo, static_cast<size_t>(hi - lo));
+      }
+    });
+    for (int64_t k = 0; k < slices; ++k) h.merge(hist_parts_[static_cast<size_t>(k)]).ignore();
+  }
+
+  std::vector<Histogram>& histograms() { return hists_; }
+
+ private:
+  // Slices of at least kGrain values, a few per thread so that a busy thread delays little.
+  static int64_t slicesFor(int64_t n) {
+    constexpr int64_t kGrain = 1 << 16;
+    if (n < 2 * kGrain || numThreads() <= 1) return 1;
+    return std::min<int64_t>(n / kGrain, 4 * static_cast<int64_t>(numThreads()));
+  }
+
+  std::vector<RangeCollector> ranges_;
+  std::vector<RangeCollector> range_parts_;
+  std::vector<Histogram> hists_;
+  std::vector<Histogram> hist_parts_;
 };
 
 }  // namespace
@@ -142,12 +291,35 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
   auto calib_graph = graph.clone();
   if (algo_options.algorithm == CalibrationAlgo::kEntropy)
     QRT_RETURN_IF_ERROR(passes::runFusionPasses(*calib_graph));
-  QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, finalizeEngine(std::move(calib_graph), {}));
-  std::vector<std::string> names = calibratedTensorNames(*engine->impl().graph);
+  std::set<std::string> graph_values;
+  for (const ir::Value* v : calib_graph->inputs) graph_values.insert(v->name);
+  for (const auto& n : calib_graph->nodes())
+    for (const ir::Value* o : n->outputs)
+      if (o) graph_values.insert(o->name);
+  const bool on_device = options.device == DeviceType::kCUDA;
+  std::map<std::string, std::string> engine_metadata;
+  if (on_device) {
+#ifdef QRT_HAVE_CUDA
+    // A strict FP32 CUDA engine (no TF32, no FP16): the activations the CPU engine would compute,
+    // up to the order of floating-point sums.
+    BuilderConfig device_config;
+    device_config.setDevice(DeviceType::kCUDA);
+    QRT_RETURN_IF_ERROR(prepareGraphForDevice(*calib_graph, device_config, engine_metadata)
+                            .withContext("calibration on the GPU"));
+#else
+    return unsupported("calibration on the GPU (--device cuda): this qrt was built without the CUDA backend");
+#endif
+  }
+  QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> engine, finalizeEngine(std::move(calib_graph), engine_metadata));
+  // The tensors of the graph as given: finalizeEngine may add tensors of its own (layout changes
+  // around channels-last kernels), which are no model tensors and get no scale.
+  std::vector<std::string> names;
+  for (std::string& n : calibratedTensorNames(*engine->impl().graph))
+    if (graph_values.count(n)) names.push_back(std::move(n));
 
   if (auto text = calibrator.readCache()) {
     auto cache = parseCalibrationCache(*text, "calibration cache");
-    Status match = cache.ok() ? checkCacheMatches(*cache, cacheAlgorithmName(algo_options.algorithm), names, true)
+    Status match = cache.ok() ? checkCacheMatches(*cache, cacheHeaderName(algo_options), names, true)
                               : cache.status();
     if (match.ok()) {
       for (const auto& [name, scale] : cache->scales) outcome.scales[name] = scale;
@@ -163,37 +335,88 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < names.size(); ++i) index[names[i]] = i;
   Progress progress(options.progress, calibrator.numSamples());
-
-  // Pass 1: the range of every tensor.
-  std::vector<RangeCollector> ranges(names.size());
-  internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
+  BatchSource source(calibrator,
+                     options.batch_cache_bytes < 0 ? defaultBatchCacheBytes() : options.batch_cache_bytes);
+  // The observer sees a tensor right after the kernel that wrote it; `which` finds its slot.
+  auto which = [&](const ir::Value& v, const TensorView& view) -> int64_t {
+    if (view.dtype != DataType::kFloat) return -1;
     auto it = index.find(v.name);
-    if (it == index.end() || view.dtype != DataType::kFloat) return;
-    collect(ranges[it->second], view.as<float>(), view.numel(), [] { return RangeCollector(); });
-  });
-  int64_t samples = 0;
-  QRT_RETURN_IF_ERROR(runPass(calibrator, *ctx, *engine, progress, "pass 1/2: ranges", &samples));
+    return it == index.end() ? -1 : static_cast<int64_t>(it->second);
+  };
+  std::vector<Histogram> histograms;
+  int64_t samples = 0, samples2 = 0;
 
-  // Pass 2: exact histograms over those ranges.
-  std::vector<HistogramUpdater> hists;
-  hists.reserve(names.size());
-  for (const RangeCollector& r : ranges) hists.push_back({Histogram(r.amax())});
-  internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
-    auto it = index.find(v.name);
-    if (it == index.end() || view.dtype != DataType::kFloat) return;
-    float range = hists[it->second].h.rangeMax();
-    collect(hists[it->second], view.as<float>(), view.numel(), [range] { return HistogramUpdater{Histogram(range)}; });
-  });
-  progress.restart();
-  int64_t samples2 = 0;
-  QRT_RETURN_IF_ERROR(runPass(calibrator, *ctx, *engine, progress, "pass 2/2: histograms", &samples2));
+  if (on_device) {
+#ifdef QRT_HAVE_CUDA
+    // Device engine: inputs and outputs in device buffers, the statistics kernels queued on the
+    // run's stream right behind the kernel that wrote each tensor.
+    QRT_ASSIGN_OR_RETURN(std::shared_ptr<void> stream, cuda::createStream());
+    QRT_ASSIGN_OR_RETURN(std::unique_ptr<cuda::CalibrationStats> stats,
+                         cuda::CalibrationStats::create(names.size(), kHistogramBins));
+    DeviceIoBuffers io;
+    Status observed = Status::Ok();
+    internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
+      const int64_t t = which(v, view);
+      if (t < 0 || !observed.ok()) return;
+      observed = stats->addRange(static_cast<size_t>(t), view.as<float>(), view.numel(), stream.get());
+    });
+    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 1/2: ranges", &samples, stream.get(), &io));
+    QRT_RETURN_IF_ERROR(observed);
+    QRT_ASSIGN_OR_RETURN(std::vector<float> ranges, stats->ranges(stream.get()));
+    for (float r : ranges) histograms.emplace_back(r);
+    internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
+      const int64_t t = which(v, view);
+      if (t < 0 || !observed.ok()) return;
+      observed = stats->addHistogram(static_cast<size_t>(t), view.as<float>(), view.numel(),
+                                     histograms[static_cast<size_t>(t)].binsPerUnit(), stream.get());
+    });
+    progress.restart();
+    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 2/2: histograms", &samples2, stream.get(), &io));
+    QRT_RETURN_IF_ERROR(observed);
+    QRT_ASSIGN_OR_RETURN(std::vector<std::vector<uint64_t>> counts, stats->histograms(stream.get()));
+    for (size_t i = 0; i < names.size(); ++i) {
+      const uint64_t non_finite = counts[i].back();
+      counts[i].pop_back();
+      QRT_ASSIGN_OR_RETURN(histograms[i], Histogram::fromCounts(std::move(counts[i]), ranges[i], non_finite));
+    }
+#endif
+  } else {
+    HostStats stats(names.size());
+    // Pass 1: the range of every tensor.
+    internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
+      const int64_t t = which(v, view);
+      if (t >= 0) stats.addRange(static_cast<size_t>(t), view.as<float>(), view.numel());
+    });
+    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 1/2: ranges", &samples, nullptr, nullptr));
+    // Pass 2: exact histograms over those ranges.
+    stats.startHistograms();
+    internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
+      const int64_t t = which(v, view);
+      if (t >= 0) stats.addHistogram(static_cast<size_t>(t), view.as<float>(), view.numel());
+    });
+    progress.restart();
+    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 2/2: histograms", &samples2, nullptr, nullptr));
+    histograms = std::move(stats.histograms());
+  }
   progress.finish();
+  internal::ContextAccess::setObserver(*ctx, nullptr);
   if (samples2 != samples)
     return invalidArgument("the calibrator gave ", samples, " samples in the first pass and ", samples2,
                            " in the second: reset() must rewind to the same data");
+  outcome.batches_cached = source.replaying();
 
-  for (size_t i = 0; i < names.size(); ++i) {
-    QRT_ASSIGN_OR_RETURN(TensorCalibration tc, calibrateTensor(names[i], std::move(hists[i].h), algo_options));
+  // The thresholds, one tensor per task (the entropy search costs a few ms per tensor).
+  std::vector<TensorCalibration> results(names.size());
+  std::vector<Status> errors(names.size());
+  parallelFor(static_cast<int64_t>(names.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      auto tc = calibrateTensor(names[i], std::move(histograms[i]), algo_options);
+      if (tc.ok()) results[i] = std::move(*tc);
+      else errors[i] = tc.status();
+    }
+  });
+  for (const Status& e : errors) QRT_RETURN_IF_ERROR(e);
+  for (TensorCalibration& tc : results) {
     outcome.scales[tc.name] = tc.scale;
     outcome.tensors.push_back(std::move(tc));
   }

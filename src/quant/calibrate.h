@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "qrt/builder.h"
 #include "qrt/calibrator.h"
 #include "quant/calibration_report.h"
 
@@ -17,6 +18,13 @@ struct CalibrationRunOptions {
   std::string report_path;             // "" for none
   bool progress = true;                // progress bar on stderr when it is a terminal
   std::string cache_name = "the calibrator's cache";  // names the cache in the warning below
+  // kCUDA: the FP32 passes run on a CUDA engine and the ranges and histograms are computed on
+  // the GPU (the same bin formula; only the histograms come back to the host).
+  DeviceType device = DeviceType::kCPU;
+  // Calibration reads the data twice. The batches of the first pass are kept in memory for the
+  // second when they fit in this many bytes (decoding and preprocessing images once); otherwise
+  // the calibrator is reset and read again. -1: a quarter of the available memory, at most 2 GiB.
+  int64_t batch_cache_bytes = -1;
 };
 
 struct CalibrationOutcome {
@@ -26,6 +34,7 @@ struct CalibrationOutcome {
   std::vector<TensorCalibration> tensors;  // empty when from_cache
   int64_t samples = 0;
   double seconds = 0;
+  bool batches_cached = false;           // the second pass replayed the first pass's batches
 };
 
 // The names of the tensors calibration covers: float graph inputs and float outputs of the

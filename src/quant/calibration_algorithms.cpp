@@ -2,6 +2,7 @@
 // (calibrationAlgoName / parseCalibrationAlgo, the CLI names, live with the public API.)
 #include "quant/calibration_algorithms.h"
 
+#include <charconv>
 
 #include "core/status_macros.h"
 
@@ -16,6 +17,15 @@ const char* cacheAlgorithmName(CalibrationAlgo a) {
     case CalibrationAlgo::kMSE: return "QrtMseCalibration";
   }
   return "Unknown";
+}
+
+std::string cacheHeaderName(const CalibrationOptions& options) {
+  std::string name = cacheAlgorithmName(options.algorithm);
+  if (options.algorithm != CalibrationAlgo::kPercentile) return name;
+  // The shortest decimal that reads back as the same double: 99.99 -> "99.99", 100 -> "100".
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof(buf), options.percentile);
+  return name + "-" + std::string(buf, r.ptr);
 }
 
 Status validateCalibrationOptions(const CalibrationOptions& options) {

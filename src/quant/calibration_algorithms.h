@@ -34,6 +34,10 @@ inline float scaleFromAmax(float amax) { return amax / 127.0f; }
 // EntropyCalibration, MinMaxCalibration; qrt's own percentile and MSE calibrations use
 // QrtPercentileCalibration and QrtMseCalibration, which TensorRT will not take for its own.
 const char* cacheAlgorithmName(CalibrationAlgo algorithm);
+// The full algorithm name of the header qrt writes: cacheAlgorithmName, and for the percentile
+// algorithm its P after a '-' ("QrtPercentileCalibration-99.99"), so that a cache made with
+// another percentile is not taken for this one. The other names are TensorRT's, unchanged.
+std::string cacheHeaderName(const CalibrationOptions& options);
 
 // ---- entropy.cpp: TensorRT's EntropyCalibrator2 (and the legacy EntropyCalibrator) ----
 

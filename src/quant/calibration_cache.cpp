@@ -174,7 +174,9 @@ CalibrationCache cacheFromCalibration(const std::vector<TensorCalibration>& tens
                                       CalibrationAlgo algorithm, const std::string& version) {
   CalibrationCache cache;
   cache.version = version;
-  cache.algorithm = cacheAlgorithmName(algorithm);
+  // The percentile is in the header; every tensor of one calibration has the same options.
+  CalibrationOptions options{algorithm, tensors.empty() ? CalibrationOptions{}.percentile : tensors.front().options.percentile};
+  cache.algorithm = cacheHeaderName(options);
   cache.scales.reserve(tensors.size());
   for (const auto& t : tensors) cache.scales.emplace_back(t.name, t.scale);
   return cache;

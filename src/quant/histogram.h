@@ -47,7 +47,12 @@ class Histogram {
   Histogram() : Histogram(0.0f) {}
   explicit Histogram(float range_max, int bins = kHistogramBins);
   // A histogram from known counts (tests, reports). range_max must be finite and >= 0.
-  static Result<Histogram> fromCounts(std::vector<uint64_t> counts, float range_max);
+  // non_finite: the count of non-finite values (nonFiniteCount()), e.g. from a device histogram.
+  static Result<Histogram> fromCounts(std::vector<uint64_t> counts, float range_max, uint64_t non_finite = 0);
+
+  // Empties the histogram and sets a new range, keeping the bin count (and the memory): the
+  // per-thread partial histograms of calibration are reused from batch to batch.
+  void reset(float range_max);
 
   // Adds |x| of n values. Branch-free index computation in chunks (vectorizable), then the
   // increments; no division per element.
@@ -57,6 +62,9 @@ class Histogram {
 
   int bins() const { return bins_; }
   float rangeMax() const { return range_max_; }
+  // The float32 factor of the bin formula, bins / range_max (0 when range_max is 0): a device
+  // histogram multiplies by the same float to put every value into the same bin.
+  float binsPerUnit() const { return bins_per_unit_; }
   // range_max / bins (exact: bins is a power of two for the default).
   double binWidth() const { return bins_ > 0 ? static_cast<double>(range_max_) / bins_ : 0.0; }
   std::span<const uint64_t> counts() const { return {counts_.data(), static_cast<size_t>(bins_)}; }
@@ -68,6 +76,8 @@ class Histogram {
   }
 
  private:
+  void flushTables(const uint32_t* tables, uint32_t slots);  // adds kLanes uint32 tables to counts_
+
   int bins_;
   float range_max_;
   float bins_per_unit_;            // bins / range_max, or 0 when range_max is 0

@@ -337,7 +337,6 @@ Status ExecutionContext::Impl::enqueue() {
     if (it == bindings.end() || !it->second)
       return invalidArgument("no buffer bound for output '", c.name, "': call setTensorAddress");
   }
-  if (device && observer) return unsupported("tensor observers (calibration) run on host engines only");
   return run();
 }
 

@@ -22,12 +22,23 @@ class UnaryKernel final : public Kernel {
     const TIn* x = inputs[0].as<const TIn>();
     TOut* y = outputs[0].as<TOut>();
     parallelRange(outputs[0].numel(), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) y[i] = store<TOut>(op_(load(x[i])));
+      int64_t i = b;
+      for (; i + kChunk <= e; i += kChunk) chunk(x + i, y + i);
+      for (; i < e; ++i) y[i] = store<TOut>(op_(load(x[i])));
     });
     return Status::Ok();
   }
 
  private:
+  // GCC's -O2 vectorizes (and so makes branch-free) only loops of a known trip count over
+  // unaliased pointers: the same operation per element, without a mispredicted branch per value
+  // of random sign (Relu was 13% of a ResNet-50 calibration as a scalar loop with a branch). x and
+  // y are either disjoint or the same buffer, where an element-by-element map stays correct.
+  static constexpr int64_t kChunk = 1024;
+  void chunk(const TIn* __restrict x, TOut* __restrict y) const {
+    for (int64_t k = 0; k < kChunk; ++k) y[k] = store<TOut>(op_(load(x[k])));
+  }
+
   Op op_;
 };
 
