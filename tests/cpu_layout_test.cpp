@@ -40,12 +40,16 @@ class Net {
     model_.mutable_graph()->set_name("layout");
   }
 
-  std::string input(const std::string& name, const Dims& dims) {
+  // A graph input; `dynamic_batch`: its first dim is "N" in the model (set per context).
+  std::string input(const std::string& name, const Dims& dims, bool dynamic_batch = false) {
     auto* vi = model_.mutable_graph()->add_input();
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (i == 0 && dynamic_batch) tt->mutable_shape()->add_dim()->set_dim_param("N");
+      else tt->mutable_shape()->add_dim()->set_dim_value(dims[i]);
+    }
     feeds_.push_back(randomTensor(name, dims, ++seed_));
     return name;
   }
@@ -172,8 +176,7 @@ struct Outputs {
   std::map<std::string, Dims> dims;
 };
 
-// Runs a new context of `engine` on `feeds` (batch `batch` when not 0: the first dim of every
-// feed replaced, with the same values repeated), every output poisoned with NaN first.
+// Runs a new context of `engine` on `feeds`, every output poisoned with NaN first.
 Result<Outputs> runOnce(const Engine& engine, const std::vector<Tensor>& feeds) {
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<ExecutionContext> ctx, engine.createExecutionContext());
   for (const Tensor& t : feeds) QRT_RETURN_IF_ERROR(ctx->setInputShape(t.name, t.dims));
@@ -198,8 +201,10 @@ struct Expected {
   int to_nhwc = -1, to_nchw = -1;  // layout changes expected (-1: not checked)
 };
 
-// Builds `net` on both backends, checks the layout changes and compares every output.
-void compare(const Net& net, const std::string& label, Expected expect) {
+// Builds `net` on both backends, checks the layout changes and compares every output, for each
+// set of feeds (default: the net's own).
+void compare(const Net& net, const std::string& label, Expected expect,
+             const std::vector<std::vector<Tensor>>& feed_sets = {}) {
   SCOPED_TRACE(label);
   auto ref_engine = net.build("reference");
   ASSERT_TRUE(ref_engine.ok()) << ref_engine.status().toString();
@@ -218,23 +223,28 @@ void compare(const Net& net, const std::string& label, Expected expect) {
   if (expect.to_nhwc >= 0) EXPECT_EQ(to_nhwc, expect.to_nhwc);
   if (expect.to_nchw >= 0) EXPECT_EQ(to_nchw, expect.to_nchw);
 
-  auto ref = runOnce(**ref_engine, net.feeds());
-  ASSERT_TRUE(ref.ok()) << ref.status().toString();
-  auto cpu = runOnce(**cpu_engine, net.feeds());
-  ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
-  ASSERT_EQ(cpu->values.size(), ref->values.size());
-  for (const auto& [name, r] : ref->values) {
-    SCOPED_TRACE("output " + name);
-    ASSERT_EQ(cpu->dims[name], ref->dims[name]);
-    const std::vector<float>& c = cpu->values[name];
-    int bad = 0;
-    size_t first = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-      double a = c[i], b = r[i];
-      if (!(std::fabs(a - b) <= 1e-5 * (std::fabs(b) + 1)) && bad++ == 0) first = i;
+  const std::vector<std::vector<Tensor>> sets =
+      feed_sets.empty() ? std::vector<std::vector<Tensor>>{net.feeds()} : feed_sets;
+  for (const std::vector<Tensor>& feeds : sets) {
+    SCOPED_TRACE("batch " + std::to_string(feeds.at(0).dims.at(0)));
+    auto ref = runOnce(**ref_engine, feeds);
+    ASSERT_TRUE(ref.ok()) << ref.status().toString();
+    auto cpu = runOnce(**cpu_engine, feeds);
+    ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+    ASSERT_EQ(cpu->values.size(), ref->values.size());
+    for (const auto& [name, r] : ref->values) {
+      SCOPED_TRACE("output " + name);
+      ASSERT_EQ(cpu->dims[name], ref->dims[name]);
+      const std::vector<float>& c = cpu->values[name];
+      int bad = 0;
+      size_t first = 0;
+      for (size_t i = 0; i < r.size(); ++i) {
+        double a = c[i], b = r[i];
+        if (!(std::fabs(a - b) <= 1e-5 * (std::fabs(b) + 1)) && bad++ == 0) first = i;
+      }
+      EXPECT_EQ(bad, 0) << bad << " of " << r.size() << " differ; first at " << first << ": cpu " << c[first]
+                        << ", reference " << r[first];
     }
-    EXPECT_EQ(bad, 0) << bad << " of " << r.size() << " differ; first at " << first << ": cpu " << c[first]
-                      << ", reference " << r[first];
   }
 }
 
@@ -400,6 +410,21 @@ TEST(CpuLayout, ConvTranspose) {
     net.output(y);
     compare(net, "conv transpose k" + std::to_string(k) + " s" + std::to_string(s), {1, 1});
   }
+}
+
+// A dynamic batch: one engine, contexts at batch 1, 3 and 2 (primitives and layout changes
+// built per shape), a residual block and a pool in the region.
+TEST(CpuLayout, DynamicBatch) {
+  Net net(10);
+  std::string x = net.input("X", {1, 8, 9, 9}, true);
+  std::string a = net.relu(net.conv(x, 8, 8, 3));
+  std::string y = net.relu(net.op("Add", {net.conv(a, 8, 8, 3), x}));
+  y = net.pool("MaxPool", y, 3, 2, 1);
+  y = net.conv(y, 8, 4, 1);
+  net.output(y);
+  std::vector<std::vector<Tensor>> feeds;
+  for (int64_t batch : {1, 3, 2}) feeds.push_back({randomTensor("X", {batch, 8, 9, 9}, 100 + batch)});
+  compare(net, "dynamic batch", {1, 1}, feeds);
 }
 
 // A FusedConv whose residual broadcasts runs its reference kernel inside the cpu kernel: the
