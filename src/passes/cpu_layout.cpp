@@ -100,8 +100,8 @@ Status assignCpuLayouts(ir::Graph& g) {
     auto k = createKernel(*id);
     if (!k.ok()) return k.status();
   }
-  logInfo("cpu: ", report.nhwc_nodes, " channels-last nodes (", moved, " element-wise moved from the reference backend), ",
-          report.layout_changes, " layout changes");
+  logInfo("cpu: ", report.nhwc_nodes, " channels-last nodes (", moved,
+          " element-wise moved from the reference backend), ", report.layout_changes, " layout changes");
   return Status::Ok();
 }
 

@@ -48,7 +48,8 @@ class DeconvMatmulKernel final : public DnnlKernel {
     memory::desc bias = bias_.dims().empty() ? memory::desc() : plainDesc({1, cols});
     dnnl::matmul::primitive_desc pd;
     QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
-      dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, wei_any, dst) : dnnl::matmul::desc(src, wei_any, bias, dst);
+      dnnl::matmul::desc d =
+          bias.is_zero() ? dnnl::matmul::desc(src, wei_any, dst) : dnnl::matmul::desc(src, wei_any, bias, dst);
       pd = dnnl::matmul::primitive_desc(d, userScratchpad(), engine());
     }));
     QRT_ASSIGN_OR_RETURN(prim_, BoundPrimitive::create(pd, engine(), where()));
@@ -142,7 +143,8 @@ Result<std::unique_ptr<Kernel>> makeDeconvMatmulKernel(const ir::Node& node) {
   for (int64_t ci = 0; ci < c; ++ci)
     for (int64_t mi = 0; mi < m; ++mi)
       for (int64_t i = 0; i < kh; ++i)
-        for (int64_t j = 0; j < kw; ++j) to[ci * cols + (i * kw + j) * m + mi] = from[((ci * m + mi) * kh + i) * kw + j];
+        for (int64_t j = 0; j < kw; ++j)
+          to[ci * cols + (i * kw + j) * m + mi] = from[((ci * m + mi) * kh + i) * kw + j];
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> fallback, referenceKernel(node));
   return std::unique_ptr<Kernel>(new DeconvMatmulKernel(node.describe(), std::move(packed), std::move(bias), kh, kw,
                                                         std::move(fallback), std::move(nhwc)));

@@ -177,7 +177,8 @@ Result<float> scalarInput(const ir::Node& node, size_t i, float def) {
 }
 
 Status insideRegion(const ir::Node& node) {
-  if (!passes::storedNhwc(node)) return unsupported(node.describe(), ": the cpu backend runs it inside NHWC regions only");
+  if (!passes::storedNhwc(node))
+    return unsupported(node.describe(), ": the cpu backend runs it inside NHWC regions only");
   return Status::Ok();
 }
 
@@ -196,7 +197,8 @@ Result<std::unique_ptr<Kernel>> createBinary(const ir::Node& node) {
   if (node.inputs.size() != 2 || !node.hasInput(0) || !node.hasInput(1) || node.inputs[1]->dtype != DataType::kFloat)
     return unsupported(node.describe(), ": needs two FP32 inputs");
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> fallback, referenceKernel(node));
-  return std::unique_ptr<Kernel>(new BinaryKernel(node.describe(), alg, commutative, std::move(fallback), nhwcArgs(node)));
+  return std::unique_ptr<Kernel>(
+      new BinaryKernel(node.describe(), alg, commutative, std::move(fallback), nhwcArgs(node)));
 }
 
 Result<std::unique_ptr<Kernel>> createUnary(const ir::Node& node) {
@@ -222,7 +224,8 @@ Result<std::unique_ptr<Kernel>> createUnary(const ir::Node& node) {
     return unsupported(node.describe(), ": not an element-wise op of the cpu backend");
   }
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> fallback, referenceKernel(node));
-  return std::unique_ptr<Kernel>(new UnaryKernel(node.describe(), alg, alpha, beta, std::move(fallback), nhwcArgs(node)));
+  return std::unique_ptr<Kernel>(
+      new UnaryKernel(node.describe(), alg, alpha, beta, std::move(fallback), nhwcArgs(node)));
 }
 
 Result<std::unique_ptr<Kernel>> createConcat(const ir::Node& node) {

@@ -61,7 +61,8 @@ class NearestResizeKernel final : public DnnlKernel {
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> createResize(const ir::Node& node) {
-  if (!passes::storedNhwc(node)) return unsupported(node.describe(), ": the cpu backend runs it inside NHWC regions only");
+  if (!passes::storedNhwc(node))
+    return unsupported(node.describe(), ": the cpu backend runs it inside NHWC regions only");
   QRT_ASSIGN_OR_RETURN(ResizeAttrs a, parseResizeAttrs(node));
   if (a.mode != ResizeMode::kNearest || a.coord != ResizeCoord::kAsymmetric || a.nearest != NearestMode::kFloor ||
       !a.axes.empty() || a.scales_input < 0 || !node.hasInput(a.scales_input))
