@@ -114,6 +114,14 @@ class Net {
     for (float f : v) init->add_float_data(f);
     return name;
   }
+  std::string int64(int64_t v) {
+    std::string name = "i" + std::to_string(++count_);
+    auto* init = model_.mutable_graph()->add_initializer();
+    init->set_name(name);
+    init->set_data_type(onnx::TensorProto::INT64);
+    init->add_int64_data(v);
+    return name;
+  }
   std::string relu(const std::string& x) { return op("Relu", {x}); }
   std::string clip6(const std::string& x) {
     std::string lo = scalar(0.f), hi = scalar(6.f);
@@ -211,17 +219,19 @@ void compare(const Net& net, const std::string& label, Expected expect,
   auto cpu_engine = net.build(nullptr);
   ASSERT_TRUE(cpu_engine.ok()) << cpu_engine.status().toString();
   int to_nhwc = 0, to_nchw = 0, cpu_layers = 0;
+  std::string changes;  // for failure messages
   for (const LayerInfo& l : (*ref_engine)->layers()) EXPECT_NE(l.backend, "cpu") << l.name;
   for (const LayerInfo& l : (*cpu_engine)->layers()) {
     if (l.backend == "cpu") ++cpu_layers;
     if (l.op != "Identity") continue;
     EXPECT_EQ(l.backend, "cpu") << l.name;
+    changes += " " + l.name;
     if (l.name.find("_to_nhwc") != std::string::npos) ++to_nhwc;
     if (l.name.find("_to_nchw") != std::string::npos) ++to_nchw;
   }
   EXPECT_GT(cpu_layers, 0);
-  if (expect.to_nhwc >= 0) EXPECT_EQ(to_nhwc, expect.to_nhwc);
-  if (expect.to_nchw >= 0) EXPECT_EQ(to_nchw, expect.to_nchw);
+  if (expect.to_nhwc >= 0) EXPECT_EQ(to_nhwc, expect.to_nhwc) << "layout changes:" << changes;
+  if (expect.to_nchw >= 0) EXPECT_EQ(to_nchw, expect.to_nchw) << "layout changes:" << changes;
 
   const std::vector<std::vector<Tensor>> sets =
       feed_sets.empty() ? std::vector<std::vector<Tensor>>{net.feeds()} : feed_sets;
@@ -425,6 +435,28 @@ TEST(CpuLayout, DynamicBatch) {
   std::vector<std::vector<Tensor>> feeds;
   for (int64_t batch : {1, 3, 2}) feeds.push_back({randomTensor("X", {batch, 8, 9, 9}, 100 + batch)});
   compare(net, "dynamic batch", {1, 1}, feeds);
+}
+
+// A 4-D value computed on the host at reshape (here a ramp Reshape(Cast(Range(0, numel)), Shape)
+// scaled by a constant) is plain: the Add reading it stays outside the region and the conv output
+// is changed to NCHW.
+TEST(CpuLayout, HostValueStaysPlain) {
+  Net net(11);
+  std::string x = net.input("X", {2, 8, 5, 6}, true);  // a dynamic batch: Shape is not folded
+  std::string a = net.conv(x, 8, 8, 3);
+  std::string shape = net.op("Shape", {a});
+  std::string numel;
+  auto* prod = net.node("ReduceProd", {shape}, &numel);
+  Net::integer(prod, "keepdims", 0);
+  std::string zero = net.int64(0), one = net.int64(1);
+  std::string ramp = net.op("Range", {zero, numel, one});
+  std::string rampf;
+  Net::integer(net.node("Cast", {ramp}, &rampf), "to", onnx::TensorProto::FLOAT);
+  std::string host = net.op("Reshape", {rampf, shape});
+  std::string y = net.op("Add", {a, net.op("Mul", {host, net.values({1}, {0.01f})})});
+  y = net.conv(y, 8, 4, 3);
+  net.output(y);
+  compare(net, "host value", {2, 2});
 }
 
 // A FusedConv whose residual broadcasts runs its reference kernel inside the cpu kernel: the

@@ -37,8 +37,15 @@ Status assignChannelsLast(ir::Graph& g, const ChannelsLastRules& rules, Channels
   // Which nodes run channels-last, which values are stored so.
   std::set<const ir::Node*> nhwc;
   std::set<const ir::Value*> nhwc_values;
+  // A 4-D value computed by a skipped node (at reshape, on the host) is plain and never
+  // converted; a kernel of a channels-last node would read it as NHWC, so its readers stay plain.
+  auto readsSkipped4d = [&](const ir::Node& n) {
+    for (const ir::Value* in : n.inputs)
+      if (in && skipped_values.count(in) && isActivation4d(in) && !layoutFree(in)) return true;
+    return false;
+  };
   for (ir::Node* n : order) {
-    if (rules.skip && rules.skip(*n)) continue;
+    if ((rules.skip && rules.skip(*n)) || readsSkipped4d(*n)) continue;
     bool on = rules.anchor(*n);
     if (!on && rules.follower(*n)) {
       bool any_nhwc = false, all_4d = true;
