@@ -133,6 +133,59 @@ TEST(CpuKernels, FusedConv) { compareCases(test::fusedConvCases()); }
 TEST(CpuKernels, FusedGemm) { compareCases(test::fusedGemmCases()); }
 TEST(CpuKernels, NetworkLayers) { compareCases(test::networkLayerCases()); }
 
+// INT8 cases (int8 in and out): the integer layer runs on the cpu backend in int8, and its
+// outputs are within one quantization step of the reference's, at least 99% of them equal. The
+// two compute the same requantized value rounded differently, so they can differ only where
+// y / y_scale lies within a few ulps of a rounding tie (tests/cpu_int8_test.cpp has the bound).
+void compareInt8Cases(const std::vector<KernelCase>& cases) {
+  ASSERT_FALSE(cases.empty());
+  for (const KernelCase& k : cases) {
+    SCOPED_TRACE(k.id() + " (" + k.label + ")");
+    OneNode m = k.model();
+    auto ref_e = m.build("reference", k.config);
+    ASSERT_TRUE(ref_e.ok()) << ref_e.status().toString();
+    auto cpu_e = m.build(nullptr, k.config);
+    ASSERT_TRUE(cpu_e.ok()) << cpu_e.status().toString();
+    int found = 0;
+    for (const LayerInfo& l : (*cpu_e)->layers())
+      if (l.op == k.layer_op) {
+        ++found;
+        EXPECT_EQ(l.backend, "cpu") << l.name;
+        EXPECT_EQ(l.precision, "int8") << l.name;
+      }
+    ASSERT_EQ(found, 1) << "the builder did not fold the pattern into " << k.layer_op;
+    std::vector<int8_t> y[2];
+    Dims dims[2];
+    for (int b = 0; b < 2; ++b) {
+      const std::shared_ptr<Engine>& e = b == 0 ? *ref_e : *cpu_e;
+      auto ctx = e->createExecutionContext();
+      ASSERT_TRUE(ctx.ok()) << ctx.status().toString();
+      int64_t fallbacks = cpu::fallbackCount();
+      auto io = test::bindFeeds(*e, **ctx, m.feeds());  // Y poisoned with 0xFF (-1)
+      ASSERT_TRUE(io.ok()) << io.status().toString();
+      ASSERT_EQ(io->y_type, DataType::kInt8);
+      std::memset(io->y.data(), b == 0 ? 0x5a : 0xa5, io->y.size());  // another poison per backend
+      Status s = (*ctx)->enqueue();
+      ASSERT_TRUE(s.ok()) << s.toString();
+      if (b == 1) EXPECT_EQ(cpu::fallbackCount() != fallbacks, k.expect == Expect::kFallback);
+      y[b].resize(io->y.size());
+      std::memcpy(y[b].data(), io->y.data(), io->y.size());
+      dims[b] = io->y_dims;
+    }
+    ASSERT_EQ(dims[0], dims[1]);
+    size_t off = 0, bad = 0;
+    for (size_t i = 0; i < y[0].size(); ++i) {
+      int d = std::abs(int(y[0][i]) - int(y[1][i]));
+      off += d != 0;
+      bad += d > 1;
+    }
+    EXPECT_EQ(bad, 0u) << bad << " of " << y[0].size() << " int8 outputs more than one step apart";
+    EXPECT_LE(off, y[0].size() / 100) << off << " of " << y[0].size() << " int8 outputs one step off";
+  }
+}
+
+TEST(CpuKernels, Int8NetworkLayers) { compareInt8Cases(test::int8NetworkLayerCases()); }
+
 // Every case id (family/name) is unique across the lists, a benchmark name can carry it, and the
 // FP32 lists hold the cases they held when they lived in this file (624) plus the network layers.
 TEST(CpuKernels, CaseNamesUnique) {
@@ -141,7 +194,7 @@ TEST(CpuKernels, CaseNamesUnique) {
   for (const test::CaseList& list : test::caseLists())
     for (const KernelCase& k : list.cases()) {
       ++count;
-      if (std::string(list.name) != "NetworkLayers") ++fp32;
+      if (std::string(list.name).find("NetworkLayers") == std::string::npos) ++fp32;
       EXPECT_TRUE(ids.insert(k.id()).second) << "duplicate case " << k.id() << " in " << list.name;
       EXPECT_FALSE(k.name.empty()) << list.name;
       for (char ch : k.name)

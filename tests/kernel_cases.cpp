@@ -601,6 +601,104 @@ std::vector<KernelCase> networkLayerCases() {
   return cases;
 }
 
+// ---- INT8 layers of real networks (QDQ models the builder folds into QConv / QGemm) ----
+
+namespace {
+
+constexpr float kXScale = 1.f / 127;  // activations uniform in [-1.1, 1.1]: a few saturate
+
+// Float input `name` uniform in [-1.1, 1.1], then QuantizeLinear -> DequantizeLinear (per-tensor
+// scale kXScale, zero point 0): the chain's current value is the dequantized activation.
+OneNode quantizedInput(const std::string& name, const Dims& dims, uint32_t seed) {
+  OneNode m("QuantizeLinear", 13);
+  Tensor x = randomTensor(name, dims, seed);
+  for (float& v : x.values) v *= 1.1f;
+  m.input(x).constant(scalarTensor("x_s", DataType::kFloat, kXScale)).constant(scalarTensor("x_z", DataType::kInt8, 0));
+  m.then("DequantizeLinear").inputName("x_s").inputName("x_z");
+  return m;
+}
+
+// A constant int8 weight W [dims] (values in [-127, 127]) with per-channel scales in
+// [0.002, 0.01] on `axis`, dequantized by a prepended node into "W_dq".
+void quantizedWeight(OneNode& m, const Dims& dims, int64_t axis, uint32_t seed) {
+  int64_t channels = dims[static_cast<size_t>(axis)];
+  m.initializer(randomIntTensor("W", dims, DataType::kInt8, -127, 127, seed));
+  Tensor s = randomTensor("W_s", {channels}, seed + 1);
+  for (float& v : s.values) v = 0.006f + 0.004f * v;
+  m.initializer(s).initializer(scalarTensor("W_z", DataType::kInt8, 0, {channels}));
+  m.prepend("DequantizeLinear", {"W", "W_s", "W_z"}, "W_dq", {{"axis", axis}});
+}
+
+// Quantizes the chain's value to the int8 output Y. Outputs are about +-0.2 * sqrt(depth):
+// y_scale puts 3 sigma at 127, so a few saturate.
+void quantizedOutput(OneNode& m, double depth) {
+  float y_scale = static_cast<float>(3 * 0.2 * std::sqrt(depth) / 127);
+  m.then("QuantizeLinear").constant(scalarTensor("y_s", DataType::kFloat, y_scale));
+  m.constant(scalarTensor("y_z", DataType::kInt8, 0)).outputType(DataType::kInt8);
+}
+
+KernelCase qconvCase(const ConvCase& c, bool relu, std::string name, uint32_t seed) {
+  std::string label = "QConv " + c.label().substr(5) + (relu ? " relu" : "") + " int8";
+  KernelCase k = make("QConv", std::move(name), label, [c, relu, seed] {
+    Dims x{c.n, c.c}, w{c.m, c.c / c.group};
+    x.insert(x.end(), c.spatial.begin(), c.spatial.end());
+    w.insert(w.end(), c.kernel.begin(), c.kernel.end());
+    OneNode m = quantizedInput("X", x, seed);
+    quantizedWeight(m, w, 0, seed + 1);
+    m.then("Conv").inputName("W_dq");
+    if (c.bias) m.constant(randomTensor("B", {c.m}, seed + 3));
+    m.integer("group", c.group);
+    if (!c.strides.empty()) m.ints("strides", c.strides);
+    if (!c.pads.empty()) m.ints("pads", c.pads);
+    if (relu) m.then("Relu");
+    quantizedOutput(m, static_cast<double>(c.c / c.group) * product(c.kernel));
+    return m;
+  });
+  k.layer_op = "QConv";
+  k.flops_per_output = c.convFlopsPerOutput();
+  return k;
+}
+
+}  // namespace
+
+std::vector<KernelCase> int8NetworkLayerCases() {
+  std::vector<KernelCase> cases;
+  uint32_t seed = 9900;
+  auto conv = [&](const std::string& name, int64_t c, int64_t m, int64_t hw, int64_t k, int64_t stride, bool relu,
+                  int64_t group = 1) {
+    ConvCase cc;
+    cc.c = c, cc.m = m, cc.group = group, cc.spatial = {hw, hw}, cc.kernel = {k, k}, cc.strides = {stride, stride};
+    cc.pads = {k / 2, k / 2, k / 2, k / 2};
+    cases.push_back(qconvCase(cc, relu, name, seed));
+    seed += 4;
+  };
+  // The FP32 list's ResNet-50 and MobileNetV2 layers, quantized (with the ReLU that follows).
+  conv("r50_stem_7x7_s2_relu", 3, 64, 224, 7, 2, true);
+  conv("r50_3x3_64_56_relu", 64, 64, 56, 3, 1, true);
+  conv("r50_1x1_256to64_56_relu", 256, 64, 56, 1, 1, true);
+  conv("r50_1x1_64to256_56", 64, 256, 56, 1, 1, false);
+  conv("r50_3x3_512_7_relu", 512, 512, 7, 3, 1, true);
+  conv("mv2_dw_144_56_relu", 144, 144, 56, 3, 1, true, 144);
+  conv("mv2_1x1_144to24_56", 144, 24, 56, 1, 1, false);
+  // The classifier at batch 1 and 8.
+  for (int64_t batch : {1, 8}) {
+    KernelCase k = make("QGemm", "r50_fc_b" + num(batch), "QGemm ResNet-50 classifier batch " + num(batch) + " int8",
+                        [batch, seed] {
+                          OneNode m = quantizedInput("A", {batch, 2048}, seed);
+                          quantizedWeight(m, {1000, 2048}, 0, seed + 1);
+                          m.then("Gemm").inputName("W_dq").constant(randomTensor("C", {1000}, seed + 3));
+                          m.integer("transB", 1);
+                          quantizedOutput(m, 2048);
+                          return m;
+                        });
+    k.layer_op = "QGemm";
+    k.flops_per_output = 2.0 * 2048;
+    cases.push_back(std::move(k));
+    seed += 4;
+  }
+  return cases;
+}
+
 const std::vector<CaseList>& caseLists() {
   static const std::vector<CaseList> lists = {
       {"Conv2dMatrix", conv2dMatrixCases},
@@ -615,6 +713,7 @@ const std::vector<CaseList>& caseLists() {
       {"FusedConv", fusedConvCases},
       {"FusedGemm", fusedGemmCases},
       {"NetworkLayers", networkLayerCases},
+      {"Int8NetworkLayers", int8NetworkLayerCases},
   };
   return lists;
 }

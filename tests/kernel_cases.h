@@ -80,6 +80,9 @@ std::vector<KernelCase> fusedGemmCases();
 // Layers of real networks (ResNet-50, MobileNetV2, their classifiers) at their sizes: what the
 // micro-benchmarks are most worth reading on.
 std::vector<KernelCase> networkLayerCases();
+// The same layers in INT8: QDQ models (Q -> DQ -> Conv/Gemm with DQ'd per-channel int8 weights
+// [-> Relu] -> Q) that the builder folds into QConv / QGemm, int8 in and out.
+std::vector<KernelCase> int8NetworkLayerCases();
 
 // Every list, in order: the micro-benchmarks register all of them.
 const std::vector<CaseList>& caseLists();

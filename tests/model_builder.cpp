@@ -103,6 +103,20 @@ OneNode& OneNode::input(const Tensor& t) {
 
 OneNode& OneNode::constant(const Tensor& t) {
   node_->add_input(t.name);
+  return initializer(t);
+}
+
+OneNode& OneNode::skipInput() {
+  node_->add_input("");
+  return *this;
+}
+
+OneNode& OneNode::inputName(const std::string& name) {
+  node_->add_input(name);
+  return *this;
+}
+
+OneNode& OneNode::initializer(const Tensor& t) {
   auto* init = model_.mutable_graph()->add_initializer();
   init->set_name(t.name);
   init->set_data_type(static_cast<int32_t>(t.type));
@@ -111,8 +125,23 @@ OneNode& OneNode::constant(const Tensor& t) {
   return *this;
 }
 
-OneNode& OneNode::skipInput() {
-  node_->add_input("");
+OneNode& OneNode::prepend(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
+                          const std::vector<std::pair<std::string, int64_t>>& int_attributes) {
+  auto* nodes = model_.mutable_graph()->mutable_node();
+  auto* n = nodes->Add();
+  n->set_op_type(op);
+  n->set_name("pre" + std::to_string(nodes->size()));
+  for (const std::string& in : inputs) n->add_input(in);
+  n->add_output(output);
+  for (const auto& [name, value] : int_attributes) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(value);
+  }
+  // Move it to the front (the graph must stay topologically sorted). The field holds pointers,
+  // so node_ still points at the chain's current node.
+  for (int i = nodes->size() - 1; i > 0; --i) nodes->SwapElements(i, i - 1);
   return *this;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qrt/qrt.h"
@@ -54,6 +55,15 @@ class OneNode {
   OneNode& constant(const Tensor& t);
   // An absent optional input (the empty name).
   OneNode& skipInput();
+  // An input of the node by the name of a value the model already has (an initializer added
+  // before, or the output of a prepended node).
+  OneNode& inputName(const std::string& name);
+  // An initializer that no node of the chain reads directly (prepended nodes read it).
+  OneNode& initializer(const Tensor& t);
+  // A node placed before the whole chain (first in the graph), e.g. DequantizeLinear of a
+  // constant int8 weight whose output the chain's node reads through inputName().
+  OneNode& prepend(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
+                   const std::vector<std::pair<std::string, int64_t>>& int_attributes = {});
   // Appends a node reading the current output (renamed) and producing "Y"; inputs added after
   // this call go to the new node. Builds small chains for the fusion pass (Conv -> Add -> Relu).
   OneNode& then(const std::string& op, const std::string& domain = "");

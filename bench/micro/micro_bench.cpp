@@ -94,9 +94,10 @@ void runCase(benchmark::State& state, const KernelCase* k, const std::string& ba
   }
   if (state.error_occurred()) return;
   // Where a run's time goes: a few more runs with a per-layer profiler, outside the timed loop so
-  // its clock reads do not count, split it into the case's own layer(s) and the Identity layout
-  // changes (NCHW <-> NHWC) the layout pass puts at the edges of a one-node engine; inside a
-  // network most of those go away.
+  // its clock reads do not count, split it into the case's own layer (KernelCase::layer_op, or
+  // every layer but the Identity ones) and the rest: the layout changes (NCHW <-> NHWC) the
+  // layout pass puts at the edges of a one-node engine, an INT8 case's input QuantizeLinear.
+  // Inside a network most of those go away.
   std::map<std::string, std::string> op_of;
   for (const LayerInfo& layer : (*engine)->layers()) op_of[layer.name] = layer.op;
   LayerTimeTable table;
@@ -106,7 +107,7 @@ void runCase(benchmark::State& state, const KernelCase* k, const std::string& ba
   c.setProfiler(nullptr);
   double own_ms = 0;
   for (const LayerTimeTable::Row& row : table.rows())
-    if (op_of[row.layer] != "Identity") own_ms += row.total_ms;
+    if (k->layer_op.empty() ? op_of[row.layer] != "Identity" : op_of[row.layer] == k->layer_op) own_ms += row.total_ms;
   if (table.runs() > 0 && table.totalMs() > 0) {
     state.counters["layer_us"] = own_ms * 1e3 / static_cast<double>(table.runs());
     state.counters["layer_share"] = own_ms / table.totalMs();
