@@ -389,6 +389,32 @@ TEST(CudaInt8, QdqChannelsLast) {
   checkModel(m, {{"Y", 0.06}}, Target::kGpuFp16, 2, 0.25);
 }
 
+// Add -> Relu -> QuantizeLinear, the float tail of INT8 residual blocks, becomes one AddQuantize
+// node on the GPU (its second output keeps the Relu value, here a graph output); Add -> Q without
+// a Relu and with no zero point (uint8) too. Odd sizes exercise the vector body and its tail.
+TEST(CudaInt8, AddQuantizeFusion) {
+  QRT_REQUIRE_GPU();
+  for (const Dims& d : {Dims{2, 8, 6, 6}, Dims{3, 5, 7}}) {
+    SCOPED_TRACE(dimsToString(d));
+    Model m;
+    m.input("A", d, DataType::kFloat, floats(-2, 2)).input("B", d, DataType::kFloat, floats(-2, 2));
+    m.scalar("s", 0.017).scalar("z", 0, DataType::kInt8).scalar("s2", 0.031);
+    m.node("Add", {"A", "B"}, {"S"});
+    m.node("Relu", {"S"}, {"R"});
+    m.node("QuantizeLinear", {"R", "s", "z"}, {"Q"});
+    m.node("DequantizeLinear", {"Q", "s", "z"}, {"Y"});
+    m.node("Add", {"B", "A"}, {"S2"});
+    m.node("QuantizeLinear", {"S2", "s2"}, {"Q2"});
+    m.output("Y").output("R").output("Q2", DataType::kUInt8);
+    auto gpu = buildFor(m.bytes(), Target::kGpu);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    const auto ops = opsOf(**gpu);
+    EXPECT_EQ(ops.count("AddQuantize") ? ops.at("AddQuantize") : 0, 2);
+    EXPECT_EQ(ops.count("Relu") + ops.count("Add") + ops.count("QuantizeLinear"), 0u);
+    checkModel(m, {{"Y", 0.017}, {"R", 1e-6}, {"Q2", 1}});
+  }
+}
+
 // ---- QGemm / QMatMul ----
 
 // X [M, K] -> Q/DQ -> Gemm(W per output channel, bias, transB) -> act -> [Q/DQ]: QGemm.

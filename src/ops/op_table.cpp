@@ -9,7 +9,7 @@ namespace {
 using FamilyFn = std::span<const OpDef> (*)();
 const FamilyFn kFamilies[] = {
     &elementwiseOps, &nnOps, &tensorOps, &reduceOps, &resizeOps, &quantizeOps, &qrtOps,
-    &fusedOps,
+    &fusedOps,      &int8FusedOps,
 };
 }  // namespace
 

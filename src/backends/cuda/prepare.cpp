@@ -49,6 +49,10 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   });
   if (config.getFlag(BuilderFlag::kFP16) || has_qconv)
     QRT_RETURN_IF_ERROR(assignChannelsLast(g, &nhwc_nodes, &layout_changes));
+  // INT8 residual tails (Add -> Relu -> QuantizeLinear) as one pass over memory.
+  int add_quantize = 0;
+  QRT_RETURN_IF_ERROR(fuseAddQuantize(g, &add_quantize));
+  if (add_quantize > 0) logInfo("CUDA: ", add_quantize, " Add [+ Relu] + QuantizeLinear fused into AddQuantize");
   QRT_RETURN_IF_ERROR(passes::inferShapes(g));
   logInfo("CUDA: ", half_nodes, " nodes in FP16, ", nhwc_nodes,
           " channels-last nodes, ", layout_changes, " layout changes");

@@ -59,6 +59,66 @@ __global__ void quantizeTensorX4(const float4* x, const float* scale, const Q* z
   }
 }
 
+template <typename Q>
+__device__ __forceinline__ Q quantizeOne(float v, float scale, float z) {
+  const float q = __fdiv_rn(v, scale);
+  return isnan(q) ? static_cast<Q>(z) : saturateQ<Q>(rintf(q) + z);
+}
+
+__device__ __forceinline__ float addRelu(float a, float b, bool relu) {
+  const float v = __fadd_rn(a, b);
+  return relu && v < 0.f ? 0.f : v;  // NaN stays NaN, as the reference's Relu
+}
+
+// AddQuantize, four elements per thread (16-byte loads and stores of a, b, y; 4 bytes of q).
+template <typename Q>
+__global__ void addQuantizeX4(const float4* a, const float4* b, bool relu, const float* scale, const Q* zp,
+                              uint32_t* q, float4* y, int32_t n4) {
+  const float sc = *scale;
+  const float z = zp ? static_cast<float>(*zp) : 0.f;
+  for (int32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += blockDim.x * gridDim.x) {
+    const float4 va = a[i], vb = b[i];
+    const float4 v = make_float4(addRelu(va.x, vb.x, relu), addRelu(va.y, vb.y, relu), addRelu(va.z, vb.z, relu),
+                                 addRelu(va.w, vb.w, relu));
+    if (y) y[i] = v;
+    q[i] = static_cast<uint32_t>(static_cast<uint8_t>(quantizeOne<Q>(v.x, sc, z))) |
+           static_cast<uint32_t>(static_cast<uint8_t>(quantizeOne<Q>(v.y, sc, z))) << 8 |
+           static_cast<uint32_t>(static_cast<uint8_t>(quantizeOne<Q>(v.z, sc, z))) << 16 |
+           static_cast<uint32_t>(static_cast<uint8_t>(quantizeOne<Q>(v.w, sc, z))) << 24;
+  }
+}
+
+template <typename Q>
+__global__ void addQuantizeX1(const float* a, const float* b, bool relu, const float* scale, const Q* zp, Q* q,
+                              float* y, int64_t n) {
+  const float sc = *scale;
+  const float z = zp ? static_cast<float>(*zp) : 0.f;
+  QRT_GRID_STRIDE(i, n) {
+    const float v = addRelu(a[i], b[i], relu);
+    if (y) y[i] = v;
+    q[i] = quantizeOne<Q>(v, sc, z);
+  }
+}
+
+template <typename Q>
+void addQuantizeAs(const float* a, const float* b, bool relu, const float* scale, const void* zp, void* q, float* y,
+                   int64_t n, cudaStream_t s) {
+  auto aligned = [](const void* p, uintptr_t k) { return reinterpret_cast<uintptr_t>(p) % k == 0; };
+  int64_t done = 0;
+  if (aligned(a, 16) && aligned(b, 16) && aligned(y, 16) && aligned(q, 4) && n / 4 < (int64_t{1} << 30)) {
+    const int64_t n4 = n / 4;
+    if (n4 > 0)
+      addQuantizeX4<Q><<<blocksFor(n4), kBlock, 0, s>>>(reinterpret_cast<const float4*>(a),
+                                                        reinterpret_cast<const float4*>(b), relu, scale,
+                                                        static_cast<const Q*>(zp), static_cast<uint32_t*>(q),
+                                                        reinterpret_cast<float4*>(y), static_cast<int32_t>(n4));
+    done = n4 * 4;
+  }
+  if (done < n)
+    addQuantizeX1<Q><<<blocksFor(n - done), kBlock, 0, s>>>(a + done, b + done, relu, scale, static_cast<const Q*>(zp),
+                                                            static_cast<Q*>(q) + done, y ? y + done : nullptr, n - done);
+}
+
 template <typename X, typename Y>
 __global__ void dequantizeKernel(const X* x, const float* scale, const X* zp, Y* y, int64_t n, AxisIndex a) {
   QRT_GRID_STRIDE(i, n) {
@@ -211,6 +271,13 @@ void int8Matmul(const int8_t* a, const int8_t* w, int32_t* acc, const Int8Matmul
   const int64_t n = p.batch * p.rows * p.cols;
   if (n == 0) return;
   int8MatmulKernel<<<blocksFor(n), kBlock, 0, s>>>(a, w, acc, n, p);
+}
+
+void addQuantize(const float* a, const float* b, bool relu, const float* scale, DataType qt, const void* zero_point,
+                 void* q, float* y, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  if (qt == DataType::kUInt8) addQuantizeAs<uint8_t>(a, b, relu, scale, zero_point, q, y, n, s);
+  else addQuantizeAs<int8_t>(a, b, relu, scale, zero_point, q, y, n, s);
 }
 
 void maxPoolInt8(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {

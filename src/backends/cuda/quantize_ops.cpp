@@ -5,6 +5,7 @@
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/int8_launch.h"
 #include "ops/nn_params.h"
+#include "ops/op.h"
 
 namespace qrt::cuda {
 
@@ -89,6 +90,35 @@ Result<std::unique_ptr<Kernel>> createQdq(const ir::Node& node, DeviceContext* d
   return makeKernel<QdqKernel>(node, dev, quantize);
 }
 
+// qrt's AddQuantize (src/ops/int8_fused.cpp; made by fuse_add_quantize.cpp): a and b share
+// one shape and layout, so the kernel is elementwise over storage order.
+class AddQuantizeKernel final : public CudaKernel {
+ public:
+  AddQuantizeKernel(const ir::Node& n, DeviceContext* dev) : CudaKernel(n, dev), relu_(n.attrInt("relu", 0) != 0) {}
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    if (in[0].dims != in[1].dims || out[0].numel() != in[0].numel())
+      return internalError(who_, ": a, b and the outputs must have one shape");
+    return Status::Ok();
+  }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    float* y = out.size() > 1 && out[1].data ? out[1].as<float>() : nullptr;
+    launch::addQuantize(in[0].as<const float>(), in[1].as<const float>(), relu_, in[2].as<const float>(), out[0].dtype,
+                        present(in, 3) ? in[3].data : nullptr, out[0].data, y, in[0].numel(), stream());
+    return launched();
+  }
+
+ private:
+  bool relu_;
+};
+
+Result<std::unique_ptr<Kernel>> createAddQuantize(const ir::Node& node, DeviceContext* dev) {
+  if (node.inputs[0]->dtype != DataType::kFloat || !node.hasInput(1) || node.inputs[1]->dtype != DataType::kFloat)
+    return unsupported(node.describe(), ": the CUDA AddQuantize takes fp32 a and b");
+  return makeKernel<AddQuantizeKernel>(node, dev);
+}
+
 class MaxPoolInt8Kernel final : public CudaKernel {
  public:
   MaxPoolInt8Kernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a)
@@ -141,6 +171,7 @@ const CudaKernelEntry kEntries[] = {
     {"QuantizeLinear", kQuantizeIn, &createQdq},
     {"DequantizeLinear", kDequantizeIn, &createQdq},
     {"MaxPool", kInt8Like, &createMaxPoolInt8},
+    {"AddQuantize", DTypeSet{DataType::kFloat}, &createAddQuantize, 0, kQrtDomain},
 };
 
 }  // namespace

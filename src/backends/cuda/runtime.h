@@ -28,5 +28,7 @@ std::set<const ir::Node*> hostNodes(const ir::Graph& g);
 Status convertToHalf(ir::Graph& g, int* converted_nodes);
 // Channels-last storage for FP16 convolutions and the nodes around them. layout.cpp
 Status assignChannelsLast(ir::Graph& g, int* nhwc_nodes, int* layout_changes);
+// INT8 residual tails Add [-> Relu] -> QuantizeLinear as one AddQuantize node. fuse_add_quantize.cpp
+Status fuseAddQuantize(ir::Graph& g, int* fused);
 
 }  // namespace qrt::cuda
