@@ -256,7 +256,8 @@ TEST(CalibrationCache, FromCalibration) {
   auto parsed = parseCalibrationCache(formatCalibrationCache(pc), "p.cache");
   ASSERT_TRUE(parsed.ok()) << parsed.status().toString();
   EXPECT_EQ(parsed->algorithm, "QrtPercentileCalibration-99.9");
-  EXPECT_TRUE(checkCacheMatches(*parsed, cacheHeaderName({CalibrationAlgo::kPercentile, 99.9}), {"input", "relu"}).ok());
+  EXPECT_TRUE(
+      checkCacheMatches(*parsed, cacheHeaderName({CalibrationAlgo::kPercentile, 99.9}), {"input", "relu"}).ok());
   Status other = checkCacheMatches(*parsed, cacheHeaderName({CalibrationAlgo::kPercentile, 99.99}), {"input", "relu"});
   ASSERT_FALSE(other.ok());
   EXPECT_NE(other.message().find("made by QrtPercentileCalibration-99.9, not QrtPercentileCalibration-99.99"),

@@ -114,7 +114,8 @@ TEST(CalibrationDriver, SameScalesForAnyBatchingCachingAndThreads) {
     }
     EXPECT_EQ(cache, reference);
     ASSERT_EQ(outcome->tensors.size(), first.size());
-    for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(outcome->tensors[i].histogram, first[i].histogram) << first[i].name;
+    for (size_t i = 0; i < first.size(); ++i)
+      EXPECT_EQ(outcome->tensors[i].histogram, first[i].histogram) << first[i].name;
   }
   ASSERT_GT(first.size(), 10u);
 

@@ -247,7 +247,8 @@ TEST(CudaCalibration, FashionMnistScalesMatchTheCpu) {
       const double w = c.histogram.binWidth();
       if (w <= 0) continue;
       const int i_cpu = static_cast<int>(std::lround(c.amax / w - 0.5));
-      const int i_gpu = std::clamp(static_cast<int>(std::lround(d.amax / w - 0.5)), quant::kQuantLevels, c.histogram.bins());
+      const int i_gpu =
+          std::clamp(static_cast<int>(std::lround(d.amax / w - 0.5)), quant::kQuantLevels, c.histogram.bins());
       const double best = searchDivergence(c.histogram, i_cpu), at_gpu = searchDivergence(c.histogram, i_gpu);
       EXPECT_LE(at_gpu, best * 1.02 + 1e-9) << "i " << i_cpu << " (CPU) vs " << i_gpu << " (GPU)";
       if (diff > bin * (1 + 1e-6))

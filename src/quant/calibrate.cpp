@@ -125,9 +125,11 @@ struct DeviceIoBuffers {
 };
 
 // Runs every batch through the context; the observer set on it sees every activation. `stream`
-// is the CUDA stream of a device engine (nullptr: host engine).
+// is the CUDA stream of a device engine (nullptr: host engine). `shapes`: the input shapes set on
+// the context so far (kept across passes).
 Status runPass(BatchSource& source, ExecutionContext& ctx, const Engine& engine, Progress& progress,
-               const char* phase, int64_t* samples, void* stream, DeviceIoBuffers* device_io) {
+               const char* phase, int64_t* samples, void* stream, DeviceIoBuffers* device_io,
+               std::map<std::string, Dims>* shapes) {
   QRT_RETURN_IF_ERROR(source.begin());
   std::map<std::string, HostTensor> outputs;
   *samples = 0;
@@ -143,7 +145,13 @@ Status runPass(BatchSource& source, ExecutionContext& ctx, const Engine& engine,
       if (static_cast<int64_t>(it->second.data.size()) != volume(it->second.dims))
         return invalidArgument("calibration batch for '", in.name, "' has ", it->second.data.size(),
                                " values for shape ", dimsToString(it->second.dims));
-      QRT_RETURN_IF_ERROR(ctx.setInputShape(in.name, it->second.dims).withContext("calibration data"));
+      // A new shape re-plans the context (on a GPU: device memory and convolution tactics), so
+      // it is set only when it changes, e.g. for a shorter last batch.
+      Dims& last = (*shapes)[in.name];
+      if (last != it->second.dims) {
+        QRT_RETURN_IF_ERROR(ctx.setInputShape(in.name, it->second.dims).withContext("calibration data"));
+        last = it->second.dims;
+      }
       void* address = const_cast<float*>(it->second.data.data());
 #ifdef QRT_HAVE_CUDA
       if (device_io) {
@@ -344,6 +352,7 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
     return it == index.end() ? -1 : static_cast<int64_t>(it->second);
   };
   std::vector<Histogram> histograms;
+  std::map<std::string, Dims> shapes;
   int64_t samples = 0, samples2 = 0;
 
   if (on_device) {
@@ -360,7 +369,8 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
       if (t < 0 || !observed.ok()) return;
       observed = stats->addRange(static_cast<size_t>(t), view.as<float>(), view.numel(), stream.get());
     });
-    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 1/2: ranges", &samples, stream.get(), &io));
+    QRT_RETURN_IF_ERROR(
+        runPass(source, *ctx, *engine, progress, "pass 1/2: ranges", &samples, stream.get(), &io, &shapes));
     QRT_RETURN_IF_ERROR(observed);
     QRT_ASSIGN_OR_RETURN(std::vector<float> ranges, stats->ranges(stream.get()));
     for (float r : ranges) histograms.emplace_back(r);
@@ -371,7 +381,8 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
                                      histograms[static_cast<size_t>(t)].binsPerUnit(), stream.get());
     });
     progress.restart();
-    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 2/2: histograms", &samples2, stream.get(), &io));
+    QRT_RETURN_IF_ERROR(
+        runPass(source, *ctx, *engine, progress, "pass 2/2: histograms", &samples2, stream.get(), &io, &shapes));
     QRT_RETURN_IF_ERROR(observed);
     QRT_ASSIGN_OR_RETURN(std::vector<std::vector<uint64_t>> counts, stats->histograms(stream.get()));
     for (size_t i = 0; i < names.size(); ++i) {
@@ -387,7 +398,8 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
       const int64_t t = which(v, view);
       if (t >= 0) stats.addRange(static_cast<size_t>(t), view.as<float>(), view.numel());
     });
-    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 1/2: ranges", &samples, nullptr, nullptr));
+    QRT_RETURN_IF_ERROR(
+        runPass(source, *ctx, *engine, progress, "pass 1/2: ranges", &samples, nullptr, nullptr, &shapes));
     // Pass 2: exact histograms over those ranges.
     stats.startHistograms();
     internal::ContextAccess::setObserver(*ctx, [&](const ir::Value& v, const TensorView& view) {
@@ -395,7 +407,8 @@ Result<CalibrationOutcome> calibrate(const ir::Graph& graph, Calibrator& calibra
       if (t >= 0) stats.addHistogram(static_cast<size_t>(t), view.as<float>(), view.numel());
     });
     progress.restart();
-    QRT_RETURN_IF_ERROR(runPass(source, *ctx, *engine, progress, "pass 2/2: histograms", &samples2, nullptr, nullptr));
+    QRT_RETURN_IF_ERROR(
+        runPass(source, *ctx, *engine, progress, "pass 2/2: histograms", &samples2, nullptr, nullptr, &shapes));
     histograms = std::move(stats.histograms());
   }
   progress.finish();

@@ -175,7 +175,9 @@ CalibrationCache cacheFromCalibration(const std::vector<TensorCalibration>& tens
   CalibrationCache cache;
   cache.version = version;
   // The percentile is in the header; every tensor of one calibration has the same options.
-  CalibrationOptions options{algorithm, tensors.empty() ? CalibrationOptions{}.percentile : tensors.front().options.percentile};
+  CalibrationOptions options;
+  options.algorithm = algorithm;
+  if (!tensors.empty()) options.percentile = tensors.front().options.percentile;
   cache.algorithm = cacheHeaderName(options);
   cache.scales.reserve(tensors.size());
   for (const auto& t : tensors) cache.scales.emplace_back(t.name, t.scale);

@@ -76,8 +76,8 @@ template <size_t N>
 
 // Bin indices of len (<= kChunk) values into index[], element k offset by (k % kLanes) * stride
 // (stride 0: one table). Full chunks take the fixed-length loop, which vectorizes.
-[[gnu::always_inline]] inline void binChunk(const float* xs, size_t len, float per_unit, float last, uint32_t discard, uint32_t stride,
-                     uint32_t* index) {
+[[gnu::always_inline]] inline void binChunk(const float* xs, size_t len, float per_unit, float last, uint32_t discard,
+                                            uint32_t stride, uint32_t* index) {
   if (len == kChunk) {
     for (size_t k = 0; k < kChunk; ++k)
       index[k] = binIndex(xs[k], per_unit, last, discard) + static_cast<uint32_t>(k % kLanes) * stride;
