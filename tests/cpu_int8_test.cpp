@@ -197,6 +197,12 @@ class QdqModel {
     std::vector<int8_t> y8(n);
     std::memset(y8.data(), poison, n);
     QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", int8_out_ ? static_cast<void*>(y8.data()) : y.data()));
+    Dims extra_dims;
+    if (!extra_.empty()) {
+      QRT_ASSIGN_OR_RETURN(extra_dims, ctx->tensorShape(extra_));
+      extra_values_.assign(static_cast<size_t>(volume(extra_dims)), std::numeric_limits<float>::quiet_NaN());
+      QRT_RETURN_IF_ERROR(ctx->setTensorAddress(extra_, extra_values_.data()));
+    }
     QRT_RETURN_IF_ERROR(ctx->enqueue());
     if (fell_back) *fell_back = cpu::fallbackCount() != fallbacks;
     if (int8_out_)
@@ -205,6 +211,15 @@ class QdqModel {
   }
 
   bool int8Out() const { return int8_out_; }
+
+  // A second (float) graph output, read by every run into extraValues().
+  void extraOutput(const std::string& v) {
+    auto* vi = model_.mutable_graph()->add_output();
+    vi->set_name(v);
+    vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    extra_ = v;
+  }
+  const std::vector<float>& extraValues() const { return extra_values_; }
 
  private:
   struct Feed {
@@ -215,6 +230,8 @@ class QdqModel {
   onnx::ModelProto model_;
   std::vector<Feed> feeds_;
   bool int8_out_ = false;
+  std::string extra_;
+  mutable std::vector<float> extra_values_;
 };
 
 // Compares the two backends. `op`: the integer op the folding must make (it must run on the
@@ -692,6 +709,50 @@ TEST(CpuInt8, ResidualBlockInChannelsLastRegion) {
   m.quantize("r2", 0.02f, "yq");
   m.output("yq", true);
   compareBackends(m, "QConv", {}, "residual block", 2);
+  // The tail Add -> Relu -> Q is one AddQuantize on the cpu backend (passes/cpu_add_quantize.cpp).
+  auto e = m.build(nullptr);
+  ASSERT_TRUE(e.ok()) << e.status().toString();
+  int fused = 0;
+  for (const LayerInfo& l : (*e)->layers()) fused += l.op == "AddQuantize" && l.backend == "cpu";
+  EXPECT_EQ(fused, 1);
+}
+
+// The same tail whose float value is also read elsewhere (ResNet's next residual; here a graph
+// output): AddQuantize keeps it as a second output. Against the reference: the int8 output within
+// one step, the float one within the float bound of the QConv feeding the Add (Add and Relu are
+// exact and 1-Lipschitz).
+TEST(CpuInt8, AddQuantizeKeepsTheFloatValueForOtherReaders) {
+  QdqModel m;
+  const int64_t c = 16, hw = 10;
+  const std::string xd = m.activation("X", {2, c, hw, hw}, kXScale, 1.1f, 80);
+  const std::vector<int8_t> w = randomInt8(c * c * 9, 81);
+  const std::vector<float> ws = randomFloats(c, 0.002f, 0.01f, 82);
+  auto& conv = m.node("Conv", {xd, m.weight("W", w, {c, c, 3, 3}, ws, 0)}, {"c1"});
+  QdqModel::setInts(conv, "pads", {1, 1, 1, 1});
+  m.node("Add", {"c1", "X"}, {"sum"});
+  m.node("Relu", {"sum"}, {"r"});
+  m.quantize("r", 0.02f, "yq");
+  m.output("yq", true);
+  m.extraOutput("r");
+  compareBackends(m, "QConv", {}, "AddQuantize with a float reader", 1);
+  std::vector<double> per_c = channelBounds(w, c, ws, {}, kXScale);
+  auto run = [&](const char* backend) {
+    auto e = m.build(backend);
+    EXPECT_TRUE(e.ok()) << e.status().toString();
+    Dims d;
+    auto y = m.run(*e, 0x5a, &d, nullptr);
+    EXPECT_TRUE(y.ok()) << y.status().toString();
+    int fused = 0;
+    for (const LayerInfo& l : (*e)->layers()) fused += l.op == "AddQuantize";
+    EXPECT_EQ(fused, backend ? 0 : 1);
+    return m.extraValues();
+  };
+  const std::vector<float> ref = run("reference"), cpu = run(nullptr);
+  ASSERT_EQ(ref.size(), cpu.size());
+  int bad = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    if (!(std::fabs(double(cpu[i]) - ref[i]) <= per_c[i / (hw * hw) % c] + 1e-7 * std::fabs(ref[i]))) ++bad;
+  EXPECT_EQ(bad, 0) << bad << " float values differ";
 }
 
 #endif  // QRT_HAVE_DNNL

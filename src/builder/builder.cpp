@@ -7,6 +7,7 @@
 #include "core/status_macros.h"
 #include "ir/graph.h"
 #include "ops/op.h"
+#include "passes/cpu_add_quantize.h"
 #include "passes/cpu_layout.h"
 #include "passes/fuse_qdq.h"
 #include "passes/infer_shapes.h"
@@ -144,6 +145,8 @@ Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std
   }
   // Channels-last activations between the cpu backend's convolutions (passes/cpu_layout.h).
   QRT_RETURN_IF_ERROR(passes::assignCpuLayouts(*g));
+  // The float tail of INT8 residual blocks on the cpu backend (passes/cpu_add_quantize.h).
+  QRT_RETURN_IF_ERROR(passes::fuseCpuAddQuantize(*g));
   auto impl = std::make_unique<Engine::Impl>();
   impl->graph = std::move(g);
   impl->metadata = std::move(metadata);

@@ -43,6 +43,7 @@ const KernelEntry kKernels[] = {
     {"QMatMul", kS8, &createQMatMul, 0, kQrtDomain},
     {"QuantizeLinear", kF32, &createQuantizeLinear},
     {"DequantizeLinear", kS8U8, &createDequantizeLinear},
+    {"AddQuantize", kF32, &createAddQuantize, 0, kQrtDomain},
 };
 
 // The node's domain is the entry's ("ai.onnx" is the default domain "").

@@ -32,5 +32,6 @@ Result<std::unique_ptr<Kernel>> createQGemm(const ir::Node& node);              
 Result<std::unique_ptr<Kernel>> createQMatMul(const ir::Node& node);            // qgemm.cpp
 Result<std::unique_ptr<Kernel>> createQuantizeLinear(const ir::Node& node);     // qquantize.cpp
 Result<std::unique_ptr<Kernel>> createDequantizeLinear(const ir::Node& node);   // qquantize.cpp
+Result<std::unique_ptr<Kernel>> createAddQuantize(const ir::Node& node);        // qquantize.cpp
 
 }  // namespace qrt::cpu

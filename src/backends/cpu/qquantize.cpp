@@ -9,6 +9,8 @@
 // the zero point; (x - zero point) * scale). They are elementwise over same-shape tensors, so
 // they run in any layout (inside the cpu backend's channels-last regions too). Per-axis
 // parameters and other dtypes run on the reference backend.
+// AddQuantize (qrt's fused residual tail, made on the cpu backend by passes/cpu_add_quantize.cpp)
+// is Add [-> Relu] -> QuantizeLinear in one pass, computed exactly as those three kernels do.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -107,6 +109,54 @@ template <typename TQ> void dequantize(const TQ* x, float* y, int64_t n, float s
   });
 }
 
+// ---- AddQuantize: q = Q(relu?(a + b)), y = relu?(a + b) ----
+
+// The reference chain's operations in its order: a + b, then x < 0 ? 0 : x, then Q.
+template <typename TQ>
+__attribute__((target("avx512f,avx512bw"))) void addQuantizeAvx512(const float* a, const float* b, float* y, TQ* q,
+                                                                    int64_t n, bool relu, float scale, float zp) {
+  const __m512 s = _mm512_set1_ps(scale), z = _mm512_set1_ps(zp), zero = _mm512_setzero_ps();
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(std::numeric_limits<TQ>::lowest()));
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(std::numeric_limits<TQ>::max()));
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 x = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    if (relu) x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), zero);
+    if (y) _mm512_storeu_ps(y + i, x);
+    __m512 v = _mm512_div_ps(x, s);
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
+    const __m512i r = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+    if constexpr (std::is_same_v<TQ, int8_t>)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtsepi32_epi8(r));
+    else
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtusepi32_epi8(r));
+  }
+  for (; i < n; ++i) {
+    float x = a[i] + b[i];
+    if (relu) x = x < 0.f ? 0.f : x;
+    if (y) y[i] = x;
+    q[i] = quantizeOne<TQ>(x, scale, zp);
+  }
+}
+
+template <typename TQ>
+void addQuantize(const float* a, const float* b, float* y, TQ* q, int64_t n, bool relu, float scale, float zp) {
+  parallelChunks(n, [&](int64_t lo, int64_t hi) {
+    float* yc = y ? y + lo : nullptr;
+    if (hasAvx512()) {
+      addQuantizeAvx512<TQ>(a + lo, b + lo, yc, q + lo, hi - lo, relu, scale, zp);
+    } else {
+      for (int64_t i = lo; i < hi; ++i) {
+        float x = a[i] + b[i];
+        if (relu) x = x < 0.f ? 0.f : x;
+        if (yc) yc[i - lo] = x;
+        q[i] = quantizeOne<TQ>(x, scale, zp);
+      }
+    }
+  });
+}
+
 // ---- kernels ----
 
 // An elementwise kernel that hands shapes it does not take to the node's reference kernel.
@@ -177,6 +227,43 @@ class QdqKernel final : public GlueKernel {
   bool quantize_;
 };
 
+// qrt's AddQuantize (src/ops/int8_fused.cpp): inputs a, b, y_scale, y_zero_point?; outputs q and,
+// when present, the float value. The builder step that makes it on the cpu backend
+// (passes/cpu_add_quantize.cpp) guarantees same-shape float operands and scalar parameters.
+class AddQuantizeKernel final : public Kernel {
+ public:
+  AddQuantizeKernel(std::string where, bool relu) : where_(std::move(where)), relu_(relu) {}
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    if (in.size() < 3 || in[0].dtype != DataType::kFloat || in[1].dtype != DataType::kFloat ||
+        in[0].dims != in[1].dims || in[2].dtype != DataType::kFloat || in[2].numel() != 1 ||
+        (present(in, 3) && in[3].numel() != 1) || out[0].dims != in[0].dims ||
+        (out[0].dtype != DataType::kInt8 && out[0].dtype != DataType::kUInt8))
+      return unsupported(where_, ": takes two same-shape float tensors and a per-tensor int8/uint8 quantization");
+    return Status::Ok();
+  }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    const float scale = in[2].as<const float>()[0];
+    int32_t zp = 0;
+    if (present(in, 3) && in[3].data)
+      zp = in[3].dtype == DataType::kInt8 ? in[3].as<const int8_t>()[0] : in[3].as<const uint8_t>()[0];
+    float* y = out.size() > 1 && out[1].data ? out[1].as<float>() : nullptr;
+    const float* a = in[0].as<const float>();
+    const float* b = in[1].as<const float>();
+    const int64_t n = in[0].numel();
+    if (out[0].dtype == DataType::kInt8)
+      addQuantize(a, b, y, out[0].as<int8_t>(), n, relu_, scale, static_cast<float>(zp));
+    else
+      addQuantize(a, b, y, out[0].as<uint8_t>(), n, relu_, scale, static_cast<float>(zp));
+    return Status::Ok();
+  }
+
+ private:
+  std::string where_;
+  bool relu_;
+};
+
 // The node's Q/DQ parameters are per tensor (scale of one element) as far as the graph says.
 bool perTensor(const ir::Node& node) {
   for (size_t i : {size_t{1}, size_t{2}}) {
@@ -200,6 +287,12 @@ Result<std::unique_ptr<Kernel>> makeQdq(const ir::Node& node, bool quantize) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<Kernel>> createAddQuantize(const ir::Node& node) {
+  if (node.inputs.size() < 3 || !node.hasInput(0) || !node.hasInput(1) || !node.hasInput(2) || node.outputs.empty())
+    return invalidArgument(node.describe(), ": needs a, b and y_scale");
+  return std::unique_ptr<Kernel>(new AddQuantizeKernel(node.describe(), node.attrInt("relu", 0) != 0));
+}
 
 Result<std::unique_ptr<Kernel>> createQuantizeLinear(const ir::Node& node) { return makeQdq(node, true); }
 Result<std::unique_ptr<Kernel>> createDequantizeLinear(const ir::Node& node) { return makeQdq(node, false); }
