@@ -17,7 +17,9 @@ TEST(CudaConv, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +86,16 @@ struct Model {
     for (int64_t d : dims) init->add_dims(d);
     std::vector<float> v = randomValues(volume(dims), lo, hi);
     init->set_raw_data(v.data(), v.size() * 4);
+  }
+  void int8Constant(const std::string& name, const Dims& dims, int lo, int hi) {
+    auto* init = m.mutable_graph()->add_initializer();
+    init->set_name(name);
+    init->set_data_type(onnx::TensorProto::INT8);
+    for (int64_t d : dims) init->add_dims(d);
+    std::uniform_int_distribution<int> u(lo, hi);
+    std::string raw(static_cast<size_t>(volume(dims)), '\0');
+    for (char& c : raw) c = static_cast<char>(u(rng()));
+    init->set_raw_data(raw);
   }
   onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
     auto* n = m.mutable_graph()->add_node();
@@ -351,6 +363,96 @@ TEST(CudaConv, TimingCacheRoundTrip) {
   auto third = build(m, Target::kFp16, path);
   ASSERT_TRUE(third.ok()) << third.status().toString();
   EXPECT_EQ((*third)->metadata("cuda_tactics"), "2 convolutions, 2 timed, 0 cached");
+}
+
+// ---- INT8: QConv from Q/DQ around a convolution, against the reference backend ----
+
+struct QCase {
+  std::string name;
+  Dims x, w;
+  std::vector<int64_t> strides, pads;
+  std::string act;  // "", "Relu", "Clip"
+  bool requantize;  // Q/DQ after the convolution: int8 output
+};
+
+Model qconvModel(const QCase& c, float y_scale) {
+  Model m;
+  m.input("X", c.x);
+  m.constant("sx", {}, 2.f / 255, 2.f / 255);
+  m.int8Constant("z", {}, 0, 0);
+  m.int8Constant("Wq", c.w, -127, 127);
+  m.constant("sw", {c.w[0]}, 0.001f, 0.004f);
+  m.int8Constant("zw", {c.w[0]}, 0, 0);
+  m.constant("bias", {c.w[0]}, -0.3f, 0.3f);
+  m.node("QuantizeLinear", {"X", "sx", "z"}, "Xq");
+  m.node("DequantizeLinear", {"Xq", "sx", "z"}, "Xd");
+  attrInt(m.node("DequantizeLinear", {"Wq", "sw", "zw"}, "Wd"), "axis", 0);
+  std::string cur = c.act.empty() && !c.requantize ? "Y" : "C";
+  auto& conv = m.node("Conv", {"Xd", "Wd", "bias"}, cur);
+  if (!c.strides.empty()) attrInts(conv, "strides", c.strides);
+  if (!c.pads.empty()) attrInts(conv, "pads", c.pads);
+  if (!c.act.empty()) {
+    const std::string out = c.requantize ? "A" : "Y";
+    if (c.act == "Clip") {
+      m.constant("lo", {}, -0.2f, -0.2f);
+      m.constant("hi", {}, 0.45f, 0.45f);
+      m.node("Clip", {cur, "lo", "hi"}, out);
+    } else {
+      m.node(c.act, {cur}, out);
+    }
+    cur = out;
+  }
+  if (c.requantize) {
+    m.constant("sy", {}, y_scale, y_scale);
+    m.node("QuantizeLinear", {cur, "sy", "z"}, "Yq");
+    m.node("DequantizeLinear", {"Yq", "sy", "z"}, "Y");
+  }
+  m.output("Y");
+  return m;
+}
+
+TEST(CudaConv, QConvWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  const float y_scale = 0.05f;
+  const QCase cases[] = {
+      {"3x3 relu int8 out", {2, 16, 12, 12}, {32, 16, 3, 3}, {}, {1, 1, 1, 1}, "Relu", true},
+      {"1x1 stride 2 int8 out", {2, 64, 8, 8}, {128, 64, 1, 1}, {2, 2}, {}, "", true},
+      {"clip int8 out", {1, 32, 9, 9}, {16, 32, 3, 3}, {}, {1, 1, 1, 1}, "Clip", true},
+      {"7x7 stride 2 over 3 channels (padded to 4)", {2, 3, 20, 20}, {16, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, "Relu", true},
+      {"one input channel (padded)", {2, 1, 14, 14}, {8, 1, 5, 5}, {}, {2, 2, 2, 2}, "Relu", true},
+      {"float out", {2, 16, 10, 10}, {24, 16, 3, 3}, {}, {1, 1, 1, 1}, "Relu", false},
+  };
+  for (const QCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    Model m = qconvModel(c, y_scale);
+    // The reference backend is the oracle (QRT_BACKEND=reference at build time).
+    setenv("QRT_BACKEND", "reference", 1);
+    auto cpu = build(m, Target::kCpu);
+    unsetenv("QRT_BACKEND");
+    ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+    auto gpu = build(m, Target::kFp32);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    int qconvs = 0;
+    for (const auto& n : (*gpu)->impl().graph->nodes()) qconvs += n->op_type == "QConv";
+    EXPECT_EQ(qconvs, 1) << "the Q/DQ pattern should fold into one QConv";
+    const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+    auto want = run(**cpu, x, m.x, false);
+    auto got = run(**gpu, x, m.x, true);
+    ASSERT_TRUE(want.ok()) << want.status().toString();
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    if (c.requantize) {
+      double worst = 0;
+      size_t off = 0;
+      for (size_t i = 0; i < got->size(); ++i) {
+        worst = std::max(worst, std::fabs(double((*got)[i]) - (*want)[i]));
+        off += (*got)[i] != (*want)[i];
+      }
+      EXPECT_LE(worst, y_scale * 1.001) << "more than one quantization step off";
+      EXPECT_LE(off, got->size() / 100 + 1) << off << " of " << got->size() << " elements differ by a step";
+    } else {
+      expectClose(*got, *want, 1e-5, "float output");
+    }
+  }
 }
 
 // ---- the timing cache file (no GPU needed) ----

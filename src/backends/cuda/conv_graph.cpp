@@ -312,6 +312,45 @@ Status ConvGraph::build(cudnnHandle_t handle, const ConvProblem& p, Fusion fusio
   return Status::Ok();
 }
 
+bool ConvGraph::numericsAcceptable(cudnnBackendDescriptor_t engine) const {
+  // Engines that need the filter or bias reordered (INT8x32) compute garbage from plain KRSC data.
+  cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
+  int64_t n_behavior = 0;
+  if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                               CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &n_behavior, behavior) == CUDNN_STATUS_SUCCESS)
+    for (int64_t i = 0; i < n_behavior; ++i)
+      if (behavior[i] == CUDNN_BEHAVIOR_NOTE_REQUIRES_FILTER_INT8x32_REORDER ||
+          behavior[i] == CUDNN_BEHAVIOR_NOTE_REQUIRES_BIAS_INT8x32_REORDER)
+        return false;
+  cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+  int64_t n_notes = 0;
+  if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                               CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n_notes, notes) != CUDNN_STATUS_SUCCESS)
+    return true;
+  const bool strict = p_.dtype == DataType::kFloat && !p_.tf32;
+  for (int64_t i = 0; i < n_notes; ++i) {
+    // Strict FP32: no tensor cores (TF32) and no down-conversion; no reduced-precision
+    // accumulation anywhere (FP16 accumulates in FP32 as the legacy path did).
+    if (strict && (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE || notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS))
+      return false;
+    if (notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return false;
+  }
+  return true;
+}
+
+// Runtime-compiled engines (NVRTC at plan build) cost ~0.1-1 s each to try: only the
+// heuristics' picks are tried among them.
+bool ConvGraph::compiles(cudnnBackendDescriptor_t engine) const {
+  cudnnBackendBehaviorNote_t behavior[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
+  int64_t n = 0;
+  if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                               CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &n, behavior) != CUDNN_STATUS_SUCCESS)
+    return true;
+  for (int64_t i = 0; i < n; ++i)
+    if (behavior[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) return true;
+  return false;
+}
+
 Status ConvGraph::tacticOf(const BackendDesc& cfg, Tactic* t, bool* acceptable) {
   *acceptable = true;
   BackendDesc engine;
@@ -324,19 +363,7 @@ Status ConvGraph::tacticOf(const BackendDesc& cfg, Tactic* t, bool* acceptable) 
   QRT_RETURN_IF_ERROR(checkCudnn(
       cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &t->engine), who_,
       ": engine index"));
-  cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
-  int64_t n_notes = 0;
-  if (cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
-                               CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n_notes, notes) == CUDNN_STATUS_SUCCESS) {
-    const bool strict = p_.dtype == DataType::kFloat && !p_.tf32;
-    for (int64_t i = 0; i < n_notes; ++i) {
-      // Strict FP32: no tensor cores (TF32) and no down-conversion; no reduced-precision
-      // accumulation anywhere (FP16 accumulates in FP32 as the legacy path did).
-      if (strict && (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE || notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS))
-        *acceptable = false;
-      if (notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) *acceptable = false;
-    }
-  }
+  *acceptable = numericsAcceptable(e);
   std::vector<BackendDesc> knobs(CUDNN_KNOB_TYPE_COUNTS);
   std::vector<cudnnBackendDescriptor_t> kp;
   for (BackendDesc& k : knobs) {
@@ -363,7 +390,8 @@ Status ConvGraph::tacticOf(const BackendDesc& cfg, Tactic* t, bool* acceptable) 
   return Status::Ok();
 }
 
-Status ConvGraph::candidates(std::vector<Tactic>* out) {
+Status ConvGraph::candidates(std::vector<Tactic>* out, size_t max_heuristic, bool every_engine) {
+  const size_t start = out->size();
   std::set<std::string> seen;
   for (const std::string& t : [&] {
          std::vector<std::string> v;
@@ -396,8 +424,30 @@ Status ConvGraph::candidates(std::vector<Tactic>* out) {
       Tactic t;
       bool ok = false;
       if (!tacticOf(cfgs[static_cast<size_t>(i)], &t, &ok).ok() || !ok) continue;
+      if (out->size() - start >= max_heuristic) break;
       if (seen.insert(t.str()).second) out->push_back(std::move(t));
     }
+  }
+  if (!every_engine) return Status::Ok();
+  // Engines the heuristics did not name, with their default knobs: the timing decides (the
+  // heuristics' order is not always the fastest, e.g. for conv1's 3 input channels).
+  std::set<int64_t> named;
+  for (size_t i = start; i < out->size(); ++i) named.insert((*out)[i].engine);
+  int64_t count = 0, n = 0;
+  if (cudnnBackendGetAttribute(graph_.get(), CUDNN_ATTR_OPERATIONGRAPH_ENGINE_GLOBAL_COUNT, CUDNN_TYPE_INT64, 1, &n,
+                               &count) != CUDNN_STATUS_SUCCESS)
+    return Status::Ok();
+  for (int64_t e = 0; e < count; ++e) {
+    if (named.count(e)) continue;
+    BackendDesc engine;
+    QRT_RETURN_IF_ERROR(engine.create(CUDNN_BACKEND_ENGINE_DESCRIPTOR));
+    QRT_RETURN_IF_ERROR(engine.setDesc(CUDNN_ATTR_ENGINE_OPERATION_GRAPH, graph_));
+    QRT_RETURN_IF_ERROR(engine.setInt(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, e));
+    if (!engine.finalize().ok() || !numericsAcceptable(engine.get()) || compiles(engine.get())) continue;
+    Tactic t;
+    t.fusion = fusion_;
+    t.engine = e;
+    if (seen.insert(t.str()).second) out->push_back(std::move(t));
   }
   return Status::Ok();
 }

@@ -109,14 +109,18 @@ class ConvGraph {
   Status build(cudnnHandle_t handle, const ConvProblem& p, Fusion fusion, const std::string& who);
   Fusion fusion() const { return fusion_; }
 
-  // Engine configurations from the heuristics (mode A, then the fallback list), in order,
-  // without duplicates, filtered for the problem's numerics (strict FP32: no tensor cores).
-  Status candidates(std::vector<Tactic>* out);
+  // Engine configurations from the heuristics (mode A, then the fallback list; at most
+  // `max_heuristic`), in order, without duplicates, filtered for the problem's numerics (strict
+  // FP32: no tensor cores; no INT8x32-reordered filters); with `every_engine`, then every other
+  // engine that needs no runtime compilation, with default knobs.
+  Status candidates(std::vector<Tactic>* out, size_t max_heuristic = 1000, bool every_engine = false);
   // The plan of one tactic; kUnsupported where it cannot be built for this graph.
   Status plan(const Tactic& t, BackendDesc* plan, int64_t* workspace) const;
 
  private:
   Status tacticOf(const BackendDesc& cfg, Tactic* t, bool* acceptable);
+  bool numericsAcceptable(cudnnBackendDescriptor_t engine) const;
+  bool compiles(cudnnBackendDescriptor_t engine) const;
   cudnnHandle_t handle_ = nullptr;
   ConvProblem p_;
   Fusion fusion_ = Fusion::kFull;
