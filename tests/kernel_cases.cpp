@@ -591,6 +591,22 @@ std::vector<KernelCase> networkLayerCases() {
   PoolCase p;
   p.op = "MaxPool", p.x = {1, 64, 112, 112}, p.kernel = {3, 3}, p.strides = {2, 2}, p.pads = {1, 1, 1, 1};
   cases.push_back(poolCase(p, "r50_max_3x3_s2_112", seed++));
+  // The same pool where ResNet-50 has it, after the stem and its ReLU (one FusedConv): it then
+  // reads the convolution's NHWC output (passes/cpu_layout) instead of plain NCHW. FLOP and the
+  // "own layer" share count the pool only.
+  ConvCase stem;
+  stem.c = 3, stem.m = 64, stem.spatial = {224, 224}, stem.kernel = {7, 7}, stem.strides = {2, 2};
+  stem.pads = {3, 3, 3, 3};
+  stem.weight_scale = static_cast<float>(1 / std::sqrt(3.0 * 49));
+  KernelCase chain = make("Pool", "r50_max_after_stem", "MaxPool 3x3/2 after the ResNet-50 stem + ReLU", [stem, seed] {
+    OneNode m = convModel(stem, false, seed);
+    m.then("Relu").then("MaxPool").ints("kernel_shape", {3, 3}).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1});
+    return m;
+  });
+  chain.layer_op = "MaxPool";
+  chain.flops_per_output = 9;
+  cases.push_back(std::move(chain));
+  seed += 3;
   KernelCase gap = make("GlobalPool", "r50_avg_2048x7x7", "GlobalAveragePool ResNet-50 head", [seed] {
     OneNode m("GlobalAveragePool", 13);
     m.input(randomTensor("X", {1, 2048, 7, 7}, seed));
