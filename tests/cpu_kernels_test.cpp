@@ -191,6 +191,49 @@ void compareInt8Cases(const std::vector<KernelCase>& cases) {
 
 TEST(CpuKernels, Int8NetworkLayers) { compareInt8Cases(test::int8NetworkLayerCases()); }
 
+// BF16 cases: inputs and weights are bf16 values, so the reference's FP32 result on them is the
+// exact-operand oracle; the cpu engine (every layer bf16, obeyed) computes the same products,
+// accumulates in f32 and rounds its output to bf16: every output must be a bf16 value within
+// one rounding (2^-8 relative) of the oracle, plus 1e-4 for the f32 accumulation order.
+void compareBf16Cases(const std::vector<KernelCase>& cases) {
+  ASSERT_FALSE(cases.empty());
+  for (const KernelCase& k : cases) {
+    SCOPED_TRACE(k.id() + " (" + k.label + ")");
+    OneNode m = k.model();
+    auto ref = run(m, "reference", k.reference_fp32 ? BuilderConfig{} : k.config);
+    ASSERT_TRUE(ref.ok()) << ref.status().toString();
+    auto cpu_e = m.build(nullptr, k.config);
+    ASSERT_TRUE(cpu_e.ok()) << cpu_e.status().toString();
+    int found = 0;
+    for (const LayerInfo& l : (*cpu_e)->layers())
+      if (l.op != "Identity" && l.op != "Cast") {
+        ++found;
+        EXPECT_EQ(l.backend, "cpu") << l.name << " " << l.op;
+        EXPECT_EQ(l.precision, "bf16") << l.name << " " << l.op;
+      }
+    EXPECT_GE(found, 1);
+    auto cpu = run(m, *cpu_e);
+    ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+    EXPECT_FALSE(cpu->fell_back);
+    ASSERT_EQ(cpu->dims, ref->dims);
+    size_t bad = 0, not_bf16 = 0, first = 0;
+    for (size_t i = 0; i < ref->y.size(); ++i) {
+      float a = cpu->y[i];
+      double b = ref->y[i];
+      uint32_t bits;
+      std::memcpy(&bits, &a, sizeof bits);
+      not_bf16 += (bits & 0xFFFF) != 0;
+      if (!(std::fabs(a - b) <= k.tolerance * std::fabs(b) + 1e-4) && bad++ == 0) first = i;
+    }
+    EXPECT_EQ(not_bf16, 0u) << not_bf16 << " outputs are not bf16 values";
+    EXPECT_EQ(bad, 0u) << bad << " of " << ref->y.size() << " differ; first at " << first << ": cpu " << cpu->y[first]
+                       << ", reference " << ref->y[first];
+  }
+}
+
+// (Without AVX512_BF16 oneDNN emulates bf16: the results are the same, only slower.)
+TEST(CpuKernels, Bf16NetworkLayers) { compareBf16Cases(test::bf16NetworkLayerCases()); }
+
 // Every case id (family/name) is unique across the lists, a benchmark name can carry it, and the
 // FP32 lists hold the cases they held when they lived in this file (624) plus the network layers.
 TEST(CpuKernels, CaseNamesUnique) {
@@ -199,7 +242,7 @@ TEST(CpuKernels, CaseNamesUnique) {
   for (const test::CaseList& list : test::caseLists())
     for (const KernelCase& k : list.cases()) {
       ++count;
-      if (std::string(list.name).find("NetworkLayers") == std::string::npos) ++fp32;
+      if (std::string(list.name).find("NetworkLayers") == std::string::npos) ++fp32;  // the first 11 lists
       EXPECT_TRUE(ids.insert(k.id()).second) << "duplicate case " << k.id() << " in " << list.name;
       EXPECT_FALSE(k.name.empty()) << list.name;
       for (char ch : k.name)

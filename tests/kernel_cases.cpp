@@ -715,6 +715,30 @@ std::vector<KernelCase> int8NetworkLayerCases() {
   return cases;
 }
 
+std::vector<KernelCase> bf16NetworkLayerCases() {
+  BuilderConfig bf16;
+  bf16.setLayerPrecision("*", Precision::kBF16);
+  bf16.setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  std::vector<KernelCase> cases;
+  for (KernelCase& k : networkLayerCases()) {
+    if (k.family != "Conv" && k.family != "FusedConv" && k.family != "Gemm" && k.family != "MatMul") continue;
+    if (k.layer_op.empty()) k.layer_op = k.family;  // its share against the Casts at the edges
+    k.family = "Bf16" + k.family;
+    k.label = "BF16 " + k.label;
+    k.model = [make = std::move(k.model)] {
+      OneNode m = make();
+      m.roundFloatsTo(DataType::kBFloat16);
+      return m;
+    };
+    k.config = bf16;
+    k.reference_fp32 = true;
+    // bf16 output (8-bit mantissa): one rounding, 2^-9 relative, plus f32 accumulation order.
+    k.tolerance = std::ldexp(1.0, -8);
+    cases.push_back(std::move(k));
+  }
+  return cases;
+}
+
 const std::vector<CaseList>& caseLists() {
   static const std::vector<CaseList> lists = {
       {"Conv2dMatrix", conv2dMatrixCases},
@@ -730,6 +754,7 @@ const std::vector<CaseList>& caseLists() {
       {"FusedGemm", fusedGemmCases},
       {"NetworkLayers", networkLayerCases},
       {"Int8NetworkLayers", int8NetworkLayerCases},
+      {"Bf16NetworkLayers", bf16NetworkLayerCases},
   };
   return lists;
 }

@@ -27,6 +27,7 @@ struct KernelCase {
   std::string label;               // the long description test failures print
   std::function<OneNode()> model;  // builds the model and its feeds
   BuilderConfig config;            // builder flags (precisions) the case is built with
+  bool reference_fp32 = false;     // the reference backend builds without `config` (FP32 oracle)
   Expect expect = Expect::kOneDnn;
   std::string layer_op;            // the op the engine's first layer must be ("FusedConv"); "" any
   double tolerance = 1e-5;         // |cpu - ref| <= tolerance * (|ref| + 1)
@@ -83,6 +84,9 @@ std::vector<KernelCase> networkLayerCases();
 // The same layers in INT8: QDQ models (Q -> DQ -> Conv/Gemm with DQ'd per-channel int8 weights
 // [-> Relu] -> Q) that the builder folds into QConv / QGemm, int8 in and out.
 std::vector<KernelCase> int8NetworkLayerCases();
+// The FP32 network layers' Conv/FusedConv/Gemm/MatMul cases in BF16 (every layer bf16, obeyed),
+// on inputs and weights rounded to bf16: the reference runs them in FP32 as the oracle.
+std::vector<KernelCase> bf16NetworkLayerCases();
 
 // Every list, in order: the micro-benchmarks register all of them.
 const std::vector<CaseList>& caseLists();

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/half.h"
 #include "core/status_macros.h"
 
 namespace qrt::test {
@@ -208,6 +209,23 @@ OneNode& OneNode::output(const std::string& name, DataType type) {
 OneNode& OneNode::dynamicBatch() {
   for (auto& in : *model_.mutable_graph()->mutable_input())
     in.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_param("N");
+  return *this;
+}
+
+OneNode& OneNode::roundFloatsTo(DataType type) {
+  auto round = [type](float v) {
+    return type == DataType::kHalf ? halfToFloat(floatToHalf(v)) : bfloat16ToFloat(floatToBFloat16(v));
+  };
+  for (Tensor& t : feeds_)
+    if (t.type == DataType::kFloat)
+      for (float& v : t.values) v = round(v);
+  for (auto& init : *model_.mutable_graph()->mutable_initializer()) {
+    if (init.data_type() != onnx::TensorProto::FLOAT) continue;
+    std::vector<float> v(init.raw_data().size() / sizeof(float));
+    std::memcpy(v.data(), init.raw_data().data(), v.size() * sizeof(float));
+    for (float& x : v) x = round(x);
+    init.set_raw_data(v.data(), v.size() * sizeof(float));
+  }
   return *this;
 }
 

@@ -79,6 +79,9 @@ class OneNode {
   OneNode& output(const std::string& name, DataType type);
   // Makes the first dim of every graph input dynamic ("N"): set per execution context.
   OneNode& dynamicBatch();
+  // Rounds every FP32 feed and FP32 initializer to the nearest kHalf or kBFloat16 value (kept
+  // as FP32): an FP32 computation on them is then the exact-operand oracle of an FP16/BF16 layer.
+  OneNode& roundFloatsTo(DataType type);
 
   // Builds with QRT_BACKEND=backend (nullptr: unset, the builder's own choice).
   Result<std::shared_ptr<Engine>> build(const char* backend, const BuilderConfig& config = BuilderConfig{}) const;

@@ -75,12 +75,14 @@ void runCase(benchmark::State& state, const KernelCase* k, const std::string& ba
     state.SkipWithError(("enqueue: " + warm.toString()).c_str());
     return;
   }
-  // What ran: every layer's op and backend (passes may add layout or precision conversions), and
+  // What ran: every layer's op, backend and precision when not fp32 (passes may add layout or
+  // precision conversions), and
   // whether a cpu kernel handed the shape to the reference kernel inside it (then "cpu" times
   // the reference loops).
   std::string label;
   for (const LayerInfo& layer : (*engine)->layers())
-    label += (label.empty() ? "" : " ") + layer.op + "(" + layer.backend + ")";
+    label += (label.empty() ? "" : " ") + layer.op + "(" + layer.backend +
+             (layer.precision == "fp32" || layer.precision.empty() ? "" : " " + layer.precision) + ")";
 #ifdef QRT_HAVE_DNNL
   if (cpu::fallbackCount() != fallbacks) label += " (reference fallback)";
 #endif
