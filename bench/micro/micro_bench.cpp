@@ -52,7 +52,9 @@ std::string takeFlag(int* argc, char** argv, const char* name) {
 // "reference" (QRT_BACKEND=reference).
 void runCase(benchmark::State& state, const KernelCase* k, const std::string& backend) {
   test::OneNode m = k->model();
-  auto engine = m.build(backend == "reference" ? "reference" : nullptr, k->config);
+  // A case whose oracle is FP32 (BF16 lists) builds its reference engine without the precisions.
+  bool fp32_reference = backend == "reference" && k->reference_fp32;
+  auto engine = m.build(backend == "reference" ? "reference" : nullptr, fp32_reference ? BuilderConfig{} : k->config);
   if (!engine.ok()) {
     state.SkipWithError(("build: " + engine.status().toString()).c_str());
     return;
