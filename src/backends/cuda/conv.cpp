@@ -10,12 +10,14 @@
 // convolution alone + qrt's epilogue kernel (hard_swish/hard_sigmoid and broadcasting
 // residuals always take the latter).
 //
-// Legacy path, only where no graph plan builds (or QRT_CUDA_CONV=legacy): the descriptors of
+// Legacy path, where no graph plan builds, where its timed choice beat every plan at build time
+// (the stored tactic "legacy:a<algorithm>:f<fused>"), or with QRT_CUDA_CONV=legacy: the descriptors of
 // cudnnConvolutionForward / cudnnConvolutionBiasActivationForward. Its tactics: when the shapes
 // are set, cuDNN's algorithms are timed on scratch buffers filled with a pseudo-random pattern
 // (cudnnFindConvolutionForwardAlgorithmEx), then the fused call is timed against convolution +
 // epilogue and the faster is kept. QRT_CUDA_TACTICS=heuristic (or a build-time tactic
 // "legacy") takes cuDNN's heuristic choice instead (no timing: deterministic, faster reshape).
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -36,9 +38,14 @@ bool heuristicTactics() {
   return v && std::strcmp(v, "heuristic") == 0;
 }
 
+// QRT_CUDA_CONV=legacy forces the legacy API, =graph forbids it (tests, comparisons).
 bool legacyForced() {
   const char* v = std::getenv("QRT_CUDA_CONV");
   return v && std::strcmp(v, "legacy") == 0;
+}
+bool graphOnly() {
+  const char* v = std::getenv("QRT_CUDA_CONV");
+  return v && std::strcmp(v, "graph") == 0;
 }
 
 size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
@@ -102,12 +109,23 @@ class ConvKernel final : public CudaKernel {
     }
     graph_mode_ = false;
     pre_pad_ = false;
-    // Graph path first (see the file comment); the legacy path where no plan builds.
-    const bool legacy_tactic = tactic_attr_.size() > 7 && tactic_attr_.compare(tactic_attr_.size() - 7, 7, "|legacy") == 0;
+    // Graph path first (see the file comment); the legacy path where no plan builds or where
+    // the stored tactic says so ("legacy:a<algorithm>:f<fused>" when it won the timing).
+    QRT_ASSIGN_OR_RETURN(ConvProblem p, convProblem(attrs_, act_, dtype_, out[0].dtype, channels_last_,
+                                                     dev_->allow_tf32, x, w, out[0].dims, has_bias_,
+                                                     has_residual_ && z_same_));
+    const std::string sig = p.signature();
+    const bool mine = tactic_attr_.compare(0, sig.size() + 1, sig + "|") == 0;
+    const std::string tail = mine ? tactic_attr_.substr(sig.size() + 1) : "";
+    const bool legacy_tactic = (tail.rfind("legacy", 0) == 0 && !graphOnly()) || force_find_;
+    fixed_algo_ = -1;
+    int algo = 0, fused = 0;
+    char extra = 0;
+    if (!force_find_ && std::sscanf(tail.c_str(), "legacy:a%d:f%d%c", &algo, &fused, &extra) == 2) {
+      fixed_algo_ = algo;
+      fixed_fused_ = fused != 0;
+    }
     if (!legacyForced() && !legacy_tactic) {
-      QRT_ASSIGN_OR_RETURN(ConvProblem p, convProblem(attrs_, act_, dtype_, out[0].dtype, channels_last_,
-                                                       dev_->allow_tf32, x, w, out[0].dims, has_bias_,
-                                                       has_residual_ && z_same_));
       Status g = chooseGraphPlan(p);
       if (g.ok()) {
         graph_mode_ = true;
@@ -115,11 +133,19 @@ class ConvKernel final : public CudaKernel {
         if (pad_c_ > 0) pad_.plan(x, pad_c_, dataTypeSize(dtype_));
         return uploadWeights(in[1], pad_c_);
       }
-      if (g.code() != StatusCode::kUnsupported) return g;
+      if (g.code() != StatusCode::kUnsupported || graphOnly()) return g;
     }
     QRT_RETURN_IF_ERROR(uploadWeights(in[1], 0));
-    return reshapeLegacy(in, out, win, legacy_tactic);
+    return reshapeLegacy(in, out, win, legacy_tactic && !force_find_);
   }
+
+  // For the build-time tuner: the legacy path with its timed algorithm search, and the choice
+  // it made as a storable tactic.
+  void forceLegacySearch() { force_find_ = true; }
+  std::string legacyTactic() const {
+    return "legacy:a" + std::to_string(static_cast<int>(algo_)) + ":f" + (fused_ ? "1" : "0");
+  }
+  bool graphMode() const { return graph_mode_; }
 
   size_t workspaceBytes() const override {
     if (graph_mode_) return 256 + alignUp(static_cast<size_t>(plan_.workspace())) + (pad_.to ? alignUp(pad_.bytes) : 0);
@@ -330,6 +356,16 @@ class ConvKernel final : public CudaKernel {
     const int64_t M = channels_;
     std::vector<uint8_t> zeros(static_cast<size_t>(M) * elem, 0);
     QRT_RETURN_IF_ERROR(zero_bias_.upload(zeros.data(), zeros.size(), who_));
+    const bool fusable = (has_bias_ || has_residual_ || act_.on) && z_same_ && (!act_.on || act_.isRelu());
+    if (fixed_algo_ >= 0) {  // the build's timed choice: no search
+      algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(fixed_algo_);
+      QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionMathType(d_.conv, mathType()), who_));
+      QRT_RETURN_IF_ERROR(checkCudnn(cudnnGetConvolutionForwardWorkspaceSize(dev_->cudnn, d_.x, d_.w, d_.conv, d_.y, algo_,
+                                                                             &algo_bytes_),
+                                     who_, ": stored legacy algorithm ", fixed_algo_));
+      fused_ = fixed_fused_ && fusable && (act_.on || algo_ == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
+      return Status::Ok();
+    }
 
     constexpr int kMaxAlgos = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     cudnnConvolutionFwdAlgoPerf_t perf[kMaxAlgos];
@@ -419,7 +455,9 @@ class ConvKernel final : public CudaKernel {
   launch::Broadcast z_plan_;
   bool nhwc_, has_bias_, has_residual_;
   std::string tactic_attr_;
-  bool graph_mode_ = false, heuristic_ = false;
+  bool graph_mode_ = false, heuristic_ = false, force_find_ = false;
+  int fixed_algo_ = -1;
+  bool fixed_fused_ = false;
   ConvGraph graph_;
   ConvPlan plan_;
   Fusion fusion_ = Fusion::kFull;
@@ -461,6 +499,39 @@ const CudaKernelEntry kEntries[] = {
 };
 
 }  // namespace
+
+Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                           double* us) {
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, createConv(node, dev));
+  auto* conv = static_cast<ConvKernel*>(k.get());
+  conv->forceLegacySearch();
+  const std::string who = node.describe();
+  std::vector<TensorView> in(node.inputs.size()), out(1);
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const ir::Value* v = node.inputs[i];
+    if (!v) continue;
+    in[i].dtype = v->dtype;
+    in[i].dims = v->dims;
+    in[i].data = v->isConstant() ? const_cast<void*>(static_cast<const void*>(v->constant->data())) : nullptr;
+  }
+  out[0].dtype = node.outputs[0]->dtype;
+  out[0].dims = node.outputs[0]->dims;
+  QRT_RETURN_IF_ERROR(k->reshape(in, out));
+  // Scratch device data for every input (run reads device pointers) and the output.
+  std::vector<DeviceBuffer> bufs(in.size() + 2);
+  for (size_t i = 0; i <= in.size(); ++i) {
+    TensorView& t = i < in.size() ? in[i] : out[0];
+    if (t.dtype == DataType::kUndefined) continue;
+    QRT_RETURN_IF_ERROR(bufs[i].reserve(t.bytes(), who));
+    launch::fillPattern(t.dtype, bufs[i].get(), t.numel(), dev->stream);
+    t.data = bufs[i].get();
+  }
+  QRT_RETURN_IF_ERROR(bufs.back().reserve(k->workspaceBytes(), who));
+  void* ws = bufs.back().get();
+  QRT_RETURN_IF_ERROR(time([&] { return k->run(in, out, ws); }, us));
+  *tactic = conv->legacyTactic();
+  return Status::Ok();
+}
 
 Result<ConvProblem> convProblem(const WindowAttrs& attrs, const EpilogueActivation& act, DataType dtype,
                                 DataType out_dtype, bool nhwc, bool tf32, const Dims& x, const Dims& w, const Dims& y,

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -170,6 +171,14 @@ Status chooseConvPlan(cudnnHandle_t handle, const ConvProblem& p, const std::str
 // the scale and the bias).
 Result<ConvProblem> qconvProblem(const WindowAttrs& attrs, const EpilogueActivation& act, const Dims& x,
                                  const Dims& w, const Dims& y, DataType out_dtype, float y_scale);
+
+// Times one queued unit of work (build-time tuner, conv_tactics.cpp): its GPU time in us.
+using ConvTimer = std::function<Status(const std::function<Status()>& once, double* us)>;
+// The legacy API as a tactic candidate for a Conv/FusedConv node at its build shapes (constant
+// weights from the IR, scratch data elsewhere): cuDNN's timed algorithm search, then `time` over
+// the kernel's run; `tactic` is "legacy:a<algorithm>:f<fused>".
+Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                           double* us);
 
 // qrt's QConv (conv_int8.cpp); its line is in conv.cpp's table.
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext* dev);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -57,8 +58,8 @@ class Tuner {
  public:
   explicit Tuner(DeviceContext* dev) : dev_(dev) {}
 
-  Status time(const ConvProblem& p, const EpilogueActivation& act, const std::string& who, TimingEntry* best,
-              int* timed) {
+  Status time(const ir::Node& node, const ConvProblem& p, const EpilogueActivation& act, const std::string& who,
+              TimingEntry* best, int* timed) {
     best->tactic = "legacy";
     best->us = 0;
     double best_us = 1e30;
@@ -97,6 +98,25 @@ class Tuner {
             best->tactic = t.str();
             best->us = us;
           }
+        }
+      }
+    }
+    // The legacy API competes too (as TensorRT times every tactic source): its timed algorithm
+    // search, then its run timed like the plans.
+    const char* only = std::getenv("QRT_CUDA_CONV");
+    if (p.dtype != DataType::kInt8 && !(only && std::strcmp(only, "graph") == 0)) {
+      std::string tactic;
+      double us = 0;
+      Status s = legacyConvCandidate(
+          node, dev_, [&](const std::function<Status()>& work, double* t) { return timeWork(work, best_us, t, who); },
+          &tactic, &us);
+      if (!s.ok()) {
+        cudaGetLastError();
+      } else {
+        ++*timed;
+        if (us < best_us) {
+          best->tactic = tactic;
+          best->us = us;
         }
       }
     }
@@ -164,9 +184,14 @@ class Tuner {
   // time). Without graph capture, each run is timed alone.
   Status run(ConvPlan& plan, const ConvProblem& p, const EpilogueActivation& act, Fusion f, double best_us, double* us,
              const std::string& who) {
-    QRT_RETURN_IF_ERROR(once(plan, p, act, f));
+    return timeWork([&] { return once(plan, p, act, f); }, best_us, us, who);
+  }
+
+  Status timeWork(const std::function<Status()>& work, double best_us, double* us, const std::string& who) {
+    auto once = [&] { return work(); };
+    QRT_RETURN_IF_ERROR(once());
     cudaEventRecord(a_, dev_->stream);
-    QRT_RETURN_IF_ERROR(once(plan, p, act, f));
+    QRT_RETURN_IF_ERROR(once());
     cudaEventRecord(b_, dev_->stream);
     QRT_RETURN_IF_ERROR(checkCuda(cudaEventSynchronize(b_), who, ": tactic warm-up"));
     float first = 0;
@@ -182,7 +207,7 @@ class Tuner {
     bool captured = cudaStreamBeginCapture(dev_->stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
     if (captured) {
       Status s;
-      for (int i = 0; i < per && s.ok(); ++i) s = once(plan, p, act, f);
+      for (int i = 0; i < per && s.ok(); ++i) s = once();
       captured = cudaStreamEndCapture(dev_->stream, &graph) == cudaSuccess && s.ok() &&
                  cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
       if (graph) cudaGraphDestroy(graph);
@@ -210,7 +235,7 @@ class Tuner {
     }
     for (int i = 0; i < kReps; ++i) {
       cudaEventRecord(a_, dev_->stream);
-      QRT_RETURN_IF_ERROR(once(plan, p, act, f));
+      QRT_RETURN_IF_ERROR(once());
       cudaEventRecord(b_, dev_->stream);
       QRT_RETURN_IF_ERROR(checkCuda(cudaEventSynchronize(b_), who, ": tactic timing"));
       cudaEventElapsedTime(&ms[static_cast<size_t>(i)], a_, b_);
@@ -314,7 +339,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     const std::string key = sig + where;
     auto it = cache.find(key);
     bool usable = it != cache.end();
-    if (usable && !seen.count(key) && it->second.tactic != "legacy") {
+    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0) {
       // A cached tactic must still build here (another cuDNN minor may have dropped the engine).
       Tactic t;
       ConvGraph cg;
@@ -331,12 +356,12 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     } else {
       TimingEntry best;
       int timed = 0;
-      QRT_RETURN_IF_ERROR(tuner.time(p, act, who, &best, &timed));
+      QRT_RETURN_IF_ERROR(tuner.time(*n, p, act, who, &best, &timed));
       candidates += timed;
       ++timed_layers;
       it = cache.insert_or_assign(key, best).first;
     }
-    if (it->second.tactic == "legacy") ++legacy;
+    if (it->second.tactic.rfind("legacy", 0) == 0) ++legacy;
     n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
