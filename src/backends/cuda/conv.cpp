@@ -31,7 +31,7 @@ namespace qrt::cuda {
 
 namespace {
 
-constexpr size_t kMaxWorkspace = size_t{512} << 20;
+constexpr size_t kMaxWorkspace = static_cast<size_t>(kMaxConvWorkspace);
 
 bool heuristicTactics() {
   const char* v = std::getenv("QRT_CUDA_TACTICS");

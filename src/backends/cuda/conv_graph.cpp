@@ -524,7 +524,6 @@ Status ConvPlan::execute(const void* x, const void* w, const void* bias, const v
 
 Status chooseConvPlan(cudnnHandle_t handle, const ConvProblem& p, const std::string& tactic_attr,
                       const std::string& who, ConvGraph* graph, ConvPlan* plan, Fusion* fusion, int64_t* pad_c) {
-  constexpr int64_t kMaxWorkspace = int64_t{512} << 20;
   *pad_c = 0;
   const std::string sig = p.signature();
   if (!tactic_attr.empty() && tactic_attr.compare(0, sig.size() + 1, sig + "|") == 0) {
@@ -556,7 +555,7 @@ Status chooseConvPlan(cudnnHandle_t handle, const ConvProblem& p, const std::str
       for (Tactic t : cands) {
         t.pad_c = c;
         s = plan->build(handle, *graph, t, who);
-        if (s.ok() && plan->workspace() <= kMaxWorkspace) {
+        if (s.ok() && plan->workspace() <= kMaxConvWorkspace) {
           *fusion = f;
           *pad_c = c;
           return Status::Ok();

@@ -100,6 +100,9 @@ struct ChannelPad {
 // channels padded to `c_to` with zeros (c_to <= C: no padding).
 std::vector<uint8_t> weightsChannelsLast(const void* w, const Dims& d, size_t elem, int64_t c_to);
 
+// The most workspace a convolution tactic may take (its plans and the legacy algorithms alike).
+inline constexpr int64_t kMaxConvWorkspace = int64_t{512} << 20;
+
 // Tensor unique ids in the variant pack.
 enum ConvUid : int64_t { kUidX = 1, kUidW = 2, kUidY = 3, kUidBias = 4, kUidZ = 5, kUidScale = 6 };
 

@@ -19,7 +19,6 @@ namespace qrt::cuda {
 namespace {
 
 constexpr const char kCacheHeader[] = "# qrt timing cache v1";
-constexpr int64_t kMaxWorkspace = int64_t{512} << 20;
 constexpr size_t kMaxCandidates = 16;  // heuristic configurations per fusion level (plus every other engine)
 constexpr int kReps = 7;
 
@@ -84,7 +83,7 @@ class Tuner {
         for (Tactic t : cands) {
           t.pad_c = c;
           ConvPlan plan;
-          if (!plan.build(dev_->cudnn, g, t, who).ok() || plan.workspace() > kMaxWorkspace) continue;
+          if (!plan.build(dev_->cudnn, g, t, who).ok() || plan.workspace() > kMaxConvWorkspace) continue;
           QRT_RETURN_IF_ERROR(ws_.reserve(static_cast<size_t>(plan.workspace()), who));
           double us = 0;
           Status r = run(plan, q, act, f, best_us, &us, who);
