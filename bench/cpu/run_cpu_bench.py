@@ -485,11 +485,15 @@ def main():
     info = machine_info(args.qrt, args.threads)
     load_before = loadavg()
     print(f"qrt {info['qrt_version']} ({info['qrt_backends']}), {args.threads} threads, log: {log}", flush=True)
-    records = []
+    records, int8_records, int8_note = [], [], "INT8 not requested (run with --int8)."
     for m in models:
         for b in batches:
-            records.append(bench_config(m, b, args, args.work, log))
-    int8_records, int8_note = int8_rows(args, args.work, log, records)
+            rec = bench_config(m, b, args, args.work, log)
+            records.append(rec)
+            # The INT8 row right after its FP32 row: on a shared machine the load moves within minutes,
+            # and the INT8 / FP32 ratio means something only when both ran in the same moment.
+            recs, int8_note = int8_rows(args, args.work, log, [rec])
+            int8_records += recs
     load_after = loadavg()
     ort_version = next((r["ort"]["ort_version"] for r in records if r["ort"]), None)
 
