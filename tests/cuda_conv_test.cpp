@@ -332,6 +332,35 @@ TEST(CudaConv, StoredTacticSurvivesSaveAndLoad) {
   }
 }
 
+// A stored legacy tactic (the legacy API won the build's timing) runs that algorithm, fused or
+// not; an algorithm cuDNN rejects falls back to its heuristic with a warning.
+TEST(CudaConv, StoredLegacyTacticRuns) {
+  QRT_REQUIRE_GPU();
+  Model m = convModel({"3x3", {2, 16, 10, 10}, {32, 16, 3, 3}, {}, {1, 1, 1, 1}, {}}, "Relu", true);
+  auto cpu = build(m, Target::kCpu);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+  const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+  auto want = run(**cpu, x, m.x, false);
+  ASSERT_TRUE(want.ok()) << want.status().toString();
+  for (Target t : {Target::kFp32, Target::kFp16})
+    for (const char* tactic : {"legacy:a1:f1", "legacy:a1:f0", "legacy:a77:f0"}) {
+      SCOPED_TRACE(std::string(targetName(t)) + " " + tactic);
+      auto e = build(m, t);
+      ASSERT_TRUE(e.ok()) << e.status().toString();
+      int set = 0;
+      for (const auto& n : (*e)->impl().graph->nodes()) {
+        if (!n->hasAttr(cuda::kAttrTactic)) continue;
+        std::string a = n->attrString(cuda::kAttrTactic, "");
+        n->attrs[cuda::kAttrTactic].s = a.substr(0, a.find('|') + 1) + tactic;
+        ++set;
+      }
+      EXPECT_EQ(set, 2);
+      auto got = run(**e, x, m.x, true);
+      ASSERT_TRUE(got.ok()) << got.status().toString();
+      expectClose(*got, *want, tolerance(t), targetName(t));
+    }
+}
+
 // A second build with the timing cache times nothing and stores the same tactics.
 TEST(CudaConv, TimingCacheRoundTrip) {
   QRT_REQUIRE_GPU();

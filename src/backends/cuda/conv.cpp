@@ -360,11 +360,16 @@ class ConvKernel final : public CudaKernel {
     if (fixed_algo_ >= 0) {  // the build's timed choice: no search
       algo_ = static_cast<cudnnConvolutionFwdAlgo_t>(fixed_algo_);
       QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionMathType(d_.conv, mathType()), who_));
-      QRT_RETURN_IF_ERROR(checkCudnn(cudnnGetConvolutionForwardWorkspaceSize(dev_->cudnn, d_.x, d_.w, d_.conv, d_.y, algo_,
-                                                                             &algo_bytes_),
-                                     who_, ": stored legacy algorithm ", fixed_algo_));
-      fused_ = fixed_fused_ && fusable && (act_.on || algo_ == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
-      return Status::Ok();
+      Status ws = checkCudnn(cudnnGetConvolutionForwardWorkspaceSize(dev_->cudnn, d_.x, d_.w, d_.conv, d_.y, algo_,
+                                                                     &algo_bytes_),
+                             who_, ": stored legacy algorithm ", fixed_algo_);
+      if (ws.ok() && algo_bytes_ <= kMaxWorkspace) {
+        fused_ = fixed_fused_ && fusable && (act_.on || algo_ == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM);
+        return Status::Ok();
+      }
+      logWarning(ws.ok() ? who_ + ": the stored legacy algorithm needs too much workspace" : ws.message(),
+                 "; using cuDNN's heuristic");
+      heuristic_ = true;
     }
 
     constexpr int kMaxAlgos = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
