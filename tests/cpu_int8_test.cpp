@@ -755,6 +755,50 @@ TEST(CpuInt8, AddQuantizeKeepsTheFloatValueForOtherReaders) {
   EXPECT_EQ(bad, 0) << bad << " float values differ";
 }
 
+// Conv -> Relu -> MaxPool -> Q (a ResNet stem): the builder moves the Q above the pool
+// (passes/quantize_before_maxpool.h), so the QConv requantizes and the pool runs on int8. The
+// swap is exact: on the reference backend the result equals, byte for byte, the same graph whose
+// pooled float value is also a graph output (which keeps the pool in float, unswapped).
+TEST(CpuInt8, StemMaxPoolRunsOnInt8AfterTheQuantize) {
+  auto model = [](bool keep_float) {
+    auto m = std::make_unique<QdqModel>();
+    const int64_t c = 8;
+    const std::string xd = m->activation("X", {2, 3, 20, 18}, kXScale, 1.1f, 90);
+    auto& conv = m->node("Conv", {xd, m->weight("W", randomInt8(c * 3 * 49, 91), {c, 3, 7, 7},
+                                               randomFloats(c, 0.002f, 0.01f, 92), 0)},
+                         {"c1"});
+    QdqModel::setInts(conv, "pads", {3, 3, 3, 3});
+    QdqModel::setInts(conv, "strides", {2, 2});
+    m->node("Relu", {"c1"}, {"r1"});
+    auto& pool = m->node("MaxPool", {"r1"}, {"p1"});
+    QdqModel::setInts(pool, "kernel_shape", {3, 3});
+    QdqModel::setInts(pool, "strides", {2, 2});
+    QdqModel::setInts(pool, "pads", {1, 1, 1, 1});
+    m->quantize("p1", static_cast<float>(0.6 * std::sqrt(147.0) / 127), "yq");
+    m->output("yq", true);
+    if (keep_float) m->extraOutput("p1");
+    return m;
+  };
+  auto swapped = model(false), plain = model(true);
+  compareBackends(*swapped, "QConv", {}, "stem with MaxPool", 1);
+  auto precisionOfPool = [](const Engine& e) {
+    for (const LayerInfo& l : e.layers())
+      if (l.op == "MaxPool") return l.precision;
+    return std::string("none");
+  };
+  auto a = swapped->build("reference"), b = plain->build("reference"), c = swapped->build(nullptr);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(precisionOfPool(**a), "int8");
+  EXPECT_EQ(precisionOfPool(**b), "fp32");
+  for (const LayerInfo& l : (*c)->layers())
+    if (l.op == "MaxPool") EXPECT_EQ(l.backend, "cpu");
+  Dims da, db;
+  auto ya = swapped->run(*a, 0x5a, &da, nullptr), yb = plain->run(*b, 0xa5, &db, nullptr);
+  ASSERT_TRUE(ya.ok() && yb.ok());
+  EXPECT_EQ(da, db);
+  EXPECT_EQ(*ya, *yb) << "quantizing before the pool changed the result";
+}
+
 #endif  // QRT_HAVE_DNNL
 
 }  // namespace

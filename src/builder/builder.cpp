@@ -13,6 +13,7 @@
 #include "passes/infer_shapes.h"
 #include "passes/insert_qdq.h"
 #include "passes/pass_manager.h"
+#include "passes/quantize_before_maxpool.h"
 #include "qrt/builder.h"
 #include "builder/finalize.h"
 #include "builder/int8_calibration.h"
@@ -103,6 +104,8 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
     QRT_RETURN_IF_ERROR(passes::inferShapes(g));
   }
   if (!passes::hasQdq(g)) return Status::Ok();
+  // MaxPool -> Q becomes Q -> int8 MaxPool, so that the Q folds into the layer before the pool.
+  QRT_RETURN_IF_ERROR(passes::quantizeBeforeMaxPool(g));
   passes::FoldReport fold;
   QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold));
   logInfo("INT8: Q/DQ folded into ", fold.summary());

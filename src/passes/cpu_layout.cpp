@@ -68,7 +68,9 @@ bool cpuTakesInRegion(ir::Node& n) {
 bool poolFollower(const ir::Node& n) {
   const bool pool = n.domain.empty() && (n.op_type == "MaxPool" || n.op_type == "AveragePool" ||
                                          n.op_type == "GlobalAveragePool" || n.op_type == "GlobalMaxPool");
-  return (pool && onCpuFp32(n)) || qdqFollower(n);
+  const bool int8_max = n.op_type == "MaxPool" && n.backend == kBackendCpu && n.hasInput(0) &&
+                        (n.inputs[0]->dtype == DataType::kInt8 || n.inputs[0]->dtype == DataType::kUInt8);
+  return (pool && (onCpuFp32(n) || int8_max)) || qdqFollower(n);
 }
 
 }  // namespace

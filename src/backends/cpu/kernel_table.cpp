@@ -18,6 +18,7 @@ const KernelEntry kKernels[] = {
     {"Gemm", kF32Bf16, &createGemm},
     {"MatMul", kF32Bf16, &createMatMul},
     {"MaxPool", kF32Bf16, &createMaxPool},
+    {"MaxPool", kS8U8, &createMaxPool},  // INT8 graphs (passes/quantize_before_maxpool.h)
     {"AveragePool", kF32Bf16, &createAveragePool},
     {"GlobalAveragePool", kF32Bf16, &createGlobalAveragePool},
     {"GlobalMaxPool", kF32Bf16, &createGlobalMaxPool},

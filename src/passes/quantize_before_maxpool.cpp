@@ -1,0 +1,52 @@
+#include "passes/quantize_before_maxpool.h"
+
+#include <vector>
+
+#include "core/status_macros.h"
+#include "passes/infer_shapes.h"
+
+namespace qrt::passes {
+
+namespace {
+
+bool scalarConstant(const ir::Value* v) { return v && v->isConstant() && v->constant->numel() == 1; }
+
+}  // namespace
+
+Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
+  int count = 0;
+  g.rebuildUses();
+  std::vector<ir::Node*> pools;
+  for (const auto& n : g.nodes())
+    if (n->op_type == "MaxPool" && n->domain.empty()) pools.push_back(n.get());
+  for (ir::Node* pool : pools) {
+    if (!pool->hasInput(0) || pool->outputs.size() != 1 || !pool->outputs[0]) continue;  // no Indices output
+    ir::Value* pooled = pool->outputs[0];
+    if (pooled->is_graph_output || pooled->consumers.size() != 1) continue;
+    ir::Node* q = pooled->consumers[0];
+    if (q->op_type != "QuantizeLinear" || !q->domain.empty() || q->inputs[0] != pooled || q->outputs.size() != 1) continue;
+    if (!q->hasInput(1) || !scalarConstant(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2]))) continue;
+    const DataType qt = q->outputs[0]->dtype;
+    ir::Value* x = pool->inputs[0];
+    if ((qt != DataType::kInt8 && qt != DataType::kUInt8) || x->dtype != DataType::kFloat) continue;
+    // x -> Q -> x_q -> MaxPool -> (Q's old output): the pool now reads and writes int8.
+    ir::Value* x_q = g.addValue(g.uniqueName(x->name + "_quantized"));
+    x_q->dtype = qt;
+    x_q->dims = x->dims;
+    x_q->has_shape = x->has_shape;
+    ir::Value* y = q->outputs[0];
+    q->inputs[0] = x;
+    q->outputs[0] = x_q;
+    pool->inputs[0] = x_q;
+    pool->outputs[0] = y;
+    ++count;
+  }
+  if (swapped) *swapped = count;
+  if (count == 0) return Status::Ok();
+  g.removeUnusedValues();
+  g.rebuildUses();
+  QRT_RETURN_IF_ERROR(g.topoSort());
+  return inferShapes(g);
+}
+
+}  // namespace qrt::passes
