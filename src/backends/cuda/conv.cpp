@@ -10,6 +10,11 @@
 // convolution alone + qrt's epilogue kernel (hard_swish/hard_sigmoid and broadcasting
 // residuals always take the latter).
 //
+// Depthwise (group == C == M, 2-D): qrt's own kernel (depthwise.cu, the epilogue fused) where
+// the stored tactic is "dw" (it beat cuDNN's plans at build time), or by default for a
+// channels-last depthwise layer without a tactic for its shapes (cuDNN's FP16 NHWC depthwise
+// plans are slow). QRT_CUDA_DEPTHWISE=off never takes it (comparisons).
+//
 // Legacy path, where no graph plan builds, where its timed choice beat every plan at build time
 // (the stored tactic "legacy:a<algorithm>:f<fused>"), or with QRT_CUDA_CONV=legacy: the descriptors of
 // cudnnConvolutionForward / cudnnConvolutionBiasActivationForward. Its tactics: when the shapes
@@ -22,6 +27,7 @@
 #include <cstring>
 
 #include "backends/cuda/conv_graph.h"
+#include "backends/cuda/depthwise_launch.h"
 #include "backends/cuda/kernel_table.h"
 #include "core/logging.h"
 #include "ops/nn_params.h"
@@ -46,6 +52,10 @@ bool legacyForced() {
 bool graphOnly() {
   const char* v = std::getenv("QRT_CUDA_CONV");
   return v && std::strcmp(v, "graph") == 0;
+}
+bool depthwiseOff() {
+  const char* v = std::getenv("QRT_CUDA_DEPTHWISE");
+  return v && std::strcmp(v, "off") == 0;
 }
 
 size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
@@ -125,6 +135,15 @@ class ConvKernel final : public CudaKernel {
       fixed_algo_ = algo;
       fixed_fused_ = fused != 0;
     }
+    dw_ = false;
+    if (!legacyForced() && !force_find_ && (force_dw_ || tail == "dw" || (!mine && channels_last_ && !graphOnly()))) {
+      Status d = reshapeDepthwise(in, out, win);
+      if (d.ok()) {
+        dw_ = true;
+        return Status::Ok();
+      }
+      if (force_dw_) return d;
+    }
     if (!legacyForced() && !legacy_tactic) {
       Status g = chooseGraphPlan(p);
       if (g.ok()) {
@@ -142,23 +161,75 @@ class ConvKernel final : public CudaKernel {
   // For the build-time tuner: the legacy path with its timed algorithm search, and the choice
   // it made as a storable tactic.
   void forceLegacySearch() { force_find_ = true; }
+  void forceDepthwise() { force_dw_ = true; }
   std::string legacyTactic() const {
     return "legacy:a" + std::to_string(static_cast<int>(algo_)) + ":f" + (fused_ ? "1" : "0");
   }
   bool graphMode() const { return graph_mode_; }
 
   size_t workspaceBytes() const override {
+    if (dw_) return 0;
     if (graph_mode_) return 256 + alignUp(static_cast<size_t>(plan_.workspace())) + (pad_.to ? alignUp(pad_.bytes) : 0);
     return 256 + alignUp(algo_bytes_) + (pre_pad_ ? alignUp(padded_bytes_) : 0);
   }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
+    if (dw_) {
+      launch::depthwiseConv(dtype_, in[0].data, channels_last_ ? w_nhwc_.get() : in[1].data,
+                            has_bias_ ? in[2].data : nullptr, has_residual_ ? in[3].data : nullptr, out[0].data, dw_geom_,
+                            act_.on, act_.op, act_.a, act_.b, stream());
+      return launched();
+    }
     ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
     if (graph_mode_) return runGraph(in, out, ws);
     return runLegacy(in, out, ws);
   }
 
  private:
+  // qrt's depthwise kernel; kUnsupported where the node is outside what it computes.
+  Status reshapeDepthwise(const std::vector<TensorView>& in, const std::vector<TensorView>& out, const Window& win) {
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    const Dims& y = out[0].dims;
+    if (depthwiseOff()) return unsupported(who_, ": QRT_CUDA_DEPTHWISE=off");
+    if (win.rank != 2 || x.size() != 4 || attrs_.group != x[1] || w[0] != x[1] || w[1] != 1)
+      return unsupported(who_, ": not a 2-D depthwise convolution");
+    if (out[0].dtype != dtype_ || (dtype_ != DataType::kFloat && dtype_ != DataType::kHalf))
+      return unsupported(who_, ": the depthwise kernel takes fp32 or fp16");
+    if ((has_residual_ && !z_same_) || (act_.on && !launch::depthwiseActivationSupported(act_.op)))
+      return unsupported(who_, ": epilogue outside the depthwise kernel");
+    launch::DepthwiseGeometry g;
+    g.n = static_cast<int>(x[0]);
+    g.c = static_cast<int>(x[1]);
+    g.h = static_cast<int>(x[2]);
+    g.w = static_cast<int>(x[3]);
+    g.oh = static_cast<int>(y[2]);
+    g.ow = static_cast<int>(y[3]);
+    g.kh = static_cast<int>(w[2]);
+    g.kw = static_cast<int>(w[3]);
+    g.sh = static_cast<int>(win.strides[0]);
+    g.sw = static_cast<int>(win.strides[1]);
+    g.ph = static_cast<int>(win.pad_begin[0]);
+    g.pw = static_cast<int>(win.pad_begin[1]);
+    g.dh = static_cast<int>(win.dilations[0]);
+    g.dw = static_cast<int>(win.dilations[1]);
+    g.channels_last = channels_last_;
+    if (!launch::depthwiseFits(g)) return unsupported(who_, ": too large for the depthwise kernel's 32-bit indices");
+    dw_geom_ = g;
+    if (channels_last_) {
+      // [C, 1, kh, kw] -> [kh * kw, C]: one 16-byte load gives a tap's weights for 8 channels.
+      const size_t elem = dataTypeSize(dtype_);
+      const int64_t taps = w[2] * w[3];
+      std::vector<uint8_t> t(static_cast<size_t>(taps * w[0]) * elem);
+      const auto* src = static_cast<const uint8_t*>(in[1].data);
+      for (int64_t c = 0; c < w[0]; ++c)
+        for (int64_t k = 0; k < taps; ++k)
+          std::memcpy(&t[static_cast<size_t>(k * w[0] + c) * elem], &src[static_cast<size_t>(c * taps + k) * elem], elem);
+      QRT_RETURN_IF_ERROR(w_nhwc_.upload(t.data(), t.size(), who_));
+    }
+    return Status::Ok();
+  }
+
   // Weights of channels-last convolutions are re-laid out once here (they are constants).
   Status uploadWeights(const TensorView& w, int64_t pad_c) {
     if (!channels_last_) return Status::Ok();
@@ -460,7 +531,8 @@ class ConvKernel final : public CudaKernel {
   launch::Broadcast z_plan_;
   bool nhwc_, has_bias_, has_residual_;
   std::string tactic_attr_;
-  bool graph_mode_ = false, heuristic_ = false, force_find_ = false;
+  bool graph_mode_ = false, heuristic_ = false, force_find_ = false, force_dw_ = false, dw_ = false;
+  launch::DepthwiseGeometry dw_geom_;
   int fixed_algo_ = -1;
   bool fixed_fused_ = false;
   ConvGraph graph_;
@@ -501,15 +573,21 @@ const CudaKernelEntry kEntries[] = {
     {"Conv", kCudaFloat, &createConv},
     {"FusedConv", kCudaFloat, &createConv, 0, kQrtDomain},
     {"QConv", DTypeSet{DataType::kInt8}, &createQConv, 0, kQrtDomain},  // conv_int8.cpp
+    {"ConvTranspose", kCudaFloat, &createConvTranspose},                  // conv_transpose.cpp
 };
 
 }  // namespace
 
-Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
-                           double* us) {
+namespace {
+
+// The kernel of a Conv/FusedConv node on its build shapes, on the legacy API (its timed search)
+// or qrt's depthwise kernel, timed by `time` on scratch data.
+Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, bool depthwise,
+                     std::string* tactic, double* us) {
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, createConv(node, dev));
   auto* conv = static_cast<ConvKernel*>(k.get());
-  conv->forceLegacySearch();
+  if (depthwise) conv->forceDepthwise();
+  else conv->forceLegacySearch();
   const std::string who = node.describe();
   std::vector<TensorView> in(node.inputs.size()), out(1);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
@@ -534,8 +612,20 @@ Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
   QRT_RETURN_IF_ERROR(bufs.back().reserve(k->workspaceBytes(), who));
   void* ws = bufs.back().get();
   QRT_RETURN_IF_ERROR(time([&] { return k->run(in, out, ws); }, us));
-  *tactic = conv->legacyTactic();
+  *tactic = depthwise ? "dw" : conv->legacyTactic();
   return Status::Ok();
+}
+
+}  // namespace
+
+Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                           double* us) {
+  return timeCandidate(node, dev, time, false, tactic, us);
+}
+
+Status depthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                              double* us) {
+  return timeCandidate(node, dev, time, true, tactic, us);
 }
 
 Result<ConvProblem> convProblem(const WindowAttrs& attrs, const EpilogueActivation& act, DataType dtype,

@@ -185,5 +185,13 @@ Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
 
 // qrt's QConv (conv_int8.cpp); its line is in conv.cpp's table.
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext* dev);
+// ConvTranspose (conv_transpose.cpp); its line is in conv.cpp's table.
+Result<std::unique_ptr<Kernel>> createConvTranspose(const ir::Node& node, DeviceContext* dev);
+
+// qrt's depthwise kernel (depthwise.cu) as a tactic candidate for a Conv/FusedConv node at its
+// build shapes, timed like legacyConvCandidate; `tactic` is "dw". kUnsupported where the node
+// is no depthwise convolution the kernel computes.
+Status depthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                              double* us);
 
 }  // namespace qrt::cuda

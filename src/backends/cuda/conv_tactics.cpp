@@ -114,6 +114,26 @@ class Tuner {
       } else {
         ++*timed;
         if (us < best_us) {
+          best_us = us;
+          best->tactic = tactic;
+          best->us = us;
+        }
+      }
+    }
+    // qrt's depthwise kernel (depthwise.cu) where the layer is one it computes.
+    if (p.dtype != DataType::kInt8) {
+      std::string tactic;
+      double us = 0;
+      Status s = depthwiseConvCandidate(
+          node, dev_, [&](const std::function<Status()>& work, double* t) { return timeWork(work, best_us, t, who); },
+          &tactic, &us);
+      if (!s.ok()) {
+        cudaGetLastError();
+        if (s.code() != StatusCode::kUnsupported) logWarning(s.message(), "; not a tactic");
+      } else {
+        ++*timed;
+        if (us < best_us) {
+          best_us = us;
           best->tactic = tactic;
           best->us = us;
         }
@@ -338,7 +358,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     const std::string key = sig + where;
     auto it = cache.find(key);
     bool usable = it != cache.end();
-    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0) {
+    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0 && it->second.tactic != "dw") {
       // A cached tactic must still build here (another cuDNN minor may have dropped the engine).
       Tactic t;
       ConvGraph cg;

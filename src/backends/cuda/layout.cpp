@@ -28,7 +28,10 @@ bool layoutAgnostic(const std::string& op) {
 // FP16 convolutions, and INT8 ones (qrt's QConv: cuDNN's int8 convolutions are NHWC only, so
 // the int8 activations between QConvs are channels-last, as TensorRT keeps them).
 bool channelsLastConv(const ir::Node& n) {
-  const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain);
+  // ConvTranspose too: cuDNN's FP16 backward-data kernels are NHWC as well, and an upsampling
+  // deconvolution between NHWC convolutions would otherwise cost two layout changes.
+  const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain) ||
+                    (n.op_type == "ConvTranspose" && n.domain.empty());
   const bool qconv = n.op_type == "QConv" && n.domain == kQrtDomain && n.inputs[0]->dtype == DataType::kInt8;
   return ((conv && n.inputs[0]->dtype == DataType::kHalf) || qconv) && n.inputs[0]->dims.size() == 4 &&
          n.hasInput(1) && n.inputs[1]->isConstant();

@@ -1,0 +1,195 @@
+// Depthwise convolution kernels (see depthwise_launch.h). Channels-last: one thread per output
+// pixel and vector of channels (8 halves or 4 floats, one 16-byte load per tap; channel counts
+// that are no multiple of the vector go one channel per thread), so a warp reads contiguous
+// memory. NCHW: one thread per output element. Accumulation in fp32; 32-bit index arithmetic
+// (64-bit division is slow on the GPU; depthwiseFits bounds the sizes).
+#include "backends/cuda/depthwise_launch.h"
+#include "backends/cuda/device_util.cuh"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+__device__ __forceinline__ float activate(bool on, UnaryOp op, float v, float a, float b) {
+  if (!on) return v;
+  switch (op) {
+    case UnaryOp::kRelu: return fmaxf(v, 0.f);
+    case UnaryOp::kLeakyRelu: return v >= 0.f ? v : a * v;
+    case UnaryOp::kClip: return fminf(fmaxf(v, a), b);
+    case UnaryOp::kSigmoid: return 1.f / (1.f + expf(-v));
+    case UnaryOp::kSwish: return v / (1.f + expf(-v));
+    case UnaryOp::kHardSigmoid: return fmaxf(0.f, fminf(1.f, a * v + b));
+    case UnaryOp::kHardSwish: return v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f));
+    default: return v;
+  }
+}
+
+// V consecutive elements as floats: one 16-byte load when V elements are 16 bytes.
+template <typename T, int V>
+__device__ __forceinline__ void loadVec(const T* p, float* out) {
+  if constexpr (V * sizeof(T) == 16) {
+    const uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
+    const T* e = reinterpret_cast<const T*>(&u);
+#pragma unroll
+    for (int i = 0; i < V; ++i) out[i] = ld(e, i);
+  } else {
+#pragma unroll
+    for (int i = 0; i < V; ++i) out[i] = ld(p, i);
+  }
+}
+
+template <typename T, int V>
+__device__ __forceinline__ void storeVec(T* p, const float* v) {
+  if constexpr (V * sizeof(T) == 16) {
+    uint4 u;
+    T* e = reinterpret_cast<T*>(&u);
+#pragma unroll
+    for (int i = 0; i < V; ++i) st(e, i, v[i]);
+    *reinterpret_cast<uint4*>(p) = u;
+  } else {
+#pragma unroll
+    for (int i = 0; i < V; ++i) st(p, i, v[i]);
+  }
+}
+
+// K > 0: a kh = kw = K kernel known at compile time (unrolled taps); 0: the geometry's.
+template <typename T, int V, int K>
+__global__ void depthwiseNhwc(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                              const T* __restrict__ z, T* __restrict__ y, DepthwiseGeometry g, bool act_on, UnaryOp act,
+                              float a, float b) {
+  const int kh = K > 0 ? K : g.kh, kw = K > 0 ? K : g.kw;
+  const unsigned cv = static_cast<unsigned>(g.c / V);
+  const unsigned total = static_cast<unsigned>(g.n) * g.oh * g.ow * cv;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const unsigned c = (i % cv) * V;
+    unsigned p = i / cv;
+    const int ox = static_cast<int>(p % g.ow);
+    p /= g.ow;
+    const int oy = static_cast<int>(p % g.oh);
+    const unsigned n = p / g.oh;
+    float acc[V];
+    if (bias) {
+      loadVec<T, V>(bias + c, acc);
+    } else {
+#pragma unroll
+      for (int j = 0; j < V; ++j) acc[j] = 0.f;
+    }
+    const int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+    const T* xn = x + static_cast<size_t>(n) * g.h * g.w * g.c + c;
+#pragma unroll
+    for (int r = 0; r < kh; ++r) {
+      const int iy = iy0 + r * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+#pragma unroll
+      for (int s = 0; s < kw; ++s) {
+        const int ix = ix0 + s * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        float xv[V], wv[V];
+        loadVec<T, V>(xn + (static_cast<unsigned>(iy) * g.w + ix) * static_cast<unsigned>(g.c), xv);
+        loadVec<T, V>(w + static_cast<unsigned>(r * kw + s) * g.c + c, wv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) acc[j] = fmaf(xv[j], wv[j], acc[j]);
+      }
+    }
+    const unsigned o = i * V;  // NHWC output index of channel c
+    if (z) {
+      float zv[V];
+      loadVec<T, V>(z + o, zv);
+#pragma unroll
+      for (int j = 0; j < V; ++j) acc[j] += zv[j];
+    }
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] = activate(act_on, act, acc[j], a, b);
+    storeVec<T, V>(y + o, acc);
+  }
+}
+
+template <typename T, int K>
+__global__ void depthwiseNchw(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                              const T* __restrict__ z, T* __restrict__ y, DepthwiseGeometry g, bool act_on, UnaryOp act,
+                              float a, float b) {
+  const int kh = K > 0 ? K : g.kh, kw = K > 0 ? K : g.kw;
+  const unsigned total = static_cast<unsigned>(g.n) * g.c * g.oh * g.ow;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const int ox = static_cast<int>(i % g.ow);
+    unsigned p = i / g.ow;
+    const int oy = static_cast<int>(p % g.oh);
+    const unsigned nc = p / g.oh;  // n * C + c
+    const unsigned c = nc % g.c;
+    float acc = bias ? ld(bias, c) : 0.f;
+    const T* xp = x + static_cast<size_t>(nc) * g.h * g.w;
+    const T* wp = w + static_cast<size_t>(c) * kh * kw;
+    const int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+#pragma unroll
+    for (int r = 0; r < kh; ++r) {
+      const int iy = iy0 + r * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+#pragma unroll
+      for (int s = 0; s < kw; ++s) {
+        const int ix = ix0 + s * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        acc = fmaf(ld(xp, iy * g.w + ix), ld(wp, r * kw + s), acc);
+      }
+    }
+    if (z) acc += ld(z, i);
+    st(y, i, activate(act_on, act, acc, a, b));
+  }
+}
+
+unsigned gridFor(int64_t work) { return blocksFor(work, kBlock); }
+
+template <typename T>
+void launchTyped(const T* x, const T* w, const T* bias, const T* z, T* y, const DepthwiseGeometry& g, bool on,
+                 UnaryOp act, float a, float b, cudaStream_t s) {
+  const int k = g.kh == g.kw ? g.kh : 0;
+  if (g.channels_last) {
+    constexpr int V = static_cast<int>(16 / sizeof(T));
+    auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+    const bool vec = g.c % V == 0 && aligned(x) && aligned(w) && aligned(bias) && aligned(z) && aligned(y);
+    const int64_t work = int64_t{g.n} * g.oh * g.ow * (vec ? g.c / V : g.c);
+    const unsigned blocks = gridFor(work);
+#define QRT_DW_NHWC(VV, KK) depthwiseNhwc<T, VV, KK><<<blocks, kBlock, 0, s>>>(x, w, bias, z, y, g, on, act, a, b)
+    if (vec) {
+      if (k == 3) QRT_DW_NHWC(V, 3);
+      else if (k == 5) QRT_DW_NHWC(V, 5);
+      else QRT_DW_NHWC(V, 0);
+    } else {
+      if (k == 3) QRT_DW_NHWC(1, 3);
+      else QRT_DW_NHWC(1, 0);
+    }
+#undef QRT_DW_NHWC
+    return;
+  }
+  const unsigned blocks = gridFor(int64_t{g.n} * g.c * g.oh * g.ow);
+  if (k == 3) depthwiseNchw<T, 3><<<blocks, kBlock, 0, s>>>(x, w, bias, z, y, g, on, act, a, b);
+  else if (k == 5) depthwiseNchw<T, 5><<<blocks, kBlock, 0, s>>>(x, w, bias, z, y, g, on, act, a, b);
+  else depthwiseNchw<T, 0><<<blocks, kBlock, 0, s>>>(x, w, bias, z, y, g, on, act, a, b);
+}
+
+}  // namespace
+
+bool depthwiseActivationSupported(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::kRelu:
+    case UnaryOp::kLeakyRelu:
+    case UnaryOp::kClip:
+    case UnaryOp::kSigmoid:
+    case UnaryOp::kSwish:
+    case UnaryOp::kHardSigmoid:
+    case UnaryOp::kHardSwish:
+    case UnaryOp::kIdentity: return true;
+    default: return false;
+  }
+}
+
+void depthwiseConv(DataType t, const void* x, const void* w, const void* bias, const void* z, void* y,
+                   const DepthwiseGeometry& g, bool act_on, UnaryOp act, float a, float b, cudaStream_t s) {
+  if (t == DataType::kHalf)
+    launchTyped(static_cast<const __half*>(x), static_cast<const __half*>(w), static_cast<const __half*>(bias),
+                static_cast<const __half*>(z), static_cast<__half*>(y), g, act_on, act, a, b, s);
+  else
+    launchTyped(static_cast<const float*>(x), static_cast<const float*>(w), static_cast<const float*>(bias),
+                static_cast<const float*>(z), static_cast<float*>(y), g, act_on, act, a, b, s);
+}
+
+}  // namespace qrt::cuda::launch
