@@ -20,8 +20,10 @@ Steps:
      with the same preprocessing (ImageNet mean/std) and batch. Wall times of whole commands,
      plus qrt's own numbers: eval's inference-only throughput and the build's
      "calibrated ... in X s".
-  4. Ratios: calibration seconds / eval wall, and int8 build wall / eval wall; the caches of the
-     two binaries are compared byte for byte.
+  4. Ratios: calibration seconds / eval wall, and int8 build CPU time / eval CPU time (user +
+     system of each process: on a shared, loaded machine the CPU time moves far less than the
+     wall time); the caches of the two binaries are compared byte for byte. --repeat N
+     alternates the binaries N times.
 
 Prints a Markdown table (and writes it to --out when given). The numbers mean something only
 as ratios from one run on one machine; say how loaded it was (the script records `uptime`).
@@ -32,6 +34,7 @@ import os
 import platform
 import random
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -73,21 +76,27 @@ def make_images(folder, count):
     open(done, "w").close()
 
 
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(cmd, log):
-    t0 = time.monotonic()
+    """Runs cmd; returns (wall seconds, CPU seconds of the process, output)."""
+    t0, c0 = time.monotonic(), cpu_seconds()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    dt = time.monotonic() - t0
+    dt, cpu = time.monotonic() - t0, cpu_seconds() - c0
     with open(log, "a") as f:
         f.write(f"$ {' '.join(cmd)}\n{p.stdout}\n(exit {p.returncode}, {dt:.2f} s)\n\n")
     if p.returncode != 0:
         die(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout[-2000:]}")
-    return dt, p.stdout
+    return dt, cpu, p.stdout
 
 
 def measure(qrt, tag, args, model, images, work, log):
     env_threads = ["--threads", str(args.threads)] if args.threads else []
     json_path = os.path.join(work, f"eval-{tag}.json")
-    eval_s, _ = timed([qrt, "eval", model, "--images", images, "--batch", str(args.batch), "--json", json_path]
+    eval_s, eval_cpu, _ = timed([qrt, "eval", model, "--images", images, "--batch", str(args.batch), "--json", json_path]
                       + env_threads + PRE, log)
     import json
     with open(json_path) as f:
@@ -98,13 +107,13 @@ def measure(qrt, tag, args, model, images, work, log):
     cache = os.path.join(work, f"calib-{tag}.cache")
     if os.path.exists(cache):
         os.remove(cache)
-    build_s, out = timed([qrt, "build", model, "-o", os.path.join(work, f"int8-{tag}.qrt"), "--int8", "--calib-dir",
+    build_s, build_cpu, out = timed([qrt, "build", model, "-o", os.path.join(work, f"int8-{tag}.qrt"), "--int8", "--calib-dir",
                           images, "--calib-batch", str(args.batch), "--calib-algo", args.algo, "--calib-cache", cache]
                          + PRE, log)
     m = re.search(r"calibrated \d+ tensors .* in ([0-9.]+) s", out)
     calib_s = float(m.group(1)) if m else float("nan")
     return {"eval_s": eval_s, "infer_s": args.images / thr if thr else float("nan"), "build_s": build_s,
-            "calib_s": calib_s, "cache": cache}
+            "calib_s": calib_s, "eval_cpu": eval_cpu, "build_cpu": build_cpu, "cache": cache}
 
 
 def main():
@@ -138,9 +147,9 @@ def main():
             r = measure(qrt, tag, args, model, images, work, log)
             r["tag"], r["rep"] = tag, rep
             rows.append(r)
-            print(f"{tag} #{rep}: eval {r['eval_s']:.1f} s (inference {r['infer_s']:.1f} s), calibration "
-                  f"{r['calib_s']:.1f} s, int8 build {r['build_s']:.1f} s -> {r['calib_s'] / r['eval_s']:.2f}x",
-                  flush=True)
+            print(f"{tag} #{rep}: eval {r['eval_s']:.1f} s (inference {r['infer_s']:.1f} s, CPU {r['eval_cpu']:.1f} s), "
+                  f"calibration {r['calib_s']:.1f} s, int8 build {r['build_s']:.1f} s (CPU {r['build_cpu']:.1f} s) -> "
+                  f"{r['calib_s'] / r['eval_s']:.2f}x wall, {r['build_cpu'] / r['eval_cpu']:.2f}x CPU", flush=True)
     load_after = os.getloadavg()
 
     same = None
@@ -157,11 +166,12 @@ def main():
     lines = [f"# Calibration speed, {args.model}, {args.images} images, batch {args.batch}, {args.algo}", "",
              f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; {cpu}, {os.cpu_count()} cores; load average "
              f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.", "",
-             "| qrt | run | eval wall s | eval inference s | calibration s | int8 build wall s | calib / eval | "
-             "build / eval |", "|---|---|---|---|---|---|---|---|"]
+             "| qrt | run | eval wall s | eval inference s | eval CPU s | calibration s | int8 build wall s | "
+             "int8 build CPU s | calib / eval (wall) | build / eval (CPU) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['tag']} | {r['rep']} | {r['eval_s']:.1f} | {r['infer_s']:.1f} | {r['calib_s']:.1f} | "
-                     f"{r['build_s']:.1f} | {r['calib_s'] / r['eval_s']:.2f} | {r['build_s'] / r['eval_s']:.2f} |")
+        lines.append(f"| {r['tag']} | {r['rep']} | {r['eval_s']:.1f} | {r['infer_s']:.1f} | {r['eval_cpu']:.1f} | "
+                     f"{r['calib_s']:.1f} | {r['build_s']:.1f} | {r['build_cpu']:.1f} | {r['calib_s'] / r['eval_s']:.2f} | "
+                     f"{r['build_cpu'] / r['eval_cpu']:.2f} |")
     if same is not None:
         lines += ["", f"Caches of the two binaries: {'identical' if same else 'DIFFERENT'}."]
     text = "\n".join(lines) + "\n"

@@ -95,8 +95,9 @@ class BatchSource {
       int64_t bytes = 0;
       for (const auto& [name, t] : batch_.inputs) bytes += static_cast<int64_t>(t.data.size() * sizeof(float));
       if (kept_bytes_ + bytes <= budget_) {
-        kept_.push_back(batch_);
+        kept_.push_back(std::move(batch_));  // kept as it is: no copy (the calibrator refills batch_)
         kept_bytes_ += bytes;
+        return &kept_.back();
       } else {
         kept_ok_ = false;  // too large: the second pass reads the calibrator again
         kept_.clear();
