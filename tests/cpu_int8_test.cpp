@@ -717,6 +717,37 @@ TEST(CpuInt8, ResidualBlockInChannelsLastRegion) {
   EXPECT_EQ(fused, 1);
 }
 
+// The next block's QConv reads the AddQuantize output (relu: non-negative, read as u8 by oneDNN).
+// The int8 tail is exact on both backends up to the float QConv before it, whose few-ulp
+// differences have not moved any int8 value in this case (the test is deterministic), so the
+// last convolution must agree within its float bound.
+TEST(CpuInt8, QConvReadsAddQuantizeOutput) {
+  QdqModel m;
+  const int64_t c = 16, hw = 10;
+  const std::string xd = m.activation("X", {2, c, hw, hw}, kXScale, 1.1f, 100);
+  auto& conv = m.node("Conv", {xd, m.weight("W1", randomInt8(c * c * 9, 101), {c, c, 3, 3},
+                                           randomFloats(c, 0.002f, 0.01f, 102), 0)},
+                      {"c1"});
+  QdqModel::setInts(conv, "pads", {1, 1, 1, 1});
+  m.node("Add", {"c1", "X"}, {"sum"});
+  m.node("Relu", {"sum"}, {"r"});
+  const float r_scale = 0.02f;
+  const std::string rd = m.qdq("r", r_scale);
+  const std::vector<int8_t> w3 = randomInt8(c * c, 103);
+  const std::vector<float> s3 = randomFloats(c, 0.002f, 0.01f, 104);
+  m.node("Conv", {rd, m.weight("W3", w3, {c, c, 1, 1}, s3, 0)}, {"c3"});
+  m.output("c3", false);
+  std::vector<double> per_c = channelBounds(w3, c, s3, {}, r_scale);
+  std::vector<double> bound(static_cast<size_t>(2 * c * hw * hw));
+  for (size_t i = 0; i < bound.size(); ++i) bound[i] = per_c[static_cast<size_t>(i / (hw * hw) % c)];
+  compareBackends(m, "QConv", bound, "QConv after AddQuantize", 2);
+  auto e = m.build(nullptr);
+  ASSERT_TRUE(e.ok()) << e.status().toString();
+  int fused = 0;
+  for (const LayerInfo& l : (*e)->layers()) fused += l.op == "AddQuantize";
+  EXPECT_EQ(fused, 1);
+}
+
 // The same tail whose float value is also read elsewhere (ResNet's next residual; here a graph
 // output): AddQuantize keeps it as a second output. Against the reference: the int8 output within
 // one step, the float one within the float bound of the QConv feeding the Add (Add and Relu are

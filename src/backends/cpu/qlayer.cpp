@@ -89,6 +89,9 @@ bool sameWeights(const dnnl::memory::desc& chosen, const dnnl::memory::desc& giv
 bool nonNegativeInt8(const ir::Value* v) {
   if (!v || v->dtype != DataType::kInt8 || !v->producer) return false;
   const ir::Node& p = *v->producer;
+  // AddQuantize (the fused residual tail) with its relu: the quantized max(a + b, 0), its output 0.
+  if (p.domain == "qrt" && p.op_type == "AddQuantize")
+    return p.attrInt("relu", 0) != 0 && !p.outputs.empty() && p.outputs[0] == v;
   if (p.domain == "qrt" && (p.op_type == "QConv" || p.op_type == "QGemm" || p.op_type == "QMatMul")) {
     const std::string act = p.attrString("activation", "none");
     return act == "relu" || (act == "clip" && p.attrFloat("clip_min", 0.f) >= 0.f);

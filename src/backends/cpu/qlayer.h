@@ -60,7 +60,8 @@ bool sameWeights(const dnnl::memory::desc& chosen, const dnnl::memory::desc& giv
 // True when every value of the int8 tensor v is >= 0 whatever the inputs, so that its bytes
 // read as u8 are the same numbers (oneDNN's VNNI kernels take u8 sources without the s8
 // compensation pass): the int8 output of a qrt integer op with relu or a clip whose lower bound
-// is >= 0, the QuantizeLinear of a Relu (NaN quantizes to 0), and MaxPool of such a tensor.
+// is >= 0, of an AddQuantize with relu, the QuantizeLinear of a Relu (NaN quantizes to 0), and
+// MaxPool of such a tensor.
 bool nonNegativeInt8(const ir::Value* v);
 
 }  // namespace qrt::cpu
