@@ -532,6 +532,171 @@ TEST(CudaConvTimingCache, TacticStrings) {
   EXPECT_FALSE(cuda::Tactic::parse("f0:e1:k", &t));
 }
 
+// ---- ConvTranspose (conv_transpose.cpp) and qrt's depthwise kernel (depthwise.cu) ----
+
+// Builds with the reference backend (the oracle) and for each GPU target; same fresh input.
+void checkVsReference(const Model& m, const std::vector<Target>& targets) {
+  setenv("QRT_BACKEND", "reference", 1);
+  auto ref = build(m, Target::kCpu);
+  unsetenv("QRT_BACKEND");
+  ASSERT_TRUE(ref.ok()) << ref.status().toString();
+  const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+  auto want = run(**ref, x, m.x, false);
+  ASSERT_TRUE(want.ok()) << want.status().toString();
+  for (Target t : targets) {
+    SCOPED_TRACE(targetName(t));
+    auto gpu = build(m, t);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    auto got = run(**gpu, x, m.x, true);
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    expectClose(*got, *want, tolerance(t), targetName(t));
+  }
+}
+
+struct DeconvCase {
+  std::string name;
+  Dims x, w;  // w: [C, M/group, k...]
+  std::vector<int64_t> strides, pads, output_padding, output_shape, dilations;
+  int64_t group = 1;
+  bool bias = true;
+};
+
+Model deconvModel(const DeconvCase& c) {
+  Model m;
+  m.input("X", c.x);
+  m.constant("W", c.w);
+  std::vector<std::string> ins = {"X", "W"};
+  if (c.bias) {
+    m.constant("B", {c.w[1] * c.group});
+    ins.push_back("B");
+  }
+  auto& n = m.node("ConvTranspose", ins, "Y");
+  if (!c.strides.empty()) attrInts(n, "strides", c.strides);
+  if (!c.pads.empty()) attrInts(n, "pads", c.pads);
+  if (!c.output_padding.empty()) attrInts(n, "output_padding", c.output_padding);
+  if (!c.output_shape.empty()) attrInts(n, "output_shape", c.output_shape);
+  if (!c.dilations.empty()) attrInts(n, "dilations", c.dilations);
+  if (c.group != 1) attrInt(n, "group", c.group);
+  m.output("Y");
+  return m;
+}
+
+TEST(CudaConvTranspose, MatrixAgainstReference) {
+  QRT_REQUIRE_GPU();
+  const DeconvCase cases[] = {
+      {"2x2 stride 2 (PP-OCR upsampling)", {2, 16, 7, 7}, {16, 8, 2, 2}, {2, 2}, {}, {}, {}, {}},
+      {"3x3 stride 1 pad 1", {1, 8, 9, 9}, {8, 12, 3, 3}, {}, {1, 1, 1, 1}, {}, {}, {}},
+      {"3x3 stride 2 pad 1 output_padding 1", {2, 8, 6, 5}, {8, 8, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, {}, {}},
+      {"4x4 stride 2 pad 1", {1, 16, 8, 8}, {16, 8, 4, 4}, {2, 2}, {1, 1, 1, 1}, {}, {}, {}},
+      {"grouped 3x3 stride 2", {1, 8, 5, 5}, {8, 3, 3, 3}, {2, 2}, {}, {}, {}, {}, 2},
+      {"depthwise-like groups", {1, 8, 6, 6}, {8, 1, 4, 4}, {2, 2}, {1, 1, 1, 1}, {}, {}, {}, 8},
+      {"asymmetric pads (crop)", {1, 8, 6, 6}, {8, 4, 3, 3}, {2, 2}, {0, 1, 1, 0}, {}, {}, {}},
+      {"output_shape (crop)", {1, 8, 6, 6}, {8, 4, 3, 3}, {2, 2}, {}, {}, {12, 12}, {}},
+      {"dilated no bias", {1, 4, 7, 7}, {4, 6, 3, 3}, {}, {2, 2, 2, 2}, {}, {}, {2, 2}, 1, false},
+      {"1-D stride 2", {2, 4, 9}, {4, 6, 3}, {2}, {1, 1}, {1}, {}, {}},
+  };
+  for (const DeconvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    checkVsReference(deconvModel(c), {Target::kFp32, Target::kFp16});
+  }
+}
+
+// FP16 engines keep ConvTranspose in FP16 and channels-last (layout.cpp, fp16.cpp).
+TEST(CudaConvTranspose, Fp16ChannelsLast) {
+  QRT_REQUIRE_GPU();
+  auto e = build(deconvModel({"2x2 stride 2", {1, 16, 8, 8}, {16, 8, 2, 2}, {2, 2}, {}, {}, {}, {}}), Target::kFp16);
+  ASSERT_TRUE(e.ok()) << e.status().toString();
+  int found = 0;
+  for (const auto& n : (*e)->impl().graph->nodes()) {
+    if (n->op_type != "ConvTranspose") continue;
+    ++found;
+    EXPECT_EQ(n->inputs[0]->dtype, DataType::kHalf);
+    EXPECT_EQ(n->attrInt("qrt_nhwc", 0), 1);
+  }
+  EXPECT_EQ(found, 1);
+}
+
+TEST(CudaDepthwise, MatrixAgainstReference) {
+  QRT_REQUIRE_GPU();
+  const ConvCase cases[] = {
+      {"3x3 stride 1", {2, 32, 12, 12}, {32, 1, 3, 3}, {}, {1, 1, 1, 1}, {}, 32},
+      {"3x3 stride 2", {2, 32, 13, 13}, {32, 1, 3, 3}, {2, 2}, {1, 1, 1, 1}, {}, 32},
+      {"5x5 stride 1", {1, 16, 10, 10}, {16, 1, 5, 5}, {}, {2, 2, 2, 2}, {}, 16},
+      {"5x5 stride 2 no bias", {1, 24, 11, 11}, {24, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {}, 24, false},
+      {"3x3 12 channels (no 8-vector)", {2, 12, 9, 9}, {12, 1, 3, 3}, {}, {1, 1, 1, 1}, {}, 12},
+      {"3x3 asymmetric pads", {1, 16, 8, 8}, {16, 1, 3, 3}, {2, 2}, {0, 0, 1, 1}, {}, 16},
+      {"7x5 dilated", {1, 8, 15, 15}, {8, 1, 7, 5}, {}, {3, 2, 3, 2}, {1, 1}, 8},
+  };
+  // "on": the depthwise kernel runs wherever it applies and wins every tactic timing.
+  for (const char* mode : {"on", "off"}) {
+    setenv("QRT_CUDA_DEPTHWISE", mode, 1);
+    for (const ConvCase& c : cases) {
+      for (const std::string act : {"", "Relu", "Clip", "Sigmoid"}) {
+        SCOPED_TRACE(std::string(mode) + " " + c.name + " " + act);
+        const Model m = convModel(c, act);
+        checkVsReference(m, {Target::kFp32, Target::kFp16});
+        if (std::string(mode) == "on" && act == "Relu") {
+          auto e = build(m, Target::kFp16);
+          ASSERT_TRUE(e.ok()) << e.status().toString();
+          for (const auto& [node, tactic] : tactics(**e))
+            EXPECT_NE(tactic.find("|dw"), std::string::npos) << node << ": " << tactic;
+        }
+      }
+    }
+    // A residual of the output's shape, fused into the kernel.
+    SCOPED_TRACE(std::string(mode) + " residual");
+    checkVsReference(convModel(cases[0], "Relu", true), {Target::kFp32, Target::kFp16});
+  }
+  unsetenv("QRT_CUDA_DEPTHWISE");
+}
+
+// The PP-OCRv4 detector (2x2 stride-2 ConvTranspose upsampling, depthwise layers) builds for
+// the GPU and agrees with the CPU engine.
+TEST(CudaConvTranspose, PpOcrDetector) {
+  QRT_REQUIRE_GPU();
+  const std::string path = test::sourcePath("third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent (run scripts/fetch-npm-assets)";
+  auto net = parseOnnxFile(path);
+  ASSERT_TRUE(net.ok()) << net.status().toString();
+  const Dims xd{1, 3, 160, 224};
+  const std::vector<float> x = randomValues(volume(xd), -1.f, 1.f);
+  std::vector<float> want;
+  for (Target t : {Target::kCpu, Target::kFp32, Target::kFp16}) {
+    SCOPED_TRACE(targetName(t));
+    BuilderConfig c;
+    c.setInputShape("x", xd);
+    if (t != Target::kCpu) c.setDevice(DeviceType::kCUDA);
+    if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
+    auto e = buildEngine(**net, c);
+    ASSERT_TRUE(e.ok()) << e.status().toString();
+    auto ctx = (*e)->createExecutionContext();
+    ASSERT_TRUE(ctx.ok());
+    const std::string out = (*e)->outputs().at(0).name;
+    ASSERT_TRUE((*ctx)->setInputShape("x", xd).ok());
+    auto yd = (*ctx)->tensorShape(out);
+    ASSERT_TRUE(yd.ok());
+    std::vector<float> y(static_cast<size_t>(volume(*yd)));
+    if (t == Target::kCpu) {
+      ASSERT_TRUE((*ctx)->setTensorAddress("x", const_cast<float*>(x.data())).ok());
+      ASSERT_TRUE((*ctx)->setTensorAddress(out, y.data()).ok());
+      ASSERT_TRUE((*ctx)->enqueue().ok());
+      want = y;
+      continue;
+    }
+    auto dx = cuda::deviceAlloc(x.size() * 4);
+    auto dy = cuda::deviceAlloc(y.size() * 4);
+    ASSERT_TRUE(dx.ok() && dy.ok());
+    ASSERT_TRUE(cuda::copyToDevice(dx->get(), x.data(), x.size() * 4).ok());
+    ASSERT_TRUE(cuda::fillDevice(dy->get(), kPoisonByte, y.size() * 4).ok());
+    ASSERT_TRUE((*ctx)->setTensorAddress("x", dx->get()).ok());
+    ASSERT_TRUE((*ctx)->setTensorAddress(out, dy->get()).ok());
+    Status s = (*ctx)->enqueue();
+    ASSERT_TRUE(s.ok()) << s.toString();
+    ASSERT_TRUE(cuda::copyToHost(y.data(), dy->get(), y.size() * 4).ok());
+    expectClose(y, want, t == Target::kFp32 ? 1e-4 : 2e-2, targetName(t));
+  }
+}
+
 }  // namespace
 }  // namespace qrt
 

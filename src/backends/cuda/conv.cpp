@@ -13,7 +13,8 @@
 // Depthwise (group == C == M, 2-D): qrt's own kernel (depthwise.cu, the epilogue fused) where
 // the stored tactic is "dw" (it beat cuDNN's plans at build time), or by default for a
 // channels-last depthwise layer without a tactic for its shapes (cuDNN's FP16 NHWC depthwise
-// plans are slow). QRT_CUDA_DEPTHWISE=off never takes it (comparisons).
+// plans are slow). QRT_CUDA_DEPTHWISE=off never takes it, =on always where it applies (tests,
+// comparisons).
 //
 // Legacy path, where no graph plan builds, where its timed choice beat every plan at build time
 // (the stored tactic "legacy:a<algorithm>:f<fused>"), or with QRT_CUDA_CONV=legacy: the descriptors of
@@ -56,6 +57,10 @@ bool graphOnly() {
 bool depthwiseOff() {
   const char* v = std::getenv("QRT_CUDA_DEPTHWISE");
   return v && std::strcmp(v, "off") == 0;
+}
+bool depthwiseForced() {
+  const char* v = std::getenv("QRT_CUDA_DEPTHWISE");
+  return v && std::strcmp(v, "on") == 0;
 }
 
 size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
@@ -136,7 +141,8 @@ class ConvKernel final : public CudaKernel {
       fixed_fused_ = fused != 0;
     }
     dw_ = false;
-    if (!legacyForced() && !force_find_ && (force_dw_ || tail == "dw" || (!mine && channels_last_ && !graphOnly()))) {
+    if (!legacyForced() && !force_find_ && (force_dw_ || tail == "dw" || depthwiseForced() ||
+                                            (!mine && channels_last_ && !graphOnly()))) {
       Status d = reshapeDepthwise(in, out, win);
       if (d.ok()) {
         dw_ = true;

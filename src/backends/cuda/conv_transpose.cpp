@@ -9,7 +9,9 @@
 // then the extra dx rows cuDNN accepts, fewer than the stride), cuDNN writes the output
 // directly. Otherwise (asymmetric or negative pads from auto_pad / output_shape) it writes the
 // uncropped result (pads 0) into the workspace and a strided copy crops it, zero-filling output
-// positions no input reaches. The bias is qrt's epilogue kernel.
+// positions no input reaches. Where cuDNN has no NHWC algorithm for a channels-last node, it
+// runs NCHW between two layout copies (the output copy doubles as the crop). The bias is qrt's
+// epilogue kernel.
 //
 // The algorithm: cuDNN's timed search (cudnnFindConvolutionBackwardDataAlgorithmEx) on scratch
 // data at reshape, or its heuristic with QRT_CUDA_TACTICS=heuristic. Left for later: a GEMM
@@ -67,7 +69,6 @@ class ConvTransposeKernel final : public CudaKernel {
     QRT_ASSIGN_OR_RETURN(Window win, convTransposeWindow(attrs_, x, w));
     if (win.rank < 1 || win.rank > 3) return unsupported(who_, ": the CUDA backend has ConvTranspose over 1 to 3 spatial dims");
     dtype_ = in[0].dtype;
-    const size_t elem = dataTypeSize(dtype_);
     channels_last_ = nhwc_ && x.size() == 4;
     if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D ConvTranspose");
     if (channels_last_ && !in[1].data) return unsupported(who_, ": channels-last ConvTranspose needs constant weights");
@@ -76,63 +77,56 @@ class ConvTransposeKernel final : public CudaKernel {
     inner_ = 1;
     for (size_t i = 2; i < y.size(); ++i) inner_ *= y[i];
     out_numel_ = out[0].numel();
-    if (out_numel_ == 0 || in[0].numel() == 0) {
-      empty_ = true;
-      return Status::Ok();
-    }
-    empty_ = false;
-
-    // Direct when cuDNN's symmetric pads give exactly the node's output (checked below through
-    // cuDNN's own forward shape); else the uncropped result and a crop.
-    const size_t r = win.rank;
-    std::vector<int64_t> pad(r, 0), full(r);
-    bool direct = true;
-    for (size_t i = 0; i < r; ++i) {
-      direct = direct && win.pad_begin[i] == win.pad_end[i] && win.pad_begin[i] >= 0;
-      pad[i] = win.pad_begin[i];
-    }
-    std::vector<int64_t> stride = win.strides, dil = win.dilations, k(w.begin() + 2, w.end());
-    std::vector<int64_t> sp_in(x.begin() + 2, x.end()), sp_out(y.begin() + 2, y.end());
+    empty_ = out_numel_ == 0 || in[0].numel() == 0;
+    if (empty_) return Status::Ok();
     QRT_RETURN_IF_ERROR(d_.create(who_));
-    Status s = direct ? describe(x, w, y, sp_in, sp_out, k, pad, stride, dil) : unsupported("crop");
-    crop_ = !s.ok();
-    if (crop_) {
-      // The uncropped extent: every input position's window, plus the rows the output reaches
-      // beyond it (fewer than the stride, so cuDNN's forward shape still matches).
-      for (size_t i = 0; i < r; ++i) {
-        const int64_t base = (sp_in[i] - 1) * stride[i] + dil[i] * (k[i] - 1) + 1;
-        const int64_t extra = std::clamp<int64_t>(sp_out[i] + win.pad_begin[i] - base, 0, stride[i] - 1);
-        full[i] = base + extra;
-        pad[i] = 0;
-      }
-      Dims yf = y;
-      for (size_t i = 0; i < r; ++i) yf[2 + i] = full[i];
-      QRT_RETURN_IF_ERROR(describe(x, w, yf, sp_in, full, k, pad, stride, dil));
-      full_bytes_ = static_cast<size_t>(volume(yf)) * elem;
-      planCrop(yf, y, win.pad_begin);
+
+    // cuDNN in the node's layout; where it has no NHWC algorithm for the shape (odd or grouped
+    // channel counts), NCHW between two layout copies.
+    Status s = plan(in, out, win, channels_last_);
+    via_nchw_ = false;
+    if (!s.ok() && channels_last_) {
+      if (!plan(in, out, win, false).ok()) return s;
+      via_nchw_ = true;
+    } else {
+      QRT_RETURN_IF_ERROR(s);
     }
-    if (channels_last_) {
+    const size_t elem = dataTypeSize(dtype_);
+    res_bytes_ = static_cast<size_t>(volume(res_dims_)) * elem;
+    copy_out_ = crop_ || via_nchw_;
+    if (copy_out_) out_copy_ = planCopy(res_dims_, cudnn_nhwc_, y, channels_last_, crop_ ? win.pad_begin : std::vector<int64_t>(win.rank, 0));
+    if (via_nchw_) x_copy_ = planCopy(x, true, x, false, std::vector<int64_t>(win.rank, 0));
+    x_bytes_ = via_nchw_ ? in[0].bytes() : 0;
+    if (cudnn_nhwc_) {
       std::vector<uint8_t> krsc = weightsChannelsLast(in[1].data, w, elem, 0);
       QRT_RETURN_IF_ERROR(w_nhwc_.upload(krsc.data(), krsc.size(), who_));
     }
-    return chooseAlgorithm(in[0].numel(), in[1].numel(), crop_ ? full_bytes_ / elem : static_cast<size_t>(out_numel_));
+    return Status::Ok();
   }
 
-  size_t workspaceBytes() const override { return 256 + alignUp(algo_bytes_) + (crop_ ? alignUp(full_bytes_) : 0); }
+  size_t workspaceBytes() const override {
+    return 256 + alignUp(algo_bytes_) + (copy_out_ ? alignUp(res_bytes_) : 0) + alignUp(x_bytes_);
+  }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
     if (empty_) return Status::Ok();
     ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
-    const void* w = channels_last_ ? w_nhwc_.get() : in[1].data;
-    void* dst = crop_ ? static_cast<uint8_t*>(ws) + alignUp(algo_bytes_) : out[0].data;
-    QRT_RETURN_IF_ERROR(backward(in[0].data, w, dst, ws));
-    if (crop_) {
-      if (!crop_covers_)
+    uint8_t* res = static_cast<uint8_t*>(ws) + alignUp(algo_bytes_);
+    uint8_t* xn = res + (copy_out_ ? alignUp(res_bytes_) : 0);
+    const size_t elem = dataTypeSize(dtype_);
+    const void* x = in[0].data;
+    if (via_nchw_) {
+      launch::stridedCopy(x, xn, elem, x_copy_.copy, stream());
+      x = xn;
+    }
+    const void* w = cudnn_nhwc_ ? w_nhwc_.get() : in[1].data;
+    QRT_RETURN_IF_ERROR(backward(x, w, copy_out_ ? static_cast<void*>(res) : out[0].data, ws));
+    if (copy_out_) {
+      if (!out_copy_.covers)
         QRT_RETURN_IF_ERROR(checkCuda(cudaMemsetAsync(out[0].data, 0, out[0].bytes(), stream()), who_));
-      if (crop_copy_.rank > 0)
-        launch::stridedCopy(static_cast<const uint8_t*>(dst) + crop_src_off_,
-                            static_cast<uint8_t*>(out[0].data) + crop_dst_off_, dataTypeSize(dtype_), crop_copy_,
-                            stream());
+      if (out_copy_.any)
+        launch::stridedCopy(res + out_copy_.src_off, static_cast<uint8_t*>(out[0].data) + out_copy_.dst_off, elem,
+                            out_copy_.copy, stream());
     }
     if (has_bias_)
       launch::biasActivation(dtype_, out[0].data, in[2].data, nullptr, out_numel_, channels_, inner_, channels_last_,
@@ -141,6 +135,42 @@ class ConvTransposeKernel final : public CudaKernel {
   }
 
  private:
+  // Descriptors and algorithm with cuDNN's tensors in NHWC (`nhwc`) or NCHW: directly into the
+  // output where cuDNN's symmetric pads give exactly the node's output (checked through cuDNN's
+  // own forward shape), else the uncropped result (res_dims_) for a crop.
+  Status plan(const std::vector<TensorView>& in, const std::vector<TensorView>& out, const Window& win, bool nhwc) {
+    cudnn_nhwc_ = nhwc;
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    const Dims& y = out[0].dims;
+    const size_t r = win.rank;
+    std::vector<int64_t> pad(r, 0);
+    bool direct = true;
+    for (size_t i = 0; i < r; ++i) {
+      direct = direct && win.pad_begin[i] == win.pad_end[i] && win.pad_begin[i] >= 0;
+      pad[i] = win.pad_begin[i];
+    }
+    const std::vector<int64_t>& stride = win.strides;
+    const std::vector<int64_t>& dil = win.dilations;
+    const std::vector<int64_t> k(w.begin() + 2, w.end()), sp_in(x.begin() + 2, x.end()), sp_out(y.begin() + 2, y.end());
+    Status s = direct ? describe(x, w, y, sp_in, sp_out, k, pad, stride, dil) : unsupported("crop");
+    crop_ = !s.ok();
+    res_dims_ = y;
+    if (crop_) {
+      // The uncropped extent: every input position's window, plus the positions the output
+      // reaches beyond it (fewer than the stride, so cuDNN's forward shape still matches).
+      std::vector<int64_t> full(r);
+      for (size_t i = 0; i < r; ++i) {
+        const int64_t base = (sp_in[i] - 1) * stride[i] + dil[i] * (k[i] - 1) + 1;
+        const int64_t extra = std::clamp<int64_t>(sp_out[i] + win.pad_begin[i] - base, 0, stride[i] - 1);
+        full[i] = base + extra;
+        res_dims_[2 + i] = full[i];
+      }
+      QRT_RETURN_IF_ERROR(describe(x, w, res_dims_, sp_in, full, k, std::vector<int64_t>(r, 0), stride, dil));
+    }
+    return chooseAlgorithm(in[0].numel(), in[1].numel(), static_cast<size_t>(volume(res_dims_)));
+  }
+
   Status describe(const Dims& x, const Dims& w, const Dims& y, std::vector<int64_t> sp_in, std::vector<int64_t> sp_out,
                   std::vector<int64_t> k, std::vector<int64_t> pad, std::vector<int64_t> stride,
                   std::vector<int64_t> dil) {
@@ -149,7 +179,7 @@ class ConvTransposeKernel final : public CudaKernel {
       pad.insert(pad.begin(), 0);
     }
     const cudnnDataType_t dt = dtype_ == DataType::kHalf ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
-    const cudnnTensorFormat_t fmt = channels_last_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    const cudnnTensorFormat_t fmt = cudnn_nhwc_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     auto ints = [](int64_t a, int64_t b, const std::vector<int64_t>& rest) {
       std::vector<int> v{static_cast<int>(a), static_cast<int>(b)};
       for (int64_t e : rest) v.push_back(static_cast<int>(e));
@@ -174,38 +204,48 @@ class ConvTransposeKernel final : public CudaKernel {
     return Status::Ok();
   }
 
-  // The crop: y[o] = full[o + pad_begin] over the overlap, in storage order.
-  void planCrop(const Dims& yf, const Dims& y, const std::vector<int64_t>& pb) {
-    auto phys = [&](const Dims& d) { return channels_last_ ? Dims{d[0], d[2], d[3], d[1]} : d; };
-    const Dims pf = phys(yf), py = phys(y);
-    const Dims sf = stridesOf(pf), sy = stridesOf(py);
-    crop_copy_ = launch::StridedCopy{};
-    crop_copy_.rank = static_cast<int>(py.size());
-    int64_t src_off = 0, dst_off = 0;
-    crop_covers_ = true;
-    for (size_t a = 0; a < py.size(); ++a) {
-      const size_t logical = channels_last_ ? (a == 0 ? 0 : a == py.size() - 1 ? 1 : a + 1) : a;
-      int64_t lo = 0, hi = py[a], shift = 0;
-      if (logical >= 2) {
-        shift = pb[logical - 2];
-        lo = std::max<int64_t>(0, -shift);
-        hi = std::min<int64_t>(py[a], pf[a] - shift);
-      }
+  // A copy of `src` into `dst` (same N and C; each stored NHWC or NCHW) with dst[o] =
+  // src[o + shift] along each spatial axis, over the positions both have.
+  struct LayoutCopy {
+    launch::StridedCopy copy;
+    size_t src_off = 0, dst_off = 0;
+    bool covers = true;  // every dst element written
+    bool any = true;     // some
+  };
+  LayoutCopy planCopy(const Dims& src, bool src_nhwc, const Dims& dst, bool dst_nhwc,
+                      const std::vector<int64_t>& shift) const {
+    // Strides per logical axis (N, C, spatial...).
+    auto logical = [](const Dims& d, bool nhwc) {
+      std::vector<int64_t> st = stridesOf(d);
+      if (nhwc && d.size() == 4) st = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+      return st;
+    };
+    const std::vector<int64_t> ss = logical(src, src_nhwc), ds = logical(dst, dst_nhwc);
+    std::vector<size_t> order(dst.size());
+    for (size_t a = 0; a < order.size(); ++a) order[a] = a;
+    if (dst_nhwc && dst.size() == 4) order = {0, 2, 3, 1};  // the destination's storage order
+    LayoutCopy c;
+    c.copy.rank = static_cast<int>(order.size());
+    int64_t so = 0, dof = 0;
+    for (size_t j = 0; j < order.size(); ++j) {
+      const size_t a = order[j];
+      const int64_t sh = a >= 2 ? shift[a - 2] : 0;
+      const int64_t lo = std::max<int64_t>(0, -sh), hi = std::min<int64_t>(dst[a], src[a] - sh);
       if (hi <= lo) {
-        crop_copy_.rank = 0;  // nothing reaches the output: zeros (+ bias)
-        crop_covers_ = false;
-        return;
+        c.any = c.covers = false;
+        return c;
       }
-      if (lo > 0 || hi < py[a]) crop_covers_ = false;
-      crop_copy_.dims[a] = hi - lo;
-      crop_copy_.src_strides[a] = sf[a];
-      crop_copy_.dst_strides[a] = sy[a];
-      src_off += (lo + shift) * sf[a];
-      dst_off += lo * sy[a];
+      if (lo > 0 || hi < dst[a]) c.covers = false;
+      c.copy.dims[j] = hi - lo;
+      c.copy.src_strides[j] = ss[a];
+      c.copy.dst_strides[j] = ds[a];
+      so += (lo + sh) * ss[a];
+      dof += lo * ds[a];
     }
     const size_t elem = dataTypeSize(dtype_);
-    crop_src_off_ = static_cast<size_t>(src_off) * elem;
-    crop_dst_off_ = static_cast<size_t>(dst_off) * elem;
+    c.src_off = static_cast<size_t>(so) * elem;
+    c.dst_off = static_cast<size_t>(dof) * elem;
+    return c;
   }
 
   Status backward(const void* x, const void* w, void* y, void* ws) {
@@ -260,13 +300,13 @@ class ConvTransposeKernel final : public CudaKernel {
 
   WindowAttrs attrs_;
   bool nhwc_, has_bias_;
-  bool channels_last_ = false, empty_ = false, crop_ = false, crop_covers_ = true;
+  bool channels_last_ = false, cudnn_nhwc_ = false, via_nchw_ = false, empty_ = false, crop_ = false, copy_out_ = false;
   DataType dtype_ = DataType::kFloat;
   Descriptors d_;
   cudnnConvolutionBwdDataAlgo_t algo_ = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
-  size_t algo_bytes_ = 0, full_bytes_ = 0;
-  launch::StridedCopy crop_copy_;
-  size_t crop_src_off_ = 0, crop_dst_off_ = 0;
+  size_t algo_bytes_ = 0, res_bytes_ = 0, x_bytes_ = 0;
+  Dims res_dims_;  // what cuDNN writes: the output, or its uncropped extent
+  LayoutCopy out_copy_, x_copy_;
   DeviceBuffer w_nhwc_;
   int64_t channels_ = 0, inner_ = 0, out_numel_ = 0;
 };
