@@ -335,7 +335,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> dev, DeviceContext::create(tf32));
   Tuner tuner(dev.get());
   const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
-  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0;
+  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0;
   std::set<std::string> seen;  // signatures met in this build
   for (ir::Node* n : convs) {
     const std::string who = n->describe();
@@ -382,11 +382,13 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
       it = cache.insert_or_assign(key, best).first;
     }
     if (it->second.tactic.rfind("legacy", 0) == 0) ++legacy;
+    if (it->second.tactic == "dw") ++depthwise;
     n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,
-          " from the timing cache, ", repeats, " repeats, ", legacy, " on the legacy API; ", static_cast<int>(secs * 1000),
+          " from the timing cache, ", repeats, " repeats, ", legacy, " on the legacy API, ", depthwise,
+          " on qrt's depthwise kernel; ", static_cast<int>(secs * 1000),
           " ms");
   metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached");
   if (!path.empty() && cache.size() >= cache_size) QRT_RETURN_IF_ERROR(writeTimingCache(path, cache));
