@@ -221,7 +221,7 @@ class ConvKernel final : public DnnlKernel {
       if (!z_in_.empty()) {
         QRT_RETURN_IF_ERROR(z_in_.run(inputs[3].data, dst, scratch, stream(), where()));
       } else if (dst != inputs[3].data) {
-        std::memcpy(dst, inputs[3].data, y_bytes_);
+        parallelCopy(dst, inputs[3].data, y_bytes_);
       }
     }
     prim_.setData(arg_src_, src);

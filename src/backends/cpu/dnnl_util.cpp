@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
 
 #include "backends/cpu/layers.h"
@@ -47,6 +48,19 @@ dnnl::memory::desc nhwcDesc(const dnnl::memory::dims& d, dnnl::memory::data_type
   }
   strides[0] = inner;
   return dnnl::memory::desc(d, t, strides);
+}
+
+void parallelCopy(void* dst, const void* src, size_t bytes) {
+  constexpr size_t kChunk = size_t{1} << 18;  // 256 KiB: small copies stay on the calling thread
+  const int64_t chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
+  if (chunks <= 1) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  parallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
+    const size_t from = static_cast<size_t>(begin) * kChunk, to = std::min(bytes, static_cast<size_t>(end) * kChunk);
+    std::memcpy(static_cast<unsigned char*>(dst) + from, static_cast<const unsigned char*>(src) + from, to - from);
+  });
 }
 
 bool NhwcArgs::any() const {

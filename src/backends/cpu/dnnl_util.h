@@ -133,6 +133,10 @@ Result<std::shared_ptr<const PackedWeights>> packWeights(const HostTensor& sourc
 // How many reorders packWeights ran (cache misses), for tests.
 int64_t packCount();
 
+// memcpy split over qrt's threads (large copies, such as a residual copied into a destination
+// for oneDNN's sum post-op, are bandwidth-bound and faster on two cores than on one).
+void parallelCopy(void* dst, const void* src, size_t bytes);
+
 // Workspace carving: 64-byte aligned regions recorded in prepare, found again in execute.
 class Workspace {
  public:
