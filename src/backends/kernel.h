@@ -25,6 +25,10 @@ class Kernel {
     return Status::Ok();
   }
   virtual size_t workspaceBytes() const { return 0; }
+  // The input whose buffer output 0 may take over (computed in place), or -1. Asked after
+  // reshape; the planner grants it only when nothing reads that input later (memory_plan.h), so
+  // run() must work either way: compare the two addresses, never assume.
+  virtual int inplaceInput() const { return -1; }
   virtual Status run(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
                      void* workspace) = 0;
 };

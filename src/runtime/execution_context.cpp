@@ -275,6 +275,18 @@ Status ExecutionContext::Impl::prepareOnce() {
     uses.push_back({static_cast<size_t>(volume(s.dims)) * dataTypeSize(s.value->dtype), s.first, s.last});
     planned.push_back(static_cast<int>(i));
   }
+  // In-place outputs (Kernel::inplaceInput): offered when both values are planned activations and
+  // the step reads that input through no other argument (a kernel must not write over its own
+  // source); planMemory grants it when the sizes match and the step is the input's last reader.
+  std::vector<int> use_of(slots.size(), -1);
+  for (size_t k = 0; k < planned.size(); ++k) use_of[planned[k]] = static_cast<int>(k);
+  for (const Step& st : steps) {
+    if (st.host || st.out.empty() || st.out[0] < 0 || use_of[st.out[0]] < 0) continue;
+    int k = st.kernel->inplaceInput();
+    if (k < 0 || static_cast<size_t>(k) >= st.in.size() || st.in[k] < 0 || use_of[st.in[k]] < 0) continue;
+    if (std::count(st.in.begin(), st.in.end(), st.in[k]) != 1) continue;
+    uses[use_of[st.out[0]]].share = use_of[st.in[k]];
+  }
   MemoryPlan plan = planMemory(uses);
   workspace_offset = (plan.total + 63) / 64 * 64;
   size_t need = workspace_offset + workspace + 64;
