@@ -408,6 +408,13 @@ TEST(CudaKernels, UnaryWithAttributes) {
     Model m2;
     m2.input("X", {4, 33}, -2, 2).output("Y");
     attrFloat(m2.node(c.op, {"X"}, {"Y"}), c.attr, c.value);
+    // ThresholdedRelu is a step at alpha: an fp16-rounded input just above alpha (1.00035 -> 1.0)
+    // lands on the other side of it than the fp32 one, so it is compared in FP32 only.
+    if (std::string(c.op) == "ThresholdedRelu") {
+      checkModel(m, {Target::kGpuFp32});
+      checkModel(m2, {Target::kGpuFp32});
+      continue;
+    }
     checkModel(m);
     checkModel(m2);
   }
