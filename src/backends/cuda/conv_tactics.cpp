@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -11,6 +12,7 @@
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
 #include "core/file_util.h"
+#include "core/half.h"
 #include "core/logging.h"
 #include "ops/op.h"
 
@@ -68,6 +70,10 @@ class Tuner {
       pad_ = ChannelPad{};
       if (c > 0) pad_.plan(p.x, c, dataTypeSize(p.dtype));
       QRT_RETURN_IF_ERROR(prepare(p, q, who));
+      // Each plan's output is checked against the first plan that runs for this padding (the
+      // heuristics' pick, what an untuned engine runs) on the same scratch data: a tactic that
+      // computes something else is never stored, however fast.
+      std::vector<float> reference;
       for (Fusion f : {Fusion::kFull, Fusion::kConvOnly}) {
         if (f == Fusion::kConvOnly && !epilogue) break;
         ConvGraph g;
@@ -86,12 +92,18 @@ class Tuner {
           if (!plan.build(dev_->cudnn, g, t, who).ok() || plan.workspace() > kMaxConvWorkspace) continue;
           QRT_RETURN_IF_ERROR(ws_.reserve(static_cast<size_t>(plan.workspace()), who));
           double us = 0;
+          if (p.dtype != DataType::kInt8)  // NaN: a plan that writes nothing cannot pass as the last one's output
+            cudaMemsetAsync(y_.get(), 0xFF, bytesOf(p.y, p.out_dtype), dev_->stream);
           Status r = run(plan, q, act, f, best_us, &us, who);
           if (!r.ok()) {
             cudaGetLastError();  // a plan that fails to launch is not a candidate
             continue;
           }
           ++*timed;
+          if (!agrees(p, &reference)) {
+            logWarning(who, ": tactic ", t.str(), " disagrees with cuDNN's heuristic plan on scratch data; not a candidate");
+            continue;
+          }
           if (us < best_us) {
             best_us = us;
             best->tactic = t.str();
@@ -174,6 +186,47 @@ class Tuner {
       fillScratch(b.t, b.buf->get(), static_cast<int64_t>(b.bytes / dataTypeSize(b.t)), dev_->stream);
     }
     return checkCuda(cudaGetLastError(), who, ": scratch buffers");
+  }
+
+  // Whether y_ (after a plan ran) matches `reference` (filled from the first plan); float and
+  // half outputs only, sampled at the buffer's start and end (build time stays bounded).
+  bool agrees(const ConvProblem& p, std::vector<float>* reference) {
+    if (p.dtype == DataType::kInt8 || (p.out_dtype != DataType::kFloat && p.out_dtype != DataType::kHalf)) return true;
+    const int64_t n = volume(p.y), chunk = int64_t{1} << 20;
+    const int64_t head = std::min(n, chunk), tail = std::min(n - head, chunk);
+    const size_t elem = dataTypeSize(p.out_dtype);
+    std::vector<uint8_t> raw(static_cast<size_t>(head + tail) * elem);
+    if (cudaStreamSynchronize(dev_->stream) != cudaSuccess ||
+        cudaMemcpy(raw.data(), y_.get(), static_cast<size_t>(head) * elem, cudaMemcpyDeviceToHost) != cudaSuccess ||
+        (tail > 0 && cudaMemcpy(raw.data() + head * elem, static_cast<uint8_t*>(y_.get()) + (n - tail) * elem,
+                                static_cast<size_t>(tail) * elem, cudaMemcpyDeviceToHost) != cudaSuccess)) {
+      cudaGetLastError();
+      return false;
+    }
+    std::vector<float> y(static_cast<size_t>(head + tail));
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (p.out_dtype == DataType::kHalf) {
+        uint16_t h;
+        std::memcpy(&h, raw.data() + i * 2, 2);
+        y[i] = halfToFloat(h);
+      } else {
+        std::memcpy(&y[i], raw.data() + i * 4, 4);
+      }
+    }
+    if (reference->empty()) {
+      *reference = std::move(y);
+      return true;
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double d = double(y[i]) - (*reference)[i];
+      if (!std::isfinite(y[i])) return false;
+      num += d * d;
+      den += double((*reference)[i]) * (*reference)[i];
+    }
+    // FP16 (and TF32) engines round differently: 1e-2 relative; strict FP32 1e-4.
+    const double tol = p.dtype == DataType::kFloat && !p.tf32 ? 1e-4 : 1e-2;
+    return num <= tol * tol * std::max(den, 1e-30);
   }
 
   Status once(ConvPlan& plan, const ConvProblem& p, const EpilogueActivation& act, Fusion f) {
