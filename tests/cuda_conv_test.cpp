@@ -664,8 +664,12 @@ TEST(CudaConvTranspose, PpOcrDetector) {
   const Dims xd{1, 3, 160, 224};
   const std::vector<float> x = randomValues(volume(xd), -1.f, 1.f);
   std::vector<float> want;
-  for (Target t : {Target::kCpu, Target::kFp32, Target::kFp16}) {
-    SCOPED_TRACE(targetName(t));
+  // A GPU engine that disagrees is built again without build-time tactics
+  // (QRT_CUDA_TACTICS=heuristic): the message says whether a timed choice is at fault.
+  const bool tactics_env = std::getenv("QRT_CUDA_TACTICS") != nullptr;
+  bool retry = false;
+  for (Target t : {Target::kCpu, Target::kFp32, Target::kFp16, Target::kFp32, Target::kFp16}) {
+    SCOPED_TRACE(std::string(targetName(t)) + (retry ? " without tactics" : ""));
     BuilderConfig c;
     c.setInputShape("x", xd);
     if (t != Target::kCpu) c.setDevice(DeviceType::kCUDA);
@@ -697,7 +701,13 @@ TEST(CudaConvTranspose, PpOcrDetector) {
     ASSERT_TRUE(s.ok()) << s.toString();
     ASSERT_TRUE(cuda::copyToHost(y.data(), dy->get(), y.size() * 4).ok());
     expectClose(y, want, t == Target::kFp32 ? 1e-4 : 2e-2, targetName(t));
+    if (t == Target::kFp16 && !retry) {
+      if (!HasFailure() || tactics_env) break;
+      setenv("QRT_CUDA_TACTICS", "heuristic", 1);
+      retry = true;
+    }
   }
+  if (retry) unsetenv("QRT_CUDA_TACTICS");
 }
 
 }  // namespace
