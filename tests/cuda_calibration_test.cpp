@@ -33,21 +33,11 @@ TEST(CudaCalibration, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA
 #include "quant/calibrate.h"
 #include "quant/calibration_algorithms.h"
 #include "quant/histogram.h"
+#include "cuda_test_util.h"
 #include "test_util.h"
 
 namespace qrt {
 namespace {
-
-std::optional<std::string> noGpu() {
-  Status s = cuda::deviceStatus();
-  if (s.ok()) return std::nullopt;
-  return "no usable GPU (" + s.message() + ")";
-}
-
-#define QRT_REQUIRE_GPU()                         \
-  do {                                            \
-    if (auto why = noGpu()) GTEST_SKIP() << *why; \
-  } while (0)
 
 // Values that probe the bin formula: half exact zeros (and -0), a long tail, values exactly at
 // and next to bin edges, non-finite values, subnormals.

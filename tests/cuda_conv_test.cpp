@@ -32,26 +32,13 @@ TEST(CudaConv, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "core/half.h"
 #include "core/status_macros.h"
 #include "runtime/engine_impl.h"
+#include "cuda_test_util.h"
 #include "test_util.h"
 
 namespace qrt {
 namespace {
 
-std::optional<std::string> noGpu() {
-  Status s = cuda::deviceStatus();
-  if (s.ok()) return std::nullopt;
-  return "no usable GPU (" + s.message() + ")";
-}
-
-#define QRT_REQUIRE_GPU()                         \
-  do {                                            \
-    if (auto why = noGpu()) GTEST_SKIP() << *why; \
-  } while (0)
-
-std::mt19937& rng() {
-  static std::mt19937 r(std::random_device{}());
-  return r;
-}
+using test::rng;
 
 std::vector<float> randomValues(int64_t n, float lo, float hi) {
   std::uniform_real_distribution<float> d(lo, hi);

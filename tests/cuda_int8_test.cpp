@@ -37,26 +37,13 @@ TEST(CudaInt8, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "data/tensor_file.h"
 #include "quant/data_calibrators.h"
 #include "runtime/engine_impl.h"
+#include "cuda_test_util.h"
 #include "test_util.h"
 
 namespace qrt {
 namespace {
 
-std::optional<std::string> noGpu() {
-  Status s = cuda::deviceStatus();
-  if (s.ok()) return std::nullopt;
-  return "no usable GPU (" + s.message() + ")";
-}
-
-#define QRT_REQUIRE_GPU()                         \
-  do {                                            \
-    if (auto why = noGpu()) GTEST_SKIP() << *why; \
-  } while (0)
-
-std::mt19937& rng() {
-  static std::mt19937 r(std::random_device{}());
-  return r;
-}
+using test::rng;
 
 std::vector<double> uniform(int64_t n, double lo, double hi) {
   std::uniform_real_distribution<double> d(lo, hi);

@@ -30,22 +30,13 @@ TEST(CudaKernels, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA bac
 #include "core/half.h"
 #include "core/status_macros.h"
 #include "runtime/engine_impl.h"
+#include "cuda_test_util.h"
 #include "test_util.h"
 
 namespace qrt {
 namespace {
 
-// Why the GPU tests cannot run here, or nullopt.
-std::optional<std::string> noGpu() {
-  Status s = cuda::deviceStatus();
-  if (s.ok()) return std::nullopt;
-  return "no usable GPU (" + s.message() + ")";
-}
-
-#define QRT_REQUIRE_GPU()                              \
-  do {                                                 \
-    if (auto why = noGpu()) GTEST_SKIP() << *why;      \
-  } while (0)
+using test::rng;
 
 // ---- tensors as doubles, stored in any dtype ----
 
@@ -86,12 +77,6 @@ std::vector<double> decode(const std::vector<uint8_t>& b, DataType t) {
     }
   }
   return v;
-}
-
-// Fresh inputs for every run; the seed is printed with any failure.
-std::mt19937& rng() {
-  static std::mt19937 r(std::random_device{}());
-  return r;
 }
 
 std::vector<double> randomValues(int64_t n, double lo, double hi) {
