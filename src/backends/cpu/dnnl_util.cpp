@@ -193,6 +193,21 @@ Result<std::shared_ptr<const PackedWeights>> packWeights(const HostTensor& sourc
 
 int64_t packCount() { return g_pack_count.load(); }
 
+Status WeightsInput::plan(bool as_is, const std::optional<HostTensor>& constant, const dnnl::memory::desc& given,
+                          const dnnl::memory::desc& chosen, const dnnl::engine& eng, Workspace& ws,
+                          const std::string& where) {
+  packed_.reset();
+  reorder_ = Reorder{};
+  if (as_is) return Status::Ok();
+  if (constant) {
+    QRT_ASSIGN_OR_RETURN(packed_, packWeights(*constant, given, chosen, where));
+  } else {
+    QRT_ASSIGN_OR_RETURN(reorder_, makeReorder(given, chosen, eng, where));
+    ws_id_ = ws.add(chosen.get_size());
+  }
+  return Status::Ok();
+}
+
 // ---- DnnlKernel ----
 
 Result<std::unique_ptr<Kernel>> referenceKernel(const ir::Node& node) {

@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,34 @@ class Workspace {
  private:
   std::vector<size_t> offsets_;
   size_t total_ = 0;
+};
+
+// The weights a primitive reads, in the layout it chose (`chosen`) from the ONNX layout
+// (`given`): read as they are where the layouts agree (`as_is`: sameLayout, or sameWeights for
+// int8), packed once where they are constant (packWeights, shared), else reordered into the
+// workspace on every run. Shared by the FP32 and INT8 convolutions and matmuls.
+class WeightsInput {
+ public:
+  // Plans the packing or the reorder (and its workspace region, added to `ws`).
+  Status plan(bool as_is, const std::optional<HostTensor>& constant, const dnnl::memory::desc& given,
+              const dnnl::memory::desc& chosen, const dnnl::engine& eng, Workspace& ws, const std::string& where);
+  size_t scratchpadBytes() const { return reorder_.scratchpadBytes(); }
+  // Points `w` (the weights input as given) at the weights in the chosen layout for this run.
+  Status resolve(const void*& w, void* workspace, void* scratch, const Workspace& ws, const dnnl::stream& s,
+                 const std::string& where) {
+    if (packed_) {
+      w = packed_->data();
+    } else if (!reorder_.empty()) {
+      QRT_RETURN_IF_ERROR(reorder_.run(w, ws.at(workspace, ws_id_), scratch, s, where));
+      w = ws.at(workspace, ws_id_);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::shared_ptr<const PackedWeights> packed_;
+  Reorder reorder_;  // the weights are not constant and oneDNN chose another layout
+  size_t ws_id_ = 0;
 };
 
 // Base of the oneDNN kernels. A kernel whose reshape finds no oneDNN primitive for the concrete

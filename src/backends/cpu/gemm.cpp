@@ -26,10 +26,9 @@ struct MatMulPlan {
   BoundPrimitive prim;
   size_t arg_src = 0, arg_wei = 0, arg_bias = 0, arg_dst = 0;
   bool has_bias = false;
-  std::shared_ptr<const PackedWeights> packed;
-  Reorder wei_in;  // B reordered at run (B not constant and oneDNN chose another layout)
+  WeightsInput wei_in;  // B packed (constant), reordered at run, or read as it is
   Workspace ws;
-  size_t ws_wei = 0, ws_scratch = 0;
+  size_t ws_scratch = 0;
 
   Status build(const memory::desc& src, const memory::desc& wei_onnx, const memory::desc& bias, const memory::desc& dst,
                const dnnl::primitive_attr& attr, const std::optional<HostTensor>& weights, const dnnl::engine& eng,
@@ -52,16 +51,7 @@ struct MatMulPlan {
       arg_dst = prim.bind(DNNL_ARG_DST, dst, eng);
     }));
     ws.clear();
-    packed.reset();
-    wei_in = Reorder{};
-    if (!sameLayout(wei, wei_onnx)) {
-      if (weights) {
-        QRT_ASSIGN_OR_RETURN(packed, packWeights(*weights, wei_onnx, wei, where));
-      } else {
-        QRT_ASSIGN_OR_RETURN(wei_in, makeReorder(wei_onnx, wei, eng, where));
-        ws_wei = ws.add(wei.get_size());
-      }
-    }
+    QRT_RETURN_IF_ERROR(wei_in.plan(sameLayout(wei, wei_onnx), weights, wei_onnx, wei, eng, ws, where));
     ws_scratch = ws.add(std::max(prim.scratchpadBytes(), wei_in.scratchpadBytes()));
     return Status::Ok();
   }
@@ -69,12 +59,7 @@ struct MatMulPlan {
   Status run(const void* a, const void* b, const void* bias, void* y, void* workspace, const dnnl::stream& s,
              const std::string& where) {
     void* scratch = ws.at(workspace, ws_scratch);
-    if (packed) {
-      b = packed->data();
-    } else if (!wei_in.empty()) {
-      QRT_RETURN_IF_ERROR(wei_in.run(b, ws.at(workspace, ws_wei), scratch, s, where));
-      b = ws.at(workspace, ws_wei);
-    }
+    QRT_RETURN_IF_ERROR(wei_in.resolve(b, workspace, scratch, ws, s, where));
     prim.setData(arg_src, a);
     prim.setData(arg_wei, b);
     if (has_bias) prim.setData(arg_bias, bias);

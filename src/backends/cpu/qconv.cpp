@@ -97,8 +97,7 @@ class QConvKernel final : public DnnlKernel {
     if (!bias_.empty()) prim_.setData(arg_bias_, bias_.data());
 
     ws_.clear();
-    src_in_ = Reorder{}, dst_out_ = Reorder{}, wei_in_ = Reorder{};
-    packed_.reset();
+    src_in_ = Reorder{}, dst_out_ = Reorder{};
     if (!sameLayout(src_md, x_md)) {
       QRT_ASSIGN_OR_RETURN(src_in_, makeReorder(x_md, src_md, engine(), where()));
       ws_src_ = ws_.add(src_md.get_size());
@@ -107,14 +106,7 @@ class QConvKernel final : public DnnlKernel {
       QRT_ASSIGN_OR_RETURN(dst_out_, makeReorder(dst_md, y_md, engine(), where()));
       ws_dst_ = ws_.add(dst_md.get_size());
     }
-    if (!sameWeights(wei_md, w_onnx)) {
-      if (s_.weights) {
-        QRT_ASSIGN_OR_RETURN(packed_, packWeights(*s_.weights, w_onnx, wei_md, where()));
-      } else {
-        QRT_ASSIGN_OR_RETURN(wei_in_, makeReorder(w_onnx, wei_md, engine(), where()));
-        ws_wei_ = ws_.add(wei_md.get_size());
-      }
-    }
+    QRT_RETURN_IF_ERROR(wei_in_.plan(sameWeights(wei_md, w_onnx), s_.weights, w_onnx, wei_md, engine(), ws_, where()));
     size_t scratch = std::max({prim_.scratchpadBytes(), src_in_.scratchpadBytes(), dst_out_.scratchpadBytes(),
                                wei_in_.scratchpadBytes()});
     ws_scratch_ = ws_.add(scratch);
@@ -131,12 +123,7 @@ class QConvKernel final : public DnnlKernel {
       src = ws_.at(ws, ws_src_);
     }
     const void* wei = inputs[1].data;
-    if (packed_) {
-      wei = packed_->data();
-    } else if (!wei_in_.empty()) {
-      QRT_RETURN_IF_ERROR(wei_in_.run(wei, ws_.at(ws, ws_wei_), scratch, stream(), where()));
-      wei = ws_.at(ws, ws_wei_);
-    }
+    QRT_RETURN_IF_ERROR(wei_in_.resolve(wei, ws, scratch, ws_, stream(), where()));
     void* dst = dst_out_.empty() ? outputs[0].data : ws_.at(ws, ws_dst_);
     prim_.setData(arg_src_, src);
     prim_.setData(arg_wei_, wei);
@@ -152,10 +139,10 @@ class QConvKernel final : public DnnlKernel {
   BoundPrimitive prim_;
   size_t arg_src_ = 0, arg_wei_ = 0, arg_bias_ = 0, arg_dst_ = 0;
   std::vector<float> bias_;  // bias' (qlayer.h), bound once: it lives as long as the primitive
-  Reorder src_in_, dst_out_, wei_in_;
-  std::shared_ptr<const PackedWeights> packed_;
+  Reorder src_in_, dst_out_;
+  WeightsInput wei_in_;
   Workspace ws_;
-  size_t ws_src_ = 0, ws_dst_ = 0, ws_wei_ = 0, ws_scratch_ = 0;
+  size_t ws_src_ = 0, ws_dst_ = 0, ws_scratch_ = 0;
 };
 
 }  // namespace

@@ -54,16 +54,7 @@ class QMatMulPlan {
     }));
     if (!bias_.empty()) prim_.setData(arg_bias_, bias_.data());
     ws_.clear();
-    packed_.reset();
-    wei_in_ = Reorder{};
-    if (!sameWeights(wei, wei_plain)) {
-      if (weights) {
-        QRT_ASSIGN_OR_RETURN(packed_, packWeights(*weights, wei_plain, wei, where));
-      } else {
-        QRT_ASSIGN_OR_RETURN(wei_in_, makeReorder(wei_plain, wei, eng, where));
-        ws_wei_ = ws_.add(wei.get_size());
-      }
-    }
+    QRT_RETURN_IF_ERROR(wei_in_.plan(sameWeights(wei, wei_plain), weights, wei_plain, wei, eng, ws_, where));
     ws_scratch_ = ws_.add(std::max(prim_.scratchpadBytes(), wei_in_.scratchpadBytes()));
     return Status::Ok();
   }
@@ -72,12 +63,7 @@ class QMatMulPlan {
 
   Status run(const void* a, const void* b, void* y, void* workspace, const dnnl::stream& s, const std::string& where) {
     void* scratch = ws_.at(workspace, ws_scratch_);
-    if (packed_) {
-      b = packed_->data();
-    } else if (!wei_in_.empty()) {
-      QRT_RETURN_IF_ERROR(wei_in_.run(b, ws_.at(workspace, ws_wei_), scratch, s, where));
-      b = ws_.at(workspace, ws_wei_);
-    }
+    QRT_RETURN_IF_ERROR(wei_in_.resolve(b, workspace, scratch, ws_, s, where));
     prim_.setData(arg_src_, a);
     prim_.setData(arg_wei_, b);
     prim_.setData(arg_dst_, y);
@@ -89,20 +75,36 @@ class QMatMulPlan {
   BoundPrimitive prim_;
   size_t arg_src_ = 0, arg_wei_ = 0, arg_bias_ = 0, arg_dst_ = 0;
   std::vector<float> bias_;
-  std::shared_ptr<const PackedWeights> packed_;
-  Reorder wei_in_;
+  WeightsInput wei_in_;
   Workspace ws_;
-  size_t ws_wei_ = 0, ws_scratch_ = 0;
+  size_t ws_scratch_ = 0;
 };
 
 memory::data_type srcType(const QMatSetup& s) { return s.u8_src ? memory::data_type::u8 : memory::data_type::s8; }
 memory::data_type dstType(const QMatSetup& s) { return s.int8_out ? memory::data_type::s8 : memory::data_type::f32; }
 
-// QGemm inputs: a_q 0, w_q 1, bias 2, a_scale 3, w_scale 4, y_scale 5 (optional).
-class QGemmKernel final : public DnnlKernel {
+// QGemm and QMatMul: one int8 matmul plan, run the same way; they differ in how prepare reads
+// their operands.
+class QMatKernel : public DnnlKernel {
  public:
-  QGemmKernel(QMatSetup s, std::unique_ptr<Kernel> fallback)
+  QMatKernel(QMatSetup s, std::unique_ptr<Kernel> fallback)
       : DnnlKernel(s.where, std::move(fallback)), s_(std::move(s)) {}
+
+ protected:
+  size_t bytes() const override { return plan_.bytes(); }
+
+  Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
+    return plan_.run(inputs[0].data, inputs[1].data, outputs[0].data, ws, stream(), where());
+  }
+
+  QMatSetup s_;
+  QMatMulPlan plan_;
+};
+
+// QGemm inputs: a_q 0, w_q 1, bias 2, a_scale 3, w_scale 4, y_scale 5 (optional).
+class QGemmKernel final : public QMatKernel {
+ public:
+  using QMatKernel::QMatKernel;
 
  protected:
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
@@ -122,23 +124,12 @@ class QGemmKernel final : public DnnlKernel {
     QRT_ASSIGN_OR_RETURN(QuantAttrs q, quantAttrs(s_.epilogue, inputs, n, 1, where()));
     return plan_.build(src, wei, plainDesc({m, n}, dstType(s_)), std::move(q), s_.weights, engine(), where());
   }
-
-  size_t bytes() const override { return plan_.bytes(); }
-
-  Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
-    return plan_.run(inputs[0].data, inputs[1].data, outputs[0].data, ws, stream(), where());
-  }
-
- private:
-  QMatSetup s_;
-  QMatMulPlan plan_;
 };
 
 // QMatMul inputs: a_q 0, b_q 1, a_scale 2, b_scale 3, y_scale 4 (optional).
-class QMatMulKernel final : public DnnlKernel {
+class QMatMulKernel final : public QMatKernel {
  public:
-  QMatMulKernel(QMatSetup s, std::unique_ptr<Kernel> fallback)
-      : DnnlKernel(s.where, std::move(fallback)), s_(std::move(s)) {}
+  using QMatKernel::QMatKernel;
 
  protected:
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
@@ -163,16 +154,6 @@ class QMatMulKernel final : public DnnlKernel {
     return plan_.build(plainDesc(toDnnl(a), srcType(s_)), plainDesc(toDnnl(b), memory::data_type::s8),
                        plainDesc(toDnnl(y), dstType(s_)), std::move(q), std::nullopt, engine(), where());
   }
-
-  size_t bytes() const override { return plan_.bytes(); }
-
-  Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
-    return plan_.run(inputs[0].data, inputs[1].data, outputs[0].data, ws, stream(), where());
-  }
-
- private:
-  QMatSetup s_;
-  QMatMulPlan plan_;
 };
 
 Result<QMatSetup> readSetup(const ir::Node& node, int bias, int a_scale, int w_scale, int y_scale) {
