@@ -1,5 +1,6 @@
 #include "passes/quantize_before_maxpool.h"
 
+#include <limits>
 #include <vector>
 
 #include "core/status_macros.h"
@@ -10,6 +11,14 @@ namespace qrt::passes {
 namespace {
 
 bool scalarConstant(const ir::Value* v) { return v && v->isConstant() && v->constant->numel() == 1; }
+
+// Q is monotone non-decreasing only for a positive scale: a negative one reverses the order (the
+// max of the quantized values is then the quantized min), so such a Q is left where it is.
+bool positiveFloatScalar(const ir::Value* v) {
+  if (!scalarConstant(v) || v->dtype != DataType::kFloat) return false;
+  const float s = v->constant->as<float>()[0];
+  return s > 0.0f && s <= std::numeric_limits<float>::max();
+}
 
 }  // namespace
 
@@ -25,7 +34,7 @@ Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
     if (pooled->is_graph_output || pooled->consumers.size() != 1) continue;
     ir::Node* q = pooled->consumers[0];
     if (q->op_type != "QuantizeLinear" || !q->domain.empty() || q->inputs[0] != pooled || q->outputs.size() != 1) continue;
-    if (!q->hasInput(1) || !scalarConstant(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2]))) continue;
+    if (!q->hasInput(1) || !positiveFloatScalar(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2]))) continue;
     const DataType qt = q->outputs[0]->dtype;
     ir::Value* x = pool->inputs[0];
     if ((qt != DataType::kInt8 && qt != DataType::kUInt8) || x->dtype != DataType::kFloat) continue;

@@ -12,8 +12,8 @@
 
 namespace qrt::passes {
 
-// Swaps every MaxPool whose only reader is a per-tensor QuantizeLinear (constant scale and zero
-// point, int8/uint8 output) and that has one output; `swapped` (optional) counts them.
+// Swaps every MaxPool whose only reader is a per-tensor QuantizeLinear (constant positive fp32
+// scale, constant zero point, int8/uint8 output) and that has one output; `swapped` (optional) counts them.
 Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped = nullptr);
 
 }  // namespace qrt::passes
