@@ -193,6 +193,26 @@ Result<std::shared_ptr<const PackedWeights>> packWeights(const HostTensor& sourc
 
 int64_t packCount() { return g_pack_count.load(); }
 
+Result<MatMulDims> matmulDims(const Dims& a_in, const Dims& b_in, const Dims& out, const std::string& where) {
+  Dims a = a_in, b = b_in;
+  if (a.empty() || b.empty()) return unsupported(where, ": scalar operands");
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  const size_t r = std::max(a.size(), b.size());
+  if (r > DNNL_MAX_NDIMS) return unsupported(where, ": rank ", r, " is more than oneDNN's ", DNNL_MAX_NDIMS);
+  a.insert(a.begin(), r - a.size(), 1);
+  b.insert(b.begin(), r - b.size(), 1);
+  Dims y(r);
+  for (size_t i = 0; i + 2 < r; ++i) y[i] = a[i] == 1 ? b[i] : a[i];
+  y[r - 2] = a[r - 2];
+  y[r - 1] = b[r - 1];
+  if (volume(y) != volume(out))
+    return internalError(where, ": output dims ", dimsToString(out), " for ", dimsToString(a_in), " x ",
+                         dimsToString(b_in));
+  if (volume(a) == 0 || volume(b) == 0 || volume(y) == 0) return unsupported(where, ": empty matrices");
+  return MatMulDims{std::move(a), std::move(b), std::move(y)};
+}
+
 Status WeightsInput::plan(bool as_is, const std::optional<HostTensor>& constant, const dnnl::memory::desc& given,
                           const dnnl::memory::desc& chosen, const dnnl::engine& eng, Workspace& ws,
                           const std::string& where) {

@@ -99,6 +99,15 @@ class BoundPrimitive {
   bool bad_handle_ = false;
 };
 
+// MatMul's operand and output dims as oneDNN's matmul takes them (numpy semantics): a 1-D
+// operand gets a unit dim, both are padded with leading 1s to one rank, batch dims broadcast.
+// Unsupported for scalars, ranks above oneDNN's limit and empty matrices; an internal error
+// where the output's planned dims `out` hold another number of values.
+struct MatMulDims {
+  Dims a, b, y;
+};
+Result<MatMulDims> matmulDims(const Dims& a, const Dims& b, const Dims& out, const std::string& where);
+
 // A bound reorder from one layout to another.
 struct Reorder {
   BoundPrimitive prim;

@@ -212,22 +212,8 @@ class MatMulKernel final : public DnnlKernel {
 
  protected:
   Status prepare(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) override {
-    Dims a = inputs[0].dims, b = inputs[1].dims;
-    if (a.empty() || b.empty()) return unsupported(where(), ": scalar operands");
-    if (a.size() == 1) a.insert(a.begin(), 1);
-    if (b.size() == 1) b.push_back(1);
-    size_t r = std::max(a.size(), b.size());
-    if (r > DNNL_MAX_NDIMS) return unsupported(where(), ": rank ", r, " is more than oneDNN's ", DNNL_MAX_NDIMS);
-    a.insert(a.begin(), r - a.size(), 1);
-    b.insert(b.begin(), r - b.size(), 1);
-    Dims y(r);
-    for (size_t i = 0; i + 2 < r; ++i) y[i] = a[i] == 1 ? b[i] : a[i];
-    y[r - 2] = a[r - 2];
-    y[r - 1] = b[r - 1];
-    if (volume(y) != outputs[0].numel())
-      return internalError(where(), ": output dims ", dimsToString(outputs[0].dims), " for ",
-                           dimsToString(inputs[0].dims), " x ", dimsToString(inputs[1].dims));
-    if (volume(a) == 0 || volume(b) == 0 || volume(y) == 0) return unsupported(where(), ": empty matrices");
+    QRT_ASSIGN_OR_RETURN(MatMulDims d, matmulDims(inputs[0].dims, inputs[1].dims, outputs[0].dims, where()));
+    const Dims &a = d.a, &b = d.b, &y = d.y;
     dnnl::primitive_attr attr = userScratchpad();
     return plan_.build(plainDesc(toDnnl(a), dnnlType(inputs[0].dtype)), plainDesc(toDnnl(b), dnnlType(inputs[1].dtype)),
                        memory::desc(), plainDesc(toDnnl(y), dnnlType(outputs[0].dtype)), attr, b_, engine(), where());
