@@ -124,6 +124,31 @@ struct Reorder {
 Result<Reorder> makeReorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to, const dnnl::engine& eng,
                             const std::string& where);
 
+// A primitive that reads one source and writes one destination (eltwise, pooling, resampling),
+// bound once in prepare; its scratchpad is the kernel's whole workspace.
+class SrcDstPrimitive {
+ public:
+  Status create(const dnnl::primitive_desc_base& pd, const dnnl::memory::desc& src, const dnnl::memory::desc& dst,
+                const dnnl::engine& eng, const std::string& where) {
+    QRT_ASSIGN_OR_RETURN(prim_, BoundPrimitive::create(pd, eng, where));
+    return dnnlTry(where, [&] {
+      arg_src_ = prim_.bind(DNNL_ARG_SRC, src, eng);
+      arg_dst_ = prim_.bind(DNNL_ARG_DST, dst, eng);
+    });
+  }
+  size_t scratchpadBytes() const { return prim_.scratchpadBytes(); }
+  Status run(const void* src, void* dst, void* scratchpad, const dnnl::stream& s, const std::string& where) {
+    prim_.setData(arg_src_, src);
+    prim_.setData(arg_dst_, dst);
+    prim_.setScratchpad(scratchpad);
+    return prim_.execute(s, where);
+  }
+
+ private:
+  BoundPrimitive prim_;
+  size_t arg_src_ = 0, arg_dst_ = 0;
+};
+
 // Attributes every qrt primitive is created with: scratchpad in the workspace qrt plans.
 dnnl::primitive_attr userScratchpad();
 

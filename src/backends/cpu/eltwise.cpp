@@ -97,26 +97,17 @@ class UnaryKernel final : public DnnlKernel {
       dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg_, md, alpha_, beta_);
       pd = dnnl::eltwise_forward::primitive_desc(d, userScratchpad(), engine());
     }));
-    QRT_ASSIGN_OR_RETURN(prim_, BoundPrimitive::create(pd, engine(), where()));
-    QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
-      arg_x_ = prim_.bind(DNNL_ARG_SRC, md, engine());
-      arg_y_ = prim_.bind(DNNL_ARG_DST, md, engine());
-    }));
-    return Status::Ok();
+    return prim_.create(pd, md, md, engine(), where());
   }
   size_t bytes() const override { return prim_.scratchpadBytes(); }
   Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
-    prim_.setData(arg_x_, inputs[0].data);
-    prim_.setData(arg_y_, outputs[0].data);
-    prim_.setScratchpad(ws);
-    return prim_.execute(stream(), where());
+    return prim_.run(inputs[0].data, outputs[0].data, ws, stream(), where());
   }
 
  private:
   dnnl::algorithm alg_;
   float alpha_, beta_;
-  BoundPrimitive prim_;
-  size_t arg_x_ = 0, arg_y_ = 0;
+  SrcDstPrimitive prim_;
 };
 
 class ConcatKernel final : public DnnlKernel {

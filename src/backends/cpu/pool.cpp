@@ -76,27 +76,18 @@ class PoolKernel final : public DnnlKernel {
                                        pad_l, pad_r);
       pd = dnnl::pooling_v2_forward::primitive_desc(d, userScratchpad(), engine());
     }));
-    QRT_ASSIGN_OR_RETURN(prim_, BoundPrimitive::create(pd, engine(), where()));
-    QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
-      arg_src_ = prim_.bind(DNNL_ARG_SRC, x_md, engine());
-      arg_dst_ = prim_.bind(DNNL_ARG_DST, y_md, engine());
-    }));
-    return Status::Ok();
+    return prim_.create(pd, x_md, y_md, engine(), where());
   }
 
   size_t bytes() const override { return prim_.scratchpadBytes(); }
 
   Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
-    prim_.setData(arg_src_, inputs[0].data);
-    prim_.setData(arg_dst_, outputs[0].data);
-    prim_.setScratchpad(ws);
-    return prim_.execute(stream(), where());
+    return prim_.run(inputs[0].data, outputs[0].data, ws, stream(), where());
   }
 
  private:
   PoolSetup s_;
-  BoundPrimitive prim_;
-  size_t arg_src_ = 0, arg_dst_ = 0;
+  SrcDstPrimitive prim_;
 };
 
 Result<std::unique_ptr<Kernel>> create(const ir::Node& node, PoolKind kind) {

@@ -37,25 +37,16 @@ class NearestResizeKernel final : public DnnlKernel {
                                        y_md);
       pd = dnnl::resampling_forward::primitive_desc(d, userScratchpad(), engine());
     }));
-    QRT_ASSIGN_OR_RETURN(prim_, BoundPrimitive::create(pd, engine(), where()));
-    QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
-      arg_x_ = prim_.bind(DNNL_ARG_SRC, x_md, engine());
-      arg_y_ = prim_.bind(DNNL_ARG_DST, y_md, engine());
-    }));
-    return Status::Ok();
+    return prim_.create(pd, x_md, y_md, engine(), where());
   }
   size_t bytes() const override { return prim_.scratchpadBytes(); }
   Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
-    prim_.setData(arg_x_, inputs[0].data);
-    prim_.setData(arg_y_, outputs[0].data);
-    prim_.setScratchpad(ws);
-    return prim_.execute(stream(), where());
+    return prim_.run(inputs[0].data, outputs[0].data, ws, stream(), where());
   }
 
  private:
   std::vector<int64_t> factors_;
-  BoundPrimitive prim_;
-  size_t arg_x_ = 0, arg_y_ = 0;
+  SrcDstPrimitive prim_;
 };
 
 }  // namespace
