@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "core/status_macros.h"
 #include "model_builder.h"
@@ -57,6 +58,57 @@ TEST(RewriteConditions, MaxPoolThenQuantizeWithNegativeScale) {
     std::vector<int8_t> got(want.size());
     std::memcpy(got.data(), y->data(), got.size());
     EXPECT_EQ(got, want);
+  }
+}
+
+// MaxPool -> QuantizeLinear (positive scale) on all-negative values, with pads and dilations:
+// after the swap the pool runs on int8, where a pad must still never win (ONNX MaxPool ignores
+// pads; a pad read as 0 or as the zero point would exceed every quantized value here).
+TEST(RewriteConditions, QuantizedMaxPoolIgnoresPadsOnNegativeValues) {
+  const double scale = 0.01;
+  const int zero_point = -5;
+  for (int64_t dilation : {1, 2}) {
+    SCOPED_TRACE("dilation " + std::to_string(dilation));
+    Tensor x = test::randomTensor("X", {1, 3, 7, 7}, 78);
+    for (float& v : x.values) v = -0.6f + 0.4f * v;  // in [-1, -0.2)
+    const int64_t k = 3, s = 2, pad = 1, h = 7, span = (k - 1) * dilation + 1;
+    const int64_t out = (h + 2 * pad - span) / s + 1;
+    OneNode m("MaxPool", 13);
+    m.input(x).ints("kernel_shape", {k, k}).ints("strides", {s, s}).ints("pads", {pad, pad, pad, pad});
+    m.ints("dilations", {dilation, dilation});
+    m.then("QuantizeLinear")
+        .constant(test::scalarTensor("s", DataType::kFloat, scale))
+        .constant(test::scalarTensor("z", DataType::kInt8, zero_point))
+        .outputType(DataType::kInt8);
+    std::vector<int8_t> want;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t oy = 0; oy < out; ++oy)
+        for (int64_t ox = 0; ox < out; ++ox) {
+          double mx = -INFINITY;
+          for (int64_t ky = 0; ky < k; ++ky)
+            for (int64_t kx = 0; kx < k; ++kx) {
+              const int64_t iy = oy * s - pad + ky * dilation, ix = ox * s - pad + kx * dilation;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= h) continue;
+              mx = std::max<double>(mx, x.values[static_cast<size_t>((c * h + iy) * h + ix)]);
+            }
+          double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + zero_point;
+          want.push_back(static_cast<int8_t>(std::clamp(q, -128.0, 127.0)));
+        }
+    for (const char* backend : {"reference", static_cast<const char*>(nullptr)}) {
+      SCOPED_TRACE(backend ? backend : "builder's choice");
+      auto engine = m.build(backend);
+      ASSERT_TRUE(engine.ok()) << engine.status().message();
+      auto y = runY(**engine, m.feeds());
+      ASSERT_TRUE(y.ok()) << y.status().message();
+      ASSERT_EQ(y->size(), want.size());
+      std::vector<int8_t> got(want.size());
+      std::memcpy(got.data(), y->data(), got.size());
+      EXPECT_EQ(got, want);
+      bool int8_pool = false;
+      for (const LayerInfo& l : (*engine)->layers())
+        if (l.op == "MaxPool") int8_pool = l.precision == "int8";
+      EXPECT_TRUE(int8_pool) << "the Q was expected above the pool";
+    }
   }
 }
 
