@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backends/cuda/kernel_table.h"
+#include "backends/cuda/pool_geometry.h"
 #include "ops/nn_params.h"
 #include "ops/resize_params.h"
 #include "ops/shape_util.h"
@@ -26,22 +27,7 @@ class PoolKernel final : public CudaKernel {
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
-    QRT_ASSIGN_OR_RETURN(Window w, poolWindow(attrs_, x));
-    if (w.rank < 1 || w.rank > 3) return unsupported(who_, ": the CUDA backend pools over 1 to 3 spatial dims");
-    g_ = launch::PoolGeometry{};
-    g_.n = x[0];
-    g_.c = x[1];
-    const size_t lead = 3 - w.rank;  // unused leading slots keep extent 1
-    for (size_t i = 0; i < w.rank; ++i) {
-      g_.in[lead + i] = w.in[i];
-      g_.out[lead + i] = w.out[i];
-      g_.kernel[lead + i] = w.kernel[i];
-      g_.stride[lead + i] = w.strides[i];
-      g_.dilation[lead + i] = w.dilations[i];
-      g_.pad[lead + i] = w.pad_begin[i];
-      g_.pad_end[lead + i] = w.pad_end[i];
-    }
-    g_.channels_last = nhwc_ && x.size() == 4;
+    QRT_ASSIGN_OR_RETURN(g_, poolGeometry(attrs_, x, nhwc_, who_));
     g_.count_include_pad = include_pad_;
     if (out[0].dims[0] != x[0] || out[0].dims[1] != x[1]) return internalError(who_, ": output dims disagree");
     return Status::Ok();

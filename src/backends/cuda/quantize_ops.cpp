@@ -2,8 +2,9 @@
 // QuantizeLinear and DequantizeLinear left over after foldQdq (the float value entering an
 // INT8 layer, a layer foldQdq does not fuse such as ConvTranspose), per tensor or per axis, in
 // either layout; and int8 MaxPool (a pool between Q/DQ in a QDQ model). Kernels: quantize.cu.
-#include "backends/cuda/kernel_table.h"
 #include "backends/cuda/int8_launch.h"
+#include "backends/cuda/kernel_table.h"
+#include "backends/cuda/pool_geometry.h"
 #include "ops/nn_params.h"
 #include "ops/op.h"
 
@@ -126,22 +127,7 @@ class MaxPoolInt8Kernel final : public CudaKernel {
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>&) override {
     const Dims& x = in[0].dims;
-    QRT_ASSIGN_OR_RETURN(Window w, poolWindow(attrs_, x));
-    if (w.rank < 1 || w.rank > 3) return unsupported(who_, ": the CUDA backend pools over 1 to 3 spatial dims");
-    g_ = launch::PoolGeometry{};
-    g_.n = x[0];
-    g_.c = x[1];
-    const size_t lead = 3 - w.rank;
-    for (size_t i = 0; i < w.rank; ++i) {
-      g_.in[lead + i] = w.in[i];
-      g_.out[lead + i] = w.out[i];
-      g_.kernel[lead + i] = w.kernel[i];
-      g_.stride[lead + i] = w.strides[i];
-      g_.dilation[lead + i] = w.dilations[i];
-      g_.pad[lead + i] = w.pad_begin[i];
-      g_.pad_end[lead + i] = w.pad_end[i];
-    }
-    g_.channels_last = nhwc_ && x.size() == 4;
+    QRT_ASSIGN_OR_RETURN(g_, poolGeometry(attrs_, x, nhwc_, who_));
     return Status::Ok();
   }
 
