@@ -30,6 +30,19 @@ Status checkCublas(cublasStatus_t s, const Args&... what) {
   return Status(code, strCat(strCat(what...), ": cuBLASLt status ", static_cast<int>(s)));
 }
 
+// A cuBLASLt column-major rows x cols layout of type t with leading dimension ld; with batch > 1,
+// `batch` such matrices `stride` elements apart.
+inline Status createLtLayout(cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t rows, int64_t cols, int64_t ld,
+                             int64_t batch, int64_t stride, const std::string& who) {
+  QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutCreate(l, t, rows, cols, ld), who, ": matrix layout"));
+  if (batch > 1) {
+    int32_t count = static_cast<int32_t>(batch);
+    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)), who));
+    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)), who));
+  }
+  return Status::Ok();
+}
+
 // Device memory owned by a kernel or a context (cudaFree on destruction).
 class DeviceBuffer {
  public:

@@ -58,14 +58,8 @@ class LtMatmul {
       QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), who));
     }
     // Stored shapes: op(A) is m x k, so A is stored k x m when transposed.
-    auto layout = [&](cublasLtMatrixLayout_t* l, int64_t rows, int64_t cols, int64_t ld, int64_t stride) -> Status {
-      QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutCreate(l, ct, rows, cols, ld), who, ": matrix layout"));
-      if (p.batch > 1) {
-        int32_t count = static_cast<int32_t>(p.batch);
-        QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)), who));
-        QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)), who));
-      }
-      return Status::Ok();
+    auto layout = [&](cublasLtMatrixLayout_t* l, int64_t rows, int64_t cols, int64_t ld, int64_t stride) {
+      return createLtLayout(l, ct, rows, cols, ld, p.batch, stride, who);
     };
     QRT_RETURN_IF_ERROR(layout(&a_, p.trans_a ? p.k : p.m, p.trans_a ? p.m : p.k, p.lda, p.stride_a));
     QRT_RETURN_IF_ERROR(layout(&b_, p.trans_b ? p.n : p.k, p.trans_b ? p.k : p.n, p.ldb, p.stride_b));

@@ -49,14 +49,8 @@ class LtInt8 {
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), who));
     QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), who));
-    auto layout = [&](cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t r, int64_t c, int64_t ld, int64_t stride) -> Status {
-      QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutCreate(l, t, r, c, ld), who, ": matrix layout"));
-      if (batch > 1) {
-        int32_t count = static_cast<int32_t>(batch);
-        QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)), who));
-        QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)), who));
-      }
-      return Status::Ok();
+    auto layout = [&](cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t r, int64_t c, int64_t ld, int64_t stride) {
+      return createLtLayout(l, t, r, c, ld, batch, stride, who);
     };
     // Column-major: W's bytes are K x cols (ld K), used transposed; A's are K x rows (ld K).
     QRT_RETURN_IF_ERROR(layout(&w_, CUDA_R_8I, k, cols, k, w_stride));
