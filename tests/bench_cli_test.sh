@@ -7,14 +7,7 @@
 #   tests/bench_cli_test.sh QRT_BINARY SOURCE_DIR WORK_DIR
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 QRT_BINARY SOURCE_DIR WORK_DIR" >&2
-  exit 2
-fi
-QRT="$1"
-SRC="$2"
-WORK="$3"
-PY=/usr/bin/python3
+source "$(dirname "$0")/script_common.sh"  # QRT, SRC, WORK, PY
 MODEL="$SRC/models/fashion_mnist/model.onnx"
 
 rm -rf "$WORK"

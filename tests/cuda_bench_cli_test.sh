@@ -8,13 +8,8 @@
 #   tests/cuda_bench_cli_test.sh QRT_BINARY SOURCE_DIR WORK_DIR
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 QRT_BINARY SOURCE_DIR WORK_DIR" >&2
-  exit 2
-fi
-QRT="$1"
-SRC="$2"
-WORK="$3"
+source "$(dirname "$0")/script_common.sh"  # QRT, SRC, WORK
+# PY: the GPU machine's Debian Python may lack numpy; then the python3 on PATH.
 PY=$(command -v python3)
 [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import numpy" 2>/dev/null && PY=/usr/bin/python3
 MODEL="$SRC/models/fashion_mnist/model.onnx"

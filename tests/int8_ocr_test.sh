@@ -17,14 +17,7 @@
 # Exits 77 (ctest: skipped) without the model (scripts/fetch-npm-assets) or opencv-doc.
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 QRT_BINARY SOURCE_DIR WORK_DIR" >&2
-  exit 2
-fi
-QRT="$1"
-SRC="$2"
-WORK="$3"
-PY=/usr/bin/python3
+source "$(dirname "$0")/script_common.sh"  # QRT, SRC, WORK, PY
 DET="$SRC/third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx"
 DATA=/usr/share/doc/opencv-doc/examples/data
 SIZE=${QRT_OCR_SIZE:-320}

@@ -8,14 +8,7 @@
 # Exits 77 (ctest: skipped) when the npm assets are absent: run scripts/fetch-npm-assets.
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 QRT_BINARY SOURCE_DIR WORK_DIR" >&2
-  exit 2
-fi
-QRT="$1"
-SRC="$2"
-WORK="$3"
-PY=/usr/bin/python3  # Debian's Python, with numpy and cv2
+source "$(dirname "$0")/script_common.sh"  # QRT, SRC, WORK, PY
 ASSETS="$SRC/third_party/ocr-models/assets"
 DET="$ASSETS/ch_PP-OCRv4_det_infer.onnx"
 REC="$ASSETS/ch_PP-OCRv4_rec_infer.onnx"

@@ -14,14 +14,7 @@
 # Exits 77 (ctest: skipped) when Debian's dataset-fashion-mnist is not installed.
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-  echo "usage: $0 QRT_BINARY SOURCE_DIR WORK_DIR" >&2
-  exit 2
-fi
-QRT="$1"
-SRC="$2"
-WORK="$3"
-PY=/usr/bin/python3
+source "$(dirname "$0")/script_common.sh"  # QRT, SRC, WORK, PY
 MODEL="$SRC/models/fashion_mnist"
 MAX_DROP=0.5
 
