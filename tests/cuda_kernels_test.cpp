@@ -17,6 +17,7 @@ TEST(CudaKernels, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA bac
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -853,6 +854,43 @@ TEST(CudaRuntime, CudaGraphReplaysAndRecaptures) {
     auto want = runEngine(**cpu, in, false);
     ASSERT_TRUE(want.ok());
     expectClose(decode(got, DataType::kFloat), want->values[out_name], 1e-2, "graph replay");
+  }
+}
+
+// copyToDevice from pageable memory and fillDevice are synchronous for an engine enqueued next:
+// cudaMemcpy returns once a pageable source is staged (the DMA may still be in flight) and
+// cudaMemset is asynchronous, both on the legacy stream, which the engine's non-blocking stream
+// does not wait for. The context is planned first (as CudaConvTranspose.PpOcrDetector does), so
+// nothing between the copy and the first kernel gives the DMA time to land.
+TEST(CudaRuntime, CopiesLandBeforeTheNextEnqueue) {
+  QRT_REQUIRE_GPU();
+  const Dims d{4, 8, 512, 512};  // 32 MiB: a copy that outlasts the launch of the first kernel
+  Model m = unaryModel("Relu", d);
+  auto gpu = buildFor(m.bytes(), Target::kGpuFp32);
+  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  auto ctx = (*gpu)->createExecutionContext();
+  ASSERT_TRUE(ctx.ok());
+  ASSERT_TRUE((*ctx)->setInputShape("X", d).ok());
+  ASSERT_TRUE((*ctx)->tensorShape("Y").ok());
+  const size_t n = static_cast<size_t>(volume(d));
+  auto dx = cuda::deviceAlloc(n * 4);
+  auto dy = cuda::deviceAlloc(n * 4);
+  ASSERT_TRUE(dx.ok() && dy.ok());
+  ASSERT_TRUE((*ctx)->setTensorAddress("X", dx->get()).ok());
+  ASSERT_TRUE((*ctx)->setTensorAddress("Y", dy->get()).ok());
+  std::vector<float> x(n), y(n);
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE(round);
+    const float shift = static_cast<float>(round + 1);  // each round's input differs everywhere
+    for (size_t i = 0; i < n; ++i) x[i] = shift + static_cast<float>(i % 977) * 0.001f - (i % 3 == 0 ? 2 * shift : 0.f);
+    ASSERT_TRUE(cuda::copyToDevice(dx->get(), x.data(), n * 4).ok());
+    ASSERT_TRUE(cuda::fillDevice(dy->get(), kPoisonByte, n * 4).ok());
+    ASSERT_TRUE((*ctx)->enqueue().ok());
+    ASSERT_TRUE(cuda::copyToHost(y.data(), dy->get(), n * 4).ok());
+    size_t wrong = 0, first = n;
+    for (size_t i = 0; i < n; ++i)
+      if (y[i] != std::max(x[i], 0.f) && wrong++ == 0) first = i;
+    EXPECT_EQ(wrong, 0u) << "first wrong element " << first << " of " << n;
   }
 }
 

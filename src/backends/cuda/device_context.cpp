@@ -77,8 +77,13 @@ Result<std::shared_ptr<void>> pinnedAlloc(size_t bytes) {
   return std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); });
 }
 
+// cudaMemcpy from pageable host memory returns once the bytes are staged, possibly before the
+// DMA lands, and cudaMemset of device memory is asynchronous: both queue on the legacy default
+// stream, which engines' non-blocking streams do not wait for. "Synchronous" (device_memory.h)
+// means the data is there before an engine that is enqueued next reads it: wait for that stream.
 Status copyToDevice(void* dst, const void* src, size_t bytes) {
-  return checkCuda(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy of ", bytes, " bytes to the device");
+  QRT_RETURN_IF_ERROR(checkCuda(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy of ", bytes, " bytes to the device"));
+  return checkCuda(cudaStreamSynchronize(cudaStreamLegacy), "copy of ", bytes, " bytes to the device");
 }
 
 Status copyToHost(void* dst, const void* src, size_t bytes) {
@@ -86,7 +91,8 @@ Status copyToHost(void* dst, const void* src, size_t bytes) {
 }
 
 Status fillDevice(void* dst, int byte_value, size_t bytes) {
-  return checkCuda(cudaMemset(dst, byte_value, bytes), "cudaMemset of ", bytes, " bytes");
+  QRT_RETURN_IF_ERROR(checkCuda(cudaMemset(dst, byte_value, bytes), "cudaMemset of ", bytes, " bytes"));
+  return checkCuda(cudaStreamSynchronize(cudaStreamLegacy), "cudaMemset of ", bytes, " bytes");
 }
 
 Result<std::shared_ptr<void>> createStream() {
