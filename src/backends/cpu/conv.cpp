@@ -171,15 +171,9 @@ class ConvKernel final : public DnnlKernel {
     prim_ = std::move(prim);
 
     ws_.clear();
-    src_in_ = Reorder{}, dst_out_ = Reorder{}, z_in_ = Reorder{};
-    if (!sameLayout(src_md, x_md)) {
-      QRT_ASSIGN_OR_RETURN(src_in_, makeReorder(x_md, src_md, engine(), where()));
-      ws_src_ = ws_.add(src_md.get_size());
-    }
-    if (!sameLayout(dst_md, y_md)) {
-      QRT_ASSIGN_OR_RETURN(dst_out_, makeReorder(dst_md, y_md, engine(), where()));
-      ws_dst_ = ws_.add(dst_md.get_size());
-    }
+    z_in_ = Reorder{};
+    QRT_RETURN_IF_ERROR(src_in_.plan(x_md, src_md, true, engine(), ws_, where()));
+    QRT_RETURN_IF_ERROR(dst_out_.plan(y_md, dst_md, false, engine(), ws_, where()));
     if (residual_) {  // Z is stored like the output, unless it is a constant (always plain)
       memory::desc z_md = activationDesc(toDnnl(inputs[3].dims), nhwc().input(3), dnnlType(inputs[3].dtype));
       if (!sameLayout(z_md, dst_md)) {
@@ -206,13 +200,10 @@ class ConvKernel final : public DnnlKernel {
   Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs, void* ws) override {
     void* scratch = ws_.at(ws, ws_scratch_);
     const void* src = inputs[0].data;
-    if (!src_in_.empty()) {
-      QRT_RETURN_IF_ERROR(src_in_.run(src, ws_.at(ws, ws_src_), scratch, stream(), where()));
-      src = ws_.at(ws, ws_src_);
-    }
+    QRT_RETURN_IF_ERROR(src_in_.stageSource(src, ws, scratch, ws_, stream(), where()));
     const void* wei = inputs[1].data;
     QRT_RETURN_IF_ERROR(wei_in_.resolve(wei, ws, scratch, ws_, stream(), where()));
-    void* dst = dst_out_.empty() ? outputs[0].data : ws_.at(ws, ws_dst_);
+    void* dst = dst_out_.destination(outputs[0].data, ws, ws_);
     if (residual_) {  // the sum post-op adds what the destination holds
       if (!z_in_.empty()) {
         QRT_RETURN_IF_ERROR(z_in_.run(inputs[3].data, dst, scratch, stream(), where()));
@@ -226,7 +217,7 @@ class ConvKernel final : public DnnlKernel {
     prim_.setData(arg_dst_, dst);
     prim_.setScratchpad(scratch);
     QRT_RETURN_IF_ERROR(prim_.execute(stream(), where()));
-    if (!dst_out_.empty()) QRT_RETURN_IF_ERROR(dst_out_.run(dst, outputs[0].data, scratch, stream(), where()));
+    QRT_RETURN_IF_ERROR(dst_out_.unstage(dst, outputs[0].data, scratch, stream(), where()));
     return Status::Ok();
   }
 
@@ -236,10 +227,11 @@ class ConvKernel final : public DnnlKernel {
   size_t arg_src_ = 0, arg_wei_ = 0, arg_bias_ = 0, arg_dst_ = 0;
   bool has_bias_ = false, residual_ = false;
   size_t y_bytes_ = 0;
-  Reorder src_in_, dst_out_, z_in_;
+  StagedActivation src_in_, dst_out_;
+  Reorder z_in_;
   WeightsInput wei_in_;
   Workspace ws_;
-  size_t ws_src_ = 0, ws_dst_ = 0, ws_scratch_ = 0;
+  size_t ws_scratch_ = 0;
 };
 
 }  // namespace

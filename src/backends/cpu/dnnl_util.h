@@ -192,6 +192,48 @@ class Workspace {
   size_t total_ = 0;
 };
 
+// A source or destination activation between the layout it is stored in and the one a primitive
+// chose: used where it is when they agree, else reordered through a workspace buffer in the
+// primitive's layout (before the primitive for a source, after it for a destination).
+class StagedActivation {
+ public:
+  // Plans the reorder (and its workspace region, added to `ws`); `source`: the primitive reads it.
+  Status plan(const dnnl::memory::desc& stored, const dnnl::memory::desc& chosen, bool source,
+              const dnnl::engine& eng, Workspace& ws, const std::string& where) {
+    reorder_ = Reorder{};
+    if (sameLayout(chosen, stored)) return Status::Ok();
+    if (source) {
+      QRT_ASSIGN_OR_RETURN(reorder_, makeReorder(stored, chosen, eng, where));
+    } else {
+      QRT_ASSIGN_OR_RETURN(reorder_, makeReorder(chosen, stored, eng, where));
+    }
+    ws_id_ = ws.add(chosen.get_size());
+    return Status::Ok();
+  }
+  bool empty() const { return reorder_.empty(); }
+  size_t scratchpadBytes() const { return reorder_.scratchpadBytes(); }
+  // A source: points `x` (the stored tensor) at the primitive's copy, reordering it first.
+  Status stageSource(const void*& x, void* workspace, void* scratch, const Workspace& ws, const dnnl::stream& s,
+                     const std::string& where) {
+    if (reorder_.empty()) return Status::Ok();
+    QRT_RETURN_IF_ERROR(reorder_.run(x, ws.at(workspace, ws_id_), scratch, s, where));
+    x = ws.at(workspace, ws_id_);
+    return Status::Ok();
+  }
+  // A destination: where the primitive writes (the output itself, or the buffer).
+  void* destination(void* y, void* workspace, const Workspace& ws) const {
+    return reorder_.empty() ? y : ws.at(workspace, ws_id_);
+  }
+  // A destination, after the primitive: reorders `dst` (from destination()) into the output y.
+  Status unstage(void* dst, void* y, void* scratch, const dnnl::stream& s, const std::string& where) {
+    return reorder_.empty() ? Status::Ok() : reorder_.run(dst, y, scratch, s, where);
+  }
+
+ private:
+  Reorder reorder_;
+  size_t ws_id_ = 0;
+};
+
 // The weights a primitive reads, in the layout it chose (`chosen`) from the ONNX layout
 // (`given`): read as they are where the layouts agree (`as_is`: sameLayout, or sameWeights for
 // int8), packed once where they are constant (packWeights, shared), else reordered into the
