@@ -61,21 +61,24 @@ TEST(RewriteConditions, MaxPoolThenQuantizeWithNegativeScale) {
   }
 }
 
-// MaxPool -> QuantizeLinear (positive scale) on all-negative values, with pads and dilations:
+// MaxPool -> QuantizeLinear (positive scale) on all-negative values, with pads, dilations and
+// ceil_mode (windows partly outside the input):
 // after the swap the pool runs on int8, where a pad must still never win (ONNX MaxPool ignores
 // pads; a pad read as 0 or as the zero point would exceed every quantized value here).
 TEST(RewriteConditions, QuantizedMaxPoolIgnoresPadsOnNegativeValues) {
   const double scale = 0.01;
   const int zero_point = -5;
-  for (int64_t dilation : {1, 2}) {
-    SCOPED_TRACE("dilation " + std::to_string(dilation));
-    Tensor x = test::randomTensor("X", {1, 3, 7, 7}, 78);
+  for (int64_t dilation : {1, 2})
+  for (int64_t ceil_mode : {0, 1}) {
+    SCOPED_TRACE("dilation " + std::to_string(dilation) + " ceil_mode " + std::to_string(ceil_mode));
+    Tensor x = test::randomTensor("X", {1, 3, 8, 8}, 78);
     for (float& v : x.values) v = -0.6f + 0.4f * v;  // in [-1, -0.2)
-    const int64_t k = 3, s = 2, pad = 1, h = 7, span = (k - 1) * dilation + 1;
-    const int64_t out = (h + 2 * pad - span) / s + 1;
+    const int64_t k = 3, s = 2, pad = 1, h = 8, span = (k - 1) * dilation + 1;
+    const int64_t out = (h + 2 * pad - span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    ASSERT_LT((out - 1) * s, h + pad) << "ONNX would drop the last window: not this case";
     OneNode m("MaxPool", 13);
     m.input(x).ints("kernel_shape", {k, k}).ints("strides", {s, s}).ints("pads", {pad, pad, pad, pad});
-    m.ints("dilations", {dilation, dilation});
+    m.ints("dilations", {dilation, dilation}).integer("ceil_mode", ceil_mode);
     m.then("QuantizeLinear")
         .constant(test::scalarTensor("s", DataType::kFloat, scale))
         .constant(test::scalarTensor("z", DataType::kInt8, zero_point))
