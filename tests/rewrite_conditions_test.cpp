@@ -115,5 +115,52 @@ TEST(RewriteConditions, QuantizedMaxPoolIgnoresPadsOnNegativeValues) {
   }
 }
 
+// The swap must not lose models: 1-D and 3-D MaxPool -> Q build and compute Q(max(window)).
+TEST(RewriteConditions, MaxPoolThenQuantizeIn1dAnd3d) {
+  const double scale = 0.02;
+  for (const Dims& dims : {Dims{2, 3, 9}, Dims{1, 2, 4, 4, 4}}) {
+    SCOPED_TRACE(dimsToString(dims));
+    const size_t spatial = dims.size() - 2;
+    const Tensor x = test::randomTensor("X", dims, 79);
+    OneNode m("MaxPool", 13);
+    m.input(x).ints("kernel_shape", std::vector<int64_t>(spatial, 2)).ints("strides", std::vector<int64_t>(spatial, 2));
+    m.then("QuantizeLinear")
+        .constant(test::scalarTensor("s", DataType::kFloat, scale))
+        .constant(test::scalarTensor("z", DataType::kUInt8, 128))
+        .outputType(DataType::kUInt8);
+    // Output dims: each spatial dim halved (floor).
+    Dims out = dims;
+    for (size_t d = 2; d < dims.size(); ++d) out[d] = dims[d] / 2;
+    std::vector<uint8_t> want;
+    const int64_t outer = dims[0] * dims[1];
+    int64_t in_inner = 1, out_inner = 1;
+    for (size_t d = 2; d < dims.size(); ++d) in_inner *= dims[d], out_inner *= out[d];
+    for (int64_t nc = 0; nc < outer; ++nc)
+      for (int64_t o = 0; o < out_inner; ++o) {
+        std::vector<int64_t> pos(spatial);
+        for (int64_t r = o, d = static_cast<int64_t>(spatial) - 1; d >= 0; --d) {
+          pos[d] = r % out[d + 2];
+          r /= out[d + 2];
+        }
+        double mx = -INFINITY;
+        for (int64_t w = 0; w < (int64_t{1} << spatial); ++w) {
+          int64_t idx = 0;
+          for (size_t d = 0; d < spatial; ++d) idx = idx * dims[d + 2] + pos[d] * 2 + ((w >> d) & 1);
+          mx = std::max<double>(mx, x.values[static_cast<size_t>(nc * in_inner + idx)]);
+        }
+        double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + 128;
+        want.push_back(static_cast<uint8_t>(std::clamp(q, 0.0, 255.0)));
+      }
+    for (const char* backend : {"reference", static_cast<const char*>(nullptr)}) {
+      SCOPED_TRACE(backend ? backend : "builder's choice");
+      auto engine = m.build(backend);
+      ASSERT_TRUE(engine.ok()) << engine.status().message();
+      auto y = runY(**engine, m.feeds());
+      ASSERT_TRUE(y.ok()) << y.status().message();
+      EXPECT_EQ(*y, want);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qrt
