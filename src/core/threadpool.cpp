@@ -16,8 +16,9 @@
 //   libdnnl is an OpenMP build and cannot take a thread-pool adapter (that needs a
 //   DNNL_RUNTIME_THREADPOOL build), so qrt joins oneDNN's pool instead of keeping a second one:
 //   reference kernels and oneDNN primitives run on the same OpenMP team of the calling thread,
-//   and a process never holds more compute threads than that team (no oversubscription, one
-//   wait policy, OMP_WAIT_POLICY, for all of it).
+//   so one calling thread never holds more compute threads than that team (no oversubscription
+//   between qrt and oneDNN, one wait policy, OMP_WAIT_POLICY, for all of it). Several calling
+//   threads (contexts run concurrently) each get a team of their own, as oneDNN's would.
 // - otherwise: qrt's own pool (below), workers blocking on a condition variable when idle.
 
 namespace qrt {

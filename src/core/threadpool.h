@@ -14,7 +14,8 @@ int numThreads();
 void setNumThreads(int n);
 
 // Calls fn(begin, end) over disjoint chunks covering [0, n). `grain` is the smallest chunk worth
-// sending to another thread.
+// sending to another thread. fn must not throw: an exception leaving fn on a worker thread (an
+// OpenMP region, or a pool worker) ends the process; report errors through captured state instead.
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace qrt
