@@ -41,7 +41,8 @@ class Calibrator {
  public:
   virtual ~Calibrator() = default;
   virtual CalibrationAlgo algorithm() const = 0;
-  // Fills the next batch. Returns false when the data has ended.
+  // Fills the next batch (every input, its dims and `samples`: qrt may keep earlier batches and
+  // pass an empty one). Returns false when the data has ended.
   virtual Result<bool> getBatch(CalibrationBatch& batch) = 0;
   // Rewinds to the first batch (qrt reads the data twice).
   virtual Status reset() = 0;

@@ -96,6 +96,7 @@ class BatchSource {
       for (const auto& [name, t] : batch_.inputs) bytes += static_cast<int64_t>(t.data.size() * sizeof(float));
       if (kept_bytes_ + bytes <= budget_) {
         kept_.push_back(std::move(batch_));  // kept as it is: no copy (the calibrator refills batch_)
+        batch_ = CalibrationBatch{};          // empty, not moved-from: getBatch sees a fresh batch
         kept_bytes_ += bytes;
         return &kept_.back();
       } else {
