@@ -70,11 +70,14 @@ class DeviceBuffer {
     bytes_ = bytes;
     return Status::Ok();
   }
-  // Copies host bytes into the buffer (synchronously; reshape time only).
+  // Copies host bytes into the buffer (synchronously; reshape time only). A pageable source
+  // lets cudaMemcpy return before its DMA lands, and kernels run next on non-blocking streams
+  // (which do not wait for the legacy stream the copy is on): wait for it.
   Status upload(const void* host, size_t bytes, const std::string& who) {
     QRT_RETURN_IF_ERROR(reserve(bytes, who));
     if (bytes == 0) return Status::Ok();
-    return checkCuda(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice), who, ": upload");
+    QRT_RETURN_IF_ERROR(checkCuda(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice), who, ": upload"));
+    return checkCuda(cudaStreamSynchronize(cudaStreamLegacy), who, ": upload");
   }
   void reset() {
     if (p_) cudaFree(p_);

@@ -50,7 +50,9 @@ class CudaRuntime final : public DeviceRuntime {
 
   Status upload(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return Status::Ok();
-    return checkCuda(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload of ", bytes, " bytes");
+    // Landed before the context's non-blocking stream reads it (see DeviceBuffer::upload).
+    QRT_RETURN_IF_ERROR(checkCuda(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload of ", bytes, " bytes"));
+    return checkCuda(cudaStreamSynchronize(cudaStreamLegacy), "upload of ", bytes, " bytes");
   }
 
   Status download(void* dst, const void* src, size_t bytes) override {
