@@ -410,10 +410,10 @@ Status revertGroupsNotWorthTheirCasts(ir::Graph& g, std::map<const ir::Node*, Ch
     }
     ++groups;
   }
+  std::vector<std::vector<const ir::Node*>> members_of(static_cast<size_t>(groups));
+  for (const auto& [n, id] : group) members_of[static_cast<size_t>(id)].push_back(n);
   for (int gi = 0; gi < groups; ++gi) {
-    std::vector<const ir::Node*> members;
-    for (const auto& [n, id] : group)
-      if (id == gi) members.push_back(n);
+    const std::vector<const ir::Node*>& members = members_of[static_cast<size_t>(gi)];
     bool all_timed = true;
     double gain = 0, casts = 0;
     std::set<const ir::Value*> edges;
