@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status_macros.h"
 #include "model_builder.h"
@@ -68,8 +70,7 @@ TEST(RewriteConditions, MaxPoolThenQuantizeWithNegativeScale) {
 TEST(RewriteConditions, QuantizedMaxPoolIgnoresPadsOnNegativeValues) {
   const double scale = 0.01;
   const int zero_point = -5;
-  for (int64_t dilation : {1, 2})
-  for (int64_t ceil_mode : {0, 1}) {
+  for (const auto& [dilation, ceil_mode] : std::vector<std::pair<int64_t, int64_t>>{{1, 0}, {1, 1}, {2, 0}, {2, 1}}) {
     SCOPED_TRACE("dilation " + std::to_string(dilation) + " ceil_mode " + std::to_string(ceil_mode));
     Tensor x = test::randomTensor("X", {1, 3, 8, 8}, 78);
     for (float& v : x.values) v = -0.6f + 0.4f * v;  // in [-1, -0.2)
