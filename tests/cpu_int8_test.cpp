@@ -830,6 +830,51 @@ TEST(CpuInt8, StemMaxPoolRunsOnInt8AfterTheQuantize) {
   EXPECT_EQ(*ya, *yb) << "quantizing before the pool changed the result";
 }
 
+// The stem without its Relu: the pooled int8 values are negative as often as not, so a pad that
+// took part in the int8 max (read as 0 or as the zero point) would show where the float pool
+// ignored it. The int8 pool runs channels-last after the QConv (oneDNN pooling).
+TEST(CpuInt8, MaxPoolAfterTheQuantizeIgnoresPadsOnNegativeValues) {
+  auto model = [](bool keep_float) {
+    auto m = std::make_unique<QdqModel>();
+    const int64_t c = 8;
+    const std::string xd = m->activation("X", {2, 3, 15, 13}, kXScale, 1.1f, 93);
+    // A negative bias: most pooled values are negative.
+    auto& conv = m->node("Conv", {xd, m->weight("W", randomInt8(c * 3 * 9, 94), {c, 3, 3, 3},
+                                               randomFloats(c, 0.002f, 0.01f, 95), 0),
+                                  m->floats("B", randomFloats(c, -3.f, -1.f, 96), {c})},
+                         {"c1"});
+    QdqModel::setInts(conv, "pads", {1, 1, 1, 1});
+    auto& pool = m->node("MaxPool", {"c1"}, {"p1"});
+    QdqModel::setInts(pool, "kernel_shape", {3, 3});
+    QdqModel::setInts(pool, "strides", {2, 2});
+    QdqModel::setInts(pool, "pads", {1, 1, 1, 1});
+    m->quantize("p1", static_cast<float>(0.5 * std::sqrt(27.0) / 127), "yq");
+    m->output("yq", true);
+    if (keep_float) m->extraOutput("p1");
+    return m;
+  };
+  auto swapped = model(false), plain = model(true);
+  compareBackends(*swapped, "QConv", {}, "conv + MaxPool, no Relu", 1);
+  auto a = swapped->build("reference"), b = plain->build("reference"), c = swapped->build(nullptr);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  int pools = 0;
+  for (const LayerInfo& l : (*c)->layers())
+    if (l.op == "MaxPool") {
+      ++pools;
+      EXPECT_EQ(l.backend, "cpu");
+      EXPECT_EQ(l.precision, "int8");
+    }
+  EXPECT_EQ(pools, 1);
+  Dims da, db;
+  auto ya = swapped->run(*a, 0x5a, &da, nullptr), yb = plain->run(*b, 0xa5, &db, nullptr);
+  ASSERT_TRUE(ya.ok() && yb.ok());
+  EXPECT_EQ(da, db);
+  EXPECT_EQ(*ya, *yb) << "quantizing before the pool changed the result";
+  int negative = 0;
+  for (float v : *yb) negative += v < 0;
+  EXPECT_GT(negative, static_cast<int>(yb->size() / 10)) << "the case should pool negative values";
+}
+
 #endif  // QRT_HAVE_DNNL
 
 }  // namespace
