@@ -255,6 +255,9 @@ Result<double> timeOnce(const Trial& tr, int runs, TimingMemo* memo) {
   return ms;
 }
 
+// How much faster than fp32 (a fraction of fp32's time) a lower precision must be to be taken.
+constexpr double kMinLowPrecisionGain = 0.10;
+
 // An unconstrained layer: fp32, or the fastest allowed precision the CPU computes natively.
 Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bool cpu_allowed, int runs,
                        TimingMemo* memo) {
@@ -327,6 +330,17 @@ Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bo
     if (best_i < 0 || *ms < best) best = *ms, best_i = static_cast<int>(i);
   }
   if (best_i < 0) {  // nothing timed: keep fp32
+    c.reason = join(notes);
+    return c;
+  }
+  // A lower precision must beat fp32 clearly: single-layer timings on a busy machine move by a
+  // few percent, and a layer switched for a gain inside that noise still pays its Casts and the
+  // rounding. fp32 is cands[0]; when it was timed, a narrower winner gives way to it.
+  if (best_i > 0 && !c.timings_ms.empty() && c.timings_ms.front().first == cands[0].label &&
+      best > c.timings_ms.front().second * (1.0 - kMinLowPrecisionGain)) {
+    notes.insert(notes.begin(), "timed " + timed + ": " + cands[static_cast<size_t>(best_i)].label +
+                                    " less than 10% faster: fp32 kept");
+    c.timed = true;
     c.reason = join(notes);
     return c;
   }
