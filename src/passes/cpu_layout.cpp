@@ -15,8 +15,11 @@ namespace qrt::passes {
 
 namespace {
 
+// fp32, or bf16 where the builder chose it (builder/precision.cpp): the conv and pool kernels
+// take either dtype in either layout.
 bool onCpuFp32(const ir::Node& n) {
-  return n.backend == kBackendCpu && n.hasInput(0) && n.inputs[0]->dtype == DataType::kFloat;
+  return n.backend == kBackendCpu && n.hasInput(0) &&
+         (n.inputs[0]->dtype == DataType::kFloat || n.inputs[0]->dtype == DataType::kBFloat16);
 }
 
 // INT8: qrt's QConv on the cpu backend (int8 activations, constant weights; qconv.cpp reads

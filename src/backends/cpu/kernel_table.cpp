@@ -22,7 +22,7 @@ const KernelEntry kKernels[] = {
     {"AveragePool", kF32Bf16, &createAveragePool},
     {"GlobalAveragePool", kF32Bf16, &createGlobalAveragePool},
     {"GlobalMaxPool", kF32Bf16, &createGlobalMaxPool},
-    {"Identity", kF32, &createLayoutChange},  // only the layout changes of passes/cpu_layout.cpp
+    {"Identity", kF32Bf16, &createLayoutChange},  // only the layout changes of passes/cpu_layout.cpp
     {"Identity", kS8U8, &createLayoutChange},  // the same in INT8 regions
     // Element-wise ops and Concat: only inside NHWC regions (passes/cpu_layout.cpp moves them).
     {"Add", kF32, &createBinary},
