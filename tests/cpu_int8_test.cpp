@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/status_macros.h"
+#include "model_builder.h"
 #include "qrt/qrt.h"
 
 #ifdef QRT_HAVE_DNNL
@@ -43,16 +44,7 @@ namespace {
 TEST(CpuInt8, NotBuilt) { GTEST_SKIP() << "qrt was built without oneDNN: no cpu backend"; }
 #else
 
-class BackendEnv {
- public:
-  explicit BackendEnv(const char* value) {
-    if (value)
-      setenv("QRT_BACKEND", value, 1);
-    else
-      unsetenv("QRT_BACKEND");
-  }
-  ~BackendEnv() { unsetenv("QRT_BACKEND"); }
-};
+using test::BackendEnv;
 
 enum class Act { kNone, kRelu, kClip };
 const char* actName(Act a) { return a == Act::kNone ? "none" : a == Act::kRelu ? "relu" : "clip"; }
@@ -170,13 +162,7 @@ class QdqModel {
     int8_out_ = int8;
   }
 
-  Result<std::shared_ptr<Engine>> build(const char* backend) const {
-    std::string bytes;
-    if (!model_.SerializeToString(&bytes)) return internalError("cannot serialize the model");
-    QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
-    BackendEnv env(backend);
-    return buildEngine(*net, BuilderConfig{});
-  }
+  Result<std::shared_ptr<Engine>> build(const char* backend) const { return test::buildModel(model_, backend); }
 
   // Runs a context once with the output poisoned by `poison` (float: NaN). Returns the output
   // as floats (int8 values converted).

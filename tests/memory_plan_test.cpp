@@ -181,13 +181,7 @@ class Net {
     o->set_name(name);
     o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
   }
-  Result<std::shared_ptr<Engine>> build(const char* backend) const {
-    std::string bytes;
-    if (!model_.SerializeToString(&bytes)) return internalError("cannot serialize the model");
-    QRT_ASSIGN_OR_RETURN(std::unique_ptr<Network> net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
-    BackendEnv env(backend);
-    return buildEngine(*net, BuilderConfig{});
-  }
+  Result<std::shared_ptr<Engine>> build(const char* backend) const { return test::buildModel(model_, backend); }
   const std::vector<Tensor>& feeds() const { return feeds_; }
 
  private:

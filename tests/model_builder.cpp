@@ -229,13 +229,18 @@ OneNode& OneNode::roundFloatsTo(DataType type) {
   return *this;
 }
 
-Result<std::shared_ptr<Engine>> OneNode::build(const char* backend, const BuilderConfig& config) const {
+Result<std::shared_ptr<Engine>> buildModel(const onnx::ModelProto& model, const char* backend,
+                                           const BuilderConfig& config) {
   std::string bytes;
-  if (!model_.SerializeToString(&bytes)) return internalError("cannot serialize the model");
+  if (!model.SerializeToString(&bytes)) return internalError("cannot serialize the model");
   auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
   if (!net.ok()) return net.status();
   BackendEnv env(backend);
   return buildEngine(**net, config);
+}
+
+Result<std::shared_ptr<Engine>> OneNode::build(const char* backend, const BuilderConfig& config) const {
+  return buildModel(model_, backend, config);
 }
 
 onnx::AttributeProto* OneNode::attr(const std::string& name, onnx::AttributeProto::AttributeType type) {

@@ -36,6 +36,11 @@ Tensor randomIntTensor(const std::string& name, Dims dims, DataType type, int64_
 Tensor scalarTensor(const std::string& name, DataType type, double value, Dims dims = {});
 
 // Sets QRT_BACKEND (read by the builder) for one scope; nullptr unsets it.
+// Serializes `model`, imports it and builds it with QRT_BACKEND=backend (nullptr: unset, the
+// builder's own choice): what every test-local model builder does last.
+Result<std::shared_ptr<Engine>> buildModel(const onnx::ModelProto& model, const char* backend,
+                                           const BuilderConfig& config = BuilderConfig{});
+
 class BackendEnv {
  public:
   explicit BackendEnv(const char* value);
