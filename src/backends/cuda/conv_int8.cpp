@@ -17,6 +17,7 @@
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/kernel_table.h"
+#include "backends/cuda/qdepthwise.h"
 #include "ops/op.h"
 
 namespace qrt::cuda {
@@ -140,7 +141,8 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext*
     return unsupported(node.describe(), ": the CUDA QConv runs 2-D channels-last convolutions only");
   if (node.hasInput(1) && node.inputs[1]->dtype != DataType::kInt8)
     return unsupported(node.describe(), ": the CUDA QConv takes int8 weights");
-  return makeKernel<QConvKernel>(node, dev, std::move(a), act);
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, makeKernel<QConvKernel>(node, dev, a, act));
+  return withQDepthwise(node, dev, a, act, std::move(k));  // depthwise layers: qdepthwise.cpp
 }
 
 }  // namespace qrt::cuda

@@ -11,6 +11,7 @@
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
+#include "backends/cuda/qdepthwise.h"
 #include "core/file_util.h"
 #include "core/half.h"
 #include "core/logging.h"
@@ -132,13 +133,15 @@ class Tuner {
         }
       }
     }
-    // qrt's depthwise kernel (depthwise.cu) where the layer is one it computes.
-    if (p.dtype != DataType::kInt8) {
+    // qrt's depthwise kernel (depthwise.cu; int8: qdepthwise.cu) where the layer is one it computes.
+    {
       std::string tactic;
       double us = 0;
-      Status s = depthwiseConvCandidate(
-          node, dev_, [&](const std::function<Status()>& work, double* t) { return timeWork(work, best_us, t, who); },
-          &tactic, &us);
+      const ConvTimer timer = [&](const std::function<Status()>& work, double* t) {
+        return timeWork(work, best_us, t, who);
+      };
+      Status s = p.dtype == DataType::kInt8 ? qdepthwiseConvCandidate(node, dev_, timer, &tactic, &us)
+                                            : depthwiseConvCandidate(node, dev_, timer, &tactic, &us);
       if (!s.ok()) {
         cudaGetLastError();
         if (s.code() != StatusCode::kUnsupported) logWarning(s.message(), "; not a tactic");

@@ -1,0 +1,169 @@
+// INT8 depthwise convolution (see qdepthwise_launch.h). Channels-last: one thread per output
+// pixel and vector of V int8 channels (V = 16: one 16-byte load per tap; 4: one 4-byte load;
+// 1 for channel counts that are no multiple of 4), so a warp reads contiguous memory and L1
+// catches the overlap of neighbouring outputs' windows. Taps over padding add nothing (the
+// zero point is 0). The epilogue uses __fmul_rn/__fadd_rn/__fdiv_rn so that nvcc's FMA
+// contraction cannot move a value across a rounding boundary the reference does not cross.
+#include "backends/cuda/device_util.cuh"
+#include "backends/cuda/qdepthwise_launch.h"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+// Sign-extends byte j of a 32-bit word.
+__device__ __forceinline__ int sbyte(unsigned word, int j) { return static_cast<int>(word << (24 - 8 * j)) >> 24; }
+
+template <int V>
+__device__ __forceinline__ void loadInt8(const int8_t* p, int* out) {
+  if constexpr (V == 16) {
+    const uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
+    const unsigned words[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) out[q * 4 + j] = sbyte(words[q], j);
+  } else if constexpr (V == 4) {
+    const unsigned u = __ldg(reinterpret_cast<const unsigned*>(p));
+#pragma unroll
+    for (int j = 0; j < 4; ++j) out[j] = sbyte(u, j);
+  } else {
+    out[0] = __ldg(p);
+  }
+}
+
+template <int V>
+__device__ __forceinline__ void loadFloats(const float* p, float* out) {
+  if constexpr (V % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < V / 4; ++q) {
+      const float4 f = __ldg(reinterpret_cast<const float4*>(p) + q);
+      out[q * 4] = f.x;
+      out[q * 4 + 1] = f.y;
+      out[q * 4 + 2] = f.z;
+      out[q * 4 + 3] = f.w;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < V; ++j) out[j] = __ldg(p + j);
+  }
+}
+
+// QConv's epilogue for one accumulator (reference/qops_common.h FusedEpilogue::apply).
+__device__ __forceinline__ float epilogue(int acc, float mult, float bias, const QDepthwiseEpilogue& e) {
+  float v = __fadd_rn(__fmul_rn(static_cast<float>(acc), mult), bias);
+  if (e.act == QAct::kRelu) v = v < 0.f ? 0.f : v;
+  else if (e.act == QAct::kClip) v = v < e.lo ? e.lo : (v > e.hi ? e.hi : v);
+  return v;
+}
+
+// round half to even (__float2int_rn), saturated; NaN -> 0 (the zero point), as requantize.
+__device__ __forceinline__ unsigned quantize(float v, float y_scale) {
+  const float q = __fdiv_rn(v, y_scale);
+  const int r = q != q ? 0 : __float2int_rn(fminf(fmaxf(q, -128.f), 127.f));
+  return static_cast<unsigned>(r) & 0xFFu;
+}
+
+template <int V, bool kInt8>
+__device__ __forceinline__ void store(void* y, unsigned o, const float* v, float y_scale) {
+  if constexpr (kInt8) {
+    int8_t* p = static_cast<int8_t*>(y) + o;
+    if constexpr (V == 1) {
+      p[0] = static_cast<int8_t>(quantize(v[0], y_scale));
+    } else {
+      unsigned words[V / 4];
+#pragma unroll
+      for (int q = 0; q < V / 4; ++q) {
+        words[q] = 0;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) words[q] |= quantize(v[q * 4 + j], y_scale) << (8 * j);
+      }
+      if constexpr (V == 16) *reinterpret_cast<uint4*>(p) = make_uint4(words[0], words[1], words[2], words[3]);
+      else *reinterpret_cast<unsigned*>(p) = words[0];
+    }
+  } else {
+    float* p = static_cast<float*>(y) + o;
+    if constexpr (V % 4 == 0) {
+#pragma unroll
+      for (int q = 0; q < V / 4; ++q)
+        reinterpret_cast<float4*>(p)[q] = make_float4(v[q * 4], v[q * 4 + 1], v[q * 4 + 2], v[q * 4 + 3]);
+    } else {
+      p[0] = v[0];
+    }
+  }
+}
+
+// K > 0: a kh = kw = K kernel known at compile time (unrolled taps); 0: the geometry's.
+template <int V, int K, bool kInt8>
+__global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
+                                                         void* __restrict__ y, DepthwiseGeometry g, QDepthwiseEpilogue e) {
+  const int kh = K > 0 ? K : g.kh, kw = K > 0 ? K : g.kw;
+  const unsigned cv = static_cast<unsigned>(g.c / V);
+  const unsigned total = static_cast<unsigned>(g.n) * g.oh * g.ow * cv;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const unsigned c = (i % cv) * V;
+    unsigned p = i / cv;
+    const int ox = static_cast<int>(p % g.ow);
+    p /= g.ow;
+    const int oy = static_cast<int>(p % g.oh);
+    const unsigned n = p / g.oh;
+    int acc[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] = 0;
+    const int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+    const int8_t* xn = x + static_cast<size_t>(n) * g.h * g.w * g.c + c;
+#pragma unroll
+    for (int r = 0; r < kh; ++r) {
+      const int iy = iy0 + r * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+#pragma unroll
+      for (int s = 0; s < kw; ++s) {
+        const int ix = ix0 + s * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        int xv[V], wv[V];
+        loadInt8<V>(xn + (static_cast<unsigned>(iy) * g.w + ix) * static_cast<unsigned>(g.c), xv);
+        loadInt8<V>(w + static_cast<unsigned>(r * kw + s) * g.c + c, wv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) acc[j] += xv[j] * wv[j];
+      }
+    }
+    float mult[V], bias[V], v[V];
+    loadFloats<V>(e.mult + c, mult);
+    loadFloats<V>(e.bias + c, bias);
+#pragma unroll
+    for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
+    store<V, kInt8>(y, i * V, v, e.y_scale);  // i * V: the NHWC output index of channel c
+  }
+}
+
+template <int V, bool kInt8>
+void launchVec(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g, const QDepthwiseEpilogue& e,
+               cudaStream_t s) {
+  const unsigned blocks = blocksFor(int64_t{g.n} * g.oh * g.ow * (g.c / V));
+  const int k = g.kh == g.kw ? g.kh : 0;
+  if (k == 3) qdepthwiseNhwc<V, 3, kInt8><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
+  else if (k == 5) qdepthwiseNhwc<V, 5, kInt8><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
+  else qdepthwiseNhwc<V, 0, kInt8><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
+}
+
+template <bool kInt8>
+void launchTyped(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g, const QDepthwiseEpilogue& e,
+                 cudaStream_t s) {
+  auto aligned = [](const void* p, uintptr_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; };
+  const bool ptrs16 = aligned(x, 16) && aligned(w, 16) && aligned(y, 16) && aligned(e.mult, 16) && aligned(e.bias, 16);
+  if (g.c % 16 == 0 && ptrs16) launchVec<16, kInt8>(x, w, y, g, e, s);
+  else if (g.c % 4 == 0 && aligned(x, 4) && aligned(w, 4) && aligned(y, 16) && aligned(e.mult, 16) && aligned(e.bias, 16))
+    launchVec<4, kInt8>(x, w, y, g, e, s);
+  else launchVec<1, kInt8>(x, w, y, g, e, s);
+}
+
+}  // namespace
+
+void depthwiseConvInt8(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g,
+                       const QDepthwiseEpilogue& e, cudaStream_t s) {
+  if (int64_t{g.n} * g.oh * g.ow * g.c <= 0) return;
+  if (e.y_int8) launchTyped<true>(x, w, y, g, e, s);
+  else launchTyped<false>(x, w, y, g, e, s);
+}
+
+}  // namespace qrt::cuda::launch

@@ -1,0 +1,35 @@
+// qrt's INT8 depthwise convolution (qdepthwise.cu), QConv's kernel for depthwise layers
+// (qdepthwise.cpp). cuDNN has no fast int8 depthwise plan on Hopper: MobileNetV2's int8
+// depthwise layers took 1.7-5.4 ms each at batch 256 on an H100 (bench/gpu/NOTES.md), where
+// the layer only reads its input once and is memory bound. Same scheme as the FP16 kernel
+// (depthwise_launch.h): channels-last, one thread per output pixel and vector of 16 int8
+// channels (one 16-byte load per tap), int32 accumulation, QConv's epilogue in the same pass.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "backends/cuda/conv_launch.h"
+#include "backends/cuda/depthwise_launch.h"
+
+namespace qrt::cuda::launch {
+
+// QConv's epilogue (reference/qops_common.h FusedEpilogue), per channel c:
+//   v = act(float(acc) * mult[c] + bias[c])  with mult = x_scale * w_scale[c], fp32, no FMA
+//   y = v (fp32 out) or saturate(round_half_even(v / y_scale)) (int8 out)
+struct QDepthwiseEpilogue {
+  const float* mult = nullptr;  // [C], device
+  const float* bias = nullptr;  // [C], device (zeros when the node has none)
+  QAct act = QAct::kNone;
+  float lo = 0.f, hi = 0.f;  // clip bounds (unscaled)
+  float y_scale = 1.f;
+  bool y_int8 = true;
+};
+
+// x [N, H, W, C] int8 (channels-last), w [kh * kw, C] int8 (tap-major), y [N, OH, OW, C] int8
+// or fp32. g.channels_last must be set; every index must fit in int32 (depthwiseFits).
+void depthwiseConvInt8(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g,
+                       const QDepthwiseEpilogue& e, cudaStream_t s);
+
+}  // namespace qrt::cuda::launch
