@@ -42,7 +42,11 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   auto info = currentDevice();
   if (!info.ok()) return info.status().withContext("--device cuda");
   int half_nodes = 0, nhwc_nodes = 0, layout_changes = 0;
+  // INT8 stems (<= 4 input channels) run as float convolutions, FP16 where allowed (int8_stems.cpp).
+  passes::UnfoldReport stems;
+  QRT_RETURN_IF_ERROR(unfoldInt8Stems(g, &stems));
   if (config.getFlag(BuilderFlag::kFP16)) QRT_RETURN_IF_ERROR(convertToHalf(g, &half_nodes));
+  QRT_RETURN_IF_ERROR(finishInt8Stems(g, stems, metadata));
   // Channels-last around FP16 convolutions and INT8 ones (QConv, from foldQdq).
   const bool has_qconv = std::any_of(g.nodes().begin(), g.nodes().end(), [](const auto& n) {
     return n->op_type == "QConv" && n->domain == kQrtDomain;

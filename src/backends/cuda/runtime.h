@@ -9,6 +9,7 @@
 
 #include "backends/kernel.h"
 #include "runtime/kernel_factory.h"
+#include "passes/unfold_qconv.h"
 
 namespace qrt::cuda {
 
@@ -28,6 +29,11 @@ std::set<const ir::Node*> hostNodes(const ir::Graph& g);
 Status convertToHalf(ir::Graph& g, int* converted_nodes);
 // Channels-last storage for FP16 convolutions and the nodes around them. layout.cpp
 Status assignChannelsLast(ir::Graph& g, int* nhwc_nodes, int* layout_changes);
+// INT8 convolutions over <= 4 input channels (stems) back to float, before convertToHalf
+// (QRT_CUDA_INT8_STEM=int8 keeps them); after it, their requantization reads fp16 directly and
+// the engine's layer info gets the reason. int8_stems.cpp
+Status unfoldInt8Stems(ir::Graph& g, passes::UnfoldReport* report);
+Status finishInt8Stems(ir::Graph& g, const passes::UnfoldReport& report, std::map<std::string, std::string>& metadata);
 // INT8 residual tails Add [-> Relu] -> QuantizeLinear as one AddQuantize node. fuse_add_quantize.cpp
 Status fuseAddQuantize(ir::Graph& g, int* fused);
 
