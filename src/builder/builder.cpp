@@ -93,11 +93,18 @@ Precision precisionOf(const ir::Node& n) {
 // build has any), then every recognised Q/DQ pattern, inserted here or the model's own, folded
 // into integer kernels (QConv, QGemm, QMatMul). The Q/DQ left over run as float-simulating kernels.
 Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& activation_scales,
-                          std::map<std::string, std::string>* metadata) {
+                          const BuilderConfig& config, std::map<std::string, std::string>* metadata) {
   std::string summary;
   if (!activation_scales.empty()) {
     passes::QdqReport report;
-    QRT_RETURN_IF_ERROR(passes::insertQdq(g, activation_scales, passes::QdqOptions{}, &report));
+    passes::QdqOptions options;
+    // CUDA: residual branches quantized too, so the GPU's residual blocks run int8 in, int8 out
+    // (passes/fuse_qconv_residual.h); the cpu backend keeps its float residual + AddQuantize.
+    // QRT_CUDA_INT8_RESIDUAL=off keeps the float residual on the GPU too (before/after timings).
+    const char* residual_env = std::getenv("QRT_CUDA_INT8_RESIDUAL");
+    options.quantize_residuals =
+        config.device() == DeviceType::kCUDA && !(residual_env && std::string(residual_env) == "off");
+    QRT_RETURN_IF_ERROR(passes::insertQdq(g, activation_scales, options, &report));
     logInfo("INT8: ", report.summary());
     summary = "inserted: " + report.summary() + "; ";
     for (const std::string& why : report.skipped) logInfo("INT8: left in float: ", why);
@@ -170,7 +177,7 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
   if (config.getFlag(BuilderFlag::kINT8)) {
     QRT_ASSIGN_OR_RETURN(activation_scales, int8ActivationScales(*g, config, &metadata));
   }
-  QRT_RETURN_IF_ERROR(quantizeExplicitly(*g, activation_scales, &metadata));
+  QRT_RETURN_IF_ERROR(quantizeExplicitly(*g, activation_scales, config, &metadata));
   QRT_RETURN_IF_ERROR(passes::runFusionPasses(*g));
   std::string flags;
   if (config.getFlag(BuilderFlag::kFP16)) flags += "fp16,";

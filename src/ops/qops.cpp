@@ -204,8 +204,10 @@ Status inferQLinearMatMul(InferContext& ctx) {
 // ---- qrt's fused ops -------------------------------------------------------------------------
 
 // QConv: x_q [N, C, D...] int8, w_q [M, C/group, k...] int8, bias [M] float (optional),
-// x_scale (scalar), w_scale (scalar or [M]), y_scale (optional scalar); Conv's attributes plus
-// activation / clip_min / clip_max.
+// x_scale (scalar), w_scale (scalar or [M]), y_scale (optional scalar), z_q (optional int8
+// residual of the output's shape, zero point 0) and z_scale (scalar, required with z_q); Conv's
+// attributes plus activation / clip_min / clip_max. With z: y = act(acc * x_scale * w_scale[c]
+// + bias[c] + z_scale * z_q) (passes/fuse_qconv_residual.h makes it).
 Status inferQConv(InferContext& ctx) {
   QRT_RETURN_IF_ERROR(checkInt8(ctx, 0, "x_q"));
   QRT_RETURN_IF_ERROR(checkInt8(ctx, 1, "w_q"));
@@ -216,6 +218,14 @@ Status inferQConv(InferContext& ctx) {
   if (ctx.hasInput(5)) QRT_RETURN_IF_ERROR(checkScale(ctx, 5, 0, "y_scale"));
   QRT_RETURN_IF_ERROR(checkActivation(ctx));
   QRT_ASSIGN_OR_RETURN(Dims out, convOutputDims(ctx, 0, 1));
+  if (ctx.hasInput(6) || ctx.hasInput(7)) {
+    QRT_RETURN_IF_ERROR(checkInt8(ctx, 6, "z_q"));
+    QRT_RETURN_IF_ERROR(checkScale(ctx, 7, 0, "z_scale"));
+    const Dims& z = ctx.in_dims[6];
+    bool same = z.size() == out.size();
+    for (size_t i = 0; same && i < z.size(); ++i) same = z[i] < 0 || out[i] < 0 || z[i] == out[i];
+    if (!same) return ctx.error("z_q of shape ", dimsToString(z), " must have the output's shape ", dimsToString(out));
+  }
   ctx.setOutput(0, fusedOutputType(ctx, 5), out);
   return Status::Ok();
 }

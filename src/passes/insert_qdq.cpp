@@ -60,6 +60,7 @@ class QdqInserter {
       std::string why;
       Decision d = decide(*n, &why);
       if (d == Decision::kSkip) report_.skipped.push_back(n->describe() + ": " + why);
+      if (d == Decision::kAlreadyQuantized) quantized_.insert(n);
       if (d != Decision::kQuantize) continue;
       for (size_t i = 0; i < 2; ++i) {
         ir::Value* v = n->inputs[i];
@@ -73,7 +74,9 @@ class QdqInserter {
         n->inputs[i] = dq;
       }
       ++report_.quantized_layers;
+      quantized_.insert(n);
     }
+    if (options_.quantize_residuals) QRT_RETURN_IF_ERROR(quantizeResiduals());
     g_.removeUnusedValues();  // float weights no other node reads
     return g_.topoSort();
   }
@@ -110,6 +113,49 @@ class QdqInserter {
       }
     }
     return all_dequantized ? Decision::kAlreadyQuantized : Decision::kQuantize;
+  }
+
+  // QdqOptions::quantize_residuals: the branch of a residual Add beside a quantized Conv's
+  // output goes through Q/DQ (see insert_qdq.h).
+  Status quantizeResiduals() {
+    g_.rebuildUses();
+    std::vector<ir::Node*> adds;
+    for (const auto& n : g_.nodes())
+      if (n->op_type == "Add" && isDefaultDomain(n->domain) && n->inputs.size() == 2 && n->hasInput(0) &&
+          n->hasInput(1))
+        adds.push_back(n.get());
+    for (ir::Node* add : adds) {
+      ir::Value* a = add->inputs[0];
+      ir::Value* b = add->inputs[1];
+      if (a == b || a->dtype != DataType::kFloat || b->dtype != DataType::kFloat || a->isConstant() ||
+          b->isConstant() || !a->has_shape || !b->has_shape || a->dims != b->dims)
+        continue;
+      // The Conv side stays float (foldQdq gives it a float-out QConv, which the residual fusion
+      // takes); the other input is the branch to quantize. With two such Convs (a downsample
+      // block), input 0 is the Conv side.
+      int conv_side = convFeedsOnly(a, add) ? 0 : (convFeedsOnly(b, add) ? 1 : -1);
+      if (conv_side < 0) continue;
+      ir::Value* branch = add->inputs[static_cast<size_t>(1 - conv_side)];
+      if (fromDequantize(branch)) continue;
+      auto it = scales_.find(branch->name);
+      if (it == scales_.end()) {
+        report_.skipped.push_back(add->describe() + ": residual input '" + branch->name + "' has no scale");
+        continue;
+      }
+      QRT_ASSIGN_OR_RETURN(ir::Value * dq, dequantizedActivation(branch, it->second));
+      add->inputs[static_cast<size_t>(1 - conv_side)] = dq;
+      ++report_.quantized_residuals;
+    }
+    g_.rebuildUses();
+    return Status::Ok();
+  }
+
+  // v is the output of a Conv quantized here (or already quantized), read by `reader` alone.
+  bool convFeedsOnly(const ir::Value* v, const ir::Node* reader) const {
+    const ir::Node* p = v->producer;
+    if (!p || p->op_type != "Conv" || !isDefaultDomain(p->domain) || !quantized_.count(p)) return false;
+    if (v->is_graph_output || v->consumers.size() != 1 || v->consumers[0] != reader) return false;
+    return true;
   }
 
   // x -> Q -> DQ, made once per tensor and shared by every layer that reads x.
@@ -177,6 +223,7 @@ class QdqInserter {
   const QdqOptions& options_;
   QdqReport& report_;
   std::map<ir::Value*, ir::Value*> act_dq_;
+  std::set<const ir::Node*> quantized_;  // layers whose inputs all come through Q/DQ
   std::map<std::pair<ir::Value*, int64_t>, ir::Value*> weight_dq_;
 };
 
@@ -185,6 +232,7 @@ class QdqInserter {
 std::string QdqReport::summary() const {
   std::string s = strCat("quantized ", quantized_layers, " layer", quantized_layers == 1 ? "" : "s", " (",
                          activation_qdq, " activation Q/DQ pairs, ", quantized_weights, " weights)");
+  if (quantized_residuals > 0) s += strCat(", ", quantized_residuals, " residual inputs");
   if (!skipped.empty()) s += strCat("; ", skipped.size(), " left in float");
   return s;
 }

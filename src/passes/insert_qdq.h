@@ -21,12 +21,22 @@ struct QdqOptions {
   bool per_channel_weights = true;
   // Names of nodes to leave in float (e.g. the layers a sensitivity analysis found fragile).
   std::set<std::string> exclude_nodes;
+  // Residual branches too (NVIDIA's recommended QDQ placement for TensorRT's ResNets): for each
+  // fp32 Add of two activations of one shape where one input is the output of a quantized Conv
+  // read by this Add alone, the other input (the identity or downsample branch) goes through
+  // Q/DQ when it has a scale (its existing pair when it has one). An input that is itself such a
+  // Conv's output (ResNet's downsample 1x1) is the branch quantized, so foldQdq makes that Conv
+  // an int8-out QConv and passes/fuse_qconv_residual.h then folds the Add, its Relu and the
+  // block's output Q into the other Conv. Set by the builder for CUDA builds only: the cpu
+  // backend keeps its float residual and its AddQuantize (docs/int8.md).
+  bool quantize_residuals = false;
 };
 
 struct QdqReport {
   int quantized_layers = 0;    // layers whose inputs now all come through Q/DQ
   int activation_qdq = 0;      // Q/DQ pairs inserted for activations
   int quantized_weights = 0;   // weight tensors quantized to int8 constants
+  int quantized_residuals = 0; // Add inputs given Q/DQ by quantize_residuals
   std::vector<std::string> skipped;  // one line per candidate layer left in float, with the reason
   // "quantized 12 layers (12 activation Q/DQ pairs, 12 weights); 1 left in float".
   std::string summary() const;

@@ -145,6 +145,10 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node) {
     return invalidArgument(node.describe(), ": needs x_q, w_q, x_scale and w_scale");
   if (node.inputs[0]->dtype != DataType::kInt8 || node.inputs[1]->dtype != DataType::kInt8)
     return unsupported(node.describe(), ": QConv takes int8 x_q and w_q");
+  // An int8 residual (inputs 6, 7: passes/fuse_qconv_residual.h, made for the CUDA backend) is
+  // not in this kernel's epilogue: such a node runs on the reference backend.
+  if (node.hasInput(6) || node.hasInput(7))
+    return unsupported(node.describe(), ": the cpu QConv has no int8 residual input");
   QRT_ASSIGN_OR_RETURN(s.epilogue, readQuantEpilogue(node, 2, 3, 4, 5));
   if (!epilogueInputsConstant(node, s.epilogue))
     return unsupported(node.describe(), ": the cpu QConv needs constant scales and bias");

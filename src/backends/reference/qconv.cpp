@@ -14,6 +14,7 @@ namespace {
 // Which inputs hold x, w and their (optional, -1: none) zero points.
 struct ConvOperands {
   int x = 0, w = 1, x_zp = -1, w_zp = -1;
+  int z = -1, z_scale = -1;  // QConv's int8 residual (of y's shape) and its scale
 };
 
 template <typename TX, typename TW, typename TY, typename Epi>
@@ -29,6 +30,12 @@ class IntConvKernel final : public Kernel {
     Dims y{x[0], w[0]};
     y.insert(y.end(), win.out.begin(), win.out.end());
     QRT_RETURN_IF_ERROR(checkOutputDims(outputs[0], y, a_.where));
+    if (io_.z >= 0) {
+      if (inputs[static_cast<size_t>(io_.z)].dims != y)
+        return invalidArgument(a_.where, ": z_q of shape ", dimsToString(inputs[static_cast<size_t>(io_.z)].dims),
+                               " must have the output's shape ", dimsToString(y));
+      QRT_RETURN_IF_ERROR(checkPerChannel(inputs[static_cast<size_t>(io_.z_scale)], 1, "z_scale", a_.where));
+    }
     n_ = x[0];
     c_ = x[1];
     m_ = w[0];
@@ -53,12 +60,22 @@ class IntConvKernel final : public Kernel {
     const TX* x = inputs[static_cast<size_t>(io_.x)].as<const TX>();
     const TW* w = inputs[static_cast<size_t>(io_.w)].as<const TW>();
     TY* y = outputs[0].as<TY>();
+    const int8_t* z = io_.z >= 0 ? inputs[static_cast<size_t>(io_.z)].as<const int8_t>() : nullptr;
+    const float z_scale = io_.z >= 0 ? inputs[static_cast<size_t>(io_.z_scale)].as<const float>()[0] : 0.f;
     const int64_t plane = g_.out_vol;
     parallelLanes(n_ * m_, lanes_, [&](int64_t item, int64_t lane) {
       const int64_t n = item / m_, oc = item % m_, group = oc / mg_;
       int32_t* acc = ws_.at<int32_t>(ws, ws_acc_) + lane * plane;
       convPlaneInt(g_, cg_, x + (n * c_ + group * cg_) * g_.in_vol, x_zp, w + oc * cg_ * g_.k_vol, w_zp[oc], acc);
       TY* y_plane = y + item * plane;
+      if constexpr (requires { epi_.applyResidual(int32_t{0}, int64_t{0}, 0.f); }) {
+        if (z) {
+          const int8_t* z_plane = z + item * plane;
+          for (int64_t p = 0; p < plane; ++p)
+            y_plane[p] = epi_.applyResidual(acc[p], oc, z_scale * static_cast<float>(z_plane[p]));
+          return;
+        }
+      }
       for (int64_t p = 0; p < plane; ++p) y_plane[p] = epi_.apply(acc[p], 0, oc);
     });
     return Status::Ok();
@@ -81,11 +98,19 @@ std::unique_ptr<Kernel> newIntConv(WindowAttrs a, ConvOperands io, Epi epi) {
 
 }  // namespace
 
-// QConv inputs: x_q 0, w_q 1, bias 2, x_scale 3, w_scale 4, y_scale 5 (optional).
+// QConv inputs: x_q 0, w_q 1, bias 2, x_scale 3, w_scale 4, y_scale 5 (optional), z_q 6 and
+// z_scale 7 (optional, together).
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node) {
   QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
   QRT_ASSIGN_OR_RETURN(FusedActivation act, readFusedActivation(node));
-  const ConvOperands io{0, 1, -1, -1};
+  ConvOperands io{0, 1, -1, -1};
+  if (node.hasInput(6) != node.hasInput(7))
+    return invalidArgument(node.describe(), ": QConv takes z_q and z_scale together");
+  if (node.hasInput(6)) {
+    if (node.inputs[6]->dtype != DataType::kInt8) return unsupported(node.describe(), ": QConv takes an int8 z_q");
+    io.z = 6;
+    io.z_scale = 7;
+  }
   const int y_scale = node.hasInput(5) ? 5 : -1;
   if (node.inputs[0]->dtype != DataType::kInt8 || node.inputs[1]->dtype != DataType::kInt8)
     return unsupported(node.describe(), ": QConv takes int8 x_q and w_q");

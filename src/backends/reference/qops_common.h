@@ -222,6 +222,18 @@ class FusedEpilogue {
     else return saturateRound<TY>(y / y_scale_, 0);
   }
 
+  // QConv with an int8 residual: `z` is z_scale * z_q, formed in float by the caller. The order
+  // is exactly that of the graph the fused node replaces (QConv with float output, then
+  // Add(., DequantizeLinear(z_q)), [Relu], QuantizeLinear): (acc * mult + bias) rounded to float,
+  // plus the dequantized residual rounded to float, the sum rounded, the activation, then
+  // y / y_scale rounded half to even: the fused node computes the unfused graph's bits.
+  TY applyResidual(int32_t acc, int64_t ch, float z) const {
+    const float conv = static_cast<float>(acc) * mult_[ch] + bias_[ch];
+    const float y = act_.apply(conv + z);
+    if constexpr (std::is_same_v<TY, float>) return y;
+    else return saturateRound<TY>(y / y_scale_, 0);
+  }
+
  private:
   Inputs in_;
   FusedActivation act_;
