@@ -11,6 +11,7 @@
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
+#include "backends/cuda/tactic_timer.h"
 #include "backends/cuda/qdepthwise.h"
 #include "core/file_util.h"
 #include "core/half.h"
@@ -23,7 +24,6 @@ namespace {
 
 constexpr const char kCacheHeader[] = "# qrt timing cache v1";
 constexpr size_t kMaxCandidates = 16;  // heuristic configurations per fusion level (plus every other engine)
-constexpr int kReps = 7;
 
 bool isConv(const ir::Node& n) {
   return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain);
@@ -158,18 +158,9 @@ class Tuner {
     return Status::Ok();
   }
 
-  ~Tuner() {
-    if (a_) cudaEventDestroy(a_);
-    if (b_) cudaEventDestroy(b_);
-  }
-
  private:
   // Scratch buffers for `q` (the problem as run, padded or not; `p` as the node sees it).
   Status prepare(const ConvProblem& p, const ConvProblem& q, const std::string& who) {
-    if (!a_) {
-      QRT_RETURN_IF_ERROR(checkCuda(cudaEventCreate(&a_), who));
-      QRT_RETURN_IF_ERROR(checkCuda(cudaEventCreate(&b_), who));
-    }
     const DataType bias_t = p.dtype == DataType::kInt8 ? DataType::kFloat : p.dtype;
     struct B {
       DeviceBuffer* buf;
@@ -253,78 +244,20 @@ class Tuner {
     return Status::Ok();
   }
 
-  // GPU time per run: `per` back-to-back runs captured in a CUDA graph (as the engine replays
-  // them: no host launch gaps in the measurement, which dominate small layers), the graph
-  // replayed kReps times between events, the median divided by `per`. A plan 10x slower than
-  // the best so far in its warm-up is not timed further (slow engines would dominate the build
-  // time). Without graph capture, each run is timed alone.
+  // GPU time per run, as TacticTimer measures it (CUDA-graph replays; tactic_timer.h).
   Status run(ConvPlan& plan, const ConvProblem& p, const EpilogueActivation& act, Fusion f, double best_us, double* us,
              const std::string& who) {
     return timeWork([&] { return once(plan, p, act, f); }, best_us, us, who);
   }
 
   Status timeWork(const std::function<Status()>& work, double best_us, double* us, const std::string& who) {
-    auto once = [&] { return work(); };
-    QRT_RETURN_IF_ERROR(once());
-    cudaEventRecord(a_, dev_->stream);
-    QRT_RETURN_IF_ERROR(once());
-    cudaEventRecord(b_, dev_->stream);
-    QRT_RETURN_IF_ERROR(checkCuda(cudaEventSynchronize(b_), who, ": tactic warm-up"));
-    float first = 0;
-    cudaEventElapsedTime(&first, a_, b_);
-    if (1000.0 * first > 10 * best_us) {
-      *us = 1000.0 * first;
-      return Status::Ok();
-    }
-    // About 0.3 ms of work per replay, 1 to 20 runs.
-    const int per = static_cast<int>(std::clamp(300.0 / std::max(1.0, 1000.0 * first), 1.0, 20.0));
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    bool captured = cudaStreamBeginCapture(dev_->stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
-    if (captured) {
-      Status s;
-      for (int i = 0; i < per && s.ok(); ++i) s = once();
-      captured = cudaStreamEndCapture(dev_->stream, &graph) == cudaSuccess && s.ok() &&
-                 cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-      if (graph) cudaGraphDestroy(graph);
-      if (!captured) cudaGetLastError();
-    }
-    std::vector<float> ms(kReps);
-    if (captured) {
-      cudaGraphLaunch(exec, dev_->stream);
-      for (int i = 0; i < kReps; ++i) {
-        cudaEventRecord(a_, dev_->stream);
-        cudaGraphLaunch(exec, dev_->stream);
-        cudaEventRecord(b_, dev_->stream);
-        Status s = checkCuda(cudaEventSynchronize(b_), who, ": tactic timing");
-        if (!s.ok()) {
-          cudaGraphExecDestroy(exec);
-          return s;
-        }
-        cudaEventElapsedTime(&ms[static_cast<size_t>(i)], a_, b_);
-        ms[static_cast<size_t>(i)] /= static_cast<float>(per);
-      }
-      cudaGraphExecDestroy(exec);
-      std::sort(ms.begin(), ms.end());
-      *us = 1000.0 * ms[kReps / 2];
-      return Status::Ok();
-    }
-    for (int i = 0; i < kReps; ++i) {
-      cudaEventRecord(a_, dev_->stream);
-      QRT_RETURN_IF_ERROR(once());
-      cudaEventRecord(b_, dev_->stream);
-      QRT_RETURN_IF_ERROR(checkCuda(cudaEventSynchronize(b_), who, ": tactic timing"));
-      cudaEventElapsedTime(&ms[static_cast<size_t>(i)], a_, b_);
-    }
-    std::sort(ms.begin(), ms.end());
-    *us = 1000.0 * ms[kReps / 2];
-    return Status::Ok();
+    return timer_.time(work, best_us, us, who);
   }
 
   DeviceContext* dev_;
+  TacticTimer timer_{dev_};
   DeviceBuffer x_, x_raw_, w_, y_, yq_, z_, bias_, scale_, ws_;
   ChannelPad pad_;
-  cudaEvent_t a_ = nullptr, b_ = nullptr;
 };
 
 }  // namespace

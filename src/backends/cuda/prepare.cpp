@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "backends/cuda/conv_tactics.h"
+#include "backends/cuda/gemm_tactics.h"
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/runtime.h"
 #include "core/logging.h"
@@ -77,6 +78,8 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   }
   // Build-time tactics of the convolutions, timed on this GPU (conv_tactics.h).
   QRT_RETURN_IF_ERROR(chooseConvTactics(g, config, *info, metadata));
+  // And of the matrix products on cuBLASLt (gemm_tactics.h), in the same timing cache.
+  QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, metadata));
   metadata["device"] = "cuda";
   metadata["cuda_arch"] = archName(info->sm);
   metadata["cuda_device"] = info->name;

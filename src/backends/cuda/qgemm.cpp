@@ -13,8 +13,10 @@
 // (both operands K-contiguous); QMatMul's B [K, N] is first transposed to [N, K] rows in the
 // workspace. Shapes cuBLASLt refuses (K not a multiple of 4, QGemm's transA, no algorithm) run
 // on a plain int8 kernel instead.
+#include "backends/cuda/conv_tactic_file.h"
 #include "backends/cuda/int8_launch.h"
 #include "backends/cuda/kernel_table.h"
+#include "backends/cuda/lt_gemm.h"
 #include "ops/op.h"
 
 namespace qrt::cuda {
@@ -33,75 +35,52 @@ void* at(void* ws, size_t offset) {
 // cuBLASLt when it has a kernel for the shape (else `ok()` is false and the caller falls back).
 class LtInt8 {
  public:
-  LtInt8() = default;
-  LtInt8(const LtInt8&) = delete;
-  LtInt8& operator=(const LtInt8&) = delete;
-  ~LtInt8() { destroy(); }
-
   bool ok() const { return ok_; }
+  LtGemm* gemm() { return ok_ ? &gemm_ : nullptr; }
 
   Status plan(DeviceContext* dev, int64_t batch, int64_t rows, int64_t cols, int64_t k, int64_t a_stride,
-              int64_t w_stride, const std::string& who) {
-    destroy();
+              int64_t w_stride, const std::string& tactic_attr, const std::string& who) {
     ok_ = false;
     if (k % 4 != 0 || rows == 0 || cols == 0 || k == 0) return Status::Ok();
-    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32I, CUDA_R_32I), who, ": int8 matmul descriptor"));
-    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), who));
-    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), who));
-    auto layout = [&](cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t r, int64_t c, int64_t ld, int64_t stride) {
-      return createLtLayout(l, t, r, c, ld, batch, stride, who);
-    };
-    // Column-major: W's bytes are K x cols (ld K), used transposed; A's are K x rows (ld K).
-    QRT_RETURN_IF_ERROR(layout(&w_, CUDA_R_8I, k, cols, k, w_stride));
-    QRT_RETURN_IF_ERROR(layout(&a_, CUDA_R_8I, k, rows, k, a_stride));
-    QRT_RETURN_IF_ERROR(layout(&d_, CUDA_R_32I, cols, rows, cols, rows * cols));
     uint32_t align = 4;
     for (int64_t v : {k, a_stride, w_stride})
       while (align > 1 && v % align != 0) align /= 2;
     if (align < 4) return Status::Ok();
-    cublasLtMatmulPreference_t pref = nullptr;
-    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulPreferenceCreate(&pref), who));
-    uint64_t ws = kLtWorkspace;
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align, sizeof(align));
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align, sizeof(align));
     uint32_t align_d = 16;  // the accumulator starts 256-byte aligned; its columns and batches move by these
     for (int64_t v : {cols * 4, rows * cols * 4})
       while (align_d > 4 && v % align_d != 0) align_d /= 2;
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof(align_d));
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof(align_d));
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(dev->lt, desc_, w_, a_, d_, d_, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
+    // Column-major: W's bytes are K x cols (ld K), used transposed; A's are K x rows (ld K).
+    LtSpec p;
+    p.ab_type = CUDA_R_8I;
+    p.d_type = CUDA_R_32I;
+    p.scale_type = CUDA_R_32I;
+    p.compute = CUBLAS_COMPUTE_32I;
+    p.trans_a = true;
+    p.m = cols;
+    p.n = rows;
+    p.k = k;
+    p.lda = p.ldb = k;
+    p.ldd = cols;
+    p.batch = batch;
+    p.stride_a = w_stride;
+    p.stride_b = a_stride;
+    p.stride_d = rows * cols;
+    p.align_ab = align;
+    p.align_cd = align_d;
+    p.workspace = kLtWorkspace;
     // No algorithm (or a configuration cuBLASLt rejects): the plain kernel takes it.
-    if (st != CUBLAS_STATUS_SUCCESS || found == 0) return Status::Ok();
-    algo_ = result.algo;
-    ok_ = true;
+    ok_ = gemm_.plan(dev, p, tactic_attr, who).ok();
     return Status::Ok();
   }
 
-  Status run(DeviceContext* dev, const int8_t* a, const int8_t* w, int32_t* acc, void* ws, const std::string& who) {
+  Status run(const int8_t* a, const int8_t* w, int32_t* acc, void* ws) {
     const int32_t one = 1, zero = 0;
-    return checkCublas(cublasLtMatmul(dev->lt, desc_, &one, w, w_, a, a_, &zero, acc, d_, acc, d_, &algo_, ws,
-                                      kLtWorkspace, dev->stream),
-                       who, ": cublasLtMatmul (int8)");
+    return gemm_.run(w, a, acc, nullptr, &one, &zero, ws);
   }
 
  private:
-  void destroy() {
-    if (desc_) cublasLtMatmulDescDestroy(desc_);
-    if (a_) cublasLtMatrixLayoutDestroy(a_);
-    if (w_) cublasLtMatrixLayoutDestroy(w_);
-    if (d_) cublasLtMatrixLayoutDestroy(d_);
-    desc_ = nullptr;
-    a_ = w_ = d_ = nullptr;
-  }
   bool ok_ = false;
-  cublasLtMatmulDesc_t desc_ = nullptr;
-  cublasLtMatrixLayout_t a_ = nullptr, w_ = nullptr, d_ = nullptr;
-  cublasLtMatmulAlgo_t algo_{};
+  LtGemm gemm_;
 };
 
 Result<launch::Int8Epilogue> readEpilogue(const ir::Node& n) {
@@ -125,13 +104,15 @@ bool present(const std::vector<TensorView>& in, int i) {
 
 // What QGemm and QMatMul share: the int8 product (cuBLASLt or the plain kernel) into the int32
 // accumulator at the start of the workspace, then the epilogue.
-class IntMatmulBase : public CudaKernel {
+class IntMatmulBase : public CudaKernel, public LtGemmKernel {
  public:
   struct Inputs {
     int bias = -1, x_scale = -1, w_scale = -1, y_scale = -1;
   };
   IntMatmulBase(const ir::Node& n, DeviceContext* dev, launch::Int8Epilogue e, Inputs io)
-      : CudaKernel(n, dev), epi_(e), io_(io) {}
+      : CudaKernel(n, dev), epi_(e), io_(io), tactic_attr_(n.attrString(kAttrTactic, "")) {}
+
+  LtGemm* ltGemm() override { return lt_.gemm(); }
 
   size_t workspaceBytes() const override { return 256 + alignUp(acc_bytes_) + alignUp(extra_bytes_) + kLtWorkspace; }
 
@@ -162,6 +143,7 @@ class IntMatmulBase : public CudaKernel {
 
   launch::Int8Epilogue epi_;
   Inputs io_;
+  std::string tactic_attr_;
   size_t acc_bytes_ = 0, extra_bytes_ = 0;
   LtInt8 lt_;
   launch::Int8MatmulShape shape_;
@@ -191,15 +173,15 @@ class QGemmKernel final : public IntMatmulBase {
     shape_.a_rs = trans_a_ ? 1 : k;
     shape_.a_cs = trans_a_ ? m : 1;
     acc_bytes_ = static_cast<size_t>(m * n) * sizeof(int32_t);
-    if (trans_a_) return lt_.plan(dev_, 1, 0, 0, 0, 0, 0, who_);  // no TT form: the plain kernel
-    return lt_.plan(dev_, 1, m, n, k, m * k, n * k, who_);
+    if (trans_a_) return lt_.plan(dev_, 1, 0, 0, 0, 0, 0, tactic_attr_, who_);  // no TT form: the plain kernel
+    return lt_.plan(dev_, 1, m, n, k, m * k, n * k, tactic_attr_, who_);
   }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
     auto* acc = static_cast<int32_t*>(at(ws, 0));
     const auto* a = in[0].as<const int8_t>();
     const auto* w = in[1].as<const int8_t>();
-    if (lt_.ok()) QRT_RETURN_IF_ERROR(lt_.run(dev_, a, w, acc, at(ws, alignUp(acc_bytes_)), who_));
+    if (lt_.ok()) QRT_RETURN_IF_ERROR(lt_.run(a, w, acc, at(ws, alignUp(acc_bytes_))));
     else launch::int8Matmul(a, w, acc, shape_, stream());
     return finish(in, out[0], acc, shape_.rows, shape_.cols);
   }
@@ -261,7 +243,7 @@ class QMatMulKernel final : public IntMatmulBase {
     transpose_.dst_strides[2] = k;
     acc_bytes_ = static_cast<size_t>(shape_.batch * shape_.rows * n) * sizeof(int32_t);
     extra_bytes_ = static_cast<size_t>(batch_b * k * n);
-    return lt_.plan(dev_, shape_.batch, shape_.rows, n, k, shape_.a_batch, shape_.w_batch, who_);
+    return lt_.plan(dev_, shape_.batch, shape_.rows, n, k, shape_.a_batch, shape_.w_batch, tactic_attr_, who_);
   }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
@@ -269,7 +251,7 @@ class QMatMulKernel final : public IntMatmulBase {
     auto* bt = static_cast<int8_t*>(at(ws, alignUp(acc_bytes_)));
     launch::stridedCopy(in[1].data, bt, 1, transpose_, stream());
     const auto* a = in[0].as<const int8_t>();
-    if (lt_.ok()) QRT_RETURN_IF_ERROR(lt_.run(dev_, a, bt, acc, at(ws, alignUp(acc_bytes_) + alignUp(extra_bytes_)), who_));
+    if (lt_.ok()) QRT_RETURN_IF_ERROR(lt_.run(a, bt, acc, at(ws, alignUp(acc_bytes_) + alignUp(extra_bytes_))));
     else launch::int8Matmul(a, bt, acc, shape_, stream());
     return finish(in, out[0], acc, shape_.batch * shape_.rows, shape_.cols);
   }

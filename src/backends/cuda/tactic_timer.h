@@ -1,0 +1,32 @@
+// How the build-time tuners (conv_tactics.cpp, gemm_tactics.cpp) time one candidate: GPU time
+// per run of a queued unit of work, measured the way the engine runs it (CUDA-graph replays, no
+// host launch gaps).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "backends/cuda/device_context.h"
+
+namespace qrt::cuda {
+
+class TacticTimer {
+ public:
+  explicit TacticTimer(DeviceContext* dev) : dev_(dev) {}
+  ~TacticTimer();
+  TacticTimer(const TacticTimer&) = delete;
+  TacticTimer& operator=(const TacticTimer&) = delete;
+
+  // `work` queues one run on dev->stream. `per` back-to-back runs are captured in a CUDA graph,
+  // the graph replayed 7 times between events, the median divided by `per` (about 0.3 ms of work
+  // per replay, 1 to 20 runs). A candidate 10x slower than `best_us` in its warm-up is not timed
+  // further (slow candidates would dominate the build time). Without graph capture each run is
+  // timed alone.
+  Status time(const std::function<Status()>& work, double best_us, double* us, const std::string& who);
+
+ private:
+  DeviceContext* dev_;
+  cudaEvent_t a_ = nullptr, b_ = nullptr;
+};
+
+}  // namespace qrt::cuda

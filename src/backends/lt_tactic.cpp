@@ -1,0 +1,52 @@
+#include "backends/lt_tactic.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+
+#include "core/status_macros.h"
+
+namespace qrt::cuda {
+
+std::string LtTactic::str() const {
+  return strCat("lt:a", algo, ":t", tile, ":s", stages, ":k", split_k, ":r", reduction, ":w", swizzle, ":c", custom,
+                ":i", inner, ":g", cluster);
+}
+
+bool LtTactic::parse(const std::string& s, LtTactic* t) {
+  static constexpr char kTags[] = "atskrwcig";
+  if (s.rfind("lt", 0) != 0) return false;
+  int64_t v[9];
+  size_t pos = 2;
+  for (int i = 0; i < 9; ++i) {
+    if (pos + 2 > s.size() || s[pos] != ':' || s[pos + 1] != kTags[i]) return false;
+    const char* begin = s.c_str() + pos + 2;
+    if (*begin != '-' && (*begin < '0' || *begin > '9')) return false;
+    char* end = nullptr;
+    errno = 0;
+    const long long x = std::strtoll(begin, &end, 10);
+    if (end == begin || errno != 0) return false;
+    v[i] = x;
+    pos = static_cast<size_t>(end - s.c_str());
+  }
+  if (pos != s.size()) return false;
+  auto fits = [](int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; };
+  constexpr int64_t i32 = std::numeric_limits<int32_t>::max(), u32 = std::numeric_limits<uint32_t>::max();
+  if (!fits(v[0], -1, i32) || !fits(v[3], 1, i32) || !fits(v[7], 0, 65535) || !fits(v[8], 0, 65535)) return false;
+  for (int i : {1, 2, 4, 5, 6})
+    if (!fits(v[i], 0, u32)) return false;
+  LtTactic r;
+  r.algo = static_cast<int32_t>(v[0]);
+  r.tile = static_cast<uint32_t>(v[1]);
+  r.stages = static_cast<uint32_t>(v[2]);
+  r.split_k = static_cast<int32_t>(v[3]);
+  r.reduction = static_cast<uint32_t>(v[4]);
+  r.swizzle = static_cast<uint32_t>(v[5]);
+  r.custom = static_cast<uint32_t>(v[6]);
+  r.inner = static_cast<uint16_t>(v[7]);
+  r.cluster = static_cast<uint16_t>(v[8]);
+  *t = r;
+  return true;
+}
+
+}  // namespace qrt::cuda

@@ -1,0 +1,44 @@
+// The stored form of a cuBLASLt algorithm (src/backends/lt_tactic.h): host code in every build,
+// so the CPU-only CI checks that format and parse round-trip and that parse refuses what format
+// never writes.
+#include <gtest/gtest.h>
+
+#include "backends/lt_tactic.h"
+
+namespace qrt::cuda {
+namespace {
+
+TEST(LtTactic, FormatParseRoundTrip) {
+  LtTactic t;
+  t.algo = 66;
+  t.tile = 20;
+  t.stages = 35;
+  t.split_k = 4;
+  t.reduction = 2;
+  t.swizzle = 1;
+  t.custom = 3;
+  t.inner = 12;
+  t.cluster = 65535;
+  EXPECT_EQ(t.str(), "lt:a66:t20:s35:k4:r2:w1:c3:i12:g65535");
+  LtTactic u;
+  ASSERT_TRUE(LtTactic::parse(t.str(), &u));
+  EXPECT_EQ(u, t);
+  ASSERT_TRUE(LtTactic::parse(LtTactic{}.str(), &u));
+  EXPECT_EQ(u, LtTactic{});
+}
+
+TEST(LtTactic, ParseRefusesOtherStrings) {
+  LtTactic keep;
+  keep.algo = 7;
+  for (const char* s : {"", "lt", "lt:a1", "f0:c0:e3:k1=2", "legacy:a1:f0", "lt:a1:t0:s0:k1:r0:w0:c0:i0",
+                        "lt:a1:t0:s0:k1:r0:w0:c0:i0:g0:", "lt:a1:t0:s0:k1:r0:w0:c0:i0:g0x", "lt:a1:t0:s0:k0:r0:w0:c0:i0:g0",
+                        "lt:a1:t0:s0:k1:r0:w0:c0:i65536:g0", "lt:a1:t-1:s0:k1:r0:w0:c0:i0:g0", "lt:a1:s0:t0:k1:r0:w0:c0:i0:g0",
+                        "lt:a:t0:s0:k1:r0:w0:c0:i0:g0", "lt:a1:t4294967296:s0:k1:r0:w0:c0:i0:g0"}) {
+    LtTactic t = keep;
+    EXPECT_FALSE(LtTactic::parse(s, &t)) << s;
+    EXPECT_EQ(t, keep) << s;
+  }
+}
+
+}  // namespace
+}  // namespace qrt::cuda
