@@ -35,6 +35,7 @@ TEST(CudaConv, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "core/status_macros.h"
 #include "runtime/engine_impl.h"
 #include "cuda_test_util.h"
+#include "ocr_page.h"
 #include "test_util.h"
 
 namespace qrt {
@@ -639,8 +640,24 @@ TEST(CudaDepthwise, MatrixAgainstReference) {
   unsetenv("QRT_CUDA_DEPTHWISE");
 }
 
-// The PP-OCRv4 detector (2x2 stride-2 ConvTranspose upsampling, depthwise layers) builds for
-// the GPU and agrees with the CPU engine.
+// The PP-OCRv4 detector (PP-LCNetV3 backbone with learnable affine blocks, hard-swish and SE
+// blocks, an FPN with nearest Resize, two ConvTranspose upsamplings, a sigmoid map) built for the
+// GPU in FP32 and FP16, tuned and untuned, against the CPU engines, on two inputs: fresh uniform
+// noise and a synthetic text page (ocr_page.h).
+// FP32: relative L2 <= 1e-4 against the CPU FP32 engine.
+// FP16 is judged against what fp16 itself costs this model, measured here on the same input: the
+// CPU engine with every layer pinned to fp16 runs on the reference backend (fp32 arithmetic, each
+// layer's result rounded to fp16, as FP16 hardware stores it). Measured on the CPU (AMD EPYC Zen 5,
+// bench/gpu/NOTES.md; cpu_fp16_ocr_test.cpp): reference FP16 vs FP32 relative L2 0.010-0.099 on
+// noise (49 inputs, median 0.034: the map there is near-zero sigmoid tails, so the relative error
+// is large and input-dependent), 0.0017 on the page, 0.0025-0.026 on text photos; IoU of the maps
+// binarized at 0.3 (DB post-processing's) 0.9999 on the page, 0.991-0.9996 on photos. The old fixed
+// bound 0.02 was under what fp16 gives on noise; the GPU's 0.044-0.084 (H100, 2026-11-27) lay inside
+// the reference's range. The GPU kernels compute in fp32 and store fp16 (cuDNN with fp32 compute,
+// float arithmetic in the element-wise, pool, resize kernels), so their error is of the same kind
+// with another rounding pattern: on the CPU, keeping one layer type in fp32 moved the error by
+// 0.3-2.3x. Asserted: GPU FP16 relative L2 vs FP32 <= max(4 x the reference FP16's, floor) (floor:
+// 0.1 noise, 0.01 page) and, on the page, IoU >= 0.99.
 TEST(CudaConvTranspose, PpOcrDetector) {
   QRT_REQUIRE_GPU();
   // QRT_PPOCR_DET: the model elsewhere (the GPU machine's copy of the tree is not QRT_SOURCE_DIR).
@@ -651,10 +668,19 @@ TEST(CudaConvTranspose, PpOcrDetector) {
   auto net = parseOnnxFile(path);
   ASSERT_TRUE(net.ok()) << net.status().toString();
   const Dims xd{1, 3, 160, 224};
-  const std::vector<float> x = randomValues(volume(xd), -1.f, 1.f);
-  std::vector<float> want;
+  constexpr double kFp16Factor = 4, kMinIoU = 0.99;
+  struct Input {
+    const char* name;
+    std::vector<float> x;
+    double floor;  // of the FP16 relative-L2 bound
+    bool text;     // the binarized map is compared
+    std::vector<float> want, want16;  // CPU FP32, reference FP16
+    double ref16_rel = 0, ref16_iou = 1;
+  };
+  std::vector<Input> inputs = {{"noise", randomValues(volume(xd), -1.f, 1.f), 0.1, false},
+                               {"text page", test::syntheticTextPage(xd[2], xd[3]), 0.01, true}};
   // One run of an engine (a fresh context each time: kernels read their tactics when created).
-  auto runOnce = [&](Engine& e, bool device) -> Result<std::vector<float>> {
+  auto runOnce = [&](Engine& e, bool device, const std::vector<float>& x) -> Result<std::vector<float>> {
     QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
     const std::string out = e.outputs().at(0).name;
     QRT_RETURN_IF_ERROR(ctx->setInputShape("x", xd));
@@ -678,20 +704,45 @@ TEST(CudaConvTranspose, PpOcrDetector) {
     QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
     return y;
   };
-  auto relError = [&](const std::vector<float>& y) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < y.size() && i < want.size(); ++i) {
-      if (!std::isfinite(y[i])) return std::numeric_limits<double>::infinity();
-      num += (double(y[i]) - want[i]) * (double(y[i]) - want[i]);
-      den += double(want[i]) * want[i];
+  // Whether a GPU engine's outputs pass on every input; with `report` each is printed and a miss
+  // is a test failure, otherwise `summary` gets the relative errors (for the bisection).
+  auto judge = [&](Engine& e, Target t, bool report, std::string* summary = nullptr) {
+    bool ok = true;
+    for (const Input& in : inputs) {
+      auto y = runOnce(e, true, in.x);
+      if (!y.ok()) {
+        if (report) ADD_FAILURE() << in.name << ": " << y.status().toString();
+        if (summary) *summary += std::string(" ") + in.name + " failed to run;";
+        ok = false;
+        continue;
+      }
+      const double rel = test::relativeL2(*y, in.want);
+      const double bound = t == Target::kFp32 ? 1e-4 : std::max(kFp16Factor * in.ref16_rel, in.floor);
+      const double iou = test::binaryIoU(*y, in.want);
+      const bool pass = rel <= bound && (t == Target::kFp32 || !in.text || iou >= kMinIoU);
+      ok = ok && pass;
+      char line[400];
+      if (t == Target::kFp32)
+        std::snprintf(line, sizeof line, "%s %s: relative L2 %.3g (bound %.3g)", targetName(t), in.name, rel, bound);
+      else
+        std::snprintf(line, sizeof line,
+                      "%s %s: relative L2 %.4g vs fp32 (reference fp16 %.4g, bound %.3g), %.4g vs reference fp16; "
+                      "IoU at 0.3 %.5f (reference fp16 %.5f)",
+                      targetName(t), in.name, rel, in.ref16_rel, bound, test::relativeL2(*y, in.want16), iou,
+                      in.ref16_iou);
+      if (summary) *summary += std::string(" ") + line + ";";
+      if (!report) continue;
+      std::printf("%s\n", line);
+      EXPECT_LE(rel, bound) << line;
+      if (t == Target::kFp16 && in.text) EXPECT_GE(iou, kMinIoU) << line;
     }
-    return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+    return ok;
   };
   // A tuned engine that disagrees: which stored tactic is at fault. Tactics are dropped from the
   // first convolution on (a dropped one takes cuDNN's heuristic plan at reshape, as an untuned
   // engine does); the shortest failing-to-passing prefix names a culprit, and each tactic of the
   // engine is printed with its node. All dropped and still wrong: no stored tactic is at fault.
-  auto bisect = [&](Engine& e, double tol) {
+  auto bisect = [&](Engine& e, Target t) {
     std::vector<std::pair<ir::Node*, std::string>> tuned;
     for (const auto& n : e.impl().graph->nodes())
       if (n->hasAttr(cuda::kAttrTactic)) tuned.emplace_back(n.get(), n->attrString(cuda::kAttrTactic, ""));
@@ -700,10 +751,10 @@ TEST(CudaConvTranspose, PpOcrDetector) {
         if (i < k) tuned[i].first->attrs.erase(cuda::kAttrTactic);
         else tuned[i].first->attrs[cuda::kAttrTactic] = ir::Attribute::String(tuned[i].second);
       }
-      auto y = runOnce(e, true);
-      const double r = y.ok() ? relError(*y) : std::numeric_limits<double>::infinity();
-      std::printf("  without the first %zu of %zu tactics: relative L2 %.3g\n", k, tuned.size(), r);
-      return r <= tol;
+      std::string summary;
+      const bool ok = judge(e, t, false, &summary);
+      std::printf("  without the first %zu of %zu tactics: %s\n", k, tuned.size(), summary.c_str());
+      return ok;
     };
     if (!passesWithout(tuned.size())) {
       std::printf("  every stored tactic dropped and still wrong: not a stored conv tactic\n");
@@ -718,8 +769,8 @@ TEST(CudaConvTranspose, PpOcrDetector) {
     } else {
       std::printf("  a fresh context of the same engine agrees: the first run's disagreement is not reproducible\n");
     }
-    for (auto& [n, t] : tuned) n->attrs[cuda::kAttrTactic] = ir::Attribute::String(t);
-    for (auto& [n, t] : tuned) std::printf("  tactic %s: %s\n", n->describe().c_str(), t.c_str());
+    for (auto& [n, tac] : tuned) n->attrs[cuda::kAttrTactic] = ir::Attribute::String(tac);
+    for (auto& [n, tac] : tuned) std::printf("  tactic %s: %s\n", n->describe().c_str(), tac.c_str());
   };
   // A GPU engine that disagrees is bisected, then built again without build-time tactics
   // (QRT_CUDA_TACTICS=heuristic): the messages say whether a timed choice is at fault.
@@ -733,18 +784,34 @@ TEST(CudaConvTranspose, PpOcrDetector) {
     if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
     auto e = buildEngine(**net, c);
     ASSERT_TRUE(e.ok()) << e.status().toString();
-    auto y = runOnce(**e, t != Target::kCpu);
-    ASSERT_TRUE(y.ok()) << y.status().toString();
     if (t == Target::kCpu) {
-      want = *y;
+      // The references: FP32 (cpu backend) and every layer pinned to fp16 (reference backend).
+      BuilderConfig c16;
+      c16.setInputShape("x", xd);
+      c16.setLayerPrecision("*", Precision::kFP16);
+      c16.setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+      auto e16 = buildEngine(**net, c16);
+      ASSERT_TRUE(e16.ok()) << e16.status().toString();
+      for (Input& in : inputs) {
+        auto y = runOnce(**e, false, in.x);
+        ASSERT_TRUE(y.ok()) << y.status().toString();
+        in.want = *y;
+        auto y16 = runOnce(**e16, false, in.x);
+        ASSERT_TRUE(y16.ok()) << y16.status().toString();
+        in.want16 = *y16;
+        in.ref16_rel = test::relativeL2(in.want16, in.want);
+        in.ref16_iou = test::binaryIoU(in.want16, in.want);
+        std::printf("reference fp16 %s: relative L2 %.4g vs fp32, IoU at 0.3 %.5f (fp32 map %.1f%% above 0.3)\n",
+                    in.name, in.ref16_rel, in.ref16_iou, 100 * test::fractionAbove(in.want));
+      }
+      ASSERT_GT(test::fractionAbove(inputs[1].want), 0.1) << "the detector should mark the page's lines";
       continue;
     }
-    const double tol = t == Target::kFp32 ? 1e-4 : 2e-2;
     const bool failed_before = HasFailure();
-    expectClose(*y, want, tol, targetName(t));
+    judge(**e, t, true);
     if (!retry && !tactics_env && !failed_before && HasFailure()) {
-      std::printf("%s engine disagrees (relative L2 %.3g); bisecting its stored tactics\n", targetName(t), relError(*y));
-      bisect(**e, tol);
+      std::printf("%s engine disagrees; bisecting its stored tactics\n", targetName(t));
+      bisect(**e, t);
     }
     if (t == Target::kFp16 && !retry) {
       if (!HasFailure() || tactics_env) break;
