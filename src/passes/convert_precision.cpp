@@ -37,6 +37,11 @@ struct Use {
 }  // namespace
 
 bool inputFollowsT(const ir::Node& n, size_t i) {
+  // BatchNormalization's scale, B (T1) and mean, var (T2) have their own types (opset 15): they
+  // stay fp32, which every BN kernel reads with a fp16/bf16 X. In fp16 a running variance can
+  // overflow: PP-OCRv4's detector has one of 9.8e7 (folded into its Conv in a plain build, a layer
+  // when the Conv's output is read elsewhere), which became inf and the layer's output its bias.
+  if (n.op_type == "BatchNormalization") return i == 0;
   if (n.op_type == "Resize" || n.op_type == "Upsample" || n.op_type == "Dropout" || n.op_type == "Cast") return i == 0;
   return true;
 }

@@ -11,7 +11,8 @@
 namespace qrt::passes {
 
 // Whether input / output i of a node carries the node's float type T, i.e. follows the node's
-// precision (Resize's scales, Dropout's ratio and Cast's output keep their own type).
+// precision (Resize's scales, Dropout's ratio, BatchNormalization's parameters and Cast's output
+// keep their own type).
 bool inputFollowsT(const ir::Node& n, size_t i);
 bool outputFollowsT(const ir::Node& n, size_t i);
 
