@@ -29,6 +29,7 @@
 #include "passes/infer_shapes.h"
 #include "passes/insert_qdq.h"
 #include "passes/pass_manager.h"
+#include "passes/quantize_before_maxpool.h"
 #include "qrt/qrt.h"
 #include "runtime/context_access.h"
 
@@ -405,6 +406,50 @@ TEST(QConvResidual, WithoutResidualQdqNothingFuses) {
   int fused = -1;
   ASSERT_TRUE(passes::fuseQConvResidual(*g, &fused).ok());
   EXPECT_EQ(fused, 0);
+}
+
+// torchvision's ResNets as exported (QRT_RESNET_DIR, bench/gpu/export_resnet.py): every residual
+// block folds into one QConv with z, whatever the scales (one per tensor here: the structure is
+// what is checked); every downsample 1x1 gets int8 output. Skips without the models.
+TEST(QConvResidual, TorchvisionResNetsFoldEveryBlock) {
+  const char* dir = std::getenv("QRT_RESNET_DIR");
+  if (!dir) GTEST_SKIP() << "QRT_RESNET_DIR is not set (bench/gpu/export_resnet.py writes the models)";
+  for (const auto& [name, blocks] : std::vector<std::pair<std::string, int>>{{"resnet18", 8}, {"resnet50", 16}}) {
+    SCOPED_TRACE(name);
+    const std::string path = std::string(dir) + "/" + name + ".onnx";
+    auto net = parseOnnxFile(path);
+    if (!net.ok()) {
+      std::printf("skipping %s: %s\n", path.c_str(), net.status().toString().c_str());
+      continue;
+    }
+    auto g = (*net)->graph().clone();
+    ASSERT_TRUE(passes::runSimplifyPasses(*g).ok());
+    std::map<std::string, float> scales;
+    for (const auto& v : g->values())
+      if (v->dtype == DataType::kFloat && !v->isConstant()) scales[v->name] = 0.05f;
+    passes::QdqOptions options;
+    options.quantize_residuals = true;
+    passes::QdqReport report;
+    ASSERT_TRUE(passes::insertQdq(*g, scales, options, &report).ok());
+    ASSERT_TRUE(passes::inferShapes(*g).ok());
+    ASSERT_TRUE(passes::quantizeBeforeMaxPool(*g).ok());  // as the builder: the stem requantizes
+    ASSERT_TRUE(passes::foldQdq(*g).ok());
+    ASSERT_TRUE(passes::runFusionPasses(*g).ok());
+    int fused = 0;
+    ASSERT_TRUE(passes::fuseQConvResidual(*g, &fused).ok());
+    EXPECT_EQ(fused, blocks);
+    int adds = 0, float_out_qconv = 0, qconv = 0;
+    for (const auto& n : g->nodes()) {
+      adds += n->op_type == "Add";
+      if (n->op_type != "QConv") continue;
+      ++qconv;
+      float_out_qconv += n->outputs[0]->dtype == DataType::kFloat;
+    }
+    EXPECT_EQ(adds, 0);
+    // The last block's output feeds the float GlobalAveragePool: the only float-out QConv.
+    EXPECT_EQ(float_out_qconv, 1);
+    std::printf("%s: %d QConv, %d with z, %s\n", name.c_str(), qconv, fused, report.summary().c_str());
+  }
 }
 
 }  // namespace
