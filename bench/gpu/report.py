@@ -79,7 +79,8 @@ def main():
           "with random weights (speed only), input 3x224x224; PP-OCRv4's text detector at 640x640. Times from CUDA",
           "events around each inference on one stream (median of the iterations), inputs and outputs already on the",
           "device. qrt rows marked +graph replay the enqueue as a CUDA graph; INT8 engines are built from a",
-          "calibration cache (entropy2) and keep their non-quantized layers in FP32 (int8fp16: in FP16).", ""]
+          "calibration cache (entropy2) and keep their non-quantized layers in FP32 (int8fp16: in FP16, TensorRT's",
+          "\"best\" mode, which the INT8 ratios use when it ran); few-channel stems run in float (passes/unfold_qconv.h).", ""]
     L += ["## Machine", "", f"- GPU: {env[0] if env else '?'} (name, driver, memory, max SM clock)"]
     if device:
         L.append(f"- qrt sees: {device} (driver, CUDA runtime, cuDNN and cuBLASLt versions)")
@@ -109,7 +110,9 @@ def main():
             continue
 
         fp16 = [p for p in q if p.startswith("fp16")]
-        int8 = [p for p in q if p.startswith("int8")]
+        # The INT8 figure is TensorRT's "best" mode, int8fp16 (--int8 --fp16), when it ran; plain
+        # int8 (float layers in FP32) otherwise.
+        int8 = [p for p in q if p.startswith("int8fp16")] or [p for p in q if p.startswith("int8")]
         fp32 = [p for p in q if p.startswith("fp32")]
         comp = t.get("torch.compile fp16 channels_last", {})
         eager = t.get("torch eager fp16 channels_last", {})

@@ -8,7 +8,7 @@
 #
 # usage: bench/gpu/run_gpu_bench.sh [--bin DIR] [--lib DIR] [--out DIR] [--tests] [--no-torch]
 #                                   [--batches 1,32,256] [--iters N] [--models resnet50,mobilenet_v2,ppocr_det]
-#                                   [--precisions fp32+graph,fp16+graph,int8+graph] [--calib DIR]
+#                                   [--precisions fp32+graph,fp16+graph,int8fp16+graph] [--calib DIR]
 #                                   [--det FILE] [--fmnist FILE.npy] [--quick] [--static]
 #                                   [--timing-cache FILE]
 #   --bin    folder holding qrt_gpu_bench, qrt (INT8 calibration when no cache is carried) and
@@ -23,6 +23,10 @@
 #            CPU, from random inputs (the torchvision models have random weights: speed only)
 #   --det    PP-OCRv4 det model (default third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx)
 #   --fmnist preprocessed Fashion-MNIST test images for cuda_int8_test (QRT_FMNIST_NPY)
+#   --precisions  qrt_gpu_bench's labels. The INT8 row is int8fp16 (--int8 --fp16), TensorRT's
+#            "best" mode: the layers INT8 does not take, and the few-channel stems the CUDA builder
+#            keeps in float (passes/unfold_qconv.h), run in FP16. int8+graph (float layers in FP32)
+#            stays available; report.py ratios use int8fp16 when present
 #   --quick  batch 1 and 256 only, fewer iterations, torch.compile at batch 256 only
 #   --static one engine per batch with the batch fixed at build time, so the builder times the
 #            convolution tactics on the real shapes (timing cache $OUT/timing.cache); without it a
@@ -43,7 +47,7 @@ TORCH=1
 BATCHES=1,32,256
 ITERS=100
 MODELS=resnet50,mobilenet_v2,ppocr_det
-PRECISIONS=fp32+graph,fp16+graph,int8+graph
+PRECISIONS=fp32+graph,fp16+graph,int8fp16+graph
 CALIB=$HERE/calib
 DET=$ROOT/third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx
 FMNIST=""
