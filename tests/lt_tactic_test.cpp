@@ -25,6 +25,16 @@ TEST(LtTactic, FormatParseRoundTrip) {
   EXPECT_EQ(u, t);
   ASSERT_TRUE(LtTactic::parse(LtTactic{}.str(), &u));
   EXPECT_EQ(u, LtTactic{});
+  // With the raw bytes of an algorithm that does not rebuild from its configuration.
+  t.has_raw = true;
+  for (int i = 0; i < 8; ++i) t.raw[i] = 0x0123456789abcdefull * static_cast<uint64_t>(i + 1) ^ (uint64_t{1} << 63);
+  const std::string s = t.str();
+  EXPECT_EQ(s.size(), std::string("lt:a66:t20:s35:k4:r2:w1:c3:i12:g65535:x").size() + 128) << s;
+  ASSERT_TRUE(LtTactic::parse(s, &u)) << s;
+  EXPECT_EQ(u, t);
+  EXPECT_FALSE(LtTactic::parse(s.substr(0, s.size() - 1), &u));
+  EXPECT_FALSE(LtTactic::parse(s.substr(0, s.size() - 1) + "g", &u));
+  EXPECT_FALSE(LtTactic::parse(s + "0", &u));
 }
 
 TEST(LtTactic, ParseRefusesOtherStrings) {

@@ -9,8 +9,15 @@
 namespace qrt::cuda {
 
 std::string LtTactic::str() const {
-  return strCat("lt:a", algo, ":t", tile, ":s", stages, ":k", split_k, ":r", reduction, ":w", swizzle, ":c", custom,
-                ":i", inner, ":g", cluster);
+  std::string s = strCat("lt:a", algo, ":t", tile, ":s", stages, ":k", split_k, ":r", reduction, ":w", swizzle, ":c",
+                         custom, ":i", inner, ":g", cluster);
+  if (has_raw) {
+    s += ":x";
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (uint64_t w : raw)
+      for (int shift = 60; shift >= 0; shift -= 4) s += kHex[(w >> shift) & 15];
+  }
+  return s;
 }
 
 bool LtTactic::parse(const std::string& s, LtTactic* t) {
@@ -29,7 +36,18 @@ bool LtTactic::parse(const std::string& s, LtTactic* t) {
     v[i] = x;
     pos = static_cast<size_t>(end - s.c_str());
   }
-  if (pos != s.size()) return false;
+  bool has_raw = false;
+  uint64_t raw[8] = {};
+  if (pos != s.size()) {
+    if (s.size() != pos + 2 + 128 || s.compare(pos, 2, ":x") != 0) return false;
+    for (size_t i = 0; i < 128; ++i) {
+      const char c = s[pos + 2 + i];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) return false;
+      raw[i / 16] = raw[i / 16] << 4 | static_cast<uint64_t>(d);
+    }
+    has_raw = true;
+  }
   auto fits = [](int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; };
   constexpr int64_t i32 = std::numeric_limits<int32_t>::max(), u32 = std::numeric_limits<uint32_t>::max();
   if (!fits(v[0], -1, i32) || !fits(v[3], 1, i32) || !fits(v[7], 0, 65535) || !fits(v[8], 0, 65535)) return false;
@@ -45,6 +63,8 @@ bool LtTactic::parse(const std::string& s, LtTactic* t) {
   r.custom = static_cast<uint32_t>(v[6]);
   r.inner = static_cast<uint16_t>(v[7]);
   r.cluster = static_cast<uint16_t>(v[8]);
+  r.has_raw = has_raw;
+  for (int i = 0; i < 8; ++i) r.raw[i] = raw[i];
   *t = r;
   return true;
 }

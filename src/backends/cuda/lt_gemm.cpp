@@ -1,5 +1,7 @@
 #include "backends/cuda/lt_gemm.h"
 
+#include <cstring>
+
 #include "core/logging.h"
 
 namespace qrt::cuda {
@@ -139,9 +141,14 @@ Status LtGemm::heuristicTactics(int max, std::vector<LtTactic>* out) {
   cublasLtMatmulPreferenceDestroy(pref);
   QRT_RETURN_IF_ERROR(checkCublas(st, who_, ": cublasLtMatmulAlgoGetHeuristic"));
   for (int i = 0; i < found; ++i) {
+    const cublasLtMatmulHeuristicResult_t& r = results[static_cast<size_t>(i)];
     LtTactic t;
-    if (results[static_cast<size_t>(i)].state != CUBLAS_STATUS_SUCCESS || !toTactic(results[static_cast<size_t>(i)].algo, &t))
-      continue;
+    if (r.state != CUBLAS_STATUS_SUCCESS || !toTactic(r.algo, &t)) continue;
+    cublasLtMatmulAlgo_t rebuilt{};
+    if (!rebuild(t, &rebuilt).ok()) {  // not from its configuration: keep its bytes (lt_tactic.h)
+      t.has_raw = true;
+      std::memcpy(t.raw, &r.algo, sizeof(t.raw));
+    }
     bool seen = false;
     for (const LtTactic& o : *out) seen = seen || o == t;
     if (!seen) out->push_back(t);
@@ -151,20 +158,25 @@ Status LtGemm::heuristicTactics(int max, std::vector<LtTactic>* out) {
 
 Status LtGemm::rebuild(const LtTactic& t, cublasLtMatmulAlgo_t* algo) {
   const std::string what = ": tactic " + t.str();
-  QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulAlgoInit(dev_->lt, spec_.compute, spec_.scale_type, spec_.ab_type,
-                                                         spec_.ab_type, spec_.d_type, spec_.d_type, t.algo, algo),
-                                  who_, what));
-  auto set = [&](cublasLtMatmulAlgoConfigAttributes_t attr, const auto& v) {
-    return checkCublas(cublasLtMatmulAlgoConfigSetAttribute(algo, attr, &v, sizeof(v)), who_, what);
-  };
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_TILE_ID, t.tile));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_STAGES_ID, t.stages));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_SPLITK_NUM, t.split_k));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, t.reduction));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, t.swizzle));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, t.custom));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID, t.inner));
-  QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, t.cluster));
+  static_assert(sizeof(cublasLtMatmulAlgo_t) == sizeof(t.raw), "cublasLtMatmulAlgo_t is 8 x uint64");
+  if (t.has_raw) {
+    std::memcpy(algo, t.raw, sizeof(t.raw));
+  } else {
+    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulAlgoInit(dev_->lt, spec_.compute, spec_.scale_type, spec_.ab_type,
+                                                           spec_.ab_type, spec_.d_type, spec_.d_type, t.algo, algo),
+                                    who_, what));
+    auto set = [&](cublasLtMatmulAlgoConfigAttributes_t attr, const auto& v) {
+      return checkCublas(cublasLtMatmulAlgoConfigSetAttribute(algo, attr, &v, sizeof(v)), who_, what);
+    };
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_TILE_ID, t.tile));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_STAGES_ID, t.stages));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_SPLITK_NUM, t.split_k));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, t.reduction));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, t.swizzle));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, t.custom));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID, t.inner));
+    QRT_RETURN_IF_ERROR(set(CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, t.cluster));
+  }
   cublasLtMatmulHeuristicResult_t check{};
   cublasStatus_t st = cublasLtMatmulAlgoCheck(dev_->lt, desc_, a_, b_, d_, d_, algo, &check);
   if (st != CUBLAS_STATUS_SUCCESS)
