@@ -45,8 +45,8 @@ class QDepthwiseKernel final : public CudaKernel {
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
     if (!dw_) return cudnn_->run(in, out, ws);
-    launch::depthwiseConvInt8(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, epi_,
-                              stream());
+    launch::depthwiseConvInt8(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), wq_.as<int32_t>(),
+                              out[0].data, geom_, epi_, stream());
     return launched();
   }
 
@@ -108,6 +108,8 @@ class QDepthwiseKernel final : public CudaKernel {
     for (int64_t c = 0; c < c_count; ++c)
       for (int64_t k = 0; k < taps; ++k) t[static_cast<size_t>(k * c_count + c)] = src[c * taps + k];
     QRT_RETURN_IF_ERROR(w_.upload(t.data(), t.size(), who_));
+    const std::vector<int32_t> q = launch::depthwiseWeightsDp4a(src, c_count, taps);
+    QRT_RETURN_IF_ERROR(wq_.upload(q.data(), q.size() * 4, who_));
     // mult = x_scale * w_scale[c], as the reference forms it (reference/qops_common.h).
     const float xs = in[3].as<const float>()[0];
     const int64_t nw = in[4].numel();
@@ -138,7 +140,7 @@ class QDepthwiseKernel final : public CudaKernel {
   bool forced_ = false, dw_ = false;
   launch::DepthwiseGeometry geom_;
   launch::QDepthwiseEpilogue epi_;
-  DeviceBuffer w_, mult_, bias_;
+  DeviceBuffer w_, wq_, mult_, bias_;
 };
 
 }  // namespace

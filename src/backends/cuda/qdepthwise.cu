@@ -1,6 +1,6 @@
 // INT8 depthwise convolution (see qdepthwise_launch.h). Channels-last: one thread per output
-// pixel and vector of V int8 channels (V = 16: one 16-byte load per tap; 4: one 4-byte load;
-// 1 for channel counts that are no multiple of 4), so a warp reads contiguous memory and L1
+// pixel and vector of V int8 channels (V = 16: one 16-byte load per tap, __dp4a over groups of
+// 4 taps; 4: one 4-byte load; 1 for channel counts that are no multiple of 4), so a warp reads contiguous memory and L1
 // catches the overlap of neighbouring outputs' windows. Taps over padding add nothing (the
 // zero point is 0). The epilogue uses __fmul_rn/__fadd_rn/__fdiv_rn so that nvcc's FMA
 // contraction cannot move a value across a rounding boundary the reference does not cross.
@@ -136,6 +136,82 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restric
   }
 }
 
+// 4x4 byte transpose: x_t holds channels 4q..4q+3 of tap t (byte j: channel 4q + j); y[j] gets
+// channel 4q + j's bytes of the four taps (byte t: tap t), the operand __dp4a needs.
+__device__ __forceinline__ void transpose4(unsigned x0, unsigned x1, unsigned x2, unsigned x3, unsigned* y) {
+  const unsigned a = __byte_perm(x0, x1, 0x5140), b = __byte_perm(x2, x3, 0x5140);
+  const unsigned c = __byte_perm(x0, x1, 0x7362), d = __byte_perm(x2, x3, 0x7362);
+  y[0] = __byte_perm(a, b, 0x5410);
+  y[1] = __byte_perm(a, b, 0x7632);
+  y[2] = __byte_perm(c, d, 0x5410);
+  y[3] = __byte_perm(c, d, 0x7632);
+}
+
+__device__ __forceinline__ unsigned word(const uint4& v, int q) { return q == 0 ? v.x : q == 1 ? v.y : q == 2 ? v.z : v.w; }
+
+// 16 channels per thread with __dp4a over groups of 4 taps. The byte-per-channel loop above costs
+// ~5 integer instructions per multiply-add (two sign extensions and an IMAD), and MobileNetV2's
+// stride-1 depthwise layers ran at ~7x their memory floor with it on an H100 (0.44-0.52 ms at
+// batch 256), which points at Hopper's integer pipe (half the FP32 rate); a transposed group
+// costs 8 byte permutes + 4 dp4a per 16 multiply-adds. Its per-layer gain is not measured yet
+// (bench/gpu/NOTES.md). wq is [ceil(taps / 4), C] words, byte j of word (g, c) = channel c's tap 4g + j
+// (zero past the last tap); taps over padding load zeros.
+template <int K, bool kInt8>
+__global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restrict__ x, const int* __restrict__ wq,
+                                                         void* __restrict__ y, DepthwiseGeometry g, QDepthwiseEpilogue e) {
+  constexpr int V = 16;
+  const int kh = K > 0 ? K : g.kh, kw = K > 0 ? K : g.kw;
+  const int taps = kh * kw, groups = (taps + 3) / 4;
+  const unsigned cv = static_cast<unsigned>(g.c / V);
+  const unsigned total = static_cast<unsigned>(g.n) * g.oh * g.ow * cv;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const unsigned c = (i % cv) * V;
+    unsigned p = i / cv;
+    const int ox = static_cast<int>(p % g.ow);
+    p /= g.ow;
+    const int oy = static_cast<int>(p % g.oh);
+    const unsigned n = p / g.oh;
+    int acc[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] = 0;
+    const int iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+    const int8_t* xn = x + static_cast<size_t>(n) * g.h * g.w * g.c + c;
+#pragma unroll
+    for (int grp = 0; grp < groups; ++grp) {
+      uint4 xv[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int t = grp * 4 + j;
+        xv[j] = make_uint4(0u, 0u, 0u, 0u);
+        if (t < taps) {
+          const int r = t / kw, s = t - r * kw;
+          const int iy = iy0 + r * g.dh, ix = ix0 + s * g.dw;
+          if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+            xv[j] = __ldg(reinterpret_cast<const uint4*>(xn + (static_cast<unsigned>(iy) * g.w + ix) *
+                                                                  static_cast<unsigned>(g.c)));
+        }
+      }
+      const uint4* wp = reinterpret_cast<const uint4*>(wq + static_cast<unsigned>(grp) * g.c + c);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const uint4 wv = __ldg(wp + q);
+        unsigned t4[4];
+        transpose4(word(xv[0], q), word(xv[1], q), word(xv[2], q), word(xv[3], q), t4);
+        acc[q * 4] = __dp4a(static_cast<int>(t4[0]), static_cast<int>(wv.x), acc[q * 4]);
+        acc[q * 4 + 1] = __dp4a(static_cast<int>(t4[1]), static_cast<int>(wv.y), acc[q * 4 + 1]);
+        acc[q * 4 + 2] = __dp4a(static_cast<int>(t4[2]), static_cast<int>(wv.z), acc[q * 4 + 2]);
+        acc[q * 4 + 3] = __dp4a(static_cast<int>(t4[3]), static_cast<int>(wv.w), acc[q * 4 + 3]);
+      }
+    }
+    float mult[V], bias[V], v[V];
+    loadFloats<V>(e.mult + c, mult);
+    loadFloats<V>(e.bias + c, bias);
+#pragma unroll
+    for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
+    store<V, kInt8>(y, i * V, v, e.y_scale);
+  }
+}
+
 template <int V, bool kInt8>
 void launchVec(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g, const QDepthwiseEpilogue& e,
                cudaStream_t s) {
@@ -147,11 +223,17 @@ void launchVec(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometr
 }
 
 template <bool kInt8>
-void launchTyped(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g, const QDepthwiseEpilogue& e,
-                 cudaStream_t s) {
+void launchTyped(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, const DepthwiseGeometry& g,
+                 const QDepthwiseEpilogue& e, cudaStream_t s) {
   auto aligned = [](const void* p, uintptr_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; };
   const bool ptrs16 = aligned(x, 16) && aligned(w, 16) && aligned(y, 16) && aligned(e.mult, 16) && aligned(e.bias, 16);
-  if (g.c % 16 == 0 && ptrs16) launchVec<16, kInt8>(x, w, y, g, e, s);
+  if (g.c % 16 == 0 && ptrs16 && wq && aligned(wq, 16)) {
+    const unsigned blocks = blocksFor(int64_t{g.n} * g.oh * g.ow * (g.c / 16));
+    const int k = g.kh == g.kw ? g.kh : 0;
+    if (k == 3) qdepthwiseDp4a<3, kInt8><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
+    else if (k == 5) qdepthwiseDp4a<5, kInt8><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
+    else qdepthwiseDp4a<0, kInt8><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
+  } else if (g.c % 16 == 0 && ptrs16) launchVec<16, kInt8>(x, w, y, g, e, s);
   else if (g.c % 4 == 0 && aligned(x, 4) && aligned(w, 4) && aligned(y, 16) && aligned(e.mult, 16) && aligned(e.bias, 16))
     launchVec<4, kInt8>(x, w, y, g, e, s);
   else launchVec<1, kInt8>(x, w, y, g, e, s);
@@ -159,11 +241,11 @@ void launchTyped(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeome
 
 }  // namespace
 
-void depthwiseConvInt8(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g,
+void depthwiseConvInt8(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, const DepthwiseGeometry& g,
                        const QDepthwiseEpilogue& e, cudaStream_t s) {
   if (int64_t{g.n} * g.oh * g.ow * g.c <= 0) return;
-  if (e.y_int8) launchTyped<true>(x, w, y, g, e, s);
-  else launchTyped<false>(x, w, y, g, e, s);
+  if (e.y_int8) launchTyped<true>(x, w, wq, y, g, e, s);
+  else launchTyped<false>(x, w, wq, y, g, e, s);
 }
 
 }  // namespace qrt::cuda::launch

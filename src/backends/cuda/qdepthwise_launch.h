@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/depthwise_launch.h"
@@ -28,8 +29,22 @@ struct QDepthwiseEpilogue {
 };
 
 // x [N, H, W, C] int8 (channels-last), w [kh * kw, C] int8 (tap-major), y [N, OH, OW, C] int8
-// or fp32. g.channels_last must be set; every index must fit in int32 (depthwiseFits).
-void depthwiseConvInt8(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g,
+// or fp32. wq (may be null; used where C % 16 == 0): the weights for __dp4a, [ceil(kh * kw / 4), C]
+// int32 words whose byte j is the channel's tap 4g + j, zero past the last (depthwiseWeightsDp4a).
+// g.channels_last must be set; every index must fit in int32 (depthwiseFits).
+void depthwiseConvInt8(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, const DepthwiseGeometry& g,
                        const QDepthwiseEpilogue& e, cudaStream_t s);
+
+// wq of depthwiseConvInt8 from the node's [C, 1, kh, kw] int8 weights (host side).
+inline std::vector<int32_t> depthwiseWeightsDp4a(const int8_t* w, int64_t c, int64_t taps) {
+  const int64_t groups = (taps + 3) / 4;
+  std::vector<int32_t> out(static_cast<size_t>(groups * c), 0);
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t t = 0; t < taps; ++t) {
+      const uint32_t byte = static_cast<uint8_t>(w[ch * taps + t]);
+      out[static_cast<size_t>(t / 4 * c + ch)] |= static_cast<int32_t>(byte << (8 * (t % 4)));
+    }
+  return out;
+}
 
 }  // namespace qrt::cuda::launch
