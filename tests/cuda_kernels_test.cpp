@@ -523,6 +523,22 @@ TEST(CudaKernels, Pooling) {
   }
 }
 
+// Global pools over large planes of few channels (PP-OCRv4's SE blocks), which split each plane
+// over several blocks (pool.cu's globalPoolPlan): plain NCHW, and channels-last behind an FP16
+// convolution.
+TEST(CudaKernels, GlobalPoolLargePlanes) {
+  QRT_REQUIRE_GPU();
+  for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
+    SCOPED_TRACE(op);
+    checkModel(unaryModel(op, {1, 8, 320, 320}));
+    Model m;
+    m.input("X", {1, 8, 160, 160}).constant("W", {96, 8, 1, 1}, randomValues(96 * 8, -0.3, 0.3)).output("Y");
+    m.node("Conv", {"X", "W"}, {"c"});
+    m.node(op, {"c"}, {"Y"});
+    checkModel(m);
+  }
+}
+
 TEST(CudaKernels, Softmax) {
   QRT_REQUIRE_GPU();
   for (const char* op : {"Softmax", "LogSoftmax"}) {

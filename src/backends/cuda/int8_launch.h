@@ -63,7 +63,8 @@ void int8Matmul(const int8_t* a, const int8_t* w, int32_t* acc, const Int8Matmul
 void addQuantize(const float* a, const float* b, bool relu, const float* scale, DataType qt, const void* zero_point,
                  void* q, float* y, int64_t n, cudaStream_t s);
 
-// int8 / uint8 max pooling (the geometry of launch.h's pools, NCHW or NHWC).
+// int8 / uint8 max pooling (the geometry of launch.h's pools, NCHW or NHWC; NHWC 2-D pools with
+// C % 4 == 0 move 4, 8 or 16 channels per load).
 void maxPoolInt8(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s);
 
 }  // namespace qrt::cuda::launch

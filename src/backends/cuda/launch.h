@@ -81,8 +81,20 @@ struct PoolGeometry {
 void maxPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s);
 void avgPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s);
 // Global average / max over `spatial` positions of [n*c] rows (NCHW) or [n][spatial][c] (NHWC).
-void globalPool(DataType t, bool max, const void* x, void* y, int64_t n, int64_t c, int64_t spatial,
-                bool channels_last, cudaStream_t s);
+// globalPoolPlan (host only, at reshape) picks the reduction from the shape: few channels over a
+// large plane split the plane over several blocks, whose fp32 partials go to a workspace of
+// workspaceBytes() and a second pass combines in a fixed order (deterministic: no atomics).
+struct GlobalPoolPlan {
+  enum Kind { kRows, kRowSplit, kNhwc, kNhwcThreads };
+  Kind kind = kRows;
+  int64_t n = 0, c = 0, spatial = 0;
+  int64_t splits = 1, chunk = 0;  // blocks per reduction, plane positions per block
+  bool vector = false;            // NHWC: 16-byte channel vectors (C a multiple of 8 fp16 / 4 fp32)
+  size_t workspaceBytes() const { return splits > 1 ? static_cast<size_t>(n * c * splits) * sizeof(float) : 0; }
+};
+GlobalPoolPlan globalPoolPlan(DataType t, int64_t n, int64_t c, int64_t spatial, bool channels_last);
+void globalPool(DataType t, bool max, const void* x, void* y, const GlobalPoolPlan& p, void* workspace,
+                cudaStream_t s);
 
 // ---- softmax.cu ----
 // Softmax / LogSoftmax along the middle dim of [outer, len, inner].

@@ -60,21 +60,18 @@ class GlobalPoolKernel final : public CudaKernel {
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
     if (x.size() < 2) return invalidArgument(who_, ": input must be [N, C, ...], got ", dimsToString(x));
-    n_ = x[0];
-    c_ = x[1];
-    spatial_ = product(x, 2, x.size());
-    channels_last_ = nhwc_ && x.size() == 4;
+    plan_ = launch::globalPoolPlan(in[0].dtype, x[0], x[1], product(x, 2, x.size()), nhwc_ && x.size() == 4);
     return Status::Ok();
   }
-  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
-    launch::globalPool(in[0].dtype, max_, in[0].data, out[0].data, n_, c_, spatial_, channels_last_, stream());
+  size_t workspaceBytes() const override { return plan_.workspaceBytes(); }
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* workspace) override {
+    launch::globalPool(in[0].dtype, max_, in[0].data, out[0].data, plan_, workspace, stream());
     return launched();
   }
 
  private:
   bool max_, nhwc_;
-  bool channels_last_ = false;
-  int64_t n_ = 0, c_ = 0, spatial_ = 0;
+  launch::GlobalPoolPlan plan_;
 };
 
 Result<std::unique_ptr<Kernel>> createGlobalPool(const ir::Node& node, DeviceContext* dev) {

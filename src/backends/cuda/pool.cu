@@ -1,6 +1,6 @@
 // Pooling kernels: max / average over windows of up to 3 spatial dims (one thread per output
-// element), and global average / max (one warp per row in NCHW; one thread per channel in NHWC,
-// so that neighbouring threads read neighbouring channels).
+// element; NHWC 2-D pools a 16-byte channel vector per thread), and global average / max
+// (globalPoolPlan picks among three reductions from the shape; see "global pooling" below).
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/launch.h"
 
@@ -160,6 +160,38 @@ __global__ void poolNhwc2d(const T* x, T* y, int32_t total, PoolGeometry g) {
   }
 }
 
+// ---- global pooling ----
+// Three kernels, picked by globalPoolPlan from the shape:
+//  - globalPoolRows: NCHW with many short rows, one warp per (n, c) row;
+//  - globalPoolRowSplit: NCHW with few long rows (a [1, 8, 320, 320] SE-block input): `splits`
+//    blocks per row, each reducing a contiguous chunk;
+//  - globalPoolNhwc: NHWC, a block per (n, tile of channel vectors, split of the plane) whose
+//    threads read whole pixels' channel vectors (16-byte loads) and reduce over pixels.
+// With splits > 1 each block writes one fp32 partial to the workspace and globalPoolFinish
+// combines a row's partials in split order. Every sum runs in a fixed order (no atomics), so
+// results are bit-identical from run to run.
+
+template <bool kMax>
+__device__ __forceinline__ float combine(float a, float b) {
+  return kMax ? fmaxf(a, b) : a + b;
+}
+
+// V consecutive elements from p as floats: one 16-byte load for V of 8 halves or 4 floats.
+template <typename T, int V>
+__device__ __forceinline__ void loadVec(const T* p, float (&v)[V]) {
+  if constexpr (V == 1) {
+    v[0] = ld(p, 0);
+  } else {
+    static_assert(V * sizeof(T) == 16, "vector loads are 16 bytes");
+    const uint4 r = *reinterpret_cast<const uint4*>(p);
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      if constexpr (sizeof(T) == 2) v[k] = __half2float(reinterpret_cast<const __half*>(&r)[k]);
+      else v[k] = reinterpret_cast<const float*>(&r)[k];
+    }
+  }
+}
+
 // NCHW: one warp per (n, c) row.
 template <typename T, bool kMax>
 __global__ void globalPoolRows(const T* x, T* y, int64_t rows, int64_t spatial) {
@@ -168,22 +200,116 @@ __global__ void globalPoolRows(const T* x, T* y, int64_t rows, int64_t spatial) 
   if (warp >= rows) return;
   const T* row = x + warp * spatial;
   float acc = kMax ? lowest<T>() : 0.f;
-  for (int64_t j = lane; j < spatial; j += 32) acc = kMax ? fmaxf(acc, ld(row, j)) : acc + ld(row, j);
-  for (int off = 16; off > 0; off /= 2) {
-    float o = __shfl_down_sync(0xffffffffu, acc, off);
-    acc = kMax ? fmaxf(acc, o) : acc + o;
-  }
+  for (int64_t j = lane; j < spatial; j += 32) acc = combine<kMax>(acc, ld(row, j));
+  for (int off = 16; off > 0; off /= 2) acc = combine<kMax>(acc, __shfl_down_sync(0xffffffffu, acc, off));
   if (lane == 0) st(y, warp, kMax ? acc : acc / static_cast<float>(spatial));
 }
 
-// NHWC: one thread per (n, c), reading rows of channels.
+// NCHW, few long rows: block (split, row) reduces row elements [split * chunk, + chunk) with
+// kBlock threads (four independent accumulators each, for loads in flight), then a warp-shuffle
+// and shared-memory tree. splits == 1 writes y, otherwise ws[row * splits + split].
+template <typename T, bool kMax>
+__global__ void __launch_bounds__(kBlock) globalPoolRowSplit(const T* x, T* y, float* ws, int32_t spatial,
+                                                             int32_t chunk, float inv) {
+  const int32_t row = blockIdx.y, split = blockIdx.x, splits = gridDim.x;
+  const T* p = x + static_cast<int64_t>(row) * spatial;
+  const int32_t begin = split * chunk, end = min(spatial, begin + chunk);
+  const float init = kMax ? lowest<T>() : 0.f;
+  float a0 = init, a1 = init, a2 = init, a3 = init;
+  int32_t j = begin + static_cast<int32_t>(threadIdx.x);
+  for (; j + 3 * kBlock < end; j += 4 * kBlock) {
+    a0 = combine<kMax>(a0, ld(p, j));
+    a1 = combine<kMax>(a1, ld(p, j + kBlock));
+    a2 = combine<kMax>(a2, ld(p, j + 2 * kBlock));
+    a3 = combine<kMax>(a3, ld(p, j + 3 * kBlock));
+  }
+  for (; j < end; j += kBlock) a0 = combine<kMax>(a0, ld(p, j));
+  float acc = combine<kMax>(combine<kMax>(a0, a1), combine<kMax>(a2, a3));
+  for (int off = 16; off > 0; off /= 2) acc = combine<kMax>(acc, __shfl_down_sync(0xffffffffu, acc, off));
+  __shared__ float warp_sums[kBlock / 32];
+  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = acc;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float r = warp_sums[0];
+    for (int w = 1; w < kBlock / 32; ++w) r = combine<kMax>(r, warp_sums[w]);
+    if (splits == 1) st(y, row, kMax ? r : r * inv);
+    else ws[static_cast<int64_t>(row) * splits + split] = r;
+  }
+}
+
+// NHWC [n][spatial][c]: block (tile, split, n) with blockDim (tc, ts): threadIdx.x picks one of
+// tc channel vectors (V channels) of the tile, threadIdx.y one of ts pixels read side by side.
+// Each thread accumulates its vector over pixels split * chunk + y, + ts, ...; a shared-memory
+// tree over y then gives the tile's result: y[n][c] (splits == 1) or ws[(n * splits + split) * c + ch].
+template <typename T, int V, bool kMax>
+__global__ void __launch_bounds__(kBlock) globalPoolNhwc(const T* x, T* y, float* ws, int32_t c, int32_t spatial,
+                                                         int32_t chunk, float inv) {
+  __shared__ float part[kBlock * V];
+  const int32_t tc = blockDim.x, ts = blockDim.y;
+  const int32_t split = blockIdx.y, splits = gridDim.y, n = blockIdx.z;
+  const int32_t cv = blockIdx.x * tc + threadIdx.x;  // this thread's channel vector
+  const bool active = cv * V < c;
+  const int32_t begin = split * chunk, end = min(spatial, begin + chunk);
+  float acc[V];
+#pragma unroll
+  for (int k = 0; k < V; ++k) acc[k] = kMax ? lowest<T>() : 0.f;
+  if (active) {
+    const T* p = x + static_cast<int64_t>(n) * spatial * c + cv * V;
+#pragma unroll 4
+    for (int32_t s = begin + static_cast<int32_t>(threadIdx.y); s < end; s += ts) {
+      float v[V];
+      loadVec<T, V>(p + static_cast<int64_t>(s) * c, v);
+#pragma unroll
+      for (int k = 0; k < V; ++k) acc[k] = combine<kMax>(acc[k], v[k]);
+    }
+  }
+  float* mine = part + (threadIdx.y * tc + threadIdx.x) * V;
+#pragma unroll
+  for (int k = 0; k < V; ++k) mine[k] = acc[k];
+  __syncthreads();
+  // Fold rows [half, live) onto [0, live - half) until one is left: a fixed order for any ts.
+  for (int32_t live = ts; live > 1;) {
+    const int32_t half = (live + 1) / 2;
+    if (static_cast<int32_t>(threadIdx.y) < live - half) {
+      const float* other = part + ((threadIdx.y + half) * tc + threadIdx.x) * V;
+#pragma unroll
+      for (int k = 0; k < V; ++k) mine[k] = combine<kMax>(mine[k], other[k]);
+    }
+    live = half;
+    __syncthreads();
+  }
+  if (threadIdx.y != 0 || !active) return;
+#pragma unroll
+  for (int k = 0; k < V; ++k) {
+    const int32_t ch = cv * V + k;
+    if (splits == 1) st(y, static_cast<int64_t>(n) * c + ch, kMax ? mine[k] : mine[k] * inv);
+    else ws[(static_cast<int64_t>(n) * splits + split) * c + ch] = mine[k];
+  }
+}
+
+// The second pass over partials ws[(o * splits + s) * inner + i]: a warp per output
+// y[o * inner + i] combines them (lane l takes splits l, l + 32, ...; then a shuffle tree), a
+// fixed order for a given plan.
+template <typename T, bool kMax>
+__global__ void globalPoolFinish(const float* ws, T* y, int64_t outer, int64_t inner, int32_t splits, float inv) {
+  const int64_t i = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (i >= outer * inner) return;
+  const float* p = ws + (i / inner) * splits * inner + i % inner;
+  float r = kMax ? -3.402823466e38f : 0.f;
+  for (int32_t sp = lane; sp < splits; sp += 32) r = combine<kMax>(r, p[sp * inner]);
+  for (int off = 16; off > 0; off /= 2) r = combine<kMax>(r, __shfl_down_sync(0xffffffffu, r, off));
+  if (lane == 0) st(y, i, kMax ? r : r * inv);
+}
+
+// NHWC beyond 32-bit indices (rare): one thread per (n, c), reading rows of channels.
 template <typename T, bool kMax>
 __global__ void globalPoolChannelsLast(const T* x, T* y, int64_t n, int64_t c, int64_t spatial) {
   QRT_GRID_STRIDE(i, n * c) {
     const int64_t b = i / c, ch = i % c;
     const T* p = x + b * spatial * c + ch;
     float acc = kMax ? lowest<T>() : 0.f;
-    for (int64_t j = 0; j < spatial; ++j) acc = kMax ? fmaxf(acc, ld(p, j * c)) : acc + ld(p, j * c);
+    for (int64_t j = 0; j < spatial; ++j) acc = combine<kMax>(acc, ld(p, j * c));
     st(y, i, kMax ? acc : acc / static_cast<float>(spatial));
   }
 }
@@ -209,15 +335,49 @@ void poolT(const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {
     poolKernel<T, kMax, int64_t><<<blocksFor(total), kBlock, 0, s>>>(px, py, total, g);
 }
 
+template <typename T, int V, bool kMax>
+void globalNhwc(const T* x, T* y, float* ws, const GlobalPoolPlan& p, float inv, cudaStream_t s) {
+  const int64_t cvs = p.c / V;
+  const int tc = static_cast<int>(std::min<int64_t>(cvs, 32));
+  const int ts = kBlock / tc;
+  const dim3 grid(static_cast<unsigned>((cvs + tc - 1) / tc), static_cast<unsigned>(p.splits), static_cast<unsigned>(p.n));
+  globalPoolNhwc<T, V, kMax><<<grid, dim3(tc, ts), 0, s>>>(x, y, ws, static_cast<int32_t>(p.c),
+                                                           static_cast<int32_t>(p.spatial), static_cast<int32_t>(p.chunk), inv);
+}
+
 template <typename T, bool kMax>
-void globalT(const void* x, void* y, int64_t n, int64_t c, int64_t spatial, bool cl, cudaStream_t s) {
-  if (n * c == 0) return;
-  if (cl) {
-    globalPoolChannelsLast<T, kMax><<<blocksFor(n * c), kBlock, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(y), n, c, spatial);
-  } else {
-    int64_t threads = n * c * 32;
-    unsigned blocks = static_cast<unsigned>((threads + kBlock - 1) / kBlock);
-    globalPoolRows<T, kMax><<<blocks, kBlock, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(y), n * c, spatial);
+void globalT(const void* xv, void* yv, const GlobalPoolPlan& p, void* workspace, cudaStream_t s) {
+  const T* x = static_cast<const T*>(xv);
+  T* y = static_cast<T*>(yv);
+  float* ws = static_cast<float*>(workspace);
+  const float inv = 1.f / static_cast<float>(p.spatial);
+  const int64_t rows = p.n * p.c;
+  switch (p.kind) {
+    case GlobalPoolPlan::kRows: {
+      const int64_t threads = rows * 32;
+      globalPoolRows<T, kMax><<<static_cast<unsigned>((threads + kBlock - 1) / kBlock), kBlock, 0, s>>>(x, y, rows, p.spatial);
+      return;
+    }
+    case GlobalPoolPlan::kRowSplit:
+      globalPoolRowSplit<T, kMax><<<dim3(static_cast<unsigned>(p.splits), static_cast<unsigned>(rows)), kBlock, 0, s>>>(
+          x, y, ws, static_cast<int32_t>(p.spatial), static_cast<int32_t>(p.chunk), inv);
+      break;
+    case GlobalPoolPlan::kNhwcThreads:
+      globalPoolChannelsLast<T, kMax><<<blocksFor(rows), kBlock, 0, s>>>(x, y, p.n, p.c, p.spatial);
+      return;
+    case GlobalPoolPlan::kNhwc: {
+      constexpr int V = 16 / sizeof(T);
+      // The vector width was planned from C; a misaligned base (a tensor at an odd offset) reads
+      // one channel per thread instead, with the same splits.
+      const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+      if (p.vector && aligned) globalNhwc<T, V, kMax>(x, y, ws, p, inv, s);
+      else globalNhwc<T, 1, kMax>(x, y, ws, p, inv, s);
+      break;
+    }
+  }
+  if (p.splits > 1) {
+    const int64_t outer = p.kind == GlobalPoolPlan::kNhwc ? p.n : rows, inner = p.kind == GlobalPoolPlan::kNhwc ? p.c : 1;
+    globalPoolFinish<T, kMax><<<blocksFor(rows * 32), kBlock, 0, s>>>(ws, y, outer, inner, static_cast<int32_t>(p.splits), inv);
   }
 }
 
@@ -233,14 +393,54 @@ void avgPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStre
   else poolT<float, false>(x, y, g, s);
 }
 
-void globalPool(DataType t, bool max, const void* x, void* y, int64_t n, int64_t c, int64_t spatial,
-                bool channels_last, cudaStream_t s) {
-  if (t == DataType::kHalf) {
-    if (max) globalT<__half, true>(x, y, n, c, spatial, channels_last, s);
-    else globalT<__half, false>(x, y, n, c, spatial, channels_last, s);
+GlobalPoolPlan globalPoolPlan(DataType t, int64_t n, int64_t c, int64_t spatial, bool channels_last) {
+  // About eight resident blocks of kBlock threads on each of an H100's 132 SMs: enough to keep
+  // the memory system busy; beyond it, splitting a plane further only adds partials.
+  constexpr int64_t kTargetBlocks = 1024;
+  constexpr int64_t kMinPerThread = 4;  // plane elements (NCHW) or pixels (NHWC) per thread at least
+  constexpr int64_t kMostSplits = 128;  // the second pass reads them with one warp per output
+  GlobalPoolPlan p;
+  p.n = n;
+  p.c = c;
+  p.spatial = spatial;
+  if (n * c == 0 || spatial == 0) return p;
+  const bool fits32 = n * c * spatial < (int64_t{1} << 31) && n < 65536;
+  if (channels_last && fits32) {
+    const int64_t v = 16 / static_cast<int64_t>(dataTypeSize(t));
+    p.kind = GlobalPoolPlan::kNhwc;
+    p.vector = c % v == 0;
+    const int64_t cvs = p.vector ? c / v : c;
+    const int64_t tc = std::min<int64_t>(cvs, 32), ts = kBlock / tc;
+    const int64_t base = n * ((cvs + tc - 1) / tc);
+    const int64_t most = std::max<int64_t>(1, spatial / (ts * kMinPerThread));
+    p.splits = std::clamp<int64_t>((kTargetBlocks + base - 1) / base, 1, std::min(most, kMostSplits));
+  } else if (channels_last) {
+    p.kind = GlobalPoolPlan::kNhwcThreads;
+    return p;
+  } else if (n * c >= 8192 || spatial <= 8192 || !fits32) {
+    // Up to 8192 positions a warp per row is as fast (H200: 6 us for [1, 96, 80, 80], where the
+    // split's second launch costs ~3 us more); many rows fill the GPU anyway.
+    p.kind = GlobalPoolPlan::kRows;
+    return p;
   } else {
-    if (max) globalT<float, true>(x, y, n, c, spatial, channels_last, s);
-    else globalT<float, false>(x, y, n, c, spatial, channels_last, s);
+    p.kind = GlobalPoolPlan::kRowSplit;
+    const int64_t most = std::max<int64_t>(1, spatial / (kBlock * kMinPerThread));
+    p.splits = std::clamp<int64_t>((kTargetBlocks + n * c - 1) / (n * c), 1, std::min(most, kMostSplits));
+  }
+  p.chunk = (spatial + p.splits - 1) / p.splits;
+  p.splits = (spatial + p.chunk - 1) / p.chunk;  // no empty split
+  return p;
+}
+
+void globalPool(DataType t, bool max, const void* x, void* y, const GlobalPoolPlan& p, void* workspace,
+                cudaStream_t s) {
+  if (p.n * p.c == 0) return;
+  if (t == DataType::kHalf) {
+    if (max) globalT<__half, true>(x, y, p, workspace, s);
+    else globalT<__half, false>(x, y, p, workspace, s);
+  } else {
+    if (max) globalT<float, true>(x, y, p, workspace, s);
+    else globalT<float, false>(x, y, p, workspace, s);
   }
 }
 
