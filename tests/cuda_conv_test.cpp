@@ -452,7 +452,11 @@ TEST(CudaConv, QConvWithinOneQuantizationStep) {
     auto cpu = build(m, Target::kCpu);
     unsetenv("QRT_BACKEND");
     ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+    // The few-channel cases test the QConv kernel's channel padding: keep them INT8 (a CUDA build
+    // otherwise runs a <= 4-channel QConv in float, passes/unfold_qconv.h).
+    setenv("QRT_CUDA_INT8_STEM", "int8", 1);
     auto gpu = build(m, Target::kFp32);
+    unsetenv("QRT_CUDA_INT8_STEM");
     ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
     int qconvs = 0;
     for (const auto& n : (*gpu)->impl().graph->nodes()) qconvs += n->op_type == "QConv";

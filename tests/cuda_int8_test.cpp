@@ -500,6 +500,82 @@ TEST(CudaInt8, MaxPoolInt8) {
   checkModel(m, {{"Y", 0}, {"V", 0}});
 }
 
+// ---- INT8 stems in float (passes/unfold_qconv.h) ----
+
+// A 3-channel 7x7 stride-2 stem (Q/DQ around it, relu, requantized) and an 8-channel QConv after
+// it. The GPU engine runs the stem as a float convolution (FP16 with --fp16) reading x itself, its
+// layer info says so and why; QRT_CUDA_INT8_STEM=int8 keeps it a QConv. x is fed on the
+// quantization grid (k * x_scale), where DQ(Q(x)) == x, so the reference INT8 engine is the
+// oracle for both: the stem's int8 output within one step (few differing: float rounding, and
+// fp16 operands with --fp16), the network's output within one step of its scale.
+TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
+  QRT_REQUIRE_GPU();
+  const double sx = 2.0 / 255, sy = 0.03, sy2 = 0.05;
+  Model m;
+  m.input("X", {2, 3, 20, 20}, DataType::kFloat, [sx](int64_t n) {
+    std::vector<double> k = ints(n, -127, 127);
+    for (double& v : k) v = static_cast<double>(static_cast<float>(v) * static_cast<float>(sx));
+    return k;
+  });
+  m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("sy", sy).scalar("sy2", sy2);
+  m.constant("W1q", {16, 3, 7, 7}, ints(16 * 3 * 49, -127, 127), DataType::kInt8);
+  m.constant("sw1", {16}, uniform(16, 0.001, 0.004)).constant("zw1", {16}, std::vector<double>(16, 0), DataType::kInt8);
+  m.constant("b1", {16}, uniform(16, -0.3, 0.3));
+  m.constant("W2q", {8, 16, 3, 3}, ints(8 * 16 * 9, -127, 127), DataType::kInt8);
+  m.constant("sw2", {8}, uniform(8, 0.001, 0.004)).constant("zw2", {8}, std::vector<double>(8, 0), DataType::kInt8);
+  m.constant("b2", {8}, uniform(8, -0.3, 0.3));
+  m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
+  m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
+  attrInt(m.node("DequantizeLinear", {"W1q", "sw1", "zw1"}, {"W1"}), "axis", 0);
+  attrInt(m.node("DequantizeLinear", {"W2q", "sw2", "zw2"}, {"W2"}), "axis", 0);
+  auto& stem = m.node("Conv", {"Xd", "W1", "b1"}, {"C1"});
+  stem.set_name("stem");
+  attrInts(stem, "strides", {2, 2});
+  attrInts(stem, "pads", {3, 3, 3, 3});
+  m.node("Relu", {"C1"}, {"R1"});
+  m.node("QuantizeLinear", {"R1", "sy", "z"}, {"Y1q"});
+  m.node("DequantizeLinear", {"Y1q", "sy", "z"}, {"Y1d"});
+  auto& conv2 = m.node("Conv", {"Y1d", "W2", "b2"}, {"C2"});
+  attrInts(conv2, "pads", {1, 1, 1, 1});
+  m.node("Relu", {"C2"}, {"R2"});
+  m.node("QuantizeLinear", {"R2", "sy2", "z"}, {"Y2q"});
+  m.node("DequantizeLinear", {"Y2q", "sy2", "z"}, {"Y"});
+  m.output("Y1q", DataType::kInt8).output("Y");
+  for (Target t : {Target::kGpu, Target::kGpuFp16}) {
+    const bool fp16 = t == Target::kGpuFp16;
+    SCOPED_TRACE(fp16 ? "--int8 --fp16" : "--int8");
+    auto gpu = buildFor(m.bytes(), t);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    EXPECT_EQ(opsOf(**gpu)["QConv"], 1) << "only the 16-channel convolution stays INT8";
+    bool seen = false;
+    for (const LayerInfo& l : (*gpu)->layers()) {
+      if (l.name != "stem") continue;
+      seen = true;
+      EXPECT_EQ(l.op, "FusedConv");
+      EXPECT_EQ(l.precision, fp16 ? "fp16" : "fp32");
+      EXPECT_NE(l.reason.find("input channels"), std::string::npos) << l.reason;
+    }
+    EXPECT_TRUE(seen) << "no layer 'stem' in the engine";
+    // The requantization reads the FP16 convolution's output directly (no Cast between).
+    if (fp16)
+      for (const auto& n : (*gpu)->impl().graph->nodes())
+        if (n->op_type == "QuantizeLinear" && n->outputs[0]->name == "Y1q")
+          EXPECT_EQ(n->inputs[0]->dtype, DataType::kHalf);
+    checkModel(m, {{"Y1q", 1}, {"Y", sy2}}, t, 2, fp16 ? 0.25 : 0.05);
+  }
+  // QRT_CUDA_INT8_STEM=int8 keeps the stem INT8 (channels padded to 4 for cuDNN).
+  setenv("QRT_CUDA_INT8_STEM", "int8", 1);
+  auto int8 = buildFor(m.bytes(), Target::kGpu);
+  EXPECT_TRUE(int8.ok()) << int8.status().toString();
+  if (int8.ok()) EXPECT_EQ(opsOf(**int8)["QConv"], 2);
+  checkModel(m, {{"Y1q", 1}, {"Y", sy2}}, Target::kGpu);
+  setenv("QRT_CUDA_INT8_STEM", "fp8", 1);
+  auto bad = buildFor(m.bytes(), Target::kGpu);
+  unsetenv("QRT_CUDA_INT8_STEM");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("QRT_CUDA_INT8_STEM"), std::string::npos) << bad.status().message();
+}
+
 // ---- a whole INT8 model ----
 
 // Fashion-MNIST test images, preprocessed as models/fashion_mnist/preprocess.json says.

@@ -406,7 +406,7 @@ TEST(UnfoldQConv, StemBecomesAFloatConvolution) {
   }
 }
 
-// Variants: no activation and a float output (a plain Conv, no Q after it); Clip with Q(x) also
+// Variants: no activation and a float output (FusedConv with activation none, no Q after it); Clip with Q(x) also
 // a graph output (that Q stays); an int8 graph input (x_q dequantized before the conv); one
 // input channel and four.
 TEST(UnfoldQConv, Variants) {
@@ -451,10 +451,11 @@ TEST(UnfoldQConv, Variants) {
     EXPECT_EQ(report.layers, std::vector<std::string>{"conv1"});
     EXPECT_EQ(report.quantizes.size(), c.o.requantize ? 1u : 0u);
     EXPECT_EQ(countOps(*unfolded, "QConv"), c.o.requantize ? 1 : 0);
-    const std::string op = c.o.act.empty() ? "Conv" : "FusedConv";
-    const ir::Node* conv = onlyNode(*unfolded, op);
+    const ir::Node* conv = onlyNode(*unfolded, "FusedConv");
     ASSERT_TRUE(conv);
     EXPECT_EQ(conv->name, "conv1");
+    EXPECT_EQ(countOps(*unfolded, "Conv"), 0);
+    if (c.o.act.empty()) EXPECT_EQ(conv->attrString("activation", ""), "none");
     if (c.o.act == "Clip") {
       EXPECT_EQ(conv->attrString("activation", ""), "clip");
       EXPECT_EQ(conv->attrFloat("clip_min", 0), -0.25f);

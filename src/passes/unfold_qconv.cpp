@@ -106,17 +106,16 @@ void unfold(ir::Graph& g, const ir::Node& qconv, UnfoldReport& report) {
     conv_out->dims = y->dims;
     conv_out->has_shape = y->has_shape;
   }
-  // unfoldable() read the activation already.
-  const FusedActivation act = readFusedActivation(qconv).value();
-  const bool fused = act.kind != FusedActivation::Kind::kNone;
+  // A FusedConv even without an activation: the CUDA stem kernel's input fusion
+  // (backends/cuda/stem_input.cpp) takes FusedConv only (its x may keep its own float dtype).
   // The convolution keeps the layer's name (reports, profiles and layer precisions name it so);
   // the QConv is removed before anything checks names.
-  ir::Node* conv = g.addNode(fused ? "FusedConv" : "Conv", qconv.name, std::move(inputs), {conv_out});
-  conv->domain = fused ? kQrtDomain : "";
-  conv->opset = fused ? 1 : defaultOpset(g);
+  ir::Node* conv = g.addNode("FusedConv", qconv.name, std::move(inputs), {conv_out});
+  conv->domain = kQrtDomain;
+  conv->opset = 1;
   for (const char* a : {"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"})
     if (const ir::Attribute* attr = qconv.attr(a)) conv->attrs[a] = *attr;
-  if (fused) writeFusedActivation(*conv, act);
+  writeFusedActivation(*conv, readFusedActivation(qconv).value());  // unfoldable() read it already
   conv->precision = Precision::kFP32;
   report.layers.push_back(qconv.name);
   if (!requantize) return;

@@ -12,7 +12,7 @@
 //                                            dequantized: DequantizeLinear(x_q, x_scale)
 //   w_q, w_scale                         ->  one fp32 constant w_q * w_scale[m], built here
 //   bias, Conv's attributes              ->  as they are
-//   act                                  ->  FusedConv's activation (plain Conv when none)
+//   act                                  ->  FusedConv's activation (none, relu or clip)
 //   y_scale                              ->  QuantizeLinear(y, y_scale, 0) to the int8 output
 // Numerics: the weights are exactly the DequantizeLinear of the QDQ graph, the convolution is the
 // QDQ graph's float simulation of the layer, and where x came through Q -> DQ it is now read
