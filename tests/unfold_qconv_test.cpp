@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "builder/finalize.h"
+#include "core/json_reader.h"
 #include "core/tensor.h"
 #include "ir/graph.h"
 #include "model_builder.h"
@@ -30,6 +31,9 @@
 #include "passes/unfold_qconv.h"
 #include "qrt/qrt.h"
 #include "runtime/engine_impl.h"
+#ifdef QRT_HAVE_CUDA
+#include "backends/cuda/runtime.h"
+#endif
 
 namespace qrt {
 namespace {
@@ -509,6 +513,74 @@ TEST(UnfoldQConv, LeavesWiderConvolutions) {
   EXPECT_EQ(countOps(*e, "QConv"), 2);
   EXPECT_EQ(countOps(*e, "FusedConv") + countOps(*e, "Conv"), 0);
 }
+
+#ifdef QRT_HAVE_CUDA
+// The CUDA builder's steps around the pass (backends/cuda/int8_stems.cpp) need no GPU: unfolded
+// before convertToHalf, the stem is fp16 and its QuantizeLinear reads the fp16 output (the Cast
+// convertToHalf put there is gone); the reason is in layer_tactics; QRT_CUDA_INT8_STEM=int8 keeps
+// the QConv and another value is refused.
+TEST(UnfoldQConv, CudaBuilderSteps) {
+  const Layer l1 = randomLayer({8, 3, 3, 3}), l2 = randomLayer({16, 8, 3, 3});
+  auto net = Model(Options{}, l1, l2).parse();
+  ASSERT_TRUE(net);
+  auto folded = [&] {
+    auto g = net->graph().clone();
+    EXPECT_TRUE(passes::runSimplifyPasses(*g).ok());
+    EXPECT_TRUE(passes::foldQdq(*g).ok());
+    EXPECT_TRUE(passes::runFusionPasses(*g).ok());
+    return g;
+  };
+  auto g = folded();
+  passes::UnfoldReport report;
+  ASSERT_TRUE(cuda::unfoldInt8Stems(*g, &report).ok());
+  ASSERT_EQ(report.layers, std::vector<std::string>{"conv1"});
+  int half = 0;
+  ASSERT_TRUE(cuda::convertToHalf(*g, &half).ok());
+  std::map<std::string, std::string> metadata;
+  Status s = cuda::finishInt8Stems(*g, report, metadata);
+  ASSERT_TRUE(s.ok()) << s.toString();
+  const ir::Node* conv = nullptr;
+  const ir::Node* q = nullptr;
+  for (const auto& n : g->nodes()) {
+    if (n->name == "conv1") conv = n.get();
+    if (n->name == report.quantizes[0]) q = n.get();
+  }
+  ASSERT_TRUE(conv && q);
+  EXPECT_EQ(conv->op_type, "FusedConv");
+  EXPECT_EQ(conv->inputs[0]->dtype, DataType::kHalf);
+  EXPECT_EQ(q->inputs[0], conv->outputs[0]) << "the QuantizeLinear should read the fp16 convolution directly";
+  EXPECT_EQ(q->inputs[0]->dtype, DataType::kHalf);
+  EXPECT_EQ(q->inputs[1]->dtype, DataType::kFloat) << "the scale stays fp32";
+  for (const auto& n : g->nodes())
+    if (n->op_type == "Cast") EXPECT_NE(n->inputs[0], conv->outputs[0]) << n->name << " casts the stem's output";
+  // The layout step: the fp16 stem is channels-last like any FP16 convolution, and its
+  // QuantizeLinear follows it (no layout change between them).
+  int nhwc = 0, changes = 0;
+  ASSERT_TRUE(cuda::assignChannelsLast(*g, &nhwc, &changes).ok());
+  EXPECT_EQ(conv->attrInt("qrt_nhwc", 0), 1);
+  EXPECT_EQ(q->attrInt("qrt_nhwc", 0), 1);
+  EXPECT_EQ(q->inputs[0], conv->outputs[0]);
+  auto doc = parseJson(metadata["layer_tactics"]);
+  ASSERT_TRUE(doc.ok()) << metadata["layer_tactics"];
+  const JsonValue* entry = doc->find("conv1");
+  ASSERT_TRUE(entry && entry->find("reason"));
+  EXPECT_EQ(entry->find("reason")->asString().rfind("INT8 layer run in fp16", 0), 0u) << entry->find("reason")->asString();
+
+  setenv("QRT_CUDA_INT8_STEM", "int8", 1);
+  auto kept = folded();
+  passes::UnfoldReport none;
+  EXPECT_TRUE(cuda::unfoldInt8Stems(*kept, &none).ok());
+  EXPECT_TRUE(none.layers.empty());
+  int qconvs = 0;
+  for (const auto& n : kept->nodes()) qconvs += n->op_type == "QConv";
+  EXPECT_EQ(qconvs, 2);
+  setenv("QRT_CUDA_INT8_STEM", "yes", 1);
+  s = cuda::unfoldInt8Stems(*kept, &none);
+  unsetenv("QRT_CUDA_INT8_STEM");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("QRT_CUDA_INT8_STEM='yes'"), std::string::npos) << s.message();
+}
+#endif
 
 }  // namespace
 }  // namespace qrt
