@@ -659,9 +659,11 @@ TEST(CudaDepthwise, MatrixAgainstReference) {
 // bound 0.02 was under what fp16 gives on noise; the GPU's 0.044-0.084 (H100, 2026-11-27) lay inside
 // the reference's range. The GPU kernels compute in fp32 and store fp16 (cuDNN with fp32 compute,
 // float arithmetic in the element-wise, pool, resize kernels), so their error is of the same kind
-// with another rounding pattern: on the CPU, keeping one layer type in fp32 moved the error by
-// 0.3-2.3x. Asserted: GPU FP16 relative L2 vs FP32 <= max(4 x the reference FP16's, floor) (floor:
-// 0.1 noise, 0.01 page) and, on the page, IoU >= 0.99.
+// with another rounding pattern. Other valid patterns on the CPU (the reference FP16 engine built
+// without folds and fusions, QRT_DISABLE_PASSES): on noise 0.2-8.8x the reference's error on the
+// same input (up to 0.151), on text 0.3-1.5x (the page 0.0031-0.0040, IoU >= 0.9991). So asserted:
+// page: GPU FP16 relative L2 vs FP32 <= max(4 x the reference FP16's, 0.01) and IoU >= 0.99; noise
+// (no ratio holds there): <= 0.3, twice the largest seen, which still fails a broken layer (~1).
 TEST(CudaConvTranspose, PpOcrDetector) {
   QRT_REQUIRE_GPU();
   // QRT_PPOCR_DET: the model elsewhere (the GPU machine's copy of the tree is not QRT_SOURCE_DIR).
@@ -672,17 +674,17 @@ TEST(CudaConvTranspose, PpOcrDetector) {
   auto net = parseOnnxFile(path);
   ASSERT_TRUE(net.ok()) << net.status().toString();
   const Dims xd{1, 3, 160, 224};
-  constexpr double kFp16Factor = 4, kMinIoU = 0.99;
+  constexpr double kMinIoU = 0.99;
   struct Input {
     const char* name;
     std::vector<float> x;
-    double floor;  // of the FP16 relative-L2 bound
-    bool text;     // the binarized map is compared
+    double factor, floor;  // FP16 bound: relative L2 <= max(factor x reference FP16's, floor)
+    bool text;             // the binarized map is compared
     std::vector<float> want, want16;  // CPU FP32, reference FP16
     double ref16_rel = 0, ref16_iou = 1;
   };
-  std::vector<Input> inputs = {{"noise", randomValues(volume(xd), -1.f, 1.f), 0.1, false},
-                               {"text page", test::syntheticTextPage(xd[2], xd[3]), 0.01, true}};
+  std::vector<Input> inputs = {{"noise", randomValues(volume(xd), -1.f, 1.f), 0, 0.3, false},
+                               {"text page", test::syntheticTextPage(xd[2], xd[3]), 4, 0.01, true}};
   // One run of an engine (a fresh context each time: kernels read their tactics when created).
   auto runOnce = [&](Engine& e, bool device, const std::vector<float>& x) -> Result<std::vector<float>> {
     QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
@@ -721,7 +723,7 @@ TEST(CudaConvTranspose, PpOcrDetector) {
         continue;
       }
       const double rel = test::relativeL2(*y, in.want);
-      const double bound = t == Target::kFp32 ? 1e-4 : std::max(kFp16Factor * in.ref16_rel, in.floor);
+      const double bound = t == Target::kFp32 ? 1e-4 : std::max(in.factor * in.ref16_rel, in.floor);
       const double iou = test::binaryIoU(*y, in.want);
       const bool pass = rel <= bound && (t == Target::kFp32 || !in.text || iou >= kMinIoU);
       ok = ok && pass;
