@@ -4,6 +4,8 @@
 //   Conv's attributes (auto_pad, dilations, group, kernel_shape, pads, strides) and the
 //   activation attributes of fused_activation.h. Z (a residual) has the dtype of X and
 //   broadcasts unidirectionally to y (the pass only fuses an Add that keeps y's shape).
+//   qrt_x_cast = 1 (set by the CUDA builder, stem_input.cpp): X is any float type, rounded to
+//   W's dtype as it is read, as a Cast before the node would; y and B have W's dtype.
 // FusedGemm(A, B, C?, Z?)  y = act(alpha * A' B' + beta * C + Z)
 //   Gemm's attributes (transA, transB, alpha, beta) and the activation attributes. A may have
 //   any rank >= 2 without transA ([..., K] x [K, N] -> [..., N], as MatMul with a 2-D B);
@@ -36,6 +38,17 @@ Status checkResidual(const InferContext& ctx, size_t i, const Dims& out) {
 }
 
 Status inferFusedConv(InferContext& ctx) {
+  if (ctx.node.attrInt("qrt_x_cast", 0) != 0 && ctx.hasInput(0) && ctx.hasInput(1)) {
+    const DataType x = ctx.in_types[0];
+    if (x != DataType::kFloat && x != DataType::kHalf && x != DataType::kBFloat16)
+      return ctx.error("qrt_x_cast needs a float X, got ", dataTypeName(x));
+    if (ctx.hasInput(3)) return ctx.error("qrt_x_cast takes no residual Z");
+    ctx.in_types[0] = ctx.in_types[1];  // X as the convolution sees it
+    Status s = inferConv(ctx);
+    ctx.in_types[0] = x;
+    QRT_RETURN_IF_ERROR(s);
+    return readFusedActivation(ctx.node).status();
+  }
   QRT_RETURN_IF_ERROR(inferConv(ctx));  // X, W, B and the window (input 3 is not Conv's)
   QRT_RETURN_IF_ERROR(checkResidual(ctx, 3, ctx.out_dims[0]));
   return readFusedActivation(ctx.node).status();

@@ -16,6 +16,13 @@
 // plans are slow). QRT_CUDA_DEPTHWISE=off never takes it, =on always where it applies (tests,
 // comparisons).
 //
+// Stem (2-D, C <= 4 input channels, group 1, dilation 1, fp16 weights, fp16 channels-last
+// output): qrt's implicit-GEMM kernel on the tensor cores (stem_conv.cu) where the stored tactic
+// is "stem", or by default for such a layer without a tactic and with many output pixels
+// (launch::kStemDefaultPixels: at batch 1 cuDNN's plan is faster); always where the node reads its
+// input NCHW (qrt_x_nchw, stem_input.cpp: no other path reads that). QRT_CUDA_STEM=off never
+// takes it by choice, =on always where it applies.
+//
 // Legacy path, where no graph plan builds, where its timed choice beat every plan at build time
 // (the stored tactic "legacy:a<algorithm>:f<fused>"), or with QRT_CUDA_CONV=legacy: the descriptors of
 // cudnnConvolutionForward / cudnnConvolutionBiasActivationForward. Its tactics: when the shapes
@@ -30,6 +37,7 @@
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/depthwise_launch.h"
 #include "backends/cuda/kernel_table.h"
+#include "backends/cuda/stem_conv_launch.h"
 #include "core/logging.h"
 #include "ops/nn_params.h"
 #include "ops/op.h"
@@ -60,6 +68,15 @@ bool depthwiseOff() {
 }
 bool depthwiseForced() {
   const char* v = std::getenv("QRT_CUDA_DEPTHWISE");
+  return v && std::strcmp(v, "on") == 0;
+}
+
+bool stemOff() {
+  const char* v = std::getenv("QRT_CUDA_STEM");
+  return v && std::strcmp(v, "off") == 0;
+}
+bool stemForced() {
+  const char* v = std::getenv("QRT_CUDA_STEM");
   return v && std::strcmp(v, "on") == 0;
 }
 
@@ -99,7 +116,8 @@ class ConvKernel final : public CudaKernel {
  public:
   ConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act)
       : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), nhwc_(channelsLast(n)), has_bias_(n.hasInput(2)),
-        has_residual_(n.hasInput(3)), tactic_attr_(n.attrString(kAttrTactic, "")) {}
+        has_residual_(n.hasInput(3)), tactic_attr_(n.attrString(kAttrTactic, "")),
+        x_nchw_(n.attrInt(kAttrXNchw, 0) != 0) {}
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
@@ -108,6 +126,9 @@ class ConvKernel final : public CudaKernel {
     if (win.rank < 1 || win.rank > 3) return unsupported(who_, ": the CUDA backend convolves 1 to 3 spatial dims");
     dtype_ = in[0].dtype;
     channels_last_ = nhwc_ && x.size() == 4;
+    stem_ = false;
+    dw_ = false;
+    if (x_nchw_) return reshapeStem(in, out, win);  // only the stem kernel reads x as it is stored
     if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D convolution");
     if (channels_last_ && !in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
     channels_ = w[0];
@@ -140,8 +161,15 @@ class ConvKernel final : public CudaKernel {
       fixed_algo_ = algo;
       fixed_fused_ = fused != 0;
     }
-    dw_ = false;
-    if (!legacyForced() && !force_find_ && (force_dw_ || tail == "dw" || depthwiseForced() ||
+    if (!legacyForced() && !force_find_ && !force_dw_ &&
+        (force_stem_ || tail == "stem" || stemForced() ||
+         (!mine && channels_last_ && !graphOnly() && !stemOff() &&
+          out[0].dims.size() == 4 && out[0].dims[0] * out[0].dims[2] * out[0].dims[3] >= launch::kStemDefaultPixels))) {
+      Status st = reshapeStem(in, out, win);
+      if (st.ok()) return st;
+      if (force_stem_) return st;
+    }
+    if (!legacyForced() && !force_find_ && !force_stem_ && (force_dw_ || tail == "dw" || depthwiseForced() ||
                                             (!mine && channels_last_ && !graphOnly()))) {
       Status d = reshapeDepthwise(in, out, win);
       if (d.ok()) {
@@ -168,13 +196,14 @@ class ConvKernel final : public CudaKernel {
   // it made as a storable tactic.
   void forceLegacySearch() { force_find_ = true; }
   void forceDepthwise() { force_dw_ = true; }
+  void forceStem() { force_stem_ = true; }
   std::string legacyTactic() const {
     return "legacy:a" + std::to_string(static_cast<int>(algo_)) + ":f" + (fused_ ? "1" : "0");
   }
   bool graphMode() const { return graph_mode_; }
 
   size_t workspaceBytes() const override {
-    if (dw_) return 0;
+    if (dw_ || stem_) return 0;
     if (graph_mode_) return 256 + alignUp(static_cast<size_t>(plan_.workspace())) + (pad_.to ? alignUp(pad_.bytes) : 0);
     return 256 + alignUp(algo_bytes_) + (pre_pad_ ? alignUp(padded_bytes_) : 0);
   }
@@ -186,12 +215,62 @@ class ConvKernel final : public CudaKernel {
                             act_.on, act_.op, act_.a, act_.b, stream());
       return launched();
     }
+    if (stem_) {
+      if (reinterpret_cast<uintptr_t>(out[0].data) % 16 != 0)
+        return internalError(who_, ": the stem kernel needs a 16-byte aligned output");
+      launch::stemConv(in[0].data, w_stem_.get(), has_bias_ ? in[2].data : nullptr, out[0].data, stem_geom_, act_.on,
+                       act_.op, act_.a, act_.b, stream());
+      return launched();
+    }
     ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
     if (graph_mode_) return runGraph(in, out, ws);
     return runLegacy(in, out, ws);
   }
 
  private:
+  // qrt's stem kernel; kUnsupported where the node is outside what it computes.
+  Status reshapeStem(const std::vector<TensorView>& in, const std::vector<TensorView>& out, const Window& win) {
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    const Dims& y = out[0].dims;
+    if (win.rank != 2 || x.size() != 4 || attrs_.group != 1 || win.dilations[0] != 1 || win.dilations[1] != 1)
+      return unsupported(who_, ": not a 2-D ungrouped undilated convolution (stem kernel)");
+    if (!channels_last_ || out[0].dtype != DataType::kHalf || in[1].dtype != DataType::kHalf || !in[1].data)
+      return unsupported(who_, ": the stem kernel takes constant fp16 weights and writes fp16 channels-last");
+    if (!x_nchw_ && dtype_ != DataType::kHalf) return unsupported(who_, ": the stem kernel reads fp16 NHWC");
+    if (x_nchw_ && dtype_ != DataType::kHalf && dtype_ != DataType::kFloat)
+      return unsupported(who_, ": the stem kernel reads fp32 or fp16 NCHW");
+    if (has_residual_ || (act_.on && !launch::stemActivationSupported(act_.op)))
+      return unsupported(who_, ": epilogue outside the stem kernel");
+    launch::StemGeometry g;
+    using In = launch::StemGeometry::Input;
+    g.input = !x_nchw_ ? In::kNhwcHalf : dtype_ == DataType::kFloat ? In::kNchwFloat : In::kNchwHalf;
+    g.n = static_cast<int>(x[0]);
+    g.c = static_cast<int>(x[1]);
+    g.h = static_cast<int>(x[2]);
+    g.w = static_cast<int>(x[3]);
+    g.oh = static_cast<int>(y[2]);
+    g.ow = static_cast<int>(y[3]);
+    g.m = static_cast<int>(w[0]);
+    g.kh = static_cast<int>(w[2]);
+    g.kw = static_cast<int>(w[3]);
+    g.sh = static_cast<int>(win.strides[0]);
+    g.sw = static_cast<int>(win.strides[1]);
+    g.ph = static_cast<int>(win.pad_begin[0]);
+    g.pw = static_cast<int>(win.pad_begin[1]);
+    g.k_pad = launch::stemKPad(g.kh, g.kw, g.c);
+    if (x[1] > 4 || w[1] != x[1] || !launch::stemConvSupported(g))
+      return unsupported(who_, ": outside the stem kernel (C <= 4, M a multiple of 8, kh*kw*C <= ", launch::kStemMaxK,
+                         ", 32-bit indices)");
+    if (stemOff() && !x_nchw_) return unsupported(who_, ": QRT_CUDA_STEM=off");
+    QRT_RETURN_IF_ERROR(checkCuda(launch::stemConvPrepare(&g), who_, ": stem kernel setup"));
+    const std::vector<uint16_t> packed = launch::stemPackWeights(static_cast<const uint16_t*>(in[1].data), g);
+    QRT_RETURN_IF_ERROR(w_stem_.upload(packed.data(), packed.size() * 2, who_));
+    stem_geom_ = g;
+    stem_ = true;
+    return Status::Ok();
+  }
+
   // qrt's depthwise kernel; kUnsupported where the node is outside what it computes.
   Status reshapeDepthwise(const std::vector<TensorView>& in, const std::vector<TensorView>& out, const Window& win) {
     const Dims& x = in[0].dims;
@@ -539,6 +618,9 @@ class ConvKernel final : public CudaKernel {
   std::string tactic_attr_;
   bool graph_mode_ = false, heuristic_ = false, force_find_ = false, force_dw_ = false, dw_ = false;
   launch::DepthwiseGeometry dw_geom_;
+  bool x_nchw_ = false, force_stem_ = false, stem_ = false;
+  launch::StemGeometry stem_geom_;
+  DeviceBuffer w_stem_;
   int fixed_algo_ = -1;
   bool fixed_fused_ = false;
   ConvGraph graph_;
@@ -563,8 +645,10 @@ class ConvKernel final : public CudaKernel {
 Result<std::unique_ptr<Kernel>> createConv(const ir::Node& node, DeviceContext* dev) {
   QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
   if (!node.hasInput(0) || !node.hasInput(1)) return invalidArgument(node.describe(), ": inputs X and W are required");
-  for (size_t i = 1; i < node.inputs.size(); ++i)
-    if (node.inputs[i] && node.inputs[i]->dtype != node.inputs[0]->dtype)
+  // X may keep its own float type where the stem kernel rounds it as it reads (qrt_x_cast).
+  const bool x_cast = node.attrInt(kAttrXCast, 0) != 0;
+  for (size_t i = x_cast ? 2 : 1; i < node.inputs.size(); ++i)
+    if (node.inputs[i] && node.inputs[i]->dtype != node.inputs[x_cast ? 1 : 0]->dtype)
       return unsupported(node.describe(), ": the CUDA backend needs every input of one type");
   EpilogueActivation act;
   if (node.op_type == "FusedConv") {
@@ -588,11 +672,14 @@ namespace {
 
 // The kernel of a Conv/FusedConv node on its build shapes, on the legacy API (its timed search)
 // or qrt's depthwise kernel, timed by `time` on scratch data.
-Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, bool depthwise,
+enum class Candidate { kLegacy, kDepthwise, kStem };
+
+Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, Candidate kind,
                      std::string* tactic, double* us) {
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, createConv(node, dev));
   auto* conv = static_cast<ConvKernel*>(k.get());
-  if (depthwise) conv->forceDepthwise();
+  if (kind == Candidate::kDepthwise) conv->forceDepthwise();
+  else if (kind == Candidate::kStem) conv->forceStem();
   else conv->forceLegacySearch();
   const std::string who = node.describe();
   std::vector<TensorView> in(node.inputs.size()), out(1);
@@ -618,7 +705,7 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
   QRT_RETURN_IF_ERROR(bufs.back().reserve(k->workspaceBytes(), who));
   void* ws = bufs.back().get();
   QRT_RETURN_IF_ERROR(time([&] { return k->run(in, out, ws); }, us));
-  *tactic = depthwise ? "dw" : conv->legacyTactic();
+  *tactic = kind == Candidate::kDepthwise ? "dw" : kind == Candidate::kStem ? "stem" : conv->legacyTactic();
   return Status::Ok();
 }
 
@@ -626,12 +713,17 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
 
 Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                            double* us) {
-  return timeCandidate(node, dev, time, false, tactic, us);
+  return timeCandidate(node, dev, time, Candidate::kLegacy, tactic, us);
 }
 
 Status depthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                               double* us) {
-  return timeCandidate(node, dev, time, true, tactic, us);
+  return timeCandidate(node, dev, time, Candidate::kDepthwise, tactic, us);
+}
+
+Status stemConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                         double* us) {
+  return timeCandidate(node, dev, time, Candidate::kStem, tactic, us);
 }
 
 Result<ConvProblem> convProblem(const WindowAttrs& attrs, const EpilogueActivation& act, DataType dtype,

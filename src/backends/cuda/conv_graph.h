@@ -194,4 +194,9 @@ Result<std::unique_ptr<Kernel>> createConvTranspose(const ir::Node& node, Device
 Status depthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                               double* us);
 
+// qrt's stem kernel (stem_conv.cu) likewise; `tactic` is "stem". kUnsupported where the node is
+// no few-channel convolution the kernel computes.
+Status stemConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                         double* us);
+
 }  // namespace qrt::cuda

@@ -155,6 +155,26 @@ class Tuner {
         }
       }
     }
+    // qrt's stem kernel (stem_conv.cu) where the layer is a few-channel one it computes.
+    if (p.dtype == DataType::kHalf && p.x[1] <= 4) {
+      std::string tactic;
+      double us = 0;
+      Status s = stemConvCandidate(
+          node, dev_, [&](const std::function<Status()>& work, double* t) { return timeWork(work, best_us, t, who); },
+          &tactic, &us);
+      if (!s.ok()) {
+        cudaGetLastError();
+        if (s.code() != StatusCode::kUnsupported) logWarning(s.message(), "; not a tactic");
+      } else {
+        ++*timed;
+        const char* force = std::getenv("QRT_CUDA_STEM");  // "on": it wins (tests)
+        if (us < best_us || (force && std::strcmp(force, "on") == 0)) {
+          best_us = us;
+          best->tactic = tactic;
+          best->us = us;
+        }
+      }
+    }
     return Status::Ok();
   }
 
@@ -324,7 +344,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> dev, DeviceContext::create(tf32));
   Tuner tuner(dev.get());
   const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
-  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0;
+  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0;
   std::set<std::string> seen;  // signatures met in this build
   for (ir::Node* n : convs) {
     const std::string who = n->describe();
@@ -348,7 +368,8 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     const std::string key = sig + where;
     auto it = cache.find(key);
     bool usable = it != cache.end();
-    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0 && it->second.tactic != "dw") {
+    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0 && it->second.tactic != "dw" &&
+        it->second.tactic != "stem") {
       // A cached tactic must still build here (another cuDNN minor may have dropped the engine).
       Tactic t;
       ConvGraph cg;
@@ -372,12 +393,13 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     }
     if (it->second.tactic.rfind("legacy", 0) == 0) ++legacy;
     if (it->second.tactic == "dw") ++depthwise;
+    if (it->second.tactic == "stem") ++stem;
     n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,
           " from the timing cache, ", repeats, " repeats, ", legacy, " on the legacy API, ", depthwise,
-          " on qrt's depthwise kernel; ", static_cast<int>(secs * 1000),
+          " on qrt's depthwise kernel, ", stem, " on its stem kernel; ", static_cast<int>(secs * 1000),
           " ms");
   metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached");
   if (!path.empty() && cache.size() >= cache_size) QRT_RETURN_IF_ERROR(writeTimingCache(path, cache));

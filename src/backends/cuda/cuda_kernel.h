@@ -23,6 +23,10 @@ namespace qrt::cuda {
 //   qrt_to_nhwc = 0/1   on an Identity: a layout change NCHW -> NHWC (1) or NHWC -> NCHW (0)
 inline constexpr const char kAttrNhwc[] = "qrt_nhwc";
 inline constexpr const char kAttrToNhwc[] = "qrt_to_nhwc";
+//   qrt_x_nchw = 1      on a channels-last FusedConv: its x is stored NCHW (stem_input.cpp)
+//   qrt_x_cast = 1      on a FusedConv: x keeps its float dtype, rounded to W's as read (ops/fused.cpp)
+inline constexpr const char kAttrXNchw[] = "qrt_x_nchw";
+inline constexpr const char kAttrXCast[] = "qrt_x_cast";
 
 inline bool channelsLast(const ir::Node& node) { return node.attrInt(kAttrNhwc, 0) != 0; }
 

@@ -78,6 +78,10 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   }
   // Build-time tactics of the convolutions, timed on this GPU (conv_tactics.h).
   QRT_RETURN_IF_ERROR(chooseConvTactics(g, config, *info, metadata));
+  // A stem convolution on qrt's stem kernel reads the engine's NCHW input itself (stem_input.cpp).
+  int stem_inputs = 0;
+  QRT_RETURN_IF_ERROR(fuseStemInput(g, &stem_inputs));
+  if (stem_inputs > 0) logInfo("CUDA: ", stem_inputs, " stem convolution(s) read the NCHW input directly");
   // And of the matrix products on cuBLASLt (gemm_tactics.h), in the same timing cache.
   QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, metadata));
   metadata["device"] = "cuda";

@@ -36,5 +36,8 @@ Status unfoldInt8Stems(ir::Graph& g, passes::UnfoldReport* report);
 Status finishInt8Stems(ir::Graph& g, const passes::UnfoldReport& report, std::map<std::string, std::string>& metadata);
 // INT8 residual tails Add [-> Relu] -> QuantizeLinear as one AddQuantize node. fuse_add_quantize.cpp
 Status fuseAddQuantize(ir::Graph& g, int* fused);
+// After the tactics: a stem FusedConv on qrt's stem kernel reads its input through the Cast and
+// NCHW -> NHWC layout change that fed it, which go. stem_input.cpp
+Status fuseStemInput(ir::Graph& g, int* fused);
 
 }  // namespace qrt::cuda

@@ -1,0 +1,291 @@
+// The stem convolution kernel (see stem_conv_launch.h for what it computes and the tiling).
+//
+// Shared memory, per block (dynamic, k_pad + 8 halves a row so that the fragment loads of
+// mma.sync, 8 rows x 4 words, and the gathers' 16-byte stores, 8 rows a phase, hit distinct banks):
+//   A  [128 pixels][k_pad + 8] fp16   the tile's patch rows; reused to stage the output tile
+//   B  [64 channels][k_pad + 8] fp16  the block's weights, loaded once
+//   the patch table (per k: input offset, dy, dx).
+// The gather is one thread per pixel, so a warp's loads of one k are neighbouring input
+// elements; L1 catches the overlap (each input element serves about kh*kw/(sh*sw) patches).
+// Every index is 32-bit (stemConvSupported bounds the sizes). Deterministic: each output is one
+// thread's fixed sequence of mma steps.
+#include "backends/cuda/device_util.cuh"
+#include "backends/cuda/stem_conv_launch.h"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+constexpr int kBM = 128, kBN = 64, kThreads = 128;  // kThreads == kBM: one pixel-table entry per thread
+constexpr int kStageStride = kBN + 8;               // halves per staged output row (conflict-free)
+constexpr int kOutside = -(1 << 20);                // a dy/iy that fails every bounds test
+
+__device__ __forceinline__ float activate(bool on, UnaryOp op, float v, float a, float b) {
+  if (!on) return v;
+  switch (op) {
+    case UnaryOp::kRelu: return fmaxf(v, 0.f);
+    case UnaryOp::kLeakyRelu: return v >= 0.f ? v : a * v;
+    case UnaryOp::kClip: return fminf(fmaxf(v, a), b);
+    case UnaryOp::kSigmoid: return 1.f / (1.f + expf(-v));
+    case UnaryOp::kSwish: return v / (1.f + expf(-v));
+    case UnaryOp::kHardSigmoid: return fmaxf(0.f, fminf(1.f, a * v + b));
+    case UnaryOp::kHardSwish: return v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f));
+    default: return v;
+  }
+}
+
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+__device__ __forceinline__ float loadFloat(const float* p) { return __ldg(p); }
+__device__ __forceinline__ float loadFloat(const __half* p) { return __half2float(__ldg(p)); }
+
+size_t smemBytes(const StemGeometry& g) {
+  const int s = g.k_pad + 8;
+  const size_t a = static_cast<size_t>(std::max(kBM * s, kBM * kStageStride)) * 2;
+  return a + static_cast<size_t>(kBN * s) * 2 + static_cast<size_t>(g.k_pad) * 8;
+}
+
+template <typename T, bool kNchw>
+__global__ void __launch_bounds__(kThreads) stemConvKernel(const T* __restrict__ x, const __half* __restrict__ w,
+                                                           const __half* __restrict__ bias, __half* __restrict__ y,
+                                                           StemGeometry g, bool act_on, UnaryOp act, float aa, float bb) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int S = g.k_pad + 8, Sw = S / 2;
+  __half* As = reinterpret_cast<__half*>(smem);
+  __half* Bs = As + (S > kStageStride ? kBM * S : kBM * kStageStride);
+  int2* ktab = reinterpret_cast<int2*>(Bs + kBN * S);  // per k: {offset, dy << 16 | dx}
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g8 = lane >> 2, t4 = lane & 3;
+  const int m0 = blockIdx.y * kBN;
+  const int nb = min(kBN, g.m - m0);  // this block's channels, a multiple of 8
+  const int ntiles = nb / 8;
+  const int taps = g.kh * g.kw, K = taps * g.c;
+
+  // The patch order matches stemPackWeights: NCHW (c, r, s), NHWC (r, s, c); either way
+  // consecutive k are mostly neighbours in memory.
+  for (int k = tid; k < g.k_pad; k += kThreads) {
+    int c, r, s;
+    if (kNchw) {
+      c = k / taps;
+      r = (k % taps) / g.kw;
+      s = k % g.kw;
+    } else {
+      c = k % g.c;
+      r = (k / g.c) / g.kw;
+      s = (k / g.c) % g.kw;
+    }
+    const bool real = k < K;
+    ktab[k] = make_int2(!real ? 0 : kNchw ? (c * g.h + r) * g.w + s : (r * g.w + s) * g.c + c,
+                        real ? (r << 16) | s : static_cast<int>(0x80000000u));  // dy = -32768: always outside
+  }
+  const int kv = g.k_pad / 8;  // 16-byte vectors per weight row
+  for (int i = tid; i < nb * kv; i += kThreads) {
+    const int n = i / kv, v = i % kv;
+    *reinterpret_cast<uint4*>(Bs + n * S + v * 8) =
+        __ldg(reinterpret_cast<const uint4*>(w + static_cast<size_t>(m0 + n) * g.k_pad + v * 8));
+  }
+  float bv[8][2];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt) {
+    const int ch = nt * 8 + t4 * 2;
+    bv[nt][0] = bias && ch < nb ? __half2float(bias[m0 + ch]) : 0.f;
+    bv[nt][1] = bias && ch < nb ? __half2float(bias[m0 + ch + 1]) : 0.f;
+  }
+
+  const int ohw = g.oh * g.ow;
+  const int P = g.n * ohw;
+  const int tiles = (P + kBM - 1) / kBM;
+  const uint32_t* A32 = reinterpret_cast<const uint32_t*>(As);
+  const uint32_t* B32 = reinterpret_cast<const uint32_t*>(Bs);
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int p0 = tile * kBM;
+    // This thread's pixel of the tile (consecutive lanes: consecutive output pixels, so the
+    // gathers of one k coalesce).
+    int iy = kOutside, ix = 0, base = 0;
+    {
+      const int p = p0 + tid;
+      if (p < P) {
+        const int n = p / ohw, rem = p % ohw;
+        iy = (rem / g.ow) * g.sh - g.ph;
+        ix = (rem % g.ow) * g.sw - g.pw;
+        base = kNchw ? (n * g.c * g.h + iy) * g.w + ix : ((n * g.h + iy) * g.w + ix) * g.c;
+      }
+    }
+    __syncthreads();  // tables ready; the previous tile's output copy is done with A
+
+    // Gather: 8 k at a time, one 16-byte shared store (8 rows of a quarter-warp land in
+    // distinct banks with this row stride).
+    __half* arow = As + tid * S;
+#pragma unroll 2
+    for (int k0 = 0; k0 < g.k_pad; k0 += 8) {
+      float v[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int2 t = ktab[k0 + j];
+        const int dy = t.y >> 16, dx = t.y & 0xffff;
+        v[j] = static_cast<unsigned>(iy + dy) < static_cast<unsigned>(g.h) &&
+                       static_cast<unsigned>(ix + dx) < static_cast<unsigned>(g.w)
+                   ? loadFloat(x + base + t.x)
+                   : 0.f;
+      }
+      uint4 u;
+      __half2* h = reinterpret_cast<__half2*>(&u);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) h[j] = __floats2half2_rn(v[2 * j], v[2 * j + 1]);
+      *reinterpret_cast<uint4*>(arow + k0) = u;
+    }
+    __syncthreads();
+
+    // Each warp: 32 pixels (two m16 tiles) x the block's channels (up to eight n8 tiles).
+    float acc[2][8][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.f;
+    const int row0 = warp * 32;
+    for (int ks = 0; ks < g.k_pad / 16; ++ks) {
+      const int kw0 = ks * 8 + t4;
+      uint32_t a[2][4];
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt) {
+        const int r = row0 + mt * 16 + g8;
+        a[mt][0] = A32[r * Sw + kw0];
+        a[mt][1] = A32[(r + 8) * Sw + kw0];
+        a[mt][2] = A32[r * Sw + kw0 + 4];
+        a[mt][3] = A32[(r + 8) * Sw + kw0 + 4];
+      }
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        if (nt < ntiles) {
+          const int nr = nt * 8 + g8;
+          const uint32_t b0 = B32[nr * Sw + kw0], b1 = B32[nr * Sw + kw0 + 4];
+          mma16816(acc[0][nt], a[0], b0, b1);
+          mma16816(acc[1][nt], a[1], b0, b1);
+        }
+      }
+    }
+    __syncthreads();  // every warp is done with A: stage the output tile there
+
+    __half* Cs = As;
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt) {
+      const int r = row0 + mt * 16 + g8;
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) {
+        if (nt < ntiles) {
+          const int ch = nt * 8 + t4 * 2;
+          *reinterpret_cast<__half2*>(Cs + r * kStageStride + ch) =
+              __floats2half2_rn(activate(act_on, act, acc[mt][nt][0] + bv[nt][0], aa, bb),
+                                activate(act_on, act, acc[mt][nt][1] + bv[nt][1], aa, bb));
+          *reinterpret_cast<__half2*>(Cs + (r + 8) * kStageStride + ch) =
+              __floats2half2_rn(activate(act_on, act, acc[mt][nt][2] + bv[nt][0], aa, bb),
+                                activate(act_on, act, acc[mt][nt][3] + bv[nt][1], aa, bb));
+        }
+      }
+    }
+    __syncthreads();
+    const int rows = min(kBM, P - p0);
+    for (int i = tid; i < rows * ntiles; i += kThreads) {
+      const int r = i / ntiles, v = i % ntiles;
+      *reinterpret_cast<uint4*>(y + static_cast<size_t>(p0 + r) * g.m + m0 + v * 8) =
+          *reinterpret_cast<const uint4*>(Cs + r * kStageStride + v * 8);
+    }
+  }
+}
+
+template <typename T, bool kNchw>
+cudaError_t blocksFor(StemGeometry* g) {
+  const size_t smem = smemBytes(*g);
+  int device = 0, sms = 1, per_sm = 1;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stemConvKernel<T, kNchw>, kThreads, smem);
+  const int64_t tiles = (int64_t{g->n} * g->oh * g->ow + kBM - 1) / kBM;
+  g->blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(tiles, int64_t{std::max(1, per_sm)} * sms)));
+  return e;
+}
+
+template <typename T, bool kNchw>
+void launchTyped(const void* x, const void* w, const void* bias, void* y, const StemGeometry& g, bool act_on,
+                 UnaryOp act, float a, float b, cudaStream_t s) {
+  auto kernel = stemConvKernel<T, kNchw>;
+  const size_t smem = smemBytes(g);
+  const dim3 grid(static_cast<unsigned>(std::max(1, g.blocks)), static_cast<unsigned>((g.m + kBN - 1) / kBN));
+  kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(x), static_cast<const __half*>(w),
+                                      static_cast<const __half*>(bias), static_cast<__half*>(y), g, act_on, act, a, b);
+}
+
+}  // namespace
+
+bool stemActivationSupported(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::kRelu:
+    case UnaryOp::kLeakyRelu:
+    case UnaryOp::kClip:
+    case UnaryOp::kSigmoid:
+    case UnaryOp::kSwish:
+    case UnaryOp::kHardSigmoid:
+    case UnaryOp::kHardSwish:
+    case UnaryOp::kIdentity: return true;
+    default: return false;
+  }
+}
+
+bool stemConvSupported(const StemGeometry& g) {
+  if (g.c < 1 || g.c > 4 || g.m < 8 || g.m % 8 != 0 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) return false;
+  if (g.k_pad != stemKPad(g.kh, g.kw, g.c) || g.k_pad > kStemMaxK) return false;
+  if (g.oh < 1 || g.ow < 1 || g.n < 1 || g.ph < 0 || g.pw < 0) return false;
+  if (g.h >= 32768 || g.w >= 32768 || g.kw >= 65536) return false;  // the patch table's 16-bit dy, dx
+  const int64_t in = int64_t{g.n} * g.c * g.h * g.w, pixels = int64_t{g.n} * g.oh * g.ow;
+  return in < (int64_t{1} << 30) && pixels * g.m < (int64_t{1} << 31) && pixels + kBM < (int64_t{1} << 31);
+}
+
+std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g) {
+  std::vector<uint16_t> out(static_cast<size_t>(g.m) * g.k_pad, 0);
+  const int taps = g.kh * g.kw;
+  for (int m = 0; m < g.m; ++m)
+    for (int c = 0; c < g.c; ++c)
+      for (int t = 0; t < taps; ++t) {
+        const int k = g.input == StemGeometry::Input::kNhwcHalf ? t * g.c + c : c * taps + t;
+        out[static_cast<size_t>(m) * g.k_pad + k] = w[(static_cast<size_t>(m) * g.c + c) * taps + t];
+      }
+  return out;
+}
+
+cudaError_t stemConvPrepare(StemGeometry* g) {
+  StemGeometry biggest;
+  biggest.k_pad = kStemMaxK;
+  const int most = static_cast<int>(smemBytes(biggest));
+  cudaError_t e = cudaFuncSetAttribute(stemConvKernel<__half, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(stemConvKernel<__half, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(stemConvKernel<float, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+  if (e != cudaSuccess) return e;
+  switch (g->input) {
+    case StemGeometry::Input::kNhwcHalf: return blocksFor<__half, false>(g);
+    case StemGeometry::Input::kNchwHalf: return blocksFor<__half, true>(g);
+    case StemGeometry::Input::kNchwFloat: return blocksFor<float, true>(g);
+  }
+  return cudaSuccess;
+}
+
+void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
+              UnaryOp act, float a, float b, cudaStream_t s) {
+  switch (g.input) {
+    case StemGeometry::Input::kNhwcHalf: launchTyped<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
+    case StemGeometry::Input::kNchwHalf: launchTyped<__half, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
+    case StemGeometry::Input::kNchwFloat: launchTyped<float, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
+  }
+}
+
+}  // namespace qrt::cuda::launch

@@ -1,0 +1,62 @@
+// qrt's stem convolution (stem_conv.cu): a 2-D convolution with few input channels (C <= 4,
+// group 1, dilation 1: the first layer of an image network, ResNet's 7x7 stride-2 conv1) as an
+// implicit GEMM on the tensor cores (mma.sync m16n8k16, fp16 in, fp32 accumulation), with the
+// FusedConv epilogue (bias, activation) and a channels-last fp16 output. cuDNN has no good
+// kernel for C = 3 on Hopper (bench/gpu/NOTES.md: 5x the floor), and its input must first be
+// cast to fp16 and laid out NHWC by another kernel; this one also reads the engine's fp32 (or
+// fp16) NCHW input itself (stem_input.cpp decides when).
+//
+// GEMM view: rows = output pixels (n, oy, ox), columns = output channels, K = the patch
+// (kh * kw * C, zero-padded to a multiple of 16). A block owns 64 channels (its weights stay
+// in shared memory) and loops over tiles of 128 pixels: each tile's patch rows are gathered
+// into shared memory (fp16), multiplied by four warps (32 pixels x 64 channels each), and the
+// results staged in shared memory so the NHWC output leaves in 16-byte stores.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "backends/cuda/launch.h"
+
+namespace qrt::cuda::launch {
+
+struct StemGeometry {
+  enum class Input { kNhwcHalf, kNchwHalf, kNchwFloat };
+  Input input = Input::kNhwcHalf;
+  int n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0, m = 0;
+  int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
+  int k_pad = 0;  // kh * kw * c rounded up to 16 (stemKPad)
+  int blocks = 0;  // blocks along the pixel tiles (stemConvPrepare), so a launch makes no host query
+};
+
+constexpr int kStemMaxK = 256;  // shared memory bounds the patch: 128 + 64 rows of k_pad + 8 halves
+
+inline int stemKPad(int kh, int kw, int c) { return (kh * kw * c + 15) / 16 * 16; }
+
+// Whether the kernel computes this geometry (C <= 4, M a multiple of 8, the patch within
+// kStemMaxK, 32-bit indices) and this activation.
+bool stemConvSupported(const StemGeometry& g);
+bool stemActivationSupported(UnaryOp op);
+
+// The weights [M, C, kh, kw] (fp16 bits) as the kernel reads them: [M, k_pad] fp16 bits in
+// the patch order of g.input (NCHW: (c, r, s); NHWC: (r, s, c)), zero-padded.
+std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g);
+
+// Setup at reshape: the kernel's shared-memory limit and g->blocks (a grid that keeps every
+// SM's resident blocks busy, each looping over pixel tiles). Call before stemConv on this
+// device, outside stream capture.
+cudaError_t stemConvPrepare(StemGeometry* g);
+
+// Without a build-time tactic the stem kernel is the default only for this many output pixels
+// (N * OH * OW) or more. Measured on an H200 (bench/gpu/NOTES.md, "Stem kernel"): ResNet-50's
+// conv1 at batch 256 (3.2M pixels) 1.25 ms against cuDNN's heuristic plan 1.50 ms + 0.39 ms of
+// Cast and layout change; at batch 1 (12.5K pixels) 0.030 ms against 0.020 + ~0.01 ms.
+constexpr int64_t kStemDefaultPixels = int64_t{1} << 20;
+
+// y[N, OH, OW, M] (fp16, NHWC) = act(conv(x, w) + bias); bias [M] fp16 or null.
+void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
+              UnaryOp act, float a, float b, cudaStream_t s);
+
+}  // namespace qrt::cuda::launch
