@@ -25,6 +25,10 @@ TEST(LtTactic, FormatParseRoundTrip) {
   EXPECT_EQ(u, t);
   ASSERT_TRUE(LtTactic::parse(LtTactic{}.str(), &u));
   EXPECT_EQ(u, LtTactic{});
+  // As cuBLASLt 13.0 reported one of its algorithms on an H200 (split-K -1).
+  ASSERT_TRUE(LtTactic::parse("lt:a11:t0:s0:k-1:r2:w0:c1:i0:g0", &u));
+  EXPECT_EQ(u.split_k, -1);
+  EXPECT_EQ(u.str(), "lt:a11:t0:s0:k-1:r2:w0:c1:i0:g0");
   // With the raw bytes of an algorithm that does not rebuild from its configuration.
   t.has_raw = true;
   for (int i = 0; i < 8; ++i) t.raw[i] = 0x0123456789abcdefull * static_cast<uint64_t>(i + 1) ^ (uint64_t{1} << 63);
@@ -41,7 +45,7 @@ TEST(LtTactic, ParseRefusesOtherStrings) {
   LtTactic keep;
   keep.algo = 7;
   for (const char* s : {"", "lt", "lt:a1", "f0:c0:e3:k1=2", "legacy:a1:f0", "lt:a1:t0:s0:k1:r0:w0:c0:i0",
-                        "lt:a1:t0:s0:k1:r0:w0:c0:i0:g0:", "lt:a1:t0:s0:k1:r0:w0:c0:i0:g0x", "lt:a1:t0:s0:k0:r0:w0:c0:i0:g0",
+                        "lt:a1:t0:s0:k1:r0:w0:c0:i0:g0:", "lt:a1:t0:s0:k1:r0:w0:c0:i0:g0x", "lt:a1:t0:s0:k2147483648:r0:w0:c0:i0:g0",
                         "lt:a1:t0:s0:k1:r0:w0:c0:i65536:g0", "lt:a1:t-1:s0:k1:r0:w0:c0:i0:g0", "lt:a1:s0:t0:k1:r0:w0:c0:i0:g0",
                         "lt:a:t0:s0:k1:r0:w0:c0:i0:g0", "lt:a1:t4294967296:s0:k1:r0:w0:c0:i0:g0"}) {
     LtTactic t = keep;

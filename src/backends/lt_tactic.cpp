@@ -50,7 +50,8 @@ bool LtTactic::parse(const std::string& s, LtTactic* t) {
   }
   auto fits = [](int64_t x, int64_t lo, int64_t hi) { return x >= lo && x <= hi; };
   constexpr int64_t i32 = std::numeric_limits<int32_t>::max(), u32 = std::numeric_limits<uint32_t>::max();
-  if (!fits(v[0], -1, i32) || !fits(v[3], 1, i32) || !fits(v[7], 0, 65535) || !fits(v[8], 0, 65535)) return false;
+  // split-K as cuBLASLt reports it: 13.0's heuristic gives -1 for some algorithms (algo 11 on an H200).
+  if (!fits(v[0], -1, i32) || !fits(v[3], -i32 - 1, i32) || !fits(v[7], 0, 65535) || !fits(v[8], 0, 65535)) return false;
   for (int i : {1, 2, 4, 5, 6})
     if (!fits(v[i], 0, u32)) return false;
   LtTactic r;
