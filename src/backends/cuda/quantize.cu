@@ -197,36 +197,41 @@ __global__ void int8MatmulKernel(const int8_t* a, const int8_t* w, int32_t* acc,
   }
 }
 
-template <typename T>
-__global__ void maxPoolInt8Kernel(const T* x, T* y, int64_t total, PoolGeometry g) {
-  QRT_GRID_STRIDE(i, total) {
-    int64_t n, c, o[3];
-    int64_t r = i;
+// One element per thread, either layout, 1-3 spatial dims. I is the index type: 32-bit where
+// every offset fits (64-bit division is many times slower on the GPU).
+template <typename T, typename I>
+__global__ void maxPoolInt8Kernel(const T* x, T* y, I total, PoolGeometry g) {
+  const I C = static_cast<I>(g.c);
+  const I in0 = static_cast<I>(g.in[0]), in1 = static_cast<I>(g.in[1]), in2 = static_cast<I>(g.in[2]);
+  const I out0 = static_cast<I>(g.out[0]), out1 = static_cast<I>(g.out[1]), out2 = static_cast<I>(g.out[2]);
+  for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < total; i += static_cast<I>(blockDim.x) * gridDim.x) {
+    I n, c, o[3];
+    I r = i;
     if (g.channels_last) {
-      c = r % g.c; r /= g.c;
-      o[2] = r % g.out[2]; r /= g.out[2];
-      o[1] = r % g.out[1]; r /= g.out[1];
-      o[0] = r % g.out[0]; n = r / g.out[0];
+      c = r % C; r /= C;
+      o[2] = r % out2; r /= out2;
+      o[1] = r % out1; r /= out1;
+      o[0] = r % out0; n = r / out0;
     } else {
-      o[2] = r % g.out[2]; r /= g.out[2];
-      o[1] = r % g.out[1]; r /= g.out[1];
-      o[0] = r % g.out[0]; r /= g.out[0];
-      c = r % g.c; n = r / g.c;
+      o[2] = r % out2; r /= out2;
+      o[1] = r % out1; r /= out1;
+      o[0] = r % out0; r /= out0;
+      c = r % C; n = r / C;
     }
-    const int64_t sp = g.in[0] * g.in[1] * g.in[2];
-    const int64_t base = g.channels_last ? n * sp * g.c + c : (n * g.c + c) * sp;
-    const int64_t step = g.channels_last ? g.c : 1;
+    const I sp = in0 * in1 * in2;
+    const I base = g.channels_last ? n * sp * C + c : (n * C + c) * sp;
+    const I step = g.channels_last ? C : 1;
     int best = -1000;  // below every int8 / uint8 value; a window entirely in padding is impossible (pads < kernel)
-    for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0) {
-      const int64_t i0 = o[0] * g.stride[0] - g.pad[0] + k0 * g.dilation[0];
-      if (i0 < 0 || i0 >= g.in[0]) continue;
-      for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1) {
-        const int64_t i1 = o[1] * g.stride[1] - g.pad[1] + k1 * g.dilation[1];
-        if (i1 < 0 || i1 >= g.in[1]) continue;
-        for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
-          const int64_t i2 = o[2] * g.stride[2] - g.pad[2] + k2 * g.dilation[2];
-          if (i2 < 0 || i2 >= g.in[2]) continue;
-          const int v = x[base + ((i0 * g.in[1] + i1) * g.in[2] + i2) * step];
+    for (I k0 = 0; k0 < static_cast<I>(g.kernel[0]); ++k0) {
+      const I i0 = o[0] * static_cast<I>(g.stride[0]) - static_cast<I>(g.pad[0]) + k0 * static_cast<I>(g.dilation[0]);
+      if (i0 < 0 || i0 >= in0) continue;
+      for (I k1 = 0; k1 < static_cast<I>(g.kernel[1]); ++k1) {
+        const I i1 = o[1] * static_cast<I>(g.stride[1]) - static_cast<I>(g.pad[1]) + k1 * static_cast<I>(g.dilation[1]);
+        if (i1 < 0 || i1 >= in1) continue;
+        for (I k2 = 0; k2 < static_cast<I>(g.kernel[2]); ++k2) {
+          const I i2 = o[2] * static_cast<I>(g.stride[2]) - static_cast<I>(g.pad[2]) + k2 * static_cast<I>(g.dilation[2]);
+          if (i2 < 0 || i2 >= in2) continue;
+          const int v = x[base + ((i0 * in1 + i1) * in2 + i2) * step];
           best = v > best ? v : best;
         }
       }
@@ -359,11 +364,21 @@ void maxPoolInt8(DataType t, const void* x, void* y, const PoolGeometry& g, cuda
   if (n == 0) return;
   if (t == DataType::kUInt8 ? maxPoolInt8Vectorized<false>(x, y, g, s) : maxPoolInt8Vectorized<true>(x, y, g, s)) return;
   // NCHW, 3-D windows, channel counts that are not a multiple of 4, unaligned tensors: one
-  // element per thread.
-  if (t == DataType::kUInt8)
-    maxPoolInt8Kernel<uint8_t><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n, g);
-  else
-    maxPoolInt8Kernel<int8_t><<<blocksFor(n), kBlock, 0, s>>>(static_cast<const int8_t*>(x), static_cast<int8_t*>(y), n, g);
+  // element per thread, with signed 32-bit indices (window positions go negative at the pads)
+  // where every offset fits with headroom.
+  const int64_t in_total = g.n * g.c * g.in[0] * g.in[1] * g.in[2];
+  const bool i32 = std::max(n, in_total) < (int64_t{1} << 30);
+  if (t == DataType::kUInt8) {
+    auto* px = static_cast<const uint8_t*>(x);
+    auto* py = static_cast<uint8_t*>(y);
+    if (i32) maxPoolInt8Kernel<uint8_t, int32_t><<<blocksFor(n), kBlock, 0, s>>>(px, py, static_cast<int32_t>(n), g);
+    else maxPoolInt8Kernel<uint8_t, int64_t><<<blocksFor(n), kBlock, 0, s>>>(px, py, n, g);
+  } else {
+    auto* px = static_cast<const int8_t*>(x);
+    auto* py = static_cast<int8_t*>(y);
+    if (i32) maxPoolInt8Kernel<int8_t, int32_t><<<blocksFor(n), kBlock, 0, s>>>(px, py, static_cast<int32_t>(n), g);
+    else maxPoolInt8Kernel<int8_t, int64_t><<<blocksFor(n), kBlock, 0, s>>>(px, py, n, g);
+  }
 }
 
 }  // namespace qrt::cuda::launch
