@@ -68,7 +68,9 @@ std::string ConvProblem::signature() const {
   o << "conv " << dataTypeName(dtype) << ">" << dataTypeName(out_dtype) << (nhwc ? " nhwc" : " nchw")
     << (tf32 ? " tf32" : "") << " x=" << join(x, 'x') << " w=" << join(w, 'x') << " y=" << join(y, 'x')
     << " pad=" << join(pad_begin, ',') << "/" << join(pad_end, ',') << " s=" << join(strides, ',')
-    << " d=" << join(dilations, ',') << " bias=" << bias << " z=" << z << " act=" << kActs[static_cast<int>(act)];
+    << " d=" << join(dilations, ',') << " bias=" << bias << " z=" << z
+    << (z && z_dtype != DataType::kUndefined ? std::string(":") + dataTypeName(z_dtype) : std::string())
+    << " act=" << kActs[static_cast<int>(act)];
   if (act == Act::kLeakyRelu || act == Act::kClip) o << "(" << act_a << "," << act_b << ")";
   return o.str();
 }
@@ -209,6 +211,9 @@ Status ConvGraph::build(cudnnHandle_t handle, const ConvProblem& p, Fusion fusio
     if (int8) chain.push_back({CUDNN_POINTWISE_MUL, kUidScale, true});
     if (p.bias) chain.push_back({CUDNN_POINTWISE_ADD, kUidBias, true});
     if (p.z) chain.push_back({CUDNN_POINTWISE_ADD, kUidZ, false});
+    // QConv's int8 residual: scale and bias were divided by z_scale, so that z_q is added as is
+    // (an int8 tensor into the fp32 chain); this brings the sum back to y / y_scale.
+    if (p.z && int8 && p.z_dtype == DataType::kInt8) chain.push_back({CUDNN_POINTWISE_MUL, kUidZScale, true});
     switch (p.act) {
       case ConvProblem::Act::kNone: break;
       case ConvProblem::Act::kRelu:
@@ -283,7 +288,8 @@ Status ConvGraph::build(cudnnHandle_t handle, const ConvProblem& p, Fusion fusio
 
     BackendDesc* b = nullptr;
     if (pw.b_uid) {
-      const DataType bt = pw.b_uid == kUidZ ? p.out_dtype : (int8 ? DataType::kFloat : p.dtype);
+      const DataType z_t = p.z_dtype != DataType::kUndefined ? p.z_dtype : p.out_dtype;
+      const DataType bt = pw.b_uid == kUidZ ? z_t : (int8 ? DataType::kFloat : p.dtype);
       QRT_ASSIGN_OR_RETURN(b, tensor(pw.b_uid, pw.channel ? channel_dims : p.y,
                                      pw.channel ? channel_strides : y_strides, bt, false));
     }
@@ -497,15 +503,15 @@ Status ConvPlan::build(cudnnHandle_t handle, const ConvGraph& g, const Tactic& t
 }
 
 Status ConvPlan::execute(const void* x, const void* w, const void* bias, const void* z, const void* scale, void* y,
-                         void* ws) {
-  const void* ptrs[] = {x, w, y, bias, z, scale, ws};
-  const bool same = pack_ && pack_ptrs_.size() == 7 && std::equal(pack_ptrs_.begin(), pack_ptrs_.end(), ptrs);
+                         void* ws, const void* z_scale) {
+  const void* ptrs[] = {x, w, y, bias, z, scale, z_scale, ws};
+  const bool same = pack_ && pack_ptrs_.size() == 8 && std::equal(pack_ptrs_.begin(), pack_ptrs_.end(), ptrs);
   if (!same) {
-    // Only the pointers the graph has tensors for: x, w, y always; bias, z, scale when given.
+    // Only the pointers the graph has tensors for: x, w, y always; bias, z, scales when given.
     uids_.clear();
     std::vector<void*> data;
-    const int64_t ids[] = {kUidX, kUidW, kUidY, kUidBias, kUidZ, kUidScale};
-    for (int i = 0; i < 6; ++i)
+    const int64_t ids[] = {kUidX, kUidW, kUidY, kUidBias, kUidZ, kUidScale, kUidZScale};
+    for (int i = 0; i < 7; ++i)
       if (ptrs[i]) {
         uids_.push_back(ids[i]);
         data.push_back(const_cast<void*>(ptrs[i]));
@@ -517,7 +523,7 @@ Status ConvPlan::execute(const void* x, const void* w, const void* bias, const v
     void* wsp = ws;
     QRT_RETURN_IF_ERROR(pack_.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &wsp));
     QRT_RETURN_IF_ERROR(pack_.finalize());
-    pack_ptrs_.assign(ptrs, ptrs + 7);
+    pack_ptrs_.assign(ptrs, ptrs + 8);
   }
   return checkCudnn(cudnnBackendExecute(handle_, plan_.get(), pack_.get()), who_, ": cudnnBackendExecute");
 }

@@ -73,6 +73,10 @@ struct ConvProblem {
   std::vector<int64_t> pad_begin, pad_end, strides, dilations;
   bool bias = false;  // [M] of dtype (float for QConv), per output channel
   bool z = false;     // residual of y's shape and layout, added before the activation
+  // z's dtype when it is not out_dtype: kInt8 for QConv's int8 residual (passes/
+  // fuse_qconv_residual.h), added as z_scale * z: the chain then runs on values divided by
+  // z_scale and multiplies by z_scale / y_scale (kUidZScale) after the residual add.
+  DataType z_dtype = DataType::kUndefined;
   Act act = Act::kNone;
   float act_a = 0.f, act_b = 0.f;  // leaky slope / clip bounds
   // The shape signature of the problem (the timing cache key adds the GPU and cuDNN).
@@ -104,7 +108,7 @@ std::vector<uint8_t> weightsChannelsLast(const void* w, const Dims& d, size_t el
 inline constexpr int64_t kMaxConvWorkspace = int64_t{512} << 20;
 
 // Tensor unique ids in the variant pack.
-enum ConvUid : int64_t { kUidX = 1, kUidW = 2, kUidY = 3, kUidBias = 4, kUidZ = 5, kUidScale = 6 };
+enum ConvUid : int64_t { kUidX = 1, kUidW = 2, kUidY = 3, kUidBias = 4, kUidZ = 5, kUidScale = 6, kUidZScale = 7 };
 
 // The operation graph of a problem and plans built from it.
 class ConvGraph {
@@ -143,7 +147,9 @@ class ConvPlan {
   Status build(cudnnHandle_t handle, const ConvGraph& g, const Tactic& t, const std::string& who);
   int64_t workspace() const { return workspace_; }
   // Queues the plan on the handle's stream.
-  Status execute(const void* x, const void* w, const void* bias, const void* z, const void* scale, void* y, void* ws);
+  // `z_scale`: the per-channel multiplier after an int8 residual (ConvProblem::z_dtype).
+  Status execute(const void* x, const void* w, const void* bias, const void* z, const void* scale, void* y, void* ws,
+                 const void* z_scale = nullptr);
   bool built() const { return static_cast<bool>(plan_); }
 
  private:
@@ -173,7 +179,7 @@ Status chooseConvPlan(cudnnHandle_t handle, const ConvProblem& p, const std::str
 // with an int8 output the clip bounds are divided by y_scale (the graph folds 1/y_scale into
 // the scale and the bias).
 Result<ConvProblem> qconvProblem(const WindowAttrs& attrs, const EpilogueActivation& act, const Dims& x,
-                                 const Dims& w, const Dims& y, DataType out_dtype, float y_scale);
+                                 const Dims& w, const Dims& y, DataType out_dtype, float y_scale, bool z_int8 = false);
 
 // Times one queued unit of work (build-time tuner, conv_tactics.cpp): its GPU time in us.
 using ConvTimer = std::function<Status(const std::function<Status()>& once, double* us)>;

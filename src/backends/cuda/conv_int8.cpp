@@ -10,8 +10,16 @@
 // applies the reference's epilogue exactly. Both are within one quantization step of the
 // reference (the folded scale can move a value across a rounding boundary).
 //
+// With an int8 residual z (inputs 6 = z_q of y's shape, 7 = z_scale; passes/
+// fuse_qconv_residual.h): y = act(acc * mult[c] + bias[c] + z_scale * z_q), TensorRT's
+// int8-in/int8-out residual convolution. The full graph runs on values divided by z_scale
+// (scale mult/z_scale, bias bias/z_scale), adds z_q as int8, multiplies by z_scale/y_scale and
+// applies the activation (bounds / y_scale): one linear chain, so cuDNN's runtime fusion sees
+// the FusedConv residual pattern with an int8 tensor. The conv-only form gives z to the
+// requantize kernel, which adds it in the reference's order.
+//
 // Scales, bias and weights must be constants (they are, after foldQdq); the layout pass makes
-// every 2-D QConv channels-last (qrt_nhwc = 1).
+// every 2-D QConv channels-last (qrt_nhwc = 1), z included.
 #include <cstring>
 
 #include "backends/cuda/conv_graph.h"
@@ -30,7 +38,7 @@ class QConvKernel final : public CudaKernel {
  public:
   QConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act)
       : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), has_bias_(n.hasInput(2)), has_y_scale_(n.hasInput(5)),
-        tactic_attr_(n.attrString(kAttrTactic, "")) {}
+        has_z_(n.hasInput(6)), tactic_attr_(n.attrString(kAttrTactic, "")) {}
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
@@ -38,6 +46,14 @@ class QConvKernel final : public CudaKernel {
     if (x.size() != 4) return unsupported(who_, ": the CUDA QConv is 2-D only");
     if (!in[1].data || !in[3].data || !in[4].data || (has_bias_ && !in[2].data) || (has_y_scale_ && !in[5].data))
       return unsupported(who_, ": the CUDA QConv needs constant weights, bias and scales");
+    z_scale_ = 0.f;
+    if (has_z_) {
+      if (in.size() < 8 || !in[7].data) return unsupported(who_, ": the CUDA QConv needs a constant z_scale");
+      if (in[6].dims != out[0].dims || in[6].dtype != DataType::kInt8)
+        return invalidArgument(who_, ": z_q must be int8 of the output's shape");
+      z_scale_ = in[7].as<const float>()[0];
+      if (!(z_scale_ > 0.f)) return invalidArgument(who_, ": z_scale must be positive");
+    }
     const int64_t M = w[0];
     const float xs = in[3].as<const float>()[0];
     const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
@@ -52,18 +68,24 @@ class QConvKernel final : public CudaKernel {
     }
     QRT_RETURN_IF_ERROR(mult_.upload(mult.data(), mult.size() * 4, who_));
     QRT_RETURN_IF_ERROR(bias_.upload(bias.data(), bias.size() * 4, who_));
-    // The graph's folded constants: y / y_scale = act'(acc * mult/ys + bias/ys).
-    if (y_int8_) {
+    // The graph's folded constants: y / y_scale = act'(acc * mult/ys + bias/ys); with z,
+    // y / y_scale = act'((acc * mult/zs + bias/zs + z) * zs/ys).
+    const float fold = has_z_ ? z_scale_ : (y_int8_ ? ys : 1.f);
+    if (fold != 1.f) {
       for (int64_t c = 0; c < M; ++c) {
-        mult[c] /= ys;
-        bias[c] /= ys;
+        mult[c] /= fold;
+        bias[c] /= fold;
       }
     }
     QRT_RETURN_IF_ERROR(mult_folded_.upload(mult.data(), mult.size() * 4, who_));
     QRT_RETURN_IF_ERROR(bias_folded_.upload(bias.data(), bias.size() * 4, who_));
+    if (has_z_) {
+      const std::vector<float> k(static_cast<size_t>(M), z_scale_ / (y_int8_ ? ys : 1.f));
+      QRT_RETURN_IF_ERROR(z_mult_.upload(k.data(), k.size() * 4, who_));
+    }
     qact_ = act_.on ? (act_.op == launch::UnaryOp::kRelu ? launch::QAct::kRelu : launch::QAct::kClip) : launch::QAct::kNone;
 
-    QRT_ASSIGN_OR_RETURN(ConvProblem p, qconvProblem(attrs_, act_, x, w, out[0].dims, out[0].dtype, ys));
+    QRT_ASSIGN_OR_RETURN(ConvProblem p, qconvProblem(attrs_, act_, x, w, out[0].dims, out[0].dtype, ys, has_z_));
     Status s = chooseConvPlan(dev_->cudnn, p, tactic_attr_, who_, &graph_, &plan_, &fusion_, &pad_c_);
     if (!s.ok()) return s.withContext("INT8 convolution on cuDNN");
     pad_ = ChannelPad{};
@@ -92,25 +114,27 @@ class QConvKernel final : public CudaKernel {
       next += alignUp(pad_.bytes);
     }
     if (fusion_ == Fusion::kFull) {
-      QRT_RETURN_IF_ERROR(plan_.execute(x, w_.get(), bias_folded_.get(), nullptr, mult_folded_.get(), out[0].data, base));
+      QRT_RETURN_IF_ERROR(plan_.execute(x, w_.get(), bias_folded_.get(), has_z_ ? in[6].data : nullptr,
+                                        mult_folded_.get(), out[0].data, base, has_z_ ? z_mult_.get() : nullptr));
       return launched();
     }
     float* acc = reinterpret_cast<float*>(next);
     QRT_RETURN_IF_ERROR(plan_.execute(x, w_.get(), nullptr, nullptr, nullptr, acc, base));
     launch::requantize(acc, out[0].data, y_int8_, mult_.as<float>(), bias_.as<float>(), numel_, channels_, qact_, act_.a,
-                       act_.b, y_scale_, stream());
+                       act_.b, y_scale_, stream(), has_z_ ? in[6].as<const int8_t>() : nullptr, z_scale_);
     return launched();
   }
 
  private:
   WindowAttrs attrs_;
   EpilogueActivation act_;
-  bool has_bias_, has_y_scale_;
+  bool has_bias_, has_y_scale_, has_z_;
+  float z_scale_ = 0.f;
   std::string tactic_attr_;
   bool y_int8_ = true;
   float y_scale_ = 1.f;
   launch::QAct qact_ = launch::QAct::kNone;
-  DeviceBuffer w_, mult_, bias_, mult_folded_, bias_folded_;
+  DeviceBuffer w_, mult_, bias_, mult_folded_, bias_folded_, z_mult_;
   ConvGraph graph_;
   ConvPlan plan_;
   Fusion fusion_ = Fusion::kFull;
@@ -122,9 +146,13 @@ class QConvKernel final : public CudaKernel {
 }  // namespace
 
 Result<ConvProblem> qconvProblem(const WindowAttrs& attrs, const EpilogueActivation& act, const Dims& x,
-                                 const Dims& w, const Dims& y, DataType out_dtype, float y_scale) {
+                                 const Dims& w, const Dims& y, DataType out_dtype, float y_scale, bool z_int8) {
   QRT_ASSIGN_OR_RETURN(ConvProblem p,
                        convProblem(attrs, act, DataType::kInt8, out_dtype, true, false, x, w, y, true, false));
+  if (z_int8) {
+    p.z = true;
+    p.z_dtype = DataType::kInt8;
+  }
   if (out_dtype == DataType::kInt8 && p.act == ConvProblem::Act::kClip) {
     p.act_a /= y_scale;
     p.act_b /= y_scale;
@@ -141,7 +169,10 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext*
     return unsupported(node.describe(), ": the CUDA QConv runs 2-D channels-last convolutions only");
   if (node.hasInput(1) && node.inputs[1]->dtype != DataType::kInt8)
     return unsupported(node.describe(), ": the CUDA QConv takes int8 weights");
+  if (node.hasInput(6) && (node.inputs[6]->dtype != DataType::kInt8 || !node.hasInput(7)))
+    return unsupported(node.describe(), ": the CUDA QConv takes an int8 residual with its scale");
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, makeKernel<QConvKernel>(node, dev, a, act));
+  if (node.hasInput(6)) return k;  // qrt's depthwise kernel has no residual input
   return withQDepthwise(node, dev, a, act, std::move(k));  // depthwise layers: qdepthwise.cpp
 }
 

@@ -8,10 +8,13 @@ namespace {
 
 template <bool kInt8>
 __global__ void requantizeKernel(const float* acc, void* y, const float* mult, const float* bias, int64_t n,
-                                 int channels, QAct act, float lo, float hi, float y_scale) {
+                                 int channels, QAct act, float lo, float hi, float y_scale, const int8_t* z,
+                                 float z_scale) {
   QRT_GRID_STRIDE(i, n) {
     const int c = static_cast<int>(i % channels);
     float v = acc[i] * mult[c] + bias[c];
+    // The residual in the reference's order (no FMA contraction): conv rounded, z term rounded, sum.
+    if (z) v = __fadd_rn(__fadd_rn(__fmul_rn(acc[i], mult[c]), bias[c]), __fmul_rn(z_scale, static_cast<float>(z[i])));
     if (act == QAct::kRelu) v = v < 0.f ? 0.f : v;
     else if (act == QAct::kClip) v = v < lo ? lo : (v > hi ? hi : v);
     if constexpr (kInt8) {
@@ -36,13 +39,14 @@ __global__ void fillInt8Kernel(int8_t* y, int64_t n) {
 }  // namespace
 
 void requantize(const float* acc, void* y, bool y_int8, const float* mult, const float* bias, int64_t n,
-                int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s) {
+                int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s, const int8_t* z,
+                float z_scale) {
   if (n <= 0) return;
   const int c = static_cast<int>(channels);
   if (y_int8)
-    requantizeKernel<true><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale);
+    requantizeKernel<true><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale, z, z_scale);
   else
-    requantizeKernel<false><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale);
+    requantizeKernel<false><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale, z, z_scale);
 }
 
 void fillInt8Pattern(void* y, int64_t n, cudaStream_t s) {

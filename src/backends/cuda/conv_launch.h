@@ -14,8 +14,11 @@ enum class QAct { kNone, kRelu, kClip };
 // round_half_even(y / y_scale) saturated to int8 (qrt's QConv epilogue, as the reference
 // computes it: reference/qops_common.h FusedEpilogue), else float. `acc` holds the int32
 // accumulators as floats (exact below 2^24).
+// With an int8 residual `z` (QConv's inputs 6, 7; may be null): y = act((acc * mult[c] +
+// bias[c]) + z_scale * z[i]), each operation rounded as the reference rounds it.
 void requantize(const float* acc, void* y, bool y_int8, const float* mult, const float* bias, int64_t n,
-                int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s);
+                int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s,
+                const int8_t* z = nullptr, float z_scale = 0.f);
 
 // n int8 values of a fixed pseudo-random pattern in [-64, 64) (tactic timing).
 void fillInt8Pattern(void* y, int64_t n, cudaStream_t s);

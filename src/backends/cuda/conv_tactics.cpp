@@ -54,6 +54,9 @@ bool staticShapes(const ir::Node& n) {
 
 size_t bytesOf(const Dims& d, DataType t) { return static_cast<size_t>(volume(d)) * dataTypeSize(t); }
 
+// The residual's dtype: the output's, or QConv's int8 z.
+DataType zType(const ConvProblem& p) { return p.z_dtype != DataType::kUndefined ? p.z_dtype : p.out_dtype; }
+
 // Times the candidates of one problem on scratch buffers; returns the fastest, "legacy" where
 // no graph plan builds.
 class Tuner {
@@ -133,8 +136,9 @@ class Tuner {
         }
       }
     }
-    // qrt's depthwise kernel (depthwise.cu; int8: qdepthwise.cu) where the layer is one it computes.
-    {
+    // qrt's depthwise kernel (depthwise.cu; int8: qdepthwise.cu) where the layer is one it computes
+    // (not with QConv's int8 residual, which it does not take).
+    if (!(p.dtype == DataType::kInt8 && p.z)) {
       std::string tactic;
       double us = 0;
       const ConvTimer timer = [&](const std::function<Status()>& work, double* t) {
@@ -190,7 +194,7 @@ class Tuner {
                 {&x_raw_, pad_.to ? bytesOf(p.x, p.dtype) : 0, p.dtype},
                 {&w_, bytesOf(q.w, p.dtype), p.dtype},
                 {&y_, bytesOf(p.y, p.out_dtype == DataType::kInt8 ? DataType::kFloat : p.out_dtype), p.out_dtype},
-                {&z_, p.z ? bytesOf(p.y, p.out_dtype) : 0, p.out_dtype},
+                {&z_, p.z ? bytesOf(p.y, zType(p)) : 0, zType(p)},
                 {&yq_, p.dtype == DataType::kInt8 ? bytesOf(p.y, DataType::kFloat) : 0, DataType::kFloat},
                 {&bias_, static_cast<size_t>(p.y[1]) * dataTypeSize(bias_t), bias_t},
                 {&scale_, static_cast<size_t>(p.y[1]) * sizeof(float), DataType::kFloat}};
@@ -250,10 +254,12 @@ class Tuner {
     const void* scale = p.dtype == DataType::kInt8 ? scale_.get() : nullptr;
     if (pad_.to) pad_.run(x_raw_.get(), x_.get(), dev_->stream);
     QRT_RETURN_IF_ERROR(plan.execute(x_.get(), w_.get(), full ? bias : nullptr, full ? z : nullptr,
-                                     full ? scale : nullptr, y_.get(), ws_.get()));
+                                     full ? scale : nullptr, y_.get(), ws_.get(),
+                                     full && p.z_dtype == DataType::kInt8 ? scale_.get() : nullptr));
     if (!full && p.dtype == DataType::kInt8) {  // the requantize kernel, as QConvKernel runs it
       launch::requantize(y_.as<float>(), yq_.get(), p.out_dtype == DataType::kInt8, scale_.as<float>(), bias_.as<float>(),
-                         volume(p.y), p.y[1], launch::QAct::kRelu, 0.f, 0.f, 1.f, dev_->stream);
+                         volume(p.y), p.y[1], launch::QAct::kRelu, 0.f, 0.f, 1.f, dev_->stream,
+                         p.z ? z_.as<int8_t>() : nullptr, 0.5f);
     } else if (!full) {  // qrt's epilogue kernel, as ConvKernel runs it
       int64_t inner = 1;
       for (size_t i = 2; i < p.y.size(); ++i) inner *= p.y[i];
@@ -358,7 +364,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     ConvProblem p;
     if (isQConv(*n)) {
       QRT_ASSIGN_OR_RETURN(p, qconvProblem(attrs, act, n->inputs[0]->dims, n->inputs[1]->dims, n->outputs[0]->dims,
-                                           n->outputs[0]->dtype, constantFloat(*n, 5, 1.f)));
+                                           n->outputs[0]->dtype, constantFloat(*n, 5, 1.f), n->hasInput(6)));
     } else {
       QRT_ASSIGN_OR_RETURN(p, convProblem(attrs, act, n->inputs[0]->dtype, n->outputs[0]->dtype, nhwc, tf32,
                                           n->inputs[0]->dims, n->inputs[1]->dims, n->outputs[0]->dims, n->hasInput(2),

@@ -9,6 +9,7 @@
 #include "backends/cuda/runtime.h"
 #include "core/logging.h"
 #include "ops/op.h"
+#include "passes/fuse_qconv_residual.h"
 #include "passes/infer_shapes.h"
 
 namespace qrt::cuda {
@@ -43,6 +44,12 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   auto info = currentDevice();
   if (!info.ok()) return info.status().withContext("--device cuda");
   int half_nodes = 0, nhwc_nodes = 0, layout_changes = 0;
+  // INT8 residual blocks (QConv -> Add(DQ(z)) [-> Relu] [-> Q]) as one int8-in/int8-out QConv
+  // (passes/fuse_qconv_residual.h), before FP16 (which would put Casts inside the pattern) and
+  // before the layout step (so that z joins the NHWC region).
+  int qconv_residual = 0;
+  QRT_RETURN_IF_ERROR(passes::fuseQConvResidual(g, &qconv_residual));
+  if (qconv_residual > 0) logInfo("CUDA: ", qconv_residual, " residual Add [+ Relu] [+ Q] fused into QConv");
   // INT8 stems (<= 4 input channels) run as float convolutions, FP16 where allowed (int8_stems.cpp).
   passes::UnfoldReport stems;
   QRT_RETURN_IF_ERROR(unfoldInt8Stems(g, &stems));

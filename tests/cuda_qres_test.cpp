@@ -1,0 +1,256 @@
+// INT8 residual blocks on the GPU: a QDQ model whose residual branch is quantized too (NVIDIA's
+// placement for TensorRT) folds into one QConv with an int8 residual z per block
+// (passes/fuse_qconv_residual.h, backends/cuda/conv_int8.cpp), against the reference backend
+// running the unfused QDQ graph (QRT_BACKEND=reference; the CPU build does not fuse the
+// residual). Identity blocks (z = the block input's own Q), downsample blocks (z = a 1x1 QConv's
+// int8 output), ReLU or none, int8 or float output, 1x1 and 3x3, strides, an odd input channel
+// count; fresh random inputs, poisoned outputs; tuned and heuristic (untuned) plans. Outputs
+// are compared after the final DequantizeLinear: within one step of y_scale, and at most 1% of
+// them off by that step.
+#include <gtest/gtest.h>
+
+#include "qrt/qrt.h"
+
+#ifndef QRT_HAVE_CUDA
+
+TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backend (no CUDA toolkit found)"; }
+
+#else
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/device_memory.h"
+#include "core/status_macros.h"
+#include "cuda_test_util.h"
+#include "runtime/engine_impl.h"
+
+namespace qrt {
+namespace {
+
+using test::rng;
+
+std::vector<float> randomValues(int64_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = d(rng());
+  return v;
+}
+
+struct Model {
+  onnx::ModelProto m;
+  Dims x;
+  int convs = 0;
+  Model() {
+    m.set_ir_version(8);
+    auto* imp = m.add_opset_import();
+    imp->set_domain("");
+    imp->set_version(17);
+  }
+  void input(const Dims& dims) {
+    x = dims;
+    auto* vi = m.mutable_graph()->add_input();
+    vi->set_name("X");
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  void floats(const std::string& name, const Dims& dims, float lo, float hi) {
+    auto* init = m.mutable_graph()->add_initializer();
+    init->set_name(name);
+    init->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) init->add_dims(d);
+    std::vector<float> v = randomValues(volume(dims), lo, hi);
+    init->set_raw_data(v.data(), v.size() * 4);
+  }
+  void int8s(const std::string& name, const Dims& dims, int lo, int hi) {
+    auto* init = m.mutable_graph()->add_initializer();
+    init->set_name(name);
+    init->set_data_type(onnx::TensorProto::INT8);
+    for (int64_t d : dims) init->add_dims(d);
+    std::uniform_int_distribution<int> u(lo, hi);
+    std::string raw(static_cast<size_t>(volume(dims)), '\0');
+    for (char& c : raw) c = static_cast<char>(u(rng()));
+    init->set_raw_data(raw);
+  }
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
+    auto* n = m.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(op + "_" + out);
+    for (const auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return *n;
+  }
+  // x (float, dequantized) -> Conv with per-channel int8 weights and a bias -> returns its output.
+  std::string conv(const std::string& x, int64_t c, int64_t m_out, int64_t k, int64_t stride) {
+    const std::string id = std::to_string(++convs);
+    int8s("W" + id, {m_out, c, k, k}, -127, 127);
+    floats("sw" + id, {m_out}, 0.4f / (127 * std::sqrt(float(c * k * k))), 1.2f / (127 * std::sqrt(float(c * k * k))));
+    int8s("zw" + id, {m_out}, 0, 0);
+    floats("b" + id, {m_out}, -0.3f, 0.3f);
+    auto& dq = node("DequantizeLinear", {"W" + id, "sw" + id, "zw" + id}, "Wd" + id);
+    auto* a = dq.add_attribute();
+    a->set_name("axis");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(0);
+    auto& n = node("Conv", {x, "Wd" + id, "b" + id}, "C" + id);
+    auto ints = [&](const char* name, std::vector<int64_t> v) {
+      auto* at = n.add_attribute();
+      at->set_name(name);
+      at->set_type(onnx::AttributeProto::INTS);
+      for (int64_t e : v) at->add_ints(e);
+    };
+    ints("strides", {stride, stride});
+    ints("pads", {k / 2, k / 2, k / 2, k / 2});
+    return "C" + id;
+  }
+  // v -> Q(scale) -> DQ; returns the dequantized value.
+  std::string qdq(const std::string& v, float scale) {
+    floats("s_" + v, {}, scale, scale);
+    int8s("z_" + v, {}, 0, 0);
+    node("QuantizeLinear", {v, "s_" + v, "z_" + v}, v + "_q");
+    node("DequantizeLinear", {v + "_q", "s_" + v, "z_" + v}, v + "_d");
+    return v + "_d";
+  }
+  void output(const std::string& v) {
+    node("Identity", {v}, "Y");
+    auto* o = m.mutable_graph()->add_output();
+    o->set_name("Y");
+    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  }
+};
+
+struct Block {
+  std::string name;
+  Dims x;
+  int64_t m, k, stride;
+  bool downsample;  // z from a 1x1 QConv (stride `stride`) of the input; else z is the input
+  bool relu;
+  bool int8_out;    // the block's output goes through Q/DQ
+};
+
+constexpr float kYScale = 0.04f;
+
+Model blockModel(const Block& b) {
+  Model md;
+  md.input(b.x);
+  const std::string xd = md.qdq("X", 1.f / 127);
+  const std::string main = md.conv(xd, b.x[1], b.m, b.k, b.stride);
+  std::string z = xd;  // identity: the block input's own Q/DQ pair, as ResNet's
+  if (b.downsample) z = md.qdq(md.conv(xd, b.x[1], b.m, 1, b.stride), 0.03f);
+  md.node("Add", {main, z}, "A");
+  std::string cur = "A";
+  if (b.relu) {
+    md.node("Relu", {cur}, "R");
+    cur = "R";
+  }
+  if (b.int8_out) cur = md.qdq(cur, kYScale);
+  md.output(cur);
+  return md;
+}
+
+Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
+  const std::string bytes = m.m.SerializeAsString();
+  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
+  BuilderConfig c;
+  if (gpu) c.setDevice(DeviceType::kCUDA);
+  return buildEngine(*net, c);
+}
+
+constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32
+
+Result<std::vector<float>> run(Engine& e, const std::vector<float>& x, const Dims& xd, bool device) {
+  QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
+  QRT_RETURN_IF_ERROR(ctx->setInputShape("X", xd));
+  QRT_ASSIGN_OR_RETURN(Dims yd, ctx->tensorShape("Y"));
+  std::vector<float> y(static_cast<size_t>(volume(yd)));
+  std::shared_ptr<void> dx, dy;
+  if (device) {
+    QRT_ASSIGN_OR_RETURN(dx, cuda::deviceAlloc(x.size() * 4));
+    QRT_ASSIGN_OR_RETURN(dy, cuda::deviceAlloc(y.size() * 4));
+    QRT_RETURN_IF_ERROR(cuda::copyToDevice(dx.get(), x.data(), x.size() * 4));
+    QRT_RETURN_IF_ERROR(cuda::fillDevice(dy.get(), kPoisonByte, y.size() * 4));
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", dx.get()));
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", dy.get()));
+  } else {
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", const_cast<float*>(x.data())));
+    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", y.data()));
+  }
+  QRT_RETURN_IF_ERROR(ctx->enqueue());
+  if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
+  for (float v : y)
+    if (!(std::fabs(v) < 1e35f)) return internalError("the GPU left output elements unwritten (or NaN)");
+  return y;
+}
+
+TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  const Block blocks[] = {
+      {"identity 3x3 relu int8", {2, 16, 10, 10}, 16, 3, 1, false, true, true},
+      {"identity 1x1 no relu int8", {2, 32, 7, 7}, 32, 1, 1, false, false, true},
+      {"downsample 1x1 stride 2 relu int8", {2, 32, 8, 8}, 64, 1, 2, true, true, true},
+      {"downsample 3x3, 13 input channels, no relu int8", {1, 13, 9, 9}, 24, 3, 1, true, false, true},
+      {"identity 3x3 relu float out", {2, 16, 6, 6}, 16, 3, 1, false, true, false},
+  };
+  for (const Block& b : blocks) {
+    for (const char* tactics : {"tuned", "heuristic"}) {
+      SCOPED_TRACE(b.name + std::string(" ") + tactics);
+      Model m = blockModel(b);
+      setenv("QRT_BACKEND", "reference", 1);
+      auto cpu = build(m, false);
+      unsetenv("QRT_BACKEND");
+      ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+      if (std::string(tactics) == "heuristic") setenv("QRT_CUDA_TACTICS", "heuristic", 1);
+      auto gpu = build(m, true);
+      unsetenv("QRT_CUDA_TACTICS");
+      ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+      int with_z = 0, adds = 0;
+      for (const auto& n : (*gpu)->impl().graph->nodes()) {
+        if (n->op_type == "QConv" && n->hasInput(6)) {
+          ++with_z;
+          std::printf("  %s: %s -> %s, tactic %s\n", b.name.c_str(), n->name.c_str(),
+                      dataTypeName(n->outputs[0]->dtype), n->attrString("qrt_tactic", "(none)").c_str());
+        }
+        adds += n->op_type == "Add" || n->op_type == "AddQuantize";
+      }
+      EXPECT_EQ(with_z, 1) << "the block should fold into one QConv with an int8 residual";
+      EXPECT_EQ(adds, 0);
+      const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+      auto want = run(**cpu, x, m.x, false);
+      auto got = run(**gpu, x, m.x, true);
+      ASSERT_TRUE(want.ok()) << want.status().toString();
+      ASSERT_TRUE(got.ok()) << got.status().toString();
+      ASSERT_EQ(got->size(), want->size());
+      double worst = 0, num = 0, den = 0;
+      size_t off = 0, nonzero = 0;
+      for (size_t i = 0; i < got->size(); ++i) {
+        const double d = std::fabs(double((*got)[i]) - (*want)[i]);
+        worst = std::max(worst, d);
+        off += d > 0;
+        nonzero += (*want)[i] != 0;
+        num += d * d;
+        den += double((*want)[i]) * (*want)[i];
+      }
+      EXPECT_GT(nonzero, got->size() / 4) << "degenerate case: the outputs are mostly zero";
+      if (b.int8_out) {
+        EXPECT_LE(worst, kYScale * 1.001) << "more than one quantization step off";
+        EXPECT_LE(off, got->size() / 100 + 1) << off << " of " << got->size() << " elements differ by a step";
+      } else {
+        // Float output: the graph's chain rounds (acc * mult/zs + bias/zs + z) * zs, a few fp32
+        // roundings of the terms.
+        EXPECT_LE(std::sqrt(num / std::max(den, 1e-30)), 1e-5);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qrt
+
+#endif  // QRT_HAVE_CUDA
