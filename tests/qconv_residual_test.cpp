@@ -408,13 +408,15 @@ TEST(QConvResidual, WithoutResidualQdqNothingFuses) {
   EXPECT_EQ(fused, 0);
 }
 
-// torchvision's ResNets as exported (QRT_RESNET_DIR, bench/gpu/export_resnet.py): every residual
-// block folds into one QConv with z, whatever the scales (one per tensor here: the structure is
-// what is checked); every downsample 1x1 gets int8 output. Skips without the models.
+// torchvision's ResNets and MobileNetV2 as exported (QRT_RESNET_DIR, bench/gpu/export_resnet.py):
+// every residual block folds into one QConv with z, whatever the scales (one per tensor here: the
+// structure is what is checked); every downsample 1x1 gets int8 output. Skips without the models.
 TEST(QConvResidual, TorchvisionResNetsFoldEveryBlock) {
   const char* dir = std::getenv("QRT_RESNET_DIR");
   if (!dir) GTEST_SKIP() << "QRT_RESNET_DIR is not set (bench/gpu/export_resnet.py writes the models)";
-  for (const auto& [name, blocks] : std::vector<std::pair<std::string, int>>{{"resnet18", 8}, {"resnet50", 16}}) {
+  // MobileNetV2's 10 residual blocks end in a 1x1 projection without activation (no Relu to fold).
+  for (const auto& [name, blocks] :
+       std::vector<std::pair<std::string, int>>{{"resnet18", 8}, {"resnet50", 16}, {"mobilenet_v2", 10}}) {
     SCOPED_TRACE(name);
     const std::string path = std::string(dir) + "/" + name + ".onnx";
     auto net = parseOnnxFile(path);
@@ -446,7 +448,8 @@ TEST(QConvResidual, TorchvisionResNetsFoldEveryBlock) {
       float_out_qconv += n->outputs[0]->dtype == DataType::kFloat;
     }
     EXPECT_EQ(adds, 0);
-    // The last block's output feeds the float GlobalAveragePool: the only float-out QConv.
+    // The convolution before the float GlobalAveragePool is the only float-out QConv (ResNets:
+    // the last block's, with z; MobileNetV2: the final 1x1 + ReLU6).
     EXPECT_EQ(float_out_qconv, 1);
     std::printf("%s: %d QConv, %d with z, %s\n", name.c_str(), qconv, fused, report.summary().c_str());
   }
