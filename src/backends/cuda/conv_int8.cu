@@ -12,9 +12,9 @@ __global__ void requantizeKernel(const float* acc, void* y, const float* mult, c
                                  float z_scale) {
   QRT_GRID_STRIDE(i, n) {
     const int c = static_cast<int>(i % channels);
-    float v = acc[i] * mult[c] + bias[c];
-    // The residual in the reference's order (no FMA contraction): conv rounded, z term rounded, sum.
-    if (z) v = __fadd_rn(__fadd_rn(__fmul_rn(acc[i], mult[c]), bias[c]), __fmul_rn(z_scale, static_cast<float>(z[i])));
+    // With a residual, the reference's order (no FMA contraction): conv rounded, z term rounded, sum.
+    float v = z ? __fadd_rn(__fadd_rn(__fmul_rn(acc[i], mult[c]), bias[c]), __fmul_rn(z_scale, static_cast<float>(z[i])))
+                : acc[i] * mult[c] + bias[c];
     if (act == QAct::kRelu) v = v < 0.f ? 0.f : v;
     else if (act == QAct::kClip) v = v < lo ? lo : (v > hi ? hi : v);
     if constexpr (kInt8) {
