@@ -41,85 +41,15 @@ TEST(CudaConv, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 namespace qrt {
 namespace {
 
+using test::attrFloat;
+using test::attrInt;
+using test::attrInts;
+using test::kPoisonByte;
+using test::randomValues;
 using test::rng;
-
-std::vector<float> randomValues(int64_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = d(rng());
-  return v;
-}
-
-// ---- models: one input X [float], constants, one output Y ----
-
-struct Model {
-  onnx::ModelProto m;
-  Dims x;
-  Model() {
-    m.set_ir_version(8);
-    auto* imp = m.add_opset_import();
-    imp->set_domain("");
-    imp->set_version(17);
-  }
-  void input(const std::string& name, const Dims& dims) {
-    x = dims;
-    auto* vi = m.mutable_graph()->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  void constant(const std::string& name, const Dims& dims, float lo = -0.5f, float hi = 0.5f) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) init->add_dims(d);
-    std::vector<float> v = randomValues(volume(dims), lo, hi);
-    init->set_raw_data(v.data(), v.size() * 4);
-  }
-  void int8Constant(const std::string& name, const Dims& dims, int lo, int hi) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::INT8);
-    for (int64_t d : dims) init->add_dims(d);
-    std::uniform_int_distribution<int> u(lo, hi);
-    std::string raw(static_cast<size_t>(volume(dims)), '\0');
-    for (char& c : raw) c = static_cast<char>(u(rng()));
-    init->set_raw_data(raw);
-  }
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
-    auto* n = m.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + std::to_string(m.graph().node_size()));
-    for (const auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return *n;
-  }
-  void output(const std::string& name) {
-    auto* o = m.mutable_graph()->add_output();
-    o->set_name(name);
-    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-};
-
-void attrInts(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a->add_ints(x);
-}
-void attrInt(onnx::NodeProto& n, const std::string& name, int64_t v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
-void attrFloat(onnx::NodeProto& n, const std::string& name, float v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
+using test::runXY;
+// Models: one input X [float], constants, one output Y.
+using Model = test::FloatModel;
 
 enum class Target { kCpu, kFp32, kTf32, kFp16 };
 const char* targetName(Target t) {
@@ -142,33 +72,6 @@ Result<std::shared_ptr<Engine>> build(const Model& m, Target t, const std::strin
   if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
   if (!timing_cache.empty()) c.setTimingCachePath(timing_cache);
   return buildEngine(*net, c);
-}
-
-constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stands out
-
-// Runs X through the engine (on the GPU when `device`), returns Y.
-Result<std::vector<float>> run(Engine& e, const std::vector<float>& x, const Dims& xd, bool device) {
-  QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
-  QRT_RETURN_IF_ERROR(ctx->setInputShape("X", xd));
-  QRT_ASSIGN_OR_RETURN(Dims yd, ctx->tensorShape("Y"));
-  std::vector<float> y(static_cast<size_t>(volume(yd)));
-  std::shared_ptr<void> dx, dy;
-  if (device) {
-    QRT_ASSIGN_OR_RETURN(dx, cuda::deviceAlloc(x.size() * 4));
-    QRT_ASSIGN_OR_RETURN(dy, cuda::deviceAlloc(y.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::copyToDevice(dx.get(), x.data(), x.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::fillDevice(dy.get(), kPoisonByte, y.size() * 4));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", dx.get()));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", dy.get()));
-  } else {
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", const_cast<float*>(x.data())));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", y.data()));
-  }
-  QRT_RETURN_IF_ERROR(ctx->enqueue());
-  if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
-  for (float v : y)
-    if (std::fabs(v) > 1e35f) return internalError("the GPU left output elements unwritten");
-  return y;
 }
 
 void expectClose(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {
@@ -196,13 +99,13 @@ void check(const Model& m, std::vector<Target> targets, bool expect_graph_api = 
   auto cpu = build(m, Target::kCpu);
   ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-  auto want = run(**cpu, x, m.x, false);
+  auto want = runXY(**cpu, x, m.x, false);
   ASSERT_TRUE(want.ok()) << want.status().toString();
   for (Target t : targets) {
     SCOPED_TRACE(targetName(t));
     auto gpu = build(m, t);
     ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
-    auto got = run(**gpu, x, m.x, true);
+    auto got = runXY(**gpu, x, m.x, true);
     ASSERT_TRUE(got.ok()) << got.status().toString();
     expectClose(*got, *want, tolerance(t), targetName(t));
     const auto tac = tactics(**gpu);
@@ -313,9 +216,9 @@ TEST(CudaConv, StoredTacticSurvivesSaveAndLoad) {
     EXPECT_EQ(tactics(**e), tactics(**loaded));
     EXPECT_EQ(tactics(**e).size(), 2u);
     const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-    auto a = run(**e, x, m.x, true);
-    auto b = run(**loaded, x, m.x, true);
-    auto c = run(**loaded, x, m.x, true);
+    auto a = runXY(**e, x, m.x, true);
+    auto b = runXY(**loaded, x, m.x, true);
+    auto c = runXY(**loaded, x, m.x, true);
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * 4)) << "the loaded engine computes differently";
     EXPECT_EQ(0, std::memcmp(b->data(), c->data(), b->size() * 4)) << "two runs differ";
@@ -330,7 +233,7 @@ TEST(CudaConv, StoredLegacyTacticRuns) {
   auto cpu = build(m, Target::kCpu);
   ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-  auto want = run(**cpu, x, m.x, false);
+  auto want = runXY(**cpu, x, m.x, false);
   ASSERT_TRUE(want.ok()) << want.status().toString();
   for (Target t : {Target::kFp32, Target::kFp16})
     for (const char* tactic : {"legacy:a1:f1", "legacy:a1:f0", "legacy:a77:f0"}) {
@@ -345,7 +248,7 @@ TEST(CudaConv, StoredLegacyTacticRuns) {
         ++set;
       }
       EXPECT_EQ(set, 2);
-      auto got = run(**e, x, m.x, true);
+      auto got = runXY(**e, x, m.x, true);
       ASSERT_TRUE(got.ok()) << got.status().toString();
       expectClose(*got, *want, tolerance(t), targetName(t));
     }
@@ -373,8 +276,8 @@ TEST(CudaConv, TimingCacheRoundTrip) {
   EXPECT_EQ(tactics(**first), tactics(**second));
   EXPECT_EQ((*second)->metadata("cuda_tactics"), "2 convolutions, 0 timed, 2 cached");
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-  auto a = run(**first, x, m.x, true);
-  auto b = run(**second, x, m.x, true);
+  auto a = runXY(**first, x, m.x, true);
+  auto b = runXY(**second, x, m.x, true);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * 4));
 
@@ -462,8 +365,8 @@ TEST(CudaConv, QConvWithinOneQuantizationStep) {
     for (const auto& n : (*gpu)->impl().graph->nodes()) qconvs += n->op_type == "QConv";
     EXPECT_EQ(qconvs, 1) << "the Q/DQ pattern should fold into one QConv";
     const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-    auto want = run(**cpu, x, m.x, false);
-    auto got = run(**gpu, x, m.x, true);
+    auto want = runXY(**cpu, x, m.x, false);
+    auto got = runXY(**gpu, x, m.x, true);
     ASSERT_TRUE(want.ok()) << want.status().toString();
     ASSERT_TRUE(got.ok()) << got.status().toString();
     if (c.requantize) {
@@ -535,13 +438,13 @@ void checkVsReference(const Model& m, const std::vector<Target>& targets) {
   unsetenv("QRT_BACKEND");
   ASSERT_TRUE(ref.ok()) << ref.status().toString();
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-  auto want = run(**ref, x, m.x, false);
+  auto want = runXY(**ref, x, m.x, false);
   ASSERT_TRUE(want.ok()) << want.status().toString();
   for (Target t : targets) {
     SCOPED_TRACE(targetName(t));
     auto gpu = build(m, t);
     ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
-    auto got = run(**gpu, x, m.x, true);
+    auto got = runXY(**gpu, x, m.x, true);
     ASSERT_TRUE(got.ok()) << got.status().toString();
     expectClose(*got, *want, tolerance(t), targetName(t));
   }

@@ -34,81 +34,22 @@ TEST(CudaGemmTactics, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA
 namespace qrt {
 namespace {
 
+using test::attrInt;
+using test::randomValues;
 using test::rng;
-
-std::vector<float> randomValues(int64_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = d(rng());
-  return v;
-}
-
+using test::runXY;
 // One float input X, constants, one float output Y.
-struct Model {
-  onnx::ModelProto m;
-  Dims x;
-  Model() {
-    m.set_ir_version(8);
-    auto* imp = m.add_opset_import();
-    imp->set_domain("");
-    imp->set_version(17);
-  }
-  void input(const Dims& dims) {
-    x = dims;
-    auto* vi = m.mutable_graph()->add_input();
-    vi->set_name("X");
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  void constant(const std::string& name, const Dims& dims, const std::vector<float>& v) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) init->add_dims(d);
-    init->set_raw_data(v.data(), v.size() * 4);
-  }
-  void int8Constant(const std::string& name, const Dims& dims, int lo, int hi) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::INT8);
-    for (int64_t d : dims) init->add_dims(d);
-    std::uniform_int_distribution<int> u(lo, hi);
-    std::string raw(static_cast<size_t>(volume(dims)), '\0');
-    for (char& c : raw) c = static_cast<char>(u(rng()));
-    init->set_raw_data(raw);
-  }
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
-    auto* n = m.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + std::to_string(m.graph().node_size()));
-    for (const auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return *n;
-  }
-  void output() {
-    auto* o = m.mutable_graph()->add_output();
-    o->set_name("Y");
-    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-};
-
-void attrInt(onnx::NodeProto& n, const std::string& name, int64_t v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
+using Model = test::FloatModel;
 
 // X [batch, 256] -> Gemm(transB, bias) -> Relu -> Gemm(bias) -> Relu -> MatMul -> Y [batch, 64].
 Model mlp(int64_t batch) {
   Model m;
   m.input({batch, 256});
-  m.constant("W1", {512, 256}, randomValues(512 * 256, -0.06f, 0.06f));
-  m.constant("B1", {512}, randomValues(512, -0.1f, 0.1f));
-  m.constant("W2", {512, 256}, randomValues(512 * 256, -0.06f, 0.06f));
-  m.constant("B2", {256}, randomValues(256, -0.1f, 0.1f));
-  m.constant("W3", {256, 64}, randomValues(256 * 64, -0.1f, 0.1f));
+  m.constantData("W1", {512, 256}, randomValues(512 * 256, -0.06f, 0.06f));
+  m.constantData("B1", {512}, randomValues(512, -0.1f, 0.1f));
+  m.constantData("W2", {512, 256}, randomValues(512 * 256, -0.06f, 0.06f));
+  m.constantData("B2", {256}, randomValues(256, -0.1f, 0.1f));
+  m.constantData("W3", {256, 64}, randomValues(256 * 64, -0.1f, 0.1f));
   attrInt(m.node("Gemm", {"X", "W1", "B1"}, "G1"), "transB", 1);
   m.node("Relu", {"G1"}, "R1");
   m.node("Gemm", {"R1", "W2", "B2"}, "G2");
@@ -123,21 +64,21 @@ Model mlp(int64_t batch) {
 Model int8Model(int64_t m, int64_t k, int64_t n, float y_scale) {
   Model g;
   g.input({m, k});
-  g.constant("sx", {}, {4.f / 255});
-  g.constant("sy", {}, {y_scale});
-  g.constant("sv", {}, {0.01f});
+  g.constantData("sx", {}, {4.f / 255});
+  g.constantData("sy", {}, {y_scale});
+  g.constantData("sv", {}, {0.01f});
   auto* z = g.m.mutable_graph()->add_initializer();
   z->set_name("z");
   z->set_data_type(onnx::TensorProto::INT8);
   z->set_raw_data(std::string(1, '\0'));
   g.int8Constant("Wq", {n, k}, -127, 127);
-  g.constant("sw", {n}, randomValues(n, 0.0005f, 0.002f));
+  g.constantData("sw", {n}, randomValues(n, 0.0005f, 0.002f));
   auto* zw = g.m.mutable_graph()->add_initializer();
   zw->set_name("zw");
   zw->set_data_type(onnx::TensorProto::INT8);
   zw->add_dims(n);
   zw->set_raw_data(std::string(static_cast<size_t>(n), '\0'));
-  g.constant("bias", {n}, randomValues(n, -0.5f, 0.5f));
+  g.constantData("bias", {n}, randomValues(n, -0.5f, 0.5f));
   g.int8Constant("Vq", {n, 48}, -127, 127);
   g.node("QuantizeLinear", {"X", "sx", "z"}, "Xq");
   g.node("DequantizeLinear", {"Xq", "sx", "z"}, "Xd");
@@ -168,32 +109,6 @@ Result<std::shared_ptr<Engine>> build(const Model& m, Target t, const std::strin
   auto e = buildEngine(*net, c);
   if (t == Target::kReference) unsetenv("QRT_BACKEND");
   return e;
-}
-
-constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stands out
-
-Result<std::vector<float>> run(Engine& e, const std::vector<float>& x, const Dims& xd, bool device) {
-  QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
-  QRT_RETURN_IF_ERROR(ctx->setInputShape("X", xd));
-  QRT_ASSIGN_OR_RETURN(Dims yd, ctx->tensorShape("Y"));
-  std::vector<float> y(static_cast<size_t>(volume(yd)));
-  std::shared_ptr<void> dx, dy;
-  if (device) {
-    QRT_ASSIGN_OR_RETURN(dx, cuda::deviceAlloc(x.size() * 4));
-    QRT_ASSIGN_OR_RETURN(dy, cuda::deviceAlloc(y.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::copyToDevice(dx.get(), x.data(), x.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::fillDevice(dy.get(), kPoisonByte, y.size() * 4));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", dx.get()));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", dy.get()));
-  } else {
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", const_cast<float*>(x.data())));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", y.data()));
-  }
-  QRT_RETURN_IF_ERROR(ctx->enqueue());
-  if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
-  for (float v : y)
-    if (std::fabs(v) > 1e35f) return internalError("the GPU left output elements unwritten");
-  return y;
 }
 
 double relativeL2(const std::vector<float>& got, const std::vector<float>& want) {
@@ -241,8 +156,8 @@ TEST(CudaGemmTactics, TunedMlpAgreesWithTheReference) {
       EXPECT_EQ((*gpu)->metadata("cuda_gemm_tactics"), "3 matrix products, 3 timed, 0 cached");
       for (int r = 0; r < 2; ++r) {
         const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-        auto want = run(**ref, x, m.x, false);
-        auto got = run(**gpu, x, m.x, true);
+        auto want = runXY(**ref, x, m.x, false);
+        auto got = runXY(**gpu, x, m.x, true);
         ASSERT_TRUE(want.ok() && got.ok()) << got.status().toString();
         const double tol = t == Target::kFp32 ? 1e-5 : t == Target::kTf32 ? 1e-3 : 1e-2;
         EXPECT_LE(relativeL2(*got, *want), tol);
@@ -267,8 +182,8 @@ TEST(CudaGemmTactics, TunedInt8AgreesWithTheReference) {
   EXPECT_GE(int8_products, 1) << "the QGemm should run on cuBLASLt's INT8 kernels with a stored tactic";
   for (int r = 0; r < 2; ++r) {
     const std::vector<float> x = randomValues(volume(m.x), -2.f, 2.f);
-    auto want = run(**ref, x, m.x, false);
-    auto got = run(**gpu, x, m.x, true);
+    auto want = runXY(**ref, x, m.x, false);
+    auto got = runXY(**gpu, x, m.x, true);
     ASSERT_TRUE(want.ok() && got.ok()) << got.status().toString();
     size_t off = 0;
     for (size_t i = 0; i < got->size(); ++i) {
@@ -298,9 +213,9 @@ TEST(CudaGemmTactics, StoredTacticSurvivesSaveAndLoad) {
     EXPECT_EQ(tactics(**e), tactics(**loaded));
     expectLtTactics(**loaded, 3);
     const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-    auto a = run(**e, x, m.x, true);
-    auto b = run(**loaded, x, m.x, true);
-    auto c = run(**loaded, x, m.x, true);
+    auto a = runXY(**e, x, m.x, true);
+    auto b = runXY(**loaded, x, m.x, true);
+    auto c = runXY(**loaded, x, m.x, true);
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * 4)) << "the loaded engine computes differently";
     EXPECT_EQ(0, std::memcmp(b->data(), c->data(), b->size() * 4)) << "two runs differ";
@@ -310,8 +225,8 @@ TEST(CudaGemmTactics, StoredTacticSurvivesSaveAndLoad) {
       std::string s = n->attrString(cuda::kAttrTactic, "");
       n->attrs[cuda::kAttrTactic].s = s.substr(0, s.find('|') + 1) + "lt:a99999:t0:s0:k1:r0:w0:c0:i0:g0";
     }
-    auto want = run(**ref, x, m.x, false);
-    auto fallback = run(**loaded, x, m.x, true);
+    auto want = runXY(**ref, x, m.x, false);
+    auto fallback = runXY(**loaded, x, m.x, true);
     ASSERT_TRUE(want.ok() && fallback.ok()) << fallback.status().toString();
     EXPECT_LE(relativeL2(*fallback, *want), t == Target::kFp32 ? 1e-5 : 1e-2);
   }
@@ -342,8 +257,8 @@ TEST(CudaGemmTactics, TimingCacheRoundTrip) {
   EXPECT_EQ(tactics(**first), tactics(**second));
   EXPECT_EQ((*second)->metadata("cuda_gemm_tactics"), "3 matrix products, 0 timed, 3 cached");
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-  auto a = run(**first, x, m.x, true);
-  auto b = run(**second, x, m.x, true);
+  auto a = runXY(**first, x, m.x, true);
+  auto b = runXY(**second, x, m.x, true);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(0, std::memcmp(a->data(), b->data(), a->size() * 4));
 

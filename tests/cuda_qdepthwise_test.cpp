@@ -34,72 +34,11 @@ TEST(CudaQDepthwise, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA 
 namespace qrt {
 namespace {
 
+using test::attrInt;
+using test::attrInts;
 using test::rng;
-
-struct Model {
-  onnx::ModelProto m;
-  Dims x;
-  Model() {
-    m.set_ir_version(8);
-    auto* imp = m.add_opset_import();
-    imp->set_domain("");
-    imp->set_version(17);
-  }
-  void input(const std::string& name, const Dims& dims) {
-    x = dims;
-    auto* vi = m.mutable_graph()->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  void constant(const std::string& name, const Dims& dims, float lo, float hi) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) init->add_dims(d);
-    std::uniform_real_distribution<float> u(lo, hi);
-    std::vector<float> v(static_cast<size_t>(volume(dims)));
-    for (float& f : v) f = lo == hi ? lo : u(rng());
-    init->set_raw_data(v.data(), v.size() * 4);
-  }
-  void int8Constant(const std::string& name, const Dims& dims, int lo, int hi) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::INT8);
-    for (int64_t d : dims) init->add_dims(d);
-    std::uniform_int_distribution<int> u(lo, hi);
-    std::string raw(static_cast<size_t>(volume(dims)), '\0');
-    for (char& c : raw) c = static_cast<char>(u(rng()));
-    init->set_raw_data(raw);
-  }
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
-    auto* n = m.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + std::to_string(m.graph().node_size()));
-    for (const auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return *n;
-  }
-  void output(const std::string& name) {
-    auto* o = m.mutable_graph()->add_output();
-    o->set_name(name);
-    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-};
-
-void attrInts(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a->add_ints(x);
-}
-void attrInt(onnx::NodeProto& n, const std::string& name, int64_t v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
+using test::runXY;
+using Model = test::FloatModel;
 
 struct Case {
   std::string name;
@@ -160,44 +99,6 @@ Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
   return buildEngine(*net, c);
 }
 
-constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stands out
-
-Result<std::vector<float>> run(Engine& e, const std::vector<float>& x, const Dims& xd, bool device) {
-  QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
-  QRT_RETURN_IF_ERROR(ctx->setInputShape("X", xd));
-  QRT_ASSIGN_OR_RETURN(Dims yd, ctx->tensorShape("Y"));
-  std::vector<float> y(static_cast<size_t>(volume(yd)));
-  std::shared_ptr<void> dx, dy;
-  if (device) {
-    QRT_ASSIGN_OR_RETURN(dx, cuda::deviceAlloc(x.size() * 4));
-    QRT_ASSIGN_OR_RETURN(dy, cuda::deviceAlloc(y.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::copyToDevice(dx.get(), x.data(), x.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::fillDevice(dy.get(), kPoisonByte, y.size() * 4));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", dx.get()));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", dy.get()));
-  } else {
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", const_cast<float*>(x.data())));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", y.data()));
-  }
-  QRT_RETURN_IF_ERROR(ctx->enqueue());
-  if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
-  for (float v : y)
-    if (!(std::fabs(v) < 1e35f)) return internalError("the GPU left output elements unwritten (or NaN)");
-  return y;
-}
-
-// Sets an environment variable for one scope.
-class Env {
- public:
-  Env(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~Env() { unsetenv(name_); }
-  Env(const Env&) = delete;
-  Env& operator=(const Env&) = delete;
-
- private:
-  const char* name_;
-};
-
 TEST(CudaQDepthwise, WithinOneQuantizationStepOfTheReference) {
   QRT_REQUIRE_GPU();
   const Case cases[] = {
@@ -218,20 +119,20 @@ TEST(CudaQDepthwise, WithinOneQuantizationStepOfTheReference) {
     SCOPED_TRACE(c.name);
     Model m = depthwiseModel(c);
     Result<std::shared_ptr<Engine>> cpu = [&] {
-      Env backend("QRT_BACKEND", "reference");
+      test::ScopedEnv backend("QRT_BACKEND", "reference");
       return build(m, false);
     }();
     ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     std::vector<float> x(static_cast<size_t>(volume(m.x)));
     for (float& v : x) v = u(rng());
-    auto want = run(**cpu, x, m.x, false);
+    auto want = runXY(**cpu, x, m.x, false);
     ASSERT_TRUE(want.ok()) << want.status().toString();
     for (const char* mode : {"tuned", "default"}) {
       SCOPED_TRACE(mode);
       const bool tuned = std::string(mode) == "tuned";
       Result<std::shared_ptr<Engine>> gpu = [&] {
-        Env e(tuned ? "QRT_CUDA_DEPTHWISE" : "QRT_CUDA_TACTICS", tuned ? "on" : "heuristic");
+        test::ScopedEnv e(tuned ? "QRT_CUDA_DEPTHWISE" : "QRT_CUDA_TACTICS", tuned ? "on" : "heuristic");
         return build(m, true);
       }();
       ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
@@ -244,7 +145,7 @@ TEST(CudaQDepthwise, WithinOneQuantizationStepOfTheReference) {
         else EXPECT_EQ(tactic, "");
       }
       EXPECT_EQ(qconvs, 1) << "the Q/DQ pattern should fold into one QConv";
-      auto got = run(**gpu, x, m.x, true);
+      auto got = runXY(**gpu, x, m.x, true);
       ASSERT_TRUE(got.ok()) << got.status().toString();
       ASSERT_EQ(got->size(), want->size());
       double worst = 0, scale = 0;

@@ -1,10 +1,19 @@
-// Shared helpers for the CUDA backend's gtest files (cuda_*_test.cpp): the GPU skip and the
-// random source. Only built with the CUDA backend (QRT_HAVE_CUDA).
+// Shared helpers for the CUDA backend's gtest files (cuda_*_test.cpp): the GPU skip, the random
+// source, the in-memory float model (one input X, constants, output Y) and the run of such a
+// model on the host or the GPU with a poisoned output. Only built with the CUDA backend
+// (QRT_HAVE_CUDA).
 #pragma once
 
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
+
+#include "qrt/qrt.h"
 
 namespace qrt::test {
 
@@ -13,6 +22,49 @@ std::optional<std::string> noGpu();
 
 // Fresh random values for every run: one generator per test binary, seeded from random_device.
 std::mt19937& rng();
+
+// n values uniform in [lo, hi) from rng().
+std::vector<float> randomValues(int64_t n, float lo, float hi);
+
+// An ONNX model built in memory: float graph inputs, constants, nodes, float outputs. `x` is the
+// shape of the (last) input, what runXY feeds.
+struct FloatModel {
+  onnx::ModelProto m;
+  Dims x;
+  FloatModel();
+  void input(const std::string& name, const Dims& dims);
+  void input(const Dims& dims) { input("X", dims); }
+  // A float constant uniform in [lo, hi) (lo == hi: every element lo).
+  void constant(const std::string& name, const Dims& dims, float lo = -0.5f, float hi = 0.5f);
+  // A float constant of the given values.
+  void constantData(const std::string& name, const Dims& dims, const std::vector<float>& v);
+  // An int8 constant uniform in [lo, hi].
+  void int8Constant(const std::string& name, const Dims& dims, int lo, int hi);
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out);
+  void output(const std::string& name = "Y");
+};
+
+void attrInts(onnx::NodeProto& n, const std::string& name, const std::vector<int64_t>& v);
+void attrInt(onnx::NodeProto& n, const std::string& name, int64_t v);
+void attrFloat(onnx::NodeProto& n, const std::string& name, float v);
+
+constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stands out
+
+// Runs X (shape xd) through the engine and returns Y. With `device`, X and Y live in GPU memory
+// and Y is poisoned first; an element still poisoned (or NaN) afterwards is an error.
+Result<std::vector<float>> runXY(Engine& e, const std::vector<float>& x, const Dims& xd, bool device);
+
+// Sets an environment variable for one scope (unsets it after).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
 
 }  // namespace qrt::test
 
