@@ -292,6 +292,12 @@ int run(const Options& o) {
           pj << (i ? ", " : "") << "{\"layer\": \"" << l.layer << "\", \"op\": \"" << l.op << "\", \"dtype\": \"" << l.dtype
              << "\", \"ms\": " << per << "}";
         }
+        pj << "], \"profile_layers\": [";  // every layer, slowest first (per-layer comparisons across precisions)
+        for (size_t i = 0; i < layers.size(); ++i) {
+          const auto& l = layers[i];
+          pj << (i ? ", " : "") << "{\"layer\": \"" << l.layer << "\", \"op\": \"" << l.op << "\", \"dtype\": \"" << l.dtype
+             << "\", \"ms\": " << l.total_ms / std::max<int64_t>(1, l.runs) << "}";
+        }
         pj << "]";
         profile_json = pj.str();
       }
