@@ -32,6 +32,7 @@
 
 #include "builder/finalize.h"
 #include "core/tensor.h"
+#include "int8_test_util.h"
 #include "ir/graph.h"
 #include "passes/channels_last.h"
 #include "passes/fuse_qdq.h"
@@ -190,21 +191,7 @@ Tensors run(const Engine& engine, const Tensors& inputs, Tensors* observed = nul
       }
       (*observed)[v.name] = std::move(t);
     });
-  for (const auto& [name, t] : inputs) {
-    EXPECT_TRUE((*ctx)->setInputShape(name, t.dims()).ok());
-    EXPECT_TRUE((*ctx)->setTensorAddress(name, const_cast<void*>(t.data())).ok());
-  }
-  Tensors outs;
-  for (const TensorInfo& o : engine.outputs()) {
-    auto dims = (*ctx)->tensorShape(o.name);
-    EXPECT_TRUE(dims.ok()) << dims.status().toString();
-    if (!dims.ok()) return {};
-    outs[o.name] = HostTensor(o.dtype, *dims);
-    EXPECT_TRUE((*ctx)->setTensorAddress(o.name, outs[o.name].data()).ok());
-  }
-  Status s = (*ctx)->enqueue();
-  EXPECT_TRUE(s.ok()) << s.toString();
-  return outs;
+  return test::enqueueOnHost(engine, **ctx, inputs);
 }
 
 // The FP32 engine that calibration runs: the graph simplified but not fused, so that every

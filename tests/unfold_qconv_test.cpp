@@ -23,6 +23,7 @@
 #include "builder/finalize.h"
 #include "core/json_reader.h"
 #include "core/tensor.h"
+#include "int8_test_util.h"
 #include "ir/graph.h"
 #include "model_builder.h"
 #include "ops/op.h"
@@ -260,22 +261,7 @@ Tensors run(const Engine& engine, const Tensors& inputs) {
   auto ctx = engine.createExecutionContext();
   EXPECT_TRUE(ctx.ok()) << ctx.status().toString();
   if (!ctx.ok()) return {};
-  for (const auto& [name, t] : inputs) {
-    EXPECT_TRUE((*ctx)->setInputShape(name, t.dims()).ok());
-    EXPECT_TRUE((*ctx)->setTensorAddress(name, const_cast<void*>(t.data())).ok());
-  }
-  Tensors outs;
-  for (const TensorInfo& o : engine.outputs()) {
-    auto dims = (*ctx)->tensorShape(o.name);
-    EXPECT_TRUE(dims.ok()) << dims.status().toString();
-    if (!dims.ok()) return {};
-    outs[o.name] = HostTensor(o.dtype, *dims);
-    std::memset(outs[o.name].data(), 0x7B, outs[o.name].bytes());  // poison
-    EXPECT_TRUE((*ctx)->setTensorAddress(o.name, outs[o.name].data()).ok());
-  }
-  Status s = (*ctx)->enqueue();
-  EXPECT_TRUE(s.ok()) << s.toString();
-  return outs;
+  return test::enqueueOnHost(engine, **ctx, inputs, 0x7B);  // poisoned outputs
 }
 
 // x on the quantization grid (k * x_scale, |k| <= 127): DQ(Q(x)) == x.
