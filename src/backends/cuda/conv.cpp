@@ -35,6 +35,7 @@
 #include <cstring>
 
 #include "backends/cuda/conv_graph.h"
+#include "backends/cuda/depthwise_geometry.h"
 #include "backends/cuda/depthwise_launch.h"
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/stem_conv_launch.h"
@@ -283,33 +284,12 @@ class ConvKernel final : public CudaKernel {
       return unsupported(who_, ": the depthwise kernel takes fp32 or fp16");
     if ((has_residual_ && !z_same_) || (act_.on && !launch::depthwiseActivationSupported(act_.op)))
       return unsupported(who_, ": epilogue outside the depthwise kernel");
-    launch::DepthwiseGeometry g;
-    g.n = static_cast<int>(x[0]);
-    g.c = static_cast<int>(x[1]);
-    g.h = static_cast<int>(x[2]);
-    g.w = static_cast<int>(x[3]);
-    g.oh = static_cast<int>(y[2]);
-    g.ow = static_cast<int>(y[3]);
-    g.kh = static_cast<int>(w[2]);
-    g.kw = static_cast<int>(w[3]);
-    g.sh = static_cast<int>(win.strides[0]);
-    g.sw = static_cast<int>(win.strides[1]);
-    g.ph = static_cast<int>(win.pad_begin[0]);
-    g.pw = static_cast<int>(win.pad_begin[1]);
-    g.dh = static_cast<int>(win.dilations[0]);
-    g.dw = static_cast<int>(win.dilations[1]);
-    g.channels_last = channels_last_;
+    const launch::DepthwiseGeometry g = depthwiseGeometry(x, w, y, win, channels_last_);
     if (!launch::depthwiseFits(g)) return unsupported(who_, ": too large for the depthwise kernel's 32-bit indices");
     dw_geom_ = g;
     if (channels_last_) {
       // [C, 1, kh, kw] -> [kh * kw, C]: one 16-byte load gives a tap's weights for 8 channels.
-      const size_t elem = dataTypeSize(dtype_);
-      const int64_t taps = w[2] * w[3];
-      std::vector<uint8_t> t(static_cast<size_t>(taps * w[0]) * elem);
-      const auto* src = static_cast<const uint8_t*>(in[1].data);
-      for (int64_t c = 0; c < w[0]; ++c)
-        for (int64_t k = 0; k < taps; ++k)
-          std::memcpy(&t[static_cast<size_t>(k * w[0] + c) * elem], &src[static_cast<size_t>(c * taps + k) * elem], elem);
+      const std::vector<uint8_t> t = depthwiseWeightsTapMajor(in[1].data, w[0], w[2] * w[3], dataTypeSize(dtype_));
       QRT_RETURN_IF_ERROR(w_nhwc_.upload(t.data(), t.size(), who_));
     }
     return Status::Ok();

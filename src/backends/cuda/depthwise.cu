@@ -61,12 +61,9 @@ __global__ void depthwiseNhwc(const T* __restrict__ x, const T* __restrict__ w, 
   const unsigned cv = static_cast<unsigned>(g.c / V);
   const unsigned total = static_cast<unsigned>(g.n) * g.oh * g.ow * cv;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-    const unsigned c = (i % cv) * V;
-    unsigned p = i / cv;
-    const int ox = static_cast<int>(p % g.ow);
-    p /= g.ow;
-    const int oy = static_cast<int>(p % g.oh);
-    const unsigned n = p / g.oh;
+    const NhwcVecIndex at = nhwcVecIndex<V>(i, cv, g.ow, g.oh);
+    const unsigned c = at.c, n = at.n;
+    const int ox = at.ox, oy = at.oy;
     float acc[V];
     if (bias) {
       loadVec<T, V>(bias + c, acc);

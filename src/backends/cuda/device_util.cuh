@@ -29,6 +29,25 @@ template <typename T> __device__ __forceinline__ float lowest();
 template <> __device__ __forceinline__ float lowest<float>() { return -3.402823466e38f; }
 template <> __device__ __forceinline__ float lowest<__half>() { return -65504.f; }
 
+// Where flat index i of a channels-last output [n, oh, ow, C] lands when each thread takes a
+// vector of V channels (cv = C / V vectors a pixel): the pixel (n, oy, ox) and its first channel
+// c. 32-bit arithmetic (64-bit division is slow on the GPU): the callers bound the sizes.
+struct NhwcVecIndex {
+  unsigned c, n;
+  int ox, oy;
+};
+template <int V>
+__device__ __forceinline__ NhwcVecIndex nhwcVecIndex(unsigned i, unsigned cv, int ow, int oh) {
+  NhwcVecIndex at;
+  at.c = (i % cv) * V;
+  unsigned p = i / cv;
+  at.ox = static_cast<int>(p % ow);
+  p /= ow;
+  at.oy = static_cast<int>(p % oh);
+  at.n = p / oh;
+  return at;
+}
+
 #define QRT_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cuda/depthwise_geometry.h"
 #include "backends/cuda/qdepthwise_launch.h"
 #include "ops/op.h"
 
@@ -81,22 +82,7 @@ class QDepthwiseKernel final : public CudaKernel {
       return unsupported(who_, ": the int8 depthwise kernel needs constant weights, bias and scales");
     QRT_ASSIGN_OR_RETURN(Window win, convWindow(attrs_, x, w));
     if (win.rank != 2) return unsupported(who_, ": not a 2-D depthwise convolution");
-    launch::DepthwiseGeometry g;
-    g.n = static_cast<int>(x[0]);
-    g.c = static_cast<int>(x[1]);
-    g.h = static_cast<int>(x[2]);
-    g.w = static_cast<int>(x[3]);
-    g.oh = static_cast<int>(y[2]);
-    g.ow = static_cast<int>(y[3]);
-    g.kh = static_cast<int>(w[2]);
-    g.kw = static_cast<int>(w[3]);
-    g.sh = static_cast<int>(win.strides[0]);
-    g.sw = static_cast<int>(win.strides[1]);
-    g.ph = static_cast<int>(win.pad_begin[0]);
-    g.pw = static_cast<int>(win.pad_begin[1]);
-    g.dh = static_cast<int>(win.dilations[0]);
-    g.dw = static_cast<int>(win.dilations[1]);
-    g.channels_last = true;
+    const launch::DepthwiseGeometry g = depthwiseGeometry(x, w, y, win, true);
     if (!launch::depthwiseFits(g)) return unsupported(who_, ": too large for the depthwise kernel's 32-bit indices");
     const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
     if (has_y_scale_ && !(ys > 0.f)) return invalidArgument(who_, ": y_scale must be positive");
@@ -104,9 +90,7 @@ class QDepthwiseKernel final : public CudaKernel {
     // [C, 1, kh, kw] -> [kh * kw, C]: one 16-byte load gives a tap's weights for 16 channels.
     const int64_t c_count = w[0], taps = w[2] * w[3];
     const auto* src = in[1].as<const int8_t>();
-    std::vector<int8_t> t(static_cast<size_t>(taps * c_count));
-    for (int64_t c = 0; c < c_count; ++c)
-      for (int64_t k = 0; k < taps; ++k) t[static_cast<size_t>(k * c_count + c)] = src[c * taps + k];
+    const std::vector<uint8_t> t = depthwiseWeightsTapMajor(src, c_count, taps, 1);
     QRT_RETURN_IF_ERROR(w_.upload(t.data(), t.size(), who_));
     const std::vector<int32_t> q = launch::depthwiseWeightsDp4a(src, c_count, taps);
     QRT_RETURN_IF_ERROR(wq_.upload(q.data(), q.size() * 4, who_));

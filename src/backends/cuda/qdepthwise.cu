@@ -101,12 +101,9 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restric
   const unsigned cv = static_cast<unsigned>(g.c / V);
   const unsigned total = static_cast<unsigned>(g.n) * g.oh * g.ow * cv;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-    const unsigned c = (i % cv) * V;
-    unsigned p = i / cv;
-    const int ox = static_cast<int>(p % g.ow);
-    p /= g.ow;
-    const int oy = static_cast<int>(p % g.oh);
-    const unsigned n = p / g.oh;
+    const NhwcVecIndex at = nhwcVecIndex<V>(i, cv, g.ow, g.oh);
+    const unsigned c = at.c, n = at.n;
+    const int ox = at.ox, oy = at.oy;
     int acc[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) acc[j] = 0;
@@ -165,12 +162,9 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restric
   const unsigned cv = static_cast<unsigned>(g.c / V);
   const unsigned total = static_cast<unsigned>(g.n) * g.oh * g.ow * cv;
   for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-    const unsigned c = (i % cv) * V;
-    unsigned p = i / cv;
-    const int ox = static_cast<int>(p % g.ow);
-    p /= g.ow;
-    const int oy = static_cast<int>(p % g.oh);
-    const unsigned n = p / g.oh;
+    const NhwcVecIndex at = nhwcVecIndex<V>(i, cv, g.ow, g.oh);
+    const unsigned c = at.c, n = at.n;
+    const int ox = at.ox, oy = at.oy;
     int acc[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) acc[j] = 0;
