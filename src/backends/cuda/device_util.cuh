@@ -48,6 +48,22 @@ __device__ __forceinline__ NhwcVecIndex nhwcVecIndex(unsigned i, unsigned cv, in
   return at;
 }
 
+// The pool kernels' split, in signed 32-bit: flat index i of a channels-last output
+// [n, oh, ow, cvs] (cvs vectors of channels a pixel) -> its vector cv and pixel (n, oh, ow).
+struct NhwcIndex32 {
+  int32_t cv, ow, oh, n;
+};
+__device__ __forceinline__ NhwcIndex32 nhwcIndex32(int32_t i, int32_t cvs, int32_t ow, int32_t oh) {
+  NhwcIndex32 at;
+  at.cv = i % cvs;
+  int32_t r = i / cvs;
+  at.ow = r % ow;
+  r /= ow;
+  at.oh = r % oh;
+  at.n = r / oh;
+  return at;
+}
+
 #define QRT_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)

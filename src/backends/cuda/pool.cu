@@ -117,11 +117,8 @@ __global__ void poolNhwc2d(const T* x, T* y, int32_t total, PoolGeometry g) {
   const int32_t OH = static_cast<int32_t>(g.out[1]), OW = static_cast<int32_t>(g.out[2]);
   const int32_t KH = static_cast<int32_t>(g.kernel[1]), KW = static_cast<int32_t>(g.kernel[2]);
   for (int32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-    const int32_t cv = i % CV;
-    int32_t r = i / CV;
-    const int32_t ow = r % OW;
-    r /= OW;
-    const int32_t oh = r % OH, n = r / OH;
+    const NhwcIndex32 at = nhwcIndex32(i, CV, OW, OH);
+    const int32_t cv = at.cv, ow = at.ow, oh = at.oh, n = at.n;
     float acc[V];
     for (int k = 0; k < V; ++k) acc[k] = kMax ? lowest<T>() : 0.f;
     int count = 0;

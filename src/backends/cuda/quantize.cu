@@ -261,11 +261,8 @@ __global__ void maxPoolInt8Nhwc(const uint8_t* x, uint8_t* y, int32_t total, Poo
   const int32_t PH = static_cast<int32_t>(g.pad[1]), PW = static_cast<int32_t>(g.pad[2]);
   const int32_t DH = static_cast<int32_t>(g.dilation[1]), DW = static_cast<int32_t>(g.dilation[2]);
   for (int32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-    const int32_t cv = i % CV;
-    int32_t r = i / CV;
-    const int32_t ow = r % OW;
-    r /= OW;
-    const int32_t oh = r % OH, n = r / OH;
+    const NhwcIndex32 at = nhwcIndex32(i, CV, OW, OH);
+    const int32_t cv = at.cv, ow = at.ow, oh = at.oh, n = at.n;
     uint32_t acc[W];
 #pragma unroll
     for (int k = 0; k < W; ++k) acc[k] = kSigned ? 0x80808080u : 0u;  // -128 / 0 in every byte
