@@ -210,18 +210,10 @@ class Tuner {
   // half outputs only, sampled at the buffer's start and end (build time stays bounded).
   bool agrees(const ConvProblem& p, std::vector<float>* reference) {
     if (p.dtype == DataType::kInt8 || (p.out_dtype != DataType::kFloat && p.out_dtype != DataType::kHalf)) return true;
-    const int64_t n = volume(p.y), chunk = int64_t{1} << 20;
-    const int64_t head = std::min(n, chunk), tail = std::min(n - head, chunk);
     const size_t elem = dataTypeSize(p.out_dtype);
-    std::vector<uint8_t> raw(static_cast<size_t>(head + tail) * elem);
-    if (cudaStreamSynchronize(dev_->stream) != cudaSuccess ||
-        cudaMemcpy(raw.data(), y_.get(), static_cast<size_t>(head) * elem, cudaMemcpyDeviceToHost) != cudaSuccess ||
-        (tail > 0 && cudaMemcpy(raw.data() + head * elem, static_cast<uint8_t*>(y_.get()) + (n - tail) * elem,
-                                static_cast<size_t>(tail) * elem, cudaMemcpyDeviceToHost) != cudaSuccess)) {
-      cudaGetLastError();
-      return false;
-    }
-    std::vector<float> y(static_cast<size_t>(head + tail));
+    std::vector<uint8_t> raw;
+    if (!sampleOutput(dev_, y_.get(), volume(p.y), elem, &raw)) return false;
+    std::vector<float> y(raw.size() / elem);
     for (size_t i = 0; i < y.size(); ++i) {
       if (p.out_dtype == DataType::kHalf) {
         uint16_t h;

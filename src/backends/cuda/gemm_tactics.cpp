@@ -107,18 +107,10 @@ class GemmTuner {
   // start and end: int32 exactly, FP32 within 1e-4 relative L2 (split-K sums in another order),
   // TF32 and FP16 within 1e-2.
   bool agrees(const LtSpec& p, const std::string& who) {
-    const int64_t n = p.elementsD(), chunk = int64_t{1} << 20;
-    const int64_t head = std::min(n, chunk), tail = std::min(n - head, chunk);
     const size_t elem = typeSize(p.d_type);
-    std::vector<uint8_t> raw(static_cast<size_t>(head + tail) * elem);
-    if (cudaStreamSynchronize(dev_->stream) != cudaSuccess ||
-        cudaMemcpy(raw.data(), d_.get(), static_cast<size_t>(head) * elem, cudaMemcpyDeviceToHost) != cudaSuccess ||
-        (tail > 0 && cudaMemcpy(raw.data() + head * elem, static_cast<uint8_t*>(d_.get()) + (n - tail) * elem,
-                                static_cast<size_t>(tail) * elem, cudaMemcpyDeviceToHost) != cudaSuccess)) {
-      cudaGetLastError();
-      return false;
-    }
-    std::vector<double> y(static_cast<size_t>(head + tail));
+    std::vector<uint8_t> raw;
+    if (!sampleOutput(dev_, d_.get(), p.elementsD(), elem, &raw)) return false;
+    std::vector<double> y(raw.size() / elem);
     for (size_t i = 0; i < y.size(); ++i) {
       if (p.d_type == CUDA_R_16F) {
         uint16_t h;

@@ -74,4 +74,18 @@ Status TacticTimer::time(const std::function<Status()>& work, double best_us, do
   return Status::Ok();
 }
 
+bool sampleOutput(DeviceContext* dev, const void* d, int64_t n, size_t elem, std::vector<uint8_t>* raw) {
+  const int64_t chunk = int64_t{1} << 20;
+  const int64_t head = std::min(n, chunk), tail = std::min(n - head, chunk);
+  raw->assign(static_cast<size_t>(head + tail) * elem, 0);
+  if (cudaStreamSynchronize(dev->stream) != cudaSuccess ||
+      cudaMemcpy(raw->data(), d, static_cast<size_t>(head) * elem, cudaMemcpyDeviceToHost) != cudaSuccess ||
+      (tail > 0 && cudaMemcpy(raw->data() + head * elem, static_cast<const uint8_t*>(d) + (n - tail) * elem,
+                              static_cast<size_t>(tail) * elem, cudaMemcpyDeviceToHost) != cudaSuccess)) {
+    cudaGetLastError();
+    return false;
+  }
+  return true;
+}
+
 }  // namespace qrt::cuda

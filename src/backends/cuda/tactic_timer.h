@@ -4,7 +4,10 @@
 #pragma once
 
 #include <functional>
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/device_context.h"
 
@@ -28,5 +31,11 @@ class TacticTimer {
   DeviceContext* dev_;
   cudaEvent_t a_ = nullptr, b_ = nullptr;
 };
+
+// A bounded sample of a candidate's output for the tuners' agreement checks (build time stays
+// bounded): after syncing dev->stream, the first and the last (at most) 1M of the `n` elements of
+// `elem` bytes at device address `d`, as raw bytes, head then tail. False where CUDA fails (the
+// error is cleared).
+bool sampleOutput(DeviceContext* dev, const void* d, int64_t n, size_t elem, std::vector<uint8_t>* raw);
 
 }  // namespace qrt::cuda
