@@ -35,6 +35,7 @@ TEST(CudaConv, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "core/status_macros.h"
 #include "runtime/engine_impl.h"
 #include "cuda_test_util.h"
+#include "model_builder.h"
 #include "ocr_page.h"
 #include "test_util.h"
 
@@ -64,14 +65,12 @@ const char* targetName(Target t) {
 double tolerance(Target t) { return t == Target::kFp32 ? 1e-5 : t == Target::kTf32 ? 1e-3 : 1e-2; }
 
 Result<std::shared_ptr<Engine>> build(const Model& m, Target t, const std::string& timing_cache = "") {
-  const std::string bytes = m.m.SerializeAsString();
-  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
   BuilderConfig c;
   if (t != Target::kCpu) c.setDevice(DeviceType::kCUDA);
   if (t == Target::kTf32) c.setFlag(BuilderFlag::kTF32);
   if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
   if (!timing_cache.empty()) c.setTimingCachePath(timing_cache);
-  return buildEngine(*net, c);
+  return test::buildModel(m.m, nullptr, c);
 }
 
 void expectClose(const std::vector<float>& got, const std::vector<float>& want, double tol, const std::string& what) {

@@ -29,6 +29,7 @@ TEST(CudaGemmTactics, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA
 #include "core/status_macros.h"
 #include "runtime/engine_impl.h"
 #include "cuda_test_util.h"
+#include "model_builder.h"
 #include "test_util.h"
 
 namespace qrt {
@@ -98,17 +99,12 @@ Model int8Model(int64_t m, int64_t k, int64_t n, float y_scale) {
 enum class Target { kReference, kFp32, kTf32, kFp16 };
 
 Result<std::shared_ptr<Engine>> build(const Model& m, Target t, const std::string& timing_cache = "") {
-  const std::string bytes = m.m.SerializeAsString();
-  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
   BuilderConfig c;
   if (t != Target::kReference) c.setDevice(DeviceType::kCUDA);
   if (t == Target::kTf32) c.setFlag(BuilderFlag::kTF32);
   if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
   if (!timing_cache.empty()) c.setTimingCachePath(timing_cache);
-  if (t == Target::kReference) setenv("QRT_BACKEND", "reference", 1);
-  auto e = buildEngine(*net, c);
-  if (t == Target::kReference) unsetenv("QRT_BACKEND");
-  return e;
+  return test::buildModel(m.m, t == Target::kReference ? "reference" : nullptr, c);
 }
 
 double relativeL2(const std::vector<float>& got, const std::vector<float>& want) {

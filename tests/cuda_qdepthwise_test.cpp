@@ -30,6 +30,7 @@ TEST(CudaQDepthwise, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA 
 #include "core/status_macros.h"
 #include "runtime/engine_impl.h"
 #include "cuda_test_util.h"
+#include "model_builder.h"
 
 namespace qrt {
 namespace {
@@ -91,12 +92,11 @@ Model depthwiseModel(const Case& c) {
   return m;
 }
 
+// The GPU engine, or the reference backend's (the oracle).
 Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
-  const std::string bytes = m.m.SerializeAsString();
-  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
   BuilderConfig c;
   if (gpu) c.setDevice(DeviceType::kCUDA);
-  return buildEngine(*net, c);
+  return test::buildModel(m.m, gpu ? nullptr : "reference", c);
 }
 
 TEST(CudaQDepthwise, WithinOneQuantizationStepOfTheReference) {
@@ -118,10 +118,7 @@ TEST(CudaQDepthwise, WithinOneQuantizationStepOfTheReference) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Model m = depthwiseModel(c);
-    Result<std::shared_ptr<Engine>> cpu = [&] {
-      test::ScopedEnv backend("QRT_BACKEND", "reference");
-      return build(m, false);
-    }();
+    auto cpu = build(m, false);
     ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
     std::uniform_real_distribution<float> u(-1.f, 1.f);
     std::vector<float> x(static_cast<size_t>(volume(m.x)));
