@@ -147,15 +147,21 @@ TEST(CudaStem, MatrixAgainstReference) {
       {"5x5 C=1 M=32", {2, 1, 20, 21}, {32, 1, 5, 5}, {}, {2, 2, 2, 2}, "Relu"},
       {"3x3 C=4 M=64", {1, 4, 13, 11}, {64, 4, 3, 3}, {}, {1, 1, 1, 1}, "Relu"},
       {"3x3 stride 2 M=128 (two channel blocks)", {1, 3, 16, 16}, {128, 3, 3, 3}, {2, 2}, {1, 1, 1, 1}, "Relu"},
+      {"3x3 M=72 W=300 (three column chunks, a partial channel block)", {2, 3, 21, 300}, {72, 3, 3, 3}, {},
+       {1, 1, 1, 1}, "Relu"},
+      {"7x7 stride 2 H=70 (a partial band of rows)", {3, 3, 70, 38}, {64, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, "Relu"},
       {"3x3 M=24 no bias", {3, 3, 9, 9}, {24, 3, 3, 3}, {}, {1, 1, 1, 1}, "Relu", false},
       {"4x4 stride 2 asymmetric pads", {1, 3, 10, 11}, {16, 3, 4, 4}, {2, 2}, {1, 0, 2, 1}, ""},
       {"11x11 stride 4 (K = 363 > 256: not the stem kernel)", {1, 3, 31, 31}, {16, 3, 11, 11}, {4, 4}, {}, "Relu"},
       {"M=12 (no multiple of 8: not the stem kernel)", {1, 3, 12, 12}, {12, 3, 3, 3}, {}, {1, 1, 1, 1}, "Relu"},
   };
-  // "on": the stem kernel runs wherever it applies and wins every tactic timing.
+  // "on": the stem kernel runs wherever it applies and wins every tactic timing. Both of its
+  // kernels: the row-tile kernel (the default where the input is NCHW) and the gather kernel.
   setenv("QRT_CUDA_STEM", "on", 1);
+  for (const char* kernel : {"rows", "gather"})
   for (const StemCase& c : cases) {
-    SCOPED_TRACE(c.name);
+    setenv("QRT_CUDA_STEM_KERNEL", kernel, 1);
+    SCOPED_TRACE(std::string(kernel) + ": " + c.name);
     const bool applies = c.w[1] * c.w[2] * c.w[3] <= 256 && c.w[0] % 8 == 0;
     std::shared_ptr<Engine> e = checkFp16(stemModel(c));
     ASSERT_NE(e, nullptr);
@@ -167,6 +173,7 @@ TEST(CudaStem, MatrixAgainstReference) {
     EXPECT_EQ(n->attrInt("qrt_x_nchw", 0), applies && !c.act.empty() ? 1 : 0);
   }
   unsetenv("QRT_CUDA_STEM");
+  unsetenv("QRT_CUDA_STEM_KERNEL");
 }
 
 // A small network (stem 7x7/2 + ReLU, max pool, 3x3 conv + ReLU) whose stem reads the fp32 NCHW

@@ -12,6 +12,9 @@
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/stem_conv_launch.h"
 
+#include <cstdlib>
+#include <string>
+
 namespace qrt::cuda::launch {
 
 namespace {
@@ -202,6 +205,233 @@ __global__ void __launch_bounds__(kThreads) stemConvKernel(const T* __restrict__
   }
 }
 
+// ---- The row-tile kernel (stemConvPrepare picks it where g.rows > 0) ----
+// A block owns 64 channels and loops over tiles of `rows` output rows x `tw` output columns of
+// one image. Per tile, the input window the tile needs ((rows-1)*sh + kh rows x (tw-1)*sw + kw
+// columns x C channels) is read once from global memory (a warp per row, consecutive lanes on
+// consecutive columns: coalesced for NCHW; NHWC lanes stride C elements), converted to fp16 and staged in shared memory; the patch
+// fragments of mma.sync are then read straight from the staged window (two 16-bit loads per
+// register, through a per-k offset table), so no patch matrix is materialised and each input
+// element leaves L2 about once per tile instead of once per patch that uses it. The weights
+// sit in shared memory already in fragment order (one 8-byte load per lane per n8 tile and k
+// step). Each warp computes two m16 tiles (16 consecutive output columns of one row each) x 64
+// channels, and the epilogue transposes the accumulators within each lane quad so every lane
+// stores 8 channels (16 bytes) of one NHWC pixel.
+constexpr int kRowsThreads = 256, kRowsWarps = 8;
+constexpr size_t kRowsMaxSmem = 110 * 1024;  // two blocks per SM on Hopper (228 KB)
+
+__host__ __device__ int rowsWindowRows(const StemGeometry& g) { return (g.rows - 1) * g.sh + g.kh; }
+__host__ __device__ int rowsWindowPitch(const StemGeometry& g) { return ((g.tw - 1) * g.sw + g.kw + 1) & ~1; }
+
+size_t rowsSmemBytes(const StemGeometry& g) {
+  const size_t ksteps = g.k_pad / 16;
+  const size_t window = static_cast<size_t>(g.c) * rowsWindowRows(g) * rowsWindowPitch(g) * 2;
+  return ksteps * 8 * 32 * 8 + ksteps * 4 * 16 + (window + 15) / 16 * 16;
+}
+
+__device__ __forceinline__ uint32_t pack2(unsigned short lo, unsigned short hi) {
+  return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
+}
+
+// The epilogue's activation, resolved at compile time where it is the common one: a runtime
+// switch per element, inlined 64 times per pixel pair, made the kernel's code many times larger.
+enum : int { kActNone = 0, kActRelu = 1, kActAny = 2 };
+
+template <int kAct>
+__device__ __forceinline__ float activateT(float v, UnaryOp op, float a, float b) {
+  if (kAct == kActNone) return v;
+  if (kAct == kActRelu) return fmaxf(v, 0.f);
+  return activate(true, op, v, a, b);
+}
+
+int actKind(bool on, UnaryOp op) { return !on || op == UnaryOp::kIdentity ? kActNone : op == UnaryOp::kRelu ? kActRelu : kActAny; }
+
+__device__ __forceinline__ uint32_t pick4(const uint32_t* v, int i) {
+  return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
+}
+
+template <typename T, bool kNchw, int kAct>
+__global__ void __launch_bounds__(kRowsThreads, 2)
+    stemRowsKernel(const T* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
+                   __half* __restrict__ y, StemGeometry g, UnaryOp act, float aa, float bb) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int ksteps = g.k_pad / 16;
+  uint2* Bf = reinterpret_cast<uint2*>(smem);              // [ks][nt][lane] {b0, b1}
+  int4* ktab = reinterpret_cast<int4*>(Bf + ksteps * 256);  // [ks][t4] window offsets of k = 2t4, +1, +8, +9
+  unsigned short* X = reinterpret_cast<unsigned short*>(ktab + ksteps * 4);  // [c][SR][WP] fp16 bits
+  const int SR = rowsWindowRows(g), WP = rowsWindowPitch(g);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g8 = lane >> 2, t4 = lane & 3;
+  const int m0 = blockIdx.y * 64;
+  const int nb = min(64, g.m - m0), ntiles = nb / 8;
+  const int taps = g.kh * g.kw, K = taps * g.c;
+
+  for (int i = tid; i < ksteps * 4; i += kRowsThreads) {
+    const int ks = i >> 2, q = i & 3;
+    int o[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int k = ks * 16 + 2 * q + (j & 1) + (j >> 1) * 8;
+      // The patch order of stemPackWeights: NCHW (c, r, s), NHWC (r, s, c). k beyond the
+      // patch: any finite staged value will do, its weight is zero.
+      const int c = kNchw ? k / taps : k % g.c, t = kNchw ? k % taps : k / g.c;
+      o[j] = k < K ? (c * SR + t / g.kw) * WP + t % g.kw : 0;
+    }
+    ktab[i] = make_int4(o[0], o[1], o[2], o[3]);
+  }
+  for (int i = tid; i < ksteps * 256; i += kRowsThreads) {
+    const int l = i & 31, nt = (i >> 5) & 7, ks = i >> 8;
+    const int n = nt * 8 + (l >> 2), k = ks * 16 + (l & 3) * 2;
+    uint2 v = make_uint2(0u, 0u);
+    if (n < nb) {
+      const uint32_t* row = reinterpret_cast<const uint32_t*>(w + static_cast<size_t>(m0 + n) * g.k_pad);
+      v.x = __ldg(row + k / 2);
+      v.y = __ldg(row + k / 2 + 4);
+    }
+    Bf[i] = v;
+  }
+  float bv[8][2];
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt) {
+    const int ch = nt * 8 + t4 * 2;
+    bv[nt][0] = bias && ch < nb ? __half2float(bias[m0 + ch]) : 0.f;
+    bv[nt][1] = bias && ch < nb ? __half2float(bias[m0 + ch + 1]) : 0.f;
+  }
+
+  const int ct = g.tw / 16;  // m16 tiles per tile row
+  const int chunks = (g.ow + g.tw - 1) / g.tw, bands = (g.oh + g.rows - 1) / g.rows;
+  const int tiles = g.n * bands * chunks, units = g.rows * ct;
+  const int plane = g.h * g.w;
+  const int CR = g.c * SR;  // window rows, all channels
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int cx = tile % chunks, rest = tile / chunks, band = rest % bands, n = rest / bands;
+    const int oy0 = band * g.rows, ox0 = cx * g.tw;
+    const int iy0 = oy0 * g.sh - g.ph, ix0 = ox0 * g.sw - g.pw;
+    const T* xn = x + static_cast<size_t>(n) * g.c * plane;
+    __syncthreads();  // the tables are ready; every warp is done with the previous window
+
+    // Stage the window: a warp per window row (two rows at a time, up to 256 columns each, so
+    // 16 loads are in flight per thread).
+    for (int cr0 = warp; cr0 < CR; cr0 += kRowsWarps * 2) {
+      for (int col0 = 0; col0 < WP; col0 += 256) {
+        float v[2][8];
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+          const int cr = cr0 + rr * kRowsWarps, c = cr / SR, iy = iy0 + cr - c * SR;
+          const bool row_ok = cr < CR && static_cast<unsigned>(iy) < static_cast<unsigned>(g.h);
+          const int row = kNchw ? (c * g.h + iy) * g.w : iy * g.w * g.c + c;
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            const int col = col0 + j * 32 + lane, ix = ix0 + col;
+            v[rr][j] = !(g.probe & 1) && row_ok && col < WP && static_cast<unsigned>(ix) < static_cast<unsigned>(g.w)
+                           ? loadFloat(xn + row + (kNchw ? ix : ix * g.c))
+                           : 0.f;
+          }
+        }
+#pragma unroll
+        for (int rr = 0; rr < 2; ++rr) {
+          const int cr = cr0 + rr * kRowsWarps;
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            const int col = col0 + j * 32 + lane;
+            if (cr < CR && col < WP) X[cr * WP + col] = __half_as_ushort(__float2half_rn(v[rr][j]));
+          }
+        }
+      }
+    }
+    __syncthreads();
+
+    for (int u0 = warp * 2; u0 < units; u0 += kRowsWarps * 2) {
+      int b0[2], b1[2];
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt) {
+        const int u = min(u0 + mt, units - 1);
+        b0[mt] = (u / ct) * g.sh * WP + ((u % ct) * 16 + g8) * g.sw;
+        b1[mt] = b0[mt] + 8 * g.sw;
+      }
+      float acc[2][8][4];
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.f;
+      for (int ks = 0; ks < ((g.probe & 2) ? 0 : ksteps); ++ks) {
+        const int4 o = ktab[ks * 4 + t4];
+        uint2 bf[8];
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt) bf[nt] = Bf[(ks * 8 + nt) * 32 + lane];
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+          uint32_t a[4];
+          a[0] = pack2(X[b0[mt] + o.x], X[b0[mt] + o.y]);
+          a[1] = pack2(X[b1[mt] + o.x], X[b1[mt] + o.y]);
+          a[2] = pack2(X[b0[mt] + o.z], X[b0[mt] + o.w]);
+          a[3] = pack2(X[b1[mt] + o.z], X[b1[mt] + o.w]);
+#pragma unroll
+          for (int nt = 0; nt < 8; ++nt) mma16816(acc[mt][nt], a, bf[nt].x, bf[nt].y);  // Bf is zero past nb
+        }
+      }
+
+      // Epilogue: bias + activation, then a 4x4 transpose of 32-bit words within each lane
+      // quad (lane t4 ends up with channels (ntb + t4) * 8 .. + 7 of its pixel) and 16-byte stores.
+#pragma unroll
+      for (int mt = 0; mt < 2; ++mt) {
+        const int u = u0 + mt;
+        const int oy = oy0 + min(u, units - 1) / ct;
+        const int oxb = ox0 + (min(u, units - 1) % ct) * 16 + g8;
+#pragma unroll
+        for (int rh = 0; rh < 2; ++rh) {
+          const int ox = oxb + rh * 8;
+          const bool valid = u < units && oy < g.oh && ox < g.ow;
+          __half* yp = y + (static_cast<size_t>(n * g.oh + oy) * g.ow + ox) * g.m + m0;
+#pragma unroll
+          for (int ntb = 0; ntb < 8; ntb += 4) {
+            uint32_t h[4], out[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+              const __half2 p = __floats2half2_rn(
+                  activateT<kAct>(acc[mt][ntb + q][rh * 2] + bv[ntb + q][0], act, aa, bb),
+                  activateT<kAct>(acc[mt][ntb + q][rh * 2 + 1] + bv[ntb + q][1], act, aa, bb));
+              h[q] = *reinterpret_cast<const uint32_t*>(&p);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+              const int src = (t4 + j) & 3;
+              const uint32_t got = __shfl_sync(0xffffffffu, pick4(h, (t4 - j) & 3), (lane & ~3) | src);
+#pragma unroll
+              for (int q = 0; q < 4; ++q) out[q] = q == src ? got : out[q];
+            }
+            if (valid && ntb + t4 < ntiles && !(g.probe & 4))
+              *reinterpret_cast<uint4*>(yp + (ntb + t4) * 8) = make_uint4(out[0], out[1], out[2], out[3]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The row-tile kernel's tile for this geometry (g->rows, g->tw), or g->rows = 0 where it does
+// not apply (a window beyond the shared memory, QRT_CUDA_STEM_KERNEL=gather).
+void chooseRowTile(StemGeometry* g) {
+  g->rows = 0;
+  g->tw = 0;
+  const char* v = std::getenv("QRT_CUDA_STEM_KERNEL");
+  if (v && std::string(v) == "gather") return;
+  // 16 columns a m16 tile; up to 8 of them across (a tile row of up to 128 pixels). 16 rows:
+  // with ResNet's 112 columns (7 m16 tiles) that is 56 tile pairs, 7 for each of the 8 warps.
+  g->tw = std::min((g->ow + 15) / 16, 8) * 16;
+  if (const char* p = std::getenv("QRT_CUDA_STEM_PROBE")) g->probe = std::atoi(p);
+  int rows = 16;
+  if (const char* r = std::getenv("QRT_CUDA_STEM_ROWS")) rows = std::max(1, std::atoi(r));
+  rows = std::min(rows, g->oh);
+  for (; rows >= 1; rows /= 2) {
+    g->rows = rows;
+    if (rowsSmemBytes(*g) <= kRowsMaxSmem) return;
+  }
+  g->rows = 0;
+  g->tw = 0;
+}
+
 template <typename T, bool kNchw>
 cudaError_t blocksFor(StemGeometry* g) {
   const size_t smem = smemBytes(*g);
@@ -212,6 +442,41 @@ cudaError_t blocksFor(StemGeometry* g) {
   const int64_t tiles = (int64_t{g->n} * g->oh * g->ow + kBM - 1) / kBM;
   g->blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(tiles, int64_t{std::max(1, per_sm)} * sms)));
   return e;
+}
+
+template <typename T, bool kNchw>
+cudaError_t prepareRows(StemGeometry* g) {
+  const size_t smem = rowsSmemBytes(*g);
+  cudaError_t e = cudaSuccess;
+  for (auto k : {stemRowsKernel<T, kNchw, kActNone>, stemRowsKernel<T, kNchw, kActRelu>, stemRowsKernel<T, kNchw, kActAny>})
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  int device = 0, sms = 1, per_sm = 1;
+  if (e == cudaSuccess) e = cudaGetDevice(&device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (e == cudaSuccess)
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stemRowsKernel<T, kNchw, kActRelu>, kRowsThreads, smem);
+  per_sm = std::max(1, per_sm);
+  // Smaller bands where the tiles would leave SMs idle (small batches).
+  auto tiles = [&] { return int64_t{g->n} * ((g->oh + g->rows - 1) / g->rows) * ((g->ow + g->tw - 1) / g->tw); };
+  if (!std::getenv("QRT_CUDA_STEM_ROWS"))
+    while (g->rows > 2 && tiles() < int64_t{per_sm} * sms * 2) g->rows /= 2;
+  g->blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(tiles(), int64_t{per_sm} * sms)));
+  return e;
+}
+
+template <typename T, bool kNchw>
+void launchRows(const void* x, const void* w, const void* bias, void* y, const StemGeometry& g, bool act_on, UnaryOp act,
+                float a, float b, cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>(std::max(1, g.blocks)), static_cast<unsigned>((g.m + kBN - 1) / kBN));
+  auto kernel = stemRowsKernel<T, kNchw, kActAny>;
+  switch (actKind(act_on, act)) {
+    case kActNone: kernel = stemRowsKernel<T, kNchw, kActNone>; break;
+    case kActRelu: kernel = stemRowsKernel<T, kNchw, kActRelu>; break;
+    default: break;
+  }
+  kernel<<<grid, kRowsThreads, rowsSmemBytes(g), s>>>(static_cast<const T*>(x), static_cast<const __half*>(w),
+                                                      static_cast<const __half*>(bias), static_cast<__half*>(y), g, act,
+                                                      a, b);
 }
 
 template <typename T, bool kNchw>
@@ -271,6 +536,14 @@ cudaError_t stemConvPrepare(StemGeometry* g) {
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(stemConvKernel<float, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
   if (e != cudaSuccess) return e;
+  chooseRowTile(g);
+  if (g->rows > 0) {
+    switch (g->input) {
+      case StemGeometry::Input::kNhwcHalf: return prepareRows<__half, false>(g);
+      case StemGeometry::Input::kNchwHalf: return prepareRows<__half, true>(g);
+      case StemGeometry::Input::kNchwFloat: return prepareRows<float, true>(g);
+    }
+  }
   switch (g->input) {
     case StemGeometry::Input::kNhwcHalf: return blocksFor<__half, false>(g);
     case StemGeometry::Input::kNchwHalf: return blocksFor<__half, true>(g);
@@ -281,6 +554,14 @@ cudaError_t stemConvPrepare(StemGeometry* g) {
 
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s) {
+  if (g.rows > 0) {
+    switch (g.input) {
+      case StemGeometry::Input::kNhwcHalf: launchRows<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
+      case StemGeometry::Input::kNchwHalf: launchRows<__half, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
+      case StemGeometry::Input::kNchwFloat: launchRows<float, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
+    }
+    return;
+  }
   switch (g.input) {
     case StemGeometry::Input::kNhwcHalf: launchTyped<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
     case StemGeometry::Input::kNchwHalf: launchTyped<__half, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;

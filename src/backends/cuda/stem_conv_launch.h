@@ -8,9 +8,15 @@
 //
 // GEMM view: rows = output pixels (n, oy, ox), columns = output channels, K = the patch
 // (kh * kw * C, zero-padded to a multiple of 16). A block owns 64 channels (its weights stay
-// in shared memory) and loops over tiles of 128 pixels: each tile's patch rows are gathered
-// into shared memory (fp16), multiplied by four warps (32 pixels x 64 channels each), and the
-// results staged in shared memory so the NHWC output leaves in 16-byte stores.
+// in shared memory). Two kernels:
+// - row tiles (the default; stemConvPrepare sets g.rows): a block loops over tiles of g.rows
+//   output rows x g.tw columns of one image, stages the input window they need once (fp16,
+//   [C][rows][columns]) and reads the mma fragments straight from it; 8 warps, two m16 pixel
+//   tiles x 64 channels each; 16-byte NHWC stores after a transpose within lane quads.
+//   ResNet-50 conv1, batch 256, H200: 0.44 ms (cuDNN 0.56 ms + 0.38 ms of Cast and layout
+//   change that reading the fp32 NCHW input removes).
+// - gather (QRT_CUDA_STEM_KERNEL=gather, or where the window exceeds the shared memory): tiles
+//   of 128 pixels whose patch rows are gathered into shared memory, four warps (1.2 ms there).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -29,6 +35,10 @@ struct StemGeometry {
   int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
   int k_pad = 0;  // kh * kw * c rounded up to 16 (stemKPad)
   int blocks = 0;  // blocks along the pixel tiles (stemConvPrepare), so a launch makes no host query
+  // Set by stemConvPrepare: the row-tile kernel's tile (output rows x columns, a multiple of 16),
+  // or rows = 0 for the gather kernel (NHWC input, or QRT_CUDA_STEM_KERNEL=gather).
+  int rows = 0, tw = 0;
+  int probe = 0;  // QRT_CUDA_STEM_PROBE (measurement only, wrong results): 1 skips input loads, 2 the mma, 4 the stores
 };
 
 constexpr int kStemMaxK = 256;  // shared memory bounds the patch: 128 + 64 rows of k_pad + 8 halves
@@ -50,9 +60,10 @@ std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g);
 cudaError_t stemConvPrepare(StemGeometry* g);
 
 // Without a build-time tactic the stem kernel is the default only for this many output pixels
-// (N * OH * OW) or more. Measured on an H200 (bench/gpu/NOTES.md, "Stem kernel"): ResNet-50's
-// conv1 at batch 256 (3.2M pixels) 1.25 ms against cuDNN's heuristic plan 1.50 ms + 0.39 ms of
-// Cast and layout change; at batch 1 (12.5K pixels) 0.030 ms against 0.020 + ~0.01 ms.
+// (N * OH * OW) or more. Measured on an H200 (bench/gpu/NOTES.md, "Stem kernel") with the
+// gather kernel: ResNet-50's conv1 at batch 256 (3.2M pixels) 1.25 ms against cuDNN's heuristic
+// plan 1.50 ms + 0.39 ms of Cast and layout change; at batch 1 (12.5K pixels) 0.030 ms against
+// 0.020 + ~0.01 ms. The row-tile kernel (0.44 ms at batch 256) is not yet timed at batch 1.
 constexpr int64_t kStemDefaultPixels = int64_t{1} << 20;
 
 // y[N, OH, OW, M] (fp16, NHWC) = act(conv(x, w) + bias); bias [M] fp16 or null.
