@@ -662,16 +662,8 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
   else if (kind == Candidate::kStem) conv->forceStem();
   else conv->forceLegacySearch();
   const std::string who = node.describe();
-  std::vector<TensorView> in(node.inputs.size()), out(1);
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    const ir::Value* v = node.inputs[i];
-    if (!v) continue;
-    in[i].dtype = v->dtype;
-    in[i].dims = v->dims;
-    in[i].data = v->isConstant() ? const_cast<void*>(static_cast<const void*>(v->constant->data())) : nullptr;
-  }
-  out[0].dtype = node.outputs[0]->dtype;
-  out[0].dims = node.outputs[0]->dims;
+  std::vector<TensorView> in, out;
+  candidateViews(node, &in, &out);
   QRT_RETURN_IF_ERROR(k->reshape(in, out));
   // Scratch device data for every input (run reads device pointers) and the output.
   std::vector<DeviceBuffer> bufs(in.size() + 2);
@@ -690,6 +682,20 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
 }
 
 }  // namespace
+
+void candidateViews(const ir::Node& node, std::vector<TensorView>* in, std::vector<TensorView>* out) {
+  in->assign(node.inputs.size(), TensorView{});
+  out->assign(1, TensorView{});
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const ir::Value* v = node.inputs[i];
+    if (!v) continue;
+    (*in)[i].dtype = v->dtype;
+    (*in)[i].dims = v->dims;
+    (*in)[i].data = v->isConstant() ? const_cast<void*>(static_cast<const void*>(v->constant->data())) : nullptr;
+  }
+  (*out)[0].dtype = node.outputs[0]->dtype;
+  (*out)[0].dims = node.outputs[0]->dims;
+}
 
 Status legacyConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                            double* us) {

@@ -183,6 +183,10 @@ Result<ConvProblem> qconvProblem(const WindowAttrs& attrs, const EpilogueActivat
 
 // Times one queued unit of work (build-time tuner, conv_tactics.cpp): its GPU time in us.
 using ConvTimer = std::function<Status(const std::function<Status()>& once, double* us)>;
+// The views a candidate kernel is reshaped with at build time: the node's inputs at their IR
+// dtypes and dims, their constant data where they are constants (null elsewhere; absent
+// optional inputs stay undefined), and its output 0 (no data).
+void candidateViews(const ir::Node& node, std::vector<TensorView>* in, std::vector<TensorView>* out);
 // The legacy API as a tactic candidate for a Conv/FusedConv node at its build shapes (constant
 // weights from the IR, scratch data elsewhere): cuDNN's timed algorithm search, then `time` over
 // the kernel's run; `tactic` is "legacy:a<algorithm>:f<fused>".

@@ -147,17 +147,9 @@ Status qdepthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const C
   QDepthwiseKernel k(node, dev, std::move(a), act, nullptr);
   k.force();
   const std::string who = node.describe();
-  std::vector<TensorView> in(node.inputs.size()), out(1);
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    const ir::Value* v = node.inputs[i];
-    if (!v) continue;
-    in[i].dtype = v->dtype;
-    in[i].dims = v->dims;
-    in[i].data = v->isConstant() ? const_cast<void*>(static_cast<const void*>(v->constant->data())) : nullptr;
-  }
+  std::vector<TensorView> in, out;
+  candidateViews(node, &in, &out);
   if (in.empty() || in[0].data) return unsupported(who, ": a constant input");
-  out[0].dtype = node.outputs[0]->dtype;
-  out[0].dims = node.outputs[0]->dims;
   QRT_RETURN_IF_ERROR(k.reshape(in, out));
   // Scratch device data for x (the constants were uploaded by reshape) and the output.
   DeviceBuffer x, y;
