@@ -49,6 +49,7 @@ using test::kPoisonByte;
 using test::randomValues;
 using test::rng;
 using test::runXY;
+using test::tactics;
 // Models: one input X [float], constants, one output Y.
 using Model = test::FloatModel;
 
@@ -83,14 +84,6 @@ void expectClose(const std::vector<float>& got, const std::vector<float>& want, 
   }
   const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
   EXPECT_LE(rel, tol) << what << ": relative L2 error " << rel;
-}
-
-// The tactics the engine's convolutions hold (node name -> attribute).
-std::map<std::string, std::string> tactics(const Engine& e) {
-  std::map<std::string, std::string> t;
-  for (const auto& n : e.impl().graph->nodes())
-    if (n->hasAttr(cuda::kAttrTactic)) t[n->name] = n->attrString(cuda::kAttrTactic, "");
-  return t;
 }
 
 // Builds for the CPU and each GPU target, runs the same fresh input, compares.

@@ -39,6 +39,7 @@ using test::attrInt;
 using test::randomValues;
 using test::rng;
 using test::runXY;
+using test::tactics;
 // One float input X, constants, one float output Y.
 using Model = test::FloatModel;
 
@@ -115,14 +116,6 @@ double relativeL2(const std::vector<float>& got, const std::vector<float>& want)
     den += double(want[i]) * want[i];
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-// The tactics an engine's nodes hold (node name -> attribute).
-std::map<std::string, std::string> tactics(const Engine& e) {
-  std::map<std::string, std::string> t;
-  for (const auto& n : e.impl().graph->nodes())
-    if (n->hasAttr(cuda::kAttrTactic)) t[n->name] = n->attrString(cuda::kAttrTactic, "");
-  return t;
 }
 
 // Every tactic is a cuBLASLt one, chosen for its problem, and parses.

@@ -3,8 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "backends/cuda/conv_tactic_file.h"
 #include "backends/cuda/device_memory.h"
 #include "core/status_macros.h"
+#include "runtime/engine_impl.h"
 
 namespace qrt::test {
 
@@ -125,6 +127,13 @@ Result<std::vector<float>> runXY(Engine& e, const std::vector<float>& x, const D
   for (float v : y)
     if (!(std::fabs(v) < 1e35f)) return internalError("the GPU left output elements unwritten (or NaN)");
   return y;
+}
+
+std::map<std::string, std::string> tactics(const Engine& e) {
+  std::map<std::string, std::string> t;
+  for (const auto& n : e.impl().graph->nodes())
+    if (n->hasAttr(cuda::kAttrTactic)) t[n->name] = n->attrString(cuda::kAttrTactic, "");
+  return t;
 }
 
 ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }

@@ -7,6 +7,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -53,6 +54,9 @@ constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stand
 // Runs X (shape xd) through the engine and returns Y. With `device`, X and Y live in GPU memory
 // and Y is poisoned first; an element still poisoned (or NaN) afterwards is an error.
 Result<std::vector<float>> runXY(Engine& e, const std::vector<float>& x, const Dims& xd, bool device);
+
+// The build-time tactics an engine's nodes hold (node name -> tactic attribute).
+std::map<std::string, std::string> tactics(const Engine& e);
 
 // Sets an environment variable for one scope (unsets it after).
 class ScopedEnv {
