@@ -12,7 +12,7 @@
 #                                   [--det FILE] [--fmnist FILE.npy] [--quick] [--static]
 #                                   [--timing-cache FILE]
 #   --bin    folder holding qrt_gpu_bench, qrt (INT8 calibration when no cache is carried) and
-#            tests/cuda_kernels_test, tests/cuda_conv_test, tests/cuda_int8_test; default build-cuda
+#            tests/cuda_*_test (every GPU test binary); default build-cuda
 #   --lib    extra shared libraries (libprotobuf, libonnx_proto, libdnnl...) for a machine that
 #            lacks them; cuDNN and cuBLASLt are the machine's own (found under /usr, /opt)
 #   --out    where JSON, logs and the models go (default /tmp/qrt-gpu-bench)
@@ -137,7 +137,7 @@ fi
 # One process per test: a CUDA fault is sticky for its process and would fail every later test.
 if [ "$TESTS" = 1 ]; then
   : > "$OUT/tests.log"
-  for bin in cuda_kernels_test cuda_conv_test cuda_int8_test; do
+  for bin in $(cd "$BIN/tests" && ls cuda_*_test 2>/dev/null); do
     [ -x "$BIN/tests/$bin" ] || continue
     for t in $("$BIN/tests/$bin" --gtest_list_tests | awk '/^[^ ]/{s=$1} /^  /{print s $1}'); do
       QRT_FMNIST_NPY=$FMNIST QRT_RESNET_DIR=$OUT/models timeout 300 "$BIN/tests/$bin" --gtest_filter="$t" >> "$OUT/tests.log" 2>&1
