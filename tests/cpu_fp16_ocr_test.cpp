@@ -49,11 +49,7 @@ TEST(CpuFp16Ocr, ReferenceFp16AgainstFp32) {
   c32.setInputShape("x", xd);
   auto e32 = buildEngine(**net, c32);
   ASSERT_TRUE(e32.ok()) << e32.status().toString();
-  BuilderConfig c16;
-  c16.setInputShape("x", xd);
-  c16.setLayerPrecision("*", Precision::kFP16);
-  c16.setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
-  auto e16 = buildEngine(**net, c16);
+  auto e16 = buildEngine(**net, test::allLayersFp16Config("x", xd));
   ASSERT_TRUE(e16.ok()) << e16.status().toString();
   int fp16_layers = 0;
   for (const LayerInfo& l : (*e16)->layers()) fp16_layers += l.precision == "fp16";

@@ -687,11 +687,7 @@ TEST(CudaConvTranspose, PpOcrDetector) {
     ASSERT_TRUE(e.ok()) << e.status().toString();
     if (t == Target::kCpu) {
       // The references: FP32 (cpu backend) and every layer pinned to fp16 (reference backend).
-      BuilderConfig c16;
-      c16.setInputShape("x", xd);
-      c16.setLayerPrecision("*", Precision::kFP16);
-      c16.setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
-      auto e16 = buildEngine(**net, c16);
+      auto e16 = buildEngine(**net, test::allLayersFp16Config("x", xd));
       ASSERT_TRUE(e16.ok()) << e16.status().toString();
       for (Input& in : inputs) {
         auto y = runOnce(**e, false, in.x);

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "qrt/qrt.h"
 
 namespace qrt::test {
 
@@ -81,6 +84,16 @@ inline double fractionAbove(const std::vector<float>& a, float threshold = 0.3f)
   size_t n = 0;
   for (float v : a) n += v > threshold;
   return a.empty() ? 0 : double(n) / double(a.size());
+}
+
+// The FP16 reference engine's configuration: input `x` at `xd`, every layer pinned to fp16 (the
+// reference backend's fp16 emulation computes them).
+inline BuilderConfig allLayersFp16Config(const std::string& x, const Dims& xd) {
+  BuilderConfig c;
+  c.setInputShape(x, xd);
+  c.setLayerPrecision("*", Precision::kFP16);
+  c.setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  return c;
 }
 
 }  // namespace qrt::test
