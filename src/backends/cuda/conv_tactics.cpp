@@ -11,8 +11,8 @@
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
-#include "backends/cuda/tactic_timer.h"
 #include "backends/cuda/qdepthwise.h"
+#include "backends/cuda/tactic_timer.h"
 #include "core/file_util.h"
 #include "core/half.h"
 #include "core/logging.h"
