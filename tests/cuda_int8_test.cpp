@@ -602,6 +602,11 @@ std::vector<int> argmaxRows(const std::vector<double>& v, size_t classes) {
   return r;
 }
 
+// The GPU INT8 engine computes what the CPU INT8 engine computes: with its 1-channel stem kept
+// INT8 (QRT_CUDA_INT8_STEM=int8) the graphs are the same and the predictions must agree on >= 99%
+// of the images. By default the GPU runs that stem in float (passes/unfold_qconv.h: a precision
+// increase), so the default engine is held to the FP32 model instead: it must agree with the FP32
+// predictions at least as well as the CPU INT8 engine does, less half a point.
 TEST(CudaInt8Models, FashionMnistAgreesWithTheCpuInt8Engine) {
   QRT_REQUIRE_GPU();
   std::string why;
@@ -615,8 +620,15 @@ TEST(CudaInt8Models, FashionMnistAgreesWithTheCpuInt8Engine) {
     o.cache_path = test::sourcePath("tests/data/calib/fashion_mnist_entropy2.cache");
     return std::make_shared<quant::CacheOnlyCalibrator>(o);
   };
+  auto fp32 = buildFor(bytes, Target::kReference);
+  ASSERT_TRUE(fp32.ok()) << fp32.status().toString();
   auto cpu = buildFor(bytes, Target::kReference, calibrator());
   ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+  Result<std::shared_ptr<Engine>> same = [&] {
+    test::ScopedEnv stem("QRT_CUDA_INT8_STEM", "int8");
+    return buildFor(bytes, Target::kGpu, calibrator());
+  }();
+  ASSERT_TRUE(same.ok()) << same.status().toString();
   auto gpu = buildFor(bytes, Target::kGpu, calibrator());
   ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
   EXPECT_GT(opsOf(**gpu)["QConv"], 0) << "the GPU engine should run integer convolutions";
@@ -624,7 +636,7 @@ TEST(CudaInt8Models, FashionMnistAgreesWithTheCpuInt8Engine) {
 
   const int64_t n = images->dims()[0], batch = 100;
   const float* x = static_cast<const float*>(images->data());
-  size_t agree = 0, total = 0;
+  size_t same_cpu = 0, cpu_fp32 = 0, gpu_fp32 = 0, total = 0;
   for (int64_t b = 0; b + batch <= n; b += batch) {
     Inputs in;
     in.dims["input"] = {batch, 1, 28, 28};
@@ -632,17 +644,29 @@ TEST(CudaInt8Models, FashionMnistAgreesWithTheCpuInt8Engine) {
     in.values["input"].assign(x + b * 784, x + (b + batch) * 784);
     auto want = runEngine(**cpu, in, false);
     ASSERT_TRUE(want.ok()) << want.status().toString();
+    auto exact = runEngine(**fp32, in, false);
+    ASSERT_TRUE(exact.ok()) << exact.status().toString();
+    auto got_same = runEngine(**same, in, true);
+    ASSERT_TRUE(got_same.ok()) << got_same.status().toString();
     auto got = runEngine(**gpu, in, true);
     ASSERT_TRUE(got.ok()) << got.status().toString();
     const auto& name = want->values.begin()->first;
-    std::vector<int> pw = argmaxRows(want->values[name], 10), pg = argmaxRows(got->values[name], 10);
-    for (size_t i = 0; i < pw.size(); ++i) agree += pw[i] == pg[i];
+    std::vector<int> pw = argmaxRows(want->values[name], 10), pe = argmaxRows(exact->values[name], 10),
+                     ps = argmaxRows(got_same->values[name], 10), pg = argmaxRows(got->values[name], 10);
+    for (size_t i = 0; i < pw.size(); ++i) {
+      same_cpu += ps[i] == pw[i];
+      cpu_fp32 += pw[i] == pe[i];
+      gpu_fp32 += pg[i] == pe[i];
+    }
     total += pw.size();
   }
   ASSERT_GT(total, 0u);
-  const double rate = static_cast<double>(agree) / static_cast<double>(total);
-  std::printf("Fashion-MNIST INT8: GPU and CPU predictions agree on %zu of %zu images (%.2f%%)\n", agree, total, 100 * rate);
-  EXPECT_GE(rate, 0.99);
+  const auto pct = [&](size_t k) { return static_cast<double>(k) / static_cast<double>(total); };
+  std::printf("Fashion-MNIST INT8 on %zu images: GPU (int8 stem) = CPU INT8 on %.2f%%; agreement with FP32: "
+              "CPU INT8 %.2f%%, GPU INT8 (float stem) %.2f%%\n",
+              total, 100 * pct(same_cpu), 100 * pct(cpu_fp32), 100 * pct(gpu_fp32));
+  EXPECT_GE(pct(same_cpu), 0.99);
+  EXPECT_GE(pct(gpu_fp32), pct(cpu_fp32) - 0.005);
 }
 
 }  // namespace
