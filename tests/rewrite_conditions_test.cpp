@@ -10,7 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "builder/finalize.h"
 #include "core/status_macros.h"
+#include "passes/quantize_before_maxpool.h"
+#include "runtime/engine_impl.h"
 #include "model_builder.h"
 #include "qrt/qrt.h"
 
@@ -160,6 +163,65 @@ TEST(RewriteConditions, MaxPoolThenQuantizeIn1dAnd3d) {
       ASSERT_TRUE(y.ok()) << y.status().message();
       EXPECT_EQ(*y, want);
     }
+  }
+}
+
+// quantizeAfterMaxPool (the CUDA backend's float INT8 stems) undoes the swap for named Q nodes:
+// Q -> MaxPool(int8) becomes MaxPool -> Q, and the result is still Q(max(window)) exactly, with
+// ResNet's stem pool (3x3 stride 2, pads 1) on values of both signs; a negative scale is left.
+TEST(RewriteConditions, QuantizeAfterMaxPoolForNamedQuantizes) {
+  for (const double scale : {0.0123, -0.0123}) {
+    SCOPED_TRACE("scale " + std::to_string(scale));
+    const int zero_point = 3;
+    const Tensor x = test::randomTensor("X", {2, 4, 9, 9}, 80);
+    OneNode m("QuantizeLinear", 13);
+    m.input(x)
+        .constant(test::scalarTensor("s", DataType::kFloat, scale))
+        .constant(test::scalarTensor("z", DataType::kInt8, zero_point))
+        .outputType(DataType::kInt8);
+    m.then("MaxPool").ints("kernel_shape", {3, 3}).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1});
+    std::string bytes;
+    ASSERT_TRUE(m.model().SerializeToString(&bytes));
+    auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
+    ASSERT_TRUE(net.ok()) << net.status().message();
+    auto g = (*net)->graph().clone();
+    std::string q_name, y_name;
+    for (const auto& n : g->nodes())
+      if (n->op_type == "QuantizeLinear") q_name = n->name;
+    for (const ir::Value* v : g->outputs) y_name = v->name;
+    int swapped = -1;
+    Status st = passes::quantizeAfterMaxPool(*g, {q_name}, &swapped);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(swapped, scale > 0 ? 1 : 0);
+    if (scale < 0) continue;
+    ASSERT_EQ(g->nodes().size(), 2u);
+    EXPECT_EQ(g->nodes()[0]->op_type, "MaxPool");
+    EXPECT_EQ(g->nodes()[1]->op_type, "QuantizeLinear");
+    EXPECT_EQ(g->nodes()[1]->outputs[0]->name, y_name) << "the graph output keeps its name";
+    EXPECT_EQ(g->nodes()[0]->outputs[0]->dtype, DataType::kFloat) << "the pool runs on the float values";
+    std::vector<int8_t> want;
+    for (int64_t nc = 0; nc < 8; ++nc)
+      for (int64_t oy = 0; oy < 5; ++oy)
+        for (int64_t ox = 0; ox < 5; ++ox) {
+          double mx = -INFINITY;
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+              if (iy < 0 || iy >= 9 || ix < 0 || ix >= 9) continue;
+              mx = std::max<double>(mx, x.values[static_cast<size_t>((nc * 9 + iy) * 9 + ix)]);
+            }
+          double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + zero_point;
+          want.push_back(static_cast<int8_t>(std::clamp(q, -128.0, 127.0)));
+        }
+    test::BackendEnv reference("reference");
+    auto engine = finalizeEngine(std::move(g), {});
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    auto y = runY(**engine, m.feeds());
+    ASSERT_TRUE(y.ok()) << y.status().message();
+    ASSERT_EQ(y->size(), want.size());
+    std::vector<int8_t> got(want.size());
+    std::memcpy(got.data(), y->data(), got.size());
+    EXPECT_EQ(got, want);
   }
 }
 

@@ -1,6 +1,8 @@
 #include "passes/quantize_before_maxpool.h"
 
 #include <limits>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "core/status_macros.h"
@@ -48,6 +50,43 @@ Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
     q->outputs[0] = x_q;
     pool->inputs[0] = x_q;
     pool->outputs[0] = y;
+    ++count;
+  }
+  if (swapped) *swapped = count;
+  if (count == 0) return Status::Ok();
+  g.removeUnusedValues();
+  g.rebuildUses();
+  QRT_RETURN_IF_ERROR(g.topoSort());
+  return inferShapes(g);
+}
+
+Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quantize_names, int* swapped) {
+  int count = 0;
+  g.rebuildUses();
+  const std::set<std::string> names(quantize_names.begin(), quantize_names.end());
+  std::vector<ir::Node*> quantizes;
+  for (const auto& n : g.nodes())
+    if (n->op_type == "QuantizeLinear" && n->domain.empty() && names.count(n->name)) quantizes.push_back(n.get());
+  for (ir::Node* q : quantizes) {
+    if (!q->hasInput(0) || q->outputs.size() != 1 || !q->outputs[0]) continue;
+    if (!q->hasInput(1) || !positiveFloatScalar(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2]))) continue;
+    ir::Value* y = q->outputs[0];
+    if (y->is_graph_output || y->consumers.size() != 1) continue;
+    ir::Node* pool = y->consumers[0];
+    if (pool->op_type != "MaxPool" || !pool->domain.empty() || pool->outputs.size() != 1 || !pool->outputs[0] ||
+        pool->inputs[0] != y)
+      continue;
+    ir::Value* x = q->inputs[0];
+    ir::Value* pooled = pool->outputs[0];
+    // x -> MaxPool -> x_pooled -> Q -> (the pool's old output)
+    ir::Value* x_pooled = g.addValue(g.uniqueName(pooled->name + "_float"));
+    x_pooled->dtype = x->dtype;
+    x_pooled->dims = pooled->dims;
+    x_pooled->has_shape = pooled->has_shape;
+    pool->inputs[0] = x;
+    pool->outputs[0] = x_pooled;
+    q->inputs[0] = x_pooled;
+    q->outputs[0] = pooled;
     ++count;
   }
   if (swapped) *swapped = count;

@@ -7,6 +7,9 @@
 // the cpu backend's QConv). Runs before foldQdq (builder's quantizeExplicitly).
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "ir/graph.h"
 #include "qrt/status.h"
 
@@ -15,5 +18,13 @@ namespace qrt::passes {
 // Swaps every MaxPool whose only reader is a per-tensor QuantizeLinear (constant positive fp32
 // scale, constant zero point, int8/uint8 output) and that has one output; `swapped` (optional) counts them.
 Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped = nullptr);
+
+// The inverse, for the given QuantizeLinear nodes only: Q(x) -> MaxPool (on int8) becomes
+// MaxPool(x) -> Q, when the pool is the Q's only reader (one output) and the Q is as above. Why:
+// once the CUDA backend runs an INT8 stem in float (passes/unfold_qconv.h), the swap above made
+// the largest tensor of the network the one quantized (ResNet-50 at batch 256: 205M elements
+// through the Q, 0.83 ms on an H200); quantizing after the pool reads a quarter of that, and the
+// pool runs on the float (fp16) tensor. Exact for the same reason.
+Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quantize_names, int* swapped = nullptr);
 
 }  // namespace qrt::passes
