@@ -22,6 +22,16 @@ bool positiveFloatScalar(const ir::Value* v) {
   return s > 0.0f && s <= std::numeric_limits<float>::max();
 }
 
+// Both directions end alike: count, drop the replaced value, re-sort (the two nodes traded places).
+Status finishSwaps(ir::Graph& g, int count, int* swapped) {
+  if (swapped) *swapped = count;
+  if (count == 0) return Status::Ok();
+  g.removeUnusedValues();
+  g.rebuildUses();
+  QRT_RETURN_IF_ERROR(g.topoSort());
+  return inferShapes(g);
+}
+
 }  // namespace
 
 Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
@@ -52,12 +62,7 @@ Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
     pool->outputs[0] = y;
     ++count;
   }
-  if (swapped) *swapped = count;
-  if (count == 0) return Status::Ok();
-  g.removeUnusedValues();
-  g.rebuildUses();
-  QRT_RETURN_IF_ERROR(g.topoSort());
-  return inferShapes(g);
+  return finishSwaps(g, count, swapped);
 }
 
 Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quantize_names, int* swapped) {
@@ -89,12 +94,7 @@ Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quanti
     q->outputs[0] = pooled;
     ++count;
   }
-  if (swapped) *swapped = count;
-  if (count == 0) return Status::Ok();
-  g.removeUnusedValues();
-  g.rebuildUses();
-  QRT_RETURN_IF_ERROR(g.topoSort());
-  return inferShapes(g);
+  return finishSwaps(g, count, swapped);
 }
 
 }  // namespace qrt::passes
