@@ -42,6 +42,13 @@ class BuilderConfig {
   void setInputShape(const std::string& name, const Dims& dims) { input_shapes_[name] = dims; }
   const std::map<std::string, Dims>& inputShapes() const { return input_shapes_; }
 
+  // The shape an input with dynamic dims is expected to run at most (TensorRT's optimization
+  // profile opt shape, trtexec's --optShapes): the builder times candidate kernels there instead
+  // of at dynamic dims of 1. The engine stays dynamic; the shape is recorded in its "opt_shapes"
+  // metadata. Each dim must be positive and equal every static dim of the input.
+  void setOptShape(const std::string& name, const Dims& dims) { opt_shapes_[name] = dims; }
+  const std::map<std::string, Dims>& optShapes() const { return opt_shapes_; }
+
   // The precision a layer (a name as `qrt inspect ENGINE` lists it; "*" for every layer with
   // floating-point values) should run in; a named layer's setting wins over "*". Enforced with
   // kOBEY_PRECISION_CONSTRAINTS or kPREFER_PRECISION_CONSTRAINTS (see docs/precision.md).
@@ -83,6 +90,7 @@ class BuilderConfig {
   DeviceType device_ = DeviceType::kCPU;
   std::string timing_cache_;
   std::map<std::string, Dims> input_shapes_;
+  std::map<std::string, Dims> opt_shapes_;
   std::map<std::string, Precision> layer_precisions_;
   int timing_runs_ = 5;
   std::map<std::string, std::string> metadata_;

@@ -17,6 +17,7 @@
 #include "qrt/builder.h"
 #include "builder/finalize.h"
 #include "builder/int8_calibration.h"
+#include "builder/opt_shapes.h"
 #include "builder/precision.h"
 #include "runtime/engine_impl.h"
 #include "runtime/kernel_factory.h"
@@ -167,6 +168,7 @@ Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std
 Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
   auto g = network.graph().clone();
   QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
+  QRT_RETURN_IF_ERROR(checkOptShapes(*g, config));
   // Explicit quantization sits between simplification and fusion: insertQdq looks for plain
   // ONNX Conv/Gemm/MatMul (after BatchNormalization folding), foldQdq fuses their Relu/Clip into
   // integer kernels itself, and float fusion then leaves DQ-fed layers alone.
@@ -185,6 +187,7 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
   if (config.getFlag(BuilderFlag::kINT8)) flags += "int8,";
   if (config.getFlag(BuilderFlag::kTF32)) flags += "tf32,";
   metadata["builder_flags"] = flags.empty() ? "fp32" : flags.substr(0, flags.size() - 1);
+  if (!config.optShapes().empty()) metadata["opt_shapes"] = optShapesText(config.optShapes());
   // Device builds choose device kernels (and FP16 where allowed) and record the device.
   QRT_RETURN_IF_ERROR(prepareGraphForDevice(*g, config, metadata));
   // Host builds: precision per layer (flags, layer precisions, timed tactics; builder/precision.h).

@@ -7,9 +7,13 @@
 //  * otherwise the candidates are fp32 and each allowed precision the CPU computes natively (a
 //    reference-backend emulation is never chosen for speed). With more than one, each is timed
 //    on the layer's real shapes and the fastest kept, as TensorRT's tactic selection does.
+//    Dynamic dims are timed at the opt shapes when the config has them (builder/opt_shapes.h:
+//    the dims shape inference gives every value with the inputs there), else as 1.
 // Layers timed in isolation: the Casts a choice adds where precisions meet are not counted (they
 // are cheap next to a convolution, and the layers that meet are mostly of one kind).
 #include "builder/precision.h"
+
+#include "builder/opt_shapes.h"
 
 #include <algorithm>
 #include <chrono>
@@ -77,14 +81,35 @@ bool hasFloatValues(const ir::Node& n) {
   return false;
 }
 
-// A stand-alone copy of a node at another precision, on its own values (dynamic dims as 1), for
-// asking a backend whether it has the kernel and for timing it.
+// Value name -> dims at the opt shapes (empty without opt shapes).
+using DimsByName = std::map<std::string, Dims>;
+
+// The dims a value is timed at: its dims at the opt shapes when known, dynamic dims left as 1.
+Dims timedDims(const ir::Value& v, const DimsByName& opt) {
+  Dims d = v.dims;
+  auto it = v.constant ? opt.end() : opt.find(v.name);
+  if (it != opt.end() && it->second.size() == d.size()) d = it->second;
+  for (int64_t& x : d) x = x < 0 ? 1 : x;
+  return d;
+}
+
+bool hasDynamicDims(const ir::Node& n) {
+  for (const ir::Value* v : n.inputs)
+    if (v && volume(v->dims) < 0) return true;
+  for (const ir::Value* v : n.outputs)
+    if (v && volume(v->dims) < 0) return true;
+  return false;
+}
+
+// A stand-alone copy of a node at another precision, on its own values (dynamic dims at the opt
+// shapes, or 1 without them), for asking a backend whether it has the kernel and for timing it.
 struct Trial {
   std::vector<std::unique_ptr<ir::Value>> values;
   ir::Node node;
 };
 
-std::unique_ptr<Trial> makeTrial(const ir::Node& n, DataType t, const std::string& backend) {
+std::unique_ptr<Trial> makeTrial(const ir::Node& n, DataType t, const std::string& backend,
+                                 const DimsByName& opt = DimsByName{}) {
   auto tr = std::make_unique<Trial>();
   tr->node.name = n.name;
   tr->node.op_type = n.op_type;
@@ -97,8 +122,7 @@ std::unique_ptr<Trial> makeTrial(const ir::Node& n, DataType t, const std::strin
     auto c = std::make_unique<ir::Value>();
     c->name = v->name;
     c->dtype = v->dtype;
-    c->dims = v->dims;
-    for (int64_t& d : c->dims) d = d < 0 ? 1 : d;
+    c->dims = timedDims(*v, opt);
     c->has_shape = v->has_shape;
     c->constant = v->constant;
     if (follows && v->dtype == DataType::kFloat && t != DataType::kFloat) {
@@ -260,7 +284,7 @@ constexpr double kMinLowPrecisionGain = 0.10;
 
 // An unconstrained layer: fp32, or the fastest allowed precision the CPU computes natively.
 Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bool cpu_allowed, int runs,
-                       TimingMemo* memo) {
+                       const DimsByName& opt, TimingMemo* memo) {
   Choice c;
   struct Candidate {
     std::string label;
@@ -285,7 +309,7 @@ Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bo
       notes.push_back(head + "this CPU has no BF16 arithmetic (oneDNN ISA " + isaName() + "): fp32 kernel kept");
       continue;
     }
-    auto tr = makeTrial(n, dtypeOf(p), kBackendCpu);
+    auto tr = makeTrial(n, dtypeOf(p), kBackendCpu, opt);
     if (!hasKernel(*tr)) {
       notes.push_back(head + "the cpu backend has no " + name + " kernel for " + n.op_type + ": fp32 kernel kept");
       continue;
@@ -302,10 +326,10 @@ Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bo
     return c;
   }
   // fp32 as finalizeEngine would place it: the cpu backend when it takes the node.
-  auto fp32 = makeTrial(n, DataType::kFloat, cpu_allowed ? kBackendCpu : kBackendReference);
+  auto fp32 = makeTrial(n, DataType::kFloat, cpu_allowed ? kBackendCpu : kBackendReference, opt);
   std::string fp32_label = "cpu fp32";
   if (!hasKernel(*fp32)) {
-    fp32 = makeTrial(n, DataType::kFloat, kBackendReference);
+    fp32 = makeTrial(n, DataType::kFloat, kBackendReference, opt);
     fp32_label = "reference fp32";
   }
   if (runs <= 0) {
@@ -332,6 +356,14 @@ Result<Choice> fastest(const ir::Node& n, const std::set<Precision>& allowed, bo
   if (best_i < 0) {  // nothing timed: keep fp32
     c.reason = join(notes);
     return c;
+  }
+  // Where the timing ran, for a layer whose shapes depend on the execution context.
+  if (hasDynamicDims(n)) {
+    std::string at;
+    for (const ir::Value* v : cands[0].trial->node.inputs)
+      if (v && !v->constant) at += (at.empty() ? "" : ", ") + v->name + " " + dimsToString(v->dims);
+    notes.push_back(opt.empty() ? "timed with dynamic dims as 1 (" + at + "; no opt shape: --opt-shapes sets one)"
+                                : "timed at the opt shapes (" + at + ")");
   }
   // A lower precision must beat fp32 clearly: single-layer timings on a busy machine move by a
   // few percent, and a layer switched for a gain inside that noise still pays its Casts and the
@@ -369,15 +401,14 @@ std::optional<Precision> inputPrecision(const ir::Node& n, const std::map<const 
   return p;
 }
 
-// A Cast of a value of these dims, on the reference backend (where the builder's Casts run).
+// A Cast of a value of these (timed, non-negative) dims, on the reference backend (where the
+// builder's Casts run).
 Result<double> castMs(const Dims& dims, DataType from, DataType to, int runs, TimingMemo* memo) {
   Trial tr;
   auto in = std::make_unique<ir::Value>(), out = std::make_unique<ir::Value>();
   in->name = "x", out->name = "y";
   in->dtype = from, out->dtype = to;
   in->dims = out->dims = dims;
-  for (int64_t& d : in->dims) d = d < 0 ? 1 : d;
-  out->dims = in->dims;
   in->has_shape = out->has_shape = true;
   tr.node.name = "cast";
   tr.node.op_type = "Cast";
@@ -394,7 +425,7 @@ Result<double> castMs(const Dims& dims, DataType from, DataType to, int runs, Ti
 // group of timed low-precision layers whose summed gain does not pay for the Casts at its edges
 // goes back to fp32 (small layers, whose timings are mostly noise, would otherwise alternate).
 Status revertGroupsNotWorthTheirCasts(ir::Graph& g, std::map<const ir::Node*, Choice>* choices, int runs,
-                                      TimingMemo* memo) {
+                                      const DimsByName& opt, TimingMemo* memo) {
   if (runs <= 0) return Status::Ok();
   g.rebuildUses();
   auto low = [&](const ir::Node* n) {
@@ -452,7 +483,7 @@ Status revertGroupsNotWorthTheirCasts(ir::Graph& g, std::map<const ir::Node*, Ch
     const DataType t = dtypeOf(low(members[0])->precision);
     for (const ir::Value* v : edges) {
       if (!v->has_shape) continue;
-      QRT_ASSIGN_OR_RETURN(double ms, castMs(v->dims, DataType::kFloat, t, runs, memo));
+      QRT_ASSIGN_OR_RETURN(double ms, castMs(timedDims(*v, opt), DataType::kFloat, t, runs, memo));
       casts += ms;
     }
     if (gain > casts) continue;
@@ -504,6 +535,7 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
   g.rebuildUses();  // producers, for the layers that follow their input's precision
   std::map<const ir::Node*, Choice> choices;
   TimingMemo memo;
+  QRT_ASSIGN_OR_RETURN(const DimsByName opt, dimsAtOptShapes(g, config));
   int timed = 0;
   for (const auto& np : g.nodes()) {
     const ir::Node& n = *np;
@@ -546,13 +578,13 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
           continue;
         }
       }
-      QRT_ASSIGN_OR_RETURN(c, fastest(n, allowed, cpu_allowed, config.timingRuns(), &memo));
+      QRT_ASSIGN_OR_RETURN(c, fastest(n, allowed, cpu_allowed, config.timingRuns(), opt, &memo));
       if (!c.timings_ms.empty()) ++timed;
     }
     choices[&n] = std::move(c);
   }
 
-  QRT_RETURN_IF_ERROR(revertGroupsNotWorthTheirCasts(g, &choices, config.timingRuns(), &memo));
+  QRT_RETURN_IF_ERROR(revertGroupsNotWorthTheirCasts(g, &choices, config.timingRuns(), opt, &memo));
 
   std::set<const ir::Node*> half, bf16;
   for (auto& [n, c] : choices) {

@@ -18,6 +18,8 @@ Result<BuilderConfig> makeBuilderConfig(const ModelOptions& model, const BuildOp
   BuilderConfig config;
   QRT_ASSIGN_OR_RETURN(auto shapes, parseShapes(model.shapes));
   for (const auto& [name, dims] : shapes) config.setInputShape(name, dims);
+  QRT_ASSIGN_OR_RETURN(auto opt_shapes, parseShapes(build.opt_shapes, "--opt-shapes"));
+  for (const auto& [name, dims] : opt_shapes) config.setOptShape(name, dims);
   if (build.fp16) config.setFlag(BuilderFlag::kFP16);
   if (build.bf16) config.setFlag(BuilderFlag::kBF16);
   if (build.int8) config.setFlag(BuilderFlag::kINT8);

@@ -128,7 +128,7 @@ Result<Dims> parseDims(const std::string& s) {
   return d;
 }
 
-Result<std::map<std::string, Dims>> parseShapes(const std::vector<std::string>& specs) {
+Result<std::map<std::string, Dims>> parseShapes(const std::vector<std::string>& specs, const std::string& flag) {
   std::map<std::string, Dims> out;
   for (const std::string& spec : specs) {
     std::stringstream ss(spec);
@@ -136,7 +136,7 @@ Result<std::map<std::string, Dims>> parseShapes(const std::vector<std::string>& 
     while (std::getline(ss, item, ',')) {
       auto colon = item.rfind(':');
       if (colon == std::string::npos || colon == 0)
-        return invalidArgument("bad --shapes entry '", item, "': expected NAME:1x3x224x224");
+        return invalidArgument("bad ", flag, " entry '", item, "': expected NAME:1x3x224x224");
       QRT_ASSIGN_OR_RETURN(Dims d, parseDims(item.substr(colon + 1)));
       out[item.substr(0, colon)] = d;
     }
@@ -163,6 +163,8 @@ OptionGroup BuildOptions::group() {
           "per-layer precision (fp32|fp16|bf16), e.g. conv1:fp32,*:fp16 (layer names as qrt inspect lists them)");
   g.value("--precision-constraints", &precision_constraints, "none|prefer|obey",
           "obey: fail when a layer cannot run at its --layer-precisions; prefer: warn and keep fp32 (default none)");
+  g.list("--opt-shapes", &opt_shapes, "NAME:DIMS[,...]",
+         "shapes to time kernels at for dynamic inputs, e.g. input:8x3x224x224 (the engine stays dynamic)");
   g.value("--export-layer-info", &export_layer_info, "FILE.json",
           "write each layer's precision, backend, reason and tactic timings (as qrt inspect --json)");
   return g;

@@ -44,7 +44,8 @@ std::optional<double> parseNumber(const std::string& s);
 // "1x3x224x224" -> dims.
 Result<Dims> parseDims(const std::string& s);
 // "name:1x3x224x224,name2:1x10" (possibly repeated) -> map.
-Result<std::map<std::string, Dims>> parseShapes(const std::vector<std::string>& specs);
+Result<std::map<std::string, Dims>> parseShapes(const std::vector<std::string>& specs,
+                                                const std::string& flag = "--shapes");
 
 // ---- The groups ----
 struct ModelOptions {
@@ -60,6 +61,7 @@ struct BuildOptions {
   std::string layer_precisions;       // "name:fp32,name2:bf16,*:fp16" (trtexec's --layerPrecisions)
   std::string precision_constraints;  // none | prefer | obey
   std::string export_layer_info;      // write the built engine's layers as JSON here
+  std::vector<std::string> opt_shapes;  // "input:8x3x224x224" (trtexec's --optShapes): timing shapes
   OptionGroup group();
 };
 
