@@ -233,6 +233,9 @@ void compareBf16Cases(const std::vector<KernelCase>& cases) {
 
 // (Without AVX512_BF16 oneDNN emulates bf16: the results are the same, only slower.)
 TEST(CpuKernels, Bf16NetworkLayers) { compareBf16Cases(test::bf16NetworkLayerCases()); }
+TEST(CpuKernels, Softmax) { compareCases(test::softmaxCases()); }
+TEST(CpuKernels, LayerNorm) { compareCases(test::layerNormCases()); }
+TEST(CpuKernels, CastToFloat) { compareCases(test::castToFloatCases()); }
 
 // Every case id (family/name) is unique across the lists, a benchmark name can carry it, and the
 // FP32 lists hold the cases they held when they lived in this file (624) plus the network layers.

@@ -1,6 +1,10 @@
 #include "kernel_cases.h"
 
+#include "core/half.h"
+
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -739,6 +743,126 @@ std::vector<KernelCase> bf16NetworkLayerCases() {
   return cases;
 }
 
+namespace {
+
+// Softmax / LogSoftmax of X [dims] at `axis` (none: the opset's default), opset 11 (coerced to
+// 2-D at axis) or 13 (one axis). X uniform in [-scale, scale).
+KernelCase softmaxCase(const std::string& op, int opset, Dims x, std::optional<int64_t> axis, float scale,
+                       std::string name, uint32_t seed) {
+  std::string label = op + " opset " + num(opset) + " X" + str(x) + (axis ? " axis " + num(*axis) : " default axis");
+  KernelCase k = make("Softmax", std::move(name), label, [=] {
+    OneNode m(op, opset);
+    Tensor t = randomTensor("X", x, seed);
+    for (float& v : t.values) v *= scale;
+    m.input(t);
+    if (axis) m.integer("axis", *axis);
+    return m;
+  });
+  k.flops_per_output = 5;  // max, subtract, exp, sum, divide
+  return k;
+}
+
+// LayerNormalization (opset 17) of X at `axis` with Scale (and B) of the given dims.
+KernelCase layerNormCase(Dims x, int64_t axis, Dims scale, std::optional<Dims> bias, float epsilon, std::string name,
+                         uint32_t seed) {
+  std::string label = "LayerNormalization X" + str(x) + " axis " + num(axis) + " Scale" + str(scale) +
+                      (bias ? " B" + str(*bias) : " no B") + " epsilon " + std::to_string(epsilon);
+  KernelCase k = make("LayerNorm", std::move(name), label, [=] {
+    OneNode m("LayerNormalization", 17);
+    Tensor t = randomTensor("X", x, seed);
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = t.values[i] * 3 + 0.5f;  // mean and spread not 0, 1
+    m.input(t);
+    m.constant(randomTensor("Scale", scale, seed + 1));
+    if (bias) m.constant(randomTensor("B", *bias, seed + 2));
+    m.integer("axis", axis);
+    m.real("epsilon", epsilon);
+    return m;
+  });
+  k.flops_per_output = 8;
+  return k;
+}
+
+// Cast of X (stored as `from`: fp16/bf16 from random fp32 values, integers in their range) to fp32.
+KernelCase castCase(DataType from, Dims x, std::string name, uint32_t seed) {
+  KernelCase k = make("Cast", std::move(name), std::string("Cast ") + dataTypeName(from) + " -> float X" + str(x), [=] {
+    OneNode m("Cast", 19);
+    Tensor t;
+    if (from == DataType::kHalf || from == DataType::kBFloat16) {
+      t = randomTensor("X", x, seed);
+      t.type = from;
+      t.raw.resize(t.values.size() * 2);
+      for (size_t i = 0; i < t.values.size(); ++i) {
+        const float v = t.values[i] * 1000;
+        const uint16_t b = from == DataType::kHalf ? floatToHalf(v) : floatToBFloat16(v);
+        std::memcpy(&t.raw[i * 2], &b, 2);
+      }
+      t.values.clear();
+    } else {
+      const bool u8 = from == DataType::kUInt8, s8 = from == DataType::kInt8;
+      t = randomIntTensor("X", x, from, s8 ? -128 : u8 ? 0 : -(int64_t{1} << 30), s8 ? 127 : u8 ? 255 : int64_t{1} << 30,
+                          seed);
+    }
+    m.input(t);
+    m.integer("to", static_cast<int64_t>(DataType::kFloat));
+    return m;
+  });
+  k.tolerance = 0;  // exact: every one of these values is a float
+  return k;
+}
+
+}  // namespace
+
+std::vector<KernelCase> softmaxCases() {
+  uint32_t seed = 9100;
+  std::vector<KernelCase> v;
+  v.push_back(softmaxCase("Softmax", 13, {2, 3, 37}, -1, 4, "o13_last_tail", seed++));
+  v.push_back(softmaxCase("Softmax", 13, {2, 5, 7, 3}, 1, 4, "o13_axis1_inner", seed++));
+  v.push_back(softmaxCase("Softmax", 13, {6, 4, 5}, 0, 4, "o13_axis0", seed++));
+  v.push_back(softmaxCase("Softmax", 13, {3, 17}, std::nullopt, 4, "o13_default", seed++));
+  v.push_back(softmaxCase("Softmax", 13, {4, 5003}, -1, 20, "o13_large_row", seed++));
+  v.push_back(softmaxCase("Softmax", 11, {2, 3, 4, 5}, 1, 4, "o11_axis1_flatten", seed++));
+  v.push_back(softmaxCase("Softmax", 11, {2, 3, 4, 5}, 2, 4, "o11_axis2_flatten", seed++));
+  v.push_back(softmaxCase("Softmax", 11, {5, 33}, std::nullopt, 4, "o11_default", seed++));
+  v.push_back(softmaxCase("Softmax", 11, {2, 3, 7}, 0, 4, "o11_axis0_one_row", seed++));
+  // PP-OCRv4 rec: attention scores [1, 8, 40, 40] and the classifier's [1, 40, 6625].
+  v.push_back(softmaxCase("Softmax", 11, {1, 8, 40, 40}, -1, 8, "ppocr_rec_attention", seed++));
+  v.push_back(softmaxCase("Softmax", 11, {1, 40, 6625}, 2, 8, "ppocr_rec_classes", seed++));
+  v.push_back(softmaxCase("LogSoftmax", 13, {3, 129}, -1, 4, "log_o13_last", seed++));
+  v.push_back(softmaxCase("LogSoftmax", 13, {2, 9, 5}, 1, 4, "log_o13_axis1_inner", seed++));
+  v.push_back(softmaxCase("LogSoftmax", 11, {2, 3, 17}, 1, 4, "log_o11_flatten", seed++));
+  v.push_back(softmaxCase("LogSoftmax", 13, {2, 4099}, -1, 20, "log_o13_large_row", seed++));
+  return v;
+}
+
+std::vector<KernelCase> layerNormCases() {
+  uint32_t seed = 9200;
+  std::vector<KernelCase> v;
+  v.push_back(layerNormCase({2, 7, 33}, -1, {33}, Dims{33}, 1e-5f, "last_tail", seed += 3));
+  v.push_back(layerNormCase({2, 5, 6, 7}, 1, {5, 6, 7}, Dims{5, 6, 7}, 1e-5f, "axis1", seed += 3));
+  v.push_back(layerNormCase({3, 4, 19}, -1, {19}, std::nullopt, 1e-6f, "no_bias", seed += 3));
+  v.push_back(layerNormCase({3, 4, 19}, -1, {1}, Dims{1}, 1e-5f, "scalar_scale_bias", seed += 3));
+  v.push_back(layerNormCase({4, 4096}, -1, {4096}, Dims{4096}, 1e-5f, "large_row", seed += 3));
+  v.push_back(layerNormCase({1, 40, 120}, -1, {120}, Dims{120}, 1e-6f, "ppocr_rec_svtr", seed += 3));
+  // Scale broadcast over part of the normalized dims: the reference kernel inside the cpu one.
+  KernelCase k = layerNormCase({2, 5, 6, 7}, 1, {1, 6, 7}, Dims{5, 1, 1}, 1e-5f, "partial_broadcast", seed += 3);
+  k.expect = Expect::kFallback;
+  v.push_back(std::move(k));
+  return v;
+}
+
+std::vector<KernelCase> castToFloatCases() {
+  uint32_t seed = 9300;
+  std::vector<KernelCase> v;
+  v.push_back(castCase(DataType::kHalf, {3, 1001}, "f16_f32", seed++));
+  v.push_back(castCase(DataType::kBFloat16, {3, 1001}, "bf16_f32", seed++));
+  v.push_back(castCase(DataType::kInt8, {2, 517}, "s8_f32", seed++));
+  v.push_back(castCase(DataType::kUInt8, {2, 517}, "u8_f32", seed++));
+  v.push_back(castCase(DataType::kInt32, {2, 517}, "s32_f32", seed++));
+  v.push_back(castCase(DataType::kInt64, {2, 517}, "s64_f32", seed++));
+  v.push_back(castCase(DataType::kHalf, {1, 64, 80, 80}, "f16_f32_large", seed++));
+  return v;
+}
+
 const std::vector<CaseList>& caseLists() {
   static const std::vector<CaseList> lists = {
       {"Conv2dMatrix", conv2dMatrixCases},
@@ -755,6 +879,9 @@ const std::vector<CaseList>& caseLists() {
       {"NetworkLayers", networkLayerCases},
       {"Int8NetworkLayers", int8NetworkLayerCases},
       {"Bf16NetworkLayers", bf16NetworkLayerCases},
+      {"Softmax", softmaxCases},
+      {"LayerNorm", layerNormCases},
+      {"CastToFloat", castToFloatCases},
   };
   return lists;
 }

@@ -87,6 +87,12 @@ std::vector<KernelCase> int8NetworkLayerCases();
 // The FP32 network layers' Conv/FusedConv/Gemm/MatMul cases in BF16 (every layer bf16, obeyed),
 // on inputs and weights rounded to bf16: the reference runs them in FP32 as the oracle.
 std::vector<KernelCase> bf16NetworkLayerCases();
+// Softmax and LogSoftmax (opset 11's 2-D coercion and 13's single axis; tails, large rows, the
+// PP-OCRv4 recognizer's shapes), LayerNormalization (axes, broadcast Scale/B, no B), Cast of
+// fp16/bf16/int8/uint8/int32/int64 to fp32 (exact).
+std::vector<KernelCase> softmaxCases();
+std::vector<KernelCase> layerNormCases();
+std::vector<KernelCase> castToFloatCases();
 
 // Every list, in order: the micro-benchmarks register all of them.
 const std::vector<CaseList>& caseLists();

@@ -11,6 +11,8 @@ constexpr DTypeSet kF32{DataType::kFloat};
 constexpr DTypeSet kF32Bf16{DataType::kFloat, DataType::kBFloat16};
 constexpr DTypeSet kS8{DataType::kInt8};
 constexpr DTypeSet kS8U8{DataType::kInt8, DataType::kUInt8};
+constexpr DTypeSet kCastFrom{DataType::kFloat, DataType::kHalf,  DataType::kBFloat16, DataType::kInt8,
+                             DataType::kUInt8, DataType::kInt32, DataType::kInt64,    DataType::kBool};
 
 const KernelEntry kKernels[] = {
     {"Conv", kF32Bf16, &createConv},
@@ -45,6 +47,12 @@ const KernelEntry kKernels[] = {
     {"QuantizeLinear", kF32, &createQuantizeLinear},
     {"DequantizeLinear", kS8U8, &createDequantizeLinear},
     {"AddQuantize", kF32, &createAddQuantize, 0, kQrtDomain},
+    // FP32 only: oneDNN 2.6's bf16 softmax rounds twice (exp, then the scaling), 1.3 ulp off.
+    {"Softmax", kF32, &createSoftmax},
+    {"LogSoftmax", kF32, &createLogSoftmax},
+    {"LayerNormalization", kF32, &createLayerNorm},
+    // The factory takes the pairs it converts (cast.cpp) and refuses the rest.
+    {"Cast", kCastFrom, &createCast},
 };
 
 // The node's domain is the entry's ("ai.onnx" is the default domain "").

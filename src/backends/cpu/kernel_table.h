@@ -33,5 +33,9 @@ Result<std::unique_ptr<Kernel>> createQMatMul(const ir::Node& node);            
 Result<std::unique_ptr<Kernel>> createQuantizeLinear(const ir::Node& node);     // qquantize.cpp
 Result<std::unique_ptr<Kernel>> createDequantizeLinear(const ir::Node& node);   // qquantize.cpp
 Result<std::unique_ptr<Kernel>> createAddQuantize(const ir::Node& node);        // qquantize.cpp
+Result<std::unique_ptr<Kernel>> createSoftmax(const ir::Node& node);            // softmax.cpp
+Result<std::unique_ptr<Kernel>> createLogSoftmax(const ir::Node& node);         // softmax.cpp
+Result<std::unique_ptr<Kernel>> createLayerNorm(const ir::Node& node);          // layer_norm.cpp
+Result<std::unique_ptr<Kernel>> createCast(const ir::Node& node);               // cast.cpp
 
 }  // namespace qrt::cpu
