@@ -1,13 +1,16 @@
 // Opt shapes (BuilderConfig::setOptShape, src/builder/opt_shapes.h): the errors, the "opt_shapes"
 // metadata, and that --bf16 on a dynamic-batch model times its candidates at the opt shape's dims
 // (shape inference carries the batch to later layers) while the results stay those of a float64
-// reference at the precision tests' bf16 tolerance, at the opt batch and at another.
+// reference at the precision tests' bf16 tolerance, at the opt batch and at another; and the
+// dims the CUDA tuners time a dynamic layer at (ScopedOptDims), which CI checks without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "backends/cpu/isa.h"
+#include "builder/opt_shapes.h"
+#include "ir/graph.h"
 #include "core/status_macros.h"
 #include "model_builder.h"
 #include "qrt/qrt.h"
@@ -160,6 +163,48 @@ TEST(OptShapes, Bf16TimedAtOptShape) {
   // Whatever was chosen, the results are right at the opt batch and at others.
   for (int n : {6, 1, 3}) expectMatchesReference(**e, c, n);
   expectMatchesReference(**e1, c, 6);
+}
+
+// dimsAtOptShapes carries the opt batch through shape inference; ScopedOptDims gives a node's
+// dynamic values those dims (constants untouched) and restores them.
+TEST(OptShapes, ScopedOptDimsForTheTuners) {
+  TwoConvs c;
+  std::string bytes;
+  ASSERT_TRUE(c.model().model().SerializeToString(&bytes));
+  auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
+  ASSERT_TRUE(net.ok()) << net.status().message();
+  ir::Graph& g = (*net)->graph();
+  ir::Node* second = nullptr;
+  for (const auto& n : g.nodes())
+    if (n->name == "node1") second = n.get();
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->inputs[0]->dims, (Dims{-1, 16, 10, 10}));
+
+  BuilderConfig none;
+  auto empty = dimsAtOptShapes(g, none);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_FALSE(staticAtOptShapes(*second, *empty));
+
+  BuilderConfig cfg;
+  cfg.setOptShape("X", {6, 8, 10, 10});
+  auto opt = dimsAtOptShapes(g, cfg);
+  ASSERT_TRUE(opt.ok()) << opt.status().message();
+  EXPECT_EQ(opt->at("v1"), (Dims{6, 16, 10, 10}));
+  EXPECT_EQ(opt->at("Y"), (Dims{6, 8, 10, 10}));
+  EXPECT_EQ(second->inputs[0]->dims, (Dims{-1, 16, 10, 10}));  // the graph itself is unchanged
+  EXPECT_TRUE(staticAtOptShapes(*second, *opt));
+  {
+    ScopedOptDims scope(*second, *opt);
+    EXPECT_TRUE(scope.replaced());
+    EXPECT_EQ(second->inputs[0]->dims, (Dims{6, 16, 10, 10}));
+    EXPECT_EQ(second->inputs[1]->dims, (Dims{8, 16, 3, 3}));
+    EXPECT_EQ(second->outputs[0]->dims, (Dims{6, 8, 10, 10}));
+  }
+  EXPECT_EQ(second->inputs[0]->dims, (Dims{-1, 16, 10, 10}));
+  EXPECT_EQ(second->outputs[0]->dims, (Dims{-1, 8, 10, 10}));
+  ScopedOptDims nothing(*second, *empty);
+  EXPECT_FALSE(nothing.replaced());
 }
 
 }  // namespace

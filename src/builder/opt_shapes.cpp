@@ -57,4 +57,46 @@ Result<std::map<std::string, Dims>> dimsAtOptShapes(const ir::Graph& g, const Bu
   return out;
 }
 
+namespace {
+
+// v's dims at the opt shapes when v is dynamic there and they are known, else nullptr.
+const Dims* optDimsOf(const ir::Value& v, const std::map<std::string, Dims>& opt) {
+  if (v.constant || volume(v.dims) >= 0) return nullptr;
+  auto it = opt.find(v.name);
+  if (it == opt.end() || it->second.size() != v.dims.size() || volume(it->second) < 0) return nullptr;
+  return &it->second;
+}
+
+}  // namespace
+
+ScopedOptDims::ScopedOptDims(ir::Node& n, const std::map<std::string, Dims>& opt) {
+  if (opt.empty()) return;
+  auto visit = [&](ir::Value* v) {
+    if (!v) return;
+    for (const auto& [seen, dims] : saved_)
+      if (seen == v) return;  // a value read twice (x * x) is saved once
+    if (const Dims* d = optDimsOf(*v, opt)) {
+      saved_.emplace_back(v, v->dims);
+      v->dims = *d;
+    }
+  };
+  for (ir::Value* v : n.inputs) visit(v);
+  for (ir::Value* v : n.outputs) visit(v);
+}
+
+ScopedOptDims::~ScopedOptDims() {
+  for (auto& [v, dims] : saved_) v->dims = std::move(dims);
+}
+
+bool staticAtOptShapes(const ir::Node& n, const std::map<std::string, Dims>& opt) {
+  auto known = [&](const ir::Value* v) {
+    return !v || (v->has_shape && (volume(v->dims) >= 0 || optDimsOf(*v, opt)));
+  };
+  for (const ir::Value* v : n.inputs)
+    if (!known(v)) return false;
+  for (const ir::Value* v : n.outputs)
+    if (!known(v)) return false;
+  return true;
+}
+
 }  // namespace qrt
