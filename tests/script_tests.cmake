@@ -48,3 +48,10 @@ add_test(NAME precision_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/precision_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/precision_cli)
 set_tests_properties(precision_cli PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "model;precision")
+
+# qrt build --opt-shapes: errors, opt_shapes metadata, --bf16 timed at the opt shape (reasons),
+# logits vs the FP32 engine at two batches. See tests/opt_shapes_cli_test.sh.
+add_test(NAME opt_shapes_cli
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/opt_shapes_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/opt_shapes_cli)
+set_tests_properties(opt_shapes_cli PROPERTIES TIMEOUT 300 LABELS "model;precision")
