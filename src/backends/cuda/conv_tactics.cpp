@@ -13,6 +13,7 @@
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/qdepthwise.h"
 #include "backends/cuda/tactic_timer.h"
+#include "builder/opt_shapes.h"
 #include "core/file_util.h"
 #include "core/half.h"
 #include "core/logging.h"
@@ -325,9 +326,15 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
                          std::map<std::string, std::string>& metadata) {
   const char* env = std::getenv("QRT_CUDA_TACTICS");
   if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
+  // A convolution with dynamic dims is timed at the opt shapes when the config has them (its
+  // tactic then carries the opt shape's signature: other shapes keep the heuristic's plan);
+  // without them it is not timed.
+  std::map<std::string, Dims> opt;
+  if (auto at = dimsAtOptShapes(g, config); at.ok()) opt = std::move(*at);
+  else logWarning("CUDA tactics: ", at.status().message(), "; dynamic convolutions keep the heuristic's plan");
   std::vector<ir::Node*> convs;
   for (const auto& n : g.nodes())
-    if (n->backend == "cuda" && n->hasInput(1) && staticShapes(*n) &&
+    if (n->backend == "cuda" && n->hasInput(1) && (staticShapes(*n) || staticAtOptShapes(*n, opt)) &&
         ((isConv(*n) && (n->inputs[0]->dtype == DataType::kFloat || n->inputs[0]->dtype == DataType::kHalf)) ||
          isQConv(*n)))
       convs.push_back(n.get());
@@ -342,9 +349,11 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> dev, DeviceContext::create(tf32));
   Tuner tuner(dev.get());
   const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
-  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0;
+  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0, at_opt = 0;
   std::set<std::string> seen;  // signatures met in this build
   for (ir::Node* n : convs) {
+    const ScopedOptDims opt_dims(*n, opt);  // the node's dims are the opt shape's until the next one
+    at_opt += opt_dims.replaced() ? 1 : 0;
     const std::string who = n->describe();
     QRT_ASSIGN_OR_RETURN(WindowAttrs attrs, readWindowAttrs(*n));
     EpilogueActivation act;
@@ -397,9 +406,10 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,
           " from the timing cache, ", repeats, " repeats, ", legacy, " on the legacy API, ", depthwise,
-          " on qrt's depthwise kernel, ", stem, " on its stem kernel; ", static_cast<int>(secs * 1000),
-          " ms");
-  metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached");
+          " on qrt's depthwise kernel, ", stem, " on its stem kernel, ", at_opt, " at the opt shapes; ",
+          static_cast<int>(secs * 1000), " ms");
+  metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached") +
+                             (at_opt > 0 ? strCat(", ", at_opt, " at the opt shapes") : "");
   if (!path.empty() && cache.size() >= cache_size) QRT_RETURN_IF_ERROR(writeTimingCache(path, cache));
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/lt_gemm.h"
 #include "backends/cuda/tactic_timer.h"
+#include "builder/opt_shapes.h"
 #include "core/half.h"
 #include "core/logging.h"
 #include "ops/op.h"
@@ -158,9 +159,15 @@ Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const Device
                          std::map<std::string, std::string>& metadata) {
   const char* env = std::getenv("QRT_CUDA_TACTICS");
   if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
+  // A product with dynamic dims is timed at the opt shapes when the config has them (as the
+  // convolutions are: conv_tactics.cpp); without them it keeps cuBLASLt's heuristic.
+  std::map<std::string, Dims> opt;
+  if (auto at = dimsAtOptShapes(g, config); at.ok()) opt = std::move(*at);
+  else logWarning("CUDA GEMM tactics: ", at.status().message(), "; dynamic products keep the heuristic's algorithm");
   std::vector<ir::Node*> nodes;
   for (const auto& n : g.nodes())
-    if (n->backend == "cuda" && isLtProduct(*n) && staticShapes(*n)) nodes.push_back(n.get());
+    if (n->backend == "cuda" && isLtProduct(*n) && (staticShapes(*n) || staticAtOptShapes(*n, opt)))
+      nodes.push_back(n.get());
   if (nodes.empty()) return Status::Ok();
 
   const auto start = std::chrono::steady_clock::now();
@@ -171,9 +178,12 @@ Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const Device
   GemmTuner tuner(dev.get());
   const std::string where =
       " | " + archName(info.sm) + " " + info.name + " cublasLt " + std::to_string(info.cublaslt);
-  int products = 0, from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0;
+  int products = 0, from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, at_opt = 0;
   std::set<std::string> seen;  // keys met in this build
   for (ir::Node* n : nodes) {
+    // Declared before the kernel below, which reads the node: its dims are the opt shape's until
+    // the kernel is gone.
+    const ScopedOptDims opt_dims(*n, opt);
     const std::string who = n->describe();
     n->attrs.erase(kAttrTactic);  // the kernel below plans cuBLASLt's heuristic: the reference
     const CudaKernelEntry* entry = findKernel(*n);
@@ -193,6 +203,7 @@ Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const Device
     LtGemm* lt = tunable ? tunable->ltGemm() : nullptr;
     if (!lt) continue;  // not on cuBLASLt at these shapes (QGemm's plain kernel)
     ++products;
+    at_opt += opt_dims.replaced() ? 1 : 0;
     const std::string sig = lt->spec().signature();
     const std::string key = n->op_type + " " + sig + where;
     auto it = cache.find(key);
@@ -221,10 +232,10 @@ Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const Device
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA GEMM tactics: ", products, " cuBLASLt products, ", timed_layers, " timed (", candidates,
-          " algorithms), ", from_cache, " from the timing cache, ", repeats, " repeats; ", static_cast<int>(secs * 1000),
-          " ms");
-  metadata["cuda_gemm_tactics"] =
-      strCat(products, " matrix products, ", timed_layers, " timed, ", from_cache, " cached");
+          " algorithms), ", from_cache, " from the timing cache, ", repeats, " repeats, ", at_opt,
+          " at the opt shapes; ", static_cast<int>(secs * 1000), " ms");
+  metadata["cuda_gemm_tactics"] = strCat(products, " matrix products, ", timed_layers, " timed, ", from_cache, " cached") +
+                                  (at_opt > 0 ? strCat(", ", at_opt, " at the opt shapes") : "");
   if (!path.empty() && timed_layers > 0) QRT_RETURN_IF_ERROR(writeTimingCache(path, cache));
   return Status::Ok();
 }
