@@ -11,12 +11,10 @@
 // refused at creation and run on the reference backend.
 #include <immintrin.h>
 
-// GCC 12 reports the intrinsics' own _mm512_undefined_* placeholders as "maybe uninitialized".
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
 #include <cstring>
 
 #include "backends/cpu/kernel_table.h"
+#include "backends/cpu/row_avx512.h"
 #include "core/half.h"
 #include "core/threadpool.h"
 
@@ -26,11 +24,6 @@ namespace {
 
 // Elements per chunk sent to another thread: a conversion is a few cycles per element.
 constexpr int64_t kGrain = 32768;
-
-bool hasAvx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
-}
 
 // ---- AVX-512 bodies: whole groups of 16, return how many they did ------------------------
 
