@@ -831,6 +831,10 @@ std::vector<KernelCase> softmaxCases() {
   v.push_back(softmaxCase("LogSoftmax", 13, {2, 9, 5}, 1, 4, "log_o13_axis1_inner", seed++));
   v.push_back(softmaxCase("LogSoftmax", 11, {2, 3, 17}, 1, 4, "log_o11_flatten", seed++));
   v.push_back(softmaxCase("LogSoftmax", 13, {2, 4099}, -1, 20, "log_o13_large_row", seed++));
+  // Strided rows (an axis before the last, opset 13) run the reference kernel inside the cpu one.
+  for (KernelCase& k : v)
+    if (k.name == "o13_axis1_inner" || k.name == "o13_axis0" || k.name == "log_o13_axis1_inner")
+      k.expect = Expect::kFallback;
   return v;
 }
 

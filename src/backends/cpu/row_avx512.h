@@ -1,7 +1,7 @@
 // AVX-512 helpers for the cpu backend's own row loops (softmax.cpp, layer_norm.cpp): the ISA
-// check and a vector exp. Why own loops at all: on PP-OCR's small rows oneDNN's softmax and
-// layer normalization cost 40-50 us a call on this 2-core machine, mostly waking OpenMP's
-// threads (OMP_WAIT_POLICY=passive), where qrt's pool and a plain loop take a few us
+// check and a vector exp. Why own loops at all: on PP-OCR's small rows oneDNN 2.6's softmax and
+// layer normalization took 40-45 us a call on the 2-core dev machine (a fixed cost: 0.1 to 5 us
+// of work), where these loops over qrt's pool take 1.5-12 us
 // (bench/results/cpu-ops-2026-11-27.md). Functions carry target attributes: the build has no
 // -march flag, and callers check hasAvx512() first.
 #pragma once

@@ -1,15 +1,17 @@
-// Softmax and LogSoftmax on oneDNN's softmax primitive (softmax_accurate / softmax_log), fp32,
-// plain layouts only. (bf16 is not registered: oneDNN 2.6's bf16 softmax was measured up to 1.3
-// bf16 ulps off the once-rounded fp32 result, where the reference's bf16 kernel rounds once.)
-// The input is viewed as the reference backend views it (backends/reference/softmax.cpp): [outer, n, inner] with the rows of n elements normalized.
-// Opset 13 and later: n is the size of `axis` (default -1); before 13 the input is coerced to 2-D
-// at `axis` (default 1), so n is the product of dims[axis:] and inner is 1. oneDNN then gets a
-// 2-D [outer, n] tensor (axis 1) or a 3-D [outer, n, inner] one (axis 1): one primitive covers
-// both semantics, and it threads over rows itself (matchThreads in dnnl_util).
+// Softmax and LogSoftmax on the cpu backend, fp32, plain layouts. The input is viewed as the
+// reference backend views it (backends/reference/softmax.cpp): [outer, n, inner] with the rows
+// of n elements normalized. Opset 13 and later: n is the size of `axis` (default -1); before 13
+// the input is coerced to 2-D at `axis` (default 1), so n is the product of dims[axis:] and
+// inner is 1.
 // Contiguous rows (inner == 1: every opset-11 Softmax, and opset 13 over the last axis) run an
-// AVX-512 loop of our own over qrt's pool instead: oneDNN's primitive costs ~40 us a call on
-// small rows here, mostly waking OpenMP threads (row_avx512.h); strided rows (inner > 1) and
-// CPUs without AVX-512 use oneDNN. Figures in bench/results/cpu-ops-2026-11-27.md.
+// AVX-512 loop of our own over qrt's pool (softmaxRows); CPUs without AVX-512 run oneDNN's
+// softmax primitive (softmax_accurate / softmax_log) on a 2-D [outer, n] tensor, axis 1. The
+// loop because oneDNN 2.6's primitive cost ~40 us a call on PP-OCR's small rows here, the loop
+// 10 us (row_avx512.h). Strided rows (inner > 1) run the reference kernel inside this one
+// (DnnlKernel's fallback): oneDNN took 10-50 us there, the reference 0.4-1 us. Figures in
+// bench/results/cpu-ops-2026-11-27.md.
+// bf16 is not registered: oneDNN 2.6's bf16 softmax was measured up to 1.3 bf16 ulps off the
+// once-rounded fp32 result, where the reference's bf16 kernel rounds once.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -88,10 +90,13 @@ class SoftmaxKernel final : public DnnlKernel {
     if (outer * n * inner == 0) return unsupported(where(), ": empty tensors");
     const memory::data_type t = dnnlType(inputs[0].dtype);
     if (t != memory::data_type::f32 || dnnlType(outputs[0].dtype) != t) return unsupported(where(), ": fp32 only");
-    own_ = inner == 1 && hasAvx512();
+    // Strided rows: oneDNN 2.6 took 10-50 us where the reference takes 0.4-1 us on the test
+    // shapes (bench/results/cpu-ops-2026-11-27.md), so the reference kernel runs them.
+    if (inner > 1) return unsupported(where(), ": strided rows (the reference kernel is faster)");
+    own_ = hasAvx512();
     rows_ = outer, n_ = n;
     if (own_) return Status::Ok();
-    const memory::desc md = plainDesc(inner == 1 ? memory::dims{outer, n} : memory::dims{outer, n, inner}, t);
+    const memory::desc md = plainDesc(memory::dims{outer, n}, t);
     dnnl::softmax_v2_forward::primitive_desc pd;
     QRT_RETURN_IF_ERROR(dnnlTry(where(), [&] {
       dnnl::softmax_v2_forward::desc desc(dnnl::prop_kind::forward_inference,
