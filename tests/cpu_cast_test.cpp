@@ -114,7 +114,9 @@ TEST(CpuCast, FloatToBFloat16BitExact) {
   }
 }
 
-TEST(CpuCast, HalfToFloatAllPatterns) { expectSameBits(castModel(allHalfPatterns(DataType::kHalf), DataType::kFloat), 4, "cpu"); }
+TEST(CpuCast, HalfToFloatAllPatterns) {
+  expectSameBits(castModel(allHalfPatterns(DataType::kHalf), DataType::kFloat), 4, "cpu");
+}
 
 TEST(CpuCast, BFloat16ToFloatAllPatterns) {
   expectSameBits(castModel(allHalfPatterns(DataType::kBFloat16), DataType::kFloat), 4, "cpu");

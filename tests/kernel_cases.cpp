@@ -799,8 +799,8 @@ KernelCase castCase(DataType from, Dims x, std::string name, uint32_t seed) {
       t.values.clear();
     } else {
       const bool u8 = from == DataType::kUInt8, s8 = from == DataType::kInt8;
-      t = randomIntTensor("X", x, from, s8 ? -128 : u8 ? 0 : -(int64_t{1} << 30), s8 ? 127 : u8 ? 255 : int64_t{1} << 30,
-                          seed);
+      const int64_t lo = s8 ? -128 : u8 ? 0 : -(int64_t{1} << 30), hi = s8 ? 127 : u8 ? 255 : int64_t{1} << 30;
+      t = randomIntTensor("X", x, from, lo, hi, seed);
     }
     m.input(t);
     m.integer("to", static_cast<int64_t>(DataType::kFloat));
