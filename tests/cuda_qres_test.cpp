@@ -26,9 +26,9 @@ TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <string>
 #include <vector>
 
-#include "backends/cuda/device_memory.h"
 #include "core/status_macros.h"
 #include "cuda_test_util.h"
+#include "model_builder.h"
 #include "runtime/engine_impl.h"
 
 namespace qrt {
@@ -155,38 +155,11 @@ Model blockModel(const Block& b) {
   return md;
 }
 
+// The CPU engine on the reference backend (the oracle), the GPU engine as the builder chooses.
 Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
-  const std::string bytes = m.m.SerializeAsString();
-  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
   BuilderConfig c;
   if (gpu) c.setDevice(DeviceType::kCUDA);
-  return buildEngine(*net, c);
-}
-
-constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32
-
-Result<std::vector<float>> run(Engine& e, const std::vector<float>& x, const Dims& xd, bool device) {
-  QRT_ASSIGN_OR_RETURN(auto ctx, e.createExecutionContext());
-  QRT_RETURN_IF_ERROR(ctx->setInputShape("X", xd));
-  QRT_ASSIGN_OR_RETURN(Dims yd, ctx->tensorShape("Y"));
-  std::vector<float> y(static_cast<size_t>(volume(yd)));
-  std::shared_ptr<void> dx, dy;
-  if (device) {
-    QRT_ASSIGN_OR_RETURN(dx, cuda::deviceAlloc(x.size() * 4));
-    QRT_ASSIGN_OR_RETURN(dy, cuda::deviceAlloc(y.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::copyToDevice(dx.get(), x.data(), x.size() * 4));
-    QRT_RETURN_IF_ERROR(cuda::fillDevice(dy.get(), kPoisonByte, y.size() * 4));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", dx.get()));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", dy.get()));
-  } else {
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("X", const_cast<float*>(x.data())));
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress("Y", y.data()));
-  }
-  QRT_RETURN_IF_ERROR(ctx->enqueue());
-  if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(y.data(), dy.get(), y.size() * 4));
-  for (float v : y)
-    if (!(std::fabs(v) < 1e35f)) return internalError("the GPU left output elements unwritten (or NaN)");
-  return y;
+  return test::buildModel(m.m, gpu ? nullptr : "reference", c);
 }
 
 TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
@@ -202,9 +175,7 @@ TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
     for (const char* tactics : {"tuned", "heuristic"}) {
       SCOPED_TRACE(b.name + std::string(" ") + tactics);
       Model m = blockModel(b);
-      setenv("QRT_BACKEND", "reference", 1);
       auto cpu = build(m, false);
-      unsetenv("QRT_BACKEND");
       ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
       if (std::string(tactics) == "heuristic") setenv("QRT_CUDA_TACTICS", "heuristic", 1);
       auto gpu = build(m, true);
@@ -222,8 +193,8 @@ TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
       EXPECT_EQ(with_z, 1) << "the block should fold into one QConv with an int8 residual";
       EXPECT_EQ(adds, 0);
       const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-      auto want = run(**cpu, x, m.x, false);
-      auto got = run(**gpu, x, m.x, true);
+      auto want = test::runXY(**cpu, x, m.x, false);
+      auto got = test::runXY(**gpu, x, m.x, true);
       ASSERT_TRUE(want.ok()) << want.status().toString();
       ASSERT_TRUE(got.ok()) << got.status().toString();
       ASSERT_EQ(got->size(), want->size());
