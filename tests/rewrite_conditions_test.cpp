@@ -30,6 +30,35 @@ Result<std::vector<uint8_t>> runY(const Engine& engine, const std::vector<Tensor
   return io.y;
 }
 
+// Q(max(window)) of every window of a square 2-D MaxPool over `planes` planes of h x h values,
+// in float64 as ONNX defines it (pads never win: out-of-range taps are skipped), saturated int8.
+std::vector<int8_t> quantizedMaxPool(const std::vector<float>& x, int64_t planes, int64_t h, int64_t out, int64_t k,
+                                     int64_t s, int64_t pad, int64_t dilation, double scale, int zero_point) {
+  std::vector<int8_t> want;
+  for (int64_t c = 0; c < planes; ++c)
+    for (int64_t oy = 0; oy < out; ++oy)
+      for (int64_t ox = 0; ox < out; ++ox) {
+        double mx = -INFINITY;
+        for (int64_t ky = 0; ky < k; ++ky)
+          for (int64_t kx = 0; kx < k; ++kx) {
+            const int64_t iy = oy * s - pad + ky * dilation, ix = ox * s - pad + kx * dilation;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= h) continue;
+            mx = std::max<double>(mx, x[static_cast<size_t>((c * h + iy) * h + ix)]);
+          }
+        const double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + zero_point;
+        want.push_back(static_cast<int8_t>(std::clamp(q, -128.0, 127.0)));
+      }
+  return want;
+}
+
+// The int8 bytes of output Y equal `want`.
+void expectInt8Output(const std::vector<uint8_t>& y, const std::vector<int8_t>& want) {
+  ASSERT_EQ(y.size(), want.size());
+  std::vector<int8_t> got(want.size());
+  std::memcpy(got.data(), y.data(), got.size());
+  EXPECT_EQ(got, want);
+}
+
 // MaxPool -> QuantizeLinear with a negative scale: Q reverses the order of values, so moving it
 // above the pool (passes/quantize_before_maxpool.h) would pool the quantized minimum. The result
 // must be Q(max(window)), as ONNX defines it.
@@ -43,26 +72,14 @@ TEST(RewriteConditions, MaxPoolThenQuantizeWithNegativeScale) {
       .constant(test::scalarTensor("s", DataType::kFloat, scale))
       .constant(test::scalarTensor("z", DataType::kInt8, zero_point))
       .outputType(DataType::kInt8);
-  std::vector<int8_t> want;
-  for (int c = 0; c < 2; ++c)
-    for (int oy = 0; oy < 3; ++oy)
-      for (int ox = 0; ox < 3; ++ox) {
-        double mx = -INFINITY;
-        for (int ky = 0; ky < 2; ++ky)
-          for (int kx = 0; kx < 2; ++kx) mx = std::max<double>(mx, x.values[(c * 6 + oy * 2 + ky) * 6 + ox * 2 + kx]);
-        double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + zero_point;
-        want.push_back(static_cast<int8_t>(std::clamp(q, -128.0, 127.0)));
-      }
+  const std::vector<int8_t> want = quantizedMaxPool(x.values, 2, 6, 3, 2, 2, 0, 1, scale, zero_point);
   for (const char* backend : {"reference", static_cast<const char*>(nullptr)}) {
     SCOPED_TRACE(backend ? backend : "builder's choice");
     auto engine = m.build(backend);
     ASSERT_TRUE(engine.ok()) << engine.status().message();
     auto y = runY(**engine, m.feeds());
     ASSERT_TRUE(y.ok()) << y.status().message();
-    ASSERT_EQ(y->size(), want.size());
-    std::vector<int8_t> got(want.size());
-    std::memcpy(got.data(), y->data(), got.size());
-    EXPECT_EQ(got, want);
+    expectInt8Output(*y, want);
   }
 }
 
@@ -87,30 +104,14 @@ TEST(RewriteConditions, QuantizedMaxPoolIgnoresPadsOnNegativeValues) {
         .constant(test::scalarTensor("s", DataType::kFloat, scale))
         .constant(test::scalarTensor("z", DataType::kInt8, zero_point))
         .outputType(DataType::kInt8);
-    std::vector<int8_t> want;
-    for (int64_t c = 0; c < 3; ++c)
-      for (int64_t oy = 0; oy < out; ++oy)
-        for (int64_t ox = 0; ox < out; ++ox) {
-          double mx = -INFINITY;
-          for (int64_t ky = 0; ky < k; ++ky)
-            for (int64_t kx = 0; kx < k; ++kx) {
-              const int64_t iy = oy * s - pad + ky * dilation, ix = ox * s - pad + kx * dilation;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= h) continue;
-              mx = std::max<double>(mx, x.values[static_cast<size_t>((c * h + iy) * h + ix)]);
-            }
-          double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + zero_point;
-          want.push_back(static_cast<int8_t>(std::clamp(q, -128.0, 127.0)));
-        }
+    const std::vector<int8_t> want = quantizedMaxPool(x.values, 3, h, out, k, s, pad, dilation, scale, zero_point);
     for (const char* backend : {"reference", static_cast<const char*>(nullptr)}) {
       SCOPED_TRACE(backend ? backend : "builder's choice");
       auto engine = m.build(backend);
       ASSERT_TRUE(engine.ok()) << engine.status().message();
       auto y = runY(**engine, m.feeds());
       ASSERT_TRUE(y.ok()) << y.status().message();
-      ASSERT_EQ(y->size(), want.size());
-      std::vector<int8_t> got(want.size());
-      std::memcpy(got.data(), y->data(), got.size());
-      EXPECT_EQ(got, want);
+      expectInt8Output(*y, want);
       bool int8_pool = false;
       for (const LayerInfo& l : (*engine)->layers())
         if (l.op == "MaxPool") int8_pool = l.precision == "int8";
@@ -199,29 +200,13 @@ TEST(RewriteConditions, QuantizeAfterMaxPoolForNamedQuantizes) {
     EXPECT_EQ(g->nodes()[1]->op_type, "QuantizeLinear");
     EXPECT_EQ(g->nodes()[1]->outputs[0]->name, y_name) << "the graph output keeps its name";
     EXPECT_EQ(g->nodes()[0]->outputs[0]->dtype, DataType::kFloat) << "the pool runs on the float values";
-    std::vector<int8_t> want;
-    for (int64_t nc = 0; nc < 8; ++nc)
-      for (int64_t oy = 0; oy < 5; ++oy)
-        for (int64_t ox = 0; ox < 5; ++ox) {
-          double mx = -INFINITY;
-          for (int64_t ky = 0; ky < 3; ++ky)
-            for (int64_t kx = 0; kx < 3; ++kx) {
-              const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
-              if (iy < 0 || iy >= 9 || ix < 0 || ix >= 9) continue;
-              mx = std::max<double>(mx, x.values[static_cast<size_t>((nc * 9 + iy) * 9 + ix)]);
-            }
-          double q = std::nearbyint(mx / static_cast<double>(static_cast<float>(scale))) + zero_point;
-          want.push_back(static_cast<int8_t>(std::clamp(q, -128.0, 127.0)));
-        }
+    const std::vector<int8_t> want = quantizedMaxPool(x.values, 8, 9, 5, 3, 2, 1, 1, scale, zero_point);
     test::BackendEnv reference("reference");
     auto engine = finalizeEngine(std::move(g), {});
     ASSERT_TRUE(engine.ok()) << engine.status().message();
     auto y = runY(**engine, m.feeds());
     ASSERT_TRUE(y.ok()) << y.status().message();
-    ASSERT_EQ(y->size(), want.size());
-    std::vector<int8_t> got(want.size());
-    std::memcpy(got.data(), y->data(), got.size());
-    EXPECT_EQ(got, want);
+    expectInt8Output(*y, want);
   }
 }
 
