@@ -3,26 +3,13 @@
 // that are no multiple of the vector go one channel per thread), so a warp reads contiguous
 // memory. NCHW: one thread per output element. Accumulation in fp32; 32-bit index arithmetic
 // (64-bit division is slow on the GPU; depthwiseFits bounds the sizes).
+#include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/depthwise_launch.h"
 #include "backends/cuda/device_util.cuh"
 
 namespace qrt::cuda::launch {
 
 namespace {
-
-__device__ __forceinline__ float activate(bool on, UnaryOp op, float v, float a, float b) {
-  if (!on) return v;
-  switch (op) {
-    case UnaryOp::kRelu: return fmaxf(v, 0.f);
-    case UnaryOp::kLeakyRelu: return v >= 0.f ? v : a * v;
-    case UnaryOp::kClip: return fminf(fmaxf(v, a), b);
-    case UnaryOp::kSigmoid: return 1.f / (1.f + expf(-v));
-    case UnaryOp::kSwish: return v / (1.f + expf(-v));
-    case UnaryOp::kHardSigmoid: return fmaxf(0.f, fminf(1.f, a * v + b));
-    case UnaryOp::kHardSwish: return v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f));
-    default: return v;
-  }
-}
 
 // V consecutive elements as floats: one 16-byte load when V elements are 16 bytes.
 template <typename T, int V>
@@ -96,7 +83,7 @@ __global__ void depthwiseNhwc(const T* __restrict__ x, const T* __restrict__ w, 
       for (int j = 0; j < V; ++j) acc[j] += zv[j];
     }
 #pragma unroll
-    for (int j = 0; j < V; ++j) acc[j] = activate(act_on, act, acc[j], a, b);
+    for (int j = 0; j < V; ++j) acc[j] = epilogueActivate(act_on, act, acc[j], a, b);
     storeVec<T, V>(y + o, acc);
   }
 }
@@ -129,7 +116,7 @@ __global__ void depthwiseNchw(const T* __restrict__ x, const T* __restrict__ w, 
       }
     }
     if (z) acc += ld(z, i);
-    st(y, i, activate(act_on, act, acc, a, b));
+    st(y, i, epilogueActivate(act_on, act, acc, a, b));
   }
 }
 

@@ -9,6 +9,7 @@
 // elements; L1 catches the overlap (each input element serves about kh*kw/(sh*sw) patches).
 // Every index is 32-bit (stemConvSupported bounds the sizes). Deterministic: each output is one
 // thread's fixed sequence of mma steps.
+#include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/stem_conv_launch.h"
 
@@ -22,20 +23,6 @@ namespace {
 constexpr int kBM = 128, kBN = 64, kThreads = 128;  // kThreads == kBM: one pixel-table entry per thread
 constexpr int kStageStride = kBN + 8;               // halves per staged output row (conflict-free)
 constexpr int kOutside = -(1 << 20);                // a dy/iy that fails every bounds test
-
-__device__ __forceinline__ float activate(bool on, UnaryOp op, float v, float a, float b) {
-  if (!on) return v;
-  switch (op) {
-    case UnaryOp::kRelu: return fmaxf(v, 0.f);
-    case UnaryOp::kLeakyRelu: return v >= 0.f ? v : a * v;
-    case UnaryOp::kClip: return fminf(fmaxf(v, a), b);
-    case UnaryOp::kSigmoid: return 1.f / (1.f + expf(-v));
-    case UnaryOp::kSwish: return v / (1.f + expf(-v));
-    case UnaryOp::kHardSigmoid: return fmaxf(0.f, fminf(1.f, a * v + b));
-    case UnaryOp::kHardSwish: return v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f));
-    default: return v;
-  }
-}
 
 __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -187,11 +174,11 @@ __global__ void __launch_bounds__(kThreads) stemConvKernel(const T* __restrict__
         if (nt < ntiles) {
           const int ch = nt * 8 + t4 * 2;
           *reinterpret_cast<__half2*>(Cs + r * kStageStride + ch) =
-              __floats2half2_rn(activate(act_on, act, acc[mt][nt][0] + bv[nt][0], aa, bb),
-                                activate(act_on, act, acc[mt][nt][1] + bv[nt][1], aa, bb));
+              __floats2half2_rn(epilogueActivate(act_on, act, acc[mt][nt][0] + bv[nt][0], aa, bb),
+                                epilogueActivate(act_on, act, acc[mt][nt][1] + bv[nt][1], aa, bb));
           *reinterpret_cast<__half2*>(Cs + (r + 8) * kStageStride + ch) =
-              __floats2half2_rn(activate(act_on, act, acc[mt][nt][2] + bv[nt][0], aa, bb),
-                                activate(act_on, act, acc[mt][nt][3] + bv[nt][1], aa, bb));
+              __floats2half2_rn(epilogueActivate(act_on, act, acc[mt][nt][2] + bv[nt][0], aa, bb),
+                                epilogueActivate(act_on, act, acc[mt][nt][3] + bv[nt][1], aa, bb));
         }
       }
     }
@@ -241,7 +228,7 @@ template <int kAct>
 __device__ __forceinline__ float activateT(float v, UnaryOp op, float a, float b) {
   if (kAct == kActNone) return v;
   if (kAct == kActRelu) return fmaxf(v, 0.f);
-  return activate(true, op, v, a, b);
+  return epilogueActivate(true, op, v, a, b);
 }
 
 int actKind(bool on, UnaryOp op) { return !on || op == UnaryOp::kIdentity ? kActNone : op == UnaryOp::kRelu ? kActRelu : kActAny; }
