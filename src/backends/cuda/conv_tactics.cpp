@@ -323,15 +323,12 @@ Status writeTimingCache(const std::string& path, const std::map<std::string, Tim
 }
 
 Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
-                         std::map<std::string, std::string>& metadata) {
+                         const std::map<std::string, Dims>& opt, std::map<std::string, std::string>& metadata) {
   const char* env = std::getenv("QRT_CUDA_TACTICS");
   if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
   // A convolution with dynamic dims is timed at the opt shapes when the config has them (its
   // tactic then carries the opt shape's signature: other shapes keep the heuristic's plan);
   // without them it is not timed.
-  std::map<std::string, Dims> opt;
-  if (auto at = dimsAtOptShapes(g, config); at.ok()) opt = std::move(*at);
-  else logWarning("CUDA tactics: ", at.status().message(), "; dynamic convolutions keep the heuristic's plan");
   std::vector<ir::Node*> convs;
   for (const auto& n : g.nodes())
     if (n->backend == "cuda" && n->hasInput(1) && (staticShapes(*n) || staticAtOptShapes(*n, opt)) &&

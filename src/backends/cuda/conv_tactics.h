@@ -16,9 +16,10 @@
 namespace qrt::cuda {
 
 // Times and stores the tactic of every CUDA convolution with static shapes in `g` (after
-// prepareGraph chose the kernels). QRT_CUDA_TACTICS=heuristic skips it (reshape then takes
-// cuDNN's first heuristic plan).
+// prepareGraph chose the kernels), and of a dynamic one at the opt shapes: `opt_dims` is every
+// value's dims there (dimsAtOptShapes; empty without opt shapes). QRT_CUDA_TACTICS=heuristic
+// skips it (reshape then takes cuDNN's first heuristic plan).
 Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
-                         std::map<std::string, std::string>& metadata);
+                         const std::map<std::string, Dims>& opt_dims, std::map<std::string, std::string>& metadata);
 
 }  // namespace qrt::cuda

@@ -156,14 +156,11 @@ class GemmTuner {
 }  // namespace
 
 Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
-                         std::map<std::string, std::string>& metadata) {
+                         const std::map<std::string, Dims>& opt, std::map<std::string, std::string>& metadata) {
   const char* env = std::getenv("QRT_CUDA_TACTICS");
   if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
   // A product with dynamic dims is timed at the opt shapes when the config has them (as the
   // convolutions are: conv_tactics.cpp); without them it keeps cuBLASLt's heuristic.
-  std::map<std::string, Dims> opt;
-  if (auto at = dimsAtOptShapes(g, config); at.ok()) opt = std::move(*at);
-  else logWarning("CUDA GEMM tactics: ", at.status().message(), "; dynamic products keep the heuristic's algorithm");
   std::vector<ir::Node*> nodes;
   for (const auto& n : g.nodes())
     if (n->backend == "cuda" && isLtProduct(*n) && (staticShapes(*n) || staticAtOptShapes(*n, opt)))

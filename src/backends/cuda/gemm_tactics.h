@@ -15,9 +15,10 @@
 namespace qrt::cuda {
 
 // Times and stores the algorithm of every cuBLASLt product with static shapes in `g` (after
-// prepareGraph chose the kernels). QRT_CUDA_TACTICS=heuristic skips it (reshape then takes
-// cuBLASLt's first heuristic algorithm).
+// prepareGraph chose the kernels), and of a dynamic one at the opt shapes (`opt_dims` as for
+// chooseConvTactics). QRT_CUDA_TACTICS=heuristic skips it (reshape then takes cuBLASLt's first
+// heuristic algorithm).
 Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
-                         std::map<std::string, std::string>& metadata);
+                         const std::map<std::string, Dims>& opt_dims, std::map<std::string, std::string>& metadata);
 
 }  // namespace qrt::cuda

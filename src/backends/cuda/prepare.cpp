@@ -7,6 +7,7 @@
 #include "backends/cuda/gemm_tactics.h"
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/runtime.h"
+#include "builder/opt_shapes.h"
 #include "core/logging.h"
 #include "ops/op.h"
 #include "passes/fuse_qconv_residual.h"
@@ -83,14 +84,18 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
     }
     n->backend = "cuda";
   }
+  // Both tuners time dynamic layers at the opt shapes: every value's dims there, inferred once.
+  std::map<std::string, Dims> opt_dims;
+  if (auto at = dimsAtOptShapes(g, config); at.ok()) opt_dims = std::move(*at);
+  else logWarning("CUDA tactics: ", at.status().message(), "; dynamic layers keep the heuristic's plans");
   // Build-time tactics of the convolutions, timed on this GPU (conv_tactics.h).
-  QRT_RETURN_IF_ERROR(chooseConvTactics(g, config, *info, metadata));
+  QRT_RETURN_IF_ERROR(chooseConvTactics(g, config, *info, opt_dims, metadata));
   // A stem convolution on qrt's stem kernel reads the engine's NCHW input itself (stem_input.cpp).
   int stem_inputs = 0;
   QRT_RETURN_IF_ERROR(fuseStemInput(g, &stem_inputs));
   if (stem_inputs > 0) logInfo("CUDA: ", stem_inputs, " stem convolution(s) read the NCHW input directly");
   // And of the matrix products on cuBLASLt (gemm_tactics.h), in the same timing cache.
-  QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, metadata));
+  QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, opt_dims, metadata));
   metadata["device"] = "cuda";
   metadata["cuda_arch"] = archName(info->sm);
   metadata["cuda_device"] = info->name;
