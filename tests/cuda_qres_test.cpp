@@ -133,6 +133,7 @@ struct Block {
   bool downsample;  // z from a 1x1 QConv (stride `stride`) of the input; else z is the input
   bool relu;
   bool int8_out;    // the block's output goes through Q/DQ
+  bool residual = true;  // false: a plain QConv, no Add
 };
 
 constexpr float kYScale = 0.04f;
@@ -144,8 +145,11 @@ Model blockModel(const Block& b) {
   const std::string main = md.conv(xd, b.x[1], b.m, b.k, b.stride);
   std::string z = xd;  // identity: the block input's own Q/DQ pair, as ResNet's
   if (b.downsample) z = md.qdq(md.conv(xd, b.x[1], b.m, 1, b.stride), 0.03f);
-  md.node("Add", {main, z}, "A");
-  std::string cur = "A";
+  std::string cur = main;
+  if (b.residual) {
+    md.node("Add", {main, z}, "A");
+    cur = "A";
+  }
   if (b.relu) {
     md.node("Relu", {cur}, "R");
     cur = "R";
@@ -162,6 +166,64 @@ Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
   return test::buildModel(m.m, gpu ? nullptr : "reference", c);
 }
 
+// One block, built with `tactics`: "tuned" (the builder's timing), "heuristic" (no timing:
+// QRT_CUDA_TACTICS=heuristic) or "igemm" (timing with QRT_CUDA_IGEMM=on: qrt's implicit-GEMM kernel
+// wins wherever it computes the layer, C and K multiples of 16), against the reference backend.
+void checkBlock(const Block& b, const std::string& tactics) {
+  SCOPED_TRACE(b.name + " " + tactics);
+  Model m = blockModel(b);
+  auto cpu = build(m, false);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
+  Result<std::shared_ptr<Engine>> gpu = [&] {
+    if (tactics == "heuristic") {
+      test::ScopedEnv e("QRT_CUDA_TACTICS", "heuristic");
+      return build(m, true);
+    }
+    test::ScopedEnv e("QRT_CUDA_IGEMM", tactics == "igemm" ? "on" : nullptr);
+    return build(m, true);
+  }();
+  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  int with_z = 0, adds = 0;
+  for (const auto& n : (*gpu)->impl().graph->nodes()) {
+    if (n->op_type == "QConv") {
+      with_z += n->hasInput(6);
+      const std::string tactic = n->attrString("qrt_tactic", "(none)");
+      std::printf("  %s: %s -> %s, tactic %s\n", b.name.c_str(), n->name.c_str(), dataTypeName(n->outputs[0]->dtype),
+                  tactic.c_str());
+      const bool fits = n->inputs[1]->dims[0] % 16 == 0 && n->inputs[1]->dims[1] % 16 == 0;
+      if (tactics == "igemm" && fits) EXPECT_NE(tactic.find("|ig"), std::string::npos) << n->name << ": " << tactic;
+    }
+    adds += n->op_type == "Add" || n->op_type == "AddQuantize";
+  }
+  EXPECT_EQ(with_z, b.residual ? 1 : 0) << "the block should fold into one QConv with an int8 residual";
+  EXPECT_EQ(adds, 0);
+  const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
+  auto want = test::runXY(**cpu, x, m.x, false);
+  auto got = test::runXY(**gpu, x, m.x, true);
+  ASSERT_TRUE(want.ok()) << want.status().toString();
+  ASSERT_TRUE(got.ok()) << got.status().toString();
+  ASSERT_EQ(got->size(), want->size());
+  double worst = 0, num = 0, den = 0;
+  size_t off = 0, nonzero = 0;
+  for (size_t i = 0; i < got->size(); ++i) {
+    const double d = std::fabs(double((*got)[i]) - (*want)[i]);
+    worst = std::max(worst, d);
+    off += d > 0;
+    nonzero += (*want)[i] != 0;
+    num += d * d;
+    den += double((*want)[i]) * (*want)[i];
+  }
+  EXPECT_GT(nonzero, got->size() / 4) << "degenerate case: the outputs are mostly zero";
+  if (b.int8_out) {
+    EXPECT_LE(worst, kYScale * 1.001) << "more than one quantization step off";
+    EXPECT_LE(off, got->size() / 100 + 1) << off << " of " << got->size() << " elements differ by a step";
+  } else {
+    // Float output: the graph's chain rounds (acc * mult/zs + bias/zs + z) * zs, a few fp32
+    // roundings of the terms.
+    EXPECT_LE(std::sqrt(num / std::max(den, 1e-30)), 1e-5);
+  }
+}
+
 TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
   QRT_REQUIRE_GPU();
   const Block blocks[] = {
@@ -171,54 +233,25 @@ TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
       {"downsample 3x3, 13 input channels, no relu int8", {1, 13, 9, 9}, 24, 3, 1, true, false, true},
       {"identity 3x3 relu float out", {2, 16, 6, 6}, 16, 3, 1, false, true, false},
   };
-  for (const Block& b : blocks) {
-    for (const char* tactics : {"tuned", "heuristic"}) {
-      SCOPED_TRACE(b.name + std::string(" ") + tactics);
-      Model m = blockModel(b);
-      auto cpu = build(m, false);
-      ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
-      if (std::string(tactics) == "heuristic") setenv("QRT_CUDA_TACTICS", "heuristic", 1);
-      auto gpu = build(m, true);
-      unsetenv("QRT_CUDA_TACTICS");
-      ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
-      int with_z = 0, adds = 0;
-      for (const auto& n : (*gpu)->impl().graph->nodes()) {
-        if (n->op_type == "QConv" && n->hasInput(6)) {
-          ++with_z;
-          std::printf("  %s: %s -> %s, tactic %s\n", b.name.c_str(), n->name.c_str(),
-                      dataTypeName(n->outputs[0]->dtype), n->attrString("qrt_tactic", "(none)").c_str());
-        }
-        adds += n->op_type == "Add" || n->op_type == "AddQuantize";
-      }
-      EXPECT_EQ(with_z, 1) << "the block should fold into one QConv with an int8 residual";
-      EXPECT_EQ(adds, 0);
-      const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
-      auto want = test::runXY(**cpu, x, m.x, false);
-      auto got = test::runXY(**gpu, x, m.x, true);
-      ASSERT_TRUE(want.ok()) << want.status().toString();
-      ASSERT_TRUE(got.ok()) << got.status().toString();
-      ASSERT_EQ(got->size(), want->size());
-      double worst = 0, num = 0, den = 0;
-      size_t off = 0, nonzero = 0;
-      for (size_t i = 0; i < got->size(); ++i) {
-        const double d = std::fabs(double((*got)[i]) - (*want)[i]);
-        worst = std::max(worst, d);
-        off += d > 0;
-        nonzero += (*want)[i] != 0;
-        num += d * d;
-        den += double((*want)[i]) * (*want)[i];
-      }
-      EXPECT_GT(nonzero, got->size() / 4) << "degenerate case: the outputs are mostly zero";
-      if (b.int8_out) {
-        EXPECT_LE(worst, kYScale * 1.001) << "more than one quantization step off";
-        EXPECT_LE(off, got->size() / 100 + 1) << off << " of " << got->size() << " elements differ by a step";
-      } else {
-        // Float output: the graph's chain rounds (acc * mult/zs + bias/zs + z) * zs, a few fp32
-        // roundings of the terms.
-        EXPECT_LE(std::sqrt(num / std::max(den, 1e-30)), 1e-5);
-      }
-    }
-  }
+  for (const Block& b : blocks)
+    for (const char* tactics : {"tuned", "heuristic"}) checkBlock(b, tactics);
+}
+
+// qrt's implicit-GEMM kernel (qconv_igemm.cu): pixel counts that are no tile multiple, channel
+// counts that leave part of a 64-deep slice or of a 64/128-wide channel tile empty, depths of one
+// to many slices, strides and padding, residual or not, ReLU or none, int8 or float out.
+TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  const Block blocks[] = {
+      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
+      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
+      {"identity 3x3 C=K=80 (partial slice and channel tile)", {2, 80, 8, 8}, 80, 3, 1, false, true, true},
+      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
+      {"plain 3x3 C=144 -> 48, no relu, float out", {2, 144, 6, 6}, 48, 3, 1, false, false, false, false},
+      {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false},
+      {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
+  };
+  for (const Block& b : blocks) checkBlock(b, "igemm");
 }
 
 }  // namespace

@@ -136,7 +136,10 @@ std::map<std::string, std::string> tactics(const Engine& e) {
   return t;
 }
 
-ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  if (value) setenv(name, value, 1);
+  else unsetenv(name);
+}
 ScopedEnv::~ScopedEnv() { unsetenv(name_); }
 
 }  // namespace qrt::test

@@ -61,7 +61,7 @@ std::map<std::string, std::string> tactics(const Engine& e);
 // Sets an environment variable for one scope (unsets it after).
 class ScopedEnv {
  public:
-  ScopedEnv(const char* name, const char* value);
+  ScopedEnv(const char* name, const char* value);  // value null: unset while in scope
   ~ScopedEnv();
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;

@@ -11,6 +11,7 @@
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
+#include "backends/cuda/qconv_igemm.h"
 #include "backends/cuda/qdepthwise.h"
 #include "backends/cuda/tactic_timer.h"
 #include "builder/opt_shapes.h"
@@ -29,6 +30,9 @@ constexpr size_t kMaxCandidates = 16;  // heuristic configurations per fusion le
 bool isConv(const ir::Node& n) {
   return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain);
 }
+
+// A tactic of qrt's own kernels (depthwise, stem, int8 implicit GEMM): no cuDNN plan to rebuild.
+bool ownKernel(const std::string& t) { return t == "dw" || t == "stem" || t.rfind("ig", 0) == 0; }
 
 bool isQConv(const ir::Node& n) {
   return n.op_type == "QConv" && n.domain == kQrtDomain && n.hasInput(0) && n.inputs[0]->dtype == DataType::kInt8 &&
@@ -137,49 +141,36 @@ class Tuner {
         }
       }
     }
-    // qrt's depthwise kernel (depthwise.cu; int8: qdepthwise.cu) where the layer is one it computes
-    // (not with QConv's int8 residual, which it does not take).
-    if (!(p.dtype == DataType::kInt8 && p.z)) {
+    // qrt's own kernels where the layer is one they compute; `force` names the environment
+    // variable whose "on" makes the kernel win (tests).
+    const ConvTimer timer = [&](const std::function<Status()>& work, double* t) {
+      return timeWork(work, best_us, t, who);
+    };
+    auto own = [&](Status (*candidate)(const ir::Node&, DeviceContext*, const ConvTimer&, std::string*, double*),
+                   const char* force) {
       std::string tactic;
       double us = 0;
-      const ConvTimer timer = [&](const std::function<Status()>& work, double* t) {
-        return timeWork(work, best_us, t, who);
-      };
-      Status s = p.dtype == DataType::kInt8 ? qdepthwiseConvCandidate(node, dev_, timer, &tactic, &us)
-                                            : depthwiseConvCandidate(node, dev_, timer, &tactic, &us);
+      Status s = candidate(node, dev_, timer, &tactic, &us);
       if (!s.ok()) {
         cudaGetLastError();
         if (s.code() != StatusCode::kUnsupported) logWarning(s.message(), "; not a tactic");
-      } else {
-        ++*timed;
-        const char* force = std::getenv("QRT_CUDA_DEPTHWISE");  // "on": it wins (tests)
-        if (us < best_us || (force && std::strcmp(force, "on") == 0)) {
-          best_us = us;
-          best->tactic = tactic;
-          best->us = us;
-        }
+        return;
       }
-    }
-    // qrt's stem kernel (stem_conv.cu) where the layer is a few-channel one it computes.
-    if (p.dtype == DataType::kHalf && p.x[1] <= 4) {
-      std::string tactic;
-      double us = 0;
-      Status s = stemConvCandidate(
-          node, dev_, [&](const std::function<Status()>& work, double* t) { return timeWork(work, best_us, t, who); },
-          &tactic, &us);
-      if (!s.ok()) {
-        cudaGetLastError();
-        if (s.code() != StatusCode::kUnsupported) logWarning(s.message(), "; not a tactic");
-      } else {
-        ++*timed;
-        const char* force = std::getenv("QRT_CUDA_STEM");  // "on": it wins (tests)
-        if (us < best_us || (force && std::strcmp(force, "on") == 0)) {
-          best_us = us;
-          best->tactic = tactic;
-          best->us = us;
-        }
+      ++*timed;
+      const char* f = std::getenv(force);
+      if (us < best_us || (f && std::strcmp(f, "on") == 0)) {
+        best_us = us;
+        best->tactic = tactic;
+        best->us = us;
       }
-    }
+    };
+    // The depthwise kernels (depthwise.cu; int8: qdepthwise.cu), not with QConv's int8 residual.
+    if (p.dtype != DataType::kInt8) own(depthwiseConvCandidate, "QRT_CUDA_DEPTHWISE");
+    else if (!p.z) own(qdepthwiseConvCandidate, "QRT_CUDA_DEPTHWISE");
+    // The int8 implicit-GEMM kernel (qconv_igemm.cu) for dense layers, residual or not.
+    if (p.dtype == DataType::kInt8) own(qconvIgemmCandidate, "QRT_CUDA_IGEMM");
+    // The stem kernel (stem_conv.cu) for few-channel FP16 layers.
+    if (p.dtype == DataType::kHalf && p.x[1] <= 4) own(stemConvCandidate, "QRT_CUDA_STEM");
     return Status::Ok();
   }
 
@@ -346,7 +337,8 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> dev, DeviceContext::create(tf32));
   Tuner tuner(dev.get());
   const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
-  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0, at_opt = 0;
+  int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0, igemm = 0,
+      at_opt = 0;
   std::set<std::string> seen;  // signatures met in this build
   for (ir::Node* n : convs) {
     const ScopedOptDims opt_dims(*n, opt);  // the node's dims are the opt shape's until the next one
@@ -372,8 +364,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     const std::string key = sig + where;
     auto it = cache.find(key);
     bool usable = it != cache.end();
-    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0 && it->second.tactic != "dw" &&
-        it->second.tactic != "stem") {
+    if (usable && !seen.count(key) && it->second.tactic.rfind("legacy", 0) != 0 && !ownKernel(it->second.tactic)) {
       // A cached tactic must still build here (another cuDNN minor may have dropped the engine).
       Tactic t;
       ConvGraph cg;
@@ -398,12 +389,13 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     if (it->second.tactic.rfind("legacy", 0) == 0) ++legacy;
     if (it->second.tactic == "dw") ++depthwise;
     if (it->second.tactic == "stem") ++stem;
+    if (it->second.tactic.rfind("ig", 0) == 0) ++igemm;
     n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,
           " from the timing cache, ", repeats, " repeats, ", legacy, " on the legacy API, ", depthwise,
-          " on qrt's depthwise kernel, ", stem, " on its stem kernel, ", at_opt, " at the opt shapes; ",
+          " on qrt's depthwise kernel, ", stem, " on its stem kernel, ", igemm, " on its int8 implicit GEMM, ", at_opt, " at the opt shapes; ",
           static_cast<int>(secs * 1000), " ms");
   metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached") +
                              (at_opt > 0 ? strCat(", ", at_opt, " at the opt shapes") : "");

@@ -1,0 +1,106 @@
+// The choice between qrt's own INT8 convolution kernels and cuDNN's (own_qconv.h).
+#include "backends/cuda/own_qconv.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "ops/op.h"
+
+namespace qrt::cuda {
+
+bool envIs(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, value) == 0;
+}
+
+OwnQConvKernel::OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
+                               std::unique_ptr<Kernel> cudnn, const char* env)
+    : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), has_bias_(n.hasInput(2)), has_y_scale_(n.hasInput(5)),
+      has_z_(n.hasInput(6)), tactic_attr_(n.attrString(kAttrTactic, "")), env_(env), cudnn_(std::move(cudnn)) {}
+
+Status OwnQConvKernel::reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
+  own_ = false;
+  std::string tactic;  // "": the kernel's default choice
+  bool take = !forced_.empty();
+  if (take) {
+    tactic = forced_;
+  } else if (!envIs(env_, "off")) {
+    const float ys = has_y_scale_ && in.size() > 5 && in[5].data ? in[5].as<const float>()[0] : 1.f;
+    auto p = qconvProblem(attrs_, act_, in[0].dims, in[1].dims, out[0].dims, out[0].dtype, ys, has_z_);
+    if (p.ok()) {  // else cuDNN's kernel reports it
+      const std::string sig = p->signature() + "|";
+      const bool stored = tactic_attr_.compare(0, sig.size(), sig) == 0;
+      const std::string t = stored ? tactic_attr_.substr(sig.size()) : "";
+      if (stored && isMine(t)) tactic = t;
+      take = envIs(env_, "on") || (stored ? isMine(t) : byDefault());
+    }
+  }
+  if (!take) return cudnn_->reshape(in, out);
+  Status s = reshapeOwn(in, out, tactic);
+  if (s.ok()) {
+    own_ = true;
+    return s;
+  }
+  if (!forced_.empty() || s.code() != StatusCode::kUnsupported) return s;
+  return cudnn_->reshape(in, out);
+}
+
+Status OwnQConvKernel::run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) {
+  if (!own_) return cudnn_->run(in, out, ws);
+  runOwn(in, out);
+  return launched();
+}
+
+Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
+                                       int64_t channels) {
+  if (!in[1].data || !in[3].data || !in[4].data || (has_bias_ && !in[2].data) || (has_y_scale_ && !in[5].data))
+    return unsupported(who_, ": qrt's int8 convolution kernels need constant weights, bias and scales");
+  if (out[0].dtype != DataType::kInt8 && out[0].dtype != DataType::kFloat)
+    return unsupported(who_, ": qrt's int8 convolution kernels write int8 or fp32");
+  if (act_.on && act_.op != launch::UnaryOp::kRelu && act_.op != launch::UnaryOp::kClip)
+    return unsupported(who_, ": qrt's int8 convolution kernels apply ReLU or clip only");
+  const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
+  if (has_y_scale_ && !(ys > 0.f)) return invalidArgument(who_, ": y_scale must be positive");
+  // mult = x_scale * w_scale[c], as the reference forms it (reference/qops_common.h).
+  const float xs = in[3].as<const float>()[0];
+  const int64_t nw = in[4].numel();
+  std::vector<float> mult(static_cast<size_t>(channels)), bias(static_cast<size_t>(channels), 0.f);
+  for (int64_t c = 0; c < channels; ++c) {
+    mult[c] = xs * in[4].as<const float>()[nw == 1 ? 0 : c];
+    if (has_bias_) bias[c] = in[2].as<const float>()[c];
+  }
+  QRT_RETURN_IF_ERROR(mult_.upload(mult.data(), mult.size() * 4, who_));
+  QRT_RETURN_IF_ERROR(bias_.upload(bias.data(), bias.size() * 4, who_));
+  mult_host_ = std::move(mult);
+  bias_host_ = std::move(bias);
+  y_scale_ = ys;
+  y_int8_ = out[0].dtype == DataType::kInt8;
+  qact_ = !act_.on ? launch::QAct::kNone
+                   : (act_.op == launch::UnaryOp::kRelu ? launch::QAct::kRelu : launch::QAct::kClip);
+  return Status::Ok();
+}
+
+Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic,
+                    const ConvTimer& time, double* us) {
+  k.force(tactic);
+  const std::string who = node.describe();
+  std::vector<TensorView> in, out;
+  candidateViews(node, &in, &out);
+  if (in.empty() || in[0].data) return unsupported(who, ": a constant input");
+  QRT_RETURN_IF_ERROR(k.reshape(in, out));
+  // Scratch device data for x and z (the constants were uploaded by reshape) and the output.
+  DeviceBuffer x, z, y;
+  QRT_RETURN_IF_ERROR(x.reserve(in[0].bytes(), who));
+  QRT_RETURN_IF_ERROR(y.reserve(out[0].bytes(), who));
+  launch::fillInt8Pattern(x.get(), in[0].numel(), dev->stream);
+  in[0].data = x.get();
+  if (in.size() > 6 && in[6].dtype == DataType::kInt8 && !in[6].data) {
+    QRT_RETURN_IF_ERROR(z.reserve(in[6].bytes(), who));
+    launch::fillInt8Pattern(z.get(), in[6].numel(), dev->stream);
+    in[6].data = z.get();
+  }
+  out[0].data = y.get();
+  return time([&] { return k.run(in, out, nullptr); }, us);
+}
+
+}  // namespace qrt::cuda

@@ -1,0 +1,74 @@
+// QConv on one of qrt's own INT8 kernels beside cuDNN's (qdepthwise.cpp: depthwise layers;
+// qconv_igemm.cpp: dense layers), as the FP16 ConvKernel takes depthwise.cu. The own kernel runs
+// where the node's stored tactic for these shapes names it (it beat cuDNN's int8 plans at build
+// time), or where there is no tactic for them and the kernel is the default; the environment
+// variable of the kernel (`env`: "on" always, "off" never) overrides both. Everything else runs
+// on `cudnn` (the cuDNN QConv kernel of the node).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/conv_graph.h"
+#include "backends/cuda/conv_launch.h"
+#include "backends/cuda/device_memory.h"
+#include "ops/nn_params.h"
+
+namespace qrt::cuda {
+
+class OwnQConvKernel : public CudaKernel {
+ public:
+  OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
+                 std::unique_ptr<Kernel> cudnn, const char* env);
+
+  // For the build-time tuner: the own kernel with this tactic (as stored after the signature) or
+  // an error, never cuDNN.
+  void force(const std::string& tactic) { forced_ = tactic; }
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override;
+  size_t workspaceBytes() const override { return own_ ? 0 : cudnn_->workspaceBytes(); }
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override;
+
+ protected:
+  // Sets the own kernel up for these shapes with `tactic` ("": its default choice); kUnsupported
+  // where it does not compute them (cuDNN then runs them unless forced).
+  virtual Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
+                            const std::string& tactic) = 0;
+  virtual void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) = 0;
+  // Whether a stored tactic (the part after "signature|") is this kernel's.
+  virtual bool isMine(const std::string& tactic) const = 0;
+  // Whether the kernel runs shapes the node has no tactic for.
+  virtual bool byDefault() const = 0;
+
+  // The common checks and QConv's per-channel epilogue constants, for the own kernels: constant
+  // weights, bias and scales; mult_[c] = x_scale * w_scale[c] (as the reference forms it) and
+  // bias_ uploaded (and kept on the host in mult_host_, bias_host_); y_scale_, qact_ and y_int8_ set.
+  Status prepareEpilogue(const std::vector<TensorView>& in, const std::vector<TensorView>& out, int64_t channels);
+
+  WindowAttrs attrs_;
+  EpilogueActivation act_;
+  bool has_bias_, has_y_scale_, has_z_;
+  DeviceBuffer mult_, bias_;
+  std::vector<float> mult_host_, bias_host_;
+  float y_scale_ = 1.f;
+  launch::QAct qact_ = launch::QAct::kNone;
+  bool y_int8_ = true;
+
+ private:
+  std::string tactic_attr_;
+  const char* env_;
+  std::unique_ptr<Kernel> cudnn_;
+  std::string forced_;
+  bool own_ = false;
+};
+
+// Times `k` (forced to `tactic`) for the tuner at the node's build shapes: scratch device data for
+// x (and z), the constants as reshape uploads them. kUnsupported where it does not apply.
+Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic,
+                    const ConvTimer& time, double* us);
+
+// "on" / "off" / unset for an environment variable.
+bool envIs(const char* name, const char* value);
+
+}  // namespace qrt::cuda

@@ -1,0 +1,148 @@
+// QConv's dense path (qconv_igemm.h): qrt's INT8 implicit-GEMM kernel with QConv's epilogue and
+// the int8 residual, chosen at reshape by the node's stored tactic; cuDNN's QConv kernel runs
+// every shape or node it does not take.
+#include "backends/cuda/qconv_igemm.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "backends/cuda/own_qconv.h"
+#include "backends/cuda/qconv_igemm_launch.h"
+#include "ops/op.h"
+
+namespace qrt::cuda {
+
+namespace {
+
+constexpr char kPrefix[] = "ig";
+
+// The tile index of an "ig<tile>" tactic, or -1.
+int tileOf(const std::string& tactic) {
+  if (tactic.size() != 3 || tactic.compare(0, 2, kPrefix) != 0) return -1;
+  const int t = tactic[2] - '0';
+  return t >= 0 && t < launch::kIgemmTileCount ? t : -1;
+}
+
+class QIgemmKernel final : public OwnQConvKernel {
+ public:
+  QIgemmKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
+               std::unique_ptr<Kernel> cudnn)
+      : OwnQConvKernel(n, dev, std::move(a), act, std::move(cudnn), "QRT_CUDA_IGEMM") {}
+
+ protected:
+  bool isMine(const std::string& tactic) const override { return tileOf(tactic) >= 0; }
+  bool byDefault() const override { return false; }
+
+  void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    launch::IgemmEpilogue e = epi_;
+    e.z = has_z_ ? in[6].as<const int8_t>() : nullptr;
+    launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_,
+                       stream());
+  }
+
+  Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
+                    const std::string& tactic) override {
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    const Dims& y = out[0].dims;
+    if (x.size() != 4 || w.size() != 4 || y.size() != 4 || attrs_.group != 1 || w[1] != x[1])
+      return unsupported(who_, ": not a 2-D dense convolution");
+    if (in[1].dtype != DataType::kInt8 || in[0].dtype != DataType::kInt8)
+      return unsupported(who_, ": the implicit-GEMM kernel takes int8 x and weights");
+    QRT_ASSIGN_OR_RETURN(Window win, convWindow(attrs_, x, w));
+    if (win.rank != 2) return unsupported(who_, ": not a 2-D convolution");
+    launch::IgemmGeometry g;
+    g.n = static_cast<int>(x[0]);
+    g.c = static_cast<int>(x[1]);
+    g.h = static_cast<int>(x[2]);
+    g.w = static_cast<int>(x[3]);
+    g.k = static_cast<int>(y[1]);
+    g.oh = static_cast<int>(y[2]);
+    g.ow = static_cast<int>(y[3]);
+    g.r = static_cast<int>(w[2]);
+    g.s = static_cast<int>(w[3]);
+    g.stride_h = static_cast<int>(win.strides[0]);
+    g.stride_w = static_cast<int>(win.strides[1]);
+    g.pad_h = static_cast<int>(win.pad_begin[0]);
+    g.pad_w = static_cast<int>(win.pad_begin[1]);
+    g.dil_h = static_cast<int>(win.dilations[0]);
+    g.dil_w = static_cast<int>(win.dilations[1]);
+    if (x[0] > (1 << 30) || x[1] > (1 << 30) || x[2] > (1 << 20) || x[3] > (1 << 20) || w[0] > (1 << 30) ||
+        !launch::igemmFits(g))
+      return unsupported(who_, ": the implicit-GEMM kernel takes channel counts that are multiples of 16 and "
+                               "32-bit indices");
+    QRT_RETURN_IF_ERROR(prepareEpilogue(in, out, g.k));
+    epi_ = launch::IgemmEpilogue{};
+    if (has_z_) {
+      if (in.size() < 8 || !in[7].data) return unsupported(who_, ": the implicit-GEMM kernel needs a constant z_scale");
+      if (in[6].dims != y || in[6].dtype != DataType::kInt8)
+        return invalidArgument(who_, ": z_q must be int8 of the output's shape");
+      epi_.z_scale = in[7].as<const float>()[0];
+      if (!(epi_.z_scale > 0.f)) return invalidArgument(who_, ": z_scale must be positive");
+    }
+    const std::vector<int8_t> packed = launch::igemmWeights(in[1].as<const int8_t>(), w[0], w[1], w[2], w[3]);
+    QRT_RETURN_IF_ERROR(w_.upload(packed.data(), packed.size(), who_));
+    geom_ = g;
+    epi_.act = qact_;
+    epi_.lo = act_.a;
+    epi_.hi = act_.b;
+    epi_.y_int8 = y_int8_;
+    epi_.mult = mult_.as<float>();
+    epi_.bias = bias_.as<float>();
+    if (y_int8_) {  // the int8 epilogue's constants, divided by y_scale (qconv_igemm_launch.h)
+      std::vector<float> mult(mult_host_), bias(bias_host_);
+      for (size_t c = 0; c < mult.size(); ++c) {
+        mult[c] /= y_scale_;
+        bias[c] /= y_scale_;
+      }
+      QRT_RETURN_IF_ERROR(mult_folded_.upload(mult.data(), mult.size() * 4, who_));
+      QRT_RETURN_IF_ERROR(bias_folded_.upload(bias.data(), bias.size() * 4, who_));
+      epi_.mult = mult_folded_.as<float>();
+      epi_.bias = bias_folded_.as<float>();
+      epi_.z_scale /= y_scale_;
+      epi_.lo /= y_scale_;
+      epi_.hi /= y_scale_;
+    }
+    // Without a tactic (QRT_CUDA_IGEMM=on): narrow tiles for narrow layers.
+    tile_ = tileOf(tactic);
+    if (tile_ < 0) tile_ = g.k <= 64 ? 1 : 0;
+    return Status::Ok();
+  }
+
+ private:
+  launch::IgemmGeometry geom_;
+  launch::IgemmEpilogue epi_;
+  int tile_ = 0;
+  DeviceBuffer w_, mult_folded_, bias_folded_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Kernel>> withQIgemm(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
+                                           const EpilogueActivation& act, std::unique_ptr<Kernel> cudnn) {
+  if (attrs.group != 1) return cudnn;
+  return makeKernel<QIgemmKernel>(node, dev, attrs, act, std::move(cudnn));
+}
+
+Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                           double* us) {
+  if (envIs("QRT_CUDA_IGEMM", "off")) return unsupported(node.describe(), ": QRT_CUDA_IGEMM=off");
+  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
+  if (a.group != 1) return unsupported(node.describe(), ": a grouped convolution");
+  QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
+  QIgemmKernel k(node, dev, std::move(a), act, nullptr);
+  double best = 0;
+  for (int t = 0; t < launch::kIgemmTileCount; ++t) {
+    const std::string name = kPrefix + std::to_string(t);
+    double t_us = 0;
+    QRT_RETURN_IF_ERROR(timeOwnQConv(node, dev, k, name, time, &t_us));
+    if (tactic->empty() || t_us < best) {
+      best = t_us;
+      *tactic = name;
+    }
+  }
+  *us = best;
+  return Status::Ok();
+}
+
+}  // namespace qrt::cuda

@@ -1,0 +1,86 @@
+// qrt's INT8 implicit-GEMM convolution (qconv_igemm.cu), QConv's kernel for dense 2-D layers
+// (qconv_igemm.cpp). cuDNN 9.19's int8 convolutions on Hopper are 1.0-2.0x slower than its fp16
+// ones layer by layer (ResNet-50 at batch 256, bench/gpu/NOTES.md), so an INT8 engine on them
+// cannot beat FP16; TensorRT has its own int8 kernels, and so does qrt now.
+//
+// The GEMM: rows are output pixels (M = N * OH * OW), columns output channels (K), depth the
+// taps times input channels (R * S * C). Channels-last int8 x and y; the weights re-laid out
+// once as [K_pad][R * S][C_pad] (C_pad = C rounded up to 64, K_pad = K rounded up to 128, zeros
+// in the padding), so a 64-deep slice of one tap is one 64-byte row of x per output pixel and
+// one of w per output channel. Each CTA computes a BM x BN tile with mma.sync m16n8k32 (s8 x s8
+// -> s32), loading slices with cp.async (zero fill for padding pixels and channels past C) into
+// a 4-stage pipeline (2 stages in the tiles for shallow layers), read by ldmatrix from XOR-swizzled rows (no bank conflicts). The epilogue
+// stages the int32 tile in shared memory and applies QConv's epilogue (IgemmEpilogue) to
+// four channels a thread, reading the int8 residual z (loaded into shared memory with the first
+// slice) and writing y as one 4-byte word.
+//
+// Why not wgmma (Hopper's warpgroup MMA): mma.sync reaches about two thirds of its rate but
+// runs on sm_80 and sm_90 alike, and most of ResNet-50's int8 layers at batch 256 are bound by
+// memory (K = 64..256 deep), where the tile loop, not the MMA rate, decides.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "backends/cuda/conv_launch.h"
+
+namespace qrt::cuda::launch {
+
+struct IgemmGeometry {
+  int n = 0, h = 0, w = 0, c = 0;  // x [n, h, w, c]
+  int oh = 0, ow = 0, k = 0;       // y [n, oh, ow, k]
+  int r = 1, s = 1;                // filter taps
+  int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+};
+
+// QConv's epilogue, per output channel c (as QDepthwiseEpilogue, plus the residual z):
+//   fp32 out: y = act(float(acc) * mult[c] + bias[c] (+ z_scale * z)), the reference's roundings;
+//   int8 out: y = saturate(round_half_even(act'(acc * mult[c] + bias[c] (+ z * z_scale)))) with
+//             every constant (mult, bias, z_scale, clip bounds) already divided by y_scale, and
+//             FMAs: within one quantization step of the reference (a value may cross a rounding
+//             boundary), as cuDNN's fused graph. The exact order (a division per value) made
+//             the epilogue, not memory, the bound of ResNet-50's layer1 conv3 on an H100.
+struct IgemmEpilogue {
+  const float* mult = nullptr;  // [k], device: x_scale * w_scale[c] (int8 out: / y_scale)
+  const float* bias = nullptr;  // [k], device (zeros when the node has none; int8 out: / y_scale)
+  const int8_t* z = nullptr;    // int8 residual of y's shape (channels-last), or null
+  float z_scale = 0.f;          // int8 out: / y_scale
+  QAct act = QAct::kNone;
+  float lo = 0.f, hi = 0.f;     // clip bounds (int8 out: / y_scale)
+  bool y_int8 = true;
+};
+
+// The tile shapes the kernel is instantiated for (the tuner times each; "ig<index>" tactics).
+struct IgemmTile {
+  int bm, bn;
+};
+inline constexpr IgemmTile kIgemmTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64},
+                                            {128, 64}, {64, 128}, {64, 64}};  // 4-6: two stages, more CTAs an SM
+inline constexpr int kIgemmTileCount = 7;
+constexpr int kIgemmDepth = 64;  // the depth slice (bytes of one tap's channels per row)
+constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
+
+// Whether the kernel computes this geometry: C and K multiples of 16 (16-byte loads, 4-byte
+// stores), every x and y index in int32.
+bool igemmFits(const IgemmGeometry& g);
+
+inline int64_t igemmCPad(int64_t c) { return (c + kIgemmDepth - 1) / kIgemmDepth * kIgemmDepth; }
+inline int64_t igemmKPad(int64_t k) { return (k + kIgemmKPad - 1) / kIgemmKPad * kIgemmKPad; }
+
+// [K, C, R, S] int8 weights (the node's) -> [K_pad][R * S][C_pad], zeros in the padding.
+inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, int64_t r, int64_t s) {
+  const int64_t cp = igemmCPad(c), kp = igemmKPad(k), taps = r * s;
+  std::vector<int8_t> out(static_cast<size_t>(kp * taps * cp), 0);
+  for (int64_t o = 0; o < k; ++o)
+    for (int64_t i = 0; i < c; ++i)
+      for (int64_t t = 0; t < taps; ++t) out[static_cast<size_t>((o * taps + t) * cp + i)] = w[(o * c + i) * taps + t];
+  return out;
+}
+
+// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g).
+void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
+                cudaStream_t s);
+
+}  // namespace qrt::cuda::launch
