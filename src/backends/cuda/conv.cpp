@@ -246,19 +246,7 @@ class ConvKernel final : public CudaKernel {
     launch::StemGeometry g;
     using In = launch::StemGeometry::Input;
     g.input = !x_nchw_ ? In::kNhwcHalf : dtype_ == DataType::kFloat ? In::kNchwFloat : In::kNchwHalf;
-    g.n = static_cast<int>(x[0]);
-    g.c = static_cast<int>(x[1]);
-    g.h = static_cast<int>(x[2]);
-    g.w = static_cast<int>(x[3]);
-    g.oh = static_cast<int>(y[2]);
-    g.ow = static_cast<int>(y[3]);
-    g.m = static_cast<int>(w[0]);
-    g.kh = static_cast<int>(w[2]);
-    g.kw = static_cast<int>(w[3]);
-    g.sh = static_cast<int>(win.strides[0]);
-    g.sw = static_cast<int>(win.strides[1]);
-    g.ph = static_cast<int>(win.pad_begin[0]);
-    g.pw = static_cast<int>(win.pad_begin[1]);
+    static_cast<launch::Conv2dShape&>(g) = conv2dShape(x, w, y, win);
     g.k_pad = launch::stemKPad(g.kh, g.kw, g.c);
     if (x[1] > 4 || w[1] != x[1] || !launch::stemConvSupported(g))
       return unsupported(who_, ": outside the stem kernel (C <= 4, M a multiple of 8, kh*kw*C <= ", launch::kStemMaxK,

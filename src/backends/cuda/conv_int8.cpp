@@ -25,8 +25,7 @@
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/kernel_table.h"
-#include "backends/cuda/qconv_igemm.h"
-#include "backends/cuda/qdepthwise.h"
+#include "backends/cuda/own_qconv.h"
 #include "ops/op.h"
 
 namespace qrt::cuda {

@@ -11,8 +11,7 @@
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
-#include "backends/cuda/qconv_igemm.h"
-#include "backends/cuda/qdepthwise.h"
+#include "backends/cuda/own_qconv.h"
 #include "backends/cuda/tactic_timer.h"
 #include "builder/opt_shapes.h"
 #include "core/file_util.h"

@@ -4,13 +4,13 @@
 
 namespace qrt::cuda {
 
-launch::DepthwiseGeometry depthwiseGeometry(const Dims& x, const Dims& w, const Dims& y, const Window& win,
-                                            bool channels_last) {
-  launch::DepthwiseGeometry g;
+launch::Conv2dShape conv2dShape(const Dims& x, const Dims& w, const Dims& y, const Window& win) {
+  launch::Conv2dShape g;
   g.n = static_cast<int>(x[0]);
   g.c = static_cast<int>(x[1]);
   g.h = static_cast<int>(x[2]);
   g.w = static_cast<int>(x[3]);
+  g.m = static_cast<int>(y[1]);
   g.oh = static_cast<int>(y[2]);
   g.ow = static_cast<int>(y[3]);
   g.kh = static_cast<int>(w[2]);
@@ -21,6 +21,13 @@ launch::DepthwiseGeometry depthwiseGeometry(const Dims& x, const Dims& w, const 
   g.pw = static_cast<int>(win.pad_begin[1]);
   g.dh = static_cast<int>(win.dilations[0]);
   g.dw = static_cast<int>(win.dilations[1]);
+  return g;
+}
+
+launch::DepthwiseGeometry depthwiseGeometry(const Dims& x, const Dims& w, const Dims& y, const Window& win,
+                                            bool channels_last) {
+  launch::DepthwiseGeometry g;
+  static_cast<launch::Conv2dShape&>(g) = conv2dShape(x, w, y, win);
   g.channels_last = channels_last;
   return g;
 }

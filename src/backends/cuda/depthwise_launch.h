@@ -15,9 +15,7 @@
 
 namespace qrt::cuda::launch {
 
-struct DepthwiseGeometry {
-  int n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0;
-  int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+struct DepthwiseGeometry : Conv2dShape {  // m == c
   bool channels_last = false;
 };
 

@@ -15,6 +15,15 @@ namespace qrt::cuda::launch {
 
 constexpr int kMaxRank = 8;
 
+// The shape of a 2-D convolution as qrt's own convolution kernels take it (depthwise, stem, int8
+// implicit GEMM; conv2dShape in depthwise_geometry.h fills it from the IR): x [n, c, h, w],
+// y [n, m, oh, ow] (logical dims; the kernels say which layout they read), kh x kw taps, strides,
+// leading pads, dilations.
+struct Conv2dShape {
+  int n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0, m = 0;
+  int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
+
 // ---- elementwise.cu ----
 enum class UnaryOp {
   kRelu, kLeakyRelu, kSigmoid, kTanh, kHardSigmoid, kHardSwish, kElu, kSelu, kCelu, kSoftplus, kSoftsign,

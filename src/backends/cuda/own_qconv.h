@@ -71,4 +71,24 @@ Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k,
 // "on" / "off" / unset for an environment variable.
 bool envIs(const char* name, const char* value);
 
+// createQConv's steps (conv_int8.cpp): `cudnn` (the node's cuDNN QConv kernel) as it is where the
+// node is none the own kernel computes, else an OwnQConvKernel around it.
+// - Depthwise layers (group == C == M, 2-D, channels-last, no residual; qdepthwise.cpp): tactic
+//   "dw", and the default for shapes without a tactic. QRT_CUDA_DEPTHWISE.
+// - Dense layers (group 1, 2-D, channels-last, C and M multiples of 16, with or without the int8
+//   residual z; qconv_igemm.cpp): tactics "ig0".."ig6" (the tile shape); cuDNN runs shapes
+//   without a tactic. QRT_CUDA_IGEMM.
+Result<std::unique_ptr<Kernel>> withQDepthwise(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
+                                               const EpilogueActivation& act, std::unique_ptr<Kernel> cudnn);
+Result<std::unique_ptr<Kernel>> withQIgemm(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
+                                           const EpilogueActivation& act, std::unique_ptr<Kernel> cudnn);
+
+// The own kernels as tactic candidates for a QConv node at its build shapes (constant weights and
+// scales from the IR, scratch data elsewhere), timed by `time`; the implicit GEMM times every tile
+// shape and reports the fastest. kUnsupported where the kernel does not compute the node.
+Status qdepthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                               double* us);
+Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                           double* us);
+
 }  // namespace qrt::cuda

@@ -1,11 +1,12 @@
-// QConv's dense path (qconv_igemm.h): qrt's INT8 implicit-GEMM kernel with QConv's epilogue and
-// the int8 residual, chosen at reshape by the node's stored tactic; cuDNN's QConv kernel runs
-// every shape or node it does not take.
-#include "backends/cuda/qconv_igemm.h"
-
+// QConv's dense path (own_qconv.h): qrt's INT8 implicit-GEMM kernel (qconv_igemm.cu) for dense
+// 2-D layers (group 1, channels-last, C and M multiples of 16) with QConv's epilogue and the int8
+// residual z, where the stored tactic is "ig<tile>" (it beat cuDNN's int8 plans at build time).
+// Shapes without a tactic run on cuDNN unless QRT_CUDA_IGEMM=on (=off never takes the kernel);
+// cuDNN's QConv kernel runs every shape or node the kernel does not take.
 #include <cstdlib>
 #include <vector>
 
+#include "backends/cuda/depthwise_geometry.h"
 #include "backends/cuda/own_qconv.h"
 #include "backends/cuda/qconv_igemm_launch.h"
 #include "ops/op.h"
@@ -51,27 +52,12 @@ class QIgemmKernel final : public OwnQConvKernel {
       return unsupported(who_, ": the implicit-GEMM kernel takes int8 x and weights");
     QRT_ASSIGN_OR_RETURN(Window win, convWindow(attrs_, x, w));
     if (win.rank != 2) return unsupported(who_, ": not a 2-D convolution");
-    launch::IgemmGeometry g;
-    g.n = static_cast<int>(x[0]);
-    g.c = static_cast<int>(x[1]);
-    g.h = static_cast<int>(x[2]);
-    g.w = static_cast<int>(x[3]);
-    g.k = static_cast<int>(y[1]);
-    g.oh = static_cast<int>(y[2]);
-    g.ow = static_cast<int>(y[3]);
-    g.r = static_cast<int>(w[2]);
-    g.s = static_cast<int>(w[3]);
-    g.stride_h = static_cast<int>(win.strides[0]);
-    g.stride_w = static_cast<int>(win.strides[1]);
-    g.pad_h = static_cast<int>(win.pad_begin[0]);
-    g.pad_w = static_cast<int>(win.pad_begin[1]);
-    g.dil_h = static_cast<int>(win.dilations[0]);
-    g.dil_w = static_cast<int>(win.dilations[1]);
+    const launch::IgemmGeometry g = conv2dShape(x, w, y, win);
     if (x[0] > (1 << 30) || x[1] > (1 << 30) || x[2] > (1 << 20) || x[3] > (1 << 20) || w[0] > (1 << 30) ||
         !launch::igemmFits(g))
       return unsupported(who_, ": the implicit-GEMM kernel takes channel counts that are multiples of 16 and "
                                "32-bit indices");
-    QRT_RETURN_IF_ERROR(prepareEpilogue(in, out, g.k));
+    QRT_RETURN_IF_ERROR(prepareEpilogue(in, out, g.m));
     epi_ = launch::IgemmEpilogue{};
     if (has_z_) {
       if (in.size() < 8 || !in[7].data) return unsupported(who_, ": the implicit-GEMM kernel needs a constant z_scale");
@@ -105,7 +91,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     }
     // Without a tactic (QRT_CUDA_IGEMM=on): narrow tiles for narrow layers.
     tile_ = tileOf(tactic);
-    if (tile_ < 0) tile_ = g.k <= 64 ? 1 : 0;
+    if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
     return Status::Ok();
   }
 

@@ -94,7 +94,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
 
   const int chunk = tid & 3;
   const int cblocks = (g.c + kBK - 1) / kBK;
-  const int taps = g.r * g.s;
+  const int taps = g.kh * g.kw;
   const int slices = taps * cblocks;
   const int wrow = taps * cblocks * kBK;  // bytes of one output channel's weights
 
@@ -111,8 +111,8 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
     const int t = mm / g.ow;
     const int oy = t % g.oh;
     const int nb = t / g.oh;
-    a_ih0[i] = oy * g.stride_h - g.pad_h;
-    a_iw0[i] = ox * g.stride_w - g.pad_w;
+    a_ih0[i] = oy * g.sh - g.ph;
+    a_iw0[i] = ox * g.sw - g.pw;
     a_off[i] = nb * g.h * g.w * g.c + chunk * 16;
   }
   const int8_t* b_src[Cfg::kBChunks];
@@ -125,13 +125,13 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
   auto load = [&](int stage, int slice) {
     const int tap = slice / cblocks;
     const int cb = slice - tap * cblocks;
-    const int fr = tap / g.s, fs = tap - fr * g.s;
+    const int fr = tap / g.kw, fs = tap - fr * g.kw;
     const int cc = cb * kBK + chunk * 16;
     uint8_t* a_dst = sa + stage * BM * kBK;
 #pragma unroll
     for (int i = 0; i < Cfg::kAChunks; ++i) {
       const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
-      const int ih = a_ih0[i] + fr * g.dil_h, iw = a_iw0[i] + fs * g.dil_w;
+      const int ih = a_ih0[i] + fr * g.dh, iw = a_iw0[i] + fs * g.dw;
       const bool ok = a_ok[i] && static_cast<unsigned>(ih) < static_cast<unsigned>(g.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(g.w) && cc < g.c;
       const int8_t* src = ok ? x + a_off[i] + (ih * g.w + iw) * g.c + cb * kBK : x;
@@ -161,8 +161,8 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
     for (int i = tid; i < BM * kRowChunks; i += Cfg::kThreads) {
       const int row = i / kRowChunks, c16 = i - row * kRowChunks;
       const int m = m0 + row, co = n0 + c16 * 16;
-      const bool ok = m < m_total && co < g.k;
-      cpAsync16(sz + row * BN + c16 * 16, ok ? e.z + static_cast<size_t>(m) * g.k + co : e.z, ok);
+      const bool ok = m < m_total && co < g.m;
+      cpAsync16(sz + row * BN + c16 * 16, ok ? e.z + static_cast<size_t>(m) * g.m + co : e.z, ok);
     }
   }
 #pragma unroll
@@ -225,7 +225,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
   constexpr int kVecs = BN / 4;
   const int cv = tid % kVecs;
   const int co = n0 + cv * 4;
-  if (co >= g.k) return;
+  if (co >= g.m) return;
   const float4 mult = *reinterpret_cast<const float4*>(e.mult + co);
   const float4 bias = *reinterpret_cast<const float4*>(e.bias + co);
   const float mv[4] = {mult.x, mult.y, mult.z, mult.w}, bv[4] = {bias.x, bias.y, bias.z, bias.w};
@@ -234,7 +234,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
     if (m >= m_total) break;
     const int4 a = *reinterpret_cast<const int4*>(sc + row * Cfg::kLdc + cv * 4);
     const int av[4] = {a.x, a.y, a.z, a.w};
-    const size_t o = static_cast<size_t>(m) * g.k + co;
+    const size_t o = static_cast<size_t>(m) * g.m + co;
     const unsigned zw = e.z ? *reinterpret_cast<const unsigned*>(sz + row * BN + cv * 4) : 0u;
     if (e.y_int8) {
       unsigned word = 0;
@@ -267,7 +267,7 @@ void launchTile(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     opted.fetch_or(bit);
   }
   const int m_total = g.n * g.oh * g.ow;
-  const int n_tiles = (g.k + BN - 1) / BN;
+  const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
   const size_t smem = Cfg::kSmem + (e.z ? Cfg::kZBytes : 0);
   kernel<<<blocks, Cfg::kThreads, smem, s>>>(x, w, y, g, e, m_total, n_tiles);
@@ -276,10 +276,10 @@ void launchTile(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
 }  // namespace
 
 bool igemmFits(const IgemmGeometry& g) {
-  const int64_t xs = int64_t{g.n} * g.h * g.w * g.c, ys = int64_t{g.n} * g.oh * g.ow * g.k;
-  const int64_t m_tiles = (int64_t{g.n} * g.oh * g.ow + 63) / 64, n_tiles = (g.k + 63) / 64;
-  return g.c > 0 && g.k > 0 && g.c % 16 == 0 && g.k % 16 == 0 && xs < (int64_t{1} << 31) &&
-         ys < (int64_t{1} << 31) && m_tiles * n_tiles < (int64_t{1} << 31) && g.r >= 1 && g.s >= 1;
+  const int64_t xs = int64_t{g.n} * g.h * g.w * g.c, ys = int64_t{g.n} * g.oh * g.ow * g.m;
+  const int64_t m_tiles = (int64_t{g.n} * g.oh * g.ow + 63) / 64, n_tiles = (g.m + 63) / 64;
+  return g.c > 0 && g.m > 0 && g.c % 16 == 0 && g.m % 16 == 0 && xs < (int64_t{1} << 31) &&
+         ys < (int64_t{1} << 31) && m_tiles * n_tiles < (int64_t{1} << 31) && g.kh >= 1 && g.kw >= 1;
 }
 
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,

@@ -3,10 +3,10 @@
 // ones layer by layer (ResNet-50 at batch 256, bench/gpu/NOTES.md), so an INT8 engine on them
 // cannot beat FP16; TensorRT has its own int8 kernels, and so does qrt now.
 //
-// The GEMM: rows are output pixels (M = N * OH * OW), columns output channels (K), depth the
-// taps times input channels (R * S * C). Channels-last int8 x and y; the weights re-laid out
-// once as [K_pad][R * S][C_pad] (C_pad = C rounded up to 64, K_pad = K rounded up to 128, zeros
-// in the padding), so a 64-deep slice of one tap is one 64-byte row of x per output pixel and
+// The GEMM: rows are output pixels (N * OH * OW), columns output channels (Conv2dShape's m),
+// depth the taps times input channels (kh * kw * C). Channels-last int8 x and y; the weights re-laid out
+// once as [M_pad][kh * kw][C_pad] (C_pad = C rounded up to 64, M_pad = the output channels rounded
+// up to 128, zeros in the padding), so a 64-deep slice of one tap is one 64-byte row of x per output pixel and
 // one of w per output channel. Each CTA computes a BM x BN tile with mma.sync m16n8k32 (s8 x s8
 // -> s32), loading slices with cp.async (zero fill for padding pixels and channels past C) into
 // a 4-stage pipeline (2 stages in the tiles for shallow layers), read by ldmatrix from XOR-swizzled rows (no bank conflicts). The epilogue
@@ -25,15 +25,12 @@
 #include <vector>
 
 #include "backends/cuda/conv_launch.h"
+#include "backends/cuda/launch.h"
 
 namespace qrt::cuda::launch {
 
-struct IgemmGeometry {
-  int n = 0, h = 0, w = 0, c = 0;  // x [n, h, w, c]
-  int oh = 0, ow = 0, k = 0;       // y [n, oh, ow, k]
-  int r = 1, s = 1;                // filter taps
-  int stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
-};
+// x [n, h, w, c] and y [n, oh, ow, m], channels-last int8 (Conv2dShape's fields).
+using IgemmGeometry = Conv2dShape;
 
 // QConv's epilogue, per output channel c (as QDepthwiseEpilogue, plus the residual z):
 //   fp32 out: y = act(float(acc) * mult[c] + bias[c] (+ z_scale * z)), the reference's roundings;
@@ -69,7 +66,7 @@ bool igemmFits(const IgemmGeometry& g);
 inline int64_t igemmCPad(int64_t c) { return (c + kIgemmDepth - 1) / kIgemmDepth * kIgemmDepth; }
 inline int64_t igemmKPad(int64_t k) { return (k + kIgemmKPad - 1) / kIgemmKPad * kIgemmKPad; }
 
-// [K, C, R, S] int8 weights (the node's) -> [K_pad][R * S][C_pad], zeros in the padding.
+// [M, C, kh, kw] int8 weights (the node's) -> [M_pad][kh * kw][C_pad], zeros in the padding.
 inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, int64_t r, int64_t s) {
   const int64_t cp = igemmCPad(c), kp = igemmKPad(k), taps = r * s;
   std::vector<int8_t> out(static_cast<size_t>(kp * taps * cp), 0);

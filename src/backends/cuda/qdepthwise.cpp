@@ -1,8 +1,8 @@
-// QConv's depthwise path (qdepthwise.h): qrt's INT8 depthwise kernel with QConv's epilogue,
-// chosen at reshape by the node's stored tactic, else by default; the cuDNN QConv kernel runs
-// every shape or node the depthwise kernel does not take.
-#include "backends/cuda/qdepthwise.h"
-
+// QConv's depthwise path (own_qconv.h): qrt's INT8 depthwise kernel (qdepthwise.cu) with QConv's
+// epilogue for depthwise layers (group == C == M, 2-D, channels-last), as the FP16 ConvKernel
+// takes depthwise.cu: where the stored tactic is "dw" (it beat cuDNN's int8 plans at build time),
+// or by default for shapes without a tactic; QRT_CUDA_DEPTHWISE=off never takes it, =on always
+// where it applies. The cuDNN QConv kernel runs every shape or node it does not take.
 #include <vector>
 
 #include "backends/cuda/depthwise_geometry.h"

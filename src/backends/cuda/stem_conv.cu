@@ -493,6 +493,7 @@ bool stemActivationSupported(UnaryOp op) {
 }
 
 bool stemConvSupported(const StemGeometry& g) {
+  if (g.dh != 1 || g.dw != 1) return false;  // undilated
   if (g.c < 1 || g.c > 4 || g.m < 8 || g.m % 8 != 0 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) return false;
   if (g.k_pad != stemKPad(g.kh, g.kw, g.c) || g.k_pad > kStemMaxK) return false;
   if (g.oh < 1 || g.ow < 1 || g.n < 1 || g.ph < 0 || g.pw < 0) return false;

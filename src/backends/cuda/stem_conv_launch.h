@@ -28,11 +28,9 @@
 
 namespace qrt::cuda::launch {
 
-struct StemGeometry {
+struct StemGeometry : Conv2dShape {  // dilation 1
   enum class Input { kNhwcHalf, kNchwHalf, kNchwFloat };
   Input input = Input::kNhwcHalf;
-  int n = 0, c = 0, h = 0, w = 0, oh = 0, ow = 0, m = 0;
-  int kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0;
   int k_pad = 0;  // kh * kw * c rounded up to 16 (stemKPad)
   int blocks = 0;  // blocks along the pixel tiles (stemConvPrepare), so a launch makes no host query
   // Set by stemConvPrepare: the row-tile kernel's tile (output rows x columns, a multiple of 16),

@@ -20,6 +20,7 @@
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_tactic_file.h"
 #include "backends/cuda/cuda_kernel.h"
+#include "backends/cuda/depthwise_geometry.h"
 #include "backends/cuda/runtime.h"
 #include "backends/cuda/stem_conv_launch.h"
 #include "ops/nn_params.h"
@@ -56,19 +57,8 @@ bool stemShapes(const ir::Node& n) {
   if (!act.ok() || (act->on && !launch::stemActivationSupported(act->op))) return false;
   launch::StemGeometry g;
   g.input = launch::StemGeometry::Input::kNchwFloat;
-  g.n = x->dims[0] > 0 ? static_cast<int>(x->dims[0]) : 1;  // a dynamic batch is checked again at reshape
-  g.c = static_cast<int>(x->dims[1]);
-  g.h = static_cast<int>(x->dims[2]);
-  g.w = static_cast<int>(x->dims[3]);
-  g.oh = static_cast<int>(y->dims[2]);
-  g.ow = static_cast<int>(y->dims[3]);
-  g.m = static_cast<int>(w->dims[0]);
-  g.kh = static_cast<int>(w->dims[2]);
-  g.kw = static_cast<int>(w->dims[3]);
-  g.sh = static_cast<int>(win->strides[0]);
-  g.sw = static_cast<int>(win->strides[1]);
-  g.ph = static_cast<int>(win->pad_begin[0]);
-  g.pw = static_cast<int>(win->pad_begin[1]);
+  static_cast<launch::Conv2dShape&>(g) = conv2dShape(x->dims, w->dims, y->dims, *win);
+  if (x->dims[0] <= 0) g.n = 1;  // a dynamic batch is checked again at reshape
   g.k_pad = launch::stemKPad(g.kh, g.kw, g.c);
   return x->dims[1] > 0 && x->dims[2] > 0 && x->dims[3] > 0 && launch::stemConvSupported(g);
 }
