@@ -24,6 +24,7 @@ TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <cstring>
 #include <random>
 #include <string>
+#include <memory>
 #include <vector>
 
 #include "core/status_macros.h"
@@ -167,10 +168,18 @@ Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
 }
 
 // One block, built with `tactics`: "tuned" (the builder's timing), "heuristic" (no timing:
-// QRT_CUDA_TACTICS=heuristic) or "igemm" (timing with QRT_CUDA_IGEMM=on: qrt's implicit-GEMM kernel
-// wins wherever it computes the layer, C and K multiples of 16), against the reference backend.
+// QRT_CUDA_TACTICS=heuristic), "igemm" (timing with QRT_CUDA_IGEMM=on: qrt's implicit-GEMM kernel
+// wins wherever it computes the layer, C and K multiples of 16) or "tile<t>" (no timing; the
+// kernel with tile shape t wherever it takes the layer, for the build and the run), against the
+// reference backend.
 void checkBlock(const Block& b, const std::string& tactics) {
   SCOPED_TRACE(b.name + " " + tactics);
+  std::vector<std::unique_ptr<test::ScopedEnv>> tile_env;
+  if (tactics.rfind("tile", 0) == 0) {
+    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_TACTICS", "heuristic"));
+    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_IGEMM", "on"));
+    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_IGEMM_TILE", tactics.c_str() + 4));
+  }
   Model m = blockModel(b);
   auto cpu = build(m, false);
   ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
@@ -179,8 +188,11 @@ void checkBlock(const Block& b, const std::string& tactics) {
       test::ScopedEnv e("QRT_CUDA_TACTICS", "heuristic");
       return build(m, true);
     }
-    test::ScopedEnv e("QRT_CUDA_IGEMM", tactics == "igemm" ? "on" : nullptr);
-    return build(m, true);
+    if (tactics == "igemm") {
+      test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
+      return build(m, true);
+    }
+    return build(m, true);  // "tuned", and the tile modes (their environment is set above)
   }();
   ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
   int with_z = 0, adds = 0;
@@ -252,6 +264,26 @@ TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
       {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
   };
   for (const Block& b : blocks) checkBlock(b, "igemm");
+}
+
+// Every tile shape of the kernel, the streaming one (tile 7: 1 to 4 slices; deeper layers fall
+// back to cuDNN) included, without timing: partial pixel and channel tiles, 1 to 4 slices,
+// residual or not, int8 or float out.
+TEST(CudaQres, EveryImplicitGemmTileWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  const Block blocks[] = {
+      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
+      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
+      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
+      {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
+      {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
+       true, false},
+      {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false},
+      {"identity 1x1 C=64, batch 12 at 56x56 (several pixel tiles a CTA)", {12, 64, 56, 56}, 64, 1, 1, false, true,
+       true},
+  };
+  for (int t = 0; t < 8; ++t)
+    for (const Block& b : blocks) checkBlock(b, "tile" + std::to_string(t));
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     launch::IgemmEpilogue e = epi_;
     e.z = has_z_ ? in[6].as<const int8_t>() : nullptr;
     launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_,
-                       stream());
+                       stream_blocks_, stream());
   }
 
   Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
@@ -89,16 +89,25 @@ class QIgemmKernel final : public OwnQConvKernel {
       epi_.lo /= y_scale_;
       epi_.hi /= y_scale_;
     }
-    // Without a tactic (QRT_CUDA_IGEMM=on): narrow tiles for narrow layers.
+    // Without a tactic (QRT_CUDA_IGEMM=on): QRT_CUDA_IGEMM_TILE (tests of every tile), else narrow
+    // tiles for narrow layers.
     tile_ = tileOf(tactic);
+    const char* forced = std::getenv("QRT_CUDA_IGEMM_TILE");
+    if (tile_ < 0 && forced) tile_ = tileOf(std::string(kPrefix) + forced);
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
+    stream_blocks_ = 0;
+    if (tile_ == launch::kIgemmStreamTile) {
+      stream_blocks_ = launch::igemmStreamBlocks(g, has_z_);
+      if (stream_blocks_ <= 0)
+        return unsupported(who_, ": the streaming tile takes 1 to 4 slices (256 channels of a 1x1 layer)");
+    }
     return Status::Ok();
   }
 
  private:
   launch::IgemmGeometry geom_;
   launch::IgemmEpilogue epi_;
-  int tile_ = 0;
+  int tile_ = 0, stream_blocks_ = 0;
   DeviceBuffer w_, mult_folded_, bias_folded_;
 };
 
@@ -121,7 +130,9 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
-    QRT_RETURN_IF_ERROR(timeOwnQConv(node, dev, k, name, time, &t_us));
+    Status st = timeOwnQConv(node, dev, k, name, time, &t_us);
+    if (st.code() == StatusCode::kUnsupported && t > 0) continue;  // a tile that does not take the layer
+    QRT_RETURN_IF_ERROR(st);
     if (tactic->empty() || t_us < best) {
       best = t_us;
       *tactic = name;

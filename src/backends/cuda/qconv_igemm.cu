@@ -1,4 +1,5 @@
 // qrt's INT8 implicit-GEMM convolution: see qconv_igemm_launch.h for the scheme.
+#include <algorithm>
 #include <atomic>
 
 #include "backends/cuda/qconv_igemm_launch.h"
@@ -61,6 +62,120 @@ __device__ __forceinline__ unsigned foldedByte(int acc, float mult, float bias, 
 
 // BM x BN tile, WM x WN warps, kStages-deep cp.async pipeline; MINB: CTAs an SM must hold
 // (__launch_bounds__; caps registers so that shallow memory-bound layers keep more loads in flight).
+// A thread's output pixel (row of the A operand): its input window's corner and the offset of its
+// image plus the thread's 16-byte chunk; ok false past the last pixel.
+struct PixelRow {
+  int ih0, iw0, off;
+  bool ok;
+};
+__device__ __forceinline__ PixelRow pixelRow(int m, int m_total, const IgemmGeometry& g, int chunk) {
+  PixelRow p;
+  p.ok = m < m_total;
+  const int mm = p.ok ? m : 0;
+  const int ox = mm % g.ow;
+  const int t = mm / g.ow;
+  const int oy = t % g.oh;
+  const int nb = t / g.oh;
+  p.ih0 = oy * g.sh - g.ph;
+  p.iw0 = ox * g.sw - g.pw;
+  p.off = nb * g.h * g.w * g.c + chunk * 16;
+  return p;
+}
+
+// Slice `slice` of the depth: its tap (fr, fs) and first channel.
+struct SliceAt {
+  int fr, fs, c0;
+};
+__device__ __forceinline__ SliceAt sliceAt(int slice, int cblocks, int kw) {
+  const int tap = slice / cblocks;
+  const int fr = tap / kw;
+  return SliceAt{fr, tap - fr * kw, (slice - tap * cblocks) * kBK};
+}
+
+// Queues a thread's 16-byte chunk of pixel row `row` of a slice into `buf` (zero fill for padding
+// pixels, channels past C and rows past the last pixel).
+__device__ __forceinline__ void loadPixelChunk(uint8_t* buf, int row, int chunk, const PixelRow& p, const SliceAt& sl,
+                                               const IgemmGeometry& g, const int8_t* x) {
+  const int ih = p.ih0 + sl.fr * g.dh, iw = p.iw0 + sl.fs * g.dw;
+  const bool ok = p.ok && static_cast<unsigned>(ih) < static_cast<unsigned>(g.h) &&
+                  static_cast<unsigned>(iw) < static_cast<unsigned>(g.w) && sl.c0 + chunk * 16 < g.c;
+  cpAsync16(buf + swizzle(row, chunk), ok ? x + p.off + (ih * g.w + iw) * g.c + sl.c0 : x, ok);
+}
+
+// One 64-deep slice of a warp's MT x NT m16n8 tiles: rows a_row0.. of the pixel slice a_s,
+// channels b_row0.. of the weight slice b_s (both 64-byte swizzled rows).
+template <int MT, int NT>
+__device__ __forceinline__ void mmaSlice(int (&acc)[MT][NT][4], const uint8_t* a_s, const uint8_t* b_s, int a_row0,
+                                         int b_row0, int lane) {
+#pragma unroll
+  for (int ks = 0; ks < 2; ++ks) {  // two 32-deep MMA steps a slice
+    uint32_t af[MT][4], bf[NT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      // x4: rows 0-15 of the m-tile, chunk 2ks (lanes 0-15) and 2ks+1 (lanes 16-31): a0..a3.
+      const int row = a_row0 + mt * 16 + (lane & 15);
+      ldmatrixX4(af[mt], a_s + swizzle(row, ks * 2 + (lane >> 4)));
+    }
+#pragma unroll
+    for (int np = 0; np < NT / 2; ++np) {
+      // x4: channels 0-7 (chunks 2ks, 2ks+1) then 8-15: b0, b1 of two n-tiles.
+      const int row = b_row0 + np * 16 + (lane & 7) + ((lane >> 4) << 3);
+      uint32_t r[4];
+      ldmatrixX4(r, b_s + swizzle(row, ks * 2 + ((lane >> 3) & 1)));
+      bf[2 * np][0] = r[0];
+      bf[2 * np][1] = r[1];
+      bf[2 * np + 1][0] = r[2];
+      bf[2 * np + 1][1] = r[3];
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) mmaS8(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+  }
+}
+
+// Writes a warp's accumulators (m16n8 tile (mt, nt) holds rows lane/4 (+8), columns 2 (lane%4)
+// (+1)) into an int32 tile with row pitch ldc, from row0 / col0.
+template <int MT, int NT>
+__device__ __forceinline__ void stageAcc(int* sc, int ldc, int row0, int col0, const int (&acc)[MT][NT][4], int lane) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const int row = row0 + mt * 16 + (lane >> 2);
+      const int col = col0 + nt * 8 + (lane & 3) * 2;
+      *reinterpret_cast<int2*>(sc + row * ldc + col) = make_int2(acc[mt][nt][0], acc[mt][nt][1]);
+      *reinterpret_cast<int2*>(sc + (row + 8) * ldc + col) = make_int2(acc[mt][nt][2], acc[mt][nt][3]);
+    }
+}
+
+// QConv's epilogue for four channels of one pixel (element o of y): int8 out as one 4-byte word.
+__device__ __forceinline__ void storeFour(void* y, size_t o, int4 a, const float (&mv)[4], const float (&bv)[4],
+                                          unsigned zw, const IgemmEpilogue& e) {
+  const int av[4] = {a.x, a.y, a.z, a.w};
+  if (e.y_int8) {
+    unsigned word = 0;
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      word |= foldedByte(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e) << (8 * j);
+    *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) = word;
+  } else {
+    float v[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = exactValue(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e);
+    *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
+  }
+}
+
+// The per-channel constants of four channels from c.
+__device__ __forceinline__ void loadFour(const float* p, int c, float (&v)[4]) {
+  const float4 f = *reinterpret_cast<const float4*>(p + c);
+  v[0] = f.x;
+  v[1] = f.y;
+  v[2] = f.z;
+  v[3] = f.w;
+}
+
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
 struct IgemmConfig {
   static constexpr int kThreads = WM * WN * 32;
@@ -78,7 +193,8 @@ struct IgemmConfig {
 };
 
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
-__global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
+__global__ void __launch_bounds__(WM* WN * 32, MINB)
+    igemmKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
                                                            void* __restrict__ y, IgemmGeometry g, IgemmEpilogue e,
                                                            int m_total, int n_tiles) {
   using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
@@ -99,22 +215,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
   const int wrow = taps * cblocks * kBK;  // bytes of one output channel's weights
 
   // Each thread's rows of the A (pixel) and B (channel) slices, fixed over the depth loop.
-  int a_ih0[Cfg::kAChunks], a_iw0[Cfg::kAChunks], a_off[Cfg::kAChunks];
-  bool a_ok[Cfg::kAChunks];
+  PixelRow a_rows[Cfg::kAChunks];
 #pragma unroll
-  for (int i = 0; i < Cfg::kAChunks; ++i) {
-    const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
-    const int m = m0 + row;
-    a_ok[i] = m < m_total;
-    const int mm = a_ok[i] ? m : 0;
-    const int ox = mm % g.ow;
-    const int t = mm / g.ow;
-    const int oy = t % g.oh;
-    const int nb = t / g.oh;
-    a_ih0[i] = oy * g.sh - g.ph;
-    a_iw0[i] = ox * g.sw - g.pw;
-    a_off[i] = nb * g.h * g.w * g.c + chunk * 16;
-  }
+  for (int i = 0; i < Cfg::kAChunks; ++i)
+    a_rows[i] = pixelRow(m0 + (tid >> 2) + i * (Cfg::kThreads / 4), m_total, g, chunk);
   const int8_t* b_src[Cfg::kBChunks];
 #pragma unroll
   for (int i = 0; i < Cfg::kBChunks; ++i) {
@@ -123,20 +227,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
   }
 
   auto load = [&](int stage, int slice) {
-    const int tap = slice / cblocks;
-    const int cb = slice - tap * cblocks;
-    const int fr = tap / g.kw, fs = tap - fr * g.kw;
-    const int cc = cb * kBK + chunk * 16;
-    uint8_t* a_dst = sa + stage * BM * kBK;
+    const SliceAt sl = sliceAt(slice, cblocks, g.kw);
 #pragma unroll
-    for (int i = 0; i < Cfg::kAChunks; ++i) {
-      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
-      const int ih = a_ih0[i] + fr * g.dh, iw = a_iw0[i] + fs * g.dw;
-      const bool ok = a_ok[i] && static_cast<unsigned>(ih) < static_cast<unsigned>(g.h) &&
-                      static_cast<unsigned>(iw) < static_cast<unsigned>(g.w) && cc < g.c;
-      const int8_t* src = ok ? x + a_off[i] + (ih * g.w + iw) * g.c + cb * kBK : x;
-      cpAsync16(a_dst + swizzle(row, chunk), src, ok);
-    }
+    for (int i = 0; i < Cfg::kAChunks; ++i)
+      loadPixelChunk(sa + stage * BM * kBK, (tid >> 2) + i * (Cfg::kThreads / 4), chunk, a_rows[i], sl, g, x);
     uint8_t* b_dst = sb + stage * BN * kBK;
 #pragma unroll
     for (int i = 0; i < Cfg::kBChunks; ++i) {
@@ -176,48 +270,14 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
     const int next = kt + kStages - 1;
     if (next < slices) load(next % kStages, next);
     cpAsyncCommit();
-    const uint8_t* a_s = sa + (kt % kStages) * BM * kBK;
-    const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
-#pragma unroll
-    for (int ks = 0; ks < 2; ++ks) {  // two 32-deep MMA steps a slice
-      uint32_t af[Cfg::kMTiles][4], bf[Cfg::kNTiles][2];
-#pragma unroll
-      for (int mt = 0; mt < Cfg::kMTiles; ++mt) {
-        // x4: rows 0-15 of the m-tile, chunk 2ks (lanes 0-15) and 2ks+1 (lanes 16-31): a0..a3.
-        const int row = wm * Cfg::kWarpM + mt * 16 + (lane & 15);
-        ldmatrixX4(af[mt], a_s + swizzle(row, ks * 2 + (lane >> 4)));
-      }
-#pragma unroll
-      for (int np = 0; np < Cfg::kNTiles / 2; ++np) {
-        // x4: channels 0-7 (chunks 2ks, 2ks+1) then 8-15: b0, b1 of two n-tiles.
-        const int row = wn * Cfg::kWarpN + np * 16 + (lane & 7) + ((lane >> 4) << 3);
-        uint32_t r[4];
-        ldmatrixX4(r, b_s + swizzle(row, ks * 2 + ((lane >> 3) & 1)));
-        bf[2 * np][0] = r[0];
-        bf[2 * np][1] = r[1];
-        bf[2 * np + 1][0] = r[2];
-        bf[2 * np + 1][1] = r[3];
-      }
-#pragma unroll
-      for (int mt = 0; mt < Cfg::kMTiles; ++mt)
-#pragma unroll
-        for (int nt = 0; nt < Cfg::kNTiles; ++nt) mmaS8(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
-    }
+    mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
+                                         wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
   }
   cpAsyncWait<0>();
   __syncthreads();  // every warp is done with the pipeline's shared memory
 
-  // Stage the int32 tile: accumulator (mt, nt) holds rows lane/4 (+8), columns 2 (lane%4) (+1).
   int* sc = reinterpret_cast<int*>(smem);
-#pragma unroll
-  for (int mt = 0; mt < Cfg::kMTiles; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < Cfg::kNTiles; ++nt) {
-      const int row = wm * Cfg::kWarpM + mt * 16 + (lane >> 2);
-      const int col = wn * Cfg::kWarpN + nt * 8 + (lane & 3) * 2;
-      *reinterpret_cast<int2*>(sc + row * Cfg::kLdc + col) = make_int2(acc[mt][nt][0], acc[mt][nt][1]);
-      *reinterpret_cast<int2*>(sc + (row + 8) * Cfg::kLdc + col) = make_int2(acc[mt][nt][2], acc[mt][nt][3]);
-    }
+  stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
   __syncthreads();
 
   // Four channels a thread (the same four for every row it takes): a warp covers 128 bytes of a
@@ -226,29 +286,116 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB) igemmKernel(const int8_t* _
   const int cv = tid % kVecs;
   const int co = n0 + cv * 4;
   if (co >= g.m) return;
-  const float4 mult = *reinterpret_cast<const float4*>(e.mult + co);
-  const float4 bias = *reinterpret_cast<const float4*>(e.bias + co);
-  const float mv[4] = {mult.x, mult.y, mult.z, mult.w}, bv[4] = {bias.x, bias.y, bias.z, bias.w};
+  float mv[4], bv[4];
+  loadFour(e.mult, co, mv);
+  loadFour(e.bias, co, bv);
   for (int row = tid / kVecs; row < BM; row += Cfg::kThreads / kVecs) {
     const int m = m0 + row;
     if (m >= m_total) break;
-    const int4 a = *reinterpret_cast<const int4*>(sc + row * Cfg::kLdc + cv * 4);
-    const int av[4] = {a.x, a.y, a.z, a.w};
-    const size_t o = static_cast<size_t>(m) * g.m + co;
     const unsigned zw = e.z ? *reinterpret_cast<const unsigned*>(sz + row * BN + cv * 4) : 0u;
-    if (e.y_int8) {
-      unsigned word = 0;
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        word |= foldedByte(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e) << (8 * j);
-      *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) = word;
-    } else {
-      float v[4];
-#pragma unroll
-      for (int j = 0; j < 4; ++j) v[j] = exactValue(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e);
-      *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
-    }
+    const int4 a = *reinterpret_cast<const int4*>(sc + row * Cfg::kLdc + cv * 4);
+    storeFour(y, static_cast<size_t>(m) * g.m + co, a, mv, bv, zw, e);
   }
+}
+
+// The streaming tile (kIgemmStreamTile) for shallow layers, where a CTA of the tiles above loads
+// its one to four slices and its residual, computes a few k-steps and spends the rest of its life
+// in the epilogue, so an SM's loads come in bursts (ResNet-50's residual 1x1 layers ran at ~1.6 TB/s
+// on an H100). Here a CTA of 4 warps (2 x 2 of 32 x 32) keeps its 64 output channels' weights, every
+// slice, in shared memory and walks pixel tiles blockIdx.x / n_tiles, + gridDim.x / n_tiles, ...:
+// the next tile's pixels and residual load (cp.async, double-buffered) while it computes and
+// writes the current one. Each warp stages its own accumulators, so no barrier separates its
+// MMAs from its stores.
+constexpr int kStreamBM = 64, kStreamBN = 64, kStreamThreads = 128, kStreamLdc = 40;  // ldc: conflict-free int2 stores
+constexpr int kStreamMaxSlices = 4;
+constexpr int kStreamSlice = kStreamBM * kBK;  // bytes of one pixel or weight slice (BM == BN)
+
+size_t streamSmem(int slices, bool z) {
+  return static_cast<size_t>(3 * slices * kStreamSlice + (z ? 2 * kStreamBM * kStreamBN : 0) +
+                             (kStreamThreads / 32) * 32 * kStreamLdc * 4);
+}
+
+__global__ void __launch_bounds__(kStreamThreads, 4)
+    igemmStreamKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
+                      IgemmEpilogue e, int m_total, int n_tiles, int m_tiles) {
+  extern __shared__ __align__(128) uint8_t smem[];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 1, wn = warp & 1, chunk = tid & 3;
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  const int slices = g.kh * g.kw * cblocks;
+  uint8_t* sb = smem;                            // [slices][64 channels][64 bytes]
+  uint8_t* sa = sb + slices * kStreamSlice;      // 2 x [slices][64 pixels][64 bytes]
+  uint8_t* sz = sa + 2 * slices * kStreamSlice;  // 2 x [64 pixels][64 channels] (with z)
+  int* sc = reinterpret_cast<int*>(sz + (e.z ? 2 * kStreamBM * kStreamBN : 0)) + warp * 32 * kStreamLdc;
+  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * kStreamBN;
+  const int step = static_cast<int>(gridDim.x) / n_tiles;
+  int mt = static_cast<int>(blockIdx.x) / n_tiles;
+  if (mt >= m_tiles) return;  // the whole CTA, before any barrier
+
+  // The CTA's weights, every slice, once.
+  const int wrow = slices * kBK;
+  for (int i = tid; i < kStreamBN * slices * 4; i += kStreamThreads) {
+    const int row = i / (slices * 4), rest = i - row * slices * 4, sl = rest >> 2, c = rest & 3;
+    cpAsync16(sb + sl * kStreamSlice + swizzle(row, c), w + static_cast<size_t>(n0 + row) * wrow + sl * kBK + c * 16,
+              true);
+  }
+  auto loadTile = [&](int buf, int tile) {
+    const int m0 = tile * kStreamBM;
+    uint8_t* a = sa + buf * slices * kStreamSlice;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int row = (tid >> 2) + i * 32;
+      const PixelRow p = pixelRow(m0 + row, m_total, g, chunk);
+      for (int sl = 0; sl < slices; ++sl)
+        loadPixelChunk(a + sl * kStreamSlice, row, chunk, p, sliceAt(sl, cblocks, g.kw), g, x);
+      if (e.z) {
+        const int m = m0 + row, co = n0 + chunk * 16;
+        const bool ok = m < m_total && co < g.m;
+        cpAsync16(sz + buf * kStreamBM * kStreamBN + row * kStreamBN + chunk * 16,
+                  ok ? e.z + static_cast<size_t>(m) * g.m + co : e.z, ok);
+      }
+    }
+  };
+
+  // The epilogue's four channels of this thread (lane % 8), the same in every tile.
+  const int cv = lane & 7;
+  const int co = n0 + wn * 32 + cv * 4;
+  float mv[4] = {0.f, 0.f, 0.f, 0.f}, bv[4] = {0.f, 0.f, 0.f, 0.f};
+  if (co < g.m) {
+    loadFour(e.mult, co, mv);
+    loadFour(e.bias, co, bv);
+  }
+
+  loadTile(0, mt);
+  cpAsyncCommit();  // group 0: the weights and the first tile
+  for (int it = 0; mt < m_tiles; mt += step, ++it) {
+    const int buf = it & 1;
+    if (mt + step < m_tiles) loadTile(buf ^ 1, mt + step);
+    cpAsyncCommit();  // possibly empty: the count stays one group a tile
+    cpAsyncWait<1>();
+    __syncthreads();  // tile mt (and the weights) landed for every thread
+    int acc[2][4][4] = {};
+    const uint8_t* a = sa + buf * slices * kStreamSlice;
+    for (int sl = 0; sl < slices; ++sl)
+      mmaSlice<2, 4>(acc, a + sl * kStreamSlice, sb + sl * kStreamSlice, wm * 32, wn * 32, lane);
+    stageAcc(sc, kStreamLdc, 0, 0, acc, lane);
+    __syncwarp();
+    if (co < g.m) {
+#pragma unroll
+      for (int r = 0; r < 8; ++r) {
+        const int row = r * 4 + (lane >> 3);  // of the warp's 32
+        const int m = mt * kStreamBM + wm * 32 + row;
+        if (m >= m_total) break;
+        const unsigned zw = e.z ? *reinterpret_cast<const unsigned*>(sz + buf * kStreamBM * kStreamBN +
+                                                                     (wm * 32 + row) * kStreamBN + wn * 32 + cv * 4)
+                                : 0u;
+        storeFour(y, static_cast<size_t>(m) * g.m + co, *reinterpret_cast<const int4*>(sc + row * kStreamLdc + cv * 4),
+                  mv, bv, zw, e);
+      }
+    }
+    __syncthreads();  // every warp is done with this tile's buffers and its staging
+  }
+  cpAsyncWait<0>();
 }
 
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
@@ -282,8 +429,27 @@ bool igemmFits(const IgemmGeometry& g) {
          ys < (int64_t{1} << 31) && m_tiles * n_tiles < (int64_t{1} << 31) && g.kh >= 1 && g.kw >= 1;
 }
 
+int igemmStreamBlocks(const IgemmGeometry& g, bool z) {
+  const int slices = g.kh * g.kw * ((g.c + kBK - 1) / kBK);
+  if (!igemmFits(g) || slices > kStreamMaxSlices) return 0;
+  const size_t most = streamSmem(kStreamMaxSlices, true), smem = streamSmem(slices, z);
+  if (cudaFuncSetAttribute(igemmStreamKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(most)) !=
+      cudaSuccess)
+    return 0;
+  int dev = 0, sms = 0, per_sm = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, igemmStreamKernel, kStreamThreads, smem) != cudaSuccess ||
+      per_sm < 1)
+    return 0;
+  const int64_t n_tiles = (g.m + kStreamBN - 1) / kStreamBN;
+  const int64_t m_tiles = (int64_t{g.n} * g.oh * g.ow + kStreamBM - 1) / kStreamBM;
+  const int64_t per_n = std::max<int64_t>(1, std::min<int64_t>(m_tiles, int64_t{per_sm} * sms / n_tiles));
+  return static_cast<int>(per_n * n_tiles);
+}
+
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                cudaStream_t s) {
+                int stream_blocks, cudaStream_t s) {
   switch (tile) {
     case 0: return launchTile<128, 128, 2, 4, 4, 2>(x, w, y, g, e, s);
     case 1: return launchTile<128, 64, 4, 2, 4, 2>(x, w, y, g, e, s);
@@ -292,7 +458,14 @@ void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // Two stages and more CTAs an SM: for shallow (K <= 128 deep), memory-bound layers.
     case 4: return launchTile<128, 64, 4, 2, 2, 3>(x, w, y, g, e, s);
     case 5: return launchTile<64, 128, 2, 4, 2, 3>(x, w, y, g, e, s);
-    default: return launchTile<64, 64, 2, 2, 2, 6>(x, w, y, g, e, s);
+    case 6: return launchTile<64, 64, 2, 2, 2, 6>(x, w, y, g, e, s);
+    default: {
+      const int m_total = g.n * g.oh * g.ow;
+      const int n_tiles = (g.m + kStreamBN - 1) / kStreamBN, m_tiles = (m_total + kStreamBM - 1) / kStreamBM;
+      const int slices = g.kh * g.kw * ((g.c + kBK - 1) / kBK);
+      const size_t smem = streamSmem(slices, e.z != nullptr);
+      igemmStreamKernel<<<stream_blocks, kStreamThreads, smem, s>>>(x, w, y, g, e, m_total, n_tiles, m_tiles);
+    }
   }
 }
 

@@ -1,22 +1,25 @@
 // qrt's INT8 implicit-GEMM convolution (qconv_igemm.cu), QConv's kernel for dense 2-D layers
-// (qconv_igemm.cpp). cuDNN 9.19's int8 convolutions on Hopper are 1.0-2.0x slower than its fp16
-// ones layer by layer (ResNet-50 at batch 256, bench/gpu/NOTES.md), so an INT8 engine on them
-// cannot beat FP16; TensorRT has its own int8 kernels, and so does qrt now.
+// (qconv_igemm.cpp). cuDNN 9.19's int8 convolutions on Hopper are slower than its fp16 ones on
+// the memory-bound layers (ResNet-50's residual 1x1 layers at batch 256), so an INT8 engine on
+// them stayed below FP16; TensorRT has its own int8 kernels, and so does qrt now.
 //
-// The GEMM: rows are output pixels (N * OH * OW), columns output channels (Conv2dShape's m),
-// depth the taps times input channels (kh * kw * C). Channels-last int8 x and y; the weights re-laid out
-// once as [M_pad][kh * kw][C_pad] (C_pad = C rounded up to 64, M_pad = the output channels rounded
-// up to 128, zeros in the padding), so a 64-deep slice of one tap is one 64-byte row of x per output pixel and
-// one of w per output channel. Each CTA computes a BM x BN tile with mma.sync m16n8k32 (s8 x s8
-// -> s32), loading slices with cp.async (zero fill for padding pixels and channels past C) into
-// a 4-stage pipeline (2 stages in the tiles for shallow layers), read by ldmatrix from XOR-swizzled rows (no bank conflicts). The epilogue
-// stages the int32 tile in shared memory and applies QConv's epilogue (IgemmEpilogue) to
-// four channels a thread, reading the int8 residual z (loaded into shared memory with the first
-// slice) and writing y as one 4-byte word.
+// The GEMM: rows are output pixels (N * OH * OW), columns output channels (Conv2dShape's m), depth
+// the taps times input channels (kh * kw * C). Channels-last int8 x and y; the weights re-laid out
+// once as [M_pad][kh * kw][C_pad] (C_pad = C rounded up to 64, M_pad = the output channels
+// rounded up to 128, zeros in the padding), so a 64-deep slice of one tap is one 64-byte row of x
+// per output pixel and one of w per output channel. Each CTA computes a BM x BN tile with
+// mma.sync m16n8k32 (s8 x s8 -> s32), loading slices with cp.async (zero fill for padding pixels
+// and channels past C) into a 4-stage pipeline (2 stages in the tiles for shallow layers), read
+// by ldmatrix from XOR-swizzled rows (no bank conflicts). The epilogue stages the int32 tile in
+// shared memory and applies QConv's epilogue (IgemmEpilogue) to four channels a thread, reading
+// the int8 residual z (loaded into shared memory with the first slice) and writing y as one
+// 4-byte word. The streaming tile (kIgemmStreamTile) keeps a CTA's weights resident and walks
+// pixel tiles with the next one's loads in flight, for layers of 1 to 4 slices.
 //
-// Why not wgmma (Hopper's warpgroup MMA): mma.sync reaches about two thirds of its rate but
-// runs on sm_80 and sm_90 alike, and most of ResNet-50's int8 layers at batch 256 are bound by
-// memory (K = 64..256 deep), where the tile loop, not the MMA rate, decides.
+// Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
+// the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
+// them at ~1.6 TB/s, and reach ~0.5 POPS on compute-bound 3x3 layers where cuDNN's int8 plans reach
+// ~1.3: wgmma with TMA (sm_90a) is the next step there. The tuner keeps whichever is faster.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -54,8 +57,10 @@ struct IgemmTile {
   int bm, bn;
 };
 inline constexpr IgemmTile kIgemmTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64},
-                                            {128, 64}, {64, 128}, {64, 64}};  // 4-6: two stages, more CTAs an SM
-inline constexpr int kIgemmTileCount = 7;
+                                            {128, 64}, {64, 128}, {64, 64},  // 4-6: two stages, more CTAs an SM
+                                            {64, 64}};  // 7: streaming (igemmStreamBlocks)
+inline constexpr int kIgemmTileCount = 8;
+constexpr int kIgemmStreamTile = 7;
 constexpr int kIgemmDepth = 64;  // the depth slice (bytes of one tap's channels per row)
 constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
 
@@ -76,8 +81,14 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
   return out;
 }
 
-// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g).
+// The grid of the streaming tile for this geometry (with a residual or not), or 0 where it does
+// not take it (more than 4 slices: 256 channels of a 1x1 layer). Host queries (occupancy, SM
+// count) and the shared-memory opt-in: call at reshape, outside stream capture.
+int igemmStreamBlocks(const IgemmGeometry& g, bool z);
+
+// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
+// stream_blocks: igemmStreamBlocks (the streaming tile only).
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                cudaStream_t s);
+                int stream_blocks, cudaStream_t s);
 
 }  // namespace qrt::cuda::launch
