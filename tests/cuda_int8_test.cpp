@@ -508,9 +508,12 @@ TEST(CudaInt8, MaxPoolInt8) {
 // quantization grid (k * x_scale), where DQ(Q(x)) == x, so the reference INT8 engine is the
 // oracle for both: the stem's int8 output within one step (few differing: float rounding, and
 // fp16 operands with --fp16), the network's output within one step of its scale.
-TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
-  QRT_REQUIRE_GPU();
-  const double sx = 2.0 / 255, sy = 0.03, sy2 = 0.05;
+constexpr double kStemSy2 = 0.05;
+
+// The stem model above; with `pool`, ResNet's stem MaxPool (3x3 stride 2, pads 1) between the
+// stem's Relu and its QuantizeLinear.
+Model stemModel(bool pool) {
+  const double sx = 2.0 / 255, sy = 0.03, sy2 = kStemSy2;
   Model m;
   m.input("X", {2, 3, 20, 20}, DataType::kFloat, [sx](int64_t n) {
     std::vector<double> k = ints(n, -127, 127);
@@ -535,7 +538,13 @@ TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
   attrInts(stem, "strides", {2, 2});
   attrInts(stem, "pads", {3, 3, 3, 3});
   m.node("Relu", {"C1"}, {"R1"});
-  m.node("QuantizeLinear", {"R1", "sy", "z"}, {"Y1q"});
+  if (pool) {
+    auto& mp = m.node("MaxPool", {"R1"}, {"P1"});
+    attrInts(mp, "kernel_shape", {3, 3});
+    attrInts(mp, "strides", {2, 2});
+    attrInts(mp, "pads", {1, 1, 1, 1});
+  }
+  m.node("QuantizeLinear", {pool ? "P1" : "R1", "sy", "z"}, {"Y1q"});
   m.node("DequantizeLinear", {"Y1q", "sy", "z"}, {"Y1d"});
   auto& conv2 = m.node("Conv", {"Y1d", "W2", "b2"}, {"C2"});
   attrInts(conv2, "pads", {1, 1, 1, 1});
@@ -543,6 +552,13 @@ TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
   m.node("QuantizeLinear", {"R2", "sy2", "z"}, {"Y2q"});
   m.node("DequantizeLinear", {"Y2q", "sy2", "z"}, {"Y"});
   m.output("Y1q", DataType::kInt8).output("Y");
+  return m;
+}
+
+TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
+  QRT_REQUIRE_GPU();
+  const double sy2 = kStemSy2;
+  Model m = stemModel(false);
   for (Target t : {Target::kGpu, Target::kGpuFp16}) {
     const bool fp16 = t == Target::kGpuFp16;
     SCOPED_TRACE(fp16 ? "--int8 --fp16" : "--int8");
@@ -576,6 +592,25 @@ TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
   unsetenv("QRT_CUDA_INT8_STEM");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("QRT_CUDA_INT8_STEM"), std::string::npos) << bad.status().message();
+}
+
+// The float stem's MaxPool and the QuantizeLinear after it (passes::quantizeAfterMaxPool) run as
+// one MaxPoolQuantize node (QRT_CUDA_POOL_QUANTIZE=off keeps both); either way the pooled int8
+// output is within one step of the reference INT8 engine's (which pools the int8 values).
+TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
+  QRT_REQUIRE_GPU();
+  Model m = stemModel(true);
+  for (const char* fuse : {"on", "off"})
+    for (Target t : {Target::kGpu, Target::kGpuFp16}) {
+      SCOPED_TRACE(std::string(t == Target::kGpuFp16 ? "--int8 --fp16" : "--int8") + ", fusion " + fuse);
+      test::ScopedEnv env("QRT_CUDA_POOL_QUANTIZE", fuse);
+      auto gpu = buildFor(m.bytes(), t);
+      ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+      const bool fused = std::string(fuse) == "on";
+      EXPECT_EQ(opsOf(**gpu)["MaxPoolQuantize"], fused ? 1 : 0);
+      EXPECT_EQ(opsOf(**gpu)["MaxPool"], fused ? 0 : 1);
+      checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, t, 2, t == Target::kGpuFp16 ? 0.25 : 0.05);
+    }
 }
 
 // ---- a whole INT8 model ----

@@ -21,6 +21,7 @@ TEST(CudaPool, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -29,6 +30,7 @@ TEST(CudaPool, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "backends/cuda/launch.h"
 #include "backends/cuda/pool_geometry.h"
 #include "core/half.h"
+#include "core/status_macros.h"
 #include "cuda_test_util.h"
 
 namespace qrt {
@@ -91,9 +93,10 @@ int64_t outExtent(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int6
   return out;
 }
 
-// The max over each window of x (int values) stored NHWC or NCHW; dims [n, c, oh, ow] logical.
-std::vector<int> hostMaxPool(const std::vector<int>& x, const PoolCase& p, bool nhwc, int64_t oh, int64_t ow) {
-  std::vector<int> y(static_cast<size_t>(p.n * p.c * oh * ow));
+// The max over each window of x stored NHWC or NCHW; dims [n, c, oh, ow] logical.
+template <typename T>
+std::vector<T> hostMaxPool(const std::vector<T>& x, const PoolCase& p, bool nhwc, int64_t oh, int64_t ow) {
+  std::vector<T> y(static_cast<size_t>(p.n * p.c * oh * ow));
   auto xi = [&](int64_t n, int64_t c, int64_t h, int64_t w) {
     return nhwc ? ((n * p.h + h) * p.w + w) * p.c + c : ((n * p.c + c) * p.h + h) * p.w + w;
   };
@@ -101,7 +104,7 @@ std::vector<int> hostMaxPool(const std::vector<int>& x, const PoolCase& p, bool 
     for (int64_t c = 0; c < p.c; ++c)
       for (int64_t i = 0; i < oh; ++i)
         for (int64_t j = 0; j < ow; ++j) {
-          int best = -1000;
+          T best = std::numeric_limits<T>::lowest();
           for (int64_t a = 0; a < p.kh; ++a)
             for (int64_t b = 0; b < p.kw; ++b) {
               const int64_t h = i * p.sh - p.pt + a * p.dh, w = j * p.sw - p.pl + b * p.dw;
@@ -114,11 +117,15 @@ std::vector<int> hostMaxPool(const std::vector<int>& x, const PoolCase& p, bool 
   return y;
 }
 
-void checkMaxPoolInt8(const PoolCase& p, DataType t, bool nhwc, size_t offset) {
-  SCOPED_TRACE(std::string(dataTypeName(t)) + (nhwc ? " NHWC" : " NCHW") + " C=" + std::to_string(p.c) + " " +
-               std::to_string(p.kh) + "x" + std::to_string(p.kw) + " s" + std::to_string(p.sh) + " pads " +
-               std::to_string(p.pt) + std::to_string(p.pl) + std::to_string(p.pb) + std::to_string(p.pr) +
-               " d" + std::to_string(p.dh) + (p.ceil ? " ceil" : "") + " offset " + std::to_string(offset));
+std::string caseName(const PoolCase& p, DataType t, bool nhwc, size_t offset) {
+  return std::string(dataTypeName(t)) + (nhwc ? " NHWC" : " NCHW") + " C=" + std::to_string(p.c) + " " +
+         std::to_string(p.kh) + "x" + std::to_string(p.kw) + " s" + std::to_string(p.sh) + " pads " +
+         std::to_string(p.pt) + std::to_string(p.pl) + std::to_string(p.pb) + std::to_string(p.pr) + " d" +
+         std::to_string(p.dh) + (p.ceil ? " ceil" : "") + " offset " + std::to_string(offset);
+}
+
+// The kernels' geometry of case p and its output extents (checked against ONNX's formula).
+Result<cuda::launch::PoolGeometry> caseGeometry(const PoolCase& p, bool nhwc, int64_t* oh, int64_t* ow) {
   WindowAttrs a;
   a.where = "MaxPool test";
   a.kernel_shape = {p.kh, p.kw};
@@ -126,12 +133,18 @@ void checkMaxPoolInt8(const PoolCase& p, DataType t, bool nhwc, size_t offset) {
   a.pads = {p.pt, p.pl, p.pb, p.pr};
   a.dilations = {p.dh, p.dw};
   a.ceil_mode = p.ceil;
-  auto g = cuda::poolGeometry(a, {p.n, p.c, p.h, p.w}, nhwc, "MaxPool test");
+  QRT_ASSIGN_OR_RETURN(cuda::launch::PoolGeometry g, cuda::poolGeometry(a, {p.n, p.c, p.h, p.w}, nhwc, "MaxPool test"));
+  *oh = outExtent(p.h, p.kh, p.sh, p.pt, p.pb, p.dh, p.ceil);
+  *ow = outExtent(p.w, p.kw, p.sw, p.pl, p.pr, p.dw, p.ceil);
+  if (g.out[1] != *oh || g.out[2] != *ow) return internalError("pool geometry ", g.out[1], "x", g.out[2], " != ONNX's");
+  return g;
+}
+
+void checkMaxPoolInt8(const PoolCase& p, DataType t, bool nhwc, size_t offset) {
+  SCOPED_TRACE(caseName(p, t, nhwc, offset));
+  int64_t oh = 0, ow = 0;
+  auto g = caseGeometry(p, nhwc, &oh, &ow);
   ASSERT_TRUE(g.ok()) << g.status().toString();
-  const int64_t oh = outExtent(p.h, p.kh, p.sh, p.pt, p.pb, p.dh, p.ceil);
-  const int64_t ow = outExtent(p.w, p.kw, p.sw, p.pl, p.pr, p.dw, p.ceil);
-  ASSERT_EQ(g->out[1], oh);
-  ASSERT_EQ(g->out[2], ow);
 
   const bool is_signed = t == DataType::kInt8;
   std::uniform_int_distribution<int> dist(is_signed ? -128 : 0, is_signed ? 127 : 255);
@@ -184,6 +197,62 @@ TEST(CudaPool, MaxPoolInt8Nchw) {
     checkMaxPoolInt8({2, 5, 11, 9, 3, 3, 2, 2, 1, 1, 1, 1}, t, false, 0);
     checkMaxPoolInt8({1, 16, 12, 13, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, true}, t, false, 0);
   }
+}
+
+// ---- MaxPoolQuantize: fp32 / fp16 MaxPool with a quantizing store ----
+
+std::vector<uint8_t> encodeFloat(std::vector<double>& v, DataType t);
+
+// y = saturate(round_half_even(max / scale) + zero), the division in fp32 as QuantizeLinear's.
+void checkMaxPoolQuantize(const PoolCase& p, DataType xt, DataType yt, bool nhwc, size_t offset) {
+  SCOPED_TRACE(caseName(p, xt, nhwc, offset) + " -> " + dataTypeName(yt));
+  int64_t oh = 0, ow = 0;
+  auto g = caseGeometry(p, nhwc, &oh, &ow);
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  std::uniform_real_distribution<double> dist(-2, 2);
+  std::vector<double> x(static_cast<size_t>(p.n * p.c * p.h * p.w));
+  for (double& v : x) v = dist(rng());
+  const std::vector<uint8_t> xb = encodeFloat(x, xt);  // x now holds the values as stored
+  const std::vector<double> pooled = hostMaxPool(x, p, nhwc, oh, ow);
+  const float scale = 0.0173f;
+  const int zero = yt == DataType::kInt8 ? -3 : 120;
+  std::vector<int> want(pooled.size());
+  for (size_t i = 0; i < pooled.size(); ++i) {
+    const float q = static_cast<float>(pooled[i]) / scale;
+    want[i] = std::clamp(static_cast<int>(std::nearbyint(q)) + zero, yt == DataType::kInt8 ? -128 : 0,
+                         yt == DataType::kInt8 ? 127 : 255);
+  }
+  DeviceBuffer xd = DeviceBuffer::make(xb.size(), offset * dataTypeSize(xt));
+  DeviceBuffer yd = DeviceBuffer::make(want.size(), offset);
+  ASSERT_TRUE(xd.at && yd.at);
+  xd.upload(xb.data());
+  cuda::launch::maxPoolQuantize(xt, xd.at, yt, yd.at, *g, scale, static_cast<float>(zero), nullptr);
+  expectLaunched("maxPoolQuantize");
+  const std::vector<uint8_t> got = yd.download<uint8_t>();
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const int v = yt == DataType::kInt8 ? static_cast<int>(static_cast<int8_t>(got[i])) : static_cast<int>(got[i]);
+    if (v != want[i] && bad++ == 0) first = i;
+  }
+  EXPECT_EQ(bad, 0u) << "first mismatch at " << first << " of " << want.size();
+}
+
+TEST(CudaPool, MaxPoolQuantize) {
+  QRT_REQUIRE_GPU();
+  const PoolCase stem{2, 64, 13, 11, 3, 3, 2, 2, 1, 1, 1, 1};  // ResNet's stem pool
+  for (DataType xt : {DataType::kHalf, DataType::kFloat})
+    for (DataType yt : {DataType::kInt8, DataType::kUInt8}) {
+      checkMaxPoolQuantize(stem, xt, yt, true, 0);   // the vector path (8 halves / 4 floats a thread)
+      checkMaxPoolQuantize(stem, xt, yt, false, 0);  // NCHW: one output a thread
+    }
+  // C not a multiple of the vector, and a y that breaks the 8-byte store: the scalar kernel.
+  PoolCase odd = stem;
+  odd.c = 12;
+  checkMaxPoolQuantize(odd, DataType::kHalf, DataType::kInt8, true, 0);
+  checkMaxPoolQuantize(stem, DataType::kHalf, DataType::kInt8, true, 4);
+  // Ceil mode with dilation, and a larger stem (many blocks, grid-stride loop).
+  checkMaxPoolQuantize({1, 16, 12, 13, 3, 3, 2, 2, 0, 1, 1, 0, 2, 2, true}, DataType::kHalf, DataType::kInt8, true, 0);
+  checkMaxPoolQuantize({8, 64, 56, 56, 3, 3, 2, 2, 1, 1, 1, 1}, DataType::kHalf, DataType::kInt8, true, 0);
 }
 
 // ---- global pooling ----

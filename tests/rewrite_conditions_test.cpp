@@ -12,6 +12,7 @@
 
 #include "builder/finalize.h"
 #include "core/status_macros.h"
+#include "ops/op.h"
 #include "passes/quantize_before_maxpool.h"
 #include "runtime/engine_impl.h"
 #include "model_builder.h"
@@ -207,6 +208,50 @@ TEST(RewriteConditions, QuantizeAfterMaxPoolForNamedQuantizes) {
     auto y = runY(**engine, m.feeds());
     ASSERT_TRUE(y.ok()) << y.status().message();
     expectInt8Output(*y, want);
+  }
+}
+
+// fuseMaxPoolQuantize (the CUDA backend's step after quantizeAfterMaxPool) makes MaxPool -> Q one
+// qrt-domain MaxPoolQuantize node: the pool's attributes, the Q's output (its name, int8 type and
+// the pooled dims); never for a negative scale (the pair the swaps leave) or a node the backend
+// does not take. Its values are checked on the GPU (cuda_pool_test, cuda_int8_test).
+TEST(RewriteConditions, FuseMaxPoolQuantize) {
+  for (const double scale : {0.0123, -0.0123}) {
+    for (const bool eligible : {true, false}) {
+      SCOPED_TRACE("scale " + std::to_string(scale) + (eligible ? "" : ", not eligible"));
+      OneNode m("MaxPool", 13);
+      m.input(test::randomTensor("X", {2, 4, 9, 9}, 81))
+          .ints("kernel_shape", {3, 3})
+          .ints("strides", {2, 2})
+          .ints("pads", {1, 1, 1, 1});
+      m.then("QuantizeLinear")
+          .constant(test::scalarTensor("s", DataType::kFloat, scale))
+          .constant(test::scalarTensor("z", DataType::kInt8, 3))
+          .outputType(DataType::kInt8);
+      std::string bytes;
+      ASSERT_TRUE(m.model().SerializeToString(&bytes));
+      auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
+      ASSERT_TRUE(net.ok()) << net.status().message();
+      auto g = (*net)->graph().clone();
+      std::string y_name;
+      for (const ir::Value* v : g->outputs) y_name = v->name;
+      int fused = -1;
+      Status st = passes::fuseMaxPoolQuantize(*g, [&](const ir::Node&) { return eligible; }, &fused);
+      ASSERT_TRUE(st.ok()) << st.message();
+      const bool want = eligible && scale > 0;
+      ASSERT_EQ(fused, want ? 1 : 0);
+      ASSERT_EQ(g->nodes().size(), want ? 1u : 2u);
+      if (!want) continue;
+      const ir::Node& n = *g->nodes()[0];
+      EXPECT_EQ(n.op_type, "MaxPoolQuantize");
+      EXPECT_EQ(n.domain, kQrtDomain);
+      ASSERT_EQ(n.inputs.size(), 3u);
+      EXPECT_EQ(n.outputs[0]->name, y_name) << "the graph output keeps its name";
+      EXPECT_EQ(n.outputs[0]->dtype, DataType::kInt8);
+      EXPECT_EQ(n.outputs[0]->dims, (Dims{2, 4, 5, 5}));
+      EXPECT_EQ(n.attrInts("kernel_shape", {}), (std::vector<int64_t>{3, 3}));
+      EXPECT_EQ(n.attrInts("pads", {}), (std::vector<int64_t>{1, 1, 1, 1}));
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include "core/status_macros.h"
 #include "ops/op.h"
 #include "passes/channels_last.h"
+#include "passes/rewrite_util.h"
 
 namespace qrt::passes {
 
@@ -72,10 +73,7 @@ Status fuseAddQuantizeTails(ir::Graph& g, const std::function<bool(const ir::Nod
   }
   if (fused) *fused = count;
   if (count == 0) return Status::Ok();
-  g.removeNodes([&](const ir::Node& n) { return dead.count(&n) != 0; });
-  g.removeUnusedValues();
-  g.rebuildUses();
-  return g.topoSort();
+  return rw::dropReplacedNodes(g, dead);
 }
 
 }  // namespace qrt::passes

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "core/status_macros.h"
+#include "ops/op.h"
 #include "passes/infer_shapes.h"
+#include "passes/rewrite_util.h"
 
 namespace qrt::passes {
 
@@ -20,6 +22,22 @@ bool positiveFloatScalar(const ir::Value* v) {
   if (!scalarConstant(v) || v->dtype != DataType::kFloat) return false;
   const float s = v->constant->as<float>()[0];
   return s > 0.0f && s <= std::numeric_limits<float>::max();
+}
+
+// The QuantizeLinear that is `pool`'s only reader, when the pair is one these passes rewrite: a
+// MaxPool with one output (no Indices), not a graph output, read by a per-tensor Q (constant
+// positive fp32 scale, constant zero point) to int8/uint8; else nullptr.
+ir::Node* quantizeOfPool(ir::Node* pool) {
+  if (!pool->hasInput(0) || pool->outputs.size() != 1 || !pool->outputs[0]) return nullptr;
+  ir::Value* pooled = pool->outputs[0];
+  if (pooled->is_graph_output || pooled->consumers.size() != 1) return nullptr;
+  ir::Node* q = pooled->consumers[0];
+  if (q->op_type != "QuantizeLinear" || !q->domain.empty() || q->inputs[0] != pooled || q->outputs.size() != 1)
+    return nullptr;
+  if (!q->hasInput(1) || !positiveFloatScalar(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2])))
+    return nullptr;
+  const DataType qt = q->outputs[0]->dtype;
+  return qt == DataType::kInt8 || qt == DataType::kUInt8 ? q : nullptr;
 }
 
 // Both directions end alike: count, drop the replaced value, re-sort (the two nodes traded places).
@@ -41,15 +59,10 @@ Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
   for (const auto& n : g.nodes())
     if (n->op_type == "MaxPool" && n->domain.empty()) pools.push_back(n.get());
   for (ir::Node* pool : pools) {
-    if (!pool->hasInput(0) || pool->outputs.size() != 1 || !pool->outputs[0]) continue;  // no Indices output
-    ir::Value* pooled = pool->outputs[0];
-    if (pooled->is_graph_output || pooled->consumers.size() != 1) continue;
-    ir::Node* q = pooled->consumers[0];
-    if (q->op_type != "QuantizeLinear" || !q->domain.empty() || q->inputs[0] != pooled || q->outputs.size() != 1) continue;
-    if (!q->hasInput(1) || !positiveFloatScalar(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2]))) continue;
+    ir::Node* q = quantizeOfPool(pool);
+    ir::Value* x = q ? pool->inputs[0] : nullptr;
+    if (!q || x->dtype != DataType::kFloat) continue;
     const DataType qt = q->outputs[0]->dtype;
-    ir::Value* x = pool->inputs[0];
-    if ((qt != DataType::kInt8 && qt != DataType::kUInt8) || x->dtype != DataType::kFloat) continue;
     // x -> Q -> x_q -> MaxPool -> (Q's old output): the pool now reads and writes int8.
     ir::Value* x_q = g.addValue(g.uniqueName(x->name + "_quantized"));
     x_q->dtype = qt;
@@ -95,6 +108,33 @@ Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quanti
     ++count;
   }
   return finishSwaps(g, count, swapped);
+}
+
+Status fuseMaxPoolQuantize(ir::Graph& g, const std::function<bool(const ir::Node&)>& eligible, int* fused) {
+  int count = 0;
+  g.rebuildUses();
+  std::set<const ir::Node*> dead;
+  std::vector<ir::Node*> pools;
+  for (const auto& n : g.nodes())
+    if (n->op_type == "MaxPool" && n->domain.empty() && eligible(*n)) pools.push_back(n.get());
+  for (ir::Node* pool : pools) {
+    ir::Node* q = quantizeOfPool(pool);
+    if (!q || !eligible(*q)) continue;
+    ir::Value* x = pool->inputs[0];
+    if (x->dtype != DataType::kFloat && x->dtype != DataType::kHalf) continue;
+    std::vector<ir::Value*> inputs = {x, q->inputs[1]};
+    if (q->hasInput(2)) inputs.push_back(q->inputs[2]);
+    ir::Node* f = g.addNode("MaxPoolQuantize", rw::fusedName(g, pool->name, q->name), inputs, {q->outputs[0]});
+    f->domain = kQrtDomain;
+    f->attrs = pool->attrs;  // the window, and the layout the pool was given
+    dead.insert(pool);
+    dead.insert(q);
+    ++count;
+  }
+  if (fused) *fused = count;
+  if (count == 0) return Status::Ok();
+  QRT_RETURN_IF_ERROR(rw::dropReplacedNodes(g, dead));
+  return inferShapes(g);
 }
 
 }  // namespace qrt::passes

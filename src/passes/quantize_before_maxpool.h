@@ -7,6 +7,7 @@
 // the cpu backend's QConv). Runs before foldQdq (builder's quantizeExplicitly).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,13 @@ Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped = nullptr);
 // through the Q, 0.83 ms on an H200); quantizing after the pool reads a quarter of that, and the
 // pool runs on the float (fp16) tensor. Exact for the same reason.
 Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quantize_names, int* swapped = nullptr);
+
+// MaxPool(x) -> QuantizeLinear (the pair above, x fp32 or fp16, both nodes accepted by
+// `eligible`) becomes one qrt-domain MaxPoolQuantize(x, y_scale[, y_zero_point]) node with the
+// pool's attributes (src/ops/int8_fused.cpp), the same values. Why: after quantizeAfterMaxPool the
+// CUDA INT8 stem pools in fp16 (0.21 ms at ResNet-50 batch 256 on an H100) and then quantizes the
+// pooled tensor (0.18 ms); one pass reads the fp16 tensor once and writes int8 (CUDA builder step,
+// backends/cuda/prepare.cpp). `fused` (optional) counts them.
+Status fuseMaxPoolQuantize(ir::Graph& g, const std::function<bool(const ir::Node&)>& eligible, int* fused = nullptr);
 
 }  // namespace qrt::passes

@@ -99,6 +99,13 @@ std::optional<std::pair<double, double>> clipBounds(const ir::Node& clip) {
   return std::make_pair(lo, hi);
 }
 
+Status dropReplacedNodes(ir::Graph& g, const std::set<const ir::Node*>& dead) {
+  g.removeNodes([&](const ir::Node& n) { return dead.count(&n) != 0; });
+  g.removeUnusedValues();
+  g.rebuildUses();
+  return g.topoSort();
+}
+
 std::string fusedName(const ir::Graph& g, const std::string& a, const std::string& b) {
   return g.uniqueName(a + " + " + b);
 }

@@ -61,6 +61,10 @@ using RewriteFn = bool (*)(ir::Graph& g, ir::Node& n, std::set<const ir::Node*>&
 // produced after its old position). Sets *changed when anything was rewritten.
 Status rewriteToFixedPoint(ir::Graph& g, RewriteFn fn, bool* changed);
 
+// After a fusion pass added its fused nodes: removes the nodes they replace (`dead`) and the values
+// nothing reads any more, rebuilds the links and re-sorts the graph.
+Status dropReplacedNodes(ir::Graph& g, const std::set<const ir::Node*>& dead);
+
 // "a + b": the name of a node that now does the work of both (TensorRT's convention for fused
 // layers, so `qrt inspect` shows what was fused), made unique in the graph.
 std::string fusedName(const ir::Graph& g, const std::string& a, const std::string& b);

@@ -6,9 +6,18 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "core/status_macros.h"
 
 namespace qrt::cuda {
+
+// Whether environment variable `name` is set to `value` (the backend's switches: "on", "off"...).
+inline bool envIs(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, value) == 0;
+}
 
 template <typename... Args>
 Status checkCuda(cudaError_t e, const Args&... what) {

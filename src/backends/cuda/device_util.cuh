@@ -64,6 +64,21 @@ __device__ __forceinline__ NhwcIndex32 nhwcIndex32(int32_t i, int32_t cvs, int32
   return at;
 }
 
+// QuantizeLinear of one value (per-tensor scale, zero point z): round_half_even(v / scale) + z,
+// saturated; NaN -> z (the reference's order: a division, not a multiplication by 1/scale).
+template <typename Q> __device__ __forceinline__ Q saturateQ(float q);
+template <> __device__ __forceinline__ int8_t saturateQ<int8_t>(float q) {
+  return static_cast<int8_t>(fminf(fmaxf(q, -128.f), 127.f));
+}
+template <> __device__ __forceinline__ uint8_t saturateQ<uint8_t>(float q) {
+  return static_cast<uint8_t>(fminf(fmaxf(q, 0.f), 255.f));
+}
+template <typename Q>
+__device__ __forceinline__ Q quantizeOne(float v, float scale, float z) {
+  const float q = __fdiv_rn(v, scale);
+  return isnan(q) ? static_cast<Q>(z) : saturateQ<Q>(rintf(q) + z);
+}
+
 #define QRT_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)

@@ -89,6 +89,10 @@ struct PoolGeometry {
 };
 void maxPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s);
 void avgPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s);
+// MaxPoolQuantize (src/ops/int8_fused.cpp): y = saturate(round_half_even(MaxPool(x) / scale) + zero),
+// x fp32 or fp16, y int8 or uint8 (yt); the pool's kernels with a quantizing store.
+void maxPoolQuantize(DataType xt, const void* x, DataType yt, void* y, const PoolGeometry& g, float scale, float zero,
+                     cudaStream_t s);
 // Global average / max over `spatial` positions of [n*c] rows (NCHW) or [n][spatial][c] (NHWC).
 // globalPoolPlan (host only, at reshape) picks the reduction from the shape: few channels over a
 // large plane split the plane over several blocks, whose fp32 partials go to a workspace of

@@ -1,17 +1,9 @@
 // The choice between qrt's own INT8 convolution kernels and cuDNN's (own_qconv.h).
 #include "backends/cuda/own_qconv.h"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "ops/op.h"
 
 namespace qrt::cuda {
-
-bool envIs(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v && std::strcmp(v, value) == 0;
-}
 
 OwnQConvKernel::OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
                                std::unique_ptr<Kernel> cudnn, const char* env)

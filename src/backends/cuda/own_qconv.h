@@ -68,9 +68,6 @@ class OwnQConvKernel : public CudaKernel {
 Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic,
                     const ConvTimer& time, double* us);
 
-// "on" / "off" / unset for an environment variable.
-bool envIs(const char* name, const char* value);
-
 // createQConv's steps (conv_int8.cpp): `cudnn` (the node's cuDNN QConv kernel) as it is where the
 // node is none the own kernel computes, else an OwnQConvKernel around it.
 // - Depthwise layers (group == C == M, 2-D, channels-last, no residual; qdepthwise.cpp): tactic

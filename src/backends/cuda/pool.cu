@@ -50,8 +50,50 @@ __device__ PoolIndex<I> poolIndex(I i, const PoolGeometry& g) {
   return p;
 }
 
-template <typename T, bool kMax, typename I>
-__global__ void poolKernel(const T* x, T* y, I total, PoolGeometry g) {
+template <typename T, int V> struct Vec;
+template <> struct Vec<__half, 8> {
+  uint4 raw;
+  __device__ float get(int k) const { return __half2float(reinterpret_cast<const __half*>(&raw)[k]); }
+  __device__ void set(int k, float v) { reinterpret_cast<__half*>(&raw)[k] = __float2half_rn(v); }
+};
+template <> struct Vec<float, 4> {
+  float4 raw;
+  __device__ float get(int k) const { return reinterpret_cast<const float*>(&raw)[k]; }
+  __device__ void set(int k, float v) { reinterpret_cast<float*>(&raw)[k] = v; }
+};
+
+// Where a pool's results go (the kernels below take one as `sink`): the input's own type (the
+// pools), or quantized per tensor to int8 / uint8 (MaxPoolQuantize: src/ops/int8_fused.cpp).
+template <typename T>
+struct SameOut {
+  T* y;
+  __device__ void put(int64_t i, float v) const { st(y, i, v); }
+  template <int V>
+  __device__ void putVec(int64_t i, const float (&v)[V]) const {  // V elements from i, one 16-byte store
+    Vec<T, V> o;
+#pragma unroll
+    for (int k = 0; k < V; ++k) o.set(k, v[k]);
+    *reinterpret_cast<decltype(o.raw)*>(y + i) = o.raw;
+  }
+};
+template <typename Q>
+struct QuantOut {
+  Q* y;
+  float scale, zero;
+  __device__ void put(int64_t i, float v) const { y[i] = quantizeOne<Q>(v, scale, zero); }
+  template <int V>
+  __device__ void putVec(int64_t i, const float (&v)[V]) const {  // V bytes from i: one 8- or 4-byte store
+    uint32_t w[V / 4] = {};
+#pragma unroll
+    for (int k = 0; k < V; ++k)
+      w[k / 4] |= static_cast<uint32_t>(static_cast<uint8_t>(quantizeOne<Q>(v[k], scale, zero))) << (8 * (k % 4));
+    if constexpr (V == 8) *reinterpret_cast<uint2*>(y + i) = make_uint2(w[0], w[1]);
+    else *reinterpret_cast<uint32_t*>(y + i) = w[0];
+  }
+};
+
+template <typename T, bool kMax, typename I, typename Out>
+__global__ void poolKernel(const T* x, Out sink, I total, PoolGeometry g) {
   for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < total; i += static_cast<I>(blockDim.x) * gridDim.x) {
     PoolIndex<I> p = poolIndex(i, g);
     float acc = kMax ? lowest<T>() : 0.f;
@@ -91,26 +133,14 @@ __global__ void poolKernel(const T* x, T* y, I total, PoolGeometry g) {
       }
       acc = div > 0 ? acc / static_cast<float>(div) : 0.f;
     }
-    st(y, static_cast<int64_t>(i), acc);
+    sink.put(static_cast<int64_t>(i), acc);
   }
 }
 
 // NHWC 2-D pooling, V channels per thread with one 16-byte load per tap (C % V == 0): the
 // channels-last layout makes a window tap V neighbouring channels of one pixel.
-template <typename T, int V> struct Vec;
-template <> struct Vec<__half, 8> {
-  uint4 raw;
-  __device__ float get(int k) const { return __half2float(reinterpret_cast<const __half*>(&raw)[k]); }
-  __device__ void set(int k, float v) { reinterpret_cast<__half*>(&raw)[k] = __float2half_rn(v); }
-};
-template <> struct Vec<float, 4> {
-  float4 raw;
-  __device__ float get(int k) const { return reinterpret_cast<const float*>(&raw)[k]; }
-  __device__ void set(int k, float v) { reinterpret_cast<float*>(&raw)[k] = v; }
-};
-
-template <typename T, int V, bool kMax>
-__global__ void poolNhwc2d(const T* x, T* y, int32_t total, PoolGeometry g) {
+template <typename T, int V, bool kMax, typename Out>
+__global__ void poolNhwc2d(const T* x, Out sink, int32_t total, PoolGeometry g) {
   using VT = Vec<T, V>;
   const int32_t C = static_cast<int32_t>(g.c), CV = C / V;
   const int32_t H = static_cast<int32_t>(g.in[1]), W = static_cast<int32_t>(g.in[2]);
@@ -151,9 +181,9 @@ __global__ void poolNhwc2d(const T* x, T* y, int32_t total, PoolGeometry g) {
       }
       div = cnt > 0 ? static_cast<float>(cnt) : 0.f;
     }
-    VT out;
-    for (int k = 0; k < V; ++k) out.set(k, kMax ? acc[k] : (div > 0.f ? acc[k] / div : 0.f));
-    *reinterpret_cast<decltype(out.raw)*>(y + static_cast<int64_t>(i) * V) = out.raw;
+    float res[V];
+    for (int k = 0; k < V; ++k) res[k] = kMax ? acc[k] : (div > 0.f ? acc[k] / div : 0.f);
+    sink.template putVec<V>(static_cast<int64_t>(i) * V, res);
   }
 }
 
@@ -311,25 +341,40 @@ __global__ void globalPoolChannelsLast(const T* x, T* y, int64_t n, int64_t c, i
   }
 }
 
-template <typename T, bool kMax>
-void poolT(const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {
+// `y_align`: the bytes the vector path's stores need y aligned to (16 for T outputs, V for int8).
+template <typename T, bool kMax, typename Out>
+void poolT(const void* x, Out sink, const void* y, int y_align, const PoolGeometry& g, cudaStream_t s) {
   const int64_t total = g.n * g.c * g.out[0] * g.out[1] * g.out[2];
   const int64_t in_total = g.n * g.c * g.in[0] * g.in[1] * g.in[2];
   if (total == 0) return;
   auto* px = static_cast<const T*>(x);
-  auto* py = static_cast<T*>(y);
   constexpr int V = sizeof(T) == 2 ? 8 : 4;
-  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % y_align == 0;
   if (g.channels_last && g.in[0] == 1 && g.c % V == 0 && aligned && std::max(total, in_total) < (int64_t{1} << 30)) {
     const int64_t vecs = total / V;
-    poolNhwc2d<T, V, kMax><<<blocksFor(vecs), kBlock, 0, s>>>(px, py, static_cast<int32_t>(vecs), g);
+    poolNhwc2d<T, V, kMax><<<blocksFor(vecs), kBlock, 0, s>>>(px, sink, static_cast<int32_t>(vecs), g);
     return;
   }
   // Signed 32-bit indices (window positions go negative at the pads) with headroom.
   if (std::max(total, in_total) < (int64_t{1} << 30))
-    poolKernel<T, kMax, int32_t><<<blocksFor(total), kBlock, 0, s>>>(px, py, static_cast<int32_t>(total), g);
+    poolKernel<T, kMax, int32_t><<<blocksFor(total), kBlock, 0, s>>>(px, sink, static_cast<int32_t>(total), g);
   else
-    poolKernel<T, kMax, int64_t><<<blocksFor(total), kBlock, 0, s>>>(px, py, total, g);
+    poolKernel<T, kMax, int64_t><<<blocksFor(total), kBlock, 0, s>>>(px, sink, total, g);
+}
+
+template <typename T, bool kMax>
+void poolSame(const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {
+  poolT<T, kMax>(x, SameOut<T>{static_cast<T*>(y)}, y, 16, g, s);
+}
+
+template <typename T>
+void maxPoolQuantizeT(const void* x, DataType yt, void* y, const PoolGeometry& g, float scale, float zero,
+                      cudaStream_t s) {
+  constexpr int V = sizeof(T) == 2 ? 8 : 4;
+  if (yt == DataType::kInt8)
+    poolT<T, true>(x, QuantOut<int8_t>{static_cast<int8_t*>(y), scale, zero}, y, V, g, s);
+  else
+    poolT<T, true>(x, QuantOut<uint8_t>{static_cast<uint8_t*>(y), scale, zero}, y, V, g, s);
 }
 
 template <typename T, int V, bool kMax>
@@ -381,13 +426,19 @@ void globalT(const void* xv, void* yv, const GlobalPoolPlan& p, void* workspace,
 }  // namespace
 
 void maxPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {
-  if (t == DataType::kHalf) poolT<__half, true>(x, y, g, s);
-  else poolT<float, true>(x, y, g, s);
+  if (t == DataType::kHalf) poolSame<__half, true>(x, y, g, s);
+  else poolSame<float, true>(x, y, g, s);
 }
 
 void avgPool(DataType t, const void* x, void* y, const PoolGeometry& g, cudaStream_t s) {
-  if (t == DataType::kHalf) poolT<__half, false>(x, y, g, s);
-  else poolT<float, false>(x, y, g, s);
+  if (t == DataType::kHalf) poolSame<__half, false>(x, y, g, s);
+  else poolSame<float, false>(x, y, g, s);
+}
+
+void maxPoolQuantize(DataType xt, const void* x, DataType yt, void* y, const PoolGeometry& g, float scale, float zero,
+                     cudaStream_t s) {
+  if (xt == DataType::kHalf) maxPoolQuantizeT<__half>(x, yt, y, g, scale, zero, s);
+  else maxPoolQuantizeT<float>(x, yt, y, g, scale, zero, s);
 }
 
 GlobalPoolPlan globalPoolPlan(DataType t, int64_t n, int64_t c, int64_t spatial, bool channels_last) {

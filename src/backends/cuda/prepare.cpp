@@ -11,6 +11,7 @@
 #include "core/logging.h"
 #include "ops/op.h"
 #include "passes/fuse_qconv_residual.h"
+#include "passes/quantize_before_maxpool.h"
 #include "passes/infer_shapes.h"
 
 namespace qrt::cuda {
@@ -66,6 +67,14 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   int add_quantize = 0;
   QRT_RETURN_IF_ERROR(fuseAddQuantize(g, &add_quantize));
   if (add_quantize > 0) logInfo("CUDA: ", add_quantize, " Add [+ Relu] + QuantizeLinear fused into AddQuantize");
+  // The INT8 stem's float MaxPool and its QuantizeLinear (quantizeAfterMaxPool) as one pass.
+  int pool_quantize = 0;
+  if (!envIs("QRT_CUDA_POOL_QUANTIZE", "off")) {
+    const std::set<const ir::Node*> host = hostNodes(g);
+    QRT_RETURN_IF_ERROR(passes::fuseMaxPoolQuantize(
+        g, [&](const ir::Node& n) { return host.count(&n) == 0; }, &pool_quantize));
+  }
+  if (pool_quantize > 0) logInfo("CUDA: ", pool_quantize, " MaxPool + QuantizeLinear fused into MaxPoolQuantize");
   QRT_RETURN_IF_ERROR(passes::inferShapes(g));
   logInfo("CUDA: ", half_nodes, " nodes in FP16, ", nhwc_nodes,
           " channels-last nodes, ", layout_changes, " layout changes");

@@ -21,21 +21,11 @@ __device__ __forceinline__ int64_t channelOf(int64_t i, AxisIndex a) {
   return a.channels == 1 ? 0 : (i / a.inner) % a.channels;
 }
 
-template <typename Q> __device__ __forceinline__ Q saturateQ(float q);
-template <> __device__ __forceinline__ int8_t saturateQ<int8_t>(float q) {
-  return static_cast<int8_t>(fminf(fmaxf(q, -128.f), 127.f));
-}
-template <> __device__ __forceinline__ uint8_t saturateQ<uint8_t>(float q) {
-  return static_cast<uint8_t>(fminf(fmaxf(q, 0.f), 255.f));
-}
-
 template <typename X, typename Q>
 __global__ void quantizeKernel(const X* x, const float* scale, const Q* zp, Q* y, int64_t n, AxisIndex a) {
   QRT_GRID_STRIDE(i, n) {
     const int64_t c = channelOf(i, a);
-    const float z = zp ? static_cast<float>(zp[c]) : 0.f;
-    const float v = __fdiv_rn(ld(x, i), scale[c]);
-    y[i] = isnan(v) ? static_cast<Q>(z) : saturateQ<Q>(rintf(v) + z);
+    y[i] = quantizeOne<Q>(ld(x, i), scale[c], zp ? static_cast<float>(zp[c]) : 0.f);
   }
 }
 
@@ -52,19 +42,10 @@ __global__ void quantizeTensorX4(const float4* x, const float* scale, const Q* z
     const float in[4] = {v.x, v.y, v.z, v.w};
     uint32_t packed = 0;
 #pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const float q = __fdiv_rn(in[k], sc);
-      const Q b = isnan(q) ? static_cast<Q>(z) : saturateQ<Q>(rintf(q) + z);
-      packed |= static_cast<uint32_t>(static_cast<uint8_t>(b)) << (8 * k);
-    }
+    for (int k = 0; k < 4; ++k)
+      packed |= static_cast<uint32_t>(static_cast<uint8_t>(quantizeOne<Q>(in[k], sc, z))) << (8 * k);
     y[i] = packed;
   }
-}
-
-template <typename Q>
-__device__ __forceinline__ Q quantizeOne(float v, float scale, float z) {
-  const float q = __fdiv_rn(v, scale);
-  return isnan(q) ? static_cast<Q>(z) : saturateQ<Q>(rintf(q) + z);
 }
 
 __device__ __forceinline__ float addRelu(float a, float b, bool relu) {

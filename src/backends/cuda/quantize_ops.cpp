@@ -149,6 +149,44 @@ Result<std::unique_ptr<Kernel>> createMaxPoolInt8(const ir::Node& node, DeviceCo
   return makeKernel<MaxPoolInt8Kernel>(node, dev, std::move(a));
 }
 
+// qrt's MaxPoolQuantize (src/ops/int8_fused.cpp; passes::fuseMaxPoolQuantize): the pool kernels
+// with a quantizing store. The scale and zero point are constants, read once at reshape.
+class MaxPoolQuantizeKernel final : public CudaKernel {
+ public:
+  MaxPoolQuantizeKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a)
+      : CudaKernel(n, dev), attrs_(std::move(a)), nhwc_(channelsLast(n)) {}
+
+  Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+    QRT_ASSIGN_OR_RETURN(g_, poolGeometry(attrs_, in[0].dims, nhwc_, who_));
+    if (!in[1].data || (present(in, 2) && !in[2].data))
+      return unsupported(who_, ": the CUDA MaxPoolQuantize needs a constant scale and zero point");
+    scale_ = in[1].as<const float>()[0];
+    zero_ = 0.f;
+    if (present(in, 2))
+      zero_ = in[2].dtype == DataType::kInt8 ? static_cast<float>(in[2].as<const int8_t>()[0])
+                                             : static_cast<float>(in[2].as<const uint8_t>()[0]);
+    if (out[0].dtype != DataType::kInt8 && out[0].dtype != DataType::kUInt8)
+      return internalError(who_, ": MaxPoolQuantize writes int8 or uint8");
+    return Status::Ok();
+  }
+
+  Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
+    launch::maxPoolQuantize(in[0].dtype, in[0].data, out[0].dtype, out[0].data, g_, scale_, zero_, stream());
+    return launched();
+  }
+
+ private:
+  WindowAttrs attrs_;
+  bool nhwc_;
+  launch::PoolGeometry g_;
+  float scale_ = 1.f, zero_ = 0.f;
+};
+
+Result<std::unique_ptr<Kernel>> createMaxPoolQuantize(const ir::Node& node, DeviceContext* dev) {
+  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
+  return makeKernel<MaxPoolQuantizeKernel>(node, dev, std::move(a));
+}
+
 constexpr DTypeSet kQuantizeIn{DataType::kFloat, DataType::kHalf};
 constexpr DTypeSet kDequantizeIn{DataType::kInt8, DataType::kUInt8, DataType::kInt32};
 constexpr DTypeSet kInt8Like{DataType::kInt8, DataType::kUInt8};
@@ -158,6 +196,7 @@ const CudaKernelEntry kEntries[] = {
     {"DequantizeLinear", kDequantizeIn, &createQdq},
     {"MaxPool", kInt8Like, &createMaxPoolInt8},
     {"AddQuantize", DTypeSet{DataType::kFloat}, &createAddQuantize, 0, kQrtDomain},
+    {"MaxPoolQuantize", kQuantizeIn, &createMaxPoolQuantize, 0, kQrtDomain},
 };
 
 }  // namespace
