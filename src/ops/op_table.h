@@ -20,7 +20,7 @@ std::span<const OpDef> quantizeOps();      // QuantizeLinear, DequantizeLinear
 std::span<const OpDef> qrtOps();           // integer ops: ONNX's QLinearConv/QLinearMatMul/ConvInteger/
                                            // MatMulInteger, and qrt-domain QConv/QGemm/QMatMul
 std::span<const OpDef> fusedOps();         // qrt-domain FusedConv, FusedGemm (fused.cpp)
-std::span<const OpDef> int8FusedOps();     // qrt-domain AddQuantize (int8_fused.cpp; made by the CUDA builder step)
+std::span<const OpDef> int8FusedOps();     // qrt-domain AddQuantize, MaxPoolQuantize (int8_fused.cpp; CUDA builder step)
 
 // The OpDef for an op in a domain ("" or "ai.onnx": the default ONNX domain), or nullptr.
 const OpDef* findOp(const std::string& domain, const std::string& op_type);

@@ -1,0 +1,812 @@
+#!/usr/bin/env python3
+"""Warp-level emulator of qrt's INT8 implicit-GEMM convolution kernels (src/backends/cuda/qconv_igemm.cu).
+
+Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MINB> and igemmStreamKernel do:
+  * cp.async.cg 16-byte copies (src-size 0: zero fill) into a per-CTA shared-memory byte array at the swizzled
+    addresses the kernel computes, with commit_group / wait_group bookkeeping (a copy lands at the wait that
+    retires its group, the latest moment the PTX model allows);
+  * ldmatrix.sync.aligned.m8n8.x4.shared.b16 (lanes 8j..8j+7 give the row addresses of matrix j; lane l gets in
+    register j the 4 bytes at row l/4, bytes 4*(l%4).. of matrix j: PTX ISA "Warp-level matrix load instruction:
+    ldmatrix");
+  * mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 with the PTX ISA fragment layouts ("Matrix Fragments for
+    mma.m16n8k32", .s8: A a0..a15 row g (+8 for i in 4..7, 12..15), col 4t + (i&3) (+16 for i >= 8); B b0..b7 row
+    4t + (i&3) (+16 for i >= 4), col g; C/D c0..c3 row g (+8 for i >= 2), col 2t + (i&1); g = lane>>2, t = lane&3);
+  * the int32 staging tile in shared memory, the residual z read from shared memory, and the int8-word / float4
+    stores to global y with QConv's epilogue (fmaf approximated in float64 then rounded to float32);
+  * the CTA grid and tile order of launchTile and of igemmStreamBlocks (a chosen "SM count x CTAs per SM").
+
+Besides the data, a race detector follows every shared-memory byte: which thread wrote it in which barrier interval
+(and after which __syncwarp), whether a cp.async to it is still in flight, and which warps read it in the current
+barrier interval. It reports reads of bytes with a copy in flight (a missing wait), reads of another warp's data
+without a barrier between (RAW), writes or copies over bytes another warp read in the same interval (WAR), unordered
+double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligned shared or global accesses.
+
+Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0 and 6 and the streaming tile)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every tiled instantiation)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync  (self-test: injected bugs
+      that the emulator must catch)
+"""
+import argparse
+import sys
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+KBK = 64  # kIgemmDepth
+KPAD = 128  # kIgemmKPad
+
+# ----------------------------------------------------------------------------------------------------------------
+# PTX fragment layouts (PTX ISA "Matrix Fragments for mma.m16n8k32", integer .s8)
+_lane = np.arange(32)
+_g = _lane >> 2
+_t = _lane & 3
+
+
+def _a_map():
+    i = (4 * np.arange(4)[:, None] + np.arange(4)[None, :])  # [reg, byte] -> element index a_i
+    row = _g[:, None, None] + 8 * ((((i >= 4) & (i < 8)) | (i >= 12)).astype(int))[None]
+    col = 4 * _t[:, None, None] + (i & 3)[None] + 16 * (i >= 8).astype(int)[None]
+    return row, col  # [lane, reg, byte]
+
+
+def _b_map():
+    i = (4 * np.arange(2)[:, None] + np.arange(4)[None, :])
+    row = 4 * _t[:, None, None] + (i & 3)[None] + 16 * (i >= 4).astype(int)[None]  # k
+    col = np.broadcast_to(_g[:, None, None], row.shape)  # n
+    return row, col
+
+
+def _c_map():
+    i = np.arange(4)
+    row = _g[:, None] + 8 * (i >= 2).astype(int)[None]
+    col = 2 * _t[:, None] + (i & 1)[None]
+    return row, col
+
+
+A_ROW, A_COL = _a_map()
+B_ROW, B_COL = _b_map()
+C_ROW, C_COL = _c_map()
+for r_, c_, shape in ((A_ROW, A_COL, (16, 32)), (B_ROW, B_COL, (32, 8)), (C_ROW, C_COL, (16, 8))):
+    cover = np.zeros(shape, int)
+    np.add.at(cover, (r_, c_), 1)
+    assert (cover == 1).all(), "fragment layout does not cover the matrix once"
+
+
+def mma_m16n8k32(acc, af, bf):
+    """acc (MT,NT,32,4) int32 C fragments; af (MT,32,4) uint32 A registers; bf (NT,32,2) uint32 B registers."""
+    mt_, nt_ = acc.shape[0], acc.shape[1]
+    ab = np.ascontiguousarray(af.astype('<u4')).view(np.uint8).reshape(mt_, 32, 4, 4).view(np.int8)
+    bb = np.ascontiguousarray(bf.astype('<u4')).view(np.uint8).reshape(nt_, 32, 2, 4).view(np.int8)
+    a = np.zeros((mt_, 16, 32), np.int64)
+    a[:, A_ROW, A_COL] = ab
+    b = np.zeros((nt_, 32, 8), np.int64)
+    b[:, B_ROW, B_COL] = bb
+    c = np.zeros((mt_, nt_, 16, 8), np.int64)
+    c[:, :, C_ROW, C_COL] = acc
+    d = np.einsum('mik,nkj->mnij', a, b) + c
+    d = ((d + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)  # s32 wraps (no .satfinite)
+    return d[:, :, C_ROW, C_COL]
+
+
+def swizzle(row, chunk):
+    return row * KBK + ((chunk ^ ((row >> 1) & 3)) << 4)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+class Hazards:
+    def __init__(self):
+        self.items = OrderedDict()
+
+    def add(self, kind, count, ctx):
+        if count <= 0:
+            return
+        if kind not in self.items:
+            self.items[kind] = [0, ctx]
+        self.items[kind][0] += int(count)
+
+    def __bool__(self):
+        return bool(self.items)
+
+    def report(self, indent="    "):
+        return "\n".join(f"{indent}{k}: {v[0]} byte(s), first at {v[1]}" for k, v in self.items.items())
+
+
+class Smem:
+    """One CTA's dynamic shared memory with a race detector; accesses are vectorized over threads."""
+
+    def __init__(self, size, nthreads, haz, ctx, rng):
+        self.size, self.haz, self.ctx = size, haz, ctx
+        self.mem = rng.integers(0, 256, size, dtype=np.uint8)  # garbage, as real shared memory
+        self.written = np.zeros(size, bool)
+        self.pending = np.zeros(size, bool)
+        self.w_phase = np.full(size, -1, np.int64)
+        self.w_thread = np.full(size, -1, np.int64)
+        self.w_wsub = np.zeros(size, np.int64)
+        self.r_phase = np.full(size, -1, np.int64)
+        self.r_mask = np.zeros(size, np.int64)
+        self.phase = 0
+        self.wsub = np.zeros((nthreads + 31) // 32, np.int64)
+        self.committed = np.zeros(nthreads, np.int64)
+        self.inflight = []  # (tids, group, dst, data)
+        self.nthreads = nthreads
+
+    def _where(self, what):
+        return f"{self.ctx} phase {self.phase} ({what})"
+
+    def _span(self, addr, k, what):
+        addr = np.asarray(addr, np.int64)
+        bad = (addr < 0) | (addr + k > self.size)
+        if bad.any():
+            self.haz.add(f"shared {what} out of bounds [size {self.size}]", bad.sum() * k, self._where(what))
+            addr = np.where(bad, 0, addr)
+        mis = addr % k != 0 if k in (4, 8, 16) else np.zeros(addr.shape, bool)
+        if mis.any():
+            self.haz.add(f"shared {what} misaligned", mis.sum() * k, self._where(what))
+        return addr[:, None] + np.arange(k)
+
+    def _check_write(self, tids, idx, what):
+        warp = (tids >> 5)[:, None]
+        bit = np.left_shift(1, warp)
+        war = (self.r_phase[idx] == self.phase) & ((self.r_mask[idx] & ~bit) != 0)
+        self.haz.add(f"WAR: {what} over bytes another warp read in the same barrier interval", war.sum(),
+                     self._where(what))
+        pend = self.pending[idx]
+        self.haz.add(f"WAW: {what} to bytes with a cp.async still in flight", pend.sum(), self._where(what))
+        waw = self.written[idx] & (self.w_phase[idx] == self.phase) & ((self.w_thread[idx] >> 5) != warp)
+        self.haz.add(f"WAW: {what} to bytes another warp wrote in the same barrier interval", waw.sum(),
+                     self._where(what))
+        flat = idx.ravel()
+        if np.unique(flat).size != flat.size:
+            self.haz.add(f"WAW: one {what} writes a byte from two threads", flat.size - np.unique(flat).size,
+                         self._where(what))
+
+    def cp_async(self, tids, dst, src, src_off, valid, what="cp.async"):
+        tids = np.asarray(tids, np.int64)
+        n = tids.size
+        dst = np.broadcast_to(np.asarray(dst, np.int64), (n,))
+        src_off = np.broadcast_to(np.asarray(src_off, np.int64), (n,))
+        valid = np.broadcast_to(np.asarray(valid, bool), (n,))
+        if n == 0:
+            return
+        idx = self._span(dst, 16, what)
+        data = np.zeros((n, 16), np.uint8)
+        if valid.any():
+            so = src_off[valid]
+            bad = (so < 0) | (so + 16 > src.size) | (so % 16 != 0)
+            if bad.any():
+                self.haz.add(f"global read out of bounds or misaligned ({what})", bad.sum() * 16, self._where(what))
+                so = np.where(bad, 0, so)
+            data[valid] = src[so[:, None] + np.arange(16)]
+        self._check_write(tids, idx, what)
+        self.pending[idx] = True
+        self.inflight.append((tids, self.committed[tids].copy(), idx, data))
+
+    def commit(self, tids):
+        self.committed[tids] += 1
+
+    def wait(self, tids, n_pending):
+        """cp.async.wait_group n_pending by threads `tids`: their committed groups but the newest n land."""
+        sel = np.zeros(self.nthreads, bool)
+        sel[tids] = True
+        keep = []
+        for (t, grp, idx, data) in self.inflight:
+            done = sel[t] & (grp < self.committed[t] - n_pending)
+            if done.any():
+                di = idx[done]
+                self.mem[di] = data[done]
+                self.pending[di] = False
+                self.written[di] = True
+                self.w_phase[di] = self.phase
+                tt = np.broadcast_to(t[done][:, None], di.shape)
+                self.w_thread[di] = tt
+                self.w_wsub[di] = self.wsub[tt >> 5]
+            if (~done).any():
+                keep.append((t[~done], grp[~done], idx[~done], data[~done]))
+        self.inflight = keep
+
+    def barrier(self):
+        self.phase += 1
+
+    def syncwarp(self, warp):
+        self.wsub[warp] += 1
+
+    def read(self, tids, addr, k, what):
+        tids = np.asarray(tids, np.int64)
+        if tids.size == 0:
+            return np.zeros((0, k), np.uint8)
+        idx = self._span(addr, k, what)
+        t = tids[:, None]
+        warp = t >> 5
+        self.haz.add(f"read of never-written shared bytes ({what})", (~self.written[idx]).sum(), self._where(what))
+        self.haz.add(f"read with a cp.async in flight to the bytes: missing wait ({what})", self.pending[idx].sum(),
+                     self._where(what))
+        wt = self.w_thread[idx]
+        vis = (wt == t) | (self.w_phase[idx] < self.phase) | (((wt >> 5) == warp) & (self.w_wsub[idx] < self.wsub[warp]))
+        self.haz.add(f"RAW: read of bytes another thread wrote without a barrier between ({what})",
+                     (self.written[idx] & ~vis).sum(), self._where(what))
+        bit = np.broadcast_to(np.left_shift(1, warp), idx.shape)
+        stale = self.r_phase[idx] != self.phase
+        si = idx[stale]
+        self.r_mask[si] = 0
+        self.r_phase[si] = self.phase
+        np.bitwise_or.at(self.r_mask, idx.ravel(), bit.ravel())
+        return self.mem[idx]
+
+    def write(self, tids, addr, data, what):
+        tids = np.asarray(tids, np.int64)
+        if tids.size == 0:
+            return
+        k = data.shape[1]
+        idx = self._span(addr, k, what)
+        self._check_write(tids, idx, what)
+        self.mem[idx] = data
+        self.written[idx] = True
+        self.w_phase[idx] = self.phase
+        tt = np.broadcast_to(tids[:, None], idx.shape)
+        self.w_thread[idx] = tt
+        self.w_wsub[idx] = self.wsub[tt >> 5]
+
+    def finish(self):
+        left = sum(int(r[2].size) for r in self.inflight)
+        self.haz.add("cp.async still in flight at kernel exit", left, self._where("exit"))
+
+
+def ldmatrix_x4(sm, tids, addr):
+    """ldmatrix.sync.aligned.m8n8.x4.shared.b16 for one warp: addr[l] is the row address lanes give."""
+    rows = sm.read(tids, addr, 16, "ldmatrix").reshape(4, 8, 16)  # [matrix j, row, byte]
+    j = np.arange(4)[None, :, None]
+    r = _g[:, None, None]
+    b = (4 * _t)[:, None, None] + np.arange(4)[None, None, :]
+    return np.ascontiguousarray(rows[j, r, b]).view('<u4').reshape(32, 4)  # [lane, reg]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+class Geom:
+    def __init__(self, n, c, h, w, m, kh, kw, sh=1, sw=1, ph=0, pw=0, dh=1, dw=1):
+        self.n, self.c, self.h, self.w, self.m = n, c, h, w, m
+        self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw = kh, kw, sh, sw, ph, pw, dh, dw
+        self.oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        self.ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+
+    def fits(self):  # igemmFits
+        return self.c % 16 == 0 and self.m % 16 == 0 and self.c > 0 and self.m > 0
+
+
+class Epi:
+    def __init__(self, mult, bias, z, z_scale, act, lo, hi, y_int8):
+        self.mult, self.bias, self.z, self.z_scale = mult, bias, z, np.float32(z_scale)
+        self.act, self.lo, self.hi, self.y_int8 = act, np.float32(lo), np.float32(hi), y_int8
+
+
+def igemm_weights(wt, k, c, r, s):  # igemmWeights
+    cp = (c + KBK - 1) // KBK * KBK
+    kp = (k + KPAD - 1) // KPAD * KPAD
+    taps = r * s
+    out = np.zeros((kp, taps, cp), np.int8)
+    out[:k, :, :c] = wt.reshape(k, c, taps).transpose(0, 2, 1)
+    return out.reshape(-1)
+
+
+def pixel_row(m, m_total, g, chunk):
+    ok = m < m_total
+    mm = np.where(ok, m, 0)
+    ox = mm % g.ow
+    t = mm // g.ow
+    oy = t % g.oh
+    nb = t // g.oh
+    return dict(ih0=oy * g.sh - g.ph, iw0=ox * g.sw - g.pw, off=nb * g.h * g.w * g.c + chunk * 16, ok=ok)
+
+
+def slice_at(sl, cblocks, kw):
+    tap = sl // cblocks
+    fr = tap // kw
+    return fr, tap - fr * kw, (sl - tap * cblocks) * KBK
+
+
+def load_pixel_chunk(sm, tids, buf, row, chunk, p, sl, g, xb):
+    fr, fs, c0 = sl
+    ih = p['ih0'] + fr * g.dh
+    iw = p['iw0'] + fs * g.dw
+    ok = p['ok'] & (ih >= 0) & (ih < g.h) & (iw >= 0) & (iw < g.w) & (c0 + chunk * 16 < g.c)
+    src = np.where(ok, p['off'] + (ih * g.w + iw) * g.c + c0, 0)
+    sm.cp_async(tids, buf + swizzle(row, chunk), xb, src, ok, "cp.async x")
+
+
+def mma_slice(sm, acc, a_s, b_s, a_row0, b_row0, warp, mutate):
+    mt_n, nt_n = acc.shape[0], acc.shape[1]
+    tids = warp * 32 + _lane
+    for ks in range(2):
+        af = np.zeros((mt_n, 32, 4), np.uint32)
+        for mt in range(mt_n):
+            row = a_row0 + mt * 16 + (_lane & 15)
+            af[mt] = ldmatrix_x4(sm, tids, a_s + swizzle(row, ks * 2 + (_lane >> 4)))
+        bf = np.zeros((nt_n, 32, 2), np.uint32)
+        for np_ in range(nt_n // 2):
+            row = b_row0 + np_ * 16 + (_lane & 7) + ((_lane >> 4) << 3)
+            r = ldmatrix_x4(sm, tids, b_s + swizzle(row, ks * 2 + ((_lane >> 3) & 1)))
+            if mutate == "bswap":
+                r = r[:, [0, 2, 1, 3]]
+            bf[2 * np_, :, 0] = r[:, 0]
+            bf[2 * np_, :, 1] = r[:, 1]
+            bf[2 * np_ + 1, :, 0] = r[:, 2]
+            bf[2 * np_ + 1, :, 1] = r[:, 3]
+        acc[:] = mma_m16n8k32(acc, af, bf)
+
+
+def stage_acc(sm, sc, ldc, row0, col0, acc, warp):
+    tids = warp * 32 + _lane
+    for mt in range(acc.shape[0]):
+        for nt in range(acc.shape[1]):
+            row = row0 + mt * 16 + (_lane >> 2)
+            col = col0 + nt * 8 + (_lane & 3) * 2
+            lo = np.ascontiguousarray(acc[mt, nt][:, 0:2]).view(np.uint8).reshape(32, 8)
+            hi = np.ascontiguousarray(acc[mt, nt][:, 2:4]).view(np.uint8).reshape(32, 8)
+            sm.write(tids, sc + (row * ldc + col) * 4, lo, "stageAcc")
+            sm.write(tids, sc + ((row + 8) * ldc + col) * 4, hi, "stageAcc")
+
+
+def f32(v):
+    return np.asarray(v, np.float64).astype(np.float32)
+
+
+def folded_byte(acc, mult, bias, zq, e):
+    v = f32(acc.astype(np.float64) * mult.astype(np.float64) + bias.astype(np.float64))  # fmaf
+    if e.z is not None:
+        v = f32(zq.astype(np.float64) * np.float64(e.z_scale) + v.astype(np.float64))  # fmaf
+    if e.act == "relu":
+        v = np.maximum(v, np.float32(0))
+    elif e.act == "clip":
+        v = np.minimum(np.maximum(v, e.lo), e.hi)
+    r = np.clip(np.rint(v.astype(np.float64)), -128, 127).astype(np.int64)  # __float2int_rn, min/max
+    return (r & 0xFF).astype(np.uint8)
+
+
+def exact_value(acc, mult, bias, zq, e):
+    v = acc.astype(np.float32) * mult + bias  # __fmul_rn, __fadd_rn in float32
+    if e.z is not None:
+        v = v + e.z_scale * zq.astype(np.float32)
+    if e.act == "relu":
+        v = np.where(v < 0, np.float32(0), v)
+    elif e.act == "clip":
+        v = np.where(v < e.lo, e.lo, np.where(v > e.hi, e.hi, v))
+    return v.astype(np.float32)
+
+
+class Out:
+    def __init__(self, g, y_int8):
+        size = g.n * g.oh * g.ow * g.m
+        self.y_int8 = y_int8
+        self.bytes = np.zeros(size * (1 if y_int8 else 4), np.uint8)
+        self.writes = np.zeros(size, np.int64)
+
+
+def store_four(out, haz, ctx, o, a, mv, bv, zw, e):
+    """storeFour for a set of threads: o (n,) element offsets, a (n,4) int32, mv/bv (n,4), zw (n,) uint32."""
+    if o.size == 0:
+        return
+    zq = ((zw[:, None] >> (8 * np.arange(4))[None]) & 0xFF).astype(np.uint8).view(np.int8)
+    nel = out.writes.size
+    bad = (o < 0) | (o + 4 > nel) | (o % 4 != 0)
+    if bad.any():
+        haz.add("global y store out of bounds or misaligned", bad.sum(), ctx)
+        o, a, mv, bv, zq = o[~bad], a[~bad], mv[~bad], bv[~bad], zq[~bad]
+    ii = o[:, None] + np.arange(4)
+    np.add.at(out.writes, ii.ravel(), 1)
+    if e.y_int8:
+        out.bytes[ii] = folded_byte(a, mv, bv, zq, e)
+    else:
+        v = exact_value(a, mv, bv, zq, e)
+        bi = (o * 4)[:, None] + np.arange(16)
+        out.bytes[bi] = np.ascontiguousarray(v).view(np.uint8).reshape(-1, 16)
+
+
+def load_four(p, c, haz, ctx):
+    bad = (c < 0) | (c + 4 > p.size) | (c % 4 != 0)
+    if bad.any():
+        haz.add("global mult/bias read out of bounds", bad.sum(), ctx)
+        c = np.where(bad, 0, c)
+    return p[c[:, None] + np.arange(4)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+TILES = {0: (128, 128, 2, 4, 4, 2), 1: (128, 64, 4, 2, 4, 2), 2: (64, 128, 2, 4, 4, 2), 3: (64, 64, 2, 2, 4, 4),
+         4: (128, 64, 4, 2, 2, 3), 5: (64, 128, 2, 4, 2, 3), 6: (64, 64, 2, 2, 2, 6)}
+
+
+def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate):
+    BM, BN, WM, WN, S, _ = cfg
+    T = WM * WN * 32
+    kWarpM, kWarpN = BM // WM, BN // WN
+    MT, NT = kWarpM // 16, kWarpN // 8
+    AC, BC = BM * 4 // T, BN * 4 // T
+    LDC = BN + 8
+    assert MT >= 1 and NT % 2 == 0 and AC >= 1 and BC >= 1 and T % (BN // 4) == 0
+    kSmem = max(S * (BM + BN) * KBK, BM * LDC * 4)
+    smem_size = kSmem + (BM * BN if e.z is not None else 0)  # launchTile's dynamic smem
+    ctx = f"igemmKernel<{BM},{BN},{WM},{WN},{S}> CTA {bid}"
+    sm = Smem(smem_size, T, haz, ctx, rng)
+    sa, sb = 0, S * BM * KBK
+    tid = np.arange(T)
+    lane, warp = tid & 31, tid >> 5
+    m0 = (bid // n_tiles) * BM
+    n0 = (bid % n_tiles) * BN
+    chunk = tid & 3
+    cblocks = (g.c + KBK - 1) // KBK
+    taps = g.kh * g.kw
+    slices = taps * cblocks
+    wrow = taps * cblocks * KBK
+    a_rows = [pixel_row(m0 + (tid >> 2) + i * (T // 4), m_total, g, chunk) for i in range(AC)]
+    b_src = [(n0 + (tid >> 2) + i * (T // 4)) * wrow + chunk * 16 for i in range(BC)]
+
+    def load(stage, sl_idx):
+        sl = slice_at(sl_idx, cblocks, g.kw)
+        for i in range(AC):
+            load_pixel_chunk(sm, tid, sa + stage * BM * KBK, (tid >> 2) + i * (T // 4), chunk, a_rows[i], sl, g, xb)
+        for i in range(BC):
+            row = (tid >> 2) + i * (T // 4)
+            sm.cp_async(tid, sb + stage * BN * KBK + swizzle(row, chunk), wb, b_src[i] + sl_idx * KBK, True,
+                        "cp.async w")
+
+    acc = np.zeros((WM * WN, MT, NT, 32, 4), np.int32)
+    sz = kSmem
+    zb = None
+    if e.z is not None:
+        zb = e.z.view(np.uint8)
+        krc = BN // 16
+        for base in range(0, BM * krc, T):
+            i = base + tid
+            act = i < BM * krc
+            row, c16 = i // krc, i % krc
+            m, co = m0 + row, n0 + c16 * 16
+            ok = (m < m_total) & (co < g.m)
+            sm.cp_async(tid[act], (sz + row * BN + c16 * 16)[act], zb, np.where(ok, m * g.m + co, 0)[act], ok[act],
+                        "cp.async z")
+    for st in range(S - 1):
+        if st < slices:
+            load(st, st)
+        sm.commit(tid)
+    for kt in range(slices):
+        sm.wait(tid, S - 2)
+        sm.barrier()
+        nxt = kt + S - 1
+        if nxt < slices:
+            load((kt % S) if mutate == "stage" else (nxt % S), nxt)
+        sm.commit(tid)
+        for w in range(WM * WN):
+            wm, wn = w // WN, w % WN
+            mma_slice(sm, acc[w], sa + (kt % S) * BM * KBK, sb + (kt % S) * BN * KBK, wm * kWarpM, wn * kWarpN, w,
+                      mutate)
+    sm.wait(tid, 0)
+    sm.barrier()
+    sc = 0
+    for w in range(WM * WN):
+        stage_acc(sm, sc, LDC, (w // WN) * kWarpM, (w % WN) * kWarpN, acc[w], w)
+    sm.barrier()
+    kVecs = BN // 4
+    cv = tid % kVecs
+    co = n0 + cv * 4
+    live = co < g.m  # if (co >= g.m) return;
+    mv = np.zeros((T, 4), np.float32)
+    bv = np.zeros((T, 4), np.float32)
+    mv[live] = load_four(e.mult, co[live], haz, ctx)
+    bv[live] = load_four(e.bias, co[live], haz, ctx)
+    step = T // kVecs
+    for j in range((BM + step - 1) // step):
+        row = tid // kVecs + j * step
+        m = m0 + row
+        act = live & (row < BM) & (m < m_total)
+        ta = tid[act]
+        zw = np.zeros(ta.size, np.uint32)
+        if e.z is not None:
+            zw = np.ascontiguousarray(sm.read(ta, (sz + row * BN + cv * 4)[act], 4, "z")).view('<u4').reshape(-1)
+        a = np.ascontiguousarray(sm.read(ta, (sc + (row * LDC + cv * 4) * 4)[act], 16, "acc tile")).view(
+            '<i4').reshape(-1, 4)
+        store_four(out, haz, ctx, (m * g.m + co)[act], a, mv[act], bv[act], zw, e)
+    sm.finish()
+
+
+STREAM_BM = STREAM_BN = 64
+STREAM_THREADS, STREAM_LDC, STREAM_MAX_SLICES = 128, 40, 4
+STREAM_SLICE = STREAM_BM * KBK
+
+
+def stream_smem(slices, z):
+    return 3 * slices * STREAM_SLICE + (2 * STREAM_BM * STREAM_BN if z else 0) + (STREAM_THREADS // 32) * 32 * \
+        STREAM_LDC * 4
+
+
+def igemm_stream_blocks(g, z, sms, per_sm):  # igemmStreamBlocks with a chosen SM count and occupancy
+    slices = g.kh * g.kw * ((g.c + KBK - 1) // KBK)
+    if not g.fits() or slices > STREAM_MAX_SLICES:
+        return 0
+    n_tiles = (g.m + STREAM_BN - 1) // STREAM_BN
+    m_tiles = (g.n * g.oh * g.ow + STREAM_BM - 1) // STREAM_BM
+    per_n = max(1, min(m_tiles, per_sm * sms // n_tiles))
+    return per_n * n_tiles
+
+
+def igemm_stream_kernel(xb, wb, out, g, e, m_total, n_tiles, m_tiles, bid, grid, haz, rng, mutate, walked):
+    tid = np.arange(STREAM_THREADS)
+    lane, warp = tid & 31, tid >> 5
+    chunk = tid & 3
+    cblocks = (g.c + KBK - 1) // KBK
+    slices = g.kh * g.kw * cblocks
+    ctx = f"igemmStreamKernel CTA {bid}/{grid}"
+    sm = Smem(stream_smem(slices, e.z is not None), STREAM_THREADS, haz, ctx, rng)
+    sb = 0
+    sa = sb + slices * STREAM_SLICE
+    sz = sa + 2 * slices * STREAM_SLICE
+    sc_base = sz + (2 * STREAM_BM * STREAM_BN if e.z is not None else 0)
+    n0 = (bid % n_tiles) * STREAM_BN
+    step = grid // n_tiles
+    mt = bid // n_tiles
+    if mt >= m_tiles:
+        return
+    wrow = slices * KBK
+    for base in range(0, STREAM_BN * slices * 4, STREAM_THREADS):
+        i = base + tid
+        act = i < STREAM_BN * slices * 4
+        row = i // (slices * 4)
+        rest = i - row * slices * 4
+        sl, c = rest >> 2, rest & 3
+        sm.cp_async(tid[act], (sb + sl * STREAM_SLICE + swizzle(row, c))[act], wb,
+                    ((n0 + row) * wrow + sl * KBK + c * 16)[act], True, "cp.async w")
+    zb = e.z.view(np.uint8) if e.z is not None else None
+
+    def load_tile(buf, tile):
+        m0 = tile * STREAM_BM
+        a = sa + buf * slices * STREAM_SLICE
+        for i in range(2):
+            row = (tid >> 2) + i * 32
+            p = pixel_row(m0 + row, m_total, g, chunk)
+            for s in range(slices):
+                load_pixel_chunk(sm, tid, a + s * STREAM_SLICE, row, chunk, p, slice_at(s, cblocks, g.kw), g, xb)
+            if e.z is not None:
+                m, co_ = m0 + row, n0 + chunk * 16
+                ok = (m < m_total) & (co_ < g.m)
+                sm.cp_async(tid, sz + buf * STREAM_BM * STREAM_BN + row * STREAM_BN + chunk * 16, zb,
+                            np.where(ok, m * g.m + co_, 0), ok, "cp.async z")
+
+    cv = lane & 7
+    wn_t = warp & 1
+    co = n0 + wn_t * 32 + cv * 4
+    live = co < g.m
+    mv = np.zeros((STREAM_THREADS, 4), np.float32)
+    bv = np.zeros((STREAM_THREADS, 4), np.float32)
+    mv[live] = load_four(e.mult, co[live], haz, ctx)
+    bv[live] = load_four(e.bias, co[live], haz, ctx)
+
+    load_tile(0, mt)
+    sm.commit(tid)
+    it = 0
+    while mt < m_tiles:
+        walked.append((bid, mt))
+        buf = it & 1
+        if mt + step < m_tiles:
+            load_tile(buf ^ 1, mt + step)
+        sm.commit(tid)
+        sm.wait(tid, 2 if mutate == "nowait" else 1)
+        sm.barrier()
+        a = sa + buf * slices * STREAM_SLICE
+        for w in range(4):
+            wm, wn = w >> 1, w & 1
+            acc = np.zeros((2, 4, 32, 4), np.int32)
+            for s in range(slices):
+                mma_slice(sm, acc, a + s * STREAM_SLICE, sb + s * STREAM_SLICE, wm * 32, wn * 32, w, mutate)
+            sc = sc_base + w * 32 * STREAM_LDC * 4
+            stage_acc(sm, sc, STREAM_LDC, 0, 0, acc, w)
+            sm.syncwarp(w)
+            wt = w * 32 + _lane
+            for r in range(8):
+                row = r * 4 + (_lane >> 3)
+                m = mt * STREAM_BM + wm * 32 + row
+                act = live[wt] & (m < m_total)  # m grows with r: `break` == mask
+                ta = wt[act]
+                zw = np.zeros(ta.size, np.uint32)
+                if e.z is not None:
+                    zw = np.ascontiguousarray(sm.read(
+                        ta, (sz + buf * STREAM_BM * STREAM_BN + (wm * 32 + row) * STREAM_BN + wn * 32 + cv[wt] * 4)[act],
+                        4, "z")).view('<u4').reshape(-1)
+                av = np.ascontiguousarray(sm.read(ta, (sc + (row * STREAM_LDC + cv[wt] * 4) * 4)[act], 16,
+                                                  "acc tile")).view('<i4').reshape(-1, 4)
+                store_four(out, haz, ctx, (m * g.m + co[wt])[act], av, mv[ta], bv[ta], zw, e)
+        if mutate != "nosync":
+            sm.barrier()
+        mt += step
+        it += 1
+    sm.wait(tid, 0)
+    sm.finish()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+def reference(x, wt, g, mult, bias, z, z_scale, act, lo, hi, y_int8, y_scale):
+    xs = x.reshape(g.n, g.h, g.w, g.c).astype(np.int64)
+    acc = np.zeros((g.n, g.oh, g.ow, g.m), np.int64)
+    oy = np.arange(g.oh)
+    ox = np.arange(g.ow)
+    for r in range(g.kh):
+        for s in range(g.kw):
+            ih = oy * g.sh - g.ph + r * g.dh
+            iw = ox * g.sw - g.pw + s * g.dw
+            vh = (ih >= 0) & (ih < g.h)
+            vw = (iw >= 0) & (iw < g.w)
+            win = xs[:, np.clip(ih, 0, g.h - 1)][:, :, np.clip(iw, 0, g.w - 1)]
+            win = win * (vh[None, :, None, None] & vw[None, None, :, None])
+            acc += np.einsum('nhwc,mc->nhwm', win, wt[:, :, r, s].astype(np.int64))
+    acc = acc.reshape(-1, g.m)
+    v = acc * mult.astype(np.float64) + bias.astype(np.float64)
+    if z is not None:
+        v = v + np.float64(z_scale) * z.reshape(-1, g.m).astype(np.float64)
+    if act == "relu":
+        v = np.maximum(v, 0)
+    elif act == "clip":
+        v = np.clip(v, lo, hi)
+    # the same in float32 with the CUDA float path's roundings (exactValue)
+    v32 = acc.astype(np.float32) * mult + bias
+    if z is not None:
+        v32 = v32 + np.float32(z_scale) * z.reshape(-1, g.m).astype(np.float32)
+    if act == "relu":
+        v32 = np.where(v32 < 0, np.float32(0), v32)
+    elif act == "clip":
+        v32 = np.where(v32 < np.float32(lo), np.float32(lo), np.where(v32 > np.float32(hi), np.float32(hi), v32))
+    if y_int8:
+        return np.clip(np.rint(v / y_scale), -128, 127).astype(np.int8), None, acc
+    return v, v32, acc
+
+
+CASES = [
+    # name, geometry, act, z, y_int8, kernels
+    dict(name="1x1 C64->M64 z relu int8 (3x9x11)", g=Geom(3, 64, 9, 11, 64, 1, 1), act="relu", z=True, y_int8=True,
+         stream=True),
+    dict(name="3x3 s2 p1 C32->M128 int8 no z", g=Geom(2, 32, 13, 11, 128, 3, 3, 2, 2, 1, 1), act="none", z=False,
+         y_int8=True, stream=True),
+    dict(name="1x1 C192->M96 int8 (3 slices)", g=Geom(2, 192, 7, 9, 96, 1, 1), act="none", z=False, y_int8=True,
+         stream=True),
+    dict(name="1x1 C48->M32 float out", g=Geom(2, 48, 6, 7, 32, 1, 1), act="none", z=False, y_int8=False,
+         stream=True),
+    dict(name="3x3 p1 C80->M80 z int8", g=Geom(1, 80, 9, 10, 80, 3, 3, 1, 1, 1, 1), act="none", z=True, y_int8=True,
+         stream=True),
+    # extra: padding and dilation in the streaming tile (2x2 taps x 1 slice = 4 slices), clip, z, n_tiles = 3
+    dict(name="2x2 d2 p1 C64->M144 z clip int8", g=Geom(2, 64, 8, 7, 144, 2, 2, 1, 1, 1, 1, 2, 2), act="clip",
+         z=True, y_int8=True, stream=True),
+    # extra: the streaming tile's largest layout (4 slices) with a CTA walking 4 pixel tiles (buffer reuse)
+    dict(name="1x1 C256->M64 z relu int8 (4 slices)", g=Geom(1, 256, 20, 20, 64, 1, 1), act="relu", z=True,
+         y_int8=True, stream=True),
+    # extra: float output with residual and relu
+    dict(name="3x1 p(1,0) C16->M48 z relu float", g=Geom(2, 16, 9, 8, 48, 3, 1, 1, 1, 1, 0), act="relu", z=True,
+         y_int8=False, stream=True),
+]
+
+
+def make_case(case, rng):
+    g = case["g"]
+    x = rng.integers(-128, 128, g.n * g.h * g.w * g.c).astype(np.int8)
+    wt = rng.integers(-128, 128, (g.m, g.c, g.kh, g.kw)).astype(np.int8)
+    x_scale = np.float32(0.02)
+    w_scale = rng.uniform(0.001, 0.01, g.m).astype(np.float32)
+    mult = (x_scale * w_scale).astype(np.float32)  # x_scale * w_scale[c] in float
+    bias = rng.uniform(-2.0, 2.0, g.m).astype(np.float32)
+    z = rng.integers(-128, 128, g.n * g.oh * g.ow * g.m).astype(np.int8) if case["z"] else None
+    z_scale = np.float32(0.05)
+    # y_scale so that the outputs spread over the int8 range
+    acc_typ = 128 * 64 * np.sqrt(g.c * g.kh * g.kw) * float(mult.mean())
+    y_scale = np.float32(max(acc_typ / 40.0, 1e-3))
+    lo, hi = np.float32(-1.5), np.float32(2.5)
+    return g, x, wt, mult, bias, z, z_scale, y_scale, lo, hi
+
+
+def host_epilogue(case, mult, bias, z, z_scale, y_scale, lo, hi):
+    """qconv_igemm.cpp reshapeOwn: the int8 epilogue's constants divided by y_scale in float."""
+    if case["y_int8"]:
+        return Epi((mult / y_scale).astype(np.float32), (bias / y_scale).astype(np.float32), z,
+                   np.float32(z_scale) / y_scale, case["act"], np.float32(lo) / y_scale, np.float32(hi) / y_scale,
+                   True)
+    return Epi(mult, bias, z, z_scale, case["act"], lo, hi, False)
+
+
+def compare(case, g, out, ref, ref32):
+    m_total = g.n * g.oh * g.ow
+    msgs = []
+    ok = True
+    w = out.writes.reshape(m_total, g.m)
+    if (w != 1).any():
+        ok = False
+        msgs.append(f"{(w == 0).sum()} y elements never written, {(w > 1).sum()} written more than once")
+    if case["y_int8"]:
+        y = out.bytes.view(np.int8).reshape(m_total, g.m).astype(np.int64)
+        d = np.abs(y - ref.astype(np.int64))
+        n1, nbig = int((d == 1).sum()), int((d > 1).sum())
+        sat = int(((ref == 127) | (ref == -128)).sum())
+        msgs.append(f"int8: {n1} element(s) differ by 1, {nbig} by more (of {d.size}; {sat} saturated in ref)")
+        if nbig > 0 or n1 > max(3, d.size // 1000):
+            ok = False
+    else:
+        y = out.bytes.view(np.float32).reshape(m_total, g.m)
+        exact = int((y != ref32).sum())
+        dif = float(np.max(np.abs(y - ref)))
+        msgs.append(f"float: {exact} element(s) not bit-equal to the float32 reference order (exactValue's "
+                    f"roundings), max abs diff vs float64 {dif:.2e} (max |y| {float(np.max(np.abs(ref))):.2f})")
+        if exact > 0 or dif > 1e-4 * max(1.0, float(np.max(np.abs(ref)))):
+            ok = False
+    return ok, "; ".join(msgs)
+
+
+def run(args):
+    rng = np.random.default_rng(args.seed)
+    tiles = list(TILES) if args.all_tiles else [int(t) for t in args.tiles.split(",")]
+    results = []
+    for case in CASES:
+        g, x, wt, mult, bias, z, z_scale, y_scale, lo, hi = make_case(case, rng)
+        assert g.fits()
+        ref, ref32, _ = reference(x, wt, g, mult, bias, z, z_scale, case["act"], lo, hi, case["y_int8"], y_scale)
+        e = host_epilogue(case, mult, bias, z, z_scale, y_scale, lo, hi)
+        xb = x.view(np.uint8)
+        wb = igemm_weights(wt, g.m, g.c, g.kh, g.kw).view(np.uint8)
+        m_total = g.n * g.oh * g.ow
+        slices = g.kh * g.kw * ((g.c + KBK - 1) // KBK)
+        print(f"case: {case['name']}  [N={g.n} H={g.h} W={g.w} -> OH={g.oh} OW={g.ow}, pixels {m_total}, "
+              f"slices {slices}]", flush=True)
+        for tile in tiles:
+            cfg = TILES[tile]
+            t0 = time.time()
+            haz = Hazards()
+            out = Out(g, case["y_int8"])
+            n_tiles = (g.m + cfg[1] - 1) // cfg[1]
+            blocks = ((m_total + cfg[0] - 1) // cfg[0]) * n_tiles
+            for bid in range(blocks):
+                igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
+            ok, msg = compare(case, g, out, ref, ref32)
+            ok = ok and not haz
+            name = f"ig{tile} <{cfg[0]},{cfg[1]},{cfg[2]},{cfg[3]},{cfg[4]}>"
+            print(f"  {'PASS' if ok else 'FAIL'} {name:26s} {blocks} CTAs  {msg}  ({time.time() - t0:.1f}s)", flush=True)
+            if haz:
+                print("    hazards:\n" + haz.report("      "))
+            results.append((case["name"], name, ok))
+        if case["stream"] and not args.no_stream:
+            grid = igemm_stream_blocks(g, z is not None, args.sms, args.per_sm)
+            name = f"ig7 stream ({args.sms} SMs x {args.per_sm})"
+            if grid == 0:
+                print(f"  n/a  {name}: igemmStreamBlocks returns 0 ({slices} slices > {STREAM_MAX_SLICES})")
+                continue
+            t0 = time.time()
+            haz = Hazards()
+            out = Out(g, case["y_int8"])
+            n_tiles = (g.m + STREAM_BN - 1) // STREAM_BN
+            m_tiles = (m_total + STREAM_BM - 1) // STREAM_BM
+            walked = []
+            for bid in range(grid):
+                igemm_stream_kernel(xb, wb, out, g, e, m_total, n_tiles, m_tiles, bid, grid, haz, rng, args.mutate,
+                                    walked)
+            ok, msg = compare(case, g, out, ref, ref32)
+            ok = ok and not haz
+            most = max(sum(1 for b, _ in walked if b == k) for k in range(grid))
+            print(f"  {'PASS' if ok else 'FAIL'} {name:26s} grid {grid} (n_tiles {n_tiles}, m_tiles {m_tiles}, "
+                  f"up to {most} pixel tiles a CTA)  {msg}  ({time.time() - t0:.1f}s)", flush=True)
+            if haz:
+                print("    hazards:\n" + haz.report("      "))
+            results.append((case["name"], name, ok))
+    print("\nsummary:")
+    for c, k, ok in results:
+        print(f"  {'PASS' if ok else 'FAIL'}  {c:40s} {k}")
+    npass = sum(ok for *_, ok in results)
+    print(f"{npass}/{len(results)} passed" + (f"  (mutation '{args.mutate}' injected)" if args.mutate else ""))
+    return 0 if npass == len(results) else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tiles", default="0,6", help="tiled instantiations (indices of kIgemmTiles), e.g. 0,6")
+    ap.add_argument("--all-tiles", action="store_true")
+    ap.add_argument("--no-stream", action="store_true")
+    ap.add_argument("--sms", type=int, default=2, help="SM count the streaming grid is sized for")
+    ap.add_argument("--per-sm", type=int, default=1, help="streaming CTAs an SM (occupancy)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync"], default=None,
+                    help="inject a bug (self-test of the emulator)")
+    args = ap.parse_args()
+    sys.exit(run(args))
+
+
+if __name__ == "__main__":
+    main()
