@@ -62,7 +62,9 @@ Status inferQuantizeLinear(InferContext& ctx) {
   return Status::Ok();
 }
 
-// y = (x - zero_point) * scale, in the scale's dtype.
+// y = (x - zero_point) * scale, in the scale's dtype, or in output_dtype where that attribute is
+// set (opset 23; the CUDA backend's FP16 step sets it on a DQ feeding fp16 layers, whose scale
+// stays fp32).
 Status inferDequantizeLinear(InferContext& ctx) {
   QRT_RETURN_IF_ERROR(checkQuantParams(ctx));
   DataType x = ctx.in_types[0];
@@ -70,7 +72,12 @@ Status inferDequantizeLinear(InferContext& ctx) {
     return ctx.unsupportedError("dequantizing ", dataTypeName(x), " is not supported (int8, uint8, int16, uint16, int32 are)");
   if (ctx.hasInput(2) && ctx.in_types[2] != x)
     return ctx.error("zero point has dtype ", dataTypeName(ctx.in_types[2]), " but x has ", dataTypeName(x));
-  ctx.setOutput(0, ctx.in_types[1], ctx.in_dims[0]);
+  DataType out = ctx.in_types[1];
+  if (int64_t dt = ctx.node.attrInt("output_dtype", 0); dt != 0) {
+    out = static_cast<DataType>(dt);
+    if (!isFloatType(out)) return ctx.error("output_dtype must be a floating-point type, got ", dataTypeName(out));
+  }
+  ctx.setOutput(0, out, ctx.in_dims[0]);
   return Status::Ok();
 }
 

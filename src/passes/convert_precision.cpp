@@ -43,6 +43,10 @@ bool inputFollowsT(const ir::Node& n, size_t i) {
   // when the Conv's output is read elsewhere), which became inf and the layer's output its bias.
   if (n.op_type == "BatchNormalization") return i == 0;
   if (n.op_type == "Resize" || n.op_type == "Upsample" || n.op_type == "Dropout" || n.op_type == "Cast") return i == 0;
+  // Q/DQ in a reduced precision change their float activation only: Q's x (its scale stays
+  // fp32, as the kernels read it), DQ's output (set by output_dtype, opset 23).
+  if (n.op_type == "QuantizeLinear") return i == 0;
+  if (n.op_type == "DequantizeLinear") return false;
   return true;
 }
 
@@ -94,6 +98,8 @@ Status convertPrecision(ir::Graph& g, const std::set<const ir::Node*>& nodes, Da
       // The producer writes the low dtype into a new value; v (its name, fp32) is cast from it.
       ir::Value* h = newValue(g, *v, suffix, dtype);
       v->producer->outputs[p.producer_output] = h;
+      if (v->producer->op_type == "DequantizeLinear")  // its output type is an attribute, not the scale's
+        v->producer->attrs["output_dtype"] = ir::Attribute::Int(static_cast<int64_t>(dtype));
       for (const Use& u : p.low_uses) u.node->inputs[u.input] = h;
       if (!p.float_uses.empty() || v->is_graph_output) addCast(g, h, v);
       continue;

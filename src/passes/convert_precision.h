@@ -11,8 +11,9 @@
 namespace qrt::passes {
 
 // Whether input / output i of a node carries the node's float type T, i.e. follows the node's
-// precision (Resize's scales, Dropout's ratio, BatchNormalization's parameters and Cast's output
-// keep their own type).
+// precision (Resize's scales, Dropout's ratio, BatchNormalization's parameters, Cast's output and
+// the scales of QuantizeLinear / DequantizeLinear keep their own type; a converted DQ gets
+// output_dtype).
 bool inputFollowsT(const ir::Node& n, size_t i);
 bool outputFollowsT(const ir::Node& n, size_t i);
 
