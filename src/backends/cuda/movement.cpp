@@ -33,6 +33,10 @@ Status fill(launch::StridedCopy& c, const Dims& dims, const std::vector<int64_t>
 class CopyKernel final : public CudaKernel {
  public:
   using CudaKernel::CudaKernel;
+  // The output may take the input's bytes (the planner grants it where nothing reads the input
+  // later): the copy is then skipped. ResNet-50's Flatten cost a memcpy node per inference
+  // (0.008 ms of 0.32 at batch 1 on an H100).
+  int inplaceInput() const override { return 0; }
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     if (out[0].data == in[0].data || out[0].bytes() == 0) return Status::Ok();
     return checkCuda(cudaMemcpyAsync(out[0].data, in[0].data, out[0].bytes(), cudaMemcpyDeviceToDevice, stream()), who_);
