@@ -613,6 +613,54 @@ TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
     }
 }
 
+// A QConv whose float output only an fp16 layer reads (Sigmoid) writes fp16 itself in an
+// --int8 --fp16 engine (the CUDA FP16 step, fp16.cpp), on cuDNN's plans and on qrt's implicit GEMM
+// (QRT_CUDA_IGEMM=on); no Cast feeds the Sigmoid, and the network's int8 and float outputs stay
+// within one step of the reference INT8 engine's (fp16 rounding of the Sigmoid's input moves a
+// few values across a rounding boundary).
+TEST(CudaInt8Fp16, FloatQConvWritesFp16) {
+  QRT_REQUIRE_GPU();
+  const double sx = 2.0 / 255, ss = 1.0 / 255, sy = 0.05;
+  Model m;
+  m.input("X", {2, 16, 12, 12}, DataType::kFloat, floats(-1, 1));
+  m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("ss", ss).scalar("sy", sy);
+  m.constant("W1q", {32, 16, 3, 3}, ints(32 * 16 * 9, -127, 127), DataType::kInt8);
+  m.constant("sw1", {32}, uniform(32, 0.001, 0.003)).constant("zw1", {32}, std::vector<double>(32, 0), DataType::kInt8);
+  m.constant("b1", {32}, uniform(32, -0.3, 0.3));
+  m.constant("W2q", {16, 32, 1, 1}, ints(16 * 32, -127, 127), DataType::kInt8);
+  m.constant("sw2", {16}, uniform(16, 0.002, 0.004)).constant("zw2", {16}, std::vector<double>(16, 0), DataType::kInt8);
+  m.constant("b2", {16}, uniform(16, -0.3, 0.3));
+  m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
+  m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
+  attrInt(m.node("DequantizeLinear", {"W1q", "sw1", "zw1"}, {"W1"}), "axis", 0);
+  attrInt(m.node("DequantizeLinear", {"W2q", "sw2", "zw2"}, {"W2"}), "axis", 0);
+  attrInts(m.node("Conv", {"Xd", "W1", "b1"}, {"C1"}), "pads", {1, 1, 1, 1});
+  m.node("Sigmoid", {"C1"}, {"S1"});
+  m.node("QuantizeLinear", {"S1", "ss", "z"}, {"S1q"});
+  m.node("DequantizeLinear", {"S1q", "ss", "z"}, {"S1d"});
+  m.node("Conv", {"S1d", "W2", "b2"}, {"C2"});
+  m.node("Relu", {"C2"}, {"R2"});
+  m.node("QuantizeLinear", {"R2", "sy", "z"}, {"Yq"});
+  m.node("DequantizeLinear", {"Yq", "sy", "z"}, {"Y"});
+  m.output("S1q", DataType::kInt8).output("Y");
+  for (const char* igemm : {"off", "on"}) {
+    SCOPED_TRACE(std::string("QRT_CUDA_IGEMM=") + igemm);
+    test::ScopedEnv env("QRT_CUDA_IGEMM", igemm);
+    auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    int fp16_qconvs = 0;
+    for (const auto& n : (*gpu)->impl().graph->nodes()) {
+      if (n->op_type == "QConv" && n->outputs[0]->dtype == DataType::kHalf) ++fp16_qconvs;
+      if (n->op_type == "Sigmoid") {
+        ASSERT_NE(n->inputs[0]->producer, nullptr);
+        EXPECT_EQ(n->inputs[0]->producer->op_type, "QConv") << "no Cast between the QConv and the Sigmoid";
+      }
+    }
+    EXPECT_EQ(fp16_qconvs, 1);
+    checkModel(m, {{"S1q", 1}, {"Y", sy}}, Target::kGpuFp16, 2, 0.05);
+  }
+}
+
 // ---- a whole INT8 model ----
 
 // Fashion-MNIST test images, preprocessed as models/fashion_mnist/preprocess.json says.

@@ -5,6 +5,7 @@
 
 #include "core/status_macros.h"
 #include "core/tensor.h"
+#include "ops/op.h"
 
 namespace qrt::passes {
 
@@ -47,6 +48,8 @@ bool inputFollowsT(const ir::Node& n, size_t i) {
   // fp32, as the kernels read it), DQ's output (set by output_dtype, opset 23).
   if (n.op_type == "QuantizeLinear") return i == 0;
   if (n.op_type == "DequantizeLinear") return false;
+  // qrt's QConv: int8 x and w, fp32 bias and scales; only a float output follows (output_dtype).
+  if (n.op_type == "QConv" && n.domain == kQrtDomain) return false;
   return true;
 }
 
@@ -98,7 +101,8 @@ Status convertPrecision(ir::Graph& g, const std::set<const ir::Node*>& nodes, Da
       // The producer writes the low dtype into a new value; v (its name, fp32) is cast from it.
       ir::Value* h = newValue(g, *v, suffix, dtype);
       v->producer->outputs[p.producer_output] = h;
-      if (v->producer->op_type == "DequantizeLinear")  // its output type is an attribute, not the scale's
+      // Ops whose float output type is an attribute (not their inputs'): DQ, qrt's QConv.
+      if (v->producer->op_type == "DequantizeLinear" || (v->producer->op_type == "QConv" && v->producer->domain == kQrtDomain))
         v->producer->attrs["output_dtype"] = ir::Attribute::Int(static_cast<int64_t>(dtype));
       for (const Use& u : p.low_uses) u.node->inputs[u.input] = h;
       if (!p.float_uses.empty() || v->is_graph_output) addCast(g, h, v);

@@ -12,8 +12,8 @@ namespace qrt::passes {
 
 // Whether input / output i of a node carries the node's float type T, i.e. follows the node's
 // precision (Resize's scales, Dropout's ratio, BatchNormalization's parameters, Cast's output and
-// the scales of QuantizeLinear / DequantizeLinear keep their own type; a converted DQ gets
-// output_dtype).
+// the scales of QuantizeLinear / DequantizeLinear keep their own type; only a float output of qrt's
+// QConv follows; a converted DQ or QConv gets output_dtype).
 bool inputFollowsT(const ir::Node& n, size_t i);
 bool outputFollowsT(const ir::Node& n, size_t i);
 

@@ -1,7 +1,8 @@
 // qrt's QConv (src/ops/qops.cpp) on cuDNN's graph API: int8 NHWC x and int8 KRSC weights
 // (input channels padded with zeros to what cuDNN's int8 engines take: a multiple of 4, else 16),
-// int32 accumulation, then y = act(acc * x_scale * w_scale[c] + bias[c]) and either float y or
-// round_half_even(y / y_scale) saturated to int8.
+// int32 accumulation, then y = act(acc * x_scale * w_scale[c] + bias[c]) and either float y (fp32,
+// or fp16 where the CUDA FP16 step gave the QConv an fp16 output) or round_half_even(y / y_scale)
+// saturated to int8.
 //
 // Full fusion: the graph's pointwise chain multiplies by the per-channel scale (1/y_scale folded
 // in), adds the bias (also divided by y_scale), applies ReLU/clip (bounds divided by y_scale)
@@ -58,7 +59,10 @@ class QConvKernel final : public CudaKernel {
     const float xs = in[3].as<const float>()[0];
     const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
     if (has_y_scale_ && !(ys > 0.f)) return invalidArgument(who_, ": y_scale must be positive");
-    y_int8_ = out[0].dtype == DataType::kInt8;
+    y_type_ = out[0].dtype;
+    y_int8_ = y_type_ == DataType::kInt8;
+    if (!y_int8_ && y_type_ != DataType::kFloat && y_type_ != DataType::kHalf)
+      return unsupported(who_, ": the CUDA QConv writes int8, fp32 or fp16");
     y_scale_ = ys;
     std::vector<float> mult(static_cast<size_t>(M)), bias(static_cast<size_t>(M), 0.f);
     const int64_t nw = in[4].numel();
@@ -120,7 +124,7 @@ class QConvKernel final : public CudaKernel {
     }
     float* acc = reinterpret_cast<float*>(next);
     QRT_RETURN_IF_ERROR(plan_.execute(x, w_.get(), nullptr, nullptr, nullptr, acc, base));
-    launch::requantize(acc, out[0].data, y_int8_, mult_.as<float>(), bias_.as<float>(), numel_, channels_, qact_, act_.a,
+    launch::requantize(acc, out[0].data, y_type_, mult_.as<float>(), bias_.as<float>(), numel_, channels_, qact_, act_.a,
                        act_.b, y_scale_, stream(), has_z_ ? in[6].as<const int8_t>() : nullptr, z_scale_);
     return launched();
   }
@@ -132,6 +136,7 @@ class QConvKernel final : public CudaKernel {
   float z_scale_ = 0.f;
   std::string tactic_attr_;
   bool y_int8_ = true;
+  DataType y_type_ = DataType::kInt8;
   float y_scale_ = 1.f;
   launch::QAct qact_ = launch::QAct::kNone;
   DeviceBuffer w_, mult_, bias_, mult_folded_, bias_folded_, z_mult_;

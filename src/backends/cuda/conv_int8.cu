@@ -1,4 +1,6 @@
 // The INT8 convolution's own kernels (conv_launch.h).
+#include <type_traits>
+
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/device_util.cuh"
 
@@ -6,8 +8,8 @@ namespace qrt::cuda::launch {
 
 namespace {
 
-template <bool kInt8>
-__global__ void requantizeKernel(const float* acc, void* y, const float* mult, const float* bias, int64_t n,
+template <typename TY>
+__global__ void requantizeKernel(const float* acc, TY* y, const float* mult, const float* bias, int64_t n,
                                  int channels, QAct act, float lo, float hi, float y_scale, const int8_t* z,
                                  float z_scale) {
   QRT_GRID_STRIDE(i, n) {
@@ -17,13 +19,13 @@ __global__ void requantizeKernel(const float* acc, void* y, const float* mult, c
                 : acc[i] * mult[c] + bias[c];
     if (act == QAct::kRelu) v = v < 0.f ? 0.f : v;
     else if (act == QAct::kClip) v = v < lo ? lo : (v > hi ? hi : v);
-    if constexpr (kInt8) {
+    if constexpr (std::is_same_v<TY, int8_t>) {
       // round half to even (__float2int_rn), saturate; NaN -> 0 as the reference's zero point.
       const float q = v / y_scale;
       int r = q != q ? 0 : __float2int_rn(fminf(fmaxf(q, -128.f), 127.f));
-      static_cast<int8_t*>(y)[i] = static_cast<int8_t>(r);
+      y[i] = static_cast<int8_t>(r);
     } else {
-      static_cast<float*>(y)[i] = v;
+      st(y, i, v);
     }
   }
 }
@@ -38,15 +40,17 @@ __global__ void fillInt8Kernel(int8_t* y, int64_t n) {
 
 }  // namespace
 
-void requantize(const float* acc, void* y, bool y_int8, const float* mult, const float* bias, int64_t n,
+void requantize(const float* acc, void* y, DataType y_type, const float* mult, const float* bias, int64_t n,
                 int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s, const int8_t* z,
                 float z_scale) {
   if (n <= 0) return;
   const int c = static_cast<int>(channels);
-  if (y_int8)
-    requantizeKernel<true><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale, z, z_scale);
-  else
-    requantizeKernel<false><<<blocksFor(n), kBlock, 0, s>>>(acc, y, mult, bias, n, c, act, lo, hi, y_scale, z, z_scale);
+  auto go = [&](auto* typed) {
+    requantizeKernel<<<blocksFor(n), kBlock, 0, s>>>(acc, typed, mult, bias, n, c, act, lo, hi, y_scale, z, z_scale);
+  };
+  if (y_type == DataType::kInt8) go(static_cast<int8_t*>(y));
+  else if (y_type == DataType::kHalf) go(static_cast<__half*>(y));
+  else go(static_cast<float*>(y));
 }
 
 void fillInt8Pattern(void* y, int64_t n, cudaStream_t s) {

@@ -6,17 +6,20 @@
 
 #include <cstdint>
 
+#include "qrt/types.h"
+
 namespace qrt::cuda::launch {
 
 enum class QAct { kNone, kRelu, kClip };
 
-// y[i] = act(acc[i] * mult[c] + bias[c]) with c = i % channels (NHWC), then, when `y_int8`,
+// y[i] = act(acc[i] * mult[c] + bias[c]) with c = i % channels (NHWC), then, for an int8 `y_type`,
 // round_half_even(y / y_scale) saturated to int8 (qrt's QConv epilogue, as the reference
-// computes it: reference/qops_common.h FusedEpilogue), else float. `acc` holds the int32
-// accumulators as floats (exact below 2^24).
+// computes it: reference/qops_common.h FusedEpilogue), else stored as fp32 or fp16 (the CUDA FP16
+// step's QConv feeding fp16 layers: the value rounded once). `acc` holds the int32 accumulators
+// as floats (exact below 2^24).
 // With an int8 residual `z` (QConv's inputs 6, 7; may be null): y = act((acc * mult[c] +
 // bias[c]) + z_scale * z[i]), each operation rounded as the reference rounds it.
-void requantize(const float* acc, void* y, bool y_int8, const float* mult, const float* bias, int64_t n,
+void requantize(const float* acc, void* y, DataType y_type, const float* mult, const float* bias, int64_t n,
                 int64_t channels, QAct act, float lo, float hi, float y_scale, cudaStream_t s,
                 const int8_t* z = nullptr, float z_scale = 0.f);
 

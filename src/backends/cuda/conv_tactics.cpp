@@ -184,7 +184,8 @@ class Tuner {
     } bufs[] = {{&x_, bytesOf(q.x, p.dtype), p.dtype},
                 {&x_raw_, pad_.to ? bytesOf(p.x, p.dtype) : 0, p.dtype},
                 {&w_, bytesOf(q.w, p.dtype), p.dtype},
-                {&y_, bytesOf(p.y, p.out_dtype == DataType::kInt8 ? DataType::kFloat : p.out_dtype), p.out_dtype},
+                // INT8: a conv-only plan writes its accumulators as fp32 whatever the output type.
+                {&y_, bytesOf(p.y, p.dtype == DataType::kInt8 ? DataType::kFloat : p.out_dtype), p.out_dtype},
                 {&z_, p.z ? bytesOf(p.y, zType(p)) : 0, zType(p)},
                 {&yq_, p.dtype == DataType::kInt8 ? bytesOf(p.y, DataType::kFloat) : 0, DataType::kFloat},
                 {&bias_, static_cast<size_t>(p.y[1]) * dataTypeSize(bias_t), bias_t},
@@ -240,7 +241,7 @@ class Tuner {
                                      full ? scale : nullptr, y_.get(), ws_.get(),
                                      full && p.z_dtype == DataType::kInt8 ? scale_.get() : nullptr));
     if (!full && p.dtype == DataType::kInt8) {  // the requantize kernel, as QConvKernel runs it
-      launch::requantize(y_.as<float>(), yq_.get(), p.out_dtype == DataType::kInt8, scale_.as<float>(), bias_.as<float>(),
+      launch::requantize(y_.as<float>(), yq_.get(), p.out_dtype, scale_.as<float>(), bias_.as<float>(),
                          volume(p.y), p.y[1], launch::QAct::kRelu, 0.f, 0.f, 1.f, dev_->stream,
                          p.z ? z_.as<int8_t>() : nullptr, 0.5f);
     } else if (!full) {  // qrt's epilogue kernel, as ConvKernel runs it

@@ -47,8 +47,9 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
                                        int64_t channels) {
   if (!in[1].data || !in[3].data || !in[4].data || (has_bias_ && !in[2].data) || (has_y_scale_ && !in[5].data))
     return unsupported(who_, ": qrt's int8 convolution kernels need constant weights, bias and scales");
-  if (out[0].dtype != DataType::kInt8 && out[0].dtype != DataType::kFloat)
-    return unsupported(who_, ": qrt's int8 convolution kernels write int8 or fp32");
+  const DataType yt = out[0].dtype;
+  if (yt != DataType::kInt8 && yt != DataType::kFloat && !(yt == DataType::kHalf && writesHalf()))
+    return unsupported(who_, ": this int8 convolution kernel of qrt's does not write ", dataTypeName(yt));
   if (act_.on && act_.op != launch::UnaryOp::kRelu && act_.op != launch::UnaryOp::kClip)
     return unsupported(who_, ": qrt's int8 convolution kernels apply ReLU or clip only");
   const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;

@@ -40,6 +40,8 @@ class OwnQConvKernel : public CudaKernel {
   virtual bool isMine(const std::string& tactic) const = 0;
   // Whether the kernel runs shapes the node has no tactic for.
   virtual bool byDefault() const = 0;
+  // Whether the kernel writes fp16 as well as int8 and fp32 (a QConv feeding fp16 layers).
+  virtual bool writesHalf() const { return false; }
 
   // The common checks and QConv's per-channel epilogue constants, for the own kernels: constant
   // weights, bias and scales; mult_[c] = x_scale * w_scale[c] (as the reference forms it) and

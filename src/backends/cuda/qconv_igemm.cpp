@@ -33,6 +33,7 @@ class QIgemmKernel final : public OwnQConvKernel {
  protected:
   bool isMine(const std::string& tactic) const override { return tileOf(tactic) >= 0; }
   bool byDefault() const override { return false; }
+  bool writesHalf() const override { return true; }
 
   void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     launch::IgemmEpilogue e = epi_;
@@ -73,6 +74,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     epi_.lo = act_.a;
     epi_.hi = act_.b;
     epi_.y_int8 = y_int8_;
+    epi_.y_half = out[0].dtype == DataType::kHalf;
     epi_.mult = mult_.as<float>();
     epi_.bias = bias_.as<float>();
     if (y_int8_) {  // the int8 epilogue's constants, divided by y_scale (qconv_igemm_launch.h)

@@ -1,4 +1,6 @@
 // qrt's INT8 implicit-GEMM convolution: see qconv_igemm_launch.h for the scheme.
+#include <cuda_fp16.h>
+
 #include <algorithm>
 #include <atomic>
 
@@ -163,7 +165,15 @@ __device__ __forceinline__ void storeFour(void* y, size_t o, int4 a, const float
     float v[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) v[j] = exactValue(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e);
-    *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
+    if (e.y_half) {  // four halves, one 8-byte store
+      const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
+      uint2 packed;
+      packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+      packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+      *reinterpret_cast<uint2*>(static_cast<__half*>(y) + o) = packed;
+    } else {
+      *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
+    }
   }
 }
 

@@ -36,7 +36,8 @@ namespace qrt::cuda::launch {
 using IgemmGeometry = Conv2dShape;
 
 // QConv's epilogue, per output channel c (as QDepthwiseEpilogue, plus the residual z):
-//   fp32 out: y = act(float(acc) * mult[c] + bias[c] (+ z_scale * z)), the reference's roundings;
+//   fp32 out: y = act(float(acc) * mult[c] + bias[c] (+ z_scale * z)), the reference's roundings
+//             (fp16 out: that value rounded to fp16);
 //   int8 out: y = saturate(round_half_even(act'(acc * mult[c] + bias[c] (+ z * z_scale)))) with
 //             every constant (mult, bias, z_scale, clip bounds) already divided by y_scale, and
 //             FMAs: within one quantization step of the reference (a value may cross a rounding
@@ -50,6 +51,7 @@ struct IgemmEpilogue {
   QAct act = QAct::kNone;
   float lo = 0.f, hi = 0.f;     // clip bounds (int8 out: / y_scale)
   bool y_int8 = true;
+  bool y_half = false;  // float output stored as fp16
 };
 
 // The tile shapes the kernel is instantiated for (the tuner times each; "ig<index>" tactics).
