@@ -125,9 +125,9 @@ Status checkBias(const InferContext& ctx, size_t i, int64_t channels) {
   return Status::Ok();
 }
 
-// int8 when the fused op requantizes (y_scale, input i, present), else float32.
-// int8 with a y_scale; else fp32, or fp16 where output_dtype says so (the CUDA FP16 step's QConv
-// feeding fp16 layers: the float result rounded once to fp16).
+// int8 when the fused op requantizes (y_scale, input i, present); else fp32, or fp16 where
+// output_dtype says so (the CUDA FP16 step's QConv feeding fp16 layers: the float result rounded
+// once to fp16).
 DataType fusedOutputType(const InferContext& ctx, size_t y_scale_i) {
   if (ctx.hasInput(y_scale_i)) return DataType::kInt8;
   return ctx.node.attrInt("output_dtype", 0) == static_cast<int64_t>(DataType::kHalf) ? DataType::kHalf

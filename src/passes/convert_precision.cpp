@@ -102,7 +102,8 @@ Status convertPrecision(ir::Graph& g, const std::set<const ir::Node*>& nodes, Da
       ir::Value* h = newValue(g, *v, suffix, dtype);
       v->producer->outputs[p.producer_output] = h;
       // Ops whose float output type is an attribute (not their inputs'): DQ, qrt's QConv.
-      if (v->producer->op_type == "DequantizeLinear" || (v->producer->op_type == "QConv" && v->producer->domain == kQrtDomain))
+      const ir::Node& prod = *v->producer;
+      if (prod.op_type == "DequantizeLinear" || (prod.op_type == "QConv" && prod.domain == kQrtDomain))
         v->producer->attrs["output_dtype"] = ir::Attribute::Int(static_cast<int64_t>(dtype));
       for (const Use& u : p.low_uses) u.node->inputs[u.input] = h;
       if (!p.float_uses.empty() || v->is_graph_output) addCast(g, h, v);

@@ -3,8 +3,8 @@
 // whose input an fp16 node writes reads fp16; a DequantizeLinear, or a QConv with a float output,
 // whose readers are all fp16 nodes writes fp16 (output_dtype). Each used to meet its fp16
 // neighbour through a Cast (the PP-OCRv4 detector's INT8 engine spent 0.49 of its 2.7 ms of
-// kernels in Casts at batch 1 on an H100). The dtype rewrite itself (constants converted once, Casts where fp16 and
-// fp32 nodes meet, graph inputs and outputs kept fp32) is the shared pass
+// kernels in Casts at batch 1 on an H100). The dtype rewrite itself (constants converted once,
+// Casts where fp16 and fp32 nodes meet, graph inputs and outputs kept fp32) is the shared pass
 // passes::convertPrecision, which the host builder uses for its per-layer precisions too. Host
 // nodes (shape computations) are left alone.
 #include "backends/cuda/kernel_table.h"
