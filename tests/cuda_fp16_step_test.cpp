@@ -19,6 +19,7 @@ TEST(CudaFp16Step, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA ba
 #include <string>
 
 #include "backends/cuda/runtime.h"
+#include "core/status_macros.h"
 #include "cuda_test_util.h"
 #include "ir/graph.h"
 #include "passes/fuse_qdq.h"
@@ -28,11 +29,33 @@ TEST(CudaFp16Step, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA ba
 namespace qrt {
 namespace {
 
-TEST(CudaFp16Step, QdqMeetFp16LayersWithoutCasts) {
+// X [1, 8, 6, 6] and the per-tensor Q/DQ parameters s, z.
+test::FloatModel modelWithQdqParams() {
   test::FloatModel m;
   m.input("X", {1, 8, 6, 6});
   m.constant("s", {}, 0.05f, 0.05f);
   m.int8Constant("z", {}, 0, 0);
+  return m;
+}
+
+// The model's graph (after foldQdq with `fold`) through the CUDA FP16 step, then shape inference.
+Result<std::unique_ptr<ir::Graph>> throughFp16Step(const test::FloatModel& m, bool fold, int* converted) {
+  std::string bytes;
+  if (!m.m.SerializeToString(&bytes)) return internalError("serializing the test model");
+  QRT_ASSIGN_OR_RETURN(auto net, parseOnnxBuffer(bytes.data(), bytes.size(), ""));
+  auto g = net->graph().clone();
+  if (fold) {
+    QRT_RETURN_IF_ERROR(passes::runSimplifyPasses(*g));
+    QRT_RETURN_IF_ERROR(passes::foldQdq(*g));
+    QRT_RETURN_IF_ERROR(passes::runFusionPasses(*g));
+  }
+  QRT_RETURN_IF_ERROR(cuda::convertToHalf(*g, converted));
+  QRT_RETURN_IF_ERROR(passes::inferShapes(*g));
+  return g;
+}
+
+TEST(CudaFp16Step, QdqMeetFp16LayersWithoutCasts) {
+  test::FloatModel m = modelWithQdqParams();
   m.constant("W", {8, 8, 3, 3}, -0.1f, 0.1f);
   m.node("QuantizeLinear", {"X", "s", "z"}, "Xq");
   m.node("DequantizeLinear", {"Xq", "s", "z"}, "Xd");
@@ -41,16 +64,10 @@ TEST(CudaFp16Step, QdqMeetFp16LayersWithoutCasts) {
   m.node("QuantizeLinear", {"R", "s", "z"}, "Rq");
   m.node("DequantizeLinear", {"Rq", "s", "z"}, "Y");
   m.output("Y");
-  std::string bytes;
-  ASSERT_TRUE(m.m.SerializeToString(&bytes));
-  auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
-  ASSERT_TRUE(net.ok()) << net.status().toString();
-  auto g = (*net)->graph().clone();
   int converted = 0;
-  Status st = cuda::convertToHalf(*g, &converted);
-  ASSERT_TRUE(st.ok()) << st.toString();
-  st = passes::inferShapes(*g);
-  ASSERT_TRUE(st.ok()) << st.toString();
+  auto gr = throughFp16Step(m, false, &converted);
+  ASSERT_TRUE(gr.ok()) << gr.status().toString();
+  auto& g = *gr;
 
   int casts = 0;
   for (const auto& n : g->nodes()) {
@@ -80,10 +97,7 @@ TEST(CudaFp16Step, QdqMeetFp16LayersWithoutCasts) {
 // itself (output_dtype, kept by shape inference), with no Cast between them; its bias and scales
 // stay fp32. Without fp16 readers (the graph output) it keeps fp32.
 TEST(CudaFp16Step, FloatQConvFeedingFp16LayersWritesFp16) {
-  test::FloatModel m;
-  m.input("X", {1, 8, 6, 6});
-  m.constant("s", {}, 0.05f, 0.05f);
-  m.int8Constant("z", {}, 0, 0);
+  test::FloatModel m = modelWithQdqParams();
   m.int8Constant("Wq", {8, 8, 3, 3}, -100, 100);
   m.constant("sw", {8}, 0.002f, 0.004f);
   m.int8Constant("zw", {8}, 0, 0);
@@ -97,19 +111,10 @@ TEST(CudaFp16Step, FloatQConvFeedingFp16LayersWritesFp16) {
   m.node("DequantizeLinear", {"Sq", "s", "z"}, "Sd");
   test::attrInts(m.node("Conv", {"Sd", "W", "b"}, "Y"), "pads", {1, 1, 1, 1});
   m.output("Y");
-  std::string bytes;
-  ASSERT_TRUE(m.m.SerializeToString(&bytes));
-  auto net = parseOnnxBuffer(bytes.data(), bytes.size(), "");
-  ASSERT_TRUE(net.ok()) << net.status().toString();
-  auto g = (*net)->graph().clone();
-  ASSERT_TRUE(passes::runSimplifyPasses(*g).ok());
-  ASSERT_TRUE(passes::foldQdq(*g).ok());
-  ASSERT_TRUE(passes::runFusionPasses(*g).ok());
   int converted = 0;
-  Status st = cuda::convertToHalf(*g, &converted);
-  ASSERT_TRUE(st.ok()) << st.toString();
-  st = passes::inferShapes(*g);
-  ASSERT_TRUE(st.ok()) << st.toString();
+  auto gr = throughFp16Step(m, true, &converted);
+  ASSERT_TRUE(gr.ok()) << gr.status().toString();
+  auto& g = *gr;
   int qconvs = 0, casts = 0;
   for (const auto& n : g->nodes()) {
     casts += n->op_type == "Cast" && n->outputs[0]->consumers.size() == 1 &&
