@@ -14,6 +14,8 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
   * the int32 staging tile in shared memory, the residual z read from shared memory, and the int8-word / float4
     stores to global y with QConv's epilogue (fmaf approximated in float64 then rounded to float32);
   * the CTA grid and tile order of launchTile and of igemmStreamBlocks (a chosen "SM count x CTAs per SM").
+  Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores),
+  added after this emulator was written.
 
 Besides the data, a race detector follows every shared-memory byte: which thread wrote it in which barrier interval
 (and after which __syncwarp), whether a cp.async to it is still in flight, and which warps read it in the current
