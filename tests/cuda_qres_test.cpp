@@ -20,11 +20,8 @@ TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <random>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/status_macros.h"
@@ -35,95 +32,35 @@ TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 namespace qrt {
 namespace {
 
-using test::rng;
+using test::randomValues;
 
-std::vector<float> randomValues(int64_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = d(rng());
-  return v;
-}
-
-struct Model {
-  onnx::ModelProto m;
-  Dims x;
+// test::FloatModel with the residual blocks' building blocks.
+struct Model : test::FloatModel {
   int convs = 0;
-  Model() {
-    m.set_ir_version(8);
-    auto* imp = m.add_opset_import();
-    imp->set_domain("");
-    imp->set_version(17);
-  }
-  void input(const Dims& dims) {
-    x = dims;
-    auto* vi = m.mutable_graph()->add_input();
-    vi->set_name("X");
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  void floats(const std::string& name, const Dims& dims, float lo, float hi) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) init->add_dims(d);
-    std::vector<float> v = randomValues(volume(dims), lo, hi);
-    init->set_raw_data(v.data(), v.size() * 4);
-  }
-  void int8s(const std::string& name, const Dims& dims, int lo, int hi) {
-    auto* init = m.mutable_graph()->add_initializer();
-    init->set_name(name);
-    init->set_data_type(onnx::TensorProto::INT8);
-    for (int64_t d : dims) init->add_dims(d);
-    std::uniform_int_distribution<int> u(lo, hi);
-    std::string raw(static_cast<size_t>(volume(dims)), '\0');
-    for (char& c : raw) c = static_cast<char>(u(rng()));
-    init->set_raw_data(raw);
-  }
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& ins, const std::string& out) {
-    auto* n = m.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(op + "_" + out);
-    for (const auto& i : ins) n->add_input(i);
-    n->add_output(out);
-    return *n;
-  }
   // x (float, dequantized) -> Conv with per-channel int8 weights and a bias -> returns its output.
   std::string conv(const std::string& x, int64_t c, int64_t m_out, int64_t k, int64_t stride) {
     const std::string id = std::to_string(++convs);
-    int8s("W" + id, {m_out, c, k, k}, -127, 127);
-    floats("sw" + id, {m_out}, 0.4f / (127 * std::sqrt(float(c * k * k))), 1.2f / (127 * std::sqrt(float(c * k * k))));
-    int8s("zw" + id, {m_out}, 0, 0);
-    floats("b" + id, {m_out}, -0.3f, 0.3f);
-    auto& dq = node("DequantizeLinear", {"W" + id, "sw" + id, "zw" + id}, "Wd" + id);
-    auto* a = dq.add_attribute();
-    a->set_name("axis");
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(0);
+    int8Constant("W" + id, {m_out, c, k, k}, -127, 127);
+    constant("sw" + id, {m_out}, 0.4f / (127 * std::sqrt(float(c * k * k))), 1.2f / (127 * std::sqrt(float(c * k * k))));
+    int8Constant("zw" + id, {m_out}, 0, 0);
+    constant("b" + id, {m_out}, -0.3f, 0.3f);
+    test::attrInt(node("DequantizeLinear", {"W" + id, "sw" + id, "zw" + id}, "Wd" + id), "axis", 0);
     auto& n = node("Conv", {x, "Wd" + id, "b" + id}, "C" + id);
-    auto ints = [&](const char* name, std::vector<int64_t> v) {
-      auto* at = n.add_attribute();
-      at->set_name(name);
-      at->set_type(onnx::AttributeProto::INTS);
-      for (int64_t e : v) at->add_ints(e);
-    };
-    ints("strides", {stride, stride});
-    ints("pads", {k / 2, k / 2, k / 2, k / 2});
+    test::attrInts(n, "strides", {stride, stride});
+    test::attrInts(n, "pads", {k / 2, k / 2, k / 2, k / 2});
     return "C" + id;
   }
   // v -> Q(scale) -> DQ; returns the dequantized value.
   std::string qdq(const std::string& v, float scale) {
-    floats("s_" + v, {}, scale, scale);
-    int8s("z_" + v, {}, 0, 0);
+    constant("s_" + v, {}, scale, scale);
+    int8Constant("z_" + v, {}, 0, 0);
     node("QuantizeLinear", {v, "s_" + v, "z_" + v}, v + "_q");
     node("DequantizeLinear", {v + "_q", "s_" + v, "z_" + v}, v + "_d");
     return v + "_d";
   }
   void output(const std::string& v) {
     node("Identity", {v}, "Y");
-    auto* o = m.mutable_graph()->add_output();
-    o->set_name("Y");
-    o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    FloatModel::output("Y");
   }
 };
 
