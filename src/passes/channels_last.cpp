@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "passes/rewrite_util.h"
+
 namespace qrt::passes {
 
 namespace {
@@ -13,11 +15,7 @@ namespace {
 bool layoutFree(const ir::Value* v) { return v->dims.size() == 4 && v->dims[2] == 1 && v->dims[3] == 1; }
 
 ir::Value* addLike(ir::Graph& g, const ir::Value* v, const std::string& suffix) {
-  ir::Value* c = g.addValue(g.uniqueName(v->name + suffix));
-  c->dtype = v->dtype;
-  c->dims = v->dims;
-  c->has_shape = v->has_shape;
-  return c;
+  return rw::addValueLike(g, *v, suffix, v->dtype);
 }
 
 }  // namespace

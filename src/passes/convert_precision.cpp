@@ -6,6 +6,7 @@
 #include "core/status_macros.h"
 #include "core/tensor.h"
 #include "ops/op.h"
+#include "passes/rewrite_util.h"
 
 namespace qrt::passes {
 
@@ -15,14 +16,6 @@ HostTensor convertTensor(const HostTensor& t, DataType to) {
   HostTensor h(to, t.dims());
   convertElements(t.data(), t.dtype(), h.data(), to, t.numel());
   return h;
-}
-
-ir::Value* newValue(ir::Graph& g, const ir::Value& like, const std::string& suffix, DataType t) {
-  ir::Value* v = g.addValue(g.uniqueName(like.name + suffix));
-  v->dtype = t;
-  v->dims = like.dims;
-  v->has_shape = like.has_shape;
-  return v;
 }
 
 void addCast(ir::Graph& g, ir::Value* from, ir::Value* to) {
@@ -92,14 +85,14 @@ Status convertPrecision(ir::Graph& g, const std::set<const ir::Node*>& nodes, Da
         v->dtype = dtype;
         continue;
       }
-      ir::Value* h = newValue(g, *v, suffix, dtype);
+      ir::Value* h = rw::addValueLike(g, *v, suffix, dtype);
       h->constant = convertTensor(*v->constant, dtype);
       for (const Use& u : p.low_uses) u.node->inputs[u.input] = h;
       continue;
     }
     if (p.producer_output >= 0) {
       // The producer writes the low dtype into a new value; v (its name, fp32) is cast from it.
-      ir::Value* h = newValue(g, *v, suffix, dtype);
+      ir::Value* h = rw::addValueLike(g, *v, suffix, dtype);
       v->producer->outputs[p.producer_output] = h;
       // Ops whose float output type is an attribute (not their inputs'): DQ, qrt's QConv.
       const ir::Node& prod = *v->producer;
@@ -110,7 +103,7 @@ Status convertPrecision(ir::Graph& g, const std::set<const ir::Node*>& nodes, Da
       continue;
     }
     // An fp32 value (graph input, fp32 node) read by converted nodes.
-    ir::Value* h = newValue(g, *v, suffix, dtype);
+    ir::Value* h = rw::addValueLike(g, *v, suffix, dtype);
     addCast(g, v, h);
     for (const Use& u : p.low_uses) u.node->inputs[u.input] = h;
   }

@@ -64,10 +64,7 @@ Status quantizeBeforeMaxPool(ir::Graph& g, int* swapped) {
     if (!q || x->dtype != DataType::kFloat) continue;
     const DataType qt = q->outputs[0]->dtype;
     // x -> Q -> x_q -> MaxPool -> (Q's old output): the pool now reads and writes int8.
-    ir::Value* x_q = g.addValue(g.uniqueName(x->name + "_quantized"));
-    x_q->dtype = qt;
-    x_q->dims = x->dims;
-    x_q->has_shape = x->has_shape;
+    ir::Value* x_q = rw::addValueLike(g, *x, "_quantized", qt);
     ir::Value* y = q->outputs[0];
     q->inputs[0] = x;
     q->outputs[0] = x_q;
@@ -97,10 +94,7 @@ Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quanti
     ir::Value* x = q->inputs[0];
     ir::Value* pooled = pool->outputs[0];
     // x -> MaxPool -> x_pooled -> Q -> (the pool's old output)
-    ir::Value* x_pooled = g.addValue(g.uniqueName(pooled->name + "_float"));
-    x_pooled->dtype = x->dtype;
-    x_pooled->dims = pooled->dims;
-    x_pooled->has_shape = pooled->has_shape;
+    ir::Value* x_pooled = rw::addValueLike(g, *pooled, "_float", x->dtype);
     pool->inputs[0] = x;
     pool->outputs[0] = x_pooled;
     q->inputs[0] = x_pooled;

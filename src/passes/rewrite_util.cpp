@@ -99,6 +99,14 @@ std::optional<std::pair<double, double>> clipBounds(const ir::Node& clip) {
   return std::make_pair(lo, hi);
 }
 
+ir::Value* addValueLike(ir::Graph& g, const ir::Value& like, const std::string& suffix, DataType t) {
+  ir::Value* v = g.addValue(g.uniqueName(like.name + suffix));
+  v->dtype = t;
+  v->dims = like.dims;
+  v->has_shape = like.has_shape;
+  return v;
+}
+
 Status dropReplacedNodes(ir::Graph& g, const std::set<const ir::Node*>& dead) {
   g.removeNodes([&](const ir::Node& n) { return dead.count(&n) != 0; });
   g.removeUnusedValues();

@@ -35,6 +35,9 @@ ir::Node* producerOf(const ir::Value* v, const char* op_type);
 std::vector<double> toDoubles(const HostTensor& t);
 // A tensor of `dtype` and `dims` holding `values`, each rounded once from double.
 Result<HostTensor> fromDoubles(const std::vector<double>& values, DataType dtype, const Dims& dims);
+// A new value named like.name + suffix (made unique), of dtype t, with like's dims (and whether
+// they are known): the passes' intermediate values.
+ir::Value* addValueLike(ir::Graph& g, const ir::Value& like, const std::string& suffix, DataType t);
 // A new constant value (name from `base`, made unique).
 ir::Value* addConstant(ir::Graph& g, const std::string& base, HostTensor t);
 

@@ -68,10 +68,7 @@ ir::Value* floatInput(ir::Graph& g, const ir::Node& qconv) {
       scalarOf(q->inputs[1]) == scalarOf(x_scale) && q->hasInput(2) && q->inputs[2]->isConstant() &&
       q->inputs[2]->dtype == DataType::kInt8 && allZero(q->inputs[2]) && soleOutput(*q) == xq)
     return q->inputs[0];
-  ir::Value* x = g.addValue(g.uniqueName(xq->name + "_dequantized"));
-  x->dtype = DataType::kFloat;
-  x->dims = xq->dims;
-  x->has_shape = xq->has_shape;
+  ir::Value* x = rw::addValueLike(g, *xq, "_dequantized", DataType::kFloat);
   ir::Node* dq = g.addNode("DequantizeLinear", g.uniqueName(qconv.name + "_dequantize"), {xq, x_scale}, {x});
   dq->opset = defaultOpset(g);
   return x;
@@ -101,10 +98,7 @@ void unfold(ir::Graph& g, const ir::Node& qconv, UnfoldReport& report) {
   const bool requantize = qconv.hasInput(kYScale);
   ir::Value* conv_out = y;
   if (requantize) {
-    conv_out = g.addValue(g.uniqueName(y->name + "_float"));
-    conv_out->dtype = DataType::kFloat;
-    conv_out->dims = y->dims;
-    conv_out->has_shape = y->has_shape;
+    conv_out = rw::addValueLike(g, *y, "_float", DataType::kFloat);
   }
   // A FusedConv even without an activation: the CUDA stem kernel's input fusion
   // (backends/cuda/stem_input.cpp) takes FusedConv only (its x may keep its own float dtype).
