@@ -27,6 +27,7 @@ TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "core/status_macros.h"
 #include "cuda_test_util.h"
 #include "model_builder.h"
+#include "backends/cuda/qconv_igemm_launch.h"
 #include "runtime/engine_impl.h"
 
 namespace qrt {
@@ -72,6 +73,7 @@ struct Block {
   bool relu;
   bool int8_out;    // the block's output goes through Q/DQ
   bool residual = true;  // false: a plain QConv, no Add
+  float clip_hi = 0.f;   // > 0 (with relu): Clip(0, clip_hi), MobileNet's ReLU6, instead of Relu
 };
 
 constexpr float kYScale = 0.04f;
@@ -88,7 +90,12 @@ Model blockModel(const Block& b) {
     md.node("Add", {main, z}, "A");
     cur = "A";
   }
-  if (b.relu) {
+  if (b.relu && b.clip_hi > 0.f) {
+    md.constant("clip_lo", {}, 0.f, 0.f);
+    md.constant("clip_hi", {}, b.clip_hi, b.clip_hi);
+    md.node("Clip", {cur, "clip_lo", "clip_hi"}, "R");
+    cur = "R";
+  } else if (b.relu) {
     md.node("Relu", {cur}, "R");
     cur = "R";
   }
@@ -203,9 +210,9 @@ TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
   for (const Block& b : blocks) checkBlock(b, "igemm");
 }
 
-// Every tile shape of the kernel, the streaming one (tile 7: 1 to 4 slices; deeper layers fall
-// back to cuDNN) included, without timing: partial pixel and channel tiles, 1 to 4 slices,
-// residual or not, int8 or float out.
+// Every tile shape of the kernel without timing: partial pixel and channel tiles, 1 to 4 slices
+// and deeper (the int8 epilogue converts accumulators on the FP32 pipe up to 4 slices of a 1x1
+// layer, by I2F beyond), residual or not, ReLU or Clip, int8 or float out.
 TEST(CudaQres, EveryImplicitGemmTileWithinOneQuantizationStep) {
   QRT_REQUIRE_GPU();
   const Block blocks[] = {
@@ -218,8 +225,10 @@ TEST(CudaQres, EveryImplicitGemmTileWithinOneQuantizationStep) {
       {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false},
       {"identity 1x1 C=64, batch 12 at 56x56 (several pixel tiles a CTA)", {12, 64, 56, 56}, 64, 1, 1, false, true,
        true},
+      {"plain 1x1 C=64 -> 96, clip(0, 3) int8", {2, 64, 10, 10}, 96, 1, 1, false, true, true, false, 3.f},
+      {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
   };
-  for (int t = 0; t < 8; ++t)
+  for (int t = 0; t < qrt::cuda::launch::kIgemmTileCount; ++t)
     for (const Block& b : blocks) checkBlock(b, "tile" + std::to_string(t));
 }
 

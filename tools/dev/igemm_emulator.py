@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Warp-level emulator of qrt's INT8 implicit-GEMM convolution kernels (src/backends/cuda/qconv_igemm.cu).
+"""Warp-level emulator of qrt's INT8 implicit-GEMM convolution kernel (src/backends/cuda/qconv_igemm.cu).
 
-Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MINB> and igemmStreamKernel do:
+Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MINB> does:
+  * pixelRow's address path, with its `unit` fast path (1x1, stride 1, no padding, oh == h, ow == w: pixel m is
+    row m of x) taken exactly where the kernel takes it;
   * cp.async.cg 16-byte copies (src-size 0: zero fill) into a per-CTA shared-memory byte array at the swizzled
     addresses the kernel computes, with commit_group / wait_group bookkeeping (a copy lands at the wait that
     retires its group, the latest moment the PTX model allows);
@@ -11,11 +13,14 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
   * mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 with the PTX ISA fragment layouts ("Matrix Fragments for
     mma.m16n8k32", .s8: A a0..a15 row g (+8 for i in 4..7, 12..15), col 4t + (i&3) (+16 for i >= 8); B b0..b7 row
     4t + (i&3) (+16 for i >= 4), col g; C/D c0..c3 row g (+8 for i >= 2), col 2t + (i&1); g = lane>>2, t = lane&3);
-  * the int32 staging tile in shared memory, the residual z read from shared memory, and the int8-word / float4
-    stores to global y with QConv's epilogue (fmaf approximated in float64 then rounded to float32);
-  * the CTA grid and tile order of launchTile and of igemmStreamBlocks (a chosen "SM count x CTAs per SM").
-  Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores),
-  added after this emulator was written.
+  * the int32 staging tile in shared memory, the residual z read from shared memory, and epilogueRows<kInt8, kZ>
+    (its row bound min(BM, m_total - m0) and pointer steps): the int8 word of foldedWord<kZ> (fmaf approximated in
+    float64 then rounded to float32; z bytes sign-extended by PTX prmt; one clamp to [qlo, qhi]; rounding by the
+    float32 add of 1.5 * 2^23; three prmt byte permutes pack the word) and the float4 stores of storeFourFloat;
+  * the CTA grid and tile order of launchTile.
+  Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
+  At startup a self-check tests the prmt model (sign-extending selectors, every byte value and position) and the
+  magic-add rounding (low byte == round half to even, over a dense float32 grid of [-128, 127] with the .5 ties).
 
 Besides the data, a race detector follows every shared-memory byte: which thread wrote it in which barrier interval
 (and after which __syncwarp), whether a cp.async to it is still in flight, and which warps read it in the current
@@ -23,10 +28,11 @@ barrier interval. It reports reads of bytes with a copy in flight (a missing wai
 without a barrier between (RAW), writes or copies over bytes another warp read in the same interval (WAR), unordered
 double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligned shared or global accesses.
 
-Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0 and 6 and the streaming tile)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every tiled instantiation)
+Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0 and 6)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every tiled instantiation, 0-6)
       /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync  (self-test: injected bugs
-      that the emulator must catch)
+      that the emulator must catch: B fragments swapped, a load into the stage being read, the depth loop waiting
+      for one group less, the depth loop without its __syncthreads)
 """
 import argparse
 import sys
@@ -275,10 +281,11 @@ class Geom:
         return self.c % 16 == 0 and self.m % 16 == 0 and self.c > 0 and self.m > 0
 
 
-class Epi:
-    def __init__(self, mult, bias, z, z_scale, act, lo, hi, y_int8):
+class Epi:  # IgemmEpilogue (qlo, qhi: the int8 path's clamp; the float path uses act, lo, hi)
+    def __init__(self, mult, bias, z, z_scale, act, lo, hi, y_int8, qlo=-128.0, qhi=127.0):
         self.mult, self.bias, self.z, self.z_scale = mult, bias, z, np.float32(z_scale)
         self.act, self.lo, self.hi, self.y_int8 = act, np.float32(lo), np.float32(hi), y_int8
+        self.qlo, self.qhi = np.float32(qlo), np.float32(qhi)
 
 
 def igemm_weights(wt, k, c, r, s):  # igemmWeights
@@ -290,9 +297,17 @@ def igemm_weights(wt, k, c, r, s):  # igemmWeights
     return out.reshape(-1)
 
 
-def pixel_row(m, m_total, g, chunk):
+def is_unit(g):  # igemmKernel's `unit`: a 1x1 layer of stride 1 without padding, pixel m is row m of x
+    return (g.kh == 1 and g.kw == 1 and g.sh == 1 and g.sw == 1 and g.ph == 0 and g.pw == 0 and g.oh == g.h and
+            g.ow == g.w)
+
+
+def pixel_row(m, m_total, g, chunk, unit):
     ok = m < m_total
     mm = np.where(ok, m, 0)
+    if unit:
+        z = np.zeros_like(mm)
+        return dict(ih0=z, iw0=z, off=mm * g.c + chunk * 16, ok=ok)
     ox = mm % g.ow
     t = mm // g.ow
     oy = t % g.oh
@@ -352,16 +367,74 @@ def f32(v):
     return np.asarray(v, np.float64).astype(np.float32)
 
 
-def folded_byte(acc, mult, bias, zq, e):
-    v = f32(acc.astype(np.float64) * mult.astype(np.float64) + bias.astype(np.float64))  # fmaf
-    if e.z is not None:
-        v = f32(zq.astype(np.float64) * np.float64(e.z_scale) + v.astype(np.float64))  # fmaf
-    if e.act == "relu":
-        v = np.maximum(v, np.float32(0))
-    elif e.act == "clip":
-        v = np.minimum(np.maximum(v, e.lo), e.hi)
-    r = np.clip(np.rint(v.astype(np.float64)), -128, 127).astype(np.int64)  # __float2int_rn, min/max
-    return (r & 0xFF).astype(np.uint8)
+def prmt(a, b, sel):
+    """PTX prmt.b32 d, a, b, c (default mode), elementwise: the bytes of {b, a} are numbered 0-3 (a) and 4-7 (b);
+    result byte i takes nibble i of c: its low 3 bits select a byte, and where its msb (bit 3) is set the result
+    byte is the selected byte's sign replicated (0x00 or 0xFF), else the byte itself."""
+    a, b, sel = np.broadcast_arrays(np.asarray(a, np.uint32), np.asarray(b, np.uint32), np.asarray(sel, np.uint32))
+    src = (b.astype(np.uint64) << np.uint64(32)) | a.astype(np.uint64)
+    d = np.zeros(a.shape, np.uint32)
+    for i in range(4):
+        nib = (sel >> np.uint32(4 * i)) & np.uint32(0xF)
+        byte = ((src >> ((nib & np.uint32(7)).astype(np.uint64) * np.uint64(8))) & np.uint64(0xFF)).astype(np.uint32)
+        sign = np.where(byte & np.uint32(0x80), np.uint32(0xFF), np.uint32(0)).astype(np.uint32)
+        byte = np.where(nib & np.uint32(8), sign, byte).astype(np.uint32)
+        d |= byte << np.uint32(8 * i)
+    return d
+
+
+def signed_byte(w, j):  # signedByte<J>: byte j of w, sign-extended by prmt.b32 r, w, 0, sel
+    sel = j | (8 | j) << 4 | (8 | j) << 8 | (8 | j) << 12
+    return prmt(w, 0, sel).view(np.int32)
+
+
+MAGIC = np.float32(12582912.0)  # 1.5 * 2^23
+
+
+def folded_word(a, mv, bv, zw, e, kz):
+    """foldedWord<kZ> for n threads: a (n,4) int32, mv/bv (n,4) float32, zw (n,) uint32 -> (n,) uint32."""
+    b = []
+    for j in range(4):
+        acc = a[:, j].astype(np.float32)  # static_cast<float> (I2FP)
+        v = f32(acc.astype(np.float64) * mv[:, j].astype(np.float64) + bv[:, j].astype(np.float64))  # fmaf
+        if kz:
+            zi = signed_byte(zw, j).astype(np.float32)
+            v = f32(zi.astype(np.float64) * np.float64(e.z_scale) + v.astype(np.float64))  # fmaf
+        v = np.minimum(np.maximum(v, e.qlo), e.qhi)  # fminf(fmaxf(v, qlo), qhi)
+        b.append((v.astype(np.float32) + MAGIC).astype(np.float32).view(np.uint32))  # __fadd_rn, __float_as_uint
+    return prmt(prmt(b[0], b[1], 0x0040), prmt(b[2], b[3], 0x0040), 0x5410)
+
+
+def self_check():
+    """The prmt model and the magic-add rounding; raises if either is wrong."""
+    w = np.arange(256, dtype=np.uint32)
+    for j in range(4):
+        got = signed_byte(w << np.uint32(8 * j) | np.uint32(0x5A5A5A5A & ~(0xFF << (8 * j))), j)
+        if not (got == w.astype(np.uint8).view(np.int8).astype(np.int32)).all():
+            raise SystemExit(f"self-check FAILED: prmt sign-extension of byte {j}")
+    x, y = np.uint32(0x33221100), np.uint32(0x77665544)
+    for sel, want in ((0x3210, 0x33221100), (0x7654, 0x77665544), (0x0040, 0x00004400), (0x5410, 0x55441100),
+                      (0x8888, 0x00000000)):
+        if int(prmt(x, y, sel)) != want:
+            raise SystemExit(f"self-check FAILED: prmt selector {sel:#06x}")
+    if int(prmt(np.uint32(0x80), 0, 0x8880)) != 0xFFFFFF80 or int(prmt(0, np.uint32(0x7F00), 0x00D0)) != 0:
+        raise SystemExit("self-check FAILED: prmt sign replication of the b operand or of byte 0")
+    grid = np.concatenate([np.linspace(-128, 127, 1 << 20, dtype=np.float32), np.arange(-128, 127.5, 0.5, dtype=np.float32),
+                           np.arange(-128, 128, dtype=np.float32) + np.float32(0.25)])
+    grid = np.concatenate([grid, np.nextafter(grid, np.float32(0)), np.nextafter(grid, np.float32(1e9)),
+                           np.nextafter(grid, np.float32(-1e9))])
+    grid = np.clip(grid, np.float32(-128), np.float32(127)).astype(np.float32)
+    low = ((grid + MAGIC).astype(np.float32).view(np.uint32) & np.uint32(0xFF)).astype(np.uint8).view(np.int8)
+    want = np.rint(grid.astype(np.float64)).astype(np.int64).astype(np.int8)
+    if not (low == want).all():
+        bad = grid[low != want][:4]
+        raise SystemExit(f"self-check FAILED: magic-add rounding, e.g. at {bad}")
+    # the packing: four values to one word, bytes in order
+    v = np.array([[-128.0, -0.5, 2.5, 127.0]], np.float32)
+    e = Epi(None, None, None, 0.0, "none", 0, 0, True)
+    word = folded_word(np.zeros((1, 4), np.int32), np.zeros((1, 4), np.float32), v, np.zeros(1, np.uint32), e, False)
+    if list(word.view(np.uint8).view(np.int8)) != [-128, 0, 2, 127]:
+        raise SystemExit(f"self-check FAILED: foldedWord packing gives {list(word.view(np.uint8).view(np.int8))}")
 
 
 def exact_value(acc, mult, bias, zq, e):
@@ -383,24 +456,34 @@ class Out:
         self.writes = np.zeros(size, np.int64)
 
 
-def store_four(out, haz, ctx, o, a, mv, bv, zw, e):
-    """storeFour for a set of threads: o (n,) element offsets, a (n,4) int32, mv/bv (n,4), zw (n,) uint32."""
-    if o.size == 0:
-        return
-    zq = ((zw[:, None] >> (8 * np.arange(4))[None]) & 0xFF).astype(np.uint8).view(np.int8)
+def _store_check(out, haz, ctx, o):
+    """y element offsets o (n,) of 4-element stores: a mask of the good ones; counts the writes."""
     nel = out.writes.size
     bad = (o < 0) | (o + 4 > nel) | (o % 4 != 0)
     if bad.any():
         haz.add("global y store out of bounds or misaligned", bad.sum(), ctx)
-        o, a, mv, bv, zq = o[~bad], a[~bad], mv[~bad], bv[~bad], zq[~bad]
-    ii = o[:, None] + np.arange(4)
-    np.add.at(out.writes, ii.ravel(), 1)
-    if e.y_int8:
-        out.bytes[ii] = folded_byte(a, mv, bv, zq, e)
-    else:
-        v = exact_value(a, mv, bv, zq, e)
-        bi = (o * 4)[:, None] + np.arange(16)
-        out.bytes[bi] = np.ascontiguousarray(v).view(np.uint8).reshape(-1, 16)
+    np.add.at(out.writes, (o[~bad][:, None] + np.arange(4)).ravel(), 1)
+    return ~bad
+
+
+def store_word(out, haz, ctx, o, word):
+    """*reinterpret_cast<unsigned*>(int8 y + o) = word for each thread."""
+    if o.size == 0:
+        return
+    good = _store_check(out, haz, ctx, o)
+    out.bytes[o[good][:, None] + np.arange(4)] = np.ascontiguousarray(word[good].astype('<u4')).view(
+        np.uint8).reshape(-1, 4)
+
+
+def store_four_float(out, haz, ctx, o, a, mv, bv, zw, e):
+    """storeFourFloat (fp32 y) for a set of threads: o (n,) element offsets, a (n,4) int32, mv/bv (n,4), zw (n,)."""
+    if o.size == 0:
+        return
+    zq = ((zw[:, None] >> (8 * np.arange(4))[None]) & 0xFF).astype(np.uint8).view(np.int8)
+    good = _store_check(out, haz, ctx, o)
+    v = exact_value(a[good], mv[good], bv[good], zq[good], e)
+    bi = (o[good] * 4)[:, None] + np.arange(16)
+    out.bytes[bi] = np.ascontiguousarray(v).view(np.uint8).reshape(-1, 16)
 
 
 def load_four(p, c, haz, ctx):
@@ -438,7 +521,8 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     taps = g.kh * g.kw
     slices = taps * cblocks
     wrow = taps * cblocks * KBK
-    a_rows = [pixel_row(m0 + (tid >> 2) + i * (T // 4), m_total, g, chunk) for i in range(AC)]
+    unit = is_unit(g)
+    a_rows = [pixel_row(m0 + (tid >> 2) + i * (T // 4), m_total, g, chunk, unit) for i in range(AC)]
     b_src = [(n0 + (tid >> 2) + i * (T // 4)) * wrow + chunk * 16 for i in range(BC)]
 
     def load(stage, sl_idx):
@@ -469,8 +553,9 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
             load(st, st)
         sm.commit(tid)
     for kt in range(slices):
-        sm.wait(tid, S - 2)
-        sm.barrier()
+        sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)
+        if mutate != "nosync":
+            sm.barrier()
         nxt = kt + S - 1
         if nxt < slices:
             load((kt % S) if mutate == "stage" else (nxt % S), nxt)
@@ -485,139 +570,36 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     for w in range(WM * WN):
         stage_acc(sm, sc, LDC, (w // WN) * kWarpM, (w % WN) * kWarpN, acc[w], w)
     sm.barrier()
-    kVecs = BN // 4
+    # epilogueRows<kInt8, kZ, BM, BN, T, LDC>: the kernel's dispatch on e.y_int8, e.z
+    k_int8, k_z = e.y_int8, e.y_int8 and e.z is not None
+    kVecs, kStep = BN // 4, T // (BN // 4)
     cv = tid % kVecs
     co = n0 + cv * 4
-    live = co < g.m  # if (co >= g.m) return;
-    mv = np.zeros((T, 4), np.float32)
-    bv = np.zeros((T, 4), np.float32)
-    mv[live] = load_four(e.mult, co[live], haz, ctx)
-    bv[live] = load_four(e.bias, co[live], haz, ctx)
-    step = T // kVecs
-    for j in range((BM + step - 1) // step):
-        row = tid // kVecs + j * step
-        m = m0 + row
-        act = live & (row < BM) & (m < m_total)
-        ta = tid[act]
+    live = co < g.m  # if (co >= channels) return;
+    tl = tid[live]
+    mv = load_four(e.mult, co[live], haz, ctx)
+    bv = load_four(e.bias, co[live], haz, ctx)
+    rows = min(BM, m_total - m0)  # the tile's pixels
+    row = tl // kVecs
+    a_ptr = sc + (row * LDC + cv[live] * 4) * 4  # byte addresses
+    z_ptr = sz + row * BN + cv[live] * 4
+    o = (m0 + row) * g.m + co[live]
+    o_step = kStep * g.m
+    with_z = k_z if k_int8 else e.z is not None
+    while True:
+        act = row < rows  # for (; row < rows; row += kStep, a_ptr += kStep * LDC, z_ptr += kStep * BN, o += o_step)
+        if not act.any():
+            break
+        ta = tl[act]
         zw = np.zeros(ta.size, np.uint32)
-        if e.z is not None:
-            zw = np.ascontiguousarray(sm.read(ta, (sz + row * BN + cv * 4)[act], 4, "z")).view('<u4').reshape(-1)
-        a = np.ascontiguousarray(sm.read(ta, (sc + (row * LDC + cv * 4) * 4)[act], 16, "acc tile")).view(
-            '<i4').reshape(-1, 4)
-        store_four(out, haz, ctx, (m * g.m + co)[act], a, mv[act], bv[act], zw, e)
-    sm.finish()
-
-
-STREAM_BM = STREAM_BN = 64
-STREAM_THREADS, STREAM_LDC, STREAM_MAX_SLICES = 128, 40, 4
-STREAM_SLICE = STREAM_BM * KBK
-
-
-def stream_smem(slices, z):
-    return 3 * slices * STREAM_SLICE + (2 * STREAM_BM * STREAM_BN if z else 0) + (STREAM_THREADS // 32) * 32 * \
-        STREAM_LDC * 4
-
-
-def igemm_stream_blocks(g, z, sms, per_sm):  # igemmStreamBlocks with a chosen SM count and occupancy
-    slices = g.kh * g.kw * ((g.c + KBK - 1) // KBK)
-    if not g.fits() or slices > STREAM_MAX_SLICES:
-        return 0
-    n_tiles = (g.m + STREAM_BN - 1) // STREAM_BN
-    m_tiles = (g.n * g.oh * g.ow + STREAM_BM - 1) // STREAM_BM
-    per_n = max(1, min(m_tiles, per_sm * sms // n_tiles))
-    return per_n * n_tiles
-
-
-def igemm_stream_kernel(xb, wb, out, g, e, m_total, n_tiles, m_tiles, bid, grid, haz, rng, mutate, walked):
-    tid = np.arange(STREAM_THREADS)
-    lane, warp = tid & 31, tid >> 5
-    chunk = tid & 3
-    cblocks = (g.c + KBK - 1) // KBK
-    slices = g.kh * g.kw * cblocks
-    ctx = f"igemmStreamKernel CTA {bid}/{grid}"
-    sm = Smem(stream_smem(slices, e.z is not None), STREAM_THREADS, haz, ctx, rng)
-    sb = 0
-    sa = sb + slices * STREAM_SLICE
-    sz = sa + 2 * slices * STREAM_SLICE
-    sc_base = sz + (2 * STREAM_BM * STREAM_BN if e.z is not None else 0)
-    n0 = (bid % n_tiles) * STREAM_BN
-    step = grid // n_tiles
-    mt = bid // n_tiles
-    if mt >= m_tiles:
-        return
-    wrow = slices * KBK
-    for base in range(0, STREAM_BN * slices * 4, STREAM_THREADS):
-        i = base + tid
-        act = i < STREAM_BN * slices * 4
-        row = i // (slices * 4)
-        rest = i - row * slices * 4
-        sl, c = rest >> 2, rest & 3
-        sm.cp_async(tid[act], (sb + sl * STREAM_SLICE + swizzle(row, c))[act], wb,
-                    ((n0 + row) * wrow + sl * KBK + c * 16)[act], True, "cp.async w")
-    zb = e.z.view(np.uint8) if e.z is not None else None
-
-    def load_tile(buf, tile):
-        m0 = tile * STREAM_BM
-        a = sa + buf * slices * STREAM_SLICE
-        for i in range(2):
-            row = (tid >> 2) + i * 32
-            p = pixel_row(m0 + row, m_total, g, chunk)
-            for s in range(slices):
-                load_pixel_chunk(sm, tid, a + s * STREAM_SLICE, row, chunk, p, slice_at(s, cblocks, g.kw), g, xb)
-            if e.z is not None:
-                m, co_ = m0 + row, n0 + chunk * 16
-                ok = (m < m_total) & (co_ < g.m)
-                sm.cp_async(tid, sz + buf * STREAM_BM * STREAM_BN + row * STREAM_BN + chunk * 16, zb,
-                            np.where(ok, m * g.m + co_, 0), ok, "cp.async z")
-
-    cv = lane & 7
-    wn_t = warp & 1
-    co = n0 + wn_t * 32 + cv * 4
-    live = co < g.m
-    mv = np.zeros((STREAM_THREADS, 4), np.float32)
-    bv = np.zeros((STREAM_THREADS, 4), np.float32)
-    mv[live] = load_four(e.mult, co[live], haz, ctx)
-    bv[live] = load_four(e.bias, co[live], haz, ctx)
-
-    load_tile(0, mt)
-    sm.commit(tid)
-    it = 0
-    while mt < m_tiles:
-        walked.append((bid, mt))
-        buf = it & 1
-        if mt + step < m_tiles:
-            load_tile(buf ^ 1, mt + step)
-        sm.commit(tid)
-        sm.wait(tid, 2 if mutate == "nowait" else 1)
-        sm.barrier()
-        a = sa + buf * slices * STREAM_SLICE
-        for w in range(4):
-            wm, wn = w >> 1, w & 1
-            acc = np.zeros((2, 4, 32, 4), np.int32)
-            for s in range(slices):
-                mma_slice(sm, acc, a + s * STREAM_SLICE, sb + s * STREAM_SLICE, wm * 32, wn * 32, w, mutate)
-            sc = sc_base + w * 32 * STREAM_LDC * 4
-            stage_acc(sm, sc, STREAM_LDC, 0, 0, acc, w)
-            sm.syncwarp(w)
-            wt = w * 32 + _lane
-            for r in range(8):
-                row = r * 4 + (_lane >> 3)
-                m = mt * STREAM_BM + wm * 32 + row
-                act = live[wt] & (m < m_total)  # m grows with r: `break` == mask
-                ta = wt[act]
-                zw = np.zeros(ta.size, np.uint32)
-                if e.z is not None:
-                    zw = np.ascontiguousarray(sm.read(
-                        ta, (sz + buf * STREAM_BM * STREAM_BN + (wm * 32 + row) * STREAM_BN + wn * 32 + cv[wt] * 4)[act],
-                        4, "z")).view('<u4').reshape(-1)
-                av = np.ascontiguousarray(sm.read(ta, (sc + (row * STREAM_LDC + cv[wt] * 4) * 4)[act], 16,
-                                                  "acc tile")).view('<i4').reshape(-1, 4)
-                store_four(out, haz, ctx, (m * g.m + co[wt])[act], av, mv[ta], bv[ta], zw, e)
-        if mutate != "nosync":
-            sm.barrier()
-        mt += step
-        it += 1
-    sm.wait(tid, 0)
+        if with_z:
+            zw = np.ascontiguousarray(sm.read(ta, z_ptr[act], 4, "z")).view('<u4').reshape(-1)
+        a = np.ascontiguousarray(sm.read(ta, a_ptr[act], 16, "acc tile")).view('<i4').reshape(-1, 4)
+        if k_int8:
+            store_word(out, haz, ctx, o[act], folded_word(a, mv[act], bv[act], zw, e, k_z))
+        else:
+            store_four_float(out, haz, ctx, o[act], a, mv[act], bv[act], zw, e)
+        row, a_ptr, z_ptr, o = row + kStep, a_ptr + kStep * LDC * 4, z_ptr + kStep * BN, o + o_step
     sm.finish()
 
 
@@ -658,26 +640,27 @@ def reference(x, wt, g, mult, bias, z, z_scale, act, lo, hi, y_int8, y_scale):
 
 
 CASES = [
-    # name, geometry, act, z, y_int8, kernels
-    dict(name="1x1 C64->M64 z relu int8 (3x9x11)", g=Geom(3, 64, 9, 11, 64, 1, 1), act="relu", z=True, y_int8=True,
-         stream=True),
+    # name, geometry, act, z, y_int8
+    dict(name="1x1 C64->M64 z relu int8 (3x9x11)", g=Geom(3, 64, 9, 11, 64, 1, 1), act="relu", z=True, y_int8=True),
     dict(name="3x3 s2 p1 C32->M128 int8 no z", g=Geom(2, 32, 13, 11, 128, 3, 3, 2, 2, 1, 1), act="none", z=False,
-         y_int8=True, stream=True),
-    dict(name="1x1 C192->M96 int8 (3 slices)", g=Geom(2, 192, 7, 9, 96, 1, 1), act="none", z=False, y_int8=True,
-         stream=True),
-    dict(name="1x1 C48->M32 float out", g=Geom(2, 48, 6, 7, 32, 1, 1), act="none", z=False, y_int8=False,
-         stream=True),
-    dict(name="3x3 p1 C80->M80 z int8", g=Geom(1, 80, 9, 10, 80, 3, 3, 1, 1, 1, 1), act="none", z=True, y_int8=True,
-         stream=True),
-    # extra: padding and dilation in the streaming tile (2x2 taps x 1 slice = 4 slices), clip, z, n_tiles = 3
+         y_int8=True),
+    dict(name="1x1 C192->M96 int8 (3 slices)", g=Geom(2, 192, 7, 9, 96, 1, 1), act="none", z=False, y_int8=True),
+    dict(name="1x1 C48->M32 float out", g=Geom(2, 48, 6, 7, 32, 1, 1), act="none", z=False, y_int8=False),
+    dict(name="3x3 p1 C80->M80 z int8", g=Geom(1, 80, 9, 10, 80, 3, 3, 1, 1, 1, 1), act="none", z=True, y_int8=True),
+    # padding and dilation (2x2 taps x 1 slice = 4 slices), clip, z, n_tiles 3 (BN 64) / 2 (BN 128)
     dict(name="2x2 d2 p1 C64->M144 z clip int8", g=Geom(2, 64, 8, 7, 144, 2, 2, 1, 1, 1, 1, 2, 2), act="clip",
-         z=True, y_int8=True, stream=True),
-    # extra: the streaming tile's largest layout (4 slices) with a CTA walking 4 pixel tiles (buffer reuse)
+         z=True, y_int8=True),
+    # a 1x1 unit layer of 4 slices with several pixel tiles (and a partial last one for BM 128)
     dict(name="1x1 C256->M64 z relu int8 (4 slices)", g=Geom(1, 256, 20, 20, 64, 1, 1), act="relu", z=True,
-         y_int8=True, stream=True),
-    # extra: float output with residual and relu
+         y_int8=True),
+    # float output with residual and relu
     dict(name="3x1 p(1,0) C16->M48 z relu float", g=Geom(2, 16, 9, 8, 48, 3, 1, 1, 1, 1, 0), act="relu", z=True,
-         y_int8=False, stream=True),
+         y_int8=False),
+    # 1x1 layers off pixelRow's unit path: stride 2; padding (border pixels of zeros)
+    dict(name="1x1 s2 C64->M32 z clip int8", g=Geom(2, 64, 9, 10, 32, 1, 1, 2, 2), act="clip", z=True,
+         y_int8=True),
+    dict(name="1x1 p1 C32->M64 relu int8", g=Geom(1, 32, 6, 5, 64, 1, 1, 1, 1, 1, 1), act="relu", z=False,
+         y_int8=True),
 ]
 
 
@@ -699,15 +682,37 @@ def make_case(case, rng):
 
 
 def host_epilogue(case, mult, bias, z, z_scale, y_scale, lo, hi):
-    """qconv_igemm.cpp reshapeOwn: the int8 epilogue's constants divided by y_scale in float."""
+    """qconv_igemm.cpp reshapeOwn: the int8 epilogue's constants divided by y_scale in float, and the one clamp's
+    bounds qlo, qhi (the activation's, within [-128, 127])."""
     if case["y_int8"]:
+        y_scale = np.float32(y_scale)
+        flo, fhi = np.float32(lo) / y_scale, np.float32(hi) / y_scale
+        act = case["act"]
+        qlo = np.float32(0) if act == "relu" else (flo if act == "clip" else np.float32(-128))
+        qhi = fhi if act == "clip" else np.float32(127)
+        qlo = min(max(qlo, np.float32(-128)), np.float32(127))
+        qhi = min(max(qhi, np.float32(-128)), np.float32(127))
         return Epi((mult / y_scale).astype(np.float32), (bias / y_scale).astype(np.float32), z,
-                   np.float32(z_scale) / y_scale, case["act"], np.float32(lo) / y_scale, np.float32(hi) / y_scale,
-                   True)
+                   np.float32(z_scale) / y_scale, act, flo, fhi, True, qlo, qhi)
     return Epi(mult, bias, z, z_scale, case["act"], lo, hi, False)
 
 
-def compare(case, g, out, ref, ref32):
+def direct_int8(acc, e, z, m):
+    """The int8 epilogue written plainly from the accumulators (fmaf, activation, round half to even, saturate, as
+    the kernel's foldedByte before foldedWord): the emulated foldedWord must give the same bytes."""
+    mult = np.broadcast_to(e.mult, acc.shape).astype(np.float64)
+    bias = np.broadcast_to(e.bias, acc.shape).astype(np.float64)
+    v = f32(acc.astype(np.float32).astype(np.float64) * mult + bias)
+    if z is not None:
+        v = f32(z.reshape(-1, m).astype(np.float64) * np.float64(e.z_scale) + v.astype(np.float64))
+    if e.act == "relu":
+        v = np.maximum(v, np.float32(0))
+    elif e.act == "clip":
+        v = np.minimum(np.maximum(v, e.lo), e.hi)
+    return np.clip(np.rint(v.astype(np.float64)), -128, 127).astype(np.int8)
+
+
+def compare(case, g, out, ref, ref32, direct):
     m_total = g.n * g.oh * g.ow
     msgs = []
     ok = True
@@ -720,8 +725,10 @@ def compare(case, g, out, ref, ref32):
         d = np.abs(y - ref.astype(np.int64))
         n1, nbig = int((d == 1).sum()), int((d > 1).sum())
         sat = int(((ref == 127) | (ref == -128)).sum())
-        msgs.append(f"int8: {n1} element(s) differ by 1, {nbig} by more (of {d.size}; {sat} saturated in ref)")
-        if nbig > 0 or n1 > max(3, d.size // 1000):
+        nd = int((y != direct.astype(np.int64)).sum())
+        msgs.append(f"int8: {nd} element(s) differ from the plain epilogue, vs float64 {n1} differ by 1, {nbig} by "
+                    f"more (of {d.size}; {sat} saturated in ref)")
+        if nd > 0 or nbig > 0 or n1 > max(3, d.size // 1000):
             ok = False
     else:
         y = out.bytes.view(np.float32).reshape(m_total, g.m)
@@ -735,20 +742,23 @@ def compare(case, g, out, ref, ref32):
 
 
 def run(args):
+    self_check()
+    print("self-check: prmt (sign-extending selectors, 256 bytes x 4 positions) and magic-add rounding OK")
     rng = np.random.default_rng(args.seed)
     tiles = list(TILES) if args.all_tiles else [int(t) for t in args.tiles.split(",")]
     results = []
     for case in CASES:
         g, x, wt, mult, bias, z, z_scale, y_scale, lo, hi = make_case(case, rng)
         assert g.fits()
-        ref, ref32, _ = reference(x, wt, g, mult, bias, z, z_scale, case["act"], lo, hi, case["y_int8"], y_scale)
+        ref, ref32, acc = reference(x, wt, g, mult, bias, z, z_scale, case["act"], lo, hi, case["y_int8"], y_scale)
         e = host_epilogue(case, mult, bias, z, z_scale, y_scale, lo, hi)
+        direct = direct_int8(acc, e, z, g.m) if case["y_int8"] else None
         xb = x.view(np.uint8)
         wb = igemm_weights(wt, g.m, g.c, g.kh, g.kw).view(np.uint8)
         m_total = g.n * g.oh * g.ow
         slices = g.kh * g.kw * ((g.c + KBK - 1) // KBK)
         print(f"case: {case['name']}  [N={g.n} H={g.h} W={g.w} -> OH={g.oh} OW={g.ow}, pixels {m_total}, "
-              f"slices {slices}]", flush=True)
+              f"slices {slices}{', unit' if is_unit(g) else ''}]", flush=True)
         for tile in tiles:
             cfg = TILES[tile]
             t0 = time.time()
@@ -758,33 +768,10 @@ def run(args):
             blocks = ((m_total + cfg[0] - 1) // cfg[0]) * n_tiles
             for bid in range(blocks):
                 igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
-            ok, msg = compare(case, g, out, ref, ref32)
+            ok, msg = compare(case, g, out, ref, ref32, direct)
             ok = ok and not haz
             name = f"ig{tile} <{cfg[0]},{cfg[1]},{cfg[2]},{cfg[3]},{cfg[4]}>"
             print(f"  {'PASS' if ok else 'FAIL'} {name:26s} {blocks} CTAs  {msg}  ({time.time() - t0:.1f}s)", flush=True)
-            if haz:
-                print("    hazards:\n" + haz.report("      "))
-            results.append((case["name"], name, ok))
-        if case["stream"] and not args.no_stream:
-            grid = igemm_stream_blocks(g, z is not None, args.sms, args.per_sm)
-            name = f"ig7 stream ({args.sms} SMs x {args.per_sm})"
-            if grid == 0:
-                print(f"  n/a  {name}: igemmStreamBlocks returns 0 ({slices} slices > {STREAM_MAX_SLICES})")
-                continue
-            t0 = time.time()
-            haz = Hazards()
-            out = Out(g, case["y_int8"])
-            n_tiles = (g.m + STREAM_BN - 1) // STREAM_BN
-            m_tiles = (m_total + STREAM_BM - 1) // STREAM_BM
-            walked = []
-            for bid in range(grid):
-                igemm_stream_kernel(xb, wb, out, g, e, m_total, n_tiles, m_tiles, bid, grid, haz, rng, args.mutate,
-                                    walked)
-            ok, msg = compare(case, g, out, ref, ref32)
-            ok = ok and not haz
-            most = max(sum(1 for b, _ in walked if b == k) for k in range(grid))
-            print(f"  {'PASS' if ok else 'FAIL'} {name:26s} grid {grid} (n_tiles {n_tiles}, m_tiles {m_tiles}, "
-                  f"up to {most} pixel tiles a CTA)  {msg}  ({time.time() - t0:.1f}s)", flush=True)
             if haz:
                 print("    hazards:\n" + haz.report("      "))
             results.append((case["name"], name, ok))
@@ -800,9 +787,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiles", default="0,6", help="tiled instantiations (indices of kIgemmTiles), e.g. 0,6")
     ap.add_argument("--all-tiles", action="store_true")
-    ap.add_argument("--no-stream", action="store_true")
-    ap.add_argument("--sms", type=int, default=2, help="SM count the streaming grid is sized for")
-    ap.add_argument("--per-sm", type=int, default=1, help="streaming CTAs an SM (occupancy)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync"], default=None,
                     help="inject a bug (self-test of the emulator)")

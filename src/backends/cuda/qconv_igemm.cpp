@@ -3,6 +3,7 @@
 // residual z, where the stored tactic is "ig<tile>" (it beat cuDNN's int8 plans at build time).
 // Shapes without a tactic run on cuDNN unless QRT_CUDA_IGEMM=on (=off never takes the kernel);
 // cuDNN's QConv kernel runs every shape or node the kernel does not take.
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -39,7 +40,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     launch::IgemmEpilogue e = epi_;
     e.z = has_z_ ? in[6].as<const int8_t>() : nullptr;
     launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_,
-                       stream_blocks_, stream());
+                       stream());
   }
 
   Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
@@ -90,6 +91,12 @@ class QIgemmKernel final : public OwnQConvKernel {
       epi_.z_scale /= y_scale_;
       epi_.lo /= y_scale_;
       epi_.hi /= y_scale_;
+      // One clamp does the activation and the saturation (clamping before rounding equals
+      // rounding then saturating: the bounds -128 and 127 are integers).
+      const float lo = qact_ == launch::QAct::kRelu ? 0.f : (qact_ == launch::QAct::kClip ? epi_.lo : -128.f);
+      const float hi = qact_ == launch::QAct::kClip ? epi_.hi : 127.f;
+      epi_.qlo = std::min(std::max(lo, -128.f), 127.f);
+      epi_.qhi = std::min(std::max(hi, -128.f), 127.f);
     }
     // Without a tactic (QRT_CUDA_IGEMM=on): QRT_CUDA_IGEMM_TILE (tests of every tile), else narrow
     // tiles for narrow layers.
@@ -97,19 +104,13 @@ class QIgemmKernel final : public OwnQConvKernel {
     const char* forced = std::getenv("QRT_CUDA_IGEMM_TILE");
     if (tile_ < 0 && forced) tile_ = tileOf(std::string(kPrefix) + forced);
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
-    stream_blocks_ = 0;
-    if (tile_ == launch::kIgemmStreamTile) {
-      stream_blocks_ = launch::igemmStreamBlocks(g, has_z_);
-      if (stream_blocks_ <= 0)
-        return unsupported(who_, ": the streaming tile takes 1 to 4 slices (256 channels of a 1x1 layer)");
-    }
     return Status::Ok();
   }
 
  private:
   launch::IgemmGeometry geom_;
   launch::IgemmEpilogue epi_;
-  int tile_ = 0, stream_blocks_ = 0;
+  int tile_ = 0;
   DeviceBuffer w_, mult_folded_, bias_folded_;
 };
 
@@ -130,8 +131,6 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
   QIgemmKernel k(node, dev, std::move(a), act, nullptr);
   double best = 0;
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
-    // QRT_CUDA_IGEMM_STREAM=off: the tuner leaves the streaming tile out (comparisons).
-    if (t == launch::kIgemmStreamTile && envIs("QRT_CUDA_IGEMM_STREAM", "off")) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
     Status st = timeOwnQConv(node, dev, k, name, time, &t_us);

@@ -51,15 +51,39 @@ __device__ __forceinline__ float exactValue(int acc, float mult, float bias, int
   return v;
 }
 
-// Int8 output, constants folded by 1/y_scale (IgemmEpilogue): two FMAs, the activation, round
-// half to even, saturate. The accumulators are integers and the constants finite: no NaN.
-__device__ __forceinline__ unsigned foldedByte(int acc, float mult, float bias, int zq, const IgemmEpilogue& e) {
-  float v = fmaf(static_cast<float>(acc), mult, bias);
-  if (e.z) v = fmaf(static_cast<float>(zq), e.z_scale, v);
-  if (e.act == QAct::kRelu) v = fmaxf(v, 0.f);
-  else if (e.act == QAct::kClip) v = fminf(fmaxf(v, e.lo), e.hi);
-  const int r = min(max(__float2int_rn(v), -128), 127);
-  return static_cast<unsigned>(r) & 0xFFu;
+// Int8 output, constants folded by 1/y_scale (IgemmEpilogue): two FMAs, one clamp (the activation
+// and the saturation), round half to even; kZ: with the residual. It is most of the instructions
+// of the memory-bound layers (ncu on an H100, ResNet-50's layer1 conv3: 70% of those executed),
+// so every step is one instruction on the FP32/integer pipes:
+//   acc -> float: I2FP (full rate on sm_90; I2F.S8 for bytes runs on the slow conversion pipe);
+//   z byte j -> int32: a byte permute whose selector sign-extends (signedByte), then I2FP;
+//   round: v + 1.5 * 2^23 rounds v to an integer, half to even (as __float2int_rn), and for v in
+//     [-128, 127] the float's low byte is that integer's two's complement low byte (2^22 is a
+//     multiple of 256); three byte permutes pack four of them.
+// The same value as clipping, rounding, then saturating: the bounds -128 and 127 are integers.
+template <int J>
+__device__ __forceinline__ int signedByte(unsigned w) {  // byte J of w, sign-extended (PTX prmt, msb of a nibble)
+  constexpr unsigned kSel = J | (8u | J) << 4 | (8u | J) << 8 | (8u | J) << 12;
+  unsigned r;
+  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(r) : "r"(w), "n"(kSel));
+  return static_cast<int>(r);
+}
+__device__ __forceinline__ int signedByte(unsigned w, int j) {
+  return j == 0 ? signedByte<0>(w) : j == 1 ? signedByte<1>(w) : j == 2 ? signedByte<2>(w) : signedByte<3>(w);
+}
+template <bool kZ>
+__device__ __forceinline__ unsigned foldedWord(int4 a, const float (&mv)[4], const float (&bv)[4], unsigned zw,
+                                               const IgemmEpilogue& e) {
+  const int av[4] = {a.x, a.y, a.z, a.w};
+  unsigned b[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    float v = fmaf(static_cast<float>(av[j]), mv[j], bv[j]);
+    if (kZ) v = fmaf(static_cast<float>(signedByte(zw, j)), e.z_scale, v);
+    v = fminf(fmaxf(v, e.qlo), e.qhi);
+    b[j] = __float_as_uint(__fadd_rn(v, 12582912.f));
+  }
+  return __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
 }
 
 // BM x BN tile, WM x WN warps, kStages-deep cp.async pipeline; MINB: CTAs an SM must hold
@@ -70,10 +94,16 @@ struct PixelRow {
   int ih0, iw0, off;
   bool ok;
 };
-__device__ __forceinline__ PixelRow pixelRow(int m, int m_total, const IgemmGeometry& g, int chunk) {
+// unit: a 1x1 layer of stride 1 without padding, whose pixel m is row m of x (no divisions).
+__device__ __forceinline__ PixelRow pixelRow(int m, int m_total, const IgemmGeometry& g, int chunk, bool unit) {
   PixelRow p;
   p.ok = m < m_total;
   const int mm = p.ok ? m : 0;
+  if (unit) {
+    p.ih0 = p.iw0 = 0;
+    p.off = mm * g.c + chunk * 16;
+    return p;
+  }
   const int ox = mm % g.ow;
   const int t = mm / g.ow;
   const int oy = t % g.oh;
@@ -151,29 +181,21 @@ __device__ __forceinline__ void stageAcc(int* sc, int ldc, int row0, int col0, c
     }
 }
 
-// QConv's epilogue for four channels of one pixel (element o of y): int8 out as one 4-byte word.
-__device__ __forceinline__ void storeFour(void* y, size_t o, int4 a, const float (&mv)[4], const float (&bv)[4],
-                                          unsigned zw, const IgemmEpilogue& e) {
+// QConv's float epilogue for four channels of one pixel (element o of y): fp32 or fp16 y.
+__device__ __forceinline__ void storeFourFloat(void* y, size_t o, int4 a, const float (&mv)[4], const float (&bv)[4],
+                                               unsigned zw, const IgemmEpilogue& e) {
   const int av[4] = {a.x, a.y, a.z, a.w};
-  if (e.y_int8) {
-    unsigned word = 0;
+  float v[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
-      word |= foldedByte(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e) << (8 * j);
-    *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) = word;
+  for (int j = 0; j < 4; ++j) v[j] = exactValue(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e);
+  if (e.y_half) {  // four halves, one 8-byte store
+    const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
+    uint2 packed;
+    packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+    *reinterpret_cast<uint2*>(static_cast<__half*>(y) + o) = packed;
   } else {
-    float v[4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j) v[j] = exactValue(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e);
-    if (e.y_half) {  // four halves, one 8-byte store
-      const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
-      uint2 packed;
-      packed.x = *reinterpret_cast<const uint32_t*>(&lo);
-      packed.y = *reinterpret_cast<const uint32_t*>(&hi);
-      *reinterpret_cast<uint2*>(static_cast<__half*>(y) + o) = packed;
-    } else {
-      *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
-    }
+    *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
   }
 }
 
@@ -184,6 +206,38 @@ __device__ __forceinline__ void loadFour(const float* p, int c, float (&v)[4]) {
   v[1] = f.y;
   v[2] = f.z;
   v[3] = f.w;
+}
+
+// The epilogue of a BM x BN tile staged in shared memory (sc, int32, row pitch LDC; sz, the
+// residual's int8 tile): four channels a thread, the same four for every row it takes, so a warp
+// covers 128 bytes of a row of int8 y (and of z), one coalesced line. kInt8: int8 y (foldedWord),
+// else float (storeFourFloat, which reads z where e.z is set); kZ: int8 y with the residual.
+// The rows are walked by pointer steps.
+template <bool kInt8, bool kZ, int BM, int BN, int kThreads, int LDC>
+__device__ __forceinline__ void epilogueRows(void* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
+                                             int channels, const IgemmEpilogue& e, int tid) {
+  constexpr int kVecs = BN / 4, kStep = kThreads / kVecs;
+  const int cv = tid % kVecs;
+  const int co = n0 + cv * 4;
+  if (co >= channels) return;
+  float mv[4], bv[4];
+  loadFour(e.mult, co, mv);
+  loadFour(e.bias, co, bv);
+  const int rows = min(BM, m_total - m0);  // the tile's pixels
+  int row = tid / kVecs;
+  const int* a_ptr = sc + row * LDC + cv * 4;
+  const uint8_t* z_ptr = sz + row * BN + cv * 4;
+  size_t o = static_cast<size_t>(m0 + row) * channels + co;
+  const size_t o_step = static_cast<size_t>(kStep) * channels;
+  for (; row < rows; row += kStep, a_ptr += kStep * LDC, z_ptr += kStep * BN, o += o_step) {
+    const bool with_z = kInt8 ? kZ : e.z != nullptr;
+    const unsigned zw = with_z ? *reinterpret_cast<const unsigned*>(z_ptr) : 0u;
+    const int4 a = *reinterpret_cast<const int4*>(a_ptr);
+    if (kInt8)
+      *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) = foldedWord<kZ>(a, mv, bv, zw, e);
+    else
+      storeFourFloat(y, o, a, mv, bv, zw, e);
+  }
 }
 
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
@@ -224,11 +278,13 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   const int slices = taps * cblocks;
   const int wrow = taps * cblocks * kBK;  // bytes of one output channel's weights
 
+  const bool unit = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h &&
+                    g.ow == g.w;
   // Each thread's rows of the A (pixel) and B (channel) slices, fixed over the depth loop.
   PixelRow a_rows[Cfg::kAChunks];
 #pragma unroll
   for (int i = 0; i < Cfg::kAChunks; ++i)
-    a_rows[i] = pixelRow(m0 + (tid >> 2) + i * (Cfg::kThreads / 4), m_total, g, chunk);
+    a_rows[i] = pixelRow(m0 + (tid >> 2) + i * (Cfg::kThreads / 4), m_total, g, chunk, unit);
   const int8_t* b_src[Cfg::kBChunks];
 #pragma unroll
   for (int i = 0; i < Cfg::kBChunks; ++i) {
@@ -290,122 +346,13 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
   __syncthreads();
 
-  // Four channels a thread (the same four for every row it takes): a warp covers 128 bytes of a
-  // row of int8 y (and of z), one coalesced line.
-  constexpr int kVecs = BN / 4;
-  const int cv = tid % kVecs;
-  const int co = n0 + cv * 4;
-  if (co >= g.m) return;
-  float mv[4], bv[4];
-  loadFour(e.mult, co, mv);
-  loadFour(e.bias, co, bv);
-  for (int row = tid / kVecs; row < BM; row += Cfg::kThreads / kVecs) {
-    const int m = m0 + row;
-    if (m >= m_total) break;
-    const unsigned zw = e.z ? *reinterpret_cast<const unsigned*>(sz + row * BN + cv * 4) : 0u;
-    const int4 a = *reinterpret_cast<const int4*>(sc + row * Cfg::kLdc + cv * 4);
-    storeFour(y, static_cast<size_t>(m) * g.m + co, a, mv, bv, zw, e);
-  }
-}
-
-// The streaming tile (kIgemmStreamTile) for shallow layers, where a CTA of the tiles above loads
-// its one to four slices and its residual, computes a few k-steps and spends the rest of its life
-// in the epilogue, so an SM's loads come in bursts (ResNet-50's residual 1x1 layers ran at ~1.6 TB/s
-// on an H100). Here a CTA of 4 warps (2 x 2 of 32 x 32) keeps its 64 output channels' weights, every
-// slice, in shared memory and walks pixel tiles blockIdx.x / n_tiles, + gridDim.x / n_tiles, ...:
-// the next tile's pixels and residual load (cp.async, double-buffered) while it computes and
-// writes the current one. Each warp stages its own accumulators, so no barrier separates its
-// MMAs from its stores.
-constexpr int kStreamBM = 64, kStreamBN = 64, kStreamThreads = 128, kStreamLdc = 40;  // ldc: conflict-free int2 stores
-constexpr int kStreamMaxSlices = 4;
-constexpr int kStreamSlice = kStreamBM * kBK;  // bytes of one pixel or weight slice (BM == BN)
-
-size_t streamSmem(int slices, bool z) {
-  return static_cast<size_t>(3 * slices * kStreamSlice + (z ? 2 * kStreamBM * kStreamBN : 0) +
-                             (kStreamThreads / 32) * 32 * kStreamLdc * 4);
-}
-
-__global__ void __launch_bounds__(kStreamThreads, 4)
-    igemmStreamKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
-                      IgemmEpilogue e, int m_total, int n_tiles, int m_tiles) {
-  extern __shared__ __align__(128) uint8_t smem[];
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp >> 1, wn = warp & 1, chunk = tid & 3;
-  const int cblocks = (g.c + kBK - 1) / kBK;
-  const int slices = g.kh * g.kw * cblocks;
-  uint8_t* sb = smem;                            // [slices][64 channels][64 bytes]
-  uint8_t* sa = sb + slices * kStreamSlice;      // 2 x [slices][64 pixels][64 bytes]
-  uint8_t* sz = sa + 2 * slices * kStreamSlice;  // 2 x [64 pixels][64 channels] (with z)
-  int* sc = reinterpret_cast<int*>(sz + (e.z ? 2 * kStreamBM * kStreamBN : 0)) + warp * 32 * kStreamLdc;
-  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * kStreamBN;
-  const int step = static_cast<int>(gridDim.x) / n_tiles;
-  int mt = static_cast<int>(blockIdx.x) / n_tiles;
-  if (mt >= m_tiles) return;  // the whole CTA, before any barrier
-
-  // The CTA's weights, every slice, once.
-  const int wrow = slices * kBK;
-  for (int i = tid; i < kStreamBN * slices * 4; i += kStreamThreads) {
-    const int row = i / (slices * 4), rest = i - row * slices * 4, sl = rest >> 2, c = rest & 3;
-    cpAsync16(sb + sl * kStreamSlice + swizzle(row, c), w + static_cast<size_t>(n0 + row) * wrow + sl * kBK + c * 16,
-              true);
-  }
-  auto loadTile = [&](int buf, int tile) {
-    const int m0 = tile * kStreamBM;
-    uint8_t* a = sa + buf * slices * kStreamSlice;
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const int row = (tid >> 2) + i * 32;
-      const PixelRow p = pixelRow(m0 + row, m_total, g, chunk);
-      for (int sl = 0; sl < slices; ++sl)
-        loadPixelChunk(a + sl * kStreamSlice, row, chunk, p, sliceAt(sl, cblocks, g.kw), g, x);
-      if (e.z) {
-        const int m = m0 + row, co = n0 + chunk * 16;
-        const bool ok = m < m_total && co < g.m;
-        cpAsync16(sz + buf * kStreamBM * kStreamBN + row * kStreamBN + chunk * 16,
-                  ok ? e.z + static_cast<size_t>(m) * g.m + co : e.z, ok);
-      }
-    }
-  };
-
-  // The epilogue's four channels of this thread (lane % 8), the same in every tile.
-  const int cv = lane & 7;
-  const int co = n0 + wn * 32 + cv * 4;
-  float mv[4] = {0.f, 0.f, 0.f, 0.f}, bv[4] = {0.f, 0.f, 0.f, 0.f};
-  if (co < g.m) {
-    loadFour(e.mult, co, mv);
-    loadFour(e.bias, co, bv);
-  }
-
-  loadTile(0, mt);
-  cpAsyncCommit();  // group 0: the weights and the first tile
-  for (int it = 0; mt < m_tiles; mt += step, ++it) {
-    const int buf = it & 1;
-    if (mt + step < m_tiles) loadTile(buf ^ 1, mt + step);
-    cpAsyncCommit();  // possibly empty: the count stays one group a tile
-    cpAsyncWait<1>();
-    __syncthreads();  // tile mt (and the weights) landed for every thread
-    int acc[2][4][4] = {};
-    const uint8_t* a = sa + buf * slices * kStreamSlice;
-    for (int sl = 0; sl < slices; ++sl)
-      mmaSlice<2, 4>(acc, a + sl * kStreamSlice, sb + sl * kStreamSlice, wm * 32, wn * 32, lane);
-    stageAcc(sc, kStreamLdc, 0, 0, acc, lane);
-    __syncwarp();
-    if (co < g.m) {
-#pragma unroll
-      for (int r = 0; r < 8; ++r) {
-        const int row = r * 4 + (lane >> 3);  // of the warp's 32
-        const int m = mt * kStreamBM + wm * 32 + row;
-        if (m >= m_total) break;
-        const unsigned zw = e.z ? *reinterpret_cast<const unsigned*>(sz + buf * kStreamBM * kStreamBN +
-                                                                     (wm * 32 + row) * kStreamBN + wn * 32 + cv * 4)
-                                : 0u;
-        storeFour(y, static_cast<size_t>(m) * g.m + co, *reinterpret_cast<const int4*>(sc + row * kStreamLdc + cv * 4),
-                  mv, bv, zw, e);
-      }
-    }
-    __syncthreads();  // every warp is done with this tile's buffers and its staging
-  }
-  cpAsyncWait<0>();
+  constexpr int T = Cfg::kThreads, L = Cfg::kLdc;
+  if (!e.y_int8)
+    epilogueRows<false, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+  else if (e.z)
+    epilogueRows<true, true, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+  else
+    epilogueRows<true, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
 }
 
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
@@ -439,27 +386,8 @@ bool igemmFits(const IgemmGeometry& g) {
          ys < (int64_t{1} << 31) && m_tiles * n_tiles < (int64_t{1} << 31) && g.kh >= 1 && g.kw >= 1;
 }
 
-int igemmStreamBlocks(const IgemmGeometry& g, bool z) {
-  const int slices = g.kh * g.kw * ((g.c + kBK - 1) / kBK);
-  if (!igemmFits(g) || slices > kStreamMaxSlices) return 0;
-  const size_t most = streamSmem(kStreamMaxSlices, true), smem = streamSmem(slices, z);
-  if (cudaFuncSetAttribute(igemmStreamKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(most)) !=
-      cudaSuccess)
-    return 0;
-  int dev = 0, sms = 0, per_sm = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, igemmStreamKernel, kStreamThreads, smem) != cudaSuccess ||
-      per_sm < 1)
-    return 0;
-  const int64_t n_tiles = (g.m + kStreamBN - 1) / kStreamBN;
-  const int64_t m_tiles = (int64_t{g.n} * g.oh * g.ow + kStreamBM - 1) / kStreamBM;
-  const int64_t per_n = std::max<int64_t>(1, std::min<int64_t>(m_tiles, int64_t{per_sm} * sms / n_tiles));
-  return static_cast<int>(per_n * n_tiles);
-}
-
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                int stream_blocks, cudaStream_t s) {
+                cudaStream_t s) {
   switch (tile) {
     case 0: return launchTile<128, 128, 2, 4, 4, 2>(x, w, y, g, e, s);
     case 1: return launchTile<128, 64, 4, 2, 4, 2>(x, w, y, g, e, s);
@@ -468,14 +396,7 @@ void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // Two stages and more CTAs an SM: for shallow (K <= 128 deep), memory-bound layers.
     case 4: return launchTile<128, 64, 4, 2, 2, 3>(x, w, y, g, e, s);
     case 5: return launchTile<64, 128, 2, 4, 2, 3>(x, w, y, g, e, s);
-    case 6: return launchTile<64, 64, 2, 2, 2, 6>(x, w, y, g, e, s);
-    default: {
-      const int m_total = g.n * g.oh * g.ow;
-      const int n_tiles = (g.m + kStreamBN - 1) / kStreamBN, m_tiles = (m_total + kStreamBM - 1) / kStreamBM;
-      const int slices = g.kh * g.kw * ((g.c + kBK - 1) / kBK);
-      const size_t smem = streamSmem(slices, e.z != nullptr);
-      igemmStreamKernel<<<stream_blocks, kStreamThreads, smem, s>>>(x, w, y, g, e, m_total, n_tiles, m_tiles);
-    }
+    default: return launchTile<64, 64, 2, 2, 2, 6>(x, w, y, g, e, s);  // 6
   }
 }
 

@@ -13,8 +13,10 @@
 // by ldmatrix from XOR-swizzled rows (no bank conflicts). The epilogue stages the int32 tile in
 // shared memory and applies QConv's epilogue (IgemmEpilogue) to four channels a thread, reading
 // the int8 residual z (loaded into shared memory with the first slice) and writing y as one
-// 4-byte word. The streaming tile (kIgemmStreamTile) keeps a CTA's weights resident and walks
-// pixel tiles with the next one's loads in flight, for layers of 1 to 4 slices.
+// 4-byte word. A streaming tile (a CTA keeping its weights resident and walking pixel tiles with
+// the next one's loads in flight; 4 warps, up to 4 CTAs an SM) ran 1.3-2.3x slower than the tiles
+// below on every residual layer of ResNet-50 (H100, ncu: 23% occupancy, latency-bound) and was
+// removed.
 //
 // Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
 // the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
@@ -50,6 +52,7 @@ struct IgemmEpilogue {
   float z_scale = 0.f;          // int8 out: / y_scale
   QAct act = QAct::kNone;
   float lo = 0.f, hi = 0.f;     // clip bounds (int8 out: / y_scale)
+  float qlo = -128.f, qhi = 127.f;  // int8 out: the activation's bounds (/ y_scale) within [-128, 127]
   bool y_int8 = true;
   bool y_half = false;  // float output stored as fp16
 };
@@ -59,10 +62,8 @@ struct IgemmTile {
   int bm, bn;
 };
 inline constexpr IgemmTile kIgemmTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64},
-                                            {128, 64}, {64, 128}, {64, 64},  // 4-6: two stages, more CTAs an SM
-                                            {64, 64}};  // 7: streaming (igemmStreamBlocks)
-inline constexpr int kIgemmTileCount = 8;
-constexpr int kIgemmStreamTile = 7;
+                                            {128, 64}, {64, 128}, {64, 64}};  // 4-6: two stages, more CTAs an SM
+inline constexpr int kIgemmTileCount = 7;
 constexpr int kIgemmDepth = 64;  // the depth slice (bytes of one tap's channels per row)
 constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
 
@@ -83,14 +84,8 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
   return out;
 }
 
-// The grid of the streaming tile for this geometry (with a residual or not), or 0 where it does
-// not take it (more than 4 slices: 256 channels of a 1x1 layer). Host queries (occupancy, SM
-// count) and the shared-memory opt-in: call at reshape, outside stream capture.
-int igemmStreamBlocks(const IgemmGeometry& g, bool z);
-
-// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
-// stream_blocks: igemmStreamBlocks (the streaming tile only).
+// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g).
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                int stream_blocks, cudaStream_t s);
+                cudaStream_t s);
 
 }  // namespace qrt::cuda::launch
