@@ -10,7 +10,7 @@
 #                                   [--batches 1,32,256] [--iters N] [--models resnet50,mobilenet_v2,ppocr_det]
 #                                   [--precisions fp32+graph,fp16+graph,int8fp16+graph] [--calib DIR]
 #                                   [--det FILE] [--fmnist FILE.npy] [--quick] [--static]
-#                                   [--timing-cache FILE]
+#                                   [--timing-cache FILE] [--compile-batches 1,256]
 #   --bin    folder holding qrt_gpu_bench, qrt (INT8 calibration when no cache is carried) and
 #            tests/cuda_*_test (every GPU test binary); default build-cuda
 #   --lib    extra shared libraries (libprotobuf, libonnx_proto, libdnnl...) for a machine that
@@ -27,6 +27,7 @@
 #            "best" mode: the layers INT8 does not take, and the few-channel stems the CUDA builder
 #            keeps in float (passes/unfold_qconv.h), run in FP16. int8+graph (float layers in FP32)
 #            stays available; report.py ratios use int8fp16 when present
+#   --compile-batches  the batches torch.compile runs at (default 1,256; compiling takes ~15-30 s each)
 #   --quick  batch 1 and 256 only, fewer iterations, torch.compile at batch 256 only
 #   --static one engine per batch with the batch fixed at build time, so the builder times the
 #            convolution tactics on the real shapes (timing cache $OUT/timing.cache); without it a
@@ -70,6 +71,7 @@ while [ $# -gt 0 ]; do
     --quick) BATCHES=1,256; ITERS=50; COMPILE_BATCHES=256 ;;
     --static) STATIC=1 ;;
     --timing-cache) TIMING_CACHE=$2; shift ;;
+    --compile-batches) COMPILE_BATCHES=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
