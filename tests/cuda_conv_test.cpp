@@ -193,6 +193,32 @@ TEST(CudaConv, FusedEpiloguesOnTheGraphApi) {
   unsetenv("QRT_CUDA_CONV");
 }
 
+// Pointwise layers on cuBLASLt (QRT_CUDA_CONV_LT=on makes that path win the timing wherever it
+// applies): the bias, the residual (cuBLASLt's C, beta 1) and ReLU in its epilogue, against the
+// CPU engine. FP16 engines are channels-last, where the path applies: their 1x1 layers must
+// carry an "lt:" tactic.
+TEST(CudaConv, PointwiseOnCublasLt) {
+  QRT_REQUIRE_GPU();
+  test::ScopedEnv lt("QRT_CUDA_CONV_LT", "on");
+  const ConvCase cases[] = {
+      {"1x1 64 -> 128", {2, 64, 7, 7}, {128, 64, 1, 1}, {}, {}, {}},
+      {"1x1 24 -> 40, 45 pixels an image", {3, 24, 5, 9}, {40, 24, 1, 1}, {}, {}, {}},
+      {"1x1 no bias", {2, 32, 8, 8}, {64, 32, 1, 1}, {}, {}, {}, 1, false},
+  };
+  for (const ConvCase& c : cases)
+    for (const std::string act : {"", "Relu"})
+      for (bool residual : {false, true}) {
+        SCOPED_TRACE(c.name + " " + act + (residual ? " + residual" : ""));
+        const Model m = convModel(c, act, residual);
+        check(m, {Target::kFp32, Target::kTf32, Target::kFp16}, false);
+        auto gpu = build(m, Target::kFp16);
+        ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+        int on_lt = 0;
+        for (const auto& [node, tactic] : tactics(**gpu)) on_lt += tactic.find("|lt:") != std::string::npos;
+        EXPECT_GE(on_lt, 1) << "no 1x1 layer of the FP16 engine took the cuBLASLt path";
+      }
+}
+
 // A stored tactic is what runs after save/load: same attributes, bit-identical outputs.
 TEST(CudaConv, StoredTacticSurvivesSaveAndLoad) {
   QRT_REQUIRE_GPU();

@@ -23,6 +23,13 @@
 // input NCHW (qrt_x_nchw, stem_input.cpp: no other path reads that). QRT_CUDA_STEM=off never
 // takes it by choice, =on always where it applies.
 //
+// Pointwise on cuBLASLt (2-D, 1x1, stride 1, unpadded, group 1, channels-last, fp32/fp16, ReLU or
+// no activation): y[P, M] = x[P, C] . W[M, C]^T as one GEMM whose epilogue adds the bias and the
+// residual (C = z, beta 1) and applies ReLU, where the stored tactic is "lt:..." (a cuBLASLt
+// algorithm that beat cuDNN's plans at build time: ltConvCandidate). cuDNN's fused plan for
+// ResNet-50's layer1 conv3 + residual reads and writes at 66% of an H100's bandwidth.
+// QRT_CUDA_CONV_LT=off never takes it, =on makes it win the timing where it applies (tests).
+//
 // Legacy path, where no graph plan builds, where its timed choice beat every plan at build time
 // (the stored tactic "legacy:a<algorithm>:f<fused>"), or with QRT_CUDA_CONV=legacy: the descriptors of
 // cudnnConvolutionForward / cudnnConvolutionBiasActivationForward. Its tactics: when the shapes
@@ -33,11 +40,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/depthwise_geometry.h"
 #include "backends/cuda/depthwise_launch.h"
 #include "backends/cuda/kernel_table.h"
+#include "backends/cuda/lt_gemm.h"
 #include "backends/cuda/stem_conv_launch.h"
 #include "core/logging.h"
 #include "ops/nn_params.h"
@@ -81,7 +90,14 @@ bool stemForced() {
   return v && std::strcmp(v, "on") == 0;
 }
 
+bool ltOff() {
+  const char* v = std::getenv("QRT_CUDA_CONV_LT");
+  return v && std::strcmp(v, "off") == 0;
+}
+
 size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
+
+constexpr size_t kLtConvWorkspace = size_t{32} << 20;  // as the GEMM kernels give cuBLASLt
 
 // RAII over the cuDNN descriptors of one convolution.
 struct ConvDescriptors {
@@ -129,6 +145,7 @@ class ConvKernel final : public CudaKernel {
     channels_last_ = nhwc_ && x.size() == 4;
     stem_ = false;
     dw_ = false;
+    lt_mode_ = false;
     if (x_nchw_) return reshapeStem(in, out, win);  // only the stem kernel reads x as it is stored
     if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D convolution");
     if (channels_last_ && !in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
@@ -154,6 +171,11 @@ class ConvKernel final : public CudaKernel {
     const std::string sig = p.signature();
     const bool mine = tactic_attr_.compare(0, sig.size() + 1, sig + "|") == 0;
     const std::string tail = mine ? tactic_attr_.substr(sig.size() + 1) : "";
+    if (force_lt_ || (tail.rfind("lt:", 0) == 0 && !force_find_ && !force_dw_ && !force_stem_)) {
+      Status s = reshapeLt(in, out, win, tail);
+      if (s.ok() || force_lt_) return s;
+      logWarning(s.message(), "; cuDNN's heuristic plan instead of the stored tactic");
+    }
     const bool legacy_tactic = (tail.rfind("legacy", 0) == 0 && !graphOnly()) || force_find_;
     fixed_algo_ = -1;
     int algo = 0, fused = 0;
@@ -198,6 +220,10 @@ class ConvKernel final : public CudaKernel {
   void forceLegacySearch() { force_find_ = true; }
   void forceDepthwise() { force_dw_ = true; }
   void forceStem() { force_stem_ = true; }
+  // The cuBLASLt path with algorithm t (t.algo < 0: cuBLASLt's heuristic pick); ltGemm() then
+  // lists the heuristic's algorithms (ltConvCandidate).
+  void forceLt(const LtTactic& t) { force_lt_ = t; }
+  LtGemm& ltGemm() { return lt_; }
   std::string legacyTactic() const {
     return "legacy:a" + std::to_string(static_cast<int>(algo_)) + ":f" + (fused_ ? "1" : "0");
   }
@@ -205,6 +231,7 @@ class ConvKernel final : public CudaKernel {
 
   size_t workspaceBytes() const override {
     if (dw_ || stem_) return 0;
+    if (lt_mode_) return 256 + lt_.spec().workspace;
     if (graph_mode_) return 256 + alignUp(static_cast<size_t>(plan_.workspace())) + (pad_.to ? alignUp(pad_.bytes) : 0);
     return 256 + alignUp(algo_bytes_) + (pre_pad_ ? alignUp(padded_bytes_) : 0);
   }
@@ -224,6 +251,11 @@ class ConvKernel final : public CudaKernel {
       return launched();
     }
     ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws) + 255) / 256 * 256);  // the arena gives 64
+    if (lt_mode_) {
+      const float one = 1.f, zero = 0.f;
+      return lt_.run(w_nhwc_.get(), in[0].data, out[0].data, has_bias_ ? in[2].data : nullptr, &one,
+                     has_residual_ ? &one : &zero, ws, has_residual_ ? in[3].data : nullptr);
+    }
     if (graph_mode_) return runGraph(in, out, ws);
     return runLegacy(in, out, ws);
   }
@@ -257,6 +289,47 @@ class ConvKernel final : public CudaKernel {
     QRT_RETURN_IF_ERROR(w_stem_.upload(packed.data(), packed.size() * 2, who_));
     stem_geom_ = g;
     stem_ = true;
+    return Status::Ok();
+  }
+
+  // The cuBLASLt path (see the file comment); kUnsupported where the node is outside it. The
+  // column-major GEMM: D = y as [M x P] (ld M), op(A) = W^T of the [M][C] weights ([C x M], ld C,
+  // transposed), B = x as [C x P] (ld C); bias[M] broadcast along the pixels, C = z.
+  Status reshapeLt(const std::vector<TensorView>& in, const std::vector<TensorView>& out, const Window& win,
+                   const std::string& tail) {
+    const Dims& x = in[0].dims;
+    const Dims& w = in[1].dims;
+    if (ltOff()) return unsupported(who_, ": QRT_CUDA_CONV_LT=off");
+    if (!channels_last_ || win.rank != 2 || attrs_.group != 1 || w.size() != 4 || w[2] != 1 || w[3] != 1)
+      return unsupported(who_, ": not a channels-last 1x1 convolution (cuBLASLt path)");
+    for (int i = 0; i < 2; ++i)
+      if (win.strides[i] != 1 || win.dilations[i] != 1 || win.pad_begin[i] != 0 || win.pad_end[i] != 0)
+        return unsupported(who_, ": not a stride-1 unpadded 1x1 convolution (cuBLASLt path)");
+    if ((dtype_ != DataType::kHalf && dtype_ != DataType::kFloat) || out[0].dtype != dtype_ || !in[1].data)
+      return unsupported(who_, ": the cuBLASLt path takes fp32 or fp16 with constant weights");
+    if (act_.on && !act_.isRelu()) return unsupported(who_, ": cuBLASLt's epilogue applies ReLU only");
+    if (has_residual_ && !z_same_) return unsupported(who_, ": a broadcast residual (cuBLASLt path)");
+    if (has_bias_ && in[2].dtype != dtype_) return unsupported(who_, ": a bias of another type (cuBLASLt path)");
+    LtSpec p;
+    p.m = w[0];
+    p.n = x[0] * x[2] * x[3];
+    p.k = x[1];
+    p.trans_a = true;
+    p.lda = x[1];
+    p.ldb = x[1];
+    p.ldd = w[0];
+    p.bias = has_bias_;
+    p.relu = act_.on;
+    p.c_input = has_residual_;
+    p = ltFloatSpec(p, dtype_, dev_, kLtConvWorkspace);
+    QRT_RETURN_IF_ERROR(uploadWeights(in[1], 0));  // [M][1][1][C]
+    if (force_lt_) {
+      QRT_RETURN_IF_ERROR(lt_.plan(dev_, p, "", who_));
+      if (force_lt_->algo >= 0) QRT_RETURN_IF_ERROR(lt_.use(*force_lt_));
+    } else {
+      QRT_RETURN_IF_ERROR(lt_.plan(dev_, p, p.signature() + "|" + tail, who_));
+    }
+    lt_mode_ = true;
     return Status::Ok();
   }
 
@@ -587,6 +660,9 @@ class ConvKernel final : public CudaKernel {
   bool graph_mode_ = false, heuristic_ = false, force_find_ = false, force_dw_ = false, dw_ = false;
   launch::DepthwiseGeometry dw_geom_;
   bool x_nchw_ = false, force_stem_ = false, stem_ = false;
+  std::optional<LtTactic> force_lt_;
+  LtGemm lt_;
+  bool lt_mode_ = false;
   launch::StemGeometry stem_geom_;
   DeviceBuffer w_stem_;
   int fixed_algo_ = -1;
@@ -638,6 +714,25 @@ const CudaKernelEntry kEntries[] = {
 
 namespace {
 
+// Device scratch data for every input a kernel reads at run time and for the output: copies of
+// the build-time views (whose constants stay host data for reshape) pointing at `bufs`.
+Status scratchViews(const std::vector<TensorView>& in, const std::vector<TensorView>& out, DeviceContext* dev,
+                    const std::string& who, std::vector<DeviceBuffer>* bufs, std::vector<TensorView>* rin,
+                    std::vector<TensorView>* rout) {
+  *rin = in;
+  *rout = out;
+  bufs->clear();
+  bufs->resize(in.size() + 1);
+  for (size_t i = 0; i <= in.size(); ++i) {
+    TensorView& t = i < in.size() ? (*rin)[i] : (*rout)[0];
+    if (t.dtype == DataType::kUndefined) continue;
+    QRT_RETURN_IF_ERROR((*bufs)[i].reserve(t.bytes(), who));
+    launch::fillPattern(t.dtype, (*bufs)[i].get(), t.numel(), dev->stream);
+    t.data = (*bufs)[i].get();
+  }
+  return Status::Ok();
+}
+
 // The kernel of a Conv/FusedConv node on its build shapes, on the legacy API (its timed search)
 // or qrt's depthwise kernel, timed by `time` on scratch data.
 enum class Candidate { kLegacy, kDepthwise, kStem };
@@ -650,24 +745,19 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
   else if (kind == Candidate::kStem) conv->forceStem();
   else conv->forceLegacySearch();
   const std::string who = node.describe();
-  std::vector<TensorView> in, out;
+  std::vector<TensorView> in, out, rin, rout;
   candidateViews(node, &in, &out);
   QRT_RETURN_IF_ERROR(k->reshape(in, out));
-  // Scratch device data for every input (run reads device pointers) and the output.
-  std::vector<DeviceBuffer> bufs(in.size() + 2);
-  for (size_t i = 0; i <= in.size(); ++i) {
-    TensorView& t = i < in.size() ? in[i] : out[0];
-    if (t.dtype == DataType::kUndefined) continue;
-    QRT_RETURN_IF_ERROR(bufs[i].reserve(t.bytes(), who));
-    launch::fillPattern(t.dtype, bufs[i].get(), t.numel(), dev->stream);
-    t.data = bufs[i].get();
-  }
-  QRT_RETURN_IF_ERROR(bufs.back().reserve(k->workspaceBytes(), who));
-  void* ws = bufs.back().get();
-  QRT_RETURN_IF_ERROR(time([&] { return k->run(in, out, ws); }, us));
+  std::vector<DeviceBuffer> bufs;
+  QRT_RETURN_IF_ERROR(scratchViews(in, out, dev, who, &bufs, &rin, &rout));
+  DeviceBuffer ws;
+  QRT_RETURN_IF_ERROR(ws.reserve(k->workspaceBytes(), who));
+  QRT_RETURN_IF_ERROR(time([&] { return k->run(rin, rout, ws.get()); }, us));
   *tactic = kind == Candidate::kDepthwise ? "dw" : kind == Candidate::kStem ? "stem" : conv->legacyTactic();
   return Status::Ok();
 }
+
+constexpr int kLtConvCandidates = 8;  // cuBLASLt heuristic algorithms timed per pointwise layer
 
 }  // namespace
 
@@ -698,6 +788,40 @@ Status depthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const Co
 Status stemConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                          double* us) {
   return timeCandidate(node, dev, time, Candidate::kStem, tactic, us);
+}
+
+Status ltConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                       double* us) {
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, createConv(node, dev));
+  auto* conv = static_cast<ConvKernel*>(k.get());
+  conv->forceLt(LtTactic{});  // cuBLASLt's heuristic: the list of algorithms to time
+  const std::string who = node.describe();
+  std::vector<TensorView> in, out, rin, rout;
+  candidateViews(node, &in, &out);
+  QRT_RETURN_IF_ERROR(k->reshape(in, out));  // kUnsupported: not a pointwise layer of the path
+  std::vector<LtTactic> cands;
+  QRT_RETURN_IF_ERROR(conv->ltGemm().heuristicTactics(kLtConvCandidates, &cands));
+  std::vector<DeviceBuffer> bufs;
+  QRT_RETURN_IF_ERROR(scratchViews(in, out, dev, who, &bufs, &rin, &rout));
+  DeviceBuffer ws;
+  QRT_RETURN_IF_ERROR(ws.reserve(k->workspaceBytes(), who));
+  bool found = false;
+  for (const LtTactic& t : cands) {
+    conv->forceLt(t);
+    if (!k->reshape(in, out).ok()) continue;  // an algorithm that does not rebuild or fit
+    double t_us = 0;
+    if (!time([&] { return k->run(rin, rout, ws.get()); }, &t_us).ok()) {
+      cudaGetLastError();
+      continue;
+    }
+    if (!found || t_us < *us) {
+      found = true;
+      *us = t_us;
+      *tactic = t.str();
+    }
+  }
+  if (!found) return unsupported(who, ": no cuBLASLt algorithm ran");
+  return Status::Ok();
 }
 
 Result<ConvProblem> convProblem(const WindowAttrs& attrs, const EpilogueActivation& act, DataType dtype,

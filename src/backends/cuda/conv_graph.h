@@ -209,4 +209,10 @@ Status depthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const Co
 Status stemConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                          double* us);
 
+// The cuBLASLt path of a pointwise Conv/FusedConv node (conv.cpp) likewise: up to 8 of cuBLASLt's
+// heuristic algorithms timed, the fastest's `tactic` "lt:...". kUnsupported where the node is not
+// a channels-last 1x1 stride-1 fp32/fp16 layer with a ReLU or no activation.
+Status ltConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                       double* us);
+
 }  // namespace qrt::cuda

@@ -30,8 +30,11 @@ bool isConv(const ir::Node& n) {
   return (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == kQrtDomain);
 }
 
-// A tactic of qrt's own kernels (depthwise, stem, int8 implicit GEMM): no cuDNN plan to rebuild.
-bool ownKernel(const std::string& t) { return t == "dw" || t == "stem" || t.rfind("ig", 0) == 0; }
+// A tactic of qrt's own kernels (depthwise, stem, int8 implicit GEMM) or of the cuBLASLt path: no
+// cuDNN plan to rebuild.
+bool ownKernel(const std::string& t) {
+  return t == "dw" || t == "stem" || t.rfind("ig", 0) == 0 || t.rfind("lt:", 0) == 0;
+}
 
 bool isQConv(const ir::Node& n) {
   return n.op_type == "QConv" && n.domain == kQrtDomain && n.hasInput(0) && n.inputs[0]->dtype == DataType::kInt8 &&
@@ -170,6 +173,9 @@ class Tuner {
     if (p.dtype == DataType::kInt8) own(qconvIgemmCandidate, "QRT_CUDA_IGEMM");
     // The stem kernel (stem_conv.cu) for few-channel FP16 layers.
     if (p.dtype == DataType::kHalf && p.x[1] <= 4) own(stemConvCandidate, "QRT_CUDA_STEM");
+    // Pointwise layers as one cuBLASLt GEMM with the bias, residual and ReLU in its epilogue.
+    if (p.dtype != DataType::kInt8 && p.nhwc && p.w.size() == 4 && p.w[2] == 1 && p.w[3] == 1)
+      own(ltConvCandidate, "QRT_CUDA_CONV_LT");
     return Status::Ok();
   }
 
@@ -338,7 +344,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   Tuner tuner(dev.get());
   const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
   int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0, igemm = 0,
-      at_opt = 0;
+      lt = 0, at_opt = 0;
   std::set<std::string> seen;  // signatures met in this build
   for (ir::Node* n : convs) {
     const ScopedOptDims opt_dims(*n, opt);  // the node's dims are the opt shape's until the next one
@@ -390,12 +396,13 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     if (it->second.tactic == "dw") ++depthwise;
     if (it->second.tactic == "stem") ++stem;
     if (it->second.tactic.rfind("ig", 0) == 0) ++igemm;
+    if (it->second.tactic.rfind("lt:", 0) == 0) ++lt;
     n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,
           " from the timing cache, ", repeats, " repeats, ", legacy, " on the legacy API, ", depthwise,
-          " on qrt's depthwise kernel, ", stem, " on its stem kernel, ", igemm, " on its int8 implicit GEMM, ", at_opt, " at the opt shapes; ",
+          " on qrt's depthwise kernel, ", stem, " on its stem kernel, ", igemm, " on its int8 implicit GEMM, ", lt, " on cuBLASLt, ", at_opt, " at the opt shapes; ",
           static_cast<int>(secs * 1000), " ms");
   metadata["cuda_tactics"] = strCat(convs.size(), " convolutions, ", timed_layers, " timed, ", from_cache, " cached") +
                              (at_opt > 0 ? strCat(", ", at_opt, " at the opt shapes") : "");

@@ -20,23 +20,7 @@ void* alignWorkspace(void* ws) {
   return reinterpret_cast<void*>((p + 255) / 256 * 256);
 }
 
-cudaDataType_t cudaType(DataType t) { return t == DataType::kHalf ? CUDA_R_16F : CUDA_R_32F; }
-
-// The full cuBLASLt problem of `p` (shapes, transposes, batches) in type t, as this device runs it.
-LtSpec floatSpec(LtSpec p, DataType t, const DeviceContext* dev) {
-  // The alignment cuBLASLt may assume: every matrix of every batch starts at a multiple of it
-  // (arena buffers are 64-byte aligned; columns and batch matrices move by ld / stride).
-  const int64_t e = static_cast<int64_t>(dataTypeSize(t));
-  uint32_t align = 64;
-  for (int64_t v : {p.lda * e, p.ldb * e, p.ldd * e, p.stride_a * e, p.stride_b * e, p.stride_d * e})
-    while (align > 1 && v % align != 0) align /= 2;
-  p.align_ab = p.align_cd = align;
-  p.ab_type = p.d_type = cudaType(t);
-  p.scale_type = CUDA_R_32F;
-  p.compute = t == DataType::kFloat && dev->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-  p.workspace = kLtWorkspace;
-  return p;
-}
+LtSpec floatSpec(const LtSpec& p, DataType t, const DeviceContext* dev) { return ltFloatSpec(p, t, dev, kLtWorkspace); }
 
 // Row-major Y[M,N] = opA(A)[M,K] . opB(B)[K,N] as the column-major problem Y^T = opB(B)^T . opA(A)^T.
 // `a_rows_k` etc.: whether the stored row-major A is [K, M] (transposed).

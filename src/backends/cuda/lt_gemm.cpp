@@ -56,7 +56,8 @@ bool toTactic(const cublasLtMatmulAlgo_t& algo, LtTactic* t) {
 std::string LtSpec::signature() const {
   return strCat("lt ", computeName(compute), " ", typeName(ab_type), ">", typeName(d_type), " ", trans_a ? 'T' : 'N',
                 trans_b ? 'T' : 'N', " m", m, " n", n, " k", k, " b", batch, " ld", lda, ",", ldb, ",", ldd, " s",
-                stride_a, ",", stride_b, ",", stride_d, bias ? " bias" : "", " al", align_ab, ",", align_cd);
+                stride_a, ",", stride_b, ",", stride_d, bias ? " bias" : "", relu ? " relu" : "", c_input ? " c" : "", " al",
+                align_ab, ",", align_cd);
 }
 
 int64_t LtSpec::elementsA() const { return span(trans_a ? m : k, lda, batch, stride_a); }
@@ -82,8 +83,9 @@ Status LtGemm::plan(DeviceContext* dev, const LtSpec& p, const std::string& tact
   cublasOperation_t ta = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), who));
   QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), who));
-  if (p.bias) {
-    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+  if (p.bias || p.relu) {
+    const cublasLtEpilogue_t epi = p.bias ? (p.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                          : CUBLASLT_EPILOGUE_RELU;
     QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), who));
   }
   // Stored shapes: op(A) is m x k, so A is stored k x m when transposed.
@@ -196,12 +198,25 @@ Status LtGemm::use(const LtTactic& t) {
 }
 
 Status LtGemm::run(const void* a, const void* b, void* d, const void* bias, const void* alpha, const void* beta,
-                   void* ws) {
+                   void* ws, const void* c) {
   if (spec_.bias)
     QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), who_));
-  return checkCublas(cublasLtMatmul(dev_->lt, desc_, alpha, a, a_, b, b_, beta, d, d_, d, d_, &algo_, ws,
+  return checkCublas(cublasLtMatmul(dev_->lt, desc_, alpha, a, a_, b, b_, beta, c ? c : d, d_, d, d_, &algo_, ws,
                                     spec_.workspace, dev_->stream),
                      who_, ": cublasLtMatmul");
+}
+
+LtSpec ltFloatSpec(LtSpec p, DataType t, const DeviceContext* dev, size_t workspace) {
+  const int64_t e = static_cast<int64_t>(dataTypeSize(t));
+  uint32_t align = 64;
+  for (int64_t v : {p.lda * e, p.ldb * e, p.ldd * e, p.stride_a * e, p.stride_b * e, p.stride_d * e})
+    while (align > 1 && v % align != 0) align /= 2;
+  p.align_ab = p.align_cd = align;
+  p.ab_type = p.d_type = t == DataType::kHalf ? CUDA_R_16F : CUDA_R_32F;
+  p.scale_type = CUDA_R_32F;
+  p.compute = t == DataType::kFloat && dev->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  p.workspace = workspace;
+  return p;
 }
 
 }  // namespace qrt::cuda

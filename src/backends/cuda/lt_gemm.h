@@ -8,11 +8,14 @@
 
 #include "backends/cuda/device_context.h"
 #include "backends/lt_tactic.h"
+#include "qrt/types.h"
 
 namespace qrt::cuda {
 
-// A column-major problem: D[m x n] = alpha op(A)[m x k] op(B)[k x n] (+ beta D) (+ bias[m] as
-// cuBLASLt's bias epilogue), over `batch` matrices `stride_*` elements apart (0: shared).
+// A column-major problem: D[m x n] = act(alpha op(A)[m x k] op(B)[k x n] + beta C (+ bias[m] as
+// cuBLASLt's bias epilogue)), over `batch` matrices `stride_*` elements apart (0: shared). C is D
+// itself unless run() gets another matrix of D's layout (c_input: a residual read in the epilogue);
+// act is ReLU where `relu`, else identity.
 struct LtSpec {
   cudaDataType_t ab_type = CUDA_R_32F, d_type = CUDA_R_32F, scale_type = CUDA_R_32F;
   cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
@@ -20,6 +23,8 @@ struct LtSpec {
   int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldd = 0;
   int64_t batch = 1, stride_a = 0, stride_b = 0, stride_d = 0;
   bool bias = false;
+  bool relu = false;     // cuBLASLt's ReLU epilogue (after the bias and beta C)
+  bool c_input = false;  // beta C reads a separate C (the signature says so: algorithms differ)
   uint32_t align_ab = 16, align_cd = 16;  // bytes every A/B (C/D) matrix start is a multiple of
   size_t workspace = 0;                   // bytes the kernel hands cuBLASLt
 
@@ -54,8 +59,10 @@ class LtGemm {
   const LtTactic& tactic() const { return tactic_; }
   bool fromStoredTactic() const { return stored_; }
 
-  // alpha/beta point to host values of spec.scale_type; `ws` is 256-byte aligned.
-  Status run(const void* a, const void* b, void* d, const void* bias, const void* alpha, const void* beta, void* ws);
+  // alpha/beta point to host values of spec.scale_type; `ws` is 256-byte aligned; c: C where it
+  // is not D (spec.c_input), of D's layout.
+  Status run(const void* a, const void* b, void* d, const void* bias, const void* alpha, const void* beta, void* ws,
+             const void* c = nullptr);
 
  private:
   void destroy();
@@ -70,6 +77,11 @@ class LtGemm {
   LtTactic tactic_;
   bool stored_ = false;
 };
+
+// `p` in float type t (FP32, TF32 where the device allows it, or FP16 with fp32 accumulation) as
+// this device runs it: operand types, compute type, and the alignment every matrix start keeps
+// (arena buffers are 64-byte aligned; columns and batch matrices move by ld / stride).
+LtSpec ltFloatSpec(LtSpec p, DataType t, const DeviceContext* dev, size_t workspace);
 
 // The kernels whose product is one LtGemm: the build-time tuner (gemm_tactics.cpp) reshapes one
 // at the node's build shapes and times the algorithms of its LtGemm. nullptr where the product
