@@ -595,8 +595,9 @@ TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
 }
 
 // The float stem's MaxPool and the QuantizeLinear after it (passes::quantizeAfterMaxPool) run as
-// one MaxPoolQuantize node (QRT_CUDA_POOL_QUANTIZE=off keeps both); either way the pooled int8
-// output is within one step of the reference INT8 engine's (which pools the int8 values).
+// one MaxPoolQuantize node (QRT_CUDA_POOL_QUANTIZE=off keeps both), or, on the stem kernel, as an
+// int8-writing stem and an int8 MaxPool; every way the pooled int8 output is within one step of
+// the reference INT8 engine's (which pools the int8 values).
 TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
   QRT_REQUIRE_GPU();
   Model m = stemModel(true);
@@ -611,6 +612,24 @@ TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
       EXPECT_EQ(opsOf(**gpu)["MaxPool"], fused ? 0 : 1);
       checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, t, 2, t == Target::kGpuFp16 ? 0.25 : 0.05);
     }
+  // On the stem kernel (fp16 weights; forced, this stem being small) that reads the NCHW input,
+  // the stem writes int8 itself and the pool runs on int8 (stem_quantize.cpp); the same values:
+  // QuantizeLinear commutes with max. QRT_CUDA_STEM_QUANTIZE=off keeps MaxPoolQuantize.
+  test::ScopedEnv stem("QRT_CUDA_STEM", "on");
+  for (const char* quantize : {"on", "off"}) {
+    SCOPED_TRACE(std::string("--int8 --fp16 on the stem kernel, QRT_CUDA_STEM_QUANTIZE=") + quantize);
+    test::ScopedEnv env("QRT_CUDA_STEM_QUANTIZE", quantize);
+    auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    const bool on = std::string(quantize) == "on";
+    int int8_stems = 0;
+    for (const auto& n : (*gpu)->impl().graph->nodes())
+      int8_stems += n->op_type == "FusedConv" && n->outputs[0]->dtype == DataType::kInt8;
+    EXPECT_EQ(int8_stems, on ? 1 : 0);
+    EXPECT_EQ(opsOf(**gpu)["MaxPoolQuantize"], on ? 0 : 1);
+    EXPECT_EQ(opsOf(**gpu)["MaxPool"], on ? 1 : 0);
+    checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
+  }
 }
 
 // A QConv whose float output only an fp16 layer reads (Sigmoid) writes fp16 itself in an

@@ -6,6 +6,9 @@
 //   broadcasts unidirectionally to y (the pass only fuses an Add that keeps y's shape).
 //   qrt_x_cast = 1 (set by the CUDA builder, stem_input.cpp): X is any float type, rounded to
 //   W's dtype as it is read, as a Cast before the node would; y and B have W's dtype.
+// FusedConv(X, W, B?, Z?, y_scale, y_zero_point?)  y = QuantizeLinear(act(...), y_scale, y_zero_point)
+//   (set by the CUDA builder for its stem kernel, stem_quantize.cpp): the float result, in W's
+//   dtype, quantized per tensor; y is int8 / uint8 as the zero point (absent: uint8).
 // FusedGemm(A, B, C?, Z?)  y = act(alpha * A' B' + beta * C + Z)
 //   Gemm's attributes (transA, transB, alpha, beta) and the activation attributes. A may have
 //   any rank >= 2 without transA ([..., K] x [K, N] -> [..., N], as MatMul with a 2-D B);
@@ -49,9 +52,28 @@ Status inferFusedConv(InferContext& ctx) {
     QRT_RETURN_IF_ERROR(s);
     return readFusedActivation(ctx.node).status();
   }
-  QRT_RETURN_IF_ERROR(inferConv(ctx));  // X, W, B and the window (input 3 is not Conv's)
+  QRT_RETURN_IF_ERROR(inferConv(ctx));  // X, W, B and the window (inputs 3 on are not Conv's)
   QRT_RETURN_IF_ERROR(checkResidual(ctx, 3, ctx.out_dims[0]));
   return readFusedActivation(ctx.node).status();
+}
+
+// The quantized output of FusedConv (inputs 4, 5), on the float output inference gave.
+Status quantizeFusedOutput(InferContext& ctx) {
+  if (!ctx.hasInput(4)) return ctx.hasInput(5) ? ctx.error("y_zero_point without y_scale") : Status::Ok();
+  if (ctx.in_types[4] != DataType::kFloat || volume(ctx.in_dims[4]) != 1) return ctx.error("y_scale must be one fp32 value");
+  DataType q = DataType::kUInt8;
+  if (ctx.hasInput(5)) {
+    q = ctx.in_types[5];
+    if ((q != DataType::kInt8 && q != DataType::kUInt8) || volume(ctx.in_dims[5]) != 1)
+      return ctx.error("y_zero_point must be one int8 or uint8 value");
+  }
+  ctx.setOutput(0, q, ctx.out_dims[0]);
+  return Status::Ok();
+}
+
+Status inferFusedConvMaybeQuantized(InferContext& ctx) {
+  QRT_RETURN_IF_ERROR(inferFusedConv(ctx));
+  return quantizeFusedOutput(ctx);
 }
 
 Status inferFusedGemm(InferContext& ctx) {
@@ -88,7 +110,7 @@ Status inferFusedGemm(InferContext& ctx) {
 }
 
 const OpDef kOps[] = {
-    {"FusedConv", &inferFusedConv, kQrtDomain},
+    {"FusedConv", &inferFusedConvMaybeQuantized, kQrtDomain},
     {"FusedGemm", &inferFusedGemm, kQrtDomain},
 };
 

@@ -37,6 +37,8 @@
 // (cudnnFindConvolutionForwardAlgorithmEx), then the fused call is timed against convolution +
 // epilogue and the faster is kept. QRT_CUDA_TACTICS=heuristic (or a build-time tactic
 // "legacy") takes cuDNN's heuristic choice instead (no timing: deterministic, faster reshape).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -146,7 +148,9 @@ class ConvKernel final : public CudaKernel {
     stem_ = false;
     dw_ = false;
     lt_mode_ = false;
-    if (x_nchw_) return reshapeStem(in, out, win);  // only the stem kernel reads x as it is stored
+    if (x_nchw_) return reshapeStem(in, out, win);
+    if (out[0].dtype == DataType::kInt8 || out[0].dtype == DataType::kUInt8)
+      return unsupported(who_, ": a quantized output is the stem kernel's only (reading the NCHW input)");  // only the stem kernel reads x as it is stored
     if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D convolution");
     if (channels_last_ && !in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
     channels_ = w[0];
@@ -268,8 +272,10 @@ class ConvKernel final : public CudaKernel {
     const Dims& y = out[0].dims;
     if (win.rank != 2 || x.size() != 4 || attrs_.group != 1 || win.dilations[0] != 1 || win.dilations[1] != 1)
       return unsupported(who_, ": not a 2-D ungrouped undilated convolution (stem kernel)");
-    if (!channels_last_ || out[0].dtype != DataType::kHalf || in[1].dtype != DataType::kHalf || !in[1].data)
-      return unsupported(who_, ": the stem kernel takes constant fp16 weights and writes fp16 channels-last");
+    const bool quantized = out[0].dtype == DataType::kInt8 || out[0].dtype == DataType::kUInt8;
+    if (!channels_last_ || (out[0].dtype != DataType::kHalf && !quantized) || in[1].dtype != DataType::kHalf ||
+        !in[1].data)
+      return unsupported(who_, ": the stem kernel takes constant fp16 weights and writes fp16 (or int8) channels-last");
     if (!x_nchw_ && dtype_ != DataType::kHalf) return unsupported(who_, ": the stem kernel reads fp16 NHWC");
     if (x_nchw_ && dtype_ != DataType::kHalf && dtype_ != DataType::kFloat)
       return unsupported(who_, ": the stem kernel reads fp32 or fp16 NCHW");
@@ -280,6 +286,18 @@ class ConvKernel final : public CudaKernel {
     g.input = !x_nchw_ ? In::kNhwcHalf : dtype_ == DataType::kFloat ? In::kNchwFloat : In::kNchwHalf;
     static_cast<launch::Conv2dShape&>(g) = conv2dShape(x, w, y, win);
     g.k_pad = launch::stemKPad(g.kh, g.kw, g.c);
+    if (quantized) {  // y_scale and y_zero_point (stem_quantize.cpp), constants
+      if (in.size() < 5 || !in[4].data || (in.size() > 5 && in[5].dtype != DataType::kUndefined && !in[5].data))
+        return unsupported(who_, ": the stem kernel quantizes by a constant y_scale and zero point");
+      const float s = in[4].as<const float>()[0];
+      if (!(s > 0.f) || !std::isfinite(s)) return invalidArgument(who_, ": y_scale must be positive and finite");
+      const bool has_zp = in.size() > 5 && in[5].data;
+      g.quant = out[0].dtype == DataType::kInt8 ? launch::StemGeometry::Quant::kInt8 : launch::StemGeometry::Quant::kUInt8;
+      g.q_scale = s;
+      g.q_zero = !has_zp ? 0.f
+                         : out[0].dtype == DataType::kInt8 ? static_cast<float>(in[5].as<const int8_t>()[0])
+                                                           : static_cast<float>(in[5].as<const uint8_t>()[0]);
+    }
     if (x[1] > 4 || w[1] != x[1] || !launch::stemConvSupported(g))
       return unsupported(who_, ": outside the stem kernel (C <= 4, M a multiple of 8, kh*kw*C <= ", launch::kStemMaxK,
                          ", 32-bit indices)");
@@ -691,7 +709,8 @@ Result<std::unique_ptr<Kernel>> createConv(const ir::Node& node, DeviceContext* 
   if (!node.hasInput(0) || !node.hasInput(1)) return invalidArgument(node.describe(), ": inputs X and W are required");
   // X may keep its own float type where the stem kernel rounds it as it reads (qrt_x_cast).
   const bool x_cast = node.attrInt(kAttrXCast, 0) != 0;
-  for (size_t i = x_cast ? 2 : 1; i < node.inputs.size(); ++i)
+  // Inputs 4 and 5 (y_scale, y_zero_point) quantize a stem's output (stem_quantize.cpp).
+  for (size_t i = x_cast ? 2 : 1; i < std::min<size_t>(node.inputs.size(), 4); ++i)
     if (node.inputs[i] && node.inputs[i]->dtype != node.inputs[x_cast ? 1 : 0]->dtype)
       return unsupported(node.describe(), ": the CUDA backend needs every input of one type");
   EpilogueActivation act;

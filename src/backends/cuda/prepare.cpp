@@ -103,6 +103,9 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   int stem_inputs = 0;
   QRT_RETURN_IF_ERROR(fuseStemInput(g, &stem_inputs));
   if (stem_inputs > 0) logInfo("CUDA: ", stem_inputs, " stem convolution(s) read the NCHW input directly");
+  int stem_quantize = 0;
+  QRT_RETURN_IF_ERROR(fuseStemQuantize(g, &stem_quantize));
+  if (stem_quantize > 0) logInfo("CUDA: ", stem_quantize, " INT8 stem(s) write int8 for an int8 MaxPool");
   // And of the matrix products on cuBLASLt (gemm_tactics.h), in the same timing cache.
   QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, opt_dims, metadata));
   metadata["device"] = "cuda";

@@ -39,5 +39,8 @@ Status fuseAddQuantize(ir::Graph& g, int* fused);
 // After the tactics: a stem FusedConv on qrt's stem kernel reads its input through the Cast and
 // NCHW -> NHWC layout change that fed it, which go. stem_input.cpp
 Status fuseStemInput(ir::Graph& g, int* fused);
+// Then an INT8 stem on that kernel quantizes its own output and its pool (MaxPoolQuantize) runs
+// on int8 as a MaxPool. stem_quantize.cpp
+Status fuseStemQuantize(ir::Graph& g, int* fused);
 
 }  // namespace qrt::cuda

@@ -33,6 +33,25 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
 #endif
 }
 
+// Eight outputs of one pixel, channels from element e of y: the fp16 words as they are (one
+// 16-byte store), or quantized per g.quant from those fp16 values (one 8-byte store).
+__device__ __forceinline__ void storeEight(void* y, size_t e, uint4 h, const StemGeometry& g) {
+  if (g.quant == StemGeometry::Quant::kNone) {
+    *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = h;
+    return;
+  }
+  const uint32_t w[4] = {h.x, h.y, h.z, h.w};
+  uint32_t q[2] = {0u, 0u};
+#pragma unroll
+  for (int k = 0; k < 8; ++k) {
+    const float v = __half2float(__ushort_as_half(static_cast<unsigned short>(w[k / 2] >> (16 * (k % 2)))));
+    const uint8_t b = g.quant == StemGeometry::Quant::kInt8 ? static_cast<uint8_t>(quantizeOne<int8_t>(v, g.q_scale, g.q_zero))
+                                                            : quantizeOne<uint8_t>(v, g.q_scale, g.q_zero);
+    q[k / 4] |= static_cast<uint32_t>(b) << (8 * (k % 4));
+  }
+  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) = make_uint2(q[0], q[1]);
+}
+
 __device__ __forceinline__ float loadFloat(const float* p) { return __ldg(p); }
 __device__ __forceinline__ float loadFloat(const __half* p) { return __half2float(__ldg(p)); }
 
@@ -44,7 +63,7 @@ size_t smemBytes(const StemGeometry& g) {
 
 template <typename T, bool kNchw>
 __global__ void __launch_bounds__(kThreads) stemConvKernel(const T* __restrict__ x, const __half* __restrict__ w,
-                                                           const __half* __restrict__ bias, __half* __restrict__ y,
+                                                           const __half* __restrict__ bias, void* __restrict__ y,
                                                            StemGeometry g, bool act_on, UnaryOp act, float aa, float bb) {
   extern __shared__ __align__(16) unsigned char smem[];
   const int S = g.k_pad + 8, Sw = S / 2;
@@ -186,8 +205,8 @@ __global__ void __launch_bounds__(kThreads) stemConvKernel(const T* __restrict__
     const int rows = min(kBM, P - p0);
     for (int i = tid; i < rows * ntiles; i += kThreads) {
       const int r = i / ntiles, v = i % ntiles;
-      *reinterpret_cast<uint4*>(y + static_cast<size_t>(p0 + r) * g.m + m0 + v * 8) =
-          *reinterpret_cast<const uint4*>(Cs + r * kStageStride + v * 8);
+      storeEight(y, static_cast<size_t>(p0 + r) * g.m + m0 + v * 8,
+                 *reinterpret_cast<const uint4*>(Cs + r * kStageStride + v * 8), g);
     }
   }
 }
@@ -240,7 +259,7 @@ __device__ __forceinline__ uint32_t pick4(const uint32_t* v, int i) {
 template <typename T, bool kNchw, int kAct>
 __global__ void __launch_bounds__(kRowsThreads, 2)
     stemRowsKernel(const T* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
-                   __half* __restrict__ y, StemGeometry g, UnaryOp act, float aa, float bb) {
+                   void* __restrict__ y, StemGeometry g, UnaryOp act, float aa, float bb) {
   extern __shared__ __align__(16) unsigned char smem[];
   const int ksteps = g.k_pad / 16;
   uint2* Bf = reinterpret_cast<uint2*>(smem);              // [ks][nt][lane] {b0, b1}
@@ -370,7 +389,7 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
         for (int rh = 0; rh < 2; ++rh) {
           const int ox = oxb + rh * 8;
           const bool valid = u < units && oy < g.oh && ox < g.ow;
-          __half* yp = y + (static_cast<size_t>(n * g.oh + oy) * g.ow + ox) * g.m + m0;
+          const size_t yo = (static_cast<size_t>(n * g.oh + oy) * g.ow + ox) * g.m + m0;
 #pragma unroll
           for (int ntb = 0; ntb < 8; ntb += 4) {
             uint32_t h[4], out[4] = {0u, 0u, 0u, 0u};
@@ -389,7 +408,7 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
               for (int q = 0; q < 4; ++q) out[q] = q == src ? got : out[q];
             }
             if (valid && ntb + t4 < ntiles && !(g.probe & 4))
-              *reinterpret_cast<uint4*>(yp + (ntb + t4) * 8) = make_uint4(out[0], out[1], out[2], out[3]);
+              storeEight(y, yo + (ntb + t4) * 8, make_uint4(out[0], out[1], out[2], out[3]), g);
           }
         }
       }
@@ -462,7 +481,7 @@ void launchRows(const void* x, const void* w, const void* bias, void* y, const S
     default: break;
   }
   kernel<<<grid, kRowsThreads, rowsSmemBytes(g), s>>>(static_cast<const T*>(x), static_cast<const __half*>(w),
-                                                      static_cast<const __half*>(bias), static_cast<__half*>(y), g, act,
+                                                      static_cast<const __half*>(bias), y, g, act,
                                                       a, b);
 }
 
@@ -473,7 +492,7 @@ void launchTyped(const void* x, const void* w, const void* bias, void* y, const 
   const size_t smem = smemBytes(g);
   const dim3 grid(static_cast<unsigned>(std::max(1, g.blocks)), static_cast<unsigned>((g.m + kBN - 1) / kBN));
   kernel<<<grid, kThreads, smem, s>>>(static_cast<const T*>(x), static_cast<const __half*>(w),
-                                      static_cast<const __half*>(bias), static_cast<__half*>(y), g, act_on, act, a, b);
+                                      static_cast<const __half*>(bias), y, g, act_on, act, a, b);
 }
 
 }  // namespace

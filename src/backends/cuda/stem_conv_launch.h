@@ -37,6 +37,12 @@ struct StemGeometry : Conv2dShape {  // dilation 1
   // or rows = 0 for the gather kernel (NHWC input, or QRT_CUDA_STEM_KERNEL=gather).
   int rows = 0, tw = 0;
   int probe = 0;  // QRT_CUDA_STEM_PROBE (measurement only, wrong results): 1 skips input loads, 2 the mma, 4 the stores
+  // y quantized per tensor (QuantizeLinear of the fp16 results: round_half_even(v / q_scale) +
+  // q_zero, saturated) and stored int8 / uint8, for an INT8 stem whose pool then reads a quarter
+  // of the bytes (stem_quantize.cpp); kNone: fp16 y.
+  enum class Quant { kNone, kInt8, kUInt8 };
+  Quant quant = Quant::kNone;
+  float q_scale = 1.f, q_zero = 0.f;
 };
 
 constexpr int kStemMaxK = 256;  // shared memory bounds the patch: 128 + 64 rows of k_pad + 8 halves
@@ -64,7 +70,8 @@ cudaError_t stemConvPrepare(StemGeometry* g);
 // 0.020 + ~0.01 ms. The row-tile kernel (0.44 ms at batch 256) is not yet timed at batch 1.
 constexpr int64_t kStemDefaultPixels = int64_t{1} << 20;
 
-// y[N, OH, OW, M] (fp16, NHWC) = act(conv(x, w) + bias); bias [M] fp16 or null.
+// y[N, OH, OW, M] (fp16, NHWC; or int8 / uint8 per g.quant) = act(conv(x, w) + bias); bias [M]
+// fp16 or null.
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s);
 

@@ -1,0 +1,158 @@
+// The CUDA builder's stem quantization (src/backends/cuda/stem_quantize.cpp) as a graph rewrite
+// (no GPU needed): an INT8 engine's stem FusedConv on the stem kernel (qrt_x_nchw) whose only
+// reader is MaxPoolQuantize writes int8 itself (inputs 4, 5: the pool's y_scale and zero point)
+// and the pool becomes an int8 MaxPool with the same window; shape inference keeps those types.
+// Where the rewrite does not apply (no qrt_x_nchw, a second reader of the stem's output, a
+// non-positive scale, QRT_CUDA_STEM_QUANTIZE=off) the graph is left as it was. The kernels'
+// numbers are checked on a GPU by CudaInt8Stem.PoolThenQuantizeFuse (cuda_int8_test.cpp).
+#include <gtest/gtest.h>
+
+#include "qrt/qrt.h"
+
+#ifndef QRT_HAVE_CUDA
+
+TEST(CudaStemQuantize, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backend (no CUDA toolkit found)"; }
+
+#else
+
+#include <string>
+
+#include "backends/cuda/cuda_kernel.h"
+#include "backends/cuda/runtime.h"
+#include "core/half.h"
+#include "cuda_test_util.h"
+#include "ir/graph.h"
+#include "ops/op.h"
+#include "passes/infer_shapes.h"
+
+namespace qrt {
+namespace {
+
+ir::Value* addConstant(ir::Graph& g, const std::string& name, HostTensor t) {
+  ir::Value* v = g.addValue(name);
+  v->dtype = t.dtype();
+  v->dims = t.dims();
+  v->has_shape = true;
+  v->constant = std::move(t);
+  return v;
+}
+
+HostTensor scalar(DataType t, double v) {
+  HostTensor s(t, {});
+  if (t == DataType::kFloat) s.as<float>()[0] = static_cast<float>(v);
+  else s.as<int8_t>()[0] = static_cast<int8_t>(v);
+  return s;
+}
+
+struct StemGraph {
+  std::unique_ptr<ir::Graph> g = std::make_unique<ir::Graph>();
+  ir::Node* conv = nullptr;
+  ir::Node* pool = nullptr;
+};
+
+// x [2, 3, 32, 32] fp32 NCHW -> FusedConv 7x7/2 (fp16 weights, ReLU, qrt_x_nchw, qrt_x_cast)
+// -> y [2, 16, 16, 16] fp16 -> MaxPoolQuantize 3x3/2 pad 1 (scale, zero point) -> q int8, as the
+// CUDA builder leaves an INT8 ResNet stem before this step.
+StemGraph stemGraph(float scale, bool second_reader) {
+  StemGraph s;
+  ir::Graph& g = *s.g;
+  ir::Value* x = g.addValue("x");
+  x->dtype = DataType::kFloat;
+  x->dims = {2, 3, 32, 32};
+  x->has_shape = true;
+  x->is_graph_input = true;
+  g.inputs.push_back(x);
+  HostTensor w(DataType::kHalf, {16, 3, 7, 7});
+  for (int64_t i = 0; i < w.numel(); ++i) w.as<uint16_t>()[i] = floatToHalf(0.01f * static_cast<float>(i % 7 - 3));
+  ir::Value* wv = addConstant(g, "w", std::move(w));
+  ir::Value* b = addConstant(g, "b", HostTensor(DataType::kHalf, {16}));
+  ir::Value* y = g.addValue("y");
+  s.conv = g.addNode("FusedConv", "stem", {x, wv, b}, {y});
+  s.conv->domain = kQrtDomain;
+  s.conv->backend = "cuda";
+  s.conv->attrs["kernel_shape"] = ir::Attribute::Ints({7, 7});
+  s.conv->attrs["strides"] = ir::Attribute::Ints({2, 2});
+  s.conv->attrs["pads"] = ir::Attribute::Ints({3, 3, 3, 3});
+  s.conv->attrs["activation"] = ir::Attribute::String("relu");
+  s.conv->attrs[cuda::kAttrXNchw] = ir::Attribute::Int(1);
+  s.conv->attrs[cuda::kAttrXCast] = ir::Attribute::Int(1);
+  ir::Value* q = g.addValue("q");
+  s.pool = g.addNode("MaxPoolQuantize", "pool", {y, addConstant(g, "s", scalar(DataType::kFloat, scale)),
+                                                 addConstant(g, "zp", scalar(DataType::kInt8, 3))},
+                     {q});
+  s.pool->domain = kQrtDomain;
+  s.pool->backend = "cuda";
+  s.pool->attrs["kernel_shape"] = ir::Attribute::Ints({3, 3});
+  s.pool->attrs["strides"] = ir::Attribute::Ints({2, 2});
+  s.pool->attrs["pads"] = ir::Attribute::Ints({1, 1, 1, 1});
+  q->is_graph_output = true;
+  g.outputs.push_back(q);
+  if (second_reader) {
+    ir::Value* r = g.addValue("r");
+    g.addNode("Relu", "other", {y}, {r})->backend = "cuda";
+    r->is_graph_output = true;
+    g.outputs.push_back(r);
+  }
+  g.rebuildUses();
+  return s;
+}
+
+TEST(CudaStemQuantize, StemWritesInt8ForAnInt8Pool) {
+  StemGraph s = stemGraph(0.05f, false);
+  { Status st = passes::inferShapes(*s.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+  ASSERT_EQ(s.conv->outputs[0]->dtype, DataType::kHalf);
+  int fused = 0;
+  ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &fused).ok());
+  EXPECT_EQ(fused, 1);
+  const ir::Value* yq = s.conv->outputs[0];
+  EXPECT_EQ(yq->dtype, DataType::kInt8);
+  EXPECT_EQ(yq->dims, (Dims{2, 16, 16, 16}));
+  ASSERT_EQ(s.conv->inputs.size(), 6u);
+  EXPECT_EQ(s.conv->inputs[3], nullptr);
+  EXPECT_EQ(s.conv->inputs[4]->name, "s");
+  EXPECT_EQ(s.conv->inputs[5]->name, "zp");
+  EXPECT_EQ(s.pool->op_type, "MaxPool");
+  EXPECT_TRUE(s.pool->domain.empty());
+  ASSERT_EQ(s.pool->inputs.size(), 1u);
+  EXPECT_EQ(s.pool->inputs[0], yq);
+  EXPECT_EQ(s.pool->outputs[0]->name, "q");
+  EXPECT_EQ(s.pool->outputs[0]->dtype, DataType::kInt8);
+  EXPECT_EQ(s.pool->outputs[0]->dims, (Dims{2, 16, 8, 8}));
+  EXPECT_EQ(s.pool->attrs.at("kernel_shape").ints, (std::vector<int64_t>{3, 3}));
+  for (const auto& v : s.g->values()) EXPECT_NE(v->name, "y") << "the fp16 output is gone";
+}
+
+TEST(CudaStemQuantize, LeftAloneWhereItDoesNotApply) {
+  auto unchanged = [](StemGraph& s, const char* why) {
+    SCOPED_TRACE(why);
+    { Status st = passes::inferShapes(*s.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+    int fused = -1;
+    ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &fused).ok());
+    EXPECT_EQ(fused, 0);
+    EXPECT_EQ(s.conv->outputs[0]->dtype, DataType::kHalf);
+    EXPECT_EQ(s.pool->op_type, "MaxPoolQuantize");
+  };
+  {
+    StemGraph s = stemGraph(0.05f, true);
+    unchanged(s, "the stem's output has a second reader");
+  }
+  {
+    StemGraph s = stemGraph(-0.05f, false);
+    unchanged(s, "a negative scale reverses the order");
+  }
+  {
+    StemGraph s = stemGraph(0.05f, false);
+    s.conv->attrs.erase(cuda::kAttrXNchw);
+    unchanged(s, "not on the stem kernel's NCHW-input path");
+  }
+  {
+    test::ScopedEnv off("QRT_CUDA_STEM_QUANTIZE", "off");
+    StemGraph s = stemGraph(0.05f, false);
+    unchanged(s, "QRT_CUDA_STEM_QUANTIZE=off");
+  }
+}
+
+}  // namespace
+}  // namespace qrt
+
+#endif
