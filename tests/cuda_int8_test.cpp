@@ -44,6 +44,10 @@ namespace qrt {
 namespace {
 
 using test::rng;
+using test::kPoisonByte;
+using test::runEngine;
+using Inputs = test::EngineInputs;
+using Outputs = test::EngineOutputs;
 
 std::vector<double> uniform(int64_t n, double lo, double hi) {
   std::uniform_real_distribution<double> d(lo, hi);
@@ -55,38 +59,6 @@ std::vector<double> ints(int64_t n, int lo, int hi) {  // integers in [lo, hi]
   std::uniform_int_distribution<int> d(lo, hi);
   std::vector<double> v(static_cast<size_t>(n));
   for (double& x : v) x = d(rng());
-  return v;
-}
-
-std::vector<uint8_t> encode(const std::vector<double>& v, DataType t) {
-  std::vector<uint8_t> b(v.size() * dataTypeSize(t));
-  for (size_t i = 0; i < v.size(); ++i) {
-    void* p = &b[i * dataTypeSize(t)];
-    switch (t) {
-      case DataType::kFloat: { float f = static_cast<float>(v[i]); std::memcpy(p, &f, 4); break; }
-      case DataType::kInt32: { int32_t x = static_cast<int32_t>(v[i]); std::memcpy(p, &x, 4); break; }
-      case DataType::kInt64: { int64_t x = static_cast<int64_t>(v[i]); std::memcpy(p, &x, 8); break; }
-      case DataType::kInt8: { int8_t x = static_cast<int8_t>(v[i]); std::memcpy(p, &x, 1); break; }
-      case DataType::kUInt8: { uint8_t x = static_cast<uint8_t>(v[i]); std::memcpy(p, &x, 1); break; }
-      default: ADD_FAILURE() << "encode: dtype " << dataTypeName(t);
-    }
-  }
-  return b;
-}
-
-std::vector<double> decode(const std::vector<uint8_t>& b, DataType t) {
-  const size_t e = dataTypeSize(t), n = b.size() / e;
-  std::vector<double> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    const void* p = &b[i * e];
-    switch (t) {
-      case DataType::kFloat: { float f; std::memcpy(&f, p, 4); v[i] = f; break; }
-      case DataType::kInt32: { int32_t x; std::memcpy(&x, p, 4); v[i] = x; break; }
-      case DataType::kInt8: { int8_t x; std::memcpy(&x, p, 1); v[i] = x; break; }
-      case DataType::kUInt8: { uint8_t x; std::memcpy(&x, p, 1); v[i] = x; break; }
-      default: ADD_FAILURE() << "decode: dtype " << dataTypeName(t);
-    }
-  }
   return v;
 }
 
@@ -117,7 +89,7 @@ class Model {
     init->set_name(name);
     init->set_data_type(static_cast<int>(t));
     for (int64_t d : dims) init->add_dims(d);
-    std::vector<uint8_t> b = encode(values, t);
+    std::vector<uint8_t> b = test::encodeValues(values, t);
     init->set_raw_data(b.data(), b.size());
     return *this;
   }
@@ -166,12 +138,6 @@ void attrInts(onnx::NodeProto& n, const std::string& name, const std::vector<int
 
 // ---- running ----
 
-struct Inputs {
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, Dims> dims;
-  std::map<std::string, DataType> dtypes;
-};
-
 Inputs randomInputs(const Model& m) {
   Inputs in;
   for (const auto& f : m.feeds()) {
@@ -200,64 +166,6 @@ Result<std::shared_ptr<Engine>> buildFor(const std::string& model, Target t, std
   return e;
 }
 
-constexpr int kPoisonByte = 0x7B;  // fp32 1.3e36; int8 123
-
-struct Outputs {
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, DataType> dtypes;
-};
-
-Result<Outputs> runEngine(Engine& engine, const Inputs& in, bool device) {
-  QRT_ASSIGN_OR_RETURN(auto ctx, engine.createExecutionContext());
-  std::vector<std::shared_ptr<void>> keep;
-  std::vector<std::vector<uint8_t>> host;
-  host.reserve(16);
-  for (const auto& [name, values] : in.values) {
-    QRT_RETURN_IF_ERROR(ctx->setInputShape(name, in.dims.at(name)));
-    host.push_back(encode(values, in.dtypes.at(name)));
-    void* addr = host.back().data();
-    if (device) {
-      QRT_ASSIGN_OR_RETURN(auto d, cuda::deviceAlloc(host.back().size()));
-      QRT_RETURN_IF_ERROR(cuda::copyToDevice(d.get(), host.back().data(), host.back().size()));
-      addr = d.get();
-      keep.push_back(d);
-    }
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress(name, addr));
-  }
-  struct Out {
-    std::string name;
-    DataType dtype;
-    void* addr;
-    size_t index;
-  };
-  std::vector<Out> outs;
-  for (const auto& o : engine.outputs()) {
-    QRT_ASSIGN_OR_RETURN(Dims dims, ctx->tensorShape(o.name));
-    size_t bytes = static_cast<size_t>(volume(dims)) * dataTypeSize(o.dtype);
-    host.emplace_back(bytes);
-    void* addr = host.back().data();
-    if (device) {
-      QRT_ASSIGN_OR_RETURN(auto d, cuda::deviceAlloc(bytes));
-      QRT_RETURN_IF_ERROR(cuda::fillDevice(d.get(), kPoisonByte, bytes));
-      addr = d.get();
-      keep.push_back(d);
-    }
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress(o.name, addr));
-    outs.push_back({o.name, o.dtype, addr, host.size() - 1});
-  }
-  QRT_RETURN_IF_ERROR(ctx->enqueue());
-  Outputs r;
-  for (const Out& o : outs) {
-    std::vector<uint8_t>& h = host[o.index];
-    if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(h.data(), o.addr, h.size()));
-    r.values[o.name] = decode(h, o.dtype);
-    r.dtypes[o.name] = o.dtype;
-    if (device && o.dtype == DataType::kFloat)
-      for (double v : r.values[o.name])
-        if (std::fabs(v) > 1e35) return internalError("output '", o.name, "' has elements the GPU never wrote");
-  }
-  return r;
-}
 
 // Every element within `step` (one quantization step of that output) of the reference; and at
 // most `max_off_fraction` of them off at all (a rounding flip is rare, a wrong kernel is not).

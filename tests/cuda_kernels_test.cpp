@@ -38,47 +38,10 @@ namespace qrt {
 namespace {
 
 using test::rng;
-
-// ---- tensors as doubles, stored in any dtype ----
-
-std::vector<uint8_t> encode(const std::vector<double>& v, DataType t) {
-  std::vector<uint8_t> b(v.size() * dataTypeSize(t));
-  for (size_t i = 0; i < v.size(); ++i) {
-    void* p = &b[i * dataTypeSize(t)];
-    switch (t) {
-      case DataType::kFloat: { float f = static_cast<float>(v[i]); std::memcpy(p, &f, 4); break; }
-      case DataType::kHalf: { uint16_t h = floatToHalf(static_cast<float>(v[i])); std::memcpy(p, &h, 2); break; }
-      case DataType::kDouble: std::memcpy(p, &v[i], 8); break;
-      case DataType::kInt32: { int32_t x = static_cast<int32_t>(v[i]); std::memcpy(p, &x, 4); break; }
-      case DataType::kInt64: { int64_t x = static_cast<int64_t>(v[i]); std::memcpy(p, &x, 8); break; }
-      case DataType::kInt8: { int8_t x = static_cast<int8_t>(v[i]); std::memcpy(p, &x, 1); break; }
-      case DataType::kUInt8:
-      case DataType::kBool: { uint8_t x = static_cast<uint8_t>(v[i]); std::memcpy(p, &x, 1); break; }
-      default: break;
-    }
-  }
-  return b;
-}
-
-std::vector<double> decode(const std::vector<uint8_t>& b, DataType t) {
-  const size_t e = dataTypeSize(t), n = b.size() / e;
-  std::vector<double> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    const void* p = &b[i * e];
-    switch (t) {
-      case DataType::kFloat: { float f; std::memcpy(&f, p, 4); v[i] = f; break; }
-      case DataType::kHalf: { uint16_t h; std::memcpy(&h, p, 2); v[i] = halfToFloat(h); break; }
-      case DataType::kDouble: std::memcpy(&v[i], p, 8); break;
-      case DataType::kInt32: { int32_t x; std::memcpy(&x, p, 4); v[i] = x; break; }
-      case DataType::kInt64: { int64_t x; std::memcpy(&x, p, 8); v[i] = static_cast<double>(x); break; }
-      case DataType::kInt8: { int8_t x; std::memcpy(&x, p, 1); v[i] = x; break; }
-      case DataType::kUInt8:
-      case DataType::kBool: { uint8_t x; std::memcpy(&x, p, 1); v[i] = x; break; }
-      default: break;
-    }
-  }
-  return v;
-}
+using test::kPoisonByte;
+using test::runEngine;
+using Inputs = test::EngineInputs;
+using Outputs = test::EngineOutputs;
 
 std::vector<double> randomValues(int64_t n, double lo, double hi) {
   std::uniform_real_distribution<double> d(lo, hi);
@@ -115,7 +78,7 @@ class Model {
     init->set_name(name);
     init->set_data_type(static_cast<int>(t));
     for (int64_t d : dims) init->add_dims(d);
-    std::vector<uint8_t> b = encode(values, t);
+    std::vector<uint8_t> b = test::encodeValues(values, t);
     init->set_raw_data(b.data(), b.size());
     return *this;
   }
@@ -164,12 +127,6 @@ void attrString(onnx::NodeProto& n, const std::string& name, const std::string& 
 
 // ---- running ----
 
-struct Inputs {
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, Dims> dims;
-  std::map<std::string, DataType> dtypes;
-};
-
 Inputs randomInputs(const std::vector<Model::Feed>& feeds) {
   Inputs in;
   for (const auto& f : feeds) {
@@ -182,11 +139,6 @@ Inputs randomInputs(const std::vector<Model::Feed>& feeds) {
   }
   return in;
 }
-
-struct Outputs {
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, Dims> dims;
-};
 
 enum class Target { kCpu, kGpuFp32, kGpuTf32, kGpuFp16 };
 
@@ -210,78 +162,6 @@ Result<std::shared_ptr<Engine>> buildFor(const std::string& model, Target t, con
   return buildEngine(*net, c);
 }
 
-// Poison: finite in fp32 (1.3e36) and fp16 (61280), so an unwritten element stands out without
-// turning into NaN inside a kernel that reads an output before writing it.
-constexpr int kPoisonByte = 0x7B;
-
-bool isPoison(double v, DataType t) {
-  if (t == DataType::kFloat) return std::fabs(v) > 1e35;
-  if (t == DataType::kHalf) return std::fabs(v) == 61280.0;
-  return false;
-}
-
-Result<Outputs> runEngine(Engine& engine, const Inputs& in, bool device, ExecutionContext* reuse = nullptr,
-                          void* stream = nullptr) {
-  std::unique_ptr<ExecutionContext> owned;
-  ExecutionContext* ctx = reuse;
-  if (!ctx) {
-    QRT_ASSIGN_OR_RETURN(owned, engine.createExecutionContext());
-    ctx = owned.get();
-  }
-  std::vector<std::shared_ptr<void>> keep;
-  std::vector<std::vector<uint8_t>> host;
-  host.reserve(16);
-  for (const auto& [name, values] : in.values) {
-    QRT_RETURN_IF_ERROR(ctx->setInputShape(name, in.dims.at(name)));
-    host.push_back(encode(values, in.dtypes.at(name)));
-    void* addr = host.back().data();
-    if (device) {
-      QRT_ASSIGN_OR_RETURN(auto d, cuda::deviceAlloc(host.back().size()));
-      QRT_RETURN_IF_ERROR(cuda::copyToDevice(d.get(), host.back().data(), host.back().size()));
-      addr = d.get();
-      keep.push_back(d);
-    }
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress(name, addr));
-  }
-  struct Out {
-    std::string name;
-    DataType dtype;
-    Dims dims;
-    void* addr;
-    size_t index;
-  };
-  std::vector<Out> outs;
-  for (const auto& o : engine.outputs()) {
-    QRT_ASSIGN_OR_RETURN(Dims dims, ctx->tensorShape(o.name));
-    size_t bytes = static_cast<size_t>(volume(dims)) * dataTypeSize(o.dtype);
-    host.emplace_back(bytes);
-    void* addr = host.back().data();
-    if (device) {
-      QRT_ASSIGN_OR_RETURN(auto d, cuda::deviceAlloc(bytes));
-      QRT_RETURN_IF_ERROR(cuda::fillDevice(d.get(), kPoisonByte, bytes));
-      addr = d.get();
-      keep.push_back(d);
-    }
-    QRT_RETURN_IF_ERROR(ctx->setTensorAddress(o.name, addr));
-    outs.push_back({o.name, o.dtype, dims, addr, host.size() - 1});
-  }
-  if (stream) {
-    QRT_RETURN_IF_ERROR(ctx->enqueue(stream));
-    QRT_RETURN_IF_ERROR(cuda::synchronizeStream(stream));
-  } else {
-    QRT_RETURN_IF_ERROR(ctx->enqueue());
-  }
-  Outputs r;
-  for (const Out& o : outs) {
-    std::vector<uint8_t>& h = host[o.index];
-    if (device) QRT_RETURN_IF_ERROR(cuda::copyToHost(h.data(), o.addr, h.size()));
-    r.values[o.name] = decode(h, o.dtype);
-    r.dims[o.name] = o.dims;
-    for (double v : r.values[o.name])
-      if (device && isPoison(v, o.dtype)) return internalError("output '", o.name, "' has elements the GPU never wrote");
-  }
-  return r;
-}
 
 double tolerance(Target t) {
   switch (t) {
@@ -845,7 +725,7 @@ TEST(CudaRuntime, CudaGraphReplaysAndRecaptures) {
     in.dims["input"] = {8, 1, 28, 28};
     in.values["input"] = randomValues(in_n, -2, 2);
     in.dtypes["input"] = DataType::kFloat;
-    std::vector<uint8_t> host = encode(in.values["input"], DataType::kFloat);
+    std::vector<uint8_t> host = test::encodeValues(in.values["input"], DataType::kFloat);
     ASSERT_TRUE(cuda::copyToDevice(din->get(), host.data(), host.size()).ok());
     ASSERT_TRUE(cuda::fillDevice(out, kPoisonByte, out_n * 4).ok());
     Status s = (*ctx)->enqueue();
@@ -854,7 +734,7 @@ TEST(CudaRuntime, CudaGraphReplaysAndRecaptures) {
     ASSERT_TRUE(cuda::copyToHost(got.data(), out, got.size()).ok());
     auto want = runEngine(**cpu, in, false);
     ASSERT_TRUE(want.ok());
-    expectClose(decode(got, DataType::kFloat), want->values[out_name], 1e-2, "graph replay");
+    expectClose(test::decodeValues(got, DataType::kFloat), want->values[out_name], 1e-2, "graph replay");
   }
 }
 

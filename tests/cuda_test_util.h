@@ -55,6 +55,28 @@ constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stand
 // and Y is poisoned first; an element still poisoned (or NaN) afterwards is an error.
 Result<std::vector<float>> runXY(Engine& e, const std::vector<float>& x, const Dims& xd, bool device);
 
+// Tensors as doubles, stored in any of fp32, fp16, fp64, int32, int64, int8, uint8 and bool.
+std::vector<uint8_t> encodeValues(const std::vector<double>& v, DataType t);
+std::vector<double> decodeValues(const std::vector<uint8_t>& b, DataType t);
+
+// An engine's named inputs (values, dims, dtypes) and outputs (values, dims, dtypes).
+struct EngineInputs {
+  std::map<std::string, std::vector<double>> values;
+  std::map<std::string, Dims> dims;
+  std::map<std::string, DataType> dtypes;
+};
+struct EngineOutputs {
+  std::map<std::string, std::vector<double>> values;
+  std::map<std::string, Dims> dims;
+  std::map<std::string, DataType> dtypes;
+};
+
+// Runs every input through the engine (a new execution context, or `reuse`; on `stream` if
+// given, then synchronized). With `device` the tensors live in GPU memory and the outputs are
+// poisoned first: an fp32 / fp16 element still poisoned afterwards is an error.
+Result<EngineOutputs> runEngine(Engine& engine, const EngineInputs& in, bool device, ExecutionContext* reuse = nullptr,
+                                void* stream = nullptr);
+
 // The build-time tactics an engine's nodes hold (node name -> tactic attribute).
 std::map<std::string, std::string> tactics(const Engine& e);
 
