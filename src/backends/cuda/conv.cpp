@@ -99,7 +99,6 @@ bool ltOff() {
 
 size_t alignUp(size_t n) { return (n + 255) / 256 * 256; }
 
-constexpr size_t kLtConvWorkspace = size_t{32} << 20;  // as the GEMM kernels give cuBLASLt
 
 // RAII over the cuDNN descriptors of one convolution.
 struct ConvDescriptors {
@@ -148,9 +147,9 @@ class ConvKernel final : public CudaKernel {
     stem_ = false;
     dw_ = false;
     lt_mode_ = false;
-    if (x_nchw_) return reshapeStem(in, out, win);
+    if (x_nchw_) return reshapeStem(in, out, win);  // only the stem kernel reads x as it is stored
     if (out[0].dtype == DataType::kInt8 || out[0].dtype == DataType::kUInt8)
-      return unsupported(who_, ": a quantized output is the stem kernel's only (reading the NCHW input)");  // only the stem kernel reads x as it is stored
+      return unsupported(who_, ": a quantized output is the stem kernel's only (reading the NCHW input)");
     if (nhwc_ && !channels_last_) return internalError(who_, ": channels-last needs a 2-D convolution");
     if (channels_last_ && !in[1].data) return unsupported(who_, ": channels-last convolution needs constant weights");
     channels_ = w[0];
@@ -339,7 +338,7 @@ class ConvKernel final : public CudaKernel {
     p.bias = has_bias_;
     p.relu = act_.on;
     p.c_input = has_residual_;
-    p = ltFloatSpec(p, dtype_, dev_, kLtConvWorkspace);
+    p = ltFloatSpec(p, dtype_, dev_, kLtFloatWorkspace);
     QRT_RETURN_IF_ERROR(uploadWeights(in[1], 0));  // [M][1][1][C]
     if (force_lt_) {
       QRT_RETURN_IF_ERROR(lt_.plan(dev_, p, "", who_));

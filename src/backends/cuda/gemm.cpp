@@ -12,15 +12,13 @@ namespace qrt::cuda {
 
 namespace {
 
-constexpr size_t kLtWorkspace = size_t{32} << 20;
-
 // cuBLASLt wants its workspace 256-byte aligned; the arena gives 64.
 void* alignWorkspace(void* ws) {
   auto p = reinterpret_cast<uintptr_t>(ws);
   return reinterpret_cast<void*>((p + 255) / 256 * 256);
 }
 
-LtSpec floatSpec(const LtSpec& p, DataType t, const DeviceContext* dev) { return ltFloatSpec(p, t, dev, kLtWorkspace); }
+LtSpec floatSpec(const LtSpec& p, DataType t, const DeviceContext* dev) { return ltFloatSpec(p, t, dev, kLtFloatWorkspace); }
 
 // Row-major Y[M,N] = opA(A)[M,K] . opB(B)[K,N] as the column-major problem Y^T = opB(B)^T . opA(A)^T.
 // `a_rows_k` etc.: whether the stored row-major A is [K, M] (transposed).
@@ -75,7 +73,7 @@ class GemmKernel final : public CudaKernel, public LtGemmKernel {
     return mm_.plan(dev_, floatSpec(p, in[0].dtype, dev_), tactic_attr_, who_);
   }
 
-  size_t workspaceBytes() const override { return kLtWorkspace + 256; }
+  size_t workspaceBytes() const override { return kLtFloatWorkspace + 256; }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
     float beta = 0.f;
@@ -143,7 +141,7 @@ class MatMulKernel final : public CudaKernel, public LtGemmKernel {
     return mm_.plan(dev_, floatSpec(p, in[0].dtype, dev_), tactic_attr_, who_);
   }
 
-  size_t workspaceBytes() const override { return kLtWorkspace + 256; }
+  size_t workspaceBytes() const override { return kLtFloatWorkspace + 256; }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override {
     const float one = 1.f, zero = 0.f;

@@ -78,6 +78,9 @@ class LtGemm {
   bool stored_ = false;
 };
 
+// The workspace the float GEMM and pointwise-convolution kernels give cuBLASLt.
+inline constexpr size_t kLtFloatWorkspace = size_t{32} << 20;
+
 // `p` in float type t (FP32, TF32 where the device allows it, or FP16 with fp32 accumulation) as
 // this device runs it: operand types, compute type, and the alignment every matrix start keeps
 // (arena buffers are 64-byte aligned; columns and batch matrices move by ld / stride).
