@@ -17,7 +17,14 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
     (its row bound min(BM, m_total - m0) and pointer steps): the int8 word of foldedWord<kZ> (fmaf approximated in
     float64 then rounded to float32; z bytes sign-extended by PTX prmt; one clamp to [qlo, qhi]; rounding by the
     float32 add of 1.5 * 2^23; three prmt byte permutes pack the word) and the float4 stores of storeFourFloat;
-  * the CTA grid and tile order of launchTile.
+  * the CTA grid and tile order of launchTile;
+  * igemmPersistentKernel (tiles 7-9, Persistent<...>::launch) for a chosen grid (--grid): the shared-memory layout
+    (pipeline stages sa/sb, the int32 staged tile sc at kPipeBytes, then a ring of kStages BM x BN residual tiles),
+    the early return of a CTA past the last tile, the loadNext lambda (TileLoader begin / load with SliceAt::next
+    across tile boundaries, ld_tile / ld_count / ld.slice and their initial values, the residual tile queued with a
+    tile's first slice into ring entry ld_count % kStages), the prologue of kStages - 1 commits, the depth loop over
+    all of the CTA's slices (wait_group kStages - 2, barrier, load, commit, MMA), each tile's epilogue in the loop
+    (stageAcc into sc, zeroAcc, barrier, epilogue of sc and ring entry count % kStages) and the final wait_group 0.
   Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
   At startup a self-check tests the prmt model (sign-extending selectors, every byte value and position) and the
   magic-add rounding (low byte == round half to even, over a dense float32 grid of [-128, 127] with the .5 ties).
@@ -28,11 +35,15 @@ barrier interval. It reports reads of bytes with a copy in flight (a missing wai
 without a barrier between (RAW), writes or copies over bytes another warp read in the same interval (WAR), unordered
 double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligned shared or global accesses.
 
-Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0 and 6)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every tiled instantiation, 0-6)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync  (self-test: injected bugs
-      that the emulator must catch: B fragments swapped, a load into the stage being read, the depth loop waiting
-      for one group less, the depth loop without its __syncthreads)
+Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0, 6 and the persistent 7, 8, 9 at
+                                                                grids 1, 3 and tiles + 1)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-9)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --grid 2,5  (the persistent tiles' grid sizes; 0: tiles + 1)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero
+      (self-test: injected bugs that the emulator must catch: B fragments swapped, a load into the stage being
+      read, the depth loop waiting for one group less, the depth loop without its __syncthreads; persistent only:
+      a residual ring of kStages - 1 entries, no barrier between stageAcc and a tile's epilogue, the accumulators
+      not zeroed between tiles)
 """
 import argparse
 import sys
@@ -315,12 +326,6 @@ def pixel_row(m, m_total, g, chunk, unit):
     return dict(ih0=oy * g.sh - g.ph, iw0=ox * g.sw - g.pw, off=nb * g.h * g.w * g.c + chunk * 16, ok=ok)
 
 
-def slice_at(sl, cblocks, kw):
-    tap = sl // cblocks
-    fr = tap // kw
-    return fr, tap - fr * kw, (sl - tap * cblocks) * KBK
-
-
 def load_pixel_chunk(sm, tids, buf, row, chunk, p, sl, g, xb):
     fr, fs, c0 = sl
     ih = p['ih0'] + fr * g.dh
@@ -495,82 +500,95 @@ def load_four(p, c, haz, ctx):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# (BM, BN, WM, WN, kStages, MINB) of qconvIgemm's instantiations: 0-6 igemmKernel (launchTile), 7-9
+# igemmPersistentKernel (Persistent7/8/9)
 TILES = {0: (128, 128, 2, 4, 4, 2), 1: (128, 64, 4, 2, 4, 2), 2: (64, 128, 2, 4, 4, 2), 3: (64, 64, 2, 2, 4, 4),
-         4: (128, 64, 4, 2, 2, 3), 5: (64, 128, 2, 4, 2, 3), 6: (64, 64, 2, 2, 2, 6)}
+         4: (128, 64, 4, 2, 2, 3), 5: (64, 128, 2, 4, 2, 3), 6: (64, 64, 2, 2, 2, 6),
+         7: (128, 64, 4, 2, 3, 2), 8: (64, 64, 2, 2, 4, 3), 9: (64, 128, 2, 4, 3, 2)}
+PERSISTENT = {7, 8, 9}
 
 
-def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate):
-    BM, BN, WM, WN, S, _ = cfg
-    T = WM * WN * 32
-    kWarpM, kWarpN = BM // WM, BN // WN
-    MT, NT = kWarpM // 16, kWarpN // 8
-    AC, BC = BM * 4 // T, BN * 4 // T
-    LDC = BN + 8
-    assert MT >= 1 and NT % 2 == 0 and AC >= 1 and BC >= 1 and T % (BN // 4) == 0
-    kSmem = max(S * (BM + BN) * KBK, BM * LDC * 4)
-    smem_size = kSmem + (BM * BN if e.z is not None else 0)  # launchTile's dynamic smem
-    ctx = f"igemmKernel<{BM},{BN},{WM},{WN},{S}> CTA {bid}"
-    sm = Smem(smem_size, T, haz, ctx, rng)
-    sa, sb = 0, S * BM * KBK
-    tid = np.arange(T)
-    lane, warp = tid & 31, tid >> 5
-    m0 = (bid // n_tiles) * BM
-    n0 = (bid % n_tiles) * BN
-    chunk = tid & 3
-    cblocks = (g.c + KBK - 1) // KBK
-    taps = g.kh * g.kw
-    slices = taps * cblocks
-    wrow = taps * cblocks * KBK
-    unit = is_unit(g)
-    a_rows = [pixel_row(m0 + (tid >> 2) + i * (T // 4), m_total, g, chunk, unit) for i in range(AC)]
-    b_src = [(n0 + (tid >> 2) + i * (T // 4)) * wrow + chunk * 16 for i in range(BC)]
+class Cfg:  # IgemmConfig<BM, BN, WM, WN, kStages, MINB>
+    def __init__(self, cfg):
+        self.BM, self.BN, self.WM, self.WN, self.S, self.MINB = cfg
+        self.T = self.WM * self.WN * 32
+        self.kWarpM, self.kWarpN = self.BM // self.WM, self.BN // self.WN
+        self.MT, self.NT = self.kWarpM // 16, self.kWarpN // 8
+        self.AC, self.BC = self.BM * 4 // self.T, self.BN * 4 // self.T
+        self.LDC = self.BN + 8
+        self.kPipeBytes = self.S * (self.BM + self.BN) * KBK
+        self.kEpiBytes = self.BM * self.LDC * 4
+        self.kSmem = max(self.kPipeBytes, self.kEpiBytes)
+        self.kZBytes = self.BM * self.BN
+        assert self.MT >= 1 and self.NT % 2 == 0, "warp tile: 16 rows by 16 columns at least"
+        assert self.AC >= 1 and self.BC >= 1 and self.BM * 4 % self.T == 0 and self.BN * 4 % self.T == 0, "loader"
+        assert self.T % (self.BN // 4) == 0, "epilogue: a thread keeps its channels"
 
-    def load(stage, sl_idx):
-        sl = slice_at(sl_idx, cblocks, g.kw)
-        for i in range(AC):
-            load_pixel_chunk(sm, tid, sa + stage * BM * KBK, (tid >> 2) + i * (T // 4), chunk, a_rows[i], sl, g, xb)
-        for i in range(BC):
-            row = (tid >> 2) + i * (T // 4)
-            sm.cp_async(tid, sb + stage * BN * KBK + swizzle(row, chunk), wb, b_src[i] + sl_idx * KBK, True,
+
+class TileLoader:
+    """TileLoader<Cfg>: a CTA's loads of one output tile's slices (begin at (m0, n0), then load walks the slices in
+    order with SliceAt::next), vectorized over the CTA's threads."""
+
+    def __init__(self, c, sm, g, xb, wb, m_total, unit, c_pad, wrow, sa, sb):
+        self.c, self.sm, self.g, self.xb, self.wb = c, sm, g, xb, wb
+        self.m_total, self.unit, self.c_pad, self.wrow, self.sa, self.sb = m_total, unit, c_pad, wrow, sa, sb
+        self.tid = np.arange(c.T)
+        self.chunk = self.tid & 3
+        self.a_rows = self.b_src = None  # set by begin (uninitialised registers before)
+        self.sl = (0, 0, 0)  # SliceAt{}: fr, fs, c0
+        self.slice = 0
+
+    def begin(self, m0, n0):
+        c, tid = self.c, self.tid
+        self.a_rows = [pixel_row(m0 + (tid >> 2) + i * (c.T // 4), self.m_total, self.g, self.chunk, self.unit)
+                       for i in range(c.AC)]
+        self.b_src = [(n0 + (tid >> 2) + i * (c.T // 4)) * self.wrow + self.chunk * 16 for i in range(c.BC)]
+        self.sl = (0, 0, 0)
+        self.slice = 0
+
+    def load(self, stage):
+        c, tid, sm = self.c, self.tid, self.sm
+        for i in range(c.AC):
+            load_pixel_chunk(sm, tid, self.sa + stage * c.BM * KBK, (tid >> 2) + i * (c.T // 4), self.chunk,
+                             self.a_rows[i], self.sl, self.g, self.xb)
+        b_dst = self.sb + stage * c.BN * KBK
+        for i in range(c.BC):
+            row = (tid >> 2) + i * (c.T // 4)
+            sm.cp_async(tid, b_dst + swizzle(row, self.chunk), self.wb, self.b_src[i] + self.slice * KBK, True,
                         "cp.async w")
+        fr, fs, c0 = self.sl  # SliceAt::next(c_pad, kw)
+        c0 += KBK
+        if c0 == self.c_pad:
+            c0 = 0
+            fs += 1
+            if fs == self.g.kw:
+                fs = 0
+                fr += 1
+        self.sl = (fr, fs, c0)
+        self.slice += 1
 
-    acc = np.zeros((WM * WN, MT, NT, 32, 4), np.int32)
-    sz = kSmem
-    zb = None
-    if e.z is not None:
-        zb = e.z.view(np.uint8)
-        krc = BN // 16
-        for base in range(0, BM * krc, T):
-            i = base + tid
-            act = i < BM * krc
-            row, c16 = i // krc, i % krc
-            m, co = m0 + row, n0 + c16 * 16
-            ok = (m < m_total) & (co < g.m)
-            sm.cp_async(tid[act], (sz + row * BN + c16 * 16)[act], zb, np.where(ok, m * g.m + co, 0)[act], ok[act],
-                        "cp.async z")
-    for st in range(S - 1):
-        if st < slices:
-            load(st, st)
-        sm.commit(tid)
-    for kt in range(slices):
-        sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)
-        if mutate != "nosync":
-            sm.barrier()
-        nxt = kt + S - 1
-        if nxt < slices:
-            load((kt % S) if mutate == "stage" else (nxt % S), nxt)
-        sm.commit(tid)
-        for w in range(WM * WN):
-            wm, wn = w // WN, w % WN
-            mma_slice(sm, acc[w], sa + (kt % S) * BM * KBK, sb + (kt % S) * BN * KBK, wm * kWarpM, wn * kWarpN, w,
-                      mutate)
-    sm.wait(tid, 0)
-    sm.barrier()
-    sc = 0
-    for w in range(WM * WN):
-        stage_acc(sm, sc, LDC, (w // WN) * kWarpM, (w % WN) * kWarpN, acc[w], w)
-    sm.barrier()
-    # epilogueRows<kInt8, kZ, BM, BN, T, LDC>: the kernel's dispatch on e.y_int8, e.z
+
+def load_residual_tile(sm, c, sz, e, m0, n0, m_total, channels):
+    """loadResidualTile<BM, BN, kThreads>: the residual's BM x BN tile at (m0, n0) into sz (zero fill past the last
+    pixel or channel)."""
+    tid = np.arange(c.T)
+    zb = e.z.view(np.uint8)
+    krc = c.BN // 16
+    for base in range(0, c.BM * krc, c.T):  # for (i = tid; i < BM * kRowChunks; i += kThreads)
+        i = base + tid
+        act = i < c.BM * krc
+        row, c16 = i // krc, i % krc
+        m, co = m0 + row, n0 + c16 * 16
+        ok = (m < m_total) & (co < channels)
+        sm.cp_async(tid[act], (sz + row * c.BN + c16 * 16)[act], zb, np.where(ok, m * channels + co, 0)[act],
+                    ok[act], "cp.async z")
+
+
+def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
+    """epilogueTile<Cfg> -> epilogueRows<kInt8, kZ, BM, BN, T, LDC> (the dispatch on e.y_int8, e.z): sc, sz byte
+    addresses of the staged int32 tile and of the residual tile."""
+    tid = np.arange(c.T)
+    BN, T, LDC = c.BN, c.T, c.LDC
     k_int8, k_z = e.y_int8, e.y_int8 and e.z is not None
     kVecs, kStep = BN // 4, T // (BN // 4)
     cv = tid % kVecs
@@ -579,7 +597,7 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     tl = tid[live]
     mv = load_four(e.mult, co[live], haz, ctx)
     bv = load_four(e.bias, co[live], haz, ctx)
-    rows = min(BM, m_total - m0)  # the tile's pixels
+    rows = min(c.BM, m_total - m0)  # the tile's pixels
     row = tl // kVecs
     a_ptr = sc + (row * LDC + cv[live] * 4) * 4  # byte addresses
     z_ptr = sz + row * BN + cv[live] * 4
@@ -600,7 +618,144 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
         else:
             store_four_float(out, haz, ctx, o[act], a, mv[act], bv[act], zw, e)
         row, a_ptr, z_ptr, o = row + kStep, a_ptr + kStep * LDC * 4, z_ptr + kStep * BN, o + o_step
+
+
+def mma_all_warps(sm, c, acc, a_s, b_s, mutate):
+    for w in range(c.WM * c.WN):
+        wm, wn = w // c.WN, w % c.WN
+        mma_slice(sm, acc[w], a_s, b_s, wm * c.kWarpM, wn * c.kWarpN, w, mutate)
+
+
+def stage_all_warps(sm, c, sc, acc):
+    for w in range(c.WM * c.WN):
+        stage_acc(sm, sc, c.LDC, (w // c.WN) * c.kWarpM, (w % c.WN) * c.kWarpN, acc[w], w)
+
+
+def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate):
+    c = Cfg(cfg)
+    BM, BN, S, T = c.BM, c.BN, c.S, c.T
+    smem_size = c.kSmem + (c.kZBytes if e.z is not None else 0)  # launchTile's dynamic smem
+    ctx = f"igemmKernel<{BM},{BN},{c.WM},{c.WN},{S}> CTA {bid}"
+    sm = Smem(smem_size, T, haz, ctx, rng)
+    sa, sb = 0, S * BM * KBK
+    tid = np.arange(T)
+    m0 = (bid // n_tiles) * BM
+    n0 = (bid % n_tiles) * BN
+    cblocks = (g.c + KBK - 1) // KBK
+    slices = g.kh * g.kw * cblocks
+    c_pad = cblocks * KBK
+    ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
+    ld.begin(m0, n0)
+    acc = np.zeros((c.WM * c.WN, c.MT, c.NT, 32, 4), np.int32)  # zeroAcc
+    sz = c.kSmem
+    if e.z is not None:
+        load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m)
+    for st in range(S - 1):
+        if st < slices:
+            ld.load(st)
+        sm.commit(tid)
+    for kt in range(slices):
+        sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)
+        if mutate != "nosync":
+            sm.barrier()
+        nxt = kt + S - 1
+        if nxt < slices:
+            ld.load((kt % S) if mutate == "stage" else (nxt % S))
+        sm.commit(tid)
+        mma_all_warps(sm, c, acc, sa + (kt % S) * BM * KBK, sb + (kt % S) * BN * KBK, mutate)
+    sm.wait(tid, 0)
+    sm.barrier()  # every warp is done with the pipeline's shared memory
+    sc = 0
+    stage_all_warps(sm, c, sc, acc)
+    sm.barrier()
+    epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e)
     sm.finish()
+
+
+def persistent_smem(c, z):  # Persistent<...>::smem(z)
+    return c.kPipeBytes + c.kEpiBytes + (c.S * c.kZBytes if z else 0)
+
+
+def igemm_persistent_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, tiles, bid, grid, haz, rng, mutate, stats):
+    """igemmPersistentKernel<BM, BN, WM, WN, kStages, MINB>, CTA blockIdx.x = bid of gridDim.x = grid."""
+    c = Cfg(cfg)
+    BM, BN, S, T = c.BM, c.BN, c.S, c.T
+    assert c.kSmem <= c.kPipeBytes + c.kEpiBytes  # Persistent's static_assert
+    step = grid
+    first = bid
+    if first >= tiles:  # the whole CTA, before any barrier
+        stats["idle"] += 1
+        return
+    ctx = f"igemmPersistentKernel<{BM},{BN},{c.WM},{c.WN},{S}> CTA {bid}/{grid}"
+    sm = Smem(persistent_smem(c, e.z is not None), T, haz, ctx, rng)
+    sa, sb = 0, S * BM * KBK
+    sc = c.kPipeBytes  # int* sc = smem + kPipeBytes (byte address)
+    sz = c.kPipeBytes + c.kEpiBytes  # kStages residual tiles (with z)
+    # the residual ring's entries (mutation: one short; kStages - 1 would do where a tile has 2 or more slices, so
+    # the 1-slice cases catch it: the load of tile j + kStages - 1's residual lands on the entry tile j's epilogue
+    # reads in the same barrier interval)
+    ring = S - 1 if mutate == "ring" else S
+    tid = np.arange(T)
+    cblocks = (g.c + KBK - 1) // KBK
+    slices = g.kh * g.kw * cblocks
+    c_pad, wrow = cblocks * KBK, slices * KBK
+    unit = is_unit(g)
+    total = ((tiles - 1 - first) // step + 1) * slices  # this CTA's slices, all tiles (C: non-negative operands)
+    ld = TileLoader(c, sm, g, xb, wb, m_total, unit, c_pad, wrow, sa, sb)
+    st8 = dict(ld_tile=first, ld_count=0)
+
+    def load_next(stage):  # the loadNext lambda
+        if ld.slice == slices:
+            st8["ld_tile"] += step
+            st8["ld_count"] += 1
+            ld.slice = 0
+        if ld.slice == 0:
+            t_ = st8["ld_tile"]
+            stats["ahead"] = max(stats["ahead"], st8["ld_count"] - count)  # tiles the loader is ahead of the MMAs
+            if not 0 <= t_ < tiles:
+                haz.add("loader begins a tile past the last one", 1, ctx)
+            m0, n0 = (t_ // n_tiles) * BM, (t_ % n_tiles) * BN
+            ld.begin(m0, n0)
+            if e.z is not None:
+                load_residual_tile(sm, c, sz + (st8["ld_count"] % ring) * BM * BN, e, m0, n0, m_total, g.m)
+        ld.load(stage)
+
+    ld.slice = slices  # so that the first load begins tile `first`
+    st8["ld_tile"] = first - step
+    st8["ld_count"] = -1
+    acc = np.zeros((c.WM * c.WN, c.MT, c.NT, 32, 4), np.int32)  # zeroAcc
+    tile, count, kt = first, 0, 0  # the tile the MMAs are on (set before the prologue here, for the stats)
+    for st in range(S - 1):
+        if st < total:
+            load_next(st)
+        sm.commit(tid)
+    for it in range(total):
+        sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)
+        if mutate != "nosync":
+            sm.barrier()  # slice it (and its tile's residual) landed; it - 1's stage, sc and the ring are free
+        nxt = it + S - 1
+        if nxt < total:
+            load_next((it % S) if mutate == "stage" else (nxt % S))
+        sm.commit(tid)
+        mma_all_warps(sm, c, acc, sa + (it % S) * BM * KBK, sb + (it % S) * BN * KBK, mutate)
+        kt += 1
+        if kt == slices:  # the tile's last slice: its epilogue, while the next tiles load
+            if tile >= tiles:
+                haz.add("epilogue of a tile past the last one", 1, ctx)
+            stage_all_warps(sm, c, sc, acc)
+            if mutate != "nozero":
+                acc[:] = 0  # zeroAcc
+            if mutate != "episync":
+                sm.barrier()  # the staged tile is complete
+            epilogue_tile(sm, c, out, haz, ctx, sc, sz + (count % ring) * BM * BN, (tile // n_tiles) * BM,
+                          (tile % n_tiles) * BN, m_total, g, e)
+            kt = 0
+            tile += step
+            count += 1
+    sm.wait(tid, 0)
+    sm.finish()
+    stats["ctas"] += 1
+    stats["max_tiles"] = max(stats["max_tiles"], count)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -661,6 +816,16 @@ CASES = [
          y_int8=True),
     dict(name="1x1 p1 C32->M64 relu int8", g=Geom(1, 32, 6, 5, 64, 1, 1, 1, 1, 1, 1), act="relu", z=False,
          y_int8=True),
+    # for the persistent tiles: many tiles a CTA (the residual ring wraps around at grid 1 and 3), a partial last
+    # pixel tile and a partial channel tile. 1 slice a tile: the loader runs kStages - 1 tiles ahead.
+    dict(name="1x1 C64->M80 z relu int8 (1 slice, many tiles)", g=Geom(1, 64, 25, 40, 80, 1, 1), act="relu", z=True,
+         y_int8=True),
+    # 2 slices a tile, off the unit path (stride 2)
+    dict(name="1x1 s2 C128->M96 z clip int8 (2 slices, many tiles)", g=Geom(2, 128, 39, 40, 96, 1, 1, 2, 2),
+         act="clip", z=True, y_int8=True),
+    # float output with the residual, 1 slice, several tiles
+    dict(name="1x1 C32->M64 z float (1 slice, many tiles)", g=Geom(1, 32, 20, 26, 64, 1, 1), act="none", z=True,
+         y_int8=False),
 ]
 
 
@@ -741,11 +906,19 @@ def compare(case, g, out, ref, ref32, direct):
     return ok, "; ".join(msgs)
 
 
+def parse_grids(text):
+    """--grid: CTA counts of the persistent launches; 0 stands for tiles + 1 (one tile a CTA, as
+    Persistent::grid gives for a layer of at most one wave of tiles, plus one CTA past the last tile: its early
+    return)."""
+    return [int(v) for v in text.split(",")]
+
+
 def run(args):
     self_check()
     print("self-check: prmt (sign-extending selectors, 256 bytes x 4 positions) and magic-add rounding OK")
     rng = np.random.default_rng(args.seed)
     tiles = list(TILES) if args.all_tiles else [int(t) for t in args.tiles.split(",")]
+    grids = parse_grids(args.grid)
     results = []
     for case in CASES:
         g, x, wt, mult, bias, z, z_scale, y_scale, lo, hi = make_case(case, rng)
@@ -761,23 +934,36 @@ def run(args):
               f"slices {slices}{', unit' if is_unit(g) else ''}]", flush=True)
         for tile in tiles:
             cfg = TILES[tile]
-            t0 = time.time()
-            haz = Hazards()
-            out = Out(g, case["y_int8"])
             n_tiles = (g.m + cfg[1] - 1) // cfg[1]
-            blocks = ((m_total + cfg[0] - 1) // cfg[0]) * n_tiles
-            for bid in range(blocks):
-                igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
-            ok, msg = compare(case, g, out, ref, ref32, direct)
-            ok = ok and not haz
-            name = f"ig{tile} <{cfg[0]},{cfg[1]},{cfg[2]},{cfg[3]},{cfg[4]}>"
-            print(f"  {'PASS' if ok else 'FAIL'} {name:26s} {blocks} CTAs  {msg}  ({time.time() - t0:.1f}s)", flush=True)
-            if haz:
-                print("    hazards:\n" + haz.report("      "))
-            results.append((case["name"], name, ok))
+            n_out = ((m_total + cfg[0] - 1) // cfg[0]) * n_tiles  # output tiles
+            runs = [0] if tile not in PERSISTENT else list(dict.fromkeys(gr if gr > 0 else n_out + 1 for gr in grids))
+            for grid in runs:
+                t0 = time.time()
+                haz = Hazards()
+                out = Out(g, case["y_int8"])
+                name = f"ig{tile} <{cfg[0]},{cfg[1]},{cfg[2]},{cfg[3]},{cfg[4]}>"
+                if tile in PERSISTENT:
+                    stats = dict(ctas=0, idle=0, max_tiles=0, ahead=0)
+                    for bid in range(grid):
+                        igemm_persistent_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, n_out, bid, grid, haz, rng,
+                                                args.mutate, stats)
+                    name += f" grid {grid}"
+                    info = (f"{n_out} tiles, {stats['ctas']} CTAs (+{stats['idle']} idle), up to "
+                            f"{stats['max_tiles']} tiles a CTA, loader up to {stats['ahead']} tile(s) ahead")
+                else:
+                    for bid in range(n_out):
+                        igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
+                    info = f"{n_out} CTAs"
+                ok, msg = compare(case, g, out, ref, ref32, direct)
+                ok = ok and not haz
+                print(f"  {'PASS' if ok else 'FAIL'} {name:34s} {info}  {msg}  ({time.time() - t0:.1f}s)",
+                      flush=True)
+                if haz:
+                    print("    hazards:\n" + haz.report("      "))
+                results.append((case["name"], name, ok))
     print("\nsummary:")
     for c, k, ok in results:
-        print(f"  {'PASS' if ok else 'FAIL'}  {c:40s} {k}")
+        print(f"  {'PASS' if ok else 'FAIL'}  {c:46s} {k}")
     npass = sum(ok for *_, ok in results)
     print(f"{npass}/{len(results)} passed" + (f"  (mutation '{args.mutate}' injected)" if args.mutate else ""))
     return 0 if npass == len(results) else 1
@@ -785,11 +971,14 @@ def run(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tiles", default="0,6", help="tiled instantiations (indices of kIgemmTiles), e.g. 0,6")
-    ap.add_argument("--all-tiles", action="store_true")
+    ap.add_argument("--tiles", default="0,6,7,8,9",
+                    help="instantiations (indices of kIgemmTiles; 7-9 persistent), e.g. 0,6,7,8,9")
+    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-9")
+    ap.add_argument("--grid", default="1,3,0",
+                    help="grid sizes (CTAs) of the persistent tiles, comma-separated; 0: tiles + 1 (default 1,3,0)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync"], default=None,
-                    help="inject a bug (self-test of the emulator)")
+    ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync", "ring", "episync", "nozero"],
+                    default=None, help="inject a bug (self-test of the emulator)")
     args = ap.parse_args()
     sys.exit(run(args))
 

@@ -39,7 +39,7 @@ class QIgemmKernel final : public OwnQConvKernel {
   void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     launch::IgemmEpilogue e = epi_;
     e.z = has_z_ ? in[6].as<const int8_t>() : nullptr;
-    launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_,
+    launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_, grid_,
                        stream());
   }
 
@@ -104,13 +104,18 @@ class QIgemmKernel final : public OwnQConvKernel {
     const char* forced = std::getenv("QRT_CUDA_IGEMM_TILE");
     if (tile_ < 0 && forced) tile_ = tileOf(std::string(kPrefix) + forced);
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
+    grid_ = 0;
+    if (launch::kIgemmTiles[tile_].persistent) {
+      grid_ = launch::igemmPersistentGrid(g, has_z_, tile_);
+      if (grid_ <= 0) return unsupported(who_, ": the persistent tile ", tile_, " does not fit this device");
+    }
     return Status::Ok();
   }
 
  private:
   launch::IgemmGeometry geom_;
   launch::IgemmEpilogue epi_;
-  int tile_ = 0;
+  int tile_ = 0, grid_ = 0;
   DeviceBuffer w_, mult_folded_, bias_folded_;
 };
 

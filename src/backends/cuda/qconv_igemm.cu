@@ -249,6 +249,7 @@ __device__ __forceinline__ void epilogueRows(void* y, const int* sc, const uint8
 
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
 struct IgemmConfig {
+  static constexpr int kBM = BM, kBN = BN;
   static constexpr int kThreads = WM * WN * 32;
   static constexpr int kWarpM = BM / WM, kWarpN = BN / WN;
   static constexpr int kMTiles = kWarpM / 16, kNTiles = kWarpN / 8;
@@ -263,45 +264,34 @@ struct IgemmConfig {
   static_assert(kThreads % (BN / 4) == 0, "epilogue: a thread keeps its channels");
 };
 
-template <int BM, int BN, int WM, int WN, int kStages, int MINB>
-__global__ void __launch_bounds__(WM* WN * 32, MINB)
-    igemmKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
-                                                           void* __restrict__ y, IgemmGeometry g, IgemmEpilogue e,
-                                                           int m_total, int n_tiles) {
-  using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
-  extern __shared__ __align__(128) uint8_t smem[];
-  uint8_t* sa = smem;
-  uint8_t* sb = smem + kStages * BM * kBK;
-
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp / WN, wn = warp % WN;
-  // Output-channel tiles vary fastest, so the CTAs that read the same pixels run together (L2).
-  const int m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
-  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
-
-  const int chunk = tid & 3;
-  const int cblocks = (g.c + kBK - 1) / kBK;
-  const int taps = g.kh * g.kw;
-  const int slices = taps * cblocks;
-  const int wrow = taps * cblocks * kBK;  // bytes of one output channel's weights
-
-  const bool unit = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h &&
-                    g.ow == g.w;
-  // Each thread's rows of the A (pixel) and B (channel) slices, fixed over the depth loop.
+// A CTA's loads of one output tile's slices: its threads' pixel rows (A) and channel rows (B),
+// set by begin() for the tile at (m0, n0), and the next slice to load (walked in order).
+template <class Cfg>
+struct TileLoader {
+  static constexpr int BM = Cfg::kBM, BN = Cfg::kBN;
   PixelRow a_rows[Cfg::kAChunks];
-#pragma unroll
-  for (int i = 0; i < Cfg::kAChunks; ++i)
-    a_rows[i] = pixelRow(m0 + (tid >> 2) + i * (Cfg::kThreads / 4), m_total, g, chunk, unit);
   const int8_t* b_src[Cfg::kBChunks];
-#pragma unroll
-  for (int i = 0; i < Cfg::kBChunks; ++i) {
-    const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
-    b_src[i] = w + static_cast<size_t>(n0 + row) * wrow + chunk * 16;
-  }
+  SliceAt sl;
+  int slice = 0;
 
-  const int c_pad = cblocks * kBK;
-  SliceAt sl;  // the next slice to load
-  auto load = [&](int stage, int slice) {
+  __device__ __forceinline__ void begin(int m0, int n0, int m_total, const IgemmGeometry& g, const int8_t* w, int wrow,
+                                        bool unit, int tid) {
+    const int chunk = tid & 3;
+#pragma unroll
+    for (int i = 0; i < Cfg::kAChunks; ++i)
+      a_rows[i] = pixelRow(m0 + (tid >> 2) + i * (Cfg::kThreads / 4), m_total, g, chunk, unit);
+#pragma unroll
+    for (int i = 0; i < Cfg::kBChunks; ++i) {
+      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      b_src[i] = w + static_cast<size_t>(n0 + row) * wrow + chunk * 16;
+    }
+    sl = SliceAt{};
+    slice = 0;
+  }
+  // Queues the next slice into pipeline stage `stage` (sa, sb: the stages' bases).
+  __device__ __forceinline__ void load(uint8_t* sa, uint8_t* sb, int stage, const IgemmGeometry& g, const int8_t* x,
+                                       int c_pad, int tid) {
+    const int chunk = tid & 3;
 #pragma unroll
     for (int i = 0; i < Cfg::kAChunks; ++i)
       loadPixelChunk(sa + stage * BM * kBK, (tid >> 2) + i * (Cfg::kThreads / 4), chunk, a_rows[i], sl, g, x);
@@ -312,50 +302,28 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
       cpAsync16(b_dst + swizzle(row, chunk), b_src[i] + slice * kBK, true);
     }
     sl.next(c_pad, g.kw);
-  };
-
-  int acc[Cfg::kMTiles][Cfg::kNTiles][4];
-#pragma unroll
-  for (int i = 0; i < Cfg::kMTiles; ++i)
-#pragma unroll
-    for (int j = 0; j < Cfg::kNTiles; ++j)
-#pragma unroll
-      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0;
-
-  // The residual's tile goes to shared memory with the first slice's group, so its reads overlap
-  // the depth loop and the epilogue finds it there (zeros past the last pixel).
-  uint8_t* sz = smem + Cfg::kSmem;
-  if (e.z) {
-    constexpr int kRowChunks = BN / 16;
-    for (int i = tid; i < BM * kRowChunks; i += Cfg::kThreads) {
-      const int row = i / kRowChunks, c16 = i - row * kRowChunks;
-      const int m = m0 + row, co = n0 + c16 * 16;
-      const bool ok = m < m_total && co < g.m;
-      cpAsync16(sz + row * BN + c16 * 16, ok ? e.z + static_cast<size_t>(m) * g.m + co : e.z, ok);
-    }
+    ++slice;
   }
-#pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
-    if (st < slices) load(st, st);
-    cpAsyncCommit();
-  }
-  for (int kt = 0; kt < slices; ++kt) {
-    cpAsyncWait<kStages - 2>();
-    __syncthreads();  // slice kt landed for every thread; slice kt - 1's stage is free
-    const int next = kt + kStages - 1;
-    if (next < slices) load(next % kStages, next);
-    cpAsyncCommit();
-    mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
-                                         wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
-  }
-  cpAsyncWait<0>();
-  __syncthreads();  // every warp is done with the pipeline's shared memory
+};
 
-  int* sc = reinterpret_cast<int*>(smem);
-  stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
-  __syncthreads();
+// Queues the residual's BM x BN tile at (m0, n0) into sz (zeros past the last pixel or channel).
+template <int BM, int BN, int kThreads>
+__device__ __forceinline__ void loadResidualTile(uint8_t* sz, const IgemmEpilogue& e, int m0, int n0, int m_total,
+                                                 int channels, int tid) {
+  constexpr int kRowChunks = BN / 16;
+  for (int i = tid; i < BM * kRowChunks; i += kThreads) {
+    const int row = i / kRowChunks, c16 = i - row * kRowChunks;
+    const int m = m0 + row, co = n0 + c16 * 16;
+    const bool ok = m < m_total && co < channels;
+    cpAsync16(sz + row * BN + c16 * 16, ok ? e.z + static_cast<size_t>(m) * channels + co : e.z, ok);
+  }
+}
 
-  constexpr int T = Cfg::kThreads, L = Cfg::kLdc;
+// The epilogue of the staged tile at (m0, n0) for y's type and the residual.
+template <class Cfg>
+__device__ __forceinline__ void epilogueTile(void* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
+                                             const IgemmGeometry& g, const IgemmEpilogue& e, int tid) {
+  constexpr int BM = Cfg::kBM, BN = Cfg::kBN, T = Cfg::kThreads, L = Cfg::kLdc;
   if (!e.y_int8)
     epilogueRows<false, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
   else if (e.z)
@@ -364,27 +332,205 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
     epilogueRows<true, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
 }
 
+template <class Cfg>
+__device__ __forceinline__ void zeroAcc(int (&acc)[Cfg::kMTiles][Cfg::kNTiles][4]) {
+#pragma unroll
+  for (int i = 0; i < Cfg::kMTiles; ++i)
+#pragma unroll
+    for (int j = 0; j < Cfg::kNTiles; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0;
+}
+
+__device__ __forceinline__ bool unitLayer(const IgemmGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w;
+}
+
+template <int BM, int BN, int WM, int WN, int kStages, int MINB>
+__global__ void __launch_bounds__(WM* WN * 32, MINB)
+    igemmKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
+                IgemmEpilogue e, int m_total, int n_tiles) {
+  using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
+  extern __shared__ __align__(128) uint8_t smem[];
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * BM * kBK;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp / WN, wn = warp % WN;
+  // Output-channel tiles vary fastest, so the CTAs that read the same pixels run together (L2).
+  const int m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
+  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  const int slices = g.kh * g.kw * cblocks;
+  const int c_pad = cblocks * kBK;
+  TileLoader<Cfg> ld;
+  ld.begin(m0, n0, m_total, g, w, slices * kBK, unitLayer(g), tid);
+  int acc[Cfg::kMTiles][Cfg::kNTiles][4];
+  zeroAcc<Cfg>(acc);
+  // The residual's tile goes to shared memory with the first slice's group, so its reads overlap
+  // the depth loop and the epilogue finds it there.
+  uint8_t* sz = smem + Cfg::kSmem;
+  if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz, e, m0, n0, m_total, g.m, tid);
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < slices) ld.load(sa, sb, st, g, x, c_pad, tid);
+    cpAsyncCommit();
+  }
+  for (int kt = 0; kt < slices; ++kt) {
+    cpAsyncWait<kStages - 2>();
+    __syncthreads();  // slice kt landed for every thread; slice kt - 1's stage is free
+    const int next = kt + kStages - 1;
+    if (next < slices) ld.load(sa, sb, next % kStages, g, x, c_pad, tid);
+    cpAsyncCommit();
+    mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
+                                         wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
+  }
+  cpAsyncWait<0>();
+  __syncthreads();  // every warp is done with the pipeline's shared memory
+  int* sc = reinterpret_cast<int*>(smem);
+  stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
+  __syncthreads();
+  epilogueTile<Cfg>(y, sc, sz, m0, n0, m_total, g, e, tid);
+}
+
+// The persistent form: a grid of about one wave of CTAs (igemmPersistentGrid), each walking the
+// tiles blockIdx.x, + gridDim.x, ... as one stream of slices through the same cp.async
+// pipeline, so the next tiles' first slices (and their residual tiles) load while a tile's last
+// slices compute and its epilogue runs: a CTA no longer waits a DRAM round trip at its start,
+// which on the shallow residual layers (1 to 4 slices a tile) is most of its life. The staged
+// accumulators get their own shared memory (sc) and the residual tiles a ring of kStages
+// (sz[j % kStages] for the CTA's j-th tile): the load of tile j + kStages's residual is queued
+// in an iteration after tile j's epilogue and that iteration's barrier.
+template <int BM, int BN, int WM, int WN, int kStages, int MINB>
+__global__ void __launch_bounds__(WM* WN * 32, MINB)
+    igemmPersistentKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y,
+                          IgemmGeometry g, IgemmEpilogue e, int m_total, int n_tiles, int tiles) {
+  using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
+  extern __shared__ __align__(128) uint8_t smem[];
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * BM * kBK;
+  int* sc = reinterpret_cast<int*>(smem + Cfg::kPipeBytes);
+  uint8_t* sz = smem + Cfg::kPipeBytes + Cfg::kEpiBytes;  // kStages residual tiles (with z)
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp / WN, wn = warp % WN;
+  const int step = static_cast<int>(gridDim.x);
+  const int first = static_cast<int>(blockIdx.x);
+  if (first >= tiles) return;  // the whole CTA, before any barrier
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  const int slices = g.kh * g.kw * cblocks;
+  const int c_pad = cblocks * kBK, wrow = slices * kBK;
+  const bool unit = unitLayer(g);
+  const int total = ((tiles - 1 - first) / step + 1) * slices;  // this CTA's slices, all tiles
+
+  // The loader runs kStages - 1 slices ahead of the MMAs, across tile boundaries.
+  TileLoader<Cfg> ld;
+  int ld_tile = first, ld_count = 0;  // the tile being loaded, and how many tiles before it
+  auto loadNext = [&](int stage) {
+    if (ld.slice == slices) {
+      ld_tile += step;
+      ++ld_count;
+      ld.slice = 0;
+    }
+    if (ld.slice == 0) {
+      const int m0 = (ld_tile / n_tiles) * BM, n0 = (ld_tile % n_tiles) * BN;
+      ld.begin(m0, n0, m_total, g, w, wrow, unit, tid);
+      if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz + (ld_count % kStages) * BM * BN, e, m0, n0, m_total, g.m, tid);
+    }
+    ld.load(sa, sb, stage, g, x, c_pad, tid);
+  };
+  ld.slice = slices;  // so that the first load begins tile `first`
+  ld_tile = first - step;
+  ld_count = -1;
+
+  int acc[Cfg::kMTiles][Cfg::kNTiles][4];
+  zeroAcc<Cfg>(acc);
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < total) loadNext(st);
+    cpAsyncCommit();
+  }
+  int tile = first, count = 0, kt = 0;  // the tile the MMAs are on
+  for (int it = 0; it < total; ++it) {
+    cpAsyncWait<kStages - 2>();
+    __syncthreads();  // slice it (and its tile's residual) landed; it - 1's stage, sc and the ring are free
+    const int next = it + kStages - 1;
+    if (next < total) loadNext(next % kStages);
+    cpAsyncCommit();
+    mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (it % kStages) * BM * kBK, sb + (it % kStages) * BN * kBK,
+                                         wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
+    if (++kt == slices) {  // the tile's last slice: its epilogue, while the next tiles load
+      stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
+      zeroAcc<Cfg>(acc);
+      __syncthreads();  // the staged tile is complete
+      epilogueTile<Cfg>(y, sc, sz + (count % kStages) * BM * BN, (tile / n_tiles) * BM, (tile % n_tiles) * BN,
+                        m_total, g, e, tid);
+      kt = 0;
+      tile += step;
+      ++count;
+    }
+  }
+  cpAsyncWait<0>();
+}
+
+// Over 48 KB of dynamic shared memory needs the opt-in, once per kernel and device.
+template <typename K>
+void optIn(K* kernel, size_t bytes, std::atomic<uint64_t>& opted) {
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const uint64_t bit = uint64_t{1} << (dev & 63);
+  if (!(opted.load() & bit)) {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    opted.fetch_or(bit);
+  }
+}
+
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
 void launchTile(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                 cudaStream_t s) {
   using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
   auto* kernel = igemmKernel<BM, BN, WM, WN, kStages, MINB>;
-  // Over 48 KB of dynamic shared memory needs the opt-in, once per device.
   static std::atomic<uint64_t> opted{0};
-  int dev = 0;
-  cudaGetDevice(&dev);
-  const uint64_t bit = uint64_t{1} << (dev & 63);
-  if (!(opted.load() & bit)) {
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         static_cast<int>(Cfg::kSmem + Cfg::kZBytes));
-    opted.fetch_or(bit);
-  }
+  optIn(kernel, Cfg::kSmem + Cfg::kZBytes, opted);
   const int m_total = g.n * g.oh * g.ow;
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
   const size_t smem = Cfg::kSmem + (e.z ? Cfg::kZBytes : 0);
   kernel<<<blocks, Cfg::kThreads, smem, s>>>(x, w, y, g, e, m_total, n_tiles);
 }
+
+template <int BM, int BN, int WM, int WN, int kStages, int MINB>
+struct Persistent {
+  using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
+  static_assert(Cfg::kSmem <= Cfg::kPipeBytes + Cfg::kEpiBytes, "the tiled kernel's layout overlaps what this one splits");
+  static constexpr auto kernel = igemmPersistentKernel<BM, BN, WM, WN, kStages, MINB>;
+  // The pipeline, the staged tile, and with z a ring of kStages residual tiles.
+  static size_t smem(bool z) { return Cfg::kPipeBytes + Cfg::kEpiBytes + (z ? kStages * Cfg::kZBytes : 0); }
+  static void prepare() {
+    static std::atomic<uint64_t> opted{0};
+    optIn(kernel, smem(true), opted);
+  }
+  // One wave: the CTAs every SM holds at once, at most one a tile.
+  static int grid(const IgemmGeometry& g, bool z) {
+    prepare();
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Cfg::kThreads, smem(z)) != cudaSuccess ||
+        per_sm < 1)
+      return 0;
+    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + BM - 1) / BM} * ((g.m + BN - 1) / BN);
+    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+  }
+  static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                     int grid, cudaStream_t s) {
+    const int m_total = g.n * g.oh * g.ow;
+    const int n_tiles = (g.m + BN - 1) / BN;
+    const int tiles = (m_total + BM - 1) / BM * n_tiles;
+    kernel<<<grid, Cfg::kThreads, smem(e.z != nullptr), s>>>(x, w, y, g, e, m_total, n_tiles, tiles);
+  }
+};
+using Persistent7 = Persistent<128, 64, 4, 2, 3, 2>;
+using Persistent8 = Persistent<64, 64, 2, 2, 4, 3>;
+using Persistent9 = Persistent<64, 128, 2, 4, 3, 2>;
 
 }  // namespace
 
@@ -395,8 +541,18 @@ bool igemmFits(const IgemmGeometry& g) {
          ys < (int64_t{1} << 31) && m_tiles * n_tiles < (int64_t{1} << 31) && g.kh >= 1 && g.kw >= 1;
 }
 
+int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile) {
+  if (!igemmFits(g)) return 0;
+  switch (tile) {
+    case 7: return Persistent7::grid(g, z);
+    case 8: return Persistent8::grid(g, z);
+    case 9: return Persistent9::grid(g, z);
+    default: return 0;
+  }
+}
+
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                cudaStream_t s) {
+                int grid, cudaStream_t s) {
   switch (tile) {
     case 0: return launchTile<128, 128, 2, 4, 4, 2>(x, w, y, g, e, s);
     case 1: return launchTile<128, 64, 4, 2, 4, 2>(x, w, y, g, e, s);
@@ -405,6 +561,9 @@ void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // Two stages and more CTAs an SM: for shallow (K <= 128 deep), memory-bound layers.
     case 4: return launchTile<128, 64, 4, 2, 2, 3>(x, w, y, g, e, s);
     case 5: return launchTile<64, 128, 2, 4, 2, 3>(x, w, y, g, e, s);
+    case 7: return Persistent7::launch(x, w, y, g, e, grid, s);
+    case 8: return Persistent8::launch(x, w, y, g, e, grid, s);
+    case 9: return Persistent9::launch(x, w, y, g, e, grid, s);
     default: return launchTile<64, 64, 2, 2, 2, 6>(x, w, y, g, e, s);  // 6
   }
 }

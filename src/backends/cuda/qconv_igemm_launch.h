@@ -16,7 +16,9 @@
 // 4-byte word. A streaming tile (a CTA keeping its weights resident and walking pixel tiles with
 // the next one's loads in flight; 4 warps, up to 4 CTAs an SM) ran 1.3-2.3x slower than the tiles
 // below on every residual layer of ResNet-50 (H100, ncu: 23% occupancy, latency-bound) and was
-// removed.
+// removed. The persistent tiles (7-9, written 2026-11-27, not yet run) keep that idea with the
+// tiled kernel's pipeline: a wave of 4- or 8-warp CTAs each streams its tiles' slices through one
+// cp.async pipeline, so the next tiles load during a tile's last MMAs and its epilogue.
 //
 // Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
 // the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
@@ -60,10 +62,13 @@ struct IgemmEpilogue {
 // The tile shapes the kernel is instantiated for (the tuner times each; "ig<index>" tactics).
 struct IgemmTile {
   int bm, bn;
+  bool persistent;  // a wave of CTAs walking the tiles (igemmPersistentGrid), the next ones loading
 };
-inline constexpr IgemmTile kIgemmTiles[] = {{128, 128}, {128, 64}, {64, 128}, {64, 64},
-                                            {128, 64}, {64, 128}, {64, 64}};  // 4-6: two stages, more CTAs an SM
-inline constexpr int kIgemmTileCount = 7;
+inline constexpr IgemmTile kIgemmTiles[] = {
+    {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
+    {128, 64, false},  {64, 128, false}, {64, 64, false},  // 4-6: two stages, more CTAs an SM
+    {128, 64, true},   {64, 64, true},   {64, 128, true}};  // 7-9: persistent (written, not yet run on a GPU)
+inline constexpr int kIgemmTileCount = 10;
 constexpr int kIgemmDepth = 64;  // the depth slice (bytes of one tap's channels per row)
 constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
 
@@ -84,8 +89,14 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
   return out;
 }
 
-// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g).
+// The grid of a persistent tile (kIgemmTiles[tile].persistent) for this geometry, with a residual
+// or not: one wave (occupancy x SMs), at most one CTA a tile; 0 where it does not apply. Host
+// queries and the shared-memory opt-in: call at reshape, outside stream capture.
+int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile);
+
+// y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
+// grid: igemmPersistentGrid (persistent tiles only).
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                cudaStream_t s);
+                int grid, cudaStream_t s);
 
 }  // namespace qrt::cuda::launch
