@@ -24,18 +24,10 @@ TEST(CudaStemQuantize, Skipped) { GTEST_SKIP() << "qrt was built without the CUD
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "passes/infer_shapes.h"
+#include "passes/rewrite_util.h"
 
 namespace qrt {
 namespace {
-
-ir::Value* addConstant(ir::Graph& g, const std::string& name, HostTensor t) {
-  ir::Value* v = g.addValue(name);
-  v->dtype = t.dtype();
-  v->dims = t.dims();
-  v->has_shape = true;
-  v->constant = std::move(t);
-  return v;
-}
 
 HostTensor scalar(DataType t, double v) {
   HostTensor s(t, {});
@@ -64,8 +56,8 @@ StemGraph stemGraph(float scale, bool second_reader) {
   g.inputs.push_back(x);
   HostTensor w(DataType::kHalf, {16, 3, 7, 7});
   for (int64_t i = 0; i < w.numel(); ++i) w.as<uint16_t>()[i] = floatToHalf(0.01f * static_cast<float>(i % 7 - 3));
-  ir::Value* wv = addConstant(g, "w", std::move(w));
-  ir::Value* b = addConstant(g, "b", HostTensor(DataType::kHalf, {16}));
+  ir::Value* wv = passes::rw::addConstant(g, "w", std::move(w));
+  ir::Value* b = passes::rw::addConstant(g, "b", HostTensor(DataType::kHalf, {16}));
   ir::Value* y = g.addValue("y");
   s.conv = g.addNode("FusedConv", "stem", {x, wv, b}, {y});
   s.conv->domain = kQrtDomain;
@@ -77,8 +69,8 @@ StemGraph stemGraph(float scale, bool second_reader) {
   s.conv->attrs[cuda::kAttrXNchw] = ir::Attribute::Int(1);
   s.conv->attrs[cuda::kAttrXCast] = ir::Attribute::Int(1);
   ir::Value* q = g.addValue("q");
-  s.pool = g.addNode("MaxPoolQuantize", "pool", {y, addConstant(g, "s", scalar(DataType::kFloat, scale)),
-                                                 addConstant(g, "zp", scalar(DataType::kInt8, 3))},
+  s.pool = g.addNode("MaxPoolQuantize", "pool", {y, passes::rw::addConstant(g, "s", scalar(DataType::kFloat, scale)),
+                                                 passes::rw::addConstant(g, "zp", scalar(DataType::kInt8, 3))},
                      {q});
   s.pool->domain = kQrtDomain;
   s.pool->backend = "cuda";

@@ -14,16 +14,6 @@ namespace qrt::passes {
 
 namespace {
 
-bool scalarConstant(const ir::Value* v) { return v && v->isConstant() && v->constant->numel() == 1; }
-
-// Q is monotone non-decreasing only for a positive scale: a negative one reverses the order (the
-// max of the quantized values is then the quantized min), so such a Q is left where it is.
-bool positiveFloatScalar(const ir::Value* v) {
-  if (!scalarConstant(v) || v->dtype != DataType::kFloat) return false;
-  const float s = v->constant->as<float>()[0];
-  return s > 0.0f && s <= std::numeric_limits<float>::max();
-}
-
 // The QuantizeLinear that is `pool`'s only reader, when the pair is one these passes rewrite: a
 // MaxPool with one output (no Indices), not a graph output, read by a per-tensor Q (constant
 // positive fp32 scale, constant zero point) to int8/uint8; else nullptr.
@@ -34,7 +24,9 @@ ir::Node* quantizeOfPool(ir::Node* pool) {
   ir::Node* q = pooled->consumers[0];
   if (q->op_type != "QuantizeLinear" || !q->domain.empty() || q->inputs[0] != pooled || q->outputs.size() != 1)
     return nullptr;
-  if (!q->hasInput(1) || !positiveFloatScalar(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2])))
+  // A negative scale reverses the order (the max of the quantized values is the quantized min).
+  if (!q->hasInput(1) || !rw::positiveScaleConstant(q->inputs[1]) ||
+      (q->hasInput(2) && !rw::singleElementConstant(q->inputs[2])))
     return nullptr;
   const DataType qt = q->outputs[0]->dtype;
   return qt == DataType::kInt8 || qt == DataType::kUInt8 ? q : nullptr;
@@ -84,7 +76,9 @@ Status quantizeAfterMaxPool(ir::Graph& g, const std::vector<std::string>& quanti
     if (n->op_type == "QuantizeLinear" && n->domain.empty() && names.count(n->name)) quantizes.push_back(n.get());
   for (ir::Node* q : quantizes) {
     if (!q->hasInput(0) || q->outputs.size() != 1 || !q->outputs[0]) continue;
-    if (!q->hasInput(1) || !positiveFloatScalar(q->inputs[1]) || (q->hasInput(2) && !scalarConstant(q->inputs[2]))) continue;
+    if (!q->hasInput(1) || !rw::positiveScaleConstant(q->inputs[1]) ||
+        (q->hasInput(2) && !rw::singleElementConstant(q->inputs[2])))
+      continue;
     ir::Value* y = q->outputs[0];
     if (y->is_graph_output || y->consumers.size() != 1) continue;
     ir::Node* pool = y->consumers[0];

@@ -63,6 +63,14 @@ std::optional<double> scalarConstant(const ir::Value* v) {
   return v->constant->getDouble(0);
 }
 
+bool singleElementConstant(const ir::Value* v) { return v && v->isConstant() && v->constant->numel() == 1; }
+
+bool positiveScaleConstant(const ir::Value* v) {
+  if (!singleElementConstant(v) || v->dtype != DataType::kFloat) return false;
+  const float s = v->constant->as<float>()[0];
+  return s > 0.0f && s <= std::numeric_limits<float>::max();
+}
+
 std::optional<std::vector<double>> perChannelConstant(const ir::Value* v, const Dims& target, size_t axis,
                                                      int64_t channels) {
   if (!v || !v->isConstant() || !isFloatType(v->dtype) || channels <= 0 || axis >= target.size()) return std::nullopt;

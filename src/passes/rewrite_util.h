@@ -43,6 +43,11 @@ ir::Value* addConstant(ir::Graph& g, const std::string& base, HostTensor t);
 
 // The value of a float constant with exactly one element (any rank), else nullopt.
 std::optional<double> scalarConstant(const ir::Value* v);
+// Whether v is a constant with exactly one element (any dtype, any rank).
+bool singleElementConstant(const ir::Value* v);
+// Whether v is a one-element fp32 constant, positive and finite: a QuantizeLinear scale under
+// which Q is monotone non-decreasing (so it commutes with max).
+bool positiveScaleConstant(const ir::Value* v);
 // The values of a constant that, broadcast against a tensor of dims `target`, varies only along
 // `axis` (all its other dims are 1) and does not enlarge `target`: `channels` values (one
 // repeated when the constant has a single element). nullopt when v is not such a constant or

@@ -9,7 +9,6 @@
 // max (passes/quantize_before_maxpool.h), and both forms quantize the same fp16 values. The
 // stem writes a quarter of the bytes and the pool reads a quarter (ResNet-50 at batch 256:
 // 411 MB of fp16 against 103 MB of int8). QRT_CUDA_STEM_QUANTIZE=off keeps MaxPoolQuantize.
-#include <limits>
 #include <set>
 
 #include "backends/cuda/cuda_kernel.h"
@@ -23,14 +22,6 @@ namespace qrt::cuda {
 
 namespace {
 
-bool scalarConstant(const ir::Value* v) { return v && v->isConstant() && v->constant->numel() == 1; }
-
-bool positiveScale(const ir::Value* v) {
-  if (!scalarConstant(v) || v->dtype != DataType::kFloat) return false;
-  const float s = v->constant->as<float>()[0];
-  return s > 0.0f && s <= std::numeric_limits<float>::max();
-}
-
 // The MaxPoolQuantize that is the stem `n`'s only reader, where the rewrite applies; else null.
 ir::Node* poolOfStem(const ir::Node& n) {
   if (n.op_type != "FusedConv" || n.domain != kQrtDomain || n.backend != "cuda" || n.attrInt(kAttrXNchw, 0) != 1)
@@ -40,8 +31,8 @@ ir::Node* poolOfStem(const ir::Node& n) {
   if (y->dtype != DataType::kHalf || y->is_graph_output || y->consumers.size() != 1) return nullptr;
   ir::Node* pool = y->consumers[0];
   if (pool->op_type != "MaxPoolQuantize" || pool->domain != kQrtDomain || pool->inputs[0] != y ||
-      pool->outputs.size() != 1 || !positiveScale(pool->hasInput(1) ? pool->inputs[1] : nullptr) ||
-      (pool->hasInput(2) && !scalarConstant(pool->inputs[2])))
+      pool->outputs.size() != 1 || !passes::rw::positiveScaleConstant(pool->hasInput(1) ? pool->inputs[1] : nullptr) ||
+      (pool->hasInput(2) && !passes::rw::singleElementConstant(pool->inputs[2])))
     return nullptr;
   const DataType q = pool->outputs[0]->dtype;
   return q == DataType::kInt8 || q == DataType::kUInt8 ? pool : nullptr;
