@@ -136,6 +136,9 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
   QIgemmKernel k(node, dev, std::move(a), act, nullptr);
   double best = 0;
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
+    // QRT_CUDA_IGEMM_PERSISTENT=off: the tuner leaves the persistent tiles out (comparisons, and
+    // a switch should they misbehave on a GPU: they are timed, not checked, at build time).
+    if (launch::kIgemmTiles[t].persistent && envIs("QRT_CUDA_IGEMM_PERSISTENT", "off")) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
     Status st = timeOwnQConv(node, dev, k, name, time, &t_us);
