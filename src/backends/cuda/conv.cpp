@@ -26,7 +26,8 @@
 // Pointwise on cuBLASLt (2-D, 1x1, stride 1, unpadded, group 1, channels-last, fp32/fp16, ReLU or
 // no activation): y[P, M] = x[P, C] . W[M, C]^T as one GEMM whose epilogue adds the bias and the
 // residual (C = z, beta 1) and applies ReLU, where the stored tactic is "lt:..." (a cuBLASLt
-// algorithm that beat cuDNN's plans at build time: ltConvCandidate). cuDNN's fused plan for
+// algorithm that beat cuDNN's plans at build time and agreed with cuDNN's heuristic plan on scratch
+// data: ltConvCandidate). cuDNN's fused plan for
 // ResNet-50's layer1 conv3 + residual reads and writes at 66% of an H100's bandwidth.
 // QRT_CUDA_CONV_LT=off never takes it, =on makes it win the timing where it applies (tests).
 //
@@ -50,6 +51,8 @@
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/lt_gemm.h"
 #include "backends/cuda/stem_conv_launch.h"
+#include "backends/cuda/tactic_timer.h"
+#include "core/half.h"
 #include "core/logging.h"
 #include "ops/nn_params.h"
 #include "ops/op.h"
@@ -839,6 +842,49 @@ Status ltConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer
     }
   }
   if (!found) return unsupported(who, ": no cuBLASLt algorithm ran");
+  // The fastest must compute what cuDNN's heuristic plan computes on the same scratch data (as
+  // the tuner checks every cuDNN plan): the path relies on cuBLASLt applying ReLU after beta C.
+  LtTactic best;
+  if (!LtTactic::parse(*tactic, &best)) return internalError(who, ": unreadable cuBLASLt tactic ", *tactic);
+  conv->forceLt(best);
+  QRT_RETURN_IF_ERROR(k->reshape(in, out));
+  QRT_RETURN_IF_ERROR(k->run(rin, rout, ws.get()));
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> ref, createConv(node, dev));  // no tactic yet: the heuristic's plan
+  QRT_RETURN_IF_ERROR(ref->reshape(in, out));
+  std::vector<TensorView> rref = rout;
+  DeviceBuffer y_ref, ws_ref;
+  QRT_RETURN_IF_ERROR(y_ref.reserve(rout[0].bytes(), who));
+  QRT_RETURN_IF_ERROR(ws_ref.reserve(ref->workspaceBytes(), who));
+  rref[0].data = y_ref.get();
+  QRT_RETURN_IF_ERROR(ref->run(rin, rref, ws_ref.get()));
+  const size_t elem = dataTypeSize(rout[0].dtype);
+  std::vector<uint8_t> got, want;
+  if (!sampleOutput(dev, rout[0].data, rout[0].numel(), elem, &got) ||
+      !sampleOutput(dev, rref[0].data, rref[0].numel(), elem, &want) || got.size() != want.size())
+    return internalError(who, ": reading the cuBLASLt candidate's output back");
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size() / elem; ++i) {
+    float a, b;
+    if (elem == 2) {
+      uint16_t ha, hb;
+      std::memcpy(&ha, got.data() + i * 2, 2);
+      std::memcpy(&hb, want.data() + i * 2, 2);
+      a = halfToFloat(ha);
+      b = halfToFloat(hb);
+    } else {
+      std::memcpy(&a, got.data() + i * 4, 4);
+      std::memcpy(&b, want.data() + i * 4, 4);
+    }
+    if (!std::isfinite(a)) return unsupported(who, ": the cuBLASLt path wrote a non-finite value on scratch data");
+    num += (double(a) - b) * (double(a) - b);
+    den += double(b) * b;
+  }
+  const double tol = rout[0].dtype == DataType::kFloat && !dev->allow_tf32 ? 1e-4 : 1e-2;
+  if (num > tol * tol * std::max(den, 1e-30)) {
+    logWarning(who, ": the cuBLASLt path disagrees with cuDNN on scratch data (relative error ",
+               std::sqrt(num / std::max(den, 1e-30)), "); not a candidate");
+    return unsupported(who, ": the cuBLASLt path disagrees with cuDNN");
+  }
   return Status::Ok();
 }
 
