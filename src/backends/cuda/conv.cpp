@@ -862,27 +862,11 @@ Status ltConvCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer
   if (!sampleOutput(dev, rout[0].data, rout[0].numel(), elem, &got) ||
       !sampleOutput(dev, rref[0].data, rref[0].numel(), elem, &want) || got.size() != want.size())
     return internalError(who, ": reading the cuBLASLt candidate's output back");
-  double num = 0, den = 0;
-  for (size_t i = 0; i < got.size() / elem; ++i) {
-    float a, b;
-    if (elem == 2) {
-      uint16_t ha, hb;
-      std::memcpy(&ha, got.data() + i * 2, 2);
-      std::memcpy(&hb, want.data() + i * 2, 2);
-      a = halfToFloat(ha);
-      b = halfToFloat(hb);
-    } else {
-      std::memcpy(&a, got.data() + i * 4, 4);
-      std::memcpy(&b, want.data() + i * 4, 4);
-    }
-    if (!std::isfinite(a)) return unsupported(who, ": the cuBLASLt path wrote a non-finite value on scratch data");
-    num += (double(a) - b) * (double(a) - b);
-    den += double(b) * b;
-  }
+  const double err = sampledRelativeError(got, want, elem == 2);
   const double tol = rout[0].dtype == DataType::kFloat && !dev->allow_tf32 ? 1e-4 : 1e-2;
-  if (num > tol * tol * std::max(den, 1e-30)) {
-    logWarning(who, ": the cuBLASLt path disagrees with cuDNN on scratch data (relative error ",
-               std::sqrt(num / std::max(den, 1e-30)), "); not a candidate");
+  if (!(err <= tol)) {
+    logWarning(who, ": the cuBLASLt path disagrees with cuDNN on scratch data (relative error ", err,
+               "); not a candidate");
     return unsupported(who, ": the cuBLASLt path disagrees with cuDNN");
   }
   return Status::Ok();

@@ -3,6 +3,13 @@
 
 #include "ops/op.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "backends/cuda/tactic_timer.h"
+
 namespace qrt::cuda {
 
 OwnQConvKernel::OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
@@ -73,27 +80,77 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
   return Status::Ok();
 }
 
-Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic,
-                    const ConvTimer& time, double* us) {
+namespace {
+
+// `k` forced to `tactic` and reshaped at the node's build shapes, with scratch device data for x
+// (and z) and an output buffer: the views to run it with.
+struct OwnScratch {
+  std::vector<TensorView> in, out;
+  DeviceBuffer x, z, y;
+};
+Status ownScratch(const ir::Node& node, OwnQConvKernel& k, const std::string& tactic, DeviceContext* dev,
+                  OwnScratch* s) {
   k.force(tactic);
   const std::string who = node.describe();
+  candidateViews(node, &s->in, &s->out);
+  if (s->in.empty() || s->in[0].data) return unsupported(who, ": a constant input");
+  QRT_RETURN_IF_ERROR(k.reshape(s->in, s->out));
+  QRT_RETURN_IF_ERROR(s->x.reserve(s->in[0].bytes(), who));
+  QRT_RETURN_IF_ERROR(s->y.reserve(s->out[0].bytes(), who));
+  launch::fillInt8Pattern(s->x.get(), s->in[0].numel(), dev->stream);
+  s->in[0].data = s->x.get();
+  if (s->in.size() > 6 && s->in[6].dtype == DataType::kInt8 && !s->in[6].data) {
+    QRT_RETURN_IF_ERROR(s->z.reserve(s->in[6].bytes(), who));
+    launch::fillInt8Pattern(s->z.get(), s->in[6].numel(), dev->stream);
+    s->in[6].data = s->z.get();
+  }
+  s->out[0].data = s->y.get();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic,
+                    const ConvTimer& time, double* us) {
+  OwnScratch s;
+  QRT_RETURN_IF_ERROR(ownScratch(node, k, tactic, dev, &s));
+  return time([&] { return k.run(s.in, s.out, nullptr); }, us);
+}
+
+Status checkOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic) {
+  const std::string who = node.describe();
+  OwnScratch s;
+  QRT_RETURN_IF_ERROR(ownScratch(node, k, tactic, dev, &s));
+  QRT_RETURN_IF_ERROR(k.run(s.in, s.out, nullptr));
+  // The node's QConv kernel as an engine without a tactic runs it (cuDNN's plan for these kernels).
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> ref, createQConv(node, dev));
   std::vector<TensorView> in, out;
   candidateViews(node, &in, &out);
-  if (in.empty() || in[0].data) return unsupported(who, ": a constant input");
-  QRT_RETURN_IF_ERROR(k.reshape(in, out));
-  // Scratch device data for x and z (the constants were uploaded by reshape) and the output.
-  DeviceBuffer x, z, y;
-  QRT_RETURN_IF_ERROR(x.reserve(in[0].bytes(), who));
-  QRT_RETURN_IF_ERROR(y.reserve(out[0].bytes(), who));
-  launch::fillInt8Pattern(x.get(), in[0].numel(), dev->stream);
-  in[0].data = x.get();
-  if (in.size() > 6 && in[6].dtype == DataType::kInt8 && !in[6].data) {
-    QRT_RETURN_IF_ERROR(z.reserve(in[6].bytes(), who));
-    launch::fillInt8Pattern(z.get(), in[6].numel(), dev->stream);
-    in[6].data = z.get();
+  QRT_RETURN_IF_ERROR(ref->reshape(in, out));
+  std::vector<TensorView> rin = s.in, rout = s.out;
+  DeviceBuffer y_ref, ws;
+  QRT_RETURN_IF_ERROR(y_ref.reserve(rout[0].bytes(), who));
+  QRT_RETURN_IF_ERROR(ws.reserve(ref->workspaceBytes() + 256, who));
+  rout[0].data = y_ref.get();
+  QRT_RETURN_IF_ERROR(ref->run(rin, rout, ws.get()));
+  const DataType t = s.out[0].dtype;
+  const size_t elem = dataTypeSize(t);
+  std::vector<uint8_t> got, want;
+  if (!sampleOutput(dev, s.out[0].data, s.out[0].numel(), elem, &got) ||
+      !sampleOutput(dev, rout[0].data, rout[0].numel(), elem, &want) || got.size() != want.size())
+    return internalError(who, ": reading the ", tactic, " candidate's output back");
+  const size_t n = got.size() / elem;
+  if (t == DataType::kInt8) {  // within one quantization step of cuDNN's, as of the reference
+    for (size_t i = 0; i < n; ++i)
+      if (std::abs(int{static_cast<int8_t>(got[i])} - int{static_cast<int8_t>(want[i])}) > 1)
+        return unsupported(who, ": tactic ", tactic, " disagrees with cuDNN on scratch data by more than one step");
+    return Status::Ok();
   }
-  out[0].data = y.get();
-  return time([&] { return k.run(in, out, nullptr); }, us);
+  if (t != DataType::kFloat && t != DataType::kHalf) return Status::Ok();  // no own kernel writes another type
+  const double err = sampledRelativeError(got, want, t == DataType::kHalf);
+  if (!(err <= 1e-2))
+    return unsupported(who, ": tactic ", tactic, " disagrees with cuDNN on scratch data (relative error ", err, ")");
+  return Status::Ok();
 }
 
 }  // namespace qrt::cuda

@@ -70,6 +70,12 @@ class OwnQConvKernel : public CudaKernel {
 Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic,
                     const ConvTimer& time, double* us);
 
+// Runs `k` forced to `tactic` and the node's QConv kernel without a tactic (cuDNN's plan) on the
+// same scratch data: kUnsupported where an int8 output differs from cuDNN's by more than one
+// quantization step (each is within one of the reference) or a float output by more than 1e-2
+// relative, so that the tuner keeps no own kernel that computes something else.
+Status checkOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic);
+
 // createQConv's steps (conv_int8.cpp): `cudnn` (the node's cuDNN QConv kernel) as it is where the
 // node is none the own kernel computes, else an OwnQConvKernel around it.
 // - Depthwise layers (group == C == M, 2-D, channels-last, no residual; qdepthwise.cpp): tactic

@@ -9,6 +9,7 @@
 
 #include "backends/cuda/depthwise_geometry.h"
 #include "backends/cuda/own_qconv.h"
+#include "core/logging.h"
 #include "backends/cuda/qconv_igemm_launch.h"
 #include "ops/op.h"
 
@@ -150,6 +151,11 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
     }
   }
   *us = best;
+  // The fastest tile must agree with cuDNN on scratch data: the kernels are timed, and here checked.
+  if (Status c = checkOwnQConv(node, dev, k, *tactic); !c.ok()) {
+    if (c.code() == StatusCode::kUnsupported) logWarning(c.message(), "; not a candidate");
+    return c;
+  }
   return Status::Ok();
 }
 

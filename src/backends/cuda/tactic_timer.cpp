@@ -1,6 +1,11 @@
 #include "backends/cuda/tactic_timer.h"
 
+#include "core/half.h"
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 namespace qrt::cuda {
@@ -86,6 +91,28 @@ bool sampleOutput(DeviceContext* dev, const void* d, int64_t n, size_t elem, std
     return false;
   }
   return true;
+}
+
+double sampledRelativeError(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want, bool half) {
+  const size_t elem = half ? 2 : 4, n = std::min(got.size(), want.size()) / elem;
+  auto at = [&](const std::vector<uint8_t>& v, size_t i) {
+    if (!half) {
+      float f;
+      std::memcpy(&f, v.data() + i * 4, 4);
+      return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, v.data() + i * 2, 2);
+    return halfToFloat(h);
+  };
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float a = at(got, i), b = at(want, i);
+    if (!std::isfinite(a)) return std::numeric_limits<double>::infinity();
+    num += (double(a) - b) * (double(a) - b);
+    den += double(b) * b;
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
 }
 
 }  // namespace qrt::cuda

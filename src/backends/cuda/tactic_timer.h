@@ -38,4 +38,8 @@ class TacticTimer {
 // error is cleared).
 bool sampleOutput(DeviceContext* dev, const void* d, int64_t n, size_t elem, std::vector<uint8_t>* raw);
 
+// The relative L2 difference of two such samples of fp32 or fp16 elements (`half`), `got`
+// against `want`; infinity where `got` holds a non-finite value.
+double sampledRelativeError(const std::vector<uint8_t>& got, const std::vector<uint8_t>& want, bool half);
+
 }  // namespace qrt::cuda
