@@ -35,6 +35,8 @@ TEST(CudaGemmTactics, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA
 namespace qrt {
 namespace {
 
+using test::relativeL2;
+
 using test::attrInt;
 using test::randomValues;
 using test::rng;
@@ -106,16 +108,6 @@ Result<std::shared_ptr<Engine>> build(const Model& m, Target t, const std::strin
   if (t == Target::kFp16) c.setFlag(BuilderFlag::kFP16);
   if (!timing_cache.empty()) c.setTimingCachePath(timing_cache);
   return test::buildModel(m.m, t == Target::kReference ? "reference" : nullptr, c);
-}
-
-double relativeL2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(got[i])) return 1e30;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
 // Every tactic is a cuBLASLt one, chosen for its problem, and parses.

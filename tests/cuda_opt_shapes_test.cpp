@@ -25,6 +25,8 @@ TEST(CudaOptShapes, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA b
 namespace qrt {
 namespace {
 
+using test::relativeL2;
+
 using test::attrInt;
 using test::attrInts;
 using test::randomValues;
@@ -55,16 +57,6 @@ test::FloatModel model() {
   attrInt(m.node("Gemm", {"F", "W2", "B2"}, "Y"), "transB", 1);
   m.output();
   return m;
-}
-
-double relativeL2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::isnan(got[i])) return 1e30;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
 TEST(CudaOptShapes, TunedAtTheOptShapeRightAtEveryBatch) {

@@ -24,11 +24,14 @@ TEST(CudaStem, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include "backends/cuda/device_memory.h"
 #include "core/status_macros.h"
 #include "cuda_test_util.h"
+#include "test_util.h"
 #include "model_builder.h"
 #include "runtime/engine_impl.h"
 
 namespace qrt {
 namespace {
+
+using test::relativeL2;
 
 uint32_t freshSeed() { return static_cast<uint32_t>(test::rng()()); }
 
@@ -71,15 +74,6 @@ Result<std::vector<float>> runGpu(Engine& e, const test::OneNode& m) {
   for (float v : y)
     if (!(std::fabs(v) < 1e35f)) return internalError("the GPU left output elements unwritten (or NaN)");
   return y;
-}
-
-double relativeL2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
 // Builds the FP16 GPU engine, compares it with the reference on the same feeds; returns it.

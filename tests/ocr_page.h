@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qrt/qrt.h"
+#include "test_util.h"
 
 namespace qrt::test {
 
@@ -52,18 +53,6 @@ inline std::vector<float> syntheticTextPage(int64_t h, int64_t w, uint32_t seed 
   for (int c = 0; c < 3; ++c)
     for (size_t i = 0; i < grey.size(); ++i) x[c * grey.size() + i] = (grey[i] - mean[c]) / stdev[c];
   return x;
-}
-
-// ||got - want|| / ||want|| in double; infinity for a non-finite value or a size mismatch.
-inline double relativeL2(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return std::numeric_limits<double>::infinity();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
 }
 
 // Intersection over union of the two maps binarized at `threshold` (DB post-processing's 0.3);
