@@ -294,11 +294,11 @@ class ConvKernel final : public CudaKernel {
       const float s = in[4].as<const float>()[0];
       if (!(s > 0.f) || !std::isfinite(s)) return invalidArgument(who_, ": y_scale must be positive and finite");
       const bool has_zp = in.size() > 5 && in[5].data;
-      g.quant = out[0].dtype == DataType::kInt8 ? launch::StemGeometry::Quant::kInt8 : launch::StemGeometry::Quant::kUInt8;
-      g.q_scale = s;
-      g.q_zero = !has_zp ? 0.f
-                         : out[0].dtype == DataType::kInt8 ? static_cast<float>(in[5].as<const int8_t>()[0])
-                                                           : static_cast<float>(in[5].as<const uint8_t>()[0]);
+      const bool int8 = out[0].dtype == DataType::kInt8;
+      launch::setStemQuant(&g, int8, s,
+                           !has_zp ? 0.f
+                           : int8  ? static_cast<float>(in[5].as<const int8_t>()[0])
+                                   : static_cast<float>(in[5].as<const uint8_t>()[0]));
     }
     if (x[1] > 4 || w[1] != x[1] || !launch::stemConvSupported(g))
       return unsupported(who_, ": outside the stem kernel (C <= 4, M a multiple of 8, kh*kw*C <= ", launch::kStemMaxK,

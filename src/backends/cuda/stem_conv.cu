@@ -35,21 +35,29 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
 
 // Eight outputs of one pixel, channels from element e of y: the fp16 words as they are (one
 // 16-byte store), or quantized per g.quant from those fp16 values (one 8-byte store).
+// The quantization is a handful of full-rate instructions per value, as in the int8 implicit
+// GEMM's epilogue (qconv_igemm.cu): v * (1 / scale) + z, clamped to the type's range, rounded half
+// to even by adding 1.5 * 2^23 (the float's low byte is then the integer's), three byte permutes
+// per four values. The first version divided (__fdiv_rn, QuantizeLinear's exact order) and saturated
+// per value: on an H100 that made ResNet-50's stem at batch 256 1.19 ms against 0.45 ms for fp16
+// output. The product differs from the quotient by at most one ulp, so a value within one ulp of
+// a rounding midpoint can land one step away (the tests' INT8 bound); NaN lands on the low bound.
 __device__ __forceinline__ void storeEight(void* y, size_t e, uint4 h, const StemGeometry& g) {
   if (g.quant == StemGeometry::Quant::kNone) {
     *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = h;
     return;
   }
   const uint32_t w[4] = {h.x, h.y, h.z, h.w};
-  uint32_t q[2] = {0u, 0u};
+  uint32_t b[8];
 #pragma unroll
-  for (int k = 0; k < 8; ++k) {
-    const float v = __half2float(__ushort_as_half(static_cast<unsigned short>(w[k / 2] >> (16 * (k % 2)))));
-    const uint8_t b = g.quant == StemGeometry::Quant::kInt8 ? static_cast<uint8_t>(quantizeOne<int8_t>(v, g.q_scale, g.q_zero))
-                                                            : quantizeOne<uint8_t>(v, g.q_scale, g.q_zero);
-    q[k / 4] |= static_cast<uint32_t>(b) << (8 * (k % 4));
+  for (int k = 0; k < 4; ++k) {
+    const float2 v = __half22float2(*reinterpret_cast<const __half2*>(&w[k]));
+    b[2 * k] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.x, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
+    b[2 * k + 1] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.y, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
   }
-  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) = make_uint2(q[0], q[1]);
+  const uint32_t lo = __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
+  const uint32_t hi = __byte_perm(__byte_perm(b[4], b[5], 0x0040u), __byte_perm(b[6], b[7], 0x0040u), 0x5410u);
+  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) = make_uint2(lo, hi);
 }
 
 __device__ __forceinline__ float loadFloat(const float* p) { return __ldg(p); }

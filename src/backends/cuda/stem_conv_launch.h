@@ -37,12 +37,21 @@ struct StemGeometry : Conv2dShape {  // dilation 1
   // or rows = 0 for the gather kernel (NHWC input, or QRT_CUDA_STEM_KERNEL=gather).
   int rows = 0, tw = 0;
   int probe = 0;  // QRT_CUDA_STEM_PROBE (measurement only, wrong results): 1 skips input loads, 2 the mma, 4 the stores
-  // y quantized per tensor (QuantizeLinear of the fp16 results: round_half_even(v / q_scale) +
-  // q_zero, saturated) and stored int8 / uint8, for an INT8 stem whose pool then reads a quarter
-  // of the bytes (stem_quantize.cpp); kNone: fp16 y.
+  // y quantized per tensor (QuantizeLinear of the fp16 results: round_half_even(v * q_inv) +
+  // q_zero, clamped to [q_lo, q_hi]) and stored int8 / uint8, for an INT8 stem whose pool then
+  // reads a quarter of the bytes (stem_quantize.cpp); kNone: fp16 y. setStemQuant fills them.
   enum class Quant { kNone, kInt8, kUInt8 };
   Quant quant = Quant::kNone;
-  float q_scale = 1.f, q_zero = 0.f;
+  float q_inv = 1.f, q_zero = 0.f, q_lo = 0.f, q_hi = 0.f;
+};
+
+// y quantized by scale (positive, finite) and zero point z, as int8 (else uint8).
+inline void setStemQuant(StemGeometry* g, bool int8, float scale, float z) {
+  g->quant = int8 ? StemGeometry::Quant::kInt8 : StemGeometry::Quant::kUInt8;
+  g->q_inv = 1.f / scale;
+  g->q_zero = z;
+  g->q_lo = int8 ? -128.f : 0.f;
+  g->q_hi = int8 ? 127.f : 255.f;
 };
 
 constexpr int kStemMaxK = 256;  // shared memory bounds the patch: 128 + 64 rows of k_pad + 8 halves

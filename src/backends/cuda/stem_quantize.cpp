@@ -5,8 +5,10 @@
 //   FusedConv(x, w, b) -> y (fp16) -> MaxPoolQuantize(y, s, zp) -> q
 //   => FusedConv(x, w, b, -, s, zp) -> y_q (int8) -> MaxPool(y_q) -> q
 //
-// Exact: QuantizeLinear with a positive scale is monotone non-decreasing, so it commutes with
-// max (passes/quantize_before_maxpool.h), and both forms quantize the same fp16 values. The
+// The same values: QuantizeLinear with a positive scale is monotone non-decreasing, so it commutes with
+// max (passes/quantize_before_maxpool.h), and both forms quantize the same fp16 values (the stem
+// kernel multiplies by 1/scale: a value within an ulp of a rounding midpoint may land one step
+// from MaxPoolQuantize's, which divides; stem_conv.cu). The
 // stem writes a quarter of the bytes and the pool reads a quarter (ResNet-50 at batch 256:
 // 411 MB of fp16 against 103 MB of int8). QRT_CUDA_STEM_QUANTIZE=off keeps MaxPoolQuantize.
 #include <set>
