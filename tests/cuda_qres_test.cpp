@@ -113,7 +113,9 @@ Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
 
 // One block, built with `tactics`: "tuned" (the builder's timing), "heuristic" (no timing:
 // QRT_CUDA_TACTICS=heuristic), "igemm" (timing with QRT_CUDA_IGEMM=on: qrt's implicit-GEMM kernel
-// wins wherever it computes the layer, C and K multiples of 16) or "tile<t>" (no timing; the
+// wins wherever it computes the layer, C and K multiples of 16), "qlt" (timing with
+// QRT_CUDA_QCONV_LT=on: the cuBLASLt int8 path wins every 1x1 stride-1 layer with int8 output,
+// its algorithm checked against cuDNN by the tuner) or "tile<t>" (no timing; the
 // kernel with tile shape t wherever it takes the layer, for the build and the run), against the
 // reference backend.
 void checkBlock(const Block& b, const std::string& tactics) {
@@ -136,6 +138,10 @@ void checkBlock(const Block& b, const std::string& tactics) {
       test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
       return build(m, true);
     }
+    if (tactics == "qlt") {
+      test::ScopedEnv e("QRT_CUDA_QCONV_LT", "on");
+      return build(m, true);
+    }
     return build(m, true);  // "tuned", and the tile modes (their environment is set above)
   }();
   ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
@@ -148,6 +154,9 @@ void checkBlock(const Block& b, const std::string& tactics) {
                   tactic.c_str());
       const bool fits = n->inputs[1]->dims[0] % 16 == 0 && n->inputs[1]->dims[1] % 16 == 0;
       if (tactics == "igemm" && fits) EXPECT_NE(tactic.find("|ig"), std::string::npos) << n->name << ": " << tactic;
+      const Dims& w = n->inputs[1]->dims;
+      const bool pointwise = b.stride == 1 && w[2] == 1 && w[3] == 1 && n->outputs[0]->dtype == DataType::kInt8;
+      if (tactics == "qlt" && pointwise) EXPECT_NE(tactic.find("|lt:"), std::string::npos) << n->name << ": " << tactic;
     }
     adds += n->op_type == "Add" || n->op_type == "AddQuantize";
   }
@@ -208,6 +217,20 @@ TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
       {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
   };
   for (const Block& b : blocks) checkBlock(b, "igemm");
+}
+
+// The pointwise int8 layers as one cuBLASLt GEMM with QConv's epilogue in cuBLASLt's (qconv_lt.cpp):
+// per-channel alpha vector, bias, the int8 residual as C with beta = z_scale / y_scale, ReLU.
+TEST(CudaQres, PointwiseOnCublasLtWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  const Block blocks[] = {
+      {"identity 1x1 C=64, 297 pixels, relu", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
+      {"identity 1x1 C=K=256, no relu", {4, 256, 7, 7}, 256, 1, 1, false, false, true},
+      {"downsample 1x1 stride 1, C=64 -> 256 (ResNet's layer1.0)", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
+      {"plain 1x1 C=192 -> 96, relu", {2, 192, 10, 10}, 96, 1, 1, false, true, true, false},
+      {"plain 1x1 C=36 -> 20 (channels multiples of 4), no relu", {2, 36, 5, 7}, 20, 1, 1, false, false, true, false},
+  };
+  for (const Block& b : blocks) checkBlock(b, "qlt");
 }
 
 // Every tile shape of the kernel without timing: partial pixel and channel tiles, 1 to 4 slices

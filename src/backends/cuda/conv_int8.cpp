@@ -177,7 +177,10 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext*
   if (node.hasInput(6) && (node.inputs[6]->dtype != DataType::kInt8 || !node.hasInput(7)))
     return unsupported(node.describe(), ": the CUDA QConv takes an int8 residual with its scale");
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, makeKernel<QConvKernel>(node, dev, a, act));
-  if (a.group == 1) return withQIgemm(node, dev, a, act, std::move(k));  // dense layers: qconv_igemm.cpp
+  if (a.group == 1) {  // dense layers: qconv_igemm.cpp, and pointwise ones on cuBLASLt: qconv_lt.cpp
+    QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> dense, withQIgemm(node, dev, a, act, std::move(k)));
+    return withQLt(node, dev, a, act, std::move(dense));
+  }
   if (node.hasInput(6)) return k;  // qrt's depthwise kernel has no residual input
   return withQDepthwise(node, dev, a, act, std::move(k));  // depthwise layers: qdepthwise.cpp
 }

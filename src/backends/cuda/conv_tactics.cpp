@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -152,6 +153,11 @@ class Tuner {
       std::string tactic;
       double us = 0;
       Status s = candidate(node, dev_, timer, &tactic, &us);
+      // QRT_CUDA_TACTICS_LOG=1: every own candidate's outcome against the best so far (stderr).
+      if (envIs("QRT_CUDA_TACTICS_LOG", "1"))
+        std::fprintf(stderr, "[tactics] %s: %s: %s\n", who.c_str(), force,
+                     s.ok() ? strCat(tactic, " ", us, " us; best so far ", best->tactic, " ", best_us, " us").c_str()
+                            : s.message().c_str());
       if (!s.ok()) {
         cudaGetLastError();
         if (s.code() != StatusCode::kUnsupported) logWarning(s.message(), "; not a tactic");
@@ -170,6 +176,9 @@ class Tuner {
     else if (!p.z) own(qdepthwiseConvCandidate, "QRT_CUDA_DEPTHWISE");
     // The int8 implicit-GEMM kernel (qconv_igemm.cu) for dense layers, residual or not.
     if (p.dtype == DataType::kInt8) own(qconvIgemmCandidate, "QRT_CUDA_IGEMM");
+    // Pointwise int8 layers as one cuBLASLt int8 GEMM with QConv's epilogue (qconv_lt.cpp).
+    if (p.dtype == DataType::kInt8 && p.w.size() == 4 && p.w[2] == 1 && p.w[3] == 1)
+      own(qconvLtCandidate, "QRT_CUDA_QCONV_LT");
     // The stem kernel (stem_conv.cu) for few-channel FP16 layers.
     if (p.dtype == DataType::kHalf && p.x[1] <= 4) own(stemConvCandidate, "QRT_CUDA_STEM");
     // Pointwise layers as one cuBLASLt GEMM with the bias, residual and ReLU in its epilogue.

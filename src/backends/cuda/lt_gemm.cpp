@@ -56,7 +56,7 @@ bool toTactic(const cublasLtMatmulAlgo_t& algo, LtTactic* t) {
 std::string LtSpec::signature() const {
   return strCat("lt ", computeName(compute), " ", typeName(ab_type), ">", typeName(d_type), " ", trans_a ? 'T' : 'N',
                 trans_b ? 'T' : 'N', " m", m, " n", n, " k", k, " b", batch, " ld", lda, ",", ldb, ",", ldd, " s",
-                stride_a, ",", stride_b, ",", stride_d, bias ? " bias" : "", relu ? " relu" : "", c_input ? " c" : "", " al",
+                stride_a, ",", stride_b, ",", stride_d, bias ? " bias" : "", relu ? " relu" : "", c_input ? " c" : "", alpha_vector ? " av" : "", " al",
                 align_ab, ",", align_cd);
 }
 
@@ -87,6 +87,16 @@ Status LtGemm::plan(DeviceContext* dev, const LtSpec& p, const std::string& tact
     const cublasLtEpilogue_t epi = p.bias ? (p.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                                           : CUBLASLT_EPILOGUE_RELU;
     QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), who));
+  }
+  if (p.alpha_vector) {
+    // BETA_HOST also without a C of its own (beta 0 then): BETA_ZERO found no int8 algorithm on
+    // an H100 with cuBLASLt 13.1 where BETA_HOST did.
+    const cublasLtPointerMode_t pm = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST;
+    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_POINTER_MODE, &pm, sizeof(pm)), who));
+  }
+  if (p.bias && p.d_type == CUDA_R_8I) {
+    const cudaDataType_t bt = CUDA_R_32F;
+    QRT_RETURN_IF_ERROR(checkCublas(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)), who));
   }
   // Stored shapes: op(A) is m x k, so A is stored k x m when transposed.
   QRT_RETURN_IF_ERROR(createLtLayout(&a_, p.ab_type, p.trans_a ? p.k : p.m, p.trans_a ? p.m : p.k, p.lda, p.batch,

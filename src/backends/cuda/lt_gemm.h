@@ -25,6 +25,10 @@ struct LtSpec {
   bool bias = false;
   bool relu = false;     // cuBLASLt's ReLU epilogue (after the bias and beta C)
   bool c_input = false;  // beta C reads a separate C (the signature says so: algorithms differ)
+  // alpha is a device vector of m floats (one per row of D: QConv's per-channel scales), beta a
+  // host scalar (cuBLASLt's ALPHA_DEVICE_VECTOR_BETA_HOST pointer mode); with an int8 D the bias
+  // is float.
+  bool alpha_vector = false;
   uint32_t align_ab = 16, align_cd = 16;  // bytes every A/B (C/D) matrix start is a multiple of
   size_t workspace = 0;                   // bytes the kernel hands cuBLASLt
 
@@ -59,8 +63,8 @@ class LtGemm {
   const LtTactic& tactic() const { return tactic_; }
   bool fromStoredTactic() const { return stored_; }
 
-  // alpha/beta point to host values of spec.scale_type; `ws` is 256-byte aligned; c: C where it
-  // is not D (spec.c_input), of D's layout.
+  // alpha/beta point to host values of spec.scale_type (alpha to the device vector where
+  // spec.alpha_vector); `ws` is 256-byte aligned; c: C where it is not D (spec.c_input), of D's layout.
   Status run(const void* a, const void* b, void* d, const void* bias, const void* alpha, const void* beta, void* ws,
              const void* c = nullptr);
 

@@ -46,8 +46,7 @@ Status OwnQConvKernel::reshape(const std::vector<TensorView>& in, const std::vec
 
 Status OwnQConvKernel::run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) {
   if (!own_) return cudnn_->run(in, out, ws);
-  runOwn(in, out);
-  return launched();
+  return runOwn(in, out, ws);
 }
 
 Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
@@ -86,7 +85,7 @@ namespace {
 // (and z) and an output buffer: the views to run it with.
 struct OwnScratch {
   std::vector<TensorView> in, out;
-  DeviceBuffer x, z, y;
+  DeviceBuffer x, z, y, ws;
 };
 Status ownScratch(const ir::Node& node, OwnQConvKernel& k, const std::string& tactic, DeviceContext* dev,
                   OwnScratch* s) {
@@ -105,7 +104,7 @@ Status ownScratch(const ir::Node& node, OwnQConvKernel& k, const std::string& ta
     s->in[6].data = s->z.get();
   }
   s->out[0].data = s->y.get();
-  return Status::Ok();
+  return s->ws.reserve(k.workspaceBytes(), who);
 }
 
 }  // namespace
@@ -114,14 +113,14 @@ Status timeOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k,
                     const ConvTimer& time, double* us) {
   OwnScratch s;
   QRT_RETURN_IF_ERROR(ownScratch(node, k, tactic, dev, &s));
-  return time([&] { return k.run(s.in, s.out, nullptr); }, us);
+  return time([&] { return k.run(s.in, s.out, s.ws.get()); }, us);
 }
 
 Status checkOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k, const std::string& tactic) {
   const std::string who = node.describe();
   OwnScratch s;
   QRT_RETURN_IF_ERROR(ownScratch(node, k, tactic, dev, &s));
-  QRT_RETURN_IF_ERROR(k.run(s.in, s.out, nullptr));
+  QRT_RETURN_IF_ERROR(k.run(s.in, s.out, s.ws.get()));
   // The node's QConv kernel as an engine without a tactic runs it (cuDNN's plan for these kernels).
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> ref, createQConv(node, dev));
   std::vector<TensorView> in, out;

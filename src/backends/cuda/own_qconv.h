@@ -27,7 +27,7 @@ class OwnQConvKernel : public CudaKernel {
   void force(const std::string& tactic) { forced_ = tactic; }
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override;
-  size_t workspaceBytes() const override { return own_ ? 0 : cudnn_->workspaceBytes(); }
+  size_t workspaceBytes() const override { return own_ ? ownWorkspaceBytes() : cudnn_->workspaceBytes(); }
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override;
 
  protected:
@@ -35,7 +35,9 @@ class OwnQConvKernel : public CudaKernel {
   // where it does not compute them (cuDNN then runs them unless forced).
   virtual Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
                             const std::string& tactic) = 0;
-  virtual void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) = 0;
+  virtual Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) = 0;
+  // The workspace the own kernel takes at the shapes of the last reshape.
+  virtual size_t ownWorkspaceBytes() const { return 0; }
   // Whether a stored tactic (the part after "signature|") is this kernel's.
   virtual bool isMine(const std::string& tactic) const = 0;
   // Whether the kernel runs shapes the node has no tactic for.
@@ -85,6 +87,11 @@ Status checkOwnQConv(const ir::Node& node, DeviceContext* dev, OwnQConvKernel& k
 //   without a tactic. QRT_CUDA_IGEMM.
 Result<std::unique_ptr<Kernel>> withQDepthwise(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
                                                const EpilogueActivation& act, std::unique_ptr<Kernel> cudnn);
+// - Pointwise layers (1x1, stride 1, unpadded, int8 output; qconv_lt.cpp): one cuBLASLt int8 GEMM
+//   with QConv's epilogue in cuBLASLt's, tactics "lt:..." (LtTactic), around the dense path's
+//   kernel. QRT_CUDA_QCONV_LT.
+Result<std::unique_ptr<Kernel>> withQLt(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
+                                        const EpilogueActivation& act, std::unique_ptr<Kernel> next);
 Result<std::unique_ptr<Kernel>> withQIgemm(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
                                            const EpilogueActivation& act, std::unique_ptr<Kernel> cudnn);
 
@@ -95,5 +102,7 @@ Status qdepthwiseConvCandidate(const ir::Node& node, DeviceContext* dev, const C
                                double* us);
 Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                            double* us);
+Status qconvLtCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
+                        double* us);
 
 }  // namespace qrt::cuda

@@ -37,11 +37,12 @@ class QIgemmKernel final : public OwnQConvKernel {
   bool byDefault() const override { return false; }
   bool writesHalf() const override { return true; }
 
-  void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+  Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     launch::IgemmEpilogue e = epi_;
     e.z = has_z_ ? in[6].as<const int8_t>() : nullptr;
     launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_, grid_,
                        stream());
+    return launched();
   }
 
   Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,

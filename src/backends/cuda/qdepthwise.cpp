@@ -25,9 +25,10 @@ class QDepthwiseKernel final : public OwnQConvKernel {
   // Shapes without a tactic: the depthwise kernel (QRT_CUDA_CONV=graph keeps cuDNN there, as in FP16).
   bool byDefault() const override { return !envIs("QRT_CUDA_CONV", "graph"); }
 
-  void runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
+  Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     launch::depthwiseConvInt8(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), wq_.as<int32_t>(),
                               out[0].data, geom_, epi_, stream());
+    return launched();
   }
 
   Status reshapeOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out,
