@@ -52,6 +52,18 @@ if(QRT_HAVE_CUDA)
   file(GLOB QRT_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/backends/cuda/*.cpp
        ${CMAKE_SOURCE_DIR}/src/backends/cuda/*.cu)
   target_sources(qrt PRIVATE ${QRT_CUDA_SOURCES})
+  # Kernels on Hopper's arch-specific instructions (wgmma): compiled for sm_90a alone, in their own
+  # object library (an sm_90a cubin beside qrt's sm_90 one would leave the choice to the loader);
+  # the host code launches them on compute capability 9.0 only.
+  file(GLOB QRT_CUDA_SM90A_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/backends/cuda/sm90a/*.cu)
+  add_library(qrt_sm90a OBJECT ${QRT_CUDA_SM90A_SOURCES})
+  set_target_properties(qrt_sm90a PROPERTIES CUDA_ARCHITECTURES OFF CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON
+                                             POSITION_INDEPENDENT_CODE ON)
+  target_compile_options(qrt_sm90a PRIVATE --generate-code=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr
+                                           -Xcompiler=-Wall)
+  target_include_directories(qrt_sm90a PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include
+                                               ${CUDAToolkit_INCLUDE_DIRS})
+  target_sources(qrt PRIVATE $<TARGET_OBJECTS:qrt_sm90a>)
   # QRT_HAVE_CUDA is public so tools and tests can reach the backend's CUDA-free helpers
   # (backends/cuda/device_memory.h); no CUDA header reaches include/qrt.
   target_compile_definitions(qrt PUBLIC QRT_HAVE_CUDA=1)

@@ -113,7 +113,8 @@ Result<std::shared_ptr<Engine>> build(const Model& m, bool gpu) {
 
 // One block, built with `tactics`: "tuned" (the builder's timing), "heuristic" (no timing:
 // QRT_CUDA_TACTICS=heuristic), "igemm" (timing with QRT_CUDA_IGEMM=on: qrt's implicit-GEMM kernel
-// wins wherever it computes the layer, C and K multiples of 16), "qlt" (timing with
+// wins wherever it computes the layer, C and K multiples of 16), "wgmma" (the same with only the
+// wgmma tiles timed: QRT_CUDA_IGEMM_WGMMA=only; Hopper), "qlt" (timing with
 // QRT_CUDA_QCONV_LT=on: the cuBLASLt int8 path wins every 1x1 stride-1 layer with int8 output,
 // its algorithm checked against cuDNN by the tuner) or "tile<t>" (no timing; the
 // kernel with tile shape t wherever it takes the layer, for the build and the run), against the
@@ -138,6 +139,11 @@ void checkBlock(const Block& b, const std::string& tactics) {
       test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
       return build(m, true);
     }
+    if (tactics == "wgmma") {
+      test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
+      test::ScopedEnv only("QRT_CUDA_IGEMM_WGMMA", "only");
+      return build(m, true);
+    }
     if (tactics == "qlt") {
       test::ScopedEnv e("QRT_CUDA_QCONV_LT", "on");
       return build(m, true);
@@ -154,6 +160,11 @@ void checkBlock(const Block& b, const std::string& tactics) {
                   tactic.c_str());
       const bool fits = n->inputs[1]->dims[0] % 16 == 0 && n->inputs[1]->dims[1] % 16 == 0;
       if (tactics == "igemm" && fits) EXPECT_NE(tactic.find("|ig"), std::string::npos) << n->name << ": " << tactic;
+      if (tactics == "wgmma" && fits) {
+        const size_t at = tactic.find("|ig1");
+        EXPECT_TRUE(at != std::string::npos && at + 5 == tactic.size() && tactic[at + 4] >= '0' && tactic[at + 4] <= '3')
+            << n->name << ": " << tactic << " (a wgmma tile, ig10..ig13, expected)";
+      }
       const Dims& w = n->inputs[1]->dims;
       const bool pointwise = b.stride == 1 && w[2] == 1 && w[3] == 1 && n->outputs[0]->dtype == DataType::kInt8;
       if (tactics == "qlt" && pointwise) EXPECT_NE(tactic.find("|lt:"), std::string::npos) << n->name << ": " << tactic;
@@ -217,6 +228,28 @@ TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
       {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
   };
   for (const Block& b : blocks) checkBlock(b, "igemm");
+}
+
+// The wgmma tiles of the implicit GEMM (sm90a/qconv_wgmma.cu; compute capability 9.0), chosen by
+// the tuner among themselves and checked by it against cuDNN, then against the reference backend:
+// 1 to 9 slices, 1x1 and 3x3, strides, partial pixel and channel tiles, residual or not, ReLU or
+// Clip, int8 or float out.
+TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major * 10 + prop.minor != qrt::cuda::launch::kIgemmWgmmaSm)
+    GTEST_SKIP() << "the wgmma tiles run on compute capability 9.0; this GPU is " << prop.major << "." << prop.minor;
+  const Block blocks[] = {
+      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
+      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
+      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
+      {"plain 1x1 C=192 -> 96 (partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true, true, false},
+      {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false},
+      {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
+      {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false},
+  };
+  for (const Block& b : blocks) checkBlock(b, "wgmma");
 }
 
 // The pointwise int8 layers as one cuBLASLt GEMM with QConv's epilogue in cuBLASLt's (qconv_lt.cpp):

@@ -21,9 +21,13 @@ constexpr char kPrefix[] = "ig";
 
 // The tile index of an "ig<tile>" tactic, or -1.
 int tileOf(const std::string& tactic) {
-  if (tactic.size() != 3 || tactic.compare(0, 2, kPrefix) != 0) return -1;
-  const int t = tactic[2] - '0';
-  return t >= 0 && t < launch::kIgemmTileCount ? t : -1;
+  if (tactic.size() < 3 || tactic.size() > 4 || tactic.compare(0, 2, kPrefix) != 0) return -1;
+  int t = 0;
+  for (size_t i = 2; i < tactic.size(); ++i) {
+    if (tactic[i] < '0' || tactic[i] > '9') return -1;
+    t = t * 10 + (tactic[i] - '0');
+  }
+  return t < launch::kIgemmTileCount ? t : -1;
 }
 
 class QIgemmKernel final : public OwnQConvKernel {
@@ -106,6 +110,8 @@ class QIgemmKernel final : public OwnQConvKernel {
     const char* forced = std::getenv("QRT_CUDA_IGEMM_TILE");
     if (tile_ < 0 && forced) tile_ = tileOf(std::string(kPrefix) + forced);
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
+    if (launch::kIgemmTiles[tile_].wgmma && dev_->sm != launch::kIgemmWgmmaSm)
+      return unsupported(who_, ": the wgmma tile ", tile_, " runs on compute capability 9.0 only");
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {
       grid_ = launch::igemmPersistentGrid(g, has_z_, tile_);
@@ -141,6 +147,11 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
     // QRT_CUDA_IGEMM_PERSISTENT=off: the tuner leaves the persistent tiles out (comparisons, and
     // a switch should they misbehave on a GPU: they are timed, not checked, at build time).
     if (launch::kIgemmTiles[t].persistent && envIs("QRT_CUDA_IGEMM_PERSISTENT", "off")) continue;
+    // QRT_CUDA_IGEMM_WGMMA=off: the wgmma tiles stay out (they only run on compute capability 9.0);
+    // =only: only they are timed (tests).
+    if (launch::kIgemmTiles[t].wgmma && (dev->sm != launch::kIgemmWgmmaSm || envIs("QRT_CUDA_IGEMM_WGMMA", "off")))
+      continue;
+    if (!launch::kIgemmTiles[t].wgmma && envIs("QRT_CUDA_IGEMM_WGMMA", "only")) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
     Status st = timeOwnQConv(node, dev, k, name, time, &t_us);
@@ -151,6 +162,7 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
       *tactic = name;
     }
   }
+  if (tactic->empty()) return unsupported(node.describe(), ": no implicit-GEMM tile was timed");
   *us = best;
   // The fastest tile must agree with cuDNN on scratch data: the kernels are timed, and here checked.
   if (Status c = checkOwnQConv(node, dev, k, *tactic); !c.ok()) {

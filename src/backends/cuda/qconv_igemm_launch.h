@@ -16,14 +16,15 @@
 // 4-byte word. A streaming tile (a CTA keeping its weights resident and walking pixel tiles with
 // the next one's loads in flight; 4 warps, up to 4 CTAs an SM) ran 1.3-2.3x slower than the tiles
 // below on every residual layer of ResNet-50 (H100, ncu: 23% occupancy, latency-bound) and was
-// removed. The persistent tiles (7-9, written 2026-11-27, not yet run) keep that idea with the
+// removed. The persistent tiles (7-9) keep that idea with the
 // tiled kernel's pipeline: a wave of 4- or 8-warp CTAs each streams its tiles' slices through one
 // cp.async pipeline, so the next tiles load during a tile's last MMAs and its epilogue.
 //
 // Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
 // the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
 // them at ~1.6 TB/s, and reach ~0.5 POPS on compute-bound 3x3 layers where cuDNN's int8 plans reach
-// ~1.3: wgmma with TMA (sm_90a) is the next step there. The tuner keeps whichever is faster.
+// ~1.3. The wgmma tiles (10-13, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
+// Hopper's warpgroup MMA. The tuner keeps whichever is faster.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -63,12 +64,17 @@ struct IgemmEpilogue {
 struct IgemmTile {
   int bm, bn;
   bool persistent;  // a wave of CTAs walking the tiles (igemmPersistentGrid), the next ones loading
+  bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
     {128, 64, false},  {64, 128, false}, {64, 64, false},  // 4-6: two stages, more CTAs an SM
-    {128, 64, true},   {64, 64, true},   {64, 128, true}};  // 7-9: persistent (written, not yet run on a GPU)
-inline constexpr int kIgemmTileCount = 10;
+    {128, 64, true},   {64, 64, true},   {64, 128, true},  // 7-9: persistent
+    // 10-13: wgmma (written 2026-11-28, not yet run on a GPU)
+    {128, 128, false, true}, {128, 64, false, true}, {64, 128, false, true}, {64, 64, false, true}};
+inline constexpr int kIgemmTileCount = 14;
+// The compute capability (10 * major + minor) the wgmma tiles run on.
+constexpr int kIgemmWgmmaSm = 90;
 constexpr int kIgemmDepth = 64;  // the depth slice (bytes of one tap's channels per row)
 constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
 
@@ -94,8 +100,12 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
 // queries and the shared-memory opt-in: call at reshape, outside stream capture.
 int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile);
 
+// The wgmma tiles (10-13), called by qconvIgemm; compiled for sm_90a only.
+void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
+                cudaStream_t s);
+
 // y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
-// grid: igemmPersistentGrid (persistent tiles only).
+// grid: igemmPersistentGrid (persistent tiles only); a wgmma tile on compute capability 9.0 only.
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
                 int grid, cudaStream_t s);
 

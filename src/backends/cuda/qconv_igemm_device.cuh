@@ -1,0 +1,363 @@
+// Device code the int8 implicit-GEMM kernels share (qconv_igemm.cu: the mma.sync kernels;
+// sm90a/qconv_wgmma.cu: the wgmma kernel): the 64-byte swizzled slice layout and its cp.async
+// loaders, the staged int32 tile and QConv's epilogue. See qconv_igemm_launch.h for the scheme.
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include <atomic>
+
+#include "backends/cuda/qconv_igemm_launch.h"
+
+namespace qrt::cuda::launch::igemm_detail {
+
+
+constexpr int kBK = kIgemmDepth;  // bytes of a row of a slice: 4 chunks of 16
+
+__device__ __forceinline__ void cpAsync16(void* smem, const void* gmem, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int bytes = valid ? 16 : 0;  // 0: nothing is read, the 16 bytes are zero-filled
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrixX4(uint32_t* r, const void* p) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+
+__device__ __forceinline__ void mmaS8(int* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Byte offset of 16-byte chunk `chunk` (0..3) of row `row` in a slice of 64-byte rows. The XOR
+// puts the 8 rows an ldmatrix phase reads (same logical chunk) in 8 distinct 16-byte bank groups.
+__device__ __forceinline__ int swizzle(int row, int chunk) { return row * kBK + ((chunk ^ ((row >> 1) & 3)) << 4); }
+
+// Float output: the reference's epilogue for one accumulator (reference/qops_common.h:
+// apply/applyResidual), rounding for rounding: __fmul_rn/__fadd_rn keep nvcc from contracting.
+__device__ __forceinline__ float exactValue(int acc, float mult, float bias, int zq, const IgemmEpilogue& e) {
+  float v = __fadd_rn(__fmul_rn(static_cast<float>(acc), mult), bias);
+  if (e.z) v = __fadd_rn(v, __fmul_rn(e.z_scale, static_cast<float>(zq)));
+  if (e.act == QAct::kRelu) v = v < 0.f ? 0.f : v;
+  else if (e.act == QAct::kClip) v = v < e.lo ? e.lo : (v > e.hi ? e.hi : v);
+  return v;
+}
+
+// Int8 output, constants folded by 1/y_scale (IgemmEpilogue): two FMAs, one clamp (the activation
+// and the saturation), round half to even; kZ: with the residual. It is most of the instructions
+// of the memory-bound layers (ncu on an H100, ResNet-50's layer1 conv3: 70% of those executed),
+// so every step is one instruction on the FP32/integer pipes:
+//   acc -> float: I2FP (full rate on sm_90; I2F.S8 for bytes runs on the slow conversion pipe);
+//   z byte j -> int32: a byte permute whose selector sign-extends (signedByte), then I2FP;
+//   round: v + 1.5 * 2^23 rounds v to an integer, half to even (as __float2int_rn), and for v in
+//     [-128, 127] the float's low byte is that integer's two's complement low byte (2^22 is a
+//     multiple of 256); three byte permutes pack four of them.
+// The same value as clipping, rounding, then saturating: the bounds -128 and 127 are integers.
+template <int J>
+__device__ __forceinline__ int signedByte(unsigned w) {  // byte J of w, sign-extended (PTX prmt, msb of a nibble)
+  constexpr unsigned kSel = J | (8u | J) << 4 | (8u | J) << 8 | (8u | J) << 12;
+  unsigned r;
+  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(r) : "r"(w), "n"(kSel));
+  return static_cast<int>(r);
+}
+__device__ __forceinline__ int signedByte(unsigned w, int j) {
+  return j == 0 ? signedByte<0>(w) : j == 1 ? signedByte<1>(w) : j == 2 ? signedByte<2>(w) : signedByte<3>(w);
+}
+template <bool kZ>
+__device__ __forceinline__ unsigned foldedWord(int4 a, const float (&mv)[4], const float (&bv)[4], unsigned zw,
+                                               const IgemmEpilogue& e) {
+  const int av[4] = {a.x, a.y, a.z, a.w};
+  unsigned b[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    float v = fmaf(static_cast<float>(av[j]), mv[j], bv[j]);
+    if (kZ) v = fmaf(static_cast<float>(signedByte(zw, j)), e.z_scale, v);
+    v = fminf(fmaxf(v, e.qlo), e.qhi);
+    b[j] = __float_as_uint(__fadd_rn(v, 12582912.f));
+  }
+  return __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
+}
+
+// BM x BN tile, WM x WN warps, kStages-deep cp.async pipeline; MINB: CTAs an SM must hold
+// (__launch_bounds__; caps registers so that shallow memory-bound layers keep more loads in flight).
+// A thread's output pixel (row of the A operand): its input window's corner and the offset of its
+// image plus the thread's 16-byte chunk; ok false past the last pixel.
+struct PixelRow {
+  int ih0, iw0, off;
+  bool ok;
+};
+// unit: a 1x1 layer of stride 1 without padding, whose pixel m is row m of x (no divisions).
+__device__ __forceinline__ PixelRow pixelRow(int m, int m_total, const IgemmGeometry& g, int chunk, bool unit) {
+  PixelRow p;
+  p.ok = m < m_total;
+  const int mm = p.ok ? m : 0;
+  if (unit) {
+    p.ih0 = p.iw0 = 0;
+    p.off = mm * g.c + chunk * 16;
+    return p;
+  }
+  const int ox = mm % g.ow;
+  const int t = mm / g.ow;
+  const int oy = t % g.oh;
+  const int nb = t / g.oh;
+  p.ih0 = oy * g.sh - g.ph;
+  p.iw0 = ox * g.sw - g.pw;
+  p.off = nb * g.h * g.w * g.c + chunk * 16;
+  return p;
+}
+
+// A slice of the depth: its tap (fr, fs) and first channel. The loaders walk the slices in order
+// (next), without the two divisions a slice index would take (ncu: on a 3x3 layer they cost more
+// instructions than the slice's MMAs).
+struct SliceAt {
+  int fr = 0, fs = 0, c0 = 0;
+  __device__ __forceinline__ void next(int c_pad, int kw) {
+    c0 += kBK;
+    if (c0 == c_pad) {
+      c0 = 0;
+      if (++fs == kw) {
+        fs = 0;
+        ++fr;
+      }
+    }
+  }
+};
+
+// Queues a thread's 16-byte chunk of pixel row `row` of a slice into `buf` (zero fill for padding
+// pixels, channels past C and rows past the last pixel).
+__device__ __forceinline__ void loadPixelChunk(uint8_t* buf, int row, int chunk, const PixelRow& p, const SliceAt& sl,
+                                               const IgemmGeometry& g, const int8_t* x) {
+  const int ih = p.ih0 + sl.fr * g.dh, iw = p.iw0 + sl.fs * g.dw;
+  const bool ok = p.ok && static_cast<unsigned>(ih) < static_cast<unsigned>(g.h) &&
+                  static_cast<unsigned>(iw) < static_cast<unsigned>(g.w) && sl.c0 + chunk * 16 < g.c;
+  cpAsync16(buf + swizzle(row, chunk), ok ? x + p.off + (ih * g.w + iw) * g.c + sl.c0 : x, ok);
+}
+
+// One 64-deep slice of a warp's MT x NT m16n8 tiles: rows a_row0.. of the pixel slice a_s,
+// channels b_row0.. of the weight slice b_s (both 64-byte swizzled rows).
+template <int MT, int NT>
+__device__ __forceinline__ void mmaSlice(int (&acc)[MT][NT][4], const uint8_t* a_s, const uint8_t* b_s, int a_row0,
+                                         int b_row0, int lane) {
+#pragma unroll
+  for (int ks = 0; ks < 2; ++ks) {  // two 32-deep MMA steps a slice
+    uint32_t af[MT][4], bf[NT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      // x4: rows 0-15 of the m-tile, chunk 2ks (lanes 0-15) and 2ks+1 (lanes 16-31): a0..a3.
+      const int row = a_row0 + mt * 16 + (lane & 15);
+      ldmatrixX4(af[mt], a_s + swizzle(row, ks * 2 + (lane >> 4)));
+    }
+#pragma unroll
+    for (int np = 0; np < NT / 2; ++np) {
+      // x4: channels 0-7 (chunks 2ks, 2ks+1) then 8-15: b0, b1 of two n-tiles.
+      const int row = b_row0 + np * 16 + (lane & 7) + ((lane >> 4) << 3);
+      uint32_t r[4];
+      ldmatrixX4(r, b_s + swizzle(row, ks * 2 + ((lane >> 3) & 1)));
+      bf[2 * np][0] = r[0];
+      bf[2 * np][1] = r[1];
+      bf[2 * np + 1][0] = r[2];
+      bf[2 * np + 1][1] = r[3];
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) mmaS8(acc[mt][nt], af[mt], bf[nt][0], bf[nt][1]);
+  }
+}
+
+// Writes a warp's accumulators (m16n8 tile (mt, nt) holds rows lane/4 (+8), columns 2 (lane%4)
+// (+1)) into an int32 tile with row pitch ldc, from row0 / col0.
+template <int MT, int NT>
+__device__ __forceinline__ void stageAcc(int* sc, int ldc, int row0, int col0, const int (&acc)[MT][NT][4], int lane) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const int row = row0 + mt * 16 + (lane >> 2);
+      const int col = col0 + nt * 8 + (lane & 3) * 2;
+      *reinterpret_cast<int2*>(sc + row * ldc + col) = make_int2(acc[mt][nt][0], acc[mt][nt][1]);
+      *reinterpret_cast<int2*>(sc + (row + 8) * ldc + col) = make_int2(acc[mt][nt][2], acc[mt][nt][3]);
+    }
+}
+
+// QConv's float epilogue for four channels of one pixel (element o of y): fp32 or fp16 y.
+__device__ __forceinline__ void storeFourFloat(void* y, size_t o, int4 a, const float (&mv)[4], const float (&bv)[4],
+                                               unsigned zw, const IgemmEpilogue& e) {
+  const int av[4] = {a.x, a.y, a.z, a.w};
+  float v[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) v[j] = exactValue(av[j], mv[j], bv[j], static_cast<int8_t>((zw >> (8 * j)) & 0xFFu), e);
+  if (e.y_half) {  // four halves, one 8-byte store
+    const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
+    uint2 packed;
+    packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+    *reinterpret_cast<uint2*>(static_cast<__half*>(y) + o) = packed;
+  } else {
+    *reinterpret_cast<float4*>(static_cast<float*>(y) + o) = make_float4(v[0], v[1], v[2], v[3]);
+  }
+}
+
+// The per-channel constants of four channels from c.
+__device__ __forceinline__ void loadFour(const float* p, int c, float (&v)[4]) {
+  const float4 f = *reinterpret_cast<const float4*>(p + c);
+  v[0] = f.x;
+  v[1] = f.y;
+  v[2] = f.z;
+  v[3] = f.w;
+}
+
+// The epilogue of a BM x BN tile staged in shared memory (sc, int32, row pitch LDC; sz, the
+// residual's int8 tile): four channels a thread, the same four for every row it takes, so a warp
+// covers 128 bytes of a row of int8 y (and of z), one coalesced line. kInt8: int8 y (foldedWord),
+// else float (storeFourFloat, which reads z where e.z is set); kZ: int8 y with the residual.
+// The rows are walked by pointer steps.
+template <bool kInt8, bool kZ, int BM, int BN, int kThreads, int LDC>
+__device__ __forceinline__ void epilogueRows(void* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
+                                             int channels, const IgemmEpilogue& e, int tid) {
+  constexpr int kVecs = BN / 4, kStep = kThreads / kVecs;
+  const int cv = tid % kVecs;
+  const int co = n0 + cv * 4;
+  if (co >= channels) return;
+  float mv[4], bv[4];
+  loadFour(e.mult, co, mv);
+  loadFour(e.bias, co, bv);
+  const int rows = min(BM, m_total - m0);  // the tile's pixels
+  int row = tid / kVecs;
+  const int* a_ptr = sc + row * LDC + cv * 4;
+  const uint8_t* z_ptr = sz + row * BN + cv * 4;
+  size_t o = static_cast<size_t>(m0 + row) * channels + co;
+  const size_t o_step = static_cast<size_t>(kStep) * channels;
+  for (; row < rows; row += kStep, a_ptr += kStep * LDC, z_ptr += kStep * BN, o += o_step) {
+    const bool with_z = kInt8 ? kZ : e.z != nullptr;
+    const unsigned zw = with_z ? *reinterpret_cast<const unsigned*>(z_ptr) : 0u;
+    const int4 a = *reinterpret_cast<const int4*>(a_ptr);
+    if (kInt8)
+      *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) = foldedWord<kZ>(a, mv, bv, zw, e);
+    else
+      storeFourFloat(y, o, a, mv, bv, zw, e);
+  }
+}
+
+template <int BM, int BN, int WM, int WN, int kStages, int MINB>
+struct IgemmConfig {
+  static constexpr int kBM = BM, kBN = BN;
+  static constexpr int kThreads = WM * WN * 32;
+  static constexpr int kWarpM = BM / WM, kWarpN = BN / WN;
+  static constexpr int kMTiles = kWarpM / 16, kNTiles = kWarpN / 8;
+  static constexpr int kAChunks = BM * 4 / kThreads, kBChunks = BN * 4 / kThreads;  // 16-byte loads a thread a slice
+  static constexpr int kLdc = BN + 8;  // int32 row pitch of the staged tile (64-bit stores conflict-free)
+  static constexpr size_t kPipeBytes = static_cast<size_t>(kStages) * (BM + BN) * kBK;
+  static constexpr size_t kEpiBytes = static_cast<size_t>(BM) * kLdc * 4;
+  static constexpr size_t kSmem = kPipeBytes > kEpiBytes ? kPipeBytes : kEpiBytes;
+  static constexpr size_t kZBytes = static_cast<size_t>(BM) * BN;  // the residual's tile, after kSmem
+  static_assert(kMTiles >= 1 && kNTiles % 2 == 0, "warp tile: 16 rows by 16 columns at least");
+  static_assert(kAChunks >= 1 && kBChunks >= 1 && BM * 4 % kThreads == 0 && BN * 4 % kThreads == 0, "loader split");
+  static_assert(kThreads % (BN / 4) == 0, "epilogue: a thread keeps its channels");
+};
+
+// A CTA's loads of one output tile's slices: its threads' pixel rows (A) and channel rows (B),
+// set by begin() for the tile at (m0, n0), and the next slice to load (walked in order).
+template <class Cfg>
+struct TileLoader {
+  static constexpr int BM = Cfg::kBM, BN = Cfg::kBN;
+  PixelRow a_rows[Cfg::kAChunks];
+  const int8_t* b_src[Cfg::kBChunks];
+  SliceAt sl;
+  int slice = 0;
+
+  __device__ __forceinline__ void begin(int m0, int n0, int m_total, const IgemmGeometry& g, const int8_t* w, int wrow,
+                                        bool unit, int tid) {
+    const int chunk = tid & 3;
+#pragma unroll
+    for (int i = 0; i < Cfg::kAChunks; ++i)
+      a_rows[i] = pixelRow(m0 + (tid >> 2) + i * (Cfg::kThreads / 4), m_total, g, chunk, unit);
+#pragma unroll
+    for (int i = 0; i < Cfg::kBChunks; ++i) {
+      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      b_src[i] = w + static_cast<size_t>(n0 + row) * wrow + chunk * 16;
+    }
+    sl = SliceAt{};
+    slice = 0;
+  }
+  // Queues the next slice into pipeline stage `stage` (sa, sb: the stages' bases).
+  __device__ __forceinline__ void load(uint8_t* sa, uint8_t* sb, int stage, const IgemmGeometry& g, const int8_t* x,
+                                       int c_pad, int tid) {
+    const int chunk = tid & 3;
+#pragma unroll
+    for (int i = 0; i < Cfg::kAChunks; ++i)
+      loadPixelChunk(sa + stage * BM * kBK, (tid >> 2) + i * (Cfg::kThreads / 4), chunk, a_rows[i], sl, g, x);
+    uint8_t* b_dst = sb + stage * BN * kBK;
+#pragma unroll
+    for (int i = 0; i < Cfg::kBChunks; ++i) {
+      const int row = (tid >> 2) + i * (Cfg::kThreads / 4);
+      cpAsync16(b_dst + swizzle(row, chunk), b_src[i] + slice * kBK, true);
+    }
+    sl.next(c_pad, g.kw);
+    ++slice;
+  }
+};
+
+// Queues the residual's BM x BN tile at (m0, n0) into sz (zeros past the last pixel or channel).
+template <int BM, int BN, int kThreads>
+__device__ __forceinline__ void loadResidualTile(uint8_t* sz, const IgemmEpilogue& e, int m0, int n0, int m_total,
+                                                 int channels, int tid) {
+  constexpr int kRowChunks = BN / 16;
+  for (int i = tid; i < BM * kRowChunks; i += kThreads) {
+    const int row = i / kRowChunks, c16 = i - row * kRowChunks;
+    const int m = m0 + row, co = n0 + c16 * 16;
+    const bool ok = m < m_total && co < channels;
+    cpAsync16(sz + row * BN + c16 * 16, ok ? e.z + static_cast<size_t>(m) * channels + co : e.z, ok);
+  }
+}
+
+// The epilogue of the staged tile at (m0, n0) for y's type and the residual.
+template <class Cfg>
+__device__ __forceinline__ void epilogueTile(void* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
+                                             const IgemmGeometry& g, const IgemmEpilogue& e, int tid) {
+  constexpr int BM = Cfg::kBM, BN = Cfg::kBN, T = Cfg::kThreads, L = Cfg::kLdc;
+  if (!e.y_int8)
+    epilogueRows<false, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+  else if (e.z)
+    epilogueRows<true, true, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+  else
+    epilogueRows<true, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+}
+
+template <class Cfg>
+__device__ __forceinline__ void zeroAcc(int (&acc)[Cfg::kMTiles][Cfg::kNTiles][4]) {
+#pragma unroll
+  for (int i = 0; i < Cfg::kMTiles; ++i)
+#pragma unroll
+    for (int j = 0; j < Cfg::kNTiles; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0;
+}
+
+__device__ __forceinline__ bool unitLayer(const IgemmGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w;
+}
+
+// Over 48 KB of dynamic shared memory needs the opt-in, once per kernel and device.
+template <typename K>
+void optIn(K* kernel, size_t bytes, std::atomic<uint64_t>& opted) {
+  int dev = 0;
+  cudaGetDevice(&dev);
+  const uint64_t bit = uint64_t{1} << (dev & 63);
+  if (!(opted.load() & bit)) {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    opted.fetch_or(bit);
+  }
+}
+
+}  // namespace qrt::cuda::launch::igemm_detail

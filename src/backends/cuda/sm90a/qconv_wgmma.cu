@@ -1,0 +1,189 @@
+// qrt's INT8 implicit-GEMM convolution on Hopper's warpgroup MMA (wgmma, sm_90a): the tiles
+// "ig10".."ig13" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
+// (qconv_igemm_device.cuh): the same cp.async pipeline of 64-deep slices, the same staged int32
+// tile and epilogue. Why: on an H100 the mma.sync kernel reaches ~0.5 POPS on compute-bound 3x3
+// layers and issues most of its instructions on memory-bound ones; one wgmma computes a 64 x BN x
+// 32 product from shared memory with no ldmatrix and no per-warp fragments, so the main loop
+// issues a few instructions a slice.
+//
+// The loaders' slice layout is already the layout wgmma reads: rows (pixels for A, output channels
+// for B) of 64 bytes of depth, K-major, with 16-byte chunk c of row r at r * 64 + ((c ^ ((r >> 1) &
+// 3)) << 4) (swizzle()): that is the 64-byte swizzle mode (address bits 4-5 XOR bits 7-8), with
+// 8-row core-matrix groups 512 bytes apart. The two 32-deep steps of a slice start 32 bytes apart
+// within the swizzle atom (the hardware swizzles the address it computes, so the tiles must start
+// on 512-byte boundaries: the kernel aligns its shared memory to 1024).
+//
+// A CTA of BM / 64 warpgroups computes a BM x BN tile: warpgroup g the rows 64g.., all BN columns.
+// The accumulator layout of wgmma (warp w of the group: rows 16w + lane / 4 (+ 8), columns 8j + 2
+// (lane % 4) (+ 1) of n-tile j) is mma.sync m16n8's, so the staging into the int32 tile is the
+// same. Per slice: wait for the slice's cp.async group, fence the generic-proxy writes for the
+// async proxy wgmma reads through, barrier, queue the next slice, two wgmmas, commit, wait.
+//
+// Compiled for sm_90a only (cmake/cuda.cmake: its own object library); qconvWgmma is launched only
+// on compute capability 9.0 (qconv_igemm.cpp checks). Written 2026-11-28 without a GPU: the tuner
+// checks the chosen tile against cuDNN before keeping it (checkOwnQConv), and
+// CudaQres.EveryImplicitGemmTile runs every tile against the reference backend.
+#include "backends/cuda/qconv_igemm_device.cuh"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+using namespace igemm_detail;
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QRT_WGMMA_ON 1
+#endif
+
+// The descriptor of a K-major tile of 64-byte swizzled rows from `p` (a 512-byte boundary, or 32
+// bytes past one for a slice's second step): start address / 16 in bits 0-13, the leading byte
+// offset (unused by swizzled K-major tiles: 1) in bits 16-29, the stride byte offset (8 rows x 64
+// bytes = 512, between 8-row core-matrix groups) / 16 in bits 32-45, base offset 0, and swizzle
+// mode 2 (64 bytes) in bits 62-63.
+__device__ __forceinline__ uint64_t smemDesc(const void* p) {
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  return static_cast<uint64_t>((a & 0x3FFFFu) >> 4) | (uint64_t{1} << 16) | (uint64_t{512 >> 4} << 32) |
+         (uint64_t{2} << 62);
+}
+
+#ifdef QRT_WGMMA_ON
+__device__ __forceinline__ void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmmaWaitAll() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// cp.async writes shared memory through the generic proxy; wgmma reads it through the async one.
+__device__ __forceinline__ void fenceProxyAsync() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// Keeps the compiler from moving accumulator reads or writes across a wgmma wait.
+template <int R>
+__device__ __forceinline__ void fenceRegs(int (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+r"(d[i])::"memory");
+}
+
+// D[64 x 64] += A[64 x 32] . B[64 x 32]^T, int8 in, int32 D (the warpgroup's 32 registers a thread).
+__device__ __forceinline__ void wgmma64(int (&d)[32], uint64_t a, uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+      : "l"(a), "l"(b), "r"(1));
+}
+
+// D[64 x 128] += A[64 x 32] . B[128 x 32]^T, int8 in, int32 D (the warpgroup's 64 registers a thread).
+__device__ __forceinline__ void wgmma128(int (&d)[64], uint64_t a, uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+      : "l"(a), "l"(b), "r"(1));
+}
+
+template <int BN>
+__device__ __forceinline__ void wgmmaStep(int (&d)[BN / 2], uint64_t a, uint64_t b) {
+  if constexpr (BN == 128)
+    wgmma128(d, a, b);
+  else
+    wgmma64(d, a, b);
+}
+#endif
+
+// Writes the warp's accumulators (wgmma's layout, see the file comment) into the int32 tile.
+template <int BN>
+__device__ __forceinline__ void stageWgmmaAcc(int* sc, int ldc, int row0, const int (&d)[BN / 2], int lane) {
+  const int row = row0 + (lane >> 2);
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int col = j * 8 + (lane & 3) * 2;
+    *reinterpret_cast<int2*>(sc + row * ldc + col) = make_int2(d[4 * j], d[4 * j + 1]);
+    *reinterpret_cast<int2*>(sc + (row + 8) * ldc + col) = make_int2(d[4 * j + 2], d[4 * j + 3]);
+  }
+}
+
+template <int BM, int BN, int kStages, int MINB>
+struct WgmmaTile {
+  using Cfg = IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>;  // a warp per 16 rows, as the loaders split them
+  static_assert(BM % 64 == 0 && (BN == 64 || BN == 128), "warpgroups of 64 rows; n64 or n128");
+  static constexpr size_t kAlign = 1024;  // the dynamic shared memory is aligned to this in the kernel
+  static size_t smem(bool z) { return Cfg::kSmem + (z ? Cfg::kZBytes : 0) + kAlign; }
+};
+
+template <int BM, int BN, int kStages, int MINB>
+__global__ void __launch_bounds__(BM / 16 * 32, MINB)
+    wgmmaKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
+                IgemmEpilogue e, int m_total, int n_tiles) {
+#ifdef QRT_WGMMA_ON
+  using T = WgmmaTile<BM, BN, kStages, MINB>;
+  using Cfg = typename T::Cfg;
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + ((T::kAlign - (raw & (T::kAlign - 1))) & (T::kAlign - 1));
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * BM * kBK;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const int m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
+  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  const int slices = g.kh * g.kw * cblocks;
+  const int c_pad = cblocks * kBK;
+  TileLoader<Cfg> ld;
+  ld.begin(m0, n0, m_total, g, w, slices * kBK, unitLayer(g), tid);
+  int acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+  uint8_t* sz = smem + Cfg::kSmem;
+  if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz, e, m0, n0, m_total, g.m, tid);
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < slices) ld.load(sa, sb, st, g, x, c_pad, tid);
+    cpAsyncCommit();
+  }
+  for (int kt = 0; kt < slices; ++kt) {
+    cpAsyncWait<kStages - 2>();
+    fenceProxyAsync();
+    __syncthreads();  // slice kt landed for every thread; slice kt - 1's stage is free (its wgmmas waited)
+    const int next = kt + kStages - 1;
+    if (next < slices) ld.load(sa, sb, next % kStages, g, x, c_pad, tid);
+    cpAsyncCommit();
+    const uint8_t* a_s = sa + (kt % kStages) * BM * kBK + wg * 64 * kBK;
+    const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
+    wgmmaFence();
+    wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
+    wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
+    wgmmaCommit();
+    wgmmaWaitAll();
+    fenceRegs(acc);
+  }
+  cpAsyncWait<0>();
+  __syncthreads();  // every warpgroup is done with the pipeline's shared memory
+  int* sc = reinterpret_cast<int*>(smem);
+  stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane);
+  __syncthreads();
+  epilogueTile<Cfg>(y, sc, sz, m0, n0, m_total, g, e, tid);
+#endif
+}
+
+template <int BM, int BN, int kStages, int MINB>
+void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                 cudaStream_t s) {
+  using T = WgmmaTile<BM, BN, kStages, MINB>;
+  auto* kernel = wgmmaKernel<BM, BN, kStages, MINB>;
+  static std::atomic<uint64_t> opted{0};
+  optIn(kernel, T::smem(true), opted);
+  const int m_total = g.n * g.oh * g.ow;
+  const int n_tiles = (g.m + BN - 1) / BN;
+  const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
+  kernel<<<blocks, T::Cfg::kThreads, T::smem(e.z != nullptr), s>>>(x, w, y, g, e, m_total, n_tiles);
+}
+
+}  // namespace
+
+void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
+                cudaStream_t s) {
+  switch (tile) {
+    case 10: return launchWgmma<128, 128, 4, 2>(x, w, y, g, e, s);
+    case 11: return launchWgmma<128, 64, 4, 2>(x, w, y, g, e, s);
+    case 12: return launchWgmma<64, 128, 4, 2>(x, w, y, g, e, s);
+    default: return launchWgmma<64, 64, 4, 3>(x, w, y, g, e, s);  // 13
+  }
+}
+
+}  // namespace qrt::cuda::launch
