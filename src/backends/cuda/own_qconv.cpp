@@ -79,6 +79,16 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
   return Status::Ok();
 }
 
+Status OwnQConvKernel::uploadFolded(DeviceBuffer* mult, DeviceBuffer* bias) const {
+  std::vector<float> m(mult_host_), b(bias_host_);
+  for (size_t c = 0; c < m.size(); ++c) {
+    m[c] /= y_scale_;
+    b[c] /= y_scale_;
+  }
+  QRT_RETURN_IF_ERROR(mult->upload(m.data(), m.size() * 4, who_));
+  return bias->upload(b.data(), b.size() * 4, who_);
+}
+
 namespace {
 
 // `k` forced to `tactic` and reshaped at the node's build shapes, with scratch device data for x

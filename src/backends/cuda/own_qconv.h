@@ -12,6 +12,8 @@
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
+#include "backends/cuda/cuda_kernel.h"
+#include "backends/cuda/cuda_util.h"
 #include "backends/cuda/device_memory.h"
 #include "ops/nn_params.h"
 
@@ -49,6 +51,9 @@ class OwnQConvKernel : public CudaKernel {
   // weights, bias and scales; mult_[c] = x_scale * w_scale[c] (as the reference forms it) and
   // bias_ uploaded (and kept on the host in mult_host_, bias_host_); y_scale_, qact_ and y_int8_ set.
   Status prepareEpilogue(const std::vector<TensorView>& in, const std::vector<TensorView>& out, int64_t channels);
+  // After prepareEpilogue: mult_host_ and bias_host_ divided by y_scale_ (the int8 epilogues'
+  // folded constants), uploaded into `mult` and `bias`.
+  Status uploadFolded(DeviceBuffer* mult, DeviceBuffer* bias) const;
 
   WindowAttrs attrs_;
   EpilogueActivation act_;
@@ -66,6 +71,25 @@ class OwnQConvKernel : public CudaKernel {
   std::string forced_;
   bool own_ = false;
 };
+
+// The own kernel K (constructed as OwnQConvKernel) around `next` for a dense (group 1) node; `next`
+// itself for a grouped one.
+template <class K>
+Result<std::unique_ptr<Kernel>> aroundDense(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
+                                            const EpilogueActivation& act, std::unique_ptr<Kernel> next) {
+  if (attrs.group != 1) return next;
+  return makeKernel<K>(node, dev, attrs, act, std::move(next));
+}
+
+// The dense own kernel K alone, for the tuner: kUnsupported where `env` is "off" or the node is grouped.
+template <class K>
+Result<std::unique_ptr<K>> denseCandidateKernel(const ir::Node& node, DeviceContext* dev, const char* env) {
+  if (envIs(env, "off")) return unsupported(node.describe(), ": ", env, "=off");
+  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
+  if (a.group != 1) return unsupported(node.describe(), ": a grouped convolution");
+  QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
+  return std::make_unique<K>(node, dev, std::move(a), act, nullptr);
+}
 
 // Times `k` (forced to `tactic`) for the tuner at the node's build shapes: scratch device data for
 // x (and z), the constants as reshape uploads them. kUnsupported where it does not apply.

@@ -85,13 +85,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     epi_.mult = mult_.as<float>();
     epi_.bias = bias_.as<float>();
     if (y_int8_) {  // the int8 epilogue's constants, divided by y_scale (qconv_igemm_launch.h)
-      std::vector<float> mult(mult_host_), bias(bias_host_);
-      for (size_t c = 0; c < mult.size(); ++c) {
-        mult[c] /= y_scale_;
-        bias[c] /= y_scale_;
-      }
-      QRT_RETURN_IF_ERROR(mult_folded_.upload(mult.data(), mult.size() * 4, who_));
-      QRT_RETURN_IF_ERROR(bias_folded_.upload(bias.data(), bias.size() * 4, who_));
+      QRT_RETURN_IF_ERROR(uploadFolded(&mult_folded_, &bias_folded_));
       epi_.mult = mult_folded_.as<float>();
       epi_.bias = bias_folded_.as<float>();
       epi_.z_scale /= y_scale_;
@@ -131,17 +125,13 @@ class QIgemmKernel final : public OwnQConvKernel {
 
 Result<std::unique_ptr<Kernel>> withQIgemm(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
                                            const EpilogueActivation& act, std::unique_ptr<Kernel> cudnn) {
-  if (attrs.group != 1) return cudnn;
-  return makeKernel<QIgemmKernel>(node, dev, attrs, act, std::move(cudnn));
+  return aroundDense<QIgemmKernel>(node, dev, attrs, act, std::move(cudnn));
 }
 
 Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                            double* us) {
-  if (envIs("QRT_CUDA_IGEMM", "off")) return unsupported(node.describe(), ": QRT_CUDA_IGEMM=off");
-  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
-  if (a.group != 1) return unsupported(node.describe(), ": a grouped convolution");
-  QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
-  QIgemmKernel k(node, dev, std::move(a), act, nullptr);
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<QIgemmKernel> kp, denseCandidateKernel<QIgemmKernel>(node, dev, "QRT_CUDA_IGEMM"));
+  QIgemmKernel& k = *kp;
   double best = 0;
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
     // QRT_CUDA_IGEMM_PERSISTENT=off: the tuner leaves the persistent tiles out (comparisons, and

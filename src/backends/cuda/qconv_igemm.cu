@@ -22,40 +22,17 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   uint8_t* sb = smem + kStages * BM * kBK;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp / WN, wn = warp % WN;
-  // Output-channel tiles vary fastest, so the CTAs that read the same pixels run together (L2).
-  const int m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
-  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
-  const int cblocks = (g.c + kBK - 1) / kBK;
-  const int slices = g.kh * g.kw * cblocks;
-  const int c_pad = cblocks * kBK;
   TileLoader<Cfg> ld;
-  ld.begin(m0, n0, m_total, g, w, slices * kBK, unitLayer(g), tid);
+  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, smem + Cfg::kSmem, x, w, g, e, m_total, n_tiles, tid);
   int acc[Cfg::kMTiles][Cfg::kNTiles][4];
   zeroAcc<Cfg>(acc);
-  // The residual's tile goes to shared memory with the first slice's group, so its reads overlap
-  // the depth loop and the epilogue finds it there.
-  uint8_t* sz = smem + Cfg::kSmem;
-  if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz, e, m0, n0, m_total, g.m, tid);
-#pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
-    if (st < slices) ld.load(sa, sb, st, g, x, c_pad, tid);
-    cpAsyncCommit();
-  }
-  for (int kt = 0; kt < slices; ++kt) {
-    cpAsyncWait<kStages - 2>();
-    __syncthreads();  // slice kt landed for every thread; slice kt - 1's stage is free
-    const int next = kt + kStages - 1;
-    if (next < slices) ld.load(sa, sb, next % kStages, g, x, c_pad, tid);
-    cpAsyncCommit();
+  for (int kt = 0; kt < t.slices; ++kt) {
+    nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, g, x, tid, [] {});
     mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
                                          wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
   }
-  cpAsyncWait<0>();
-  __syncthreads();  // every warp is done with the pipeline's shared memory
-  int* sc = reinterpret_cast<int*>(smem);
-  stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
-  __syncthreads();
-  epilogueTile<Cfg>(y, sc, sz, m0, n0, m_total, g, e, tid);
+  finishTile<Cfg>(y, smem, smem + Cfg::kSmem, t, m_total, g, e, tid,
+                  [&](int* sc) { stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane); });
 }
 
 // The persistent form: a grid of about one wave of CTAs (igemmPersistentGrid), each walking the

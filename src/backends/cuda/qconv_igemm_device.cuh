@@ -348,6 +348,63 @@ __device__ __forceinline__ bool unitLayer(const IgemmGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w;
 }
 
+// A tiled kernel's CTA (output-channel tiles vary fastest, so the CTAs that read the same pixels
+// run together, L2): its tile at (m0, n0) and the depth's slices of 64 channels of one tap.
+struct TileAt {
+  int m0, n0, slices, c_pad;
+};
+
+// Starts a tiled kernel's CTA: the loader begun, the residual's tile queued into sz with the first
+// slice's group (its reads overlap the depth loop; the epilogue finds it there), and the first
+// kStages - 1 slices queued, a cp.async group each.
+template <class Cfg, int kStages>
+__device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, uint8_t* sb, uint8_t* sz,
+                                            const int8_t* x, const int8_t* w, const IgemmGeometry& g,
+                                            const IgemmEpilogue& e, int m_total, int n_tiles, int tid) {
+  TileAt t;
+  t.m0 = static_cast<int>(blockIdx.x / n_tiles) * Cfg::kBM;
+  t.n0 = static_cast<int>(blockIdx.x % n_tiles) * Cfg::kBN;
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  t.slices = g.kh * g.kw * cblocks;
+  t.c_pad = cblocks * kBK;
+  ld.begin(t.m0, t.n0, m_total, g, w, t.slices * kBK, unitLayer(g), tid);
+  if (e.z) loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads>(sz, e, t.m0, t.n0, m_total, g.m, tid);
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < t.slices) ld.load(sa, sb, st, g, x, t.c_pad, tid);
+    cpAsyncCommit();
+  }
+  return t;
+}
+
+// The depth loop's step before slice kt's MMAs: waits for its group, then (after `landed`, which
+// the wgmma kernel uses to fence for the async proxy) a barrier (slice kt landed for every thread,
+// slice kt - 1's stage is free), then queues slice kt + kStages - 1.
+template <class Cfg, int kStages, class Landed>
+__device__ __forceinline__ void nextSlice(TileLoader<Cfg>& ld, uint8_t* sa, uint8_t* sb, int kt, const TileAt& t,
+                                          const IgemmGeometry& g, const int8_t* x, int tid, Landed landed) {
+  cpAsyncWait<kStages - 2>();
+  landed();
+  __syncthreads();
+  const int next = kt + kStages - 1;
+  if (next < t.slices) ld.load(sa, sb, next % kStages, g, x, t.c_pad, tid);
+  cpAsyncCommit();
+}
+
+// Ends a tiled kernel's CTA once its depth loop is done: `stage(sc)` writes the accumulators into
+// the int32 tile at the start of shared memory (the pipeline's, free once every warp is past the
+// barrier), then the epilogue of the tile with the residual's tile in sz.
+template <class Cfg, class Stage>
+__device__ __forceinline__ void finishTile(void* y, uint8_t* smem, const uint8_t* sz, const TileAt& t, int m_total,
+                                           const IgemmGeometry& g, const IgemmEpilogue& e, int tid, Stage stage) {
+  cpAsyncWait<0>();
+  __syncthreads();  // every warp is done with the pipeline's shared memory
+  int* sc = reinterpret_cast<int*>(smem);
+  stage(sc);
+  __syncthreads();
+  epilogueTile<Cfg>(y, sc, sz, t.m0, t.n0, m_total, g, e, tid);
+}
+
 // Over 48 KB of dynamic shared memory needs the opt-in, once per kernel and device.
 template <typename K>
 void optIn(K* kernel, size_t bytes, std::atomic<uint64_t>& opted) {

@@ -86,13 +86,7 @@ class QLtConvKernel final : public OwnQConvKernel {
       if (!(zs > 0.f)) return invalidArgument(who_, ": z_scale must be positive");
       beta_ = zs / y_scale_;
     }
-    std::vector<float> mult(mult_host_), bias(bias_host_);
-    for (size_t c = 0; c < mult.size(); ++c) {
-      mult[c] /= y_scale_;
-      bias[c] /= y_scale_;
-    }
-    QRT_RETURN_IF_ERROR(mult_folded_.upload(mult.data(), mult.size() * 4, who_));
-    QRT_RETURN_IF_ERROR(bias_folded_.upload(bias.data(), bias.size() * 4, who_));
+    QRT_RETURN_IF_ERROR(uploadFolded(&mult_folded_, &bias_folded_));
     QRT_RETURN_IF_ERROR(w_.upload(in[1].data, static_cast<size_t>(w[0] * w[1]), who_));  // [M][C], as stored
     LtSpec p;
     p.ab_type = p.d_type = CUDA_R_8I;
@@ -132,17 +126,13 @@ class QLtConvKernel final : public OwnQConvKernel {
 
 Result<std::unique_ptr<Kernel>> withQLt(const ir::Node& node, DeviceContext* dev, const WindowAttrs& attrs,
                                         const EpilogueActivation& act, std::unique_ptr<Kernel> next) {
-  if (attrs.group != 1) return next;
-  return makeKernel<QLtConvKernel>(node, dev, attrs, act, std::move(next));
+  return aroundDense<QLtConvKernel>(node, dev, attrs, act, std::move(next));
 }
 
 Status qconvLtCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                         double* us) {
-  if (envIs(kEnv, "off")) return unsupported(node.describe(), ": ", kEnv, "=off");
-  QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
-  if (a.group != 1) return unsupported(node.describe(), ": a grouped convolution");
-  QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
-  QLtConvKernel k(node, dev, std::move(a), act, nullptr);
+  QRT_ASSIGN_OR_RETURN(std::unique_ptr<QLtConvKernel> kp, denseCandidateKernel<QLtConvKernel>(node, dev, kEnv));
+  QLtConvKernel& k = *kp;
   double first_us = 0;
   // kUnsupported here: not a layer of the path, or no cuBLASLt algorithm for it.
   QRT_RETURN_IF_ERROR(timeOwnQConv(node, dev, k, kHeuristic, time, &first_us));

@@ -119,30 +119,15 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   uint8_t* sa = smem;
   uint8_t* sb = smem + kStages * BM * kBK;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-  const int m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
-  const int n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
-  const int cblocks = (g.c + kBK - 1) / kBK;
-  const int slices = g.kh * g.kw * cblocks;
-  const int c_pad = cblocks * kBK;
   TileLoader<Cfg> ld;
-  ld.begin(m0, n0, m_total, g, w, slices * kBK, unitLayer(g), tid);
+  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, smem + Cfg::kSmem, x, w, g, e, m_total, n_tiles, tid);
   int acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-  uint8_t* sz = smem + Cfg::kSmem;
-  if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz, e, m0, n0, m_total, g.m, tid);
-#pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
-    if (st < slices) ld.load(sa, sb, st, g, x, c_pad, tid);
-    cpAsyncCommit();
-  }
-  for (int kt = 0; kt < slices; ++kt) {
-    cpAsyncWait<kStages - 2>();
-    fenceProxyAsync();
-    __syncthreads();  // slice kt landed for every thread; slice kt - 1's stage is free (its wgmmas waited)
-    const int next = kt + kStages - 1;
-    if (next < slices) ld.load(sa, sb, next % kStages, g, x, c_pad, tid);
-    cpAsyncCommit();
+  for (int kt = 0; kt < t.slices; ++kt) {
+    // The slice's cp.async writes (generic proxy) fenced for wgmma's reads (async proxy); its
+    // stage is reloaded only after the wgmmas below have waited.
+    nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, g, x, tid, [] { fenceProxyAsync(); });
     const uint8_t* a_s = sa + (kt % kStages) * BM * kBK + wg * 64 * kBK;
     const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
     wgmmaFence();
@@ -152,12 +137,8 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaWaitAll();
     fenceRegs(acc);
   }
-  cpAsyncWait<0>();
-  __syncthreads();  // every warpgroup is done with the pipeline's shared memory
-  int* sc = reinterpret_cast<int*>(smem);
-  stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane);
-  __syncthreads();
-  epilogueTile<Cfg>(y, sc, sz, m0, n0, m_total, g, e, tid);
+  finishTile<Cfg>(y, smem, smem + Cfg::kSmem, t, m_total, g, e, tid,
+                  [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); });
 #endif
 }
 
