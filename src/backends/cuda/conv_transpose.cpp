@@ -24,7 +24,7 @@
 #include <cstring>
 
 #include "backends/cuda/conv_graph.h"
-#include "core/half.h"
+#include "backends/cuda/tactic_timer.h"
 #include "core/logging.h"
 #include "core/tensor.h"
 #include "ops/nn_params.h"
@@ -302,30 +302,20 @@ class ConvTransposeKernel final : public CudaKernel {
       for (int i = 0; i < n_heur && !ref; ++i)
         if (acceptable(heur[i])) ref = &heur[i];
       if (ref) {
-        const size_t n = std::min<size_t>(y_numel, size_t{1} << 20);  // sampled: reshape time stays bounded
-        auto output = [&](const cudnnConvolutionBwdDataAlgoPerf_t& a, std::vector<float>* out) {
+        // Sampled (sampleOutput): reshape time stays bounded.
+        auto output = [&](const cudnnConvolutionBwdDataAlgoPerf_t& a, std::vector<uint8_t>* out) {
           QRT_RETURN_IF_ERROR(checkCudnn(cudnnSetConvolutionMathType(d_.conv, strictFp32() ? CUDNN_FMA_MATH : a.mathType), who_));
           QRT_RETURN_IF_ERROR(checkCuda(cudaMemsetAsync(sy.get(), 0xFF, y_numel * elem, stream()), who_));  // NaN
           const float one = 1.f, zero = 0.f;
           QRT_RETURN_IF_ERROR(checkCudnn(cudnnConvolutionBackwardData(dev_->cudnn, &one, d_.w, sw.get(), d_.dy, sx.get(), d_.conv,
                                                                       a.algo, sws.get(), max_ws, &zero, d_.dx, sy.get()),
                                          who_, ": cudnnConvolutionBackwardData"));
-          std::vector<uint8_t> raw(n * elem);
-          QRT_RETURN_IF_ERROR(checkCuda(cudaStreamSynchronize(stream()), who_));
-          QRT_RETURN_IF_ERROR(checkCuda(cudaMemcpy(raw.data(), sy.get(), raw.size(), cudaMemcpyDeviceToHost), who_));
-          out->resize(n);
-          for (size_t i = 0; i < n; ++i) {
-            if (dtype_ == DataType::kHalf) {
-              uint16_t h;
-              std::memcpy(&h, &raw[i * 2], 2);
-              (*out)[i] = halfToFloat(h);
-            } else {
-              std::memcpy(&(*out)[i], &raw[i * 4], 4);
-            }
-          }
+          if (!sampleOutput(dev_, sy.get(), static_cast<int64_t>(y_numel), elem, out))
+            return internalError(who_, ": reading a backward-data algorithm's output back");
           return Status::Ok();
         };
-        std::vector<float> want, got;
+        const bool half = dtype_ == DataType::kHalf;
+        std::vector<uint8_t> want, got;
         QRT_RETURN_IF_ERROR(output(*ref, &want));
         const double tol = strictFp32() ? 1e-4 : 1e-2;
         int kept = 0;
@@ -334,14 +324,7 @@ class ConvTransposeKernel final : public CudaKernel {
             perf[kept++] = perf[i];
             continue;
           }
-          double num = 0, den = 0;
-          bool finite = output(perf[i], &got).ok();
-          for (size_t j = 0; finite && j < n; ++j) {
-            finite = std::isfinite(got[j]);
-            num += (double(got[j]) - want[j]) * (double(got[j]) - want[j]);
-            den += double(want[j]) * want[j];
-          }
-          if (finite && num <= tol * tol * std::max(den, 1e-30)) {
+          if (output(perf[i], &got).ok() && sampledRelativeError(got, want, half) <= tol) {
             perf[kept++] = perf[i];
           } else {
             cudaGetLastError();
