@@ -137,10 +137,11 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
     // QRT_CUDA_IGEMM_PERSISTENT=off: the tuner leaves the persistent tiles out (comparisons, and
     // a switch should they misbehave on a GPU: they are timed, not checked, at build time).
     if (launch::kIgemmTiles[t].persistent && envIs("QRT_CUDA_IGEMM_PERSISTENT", "off")) continue;
-    // QRT_CUDA_IGEMM_WGMMA=off: the wgmma tiles stay out (they only run on compute capability 9.0);
-    // =only: only they are timed (tests).
-    if (launch::kIgemmTiles[t].wgmma && (dev->sm != launch::kIgemmWgmmaSm || envIs("QRT_CUDA_IGEMM_WGMMA", "off")))
-      continue;
+    // The wgmma tiles (compute capability 9.0 only) are timed where QRT_CUDA_IGEMM_WGMMA=on, or
+    // =only (only they: tests). Opt-in until they have run on a GPU: a kernel fault there would
+    // end the build (a CUDA error is sticky for the process).
+    const bool wgmma_on = envIs("QRT_CUDA_IGEMM_WGMMA", "on") || envIs("QRT_CUDA_IGEMM_WGMMA", "only");
+    if (launch::kIgemmTiles[t].wgmma && (dev->sm != launch::kIgemmWgmmaSm || !wgmma_on)) continue;
     if (!launch::kIgemmTiles[t].wgmma && envIs("QRT_CUDA_IGEMM_WGMMA", "only")) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
