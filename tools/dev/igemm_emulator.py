@@ -26,6 +26,10 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
     all of the CTA's slices (wait_group kStages - 2, barrier, load, commit, MMA), each tile's epilogue in the loop
     (stageAcc into sc, zeroAcc, barrier, epilogue of sc and ring entry count % kStages) and the final wait_group 0.
   Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
+  * wgmmaKernel (tiles 10-13, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
+    builds (smemDesc), decoded by the PTX ISA's descriptor and 64-byte-swizzle rules into the 16-byte chunks the
+    hardware reads (as the warpgroup's reads, for the race detector), the m64nNk32 .s32 accumulator fragment, and
+    stageWgmmaAcc into the int32 tile; the epilogue is the tiled kernel's.
   At startup a self-check tests the prmt model (sign-extending selectors, every byte value and position) and the
   magic-add rounding (low byte == round half to even, over a dense float32 grid of [-128, 127] with the .5 ties).
 
@@ -35,15 +39,15 @@ barrier interval. It reports reads of bytes with a copy in flight (a missing wai
 without a barrier between (RAW), writes or copies over bytes another warp read in the same interval (WAR), unordered
 double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligned shared or global accesses.
 
-Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0, 6 and the persistent 7, 8, 9 at
-                                                                grids 1, 3 and tiles + 1)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-9)
+Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0, 6, the persistent 7, 8, 9 at
+                                                                grids 1, 3 and tiles + 1, the wgmma 10 and 13)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-13)
       /usr/bin/python3 tools/dev/igemm_emulator.py --grid 2,5  (the persistent tiles' grid sizes; 0: tiles + 1)
       /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero
       (self-test: injected bugs that the emulator must catch: B fragments swapped, a load into the stage being
       read, the depth loop waiting for one group less, the depth loop without its __syncthreads; persistent only:
       a residual ring of kStages - 1 entries, no barrier between stageAcc and a tile's epilogue, the accumulators
-      not zeroed between tiles)
+      not zeroed between tiles; wgmma only: shared memory not aligned to 1024, the second k-step 16 bytes in)
 """
 import argparse
 import sys
@@ -506,6 +510,9 @@ TILES = {0: (128, 128, 2, 4, 4, 2), 1: (128, 64, 4, 2, 4, 2), 2: (64, 128, 2, 4,
          4: (128, 64, 4, 2, 2, 3), 5: (64, 128, 2, 4, 2, 3), 6: (64, 64, 2, 2, 2, 6),
          7: (128, 64, 4, 2, 3, 2), 8: (64, 64, 2, 2, 4, 3), 9: (64, 128, 2, 4, 3, 2)}
 PERSISTENT = {7, 8, 9}
+# wgmmaKernel<BM, BN, kStages, MINB> (sm90a/qconv_wgmma.cu): IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>
+WGMMA = {10: (128, 128, 4, 2), 11: (128, 64, 4, 2), 12: (64, 128, 4, 2), 13: (64, 64, 4, 3)}
+TILES.update({t: (bm, bn, bm // 16, 1, st, mb) for t, (bm, bn, st, mb) in WGMMA.items()})
 
 
 class Cfg:  # IgemmConfig<BM, BN, WM, WN, kStages, MINB>
@@ -667,6 +674,125 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     sm.barrier()  # every warp is done with the pipeline's shared memory
     sc = 0
     stage_all_warps(sm, c, sc, acc)
+    sm.barrier()
+    epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e)
+    sm.finish()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# wgmma (PTX ISA "Asynchronous Warpgroup Level Matrix Multiply-Accumulate"), modelled from the ISA's text, not from
+# qrt's kernel: the shared-memory matrix descriptor's fields (start address >> 4 in bits 0-13, leading byte offset
+# >> 4 in 16-29, stride byte offset >> 4 in 32-45, base offset in 49-51, swizzle mode in 62-63: 0 none, 1 128B,
+# 2 64B, 3 32B), the K-major canonical layout of a swizzled operand (core matrices of 8 rows x 16 bytes; the rows of
+# an 8-row group one swizzle width apart, consecutive 16-byte chunks of K within the width, 8-row groups SBO apart;
+# the swizzle XORs address bits 4.. with bits 7.. of the computed address: 64B mode: bits 4-5 ^= bits 7-8), and the
+# accumulator fragment of m64nNk32 .s32 (warp w of the warpgroup, lane l: d[4j + q] at row 16w + l/4 + 8 (q >= 2),
+# column 8j + 2 (l % 4) + (q & 1)).
+
+
+def smem_desc(addr):
+    """qconv_wgmma.cu smemDesc: the descriptor the kernel builds for a tile starting at shared address addr."""
+    return ((addr & 0x3FFFF) >> 4) | (1 << 16) | ((512 >> 4) << 32) | (2 << 62)
+
+
+def desc_chunk_addresses(desc, rows, k_bytes):
+    """The shared byte address of each 16-byte chunk (row r, chunk c of the K extent) the hardware reads for a K-major
+    operand of `rows` rows and k_bytes of depth described by desc."""
+    start = (desc & 0x3FFF) << 4
+    sbo = ((desc >> 32) & 0x3FFF) << 4
+    base_off = (desc >> 49) & 7
+    mode = desc >> 62
+    assert base_off == 0, "a base offset is not modelled"
+    width = {1: 128, 2: 64, 3: 32}[mode]  # swizzled modes only (qrt's tiles)
+    bits = {1: 3, 2: 2, 3: 1}[mode]
+    r = np.arange(rows)[:, None]
+    c = np.arange(k_bytes // 16)[None, :]
+    linear = start + (r // 8) * sbo + (r % 8) * width + c * 16
+    return linear ^ (((linear >> 7) & ((1 << bits) - 1)) << 4)  # [rows, chunks]
+
+
+D_ROW = (_lane >> 2)[:, None] + 8 * (np.arange(4) >= 2).astype(int)[None, :]  # within a warp's 16 rows, [lane, q]
+D_COL = 2 * (_lane & 3)[:, None] + (np.arange(4) & 1)[None, :]
+
+
+def wgmma_m64k32(sm, acc, wg, desc_a, desc_b, bn):
+    """wgmma.mma_async.m64n{bn}k32.s32.s8.s8 of warpgroup wg: acc [4 warps, 32 lanes, bn / 2] int32 (+=). The
+    operands are read from shared memory as the warpgroup's 128 threads' 16-byte reads (race detection)."""
+    tids = wg * 128 + np.arange(128)
+    a_addr = desc_chunk_addresses(desc_a, 64, 32)  # [64, 2]
+    b_addr = desc_chunk_addresses(desc_b, bn, 32)  # [bn, 2]
+    a = sm.read(tids, a_addr.reshape(-1), 16, "wgmma A").reshape(64, 32).view(np.int8).astype(np.int64)
+    bb = b_addr.reshape(-1)
+    b = np.concatenate([sm.read(tids[:min(128, bb.size - i)], bb[i:i + 128], 16, "wgmma B")
+                        for i in range(0, bb.size, 128)]).reshape(bn, 32).view(np.int8).astype(np.int64)
+    d = a @ b.T  # [64, bn]
+    for w in range(4):
+        for j in range(bn // 8):
+            acc[w, :, 4 * j:4 * j + 4] += d[16 * w + D_ROW, 8 * j + D_COL].astype(np.int32)
+
+
+def stage_wgmma_acc(sm, sc, ldc, row0, d, warp):
+    """stageWgmmaAcc<BN>: warp `warp`'s registers d [32, BN / 2] into the int32 tile."""
+    tids = warp * 32 + _lane
+    row = row0 + (_lane >> 2)
+    for j in range(d.shape[1] // 4):
+        col = j * 8 + (_lane & 3) * 2
+        lo = np.ascontiguousarray(d[:, 4 * j:4 * j + 2]).view(np.uint8).reshape(32, 8)
+        hi = np.ascontiguousarray(d[:, 4 * j + 2:4 * j + 4]).view(np.uint8).reshape(32, 8)
+        sm.write(tids, sc + (row * ldc + col) * 4, lo, "stageWgmmaAcc")
+        sm.write(tids, sc + ((row + 8) * ldc + col) * 4, hi, "stageWgmmaAcc")
+
+
+def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate):
+    """wgmmaKernel<BM, BN, kStages, MINB> (startTile / nextSlice / finishTile of qconv_igemm_device.cuh), CTA bid.
+    Shared memory starts at a random multiple of 16 below the 1024-byte boundary the kernel aligns it to."""
+    c = Cfg(cfg)
+    BM, BN, S, T = c.BM, c.BN, c.S, c.T
+    z = e.z is not None
+    smem_size = c.kSmem + (c.kZBytes if z else 0) + 1024  # WgmmaTile::smem
+    ctx = f"wgmmaKernel<{BM},{BN},{S}> CTA {bid}"
+    raw = int(rng.integers(0, 64)) * 16  # the dynamic shared memory's address (mod 1024)
+    sm = Smem(raw + smem_size, T, haz, ctx, rng)
+    base = raw + ((1024 - (raw & 1023)) & 1023)
+    if mutate == "align":
+        base = raw
+    sa, sb = base, base + S * BM * KBK
+    tid = np.arange(T)
+    m0 = (bid // n_tiles) * BM
+    n0 = (bid % n_tiles) * BN
+    cblocks = (g.c + KBK - 1) // KBK
+    slices = g.kh * g.kw * cblocks
+    c_pad = cblocks * KBK
+    ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
+    ld.begin(m0, n0)
+    sz = base + c.kSmem
+    if z:
+        load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m)
+    for st in range(S - 1):
+        if st < slices:
+            ld.load(st)
+        sm.commit(tid)
+    acc = np.zeros((BM // 64, 4, 32, BN // 2), np.int32)
+    for kt in range(slices):
+        sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)  # cpAsyncWait<kStages - 2>, fence.proxy.async
+        if mutate != "nosync":
+            sm.barrier()  # __syncthreads
+        nxt = kt + S - 1
+        if nxt < slices:
+            ld.load((kt % S) if mutate == "stage" else (nxt % S))
+        sm.commit(tid)
+        for wg in range(BM // 64):
+            a_s = sa + (kt % S) * BM * KBK + wg * 64 * KBK
+            b_s = sb + (kt % S) * BN * KBK
+            k2 = 16 if mutate == "kstep" else 32
+            wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s), smem_desc(b_s), BN)
+            wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s + k2), smem_desc(b_s + k2), BN)
+        # wgmma.wait_group 0: the reads above are done before the next barrier
+    sm.wait(tid, 0)  # finishTile
+    sm.barrier()
+    sc = base
+    for w in range(T // 32):
+        stage_wgmma_acc(sm, sc, c.LDC, w * 16, acc[w // 4, w % 4], w)
     sm.barrier()
     epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e)
     sm.finish()
@@ -950,6 +1076,11 @@ def run(args):
                     name += f" grid {grid}"
                     info = (f"{n_out} tiles, {stats['ctas']} CTAs (+{stats['idle']} idle), up to "
                             f"{stats['max_tiles']} tiles a CTA, loader up to {stats['ahead']} tile(s) ahead")
+                elif tile in WGMMA:
+                    name = f"ig{tile} wgmma <{cfg[0]},{cfg[1]},{cfg[4]}>"
+                    for bid in range(n_out):
+                        wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
+                    info = f"{n_out} CTAs"
                 else:
                     for bid in range(n_out):
                         igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
@@ -971,13 +1102,14 @@ def run(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tiles", default="0,6,7,8,9",
-                    help="instantiations (indices of kIgemmTiles; 7-9 persistent), e.g. 0,6,7,8,9")
-    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-9")
+    ap.add_argument("--tiles", default="0,6,7,8,9,10,13",
+                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-13 wgmma), e.g. 0,6,7,8,9")
+    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-13")
     ap.add_argument("--grid", default="1,3,0",
                     help="grid sizes (CTAs) of the persistent tiles, comma-separated; 0: tiles + 1 (default 1,3,0)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync", "ring", "episync", "nozero"],
+    ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync", "ring", "episync", "nozero", "align",
+                                         "kstep"],
                     default=None, help="inject a bug (self-test of the emulator)")
     args = ap.parse_args()
     sys.exit(run(args))
