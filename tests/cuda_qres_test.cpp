@@ -139,6 +139,13 @@ void checkBlock(const Block& b, const std::string& tactics) {
       test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
       return build(m, true);
     }
+    if (tactics == "dsfuse") {
+      test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
+      test::ScopedEnv plain("QRT_CUDA_IGEMM_PERSISTENT", "off");
+      test::ScopedEnv no_lt("QRT_CUDA_QCONV_LT", "off");  // the implicit GEMM for both nodes
+      test::ScopedEnv fuse("QRT_CUDA_DS_FUSE", "on");
+      return build(m, true);
+    }
     if (tactics == "wgmma") {
       test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
       test::ScopedEnv only("QRT_CUDA_IGEMM_WGMMA", "only");
@@ -151,10 +158,11 @@ void checkBlock(const Block& b, const std::string& tactics) {
     return build(m, true);  // "tuned", and the tile modes (their environment is set above)
   }();
   ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
-  int with_z = 0, adds = 0;
+  int with_z = 0, adds = 0, computed_z = 0;
   for (const auto& n : (*gpu)->impl().graph->nodes()) {
     if (n->op_type == "QConv") {
-      with_z += n->hasInput(6);
+      with_z += n->hasInput(6) || n->hasInput(8);
+      computed_z += n->hasInput(8);
       const std::string tactic = n->attrString("qrt_tactic", "(none)");
       std::printf("  %s: %s -> %s, tactic %s\n", b.name.c_str(), n->name.c_str(), dataTypeName(n->outputs[0]->dtype),
                   tactic.c_str());
@@ -173,6 +181,12 @@ void checkBlock(const Block& b, const std::string& tactics) {
   }
   EXPECT_EQ(with_z, b.residual ? 1 : 0) << "the block should fold into one QConv with an int8 residual";
   EXPECT_EQ(adds, 0);
+  if (tactics == "dsfuse") {  // the downsample inside the residual QConv where both are the implicit GEMM's
+    const bool fits = b.x[1] % 16 == 0 && b.m % 16 == 0;
+    EXPECT_EQ(computed_z, b.downsample && fits && b.int8_out ? 1 : 0) << "downsample fusion";
+  } else {
+    EXPECT_EQ(computed_z, 0);
+  }
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
   auto want = test::runXY(**cpu, x, m.x, false);
   auto got = test::runXY(**gpu, x, m.x, true);
@@ -228,6 +242,23 @@ TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
       {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
   };
   for (const Block& b : blocks) checkBlock(b, "igemm");
+}
+
+// A residual block's downsample computed inside its residual QConv (downsample_fuse.cpp, the
+// implicit GEMM with IgemmEpilogue::ds_x): 1x1 and 3x3 main convolutions, downsample strides 1
+// and 2, partial pixel and channel tiles, ReLU or none; where it does not apply (13 channels,
+// float output) the blocks run as before. Against the reference backend, which runs both QConvs.
+TEST(CudaQres, DownsampleInTheResidualKernel) {
+  QRT_REQUIRE_GPU();
+  const Block blocks[] = {
+      {"downsample 1x1 stride 1, C=64 -> 256 (ResNet's layer1.0)", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
+      {"downsample 1x1 stride 2 relu int8", {2, 32, 8, 8}, 64, 1, 2, true, true, true},
+      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
+      {"downsample 1x1, 297 pixels, C=48 -> 80, no relu", {3, 48, 9, 11}, 80, 1, 1, true, false, true},
+      {"downsample 3x3, 13 input channels (not fused)", {1, 13, 9, 9}, 24, 3, 1, true, false, true},
+      {"downsample 1x1, float out (not fused)", {2, 32, 6, 6}, 32, 1, 1, true, true, false},
+  };
+  for (const Block& b : blocks) checkBlock(b, "dsfuse");
 }
 
 // The wgmma tiles of the implicit GEMM (sm90a/qconv_wgmma.cu; compute capability 9.0), chosen by

@@ -211,7 +211,9 @@ Status inferQLinearMatMul(InferContext& ctx) {
 // x_scale (scalar), w_scale (scalar or [M]), y_scale (optional scalar), z_q (optional int8
 // residual of the output's shape, zero point 0) and z_scale (scalar, required with z_q); Conv's
 // attributes plus activation / clip_min / clip_max. With z: y = act(acc * x_scale * w_scale[c]
-// + bias[c] + z_scale * z_q) (passes/fuse_qconv_residual.h makes it).
+// + bias[c] + z_scale * z_q) (passes/fuse_qconv_residual.h makes it). The CUDA backend may make z
+// inside the node instead (backends/cuda/downsample_fuse.cpp): then z_q is absent and inputs 8-12
+// are a 1x1 downsample QConv's x_q, w_q, bias, x_scale and w_scale (its y_scale is z_scale).
 Status inferQConv(InferContext& ctx) {
   QRT_RETURN_IF_ERROR(checkInt8(ctx, 0, "x_q"));
   QRT_RETURN_IF_ERROR(checkInt8(ctx, 1, "w_q"));
@@ -222,7 +224,16 @@ Status inferQConv(InferContext& ctx) {
   if (ctx.hasInput(5)) QRT_RETURN_IF_ERROR(checkScale(ctx, 5, 0, "y_scale"));
   QRT_RETURN_IF_ERROR(checkActivation(ctx));
   QRT_ASSIGN_OR_RETURN(Dims out, convOutputDims(ctx, 0, 1));
-  if (ctx.hasInput(6) || ctx.hasInput(7)) {
+  const bool downsample = ctx.hasInput(8);
+  if (downsample) {
+    if (ctx.hasInput(6) || !ctx.hasInput(7)) return ctx.error("a computed residual takes z_scale and no z_q");
+    QRT_RETURN_IF_ERROR(checkInt8(ctx, 8, "ds_x_q"));
+    QRT_RETURN_IF_ERROR(checkInt8(ctx, 9, "ds_w_q"));
+    QRT_RETURN_IF_ERROR(checkBias(ctx, 10, m));
+    QRT_RETURN_IF_ERROR(checkScale(ctx, 11, 0, "ds_x_scale"));
+    QRT_RETURN_IF_ERROR(checkScale(ctx, 12, m, "ds_w_scale"));
+    QRT_RETURN_IF_ERROR(checkScale(ctx, 7, 0, "z_scale"));
+  } else if (ctx.hasInput(6) || ctx.hasInput(7)) {
     QRT_RETURN_IF_ERROR(checkInt8(ctx, 6, "z_q"));
     QRT_RETURN_IF_ERROR(checkScale(ctx, 7, 0, "z_scale"));
     const Dims& z = ctx.in_dims[6];

@@ -176,6 +176,11 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext*
     return unsupported(node.describe(), ": the CUDA QConv takes int8 weights");
   if (node.hasInput(6) && (node.inputs[6]->dtype != DataType::kInt8 || !node.hasInput(7)))
     return unsupported(node.describe(), ": the CUDA QConv takes an int8 residual with its scale");
+  // A residual computed in the node (downsample_fuse.cpp): qrt's implicit GEMM alone computes it.
+  if (node.hasInput(kDsX)) {
+    if (a.group != 1) return unsupported(node.describe(), ": a computed residual needs a dense convolution");
+    return withQIgemm(node, dev, a, act, nullptr);
+  }
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, makeKernel<QConvKernel>(node, dev, a, act));
   if (a.group == 1) {  // dense layers: qconv_igemm.cpp, and pointwise ones on cuBLASLt: qconv_lt.cpp
     QRT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> dense, withQIgemm(node, dev, a, act, std::move(k)));

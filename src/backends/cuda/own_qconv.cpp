@@ -15,7 +15,7 @@ namespace qrt::cuda {
 OwnQConvKernel::OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
                                std::unique_ptr<Kernel> cudnn, const char* env)
     : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), has_bias_(n.hasInput(2)), has_y_scale_(n.hasInput(5)),
-      has_z_(n.hasInput(6)), tactic_attr_(n.attrString(kAttrTactic, "")), env_(env), cudnn_(std::move(cudnn)) {}
+      has_z_(n.hasInput(6) || n.hasInput(kDsX)), tactic_attr_(n.attrString(kAttrTactic, "")), env_(env), cudnn_(std::move(cudnn)) {}
 
 Status OwnQConvKernel::reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
   own_ = false;
@@ -34,18 +34,20 @@ Status OwnQConvKernel::reshape(const std::vector<TensorView>& in, const std::vec
       take = envIs(env_, "on") || (stored ? isMine(t) : byDefault());
     }
   }
+  // Without a kernel behind (a node only qrt's kernels compute: downsample_fuse.cpp), the own one.
+  take = take || !cudnn_;
   if (!take) return cudnn_->reshape(in, out);
   Status s = reshapeOwn(in, out, tactic);
   if (s.ok()) {
     own_ = true;
     return s;
   }
-  if (!forced_.empty() || s.code() != StatusCode::kUnsupported) return s;
+  if (!forced_.empty() || s.code() != StatusCode::kUnsupported || !cudnn_) return s;
   return cudnn_->reshape(in, out);
 }
 
 Status OwnQConvKernel::run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) {
-  if (!own_) return cudnn_->run(in, out, ws);
+  if (!own_) return cudnn_ ? cudnn_->run(in, out, ws) : internalError(who_, ": run before a successful reshape");
   return runOwn(in, out, ws);
 }
 
@@ -95,7 +97,7 @@ namespace {
 // (and z) and an output buffer: the views to run it with.
 struct OwnScratch {
   std::vector<TensorView> in, out;
-  DeviceBuffer x, z, y, ws;
+  DeviceBuffer x, z, y, ws, ds_x;
 };
 Status ownScratch(const ir::Node& node, OwnQConvKernel& k, const std::string& tactic, DeviceContext* dev,
                   OwnScratch* s) {
@@ -112,6 +114,11 @@ Status ownScratch(const ir::Node& node, OwnQConvKernel& k, const std::string& ta
     QRT_RETURN_IF_ERROR(s->z.reserve(s->in[6].bytes(), who));
     launch::fillInt8Pattern(s->z.get(), s->in[6].numel(), dev->stream);
     s->in[6].data = s->z.get();
+  }
+  if (s->in.size() > kDsX && s->in[kDsX].dtype == DataType::kInt8 && !s->in[kDsX].data) {
+    QRT_RETURN_IF_ERROR(s->ds_x.reserve(s->in[kDsX].bytes(), who));
+    launch::fillInt8Pattern(s->ds_x.get(), s->in[kDsX].numel(), dev->stream);
+    s->in[kDsX].data = s->ds_x.get();
   }
   s->out[0].data = s->y.get();
   return s->ws.reserve(k.workspaceBytes(), who);

@@ -19,6 +19,12 @@
 
 namespace qrt::cuda {
 
+// A QConv that computes its residual's downsample convolution (downsample_fuse.cpp) has these
+// inputs after z_scale (7), z_q (6) being absent: the downsample's x, its [M, C2, 1, 1] weights,
+// bias (optional), x_scale, w_scale; its strides in the attribute kAttrDsStrides.
+inline constexpr size_t kDsX = 8, kDsW = 9, kDsBias = 10, kDsXScale = 11, kDsWScale = 12;
+inline constexpr const char kAttrDsStrides[] = "qrt_ds_strides";
+
 class OwnQConvKernel : public CudaKernel {
  public:
   OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
@@ -29,7 +35,7 @@ class OwnQConvKernel : public CudaKernel {
   void force(const std::string& tactic) { forced_ = tactic; }
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override;
-  size_t workspaceBytes() const override { return own_ ? ownWorkspaceBytes() : cudnn_->workspaceBytes(); }
+  size_t workspaceBytes() const override { return own_ || !cudnn_ ? ownWorkspaceBytes() : cudnn_->workspaceBytes(); }
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void* ws) override;
 
  protected:

@@ -106,6 +106,9 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   int stem_quantize = 0;
   QRT_RETURN_IF_ERROR(fuseStemQuantize(g, &stem_quantize));
   if (stem_quantize > 0) logInfo("CUDA: ", stem_quantize, " INT8 stem(s) write int8 for an int8 MaxPool");
+  int downsamples = 0;
+  QRT_RETURN_IF_ERROR(fuseDownsampleResidual(g, &downsamples));
+  if (downsamples > 0) logInfo("CUDA: ", downsamples, " downsample convolution(s) computed inside their residual QConv");
   // And of the matrix products on cuBLASLt (gemm_tactics.h), in the same timing cache.
   QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, opt_dims, metadata));
   metadata["device"] = "cuda";

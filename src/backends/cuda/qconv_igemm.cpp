@@ -34,7 +34,9 @@ class QIgemmKernel final : public OwnQConvKernel {
  public:
   QIgemmKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
                std::unique_ptr<Kernel> cudnn)
-      : OwnQConvKernel(n, dev, std::move(a), act, std::move(cudnn), "QRT_CUDA_IGEMM") {}
+      : OwnQConvKernel(n, dev, std::move(a), act, std::move(cudnn), "QRT_CUDA_IGEMM"),
+        ds_(n.hasInput(kDsX)),
+        ds_strides_(n.attrInts(kAttrDsStrides, {1, 1})) {}
 
  protected:
   bool isMine(const std::string& tactic) const override { return tileOf(tactic) >= 0; }
@@ -43,7 +45,8 @@ class QIgemmKernel final : public OwnQConvKernel {
 
   Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     launch::IgemmEpilogue e = epi_;
-    e.z = has_z_ ? in[6].as<const int8_t>() : nullptr;
+    e.z = has_z_ && !ds_ ? in[6].as<const int8_t>() : nullptr;
+    e.ds_x = ds_ ? in[kDsX].as<const int8_t>() : nullptr;
     launch::qconvIgemm(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), out[0].data, geom_, e, tile_, grid_,
                        stream());
     return launched();
@@ -69,7 +72,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     epi_ = launch::IgemmEpilogue{};
     if (has_z_) {
       if (in.size() < 8 || !in[7].data) return unsupported(who_, ": the implicit-GEMM kernel needs a constant z_scale");
-      if (in[6].dims != y || in[6].dtype != DataType::kInt8)
+      if (!ds_ && (in[6].dims != y || in[6].dtype != DataType::kInt8))
         return invalidArgument(who_, ": z_q must be int8 of the output's shape");
       epi_.z_scale = in[7].as<const float>()[0];
       if (!(epi_.z_scale > 0.f)) return invalidArgument(who_, ": z_scale must be positive");
@@ -106,6 +109,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
     if (launch::kIgemmTiles[tile_].wgmma && dev_->sm != launch::kIgemmWgmmaSm)
       return unsupported(who_, ": the wgmma tile ", tile_, " runs on compute capability 9.0 only");
+    if (ds_) QRT_RETURN_IF_ERROR(reshapeDownsample(in, y));
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {
       grid_ = launch::igemmPersistentGrid(g, has_z_, tile_);
@@ -115,10 +119,57 @@ class QIgemmKernel final : public OwnQConvKernel {
   }
 
  private:
+  // The downsample computed in the kernel (fuseDownsampleResidual): its geometry, packed weights and
+  // epilogue constants (divided by z_scale, in[7]) into epi_. Needs int8 y and a plain tile.
+  Status reshapeDownsample(const std::vector<TensorView>& in, const Dims& y) {
+    const auto& t = launch::kIgemmTiles[tile_];
+    if (!y_int8_ || t.persistent || t.wgmma)
+      return unsupported(who_, ": a downsample computed in the kernel needs int8 y and tiles 0-6");
+    if (in.size() <= kDsWScale || in[kDsX].dtype != DataType::kInt8 || in[kDsW].dtype != DataType::kInt8 ||
+        !in[kDsW].data || !in[kDsXScale].data || !in[kDsWScale].data || (in[kDsBias].dtype != DataType::kUndefined &&
+                                                                         !in[kDsBias].data))
+      return unsupported(who_, ": the downsample needs int8 x and constant int8 weights, bias and scales");
+    const Dims& x2 = in[kDsX].dims;
+    const Dims& w2 = in[kDsW].dims;
+    const int64_t m = y[1];
+    if (x2.size() != 4 || w2.size() != 4 || w2[0] != m || w2[1] != x2[1] || w2[2] != 1 || w2[3] != 1 ||
+        ds_strides_.size() != 2)
+      return invalidArgument(who_, ": the downsample must be a 1x1 convolution of ", m, " output channels");
+    WindowAttrs a;
+    a.where = who_;
+    a.strides = ds_strides_;
+    QRT_ASSIGN_OR_RETURN(Window win, convWindow(a, x2, w2));
+    if (win.out != Dims{y[2], y[3]}) return invalidArgument(who_, ": the downsample's output is not y's shape");
+    const launch::IgemmGeometry g2 = conv2dShape(x2, w2, y, win);
+    if (!launch::igemmFits(g2)) return unsupported(who_, ": the downsample's channels are not multiples of 16");
+    const int64_t nw = in[kDsWScale].numel();
+    if (in[kDsXScale].numel() != 1 || (nw != 1 && nw != m))
+      return invalidArgument(who_, ": the downsample's scales must be one value and 1 or ", m);
+    const float zs = in[7].as<const float>()[0];
+    const float xs = in[kDsXScale].as<const float>()[0];
+    std::vector<float> mult(static_cast<size_t>(m)), bias(static_cast<size_t>(m), 0.f);
+    for (int64_t c = 0; c < m; ++c) {
+      mult[c] = xs * in[kDsWScale].as<const float>()[nw == 1 ? 0 : c] / zs;  // the QConv's mult, then / z_scale
+      if (in[kDsBias].data) bias[c] = in[kDsBias].as<const float>()[c] / zs;
+    }
+    QRT_RETURN_IF_ERROR(ds_mult_.upload(mult.data(), mult.size() * 4, who_));
+    QRT_RETURN_IF_ERROR(ds_bias_.upload(bias.data(), bias.size() * 4, who_));
+    const std::vector<int8_t> packed = launch::igemmWeights(in[kDsW].as<const int8_t>(), m, x2[1], 1, 1);
+    QRT_RETURN_IF_ERROR(ds_w_.upload(packed.data(), packed.size(), who_));
+    epi_.ds = g2;
+    epi_.ds_w = ds_w_.as<int8_t>();
+    epi_.ds_mult = ds_mult_.as<float>();
+    epi_.ds_bias = ds_bias_.as<float>();
+    return Status::Ok();
+  }
+
   launch::IgemmGeometry geom_;
   launch::IgemmEpilogue epi_;
   int tile_ = 0, grid_ = 0;
   DeviceBuffer w_, mult_folded_, bias_folded_;
+  bool ds_;
+  std::vector<int64_t> ds_strides_;
+  DeviceBuffer ds_w_, ds_mult_, ds_bias_;
 };
 
 }  // namespace

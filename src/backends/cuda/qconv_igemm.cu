@@ -23,15 +23,35 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp / WN, wn = warp % WN;
   TileLoader<Cfg> ld;
-  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, smem + Cfg::kSmem, x, w, g, e, m_total, n_tiles, tid);
   int acc[Cfg::kMTiles][Cfg::kNTiles][4];
+  uint8_t* sz = smem + Cfg::kSmem;
+  if (e.ds_x) {
+    // The block's downsample first (IgemmEpilogue::ds_x): its product through the same pipeline,
+    // then its int8 epilogue into the residual tile, where y's epilogue reads z.
+    const TileAt t2 = startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total,
+                                              n_tiles, tid);
+    zeroAcc<Cfg>(acc);
+    for (int kt = 0; kt < t2.slices; ++kt) {
+      nextSlice<Cfg, kStages>(ld, sa, sb, kt, t2, e.ds, e.ds_x, tid, [] {});
+      mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
+                                           wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
+    }
+    cpAsyncWait<0>();
+    __syncthreads();  // every warp is done with the pipeline's shared memory
+    int* sc = reinterpret_cast<int*>(smem);
+    stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
+    __syncthreads();
+    residualTileFromAcc<BM, BN, Cfg::kThreads, Cfg::kLdc>(sz, sc, t2.m0, t2.n0, m_total, g.m, e, tid);
+    __syncthreads();  // the staged tile is read (the pipeline reuses it) and z is in sz
+  }
+  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
   zeroAcc<Cfg>(acc);
   for (int kt = 0; kt < t.slices; ++kt) {
     nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, g, x, tid, [] {});
     mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
                                          wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
   }
-  finishTile<Cfg>(y, smem, smem + Cfg::kSmem, t, m_total, g, e, tid,
+  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid,
                   [&](int* sc) { stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane); });
 }
 
@@ -125,7 +145,7 @@ void launchTile(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
   const int m_total = g.n * g.oh * g.ow;
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
-  const size_t smem = Cfg::kSmem + (e.z ? Cfg::kZBytes : 0);
+  const size_t smem = Cfg::kSmem + (e.z || e.ds_x ? Cfg::kZBytes : 0);
   kernel<<<blocks, Cfg::kThreads, smem, s>>>(x, w, y, g, e, m_total, n_tiles);
 }
 

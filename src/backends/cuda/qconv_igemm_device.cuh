@@ -328,10 +328,33 @@ __device__ __forceinline__ void epilogueTile(void* y, const int* sc, const uint8
   constexpr int BM = Cfg::kBM, BN = Cfg::kBN, T = Cfg::kThreads, L = Cfg::kLdc;
   if (!e.y_int8)
     epilogueRows<false, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
-  else if (e.z)
+  else if (e.z || e.ds_x)
     epilogueRows<true, true, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
   else
     epilogueRows<true, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+}
+
+// The downsample's epilogue (IgemmEpilogue::ds_x): the staged int32 tile of its product (sc) as the
+// int8 residual tile sz (row pitch BN), four channels a thread as epilogueRows walks them: rows past
+// the last pixel and channels past the last are not written (nor read by y's epilogue).
+template <int BM, int BN, int kThreads, int LDC>
+__device__ __forceinline__ void residualTileFromAcc(uint8_t* sz, const int* sc, int m0, int n0, int m_total,
+                                                    int channels, const IgemmEpilogue& e, int tid) {
+  constexpr int kVecs = BN / 4, kStep = kThreads / kVecs;
+  const int cv = tid % kVecs;
+  const int co = n0 + cv * 4;
+  if (co >= channels) return;
+  float mv[4], bv[4];
+  loadFour(e.ds_mult, co, mv);
+  loadFour(e.ds_bias, co, bv);
+  IgemmEpilogue plain;  // no residual, no activation: the saturation alone
+  plain.qlo = -128.f;
+  plain.qhi = 127.f;
+  const int rows = min(BM, m_total - m0);
+  for (int row = tid / kVecs; row < rows; row += kStep) {
+    const int4 a = *reinterpret_cast<const int4*>(sc + row * LDC + cv * 4);
+    *reinterpret_cast<unsigned*>(sz + row * BN + cv * 4) = foldedWord<false>(a, mv, bv, 0u, plain);
+  }
 }
 
 template <class Cfg>

@@ -58,6 +58,16 @@ struct IgemmEpilogue {
   float qlo = -128.f, qhi = 127.f;  // int8 out: the activation's bounds (/ y_scale) within [-128, 127]
   bool y_int8 = true;
   bool y_half = false;  // float output stored as fp16
+  // A block's downsample convolution computed in the kernel (passes: fuseDownsampleResidual): z is
+  // not read but made, per tile, as the downsample QConv makes it: z = saturate(round_half_even(
+  // acc2 * ds_mult[c] + ds_bias[c])) (constants divided by z's scale, no activation) of ds_x
+  // (channels-last int8, geometry ds) and ds_w (igemmWeights of the [M, C2, 1, 1] weights); then
+  // y's epilogue adds it as it adds a read z. int8 y, the tiled mma.sync kernels (tiles 0-6) only.
+  const int8_t* ds_x = nullptr;
+  const int8_t* ds_w = nullptr;
+  const float* ds_mult = nullptr;
+  const float* ds_bias = nullptr;
+  Conv2dShape ds;
 };
 
 // The tile shapes the kernel is instantiated for (the tuner times each; "ig<index>" tactics).

@@ -68,6 +68,8 @@ class QLtConvKernel final : public OwnQConvKernel {
         return unsupported(who_, ": not a stride-1 unpadded 1x1 convolution (cuBLASLt path)");
     if (in[0].dtype != DataType::kInt8 || in[1].dtype != DataType::kInt8 || out[0].dtype != DataType::kInt8)
       return unsupported(who_, ": the cuBLASLt path takes int8 x and weights and writes int8");
+    if (in.size() > kDsX && in[kDsX].dtype != DataType::kUndefined)
+      return unsupported(who_, ": a residual computed in the node (the implicit GEMM's)");
     // cuBLASLt's int8 kernels want 4-byte aligned leading dimensions (K = C, ld of D = M).
     if (x[1] % 4 != 0 || w[0] % 4 != 0) return unsupported(who_, ": channel counts not multiples of 4 (cuBLASLt path)");
     QRT_RETURN_IF_ERROR(prepareEpilogue(in, out, w[0]));

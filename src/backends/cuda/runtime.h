@@ -42,5 +42,8 @@ Status fuseStemInput(ir::Graph& g, int* fused);
 // Then an INT8 stem on that kernel quantizes its own output and its pool (MaxPoolQuantize) runs
 // on int8 as a MaxPool. stem_quantize.cpp
 Status fuseStemQuantize(ir::Graph& g, int* fused);
+// A residual block's downsample QConv computed inside the QConv that adds it (plain implicit-GEMM
+// tiles for both; QRT_CUDA_DS_FUSE=on). downsample_fuse.cpp
+Status fuseDownsampleResidual(ir::Graph& g, int* fused);
 
 }  // namespace qrt::cuda

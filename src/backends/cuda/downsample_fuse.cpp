@@ -1,0 +1,107 @@
+// After the tactics: a residual block's downsample convolution computed inside its conv3, as
+// TensorRT fuses a block's shortcut. The downsample QConv (a 1x1 int8 convolution without an
+// activation, int8 out), whose only reader is a QConv's residual z, becomes inputs 8-12 of that
+// QConv (own_qconv.h: kDsX .. kDsWScale; strides in kAttrDsStrides), which drops input 6:
+//
+//   z = QConv(x_in, w2, b2, xs2, ws2, z_scale)              (downsample)
+//   y = QConv(x, w, b, xs, ws, y_scale, z, z_scale)          (conv3 + Add [+ Relu] [+ Q])
+//   => y = QConv(x, w, b, xs, ws, y_scale, -, z_scale, x_in, w2, b2, xs2, ws2)
+//
+// The implicit-GEMM kernel computes the downsample's product per tile first and its int8 epilogue
+// into the shared-memory residual tile (qconv_igemm_launch.h, IgemmEpilogue::ds_x): the values of
+// the two kernels, without writing z to memory and reading it back (ResNet-50 at batch 256: 411 MB
+// each way in layer1, 770 MB over the four stages). Applied where the tuner chose the implicit
+// GEMM's plain tiles (ig0-ig6) for both nodes: the fused kernel is those two kernels' work less
+// z's traffic and a launch. Opt-in (QRT_CUDA_DS_FUSE=on) until it has run on a GPU.
+#include <set>
+#include <string>
+
+#include "backends/cuda/conv_tactic_file.h"
+#include "backends/cuda/cuda_util.h"
+#include "backends/cuda/own_qconv.h"
+#include "backends/cuda/qconv_igemm_launch.h"
+#include "backends/cuda/runtime.h"
+#include "ops/op.h"
+#include "passes/infer_shapes.h"
+#include "passes/rewrite_util.h"
+
+namespace qrt::cuda {
+
+namespace {
+
+bool cudaQConv(const ir::Node& n) {
+  return n.op_type == "QConv" && n.domain == kQrtDomain && n.backend == "cuda" && n.outputs.size() == 1 &&
+         n.outputs[0] && n.outputs[0]->dtype == DataType::kInt8;
+}
+
+// Whether the node's stored tactic is a plain tile of the implicit GEMM (ig0..ig6).
+bool plainIgemmTactic(const ir::Node& n) {
+  const std::string t = n.attrString(kAttrTactic, "");
+  const size_t bar = t.rfind('|');
+  if (bar == std::string::npos || t.size() != bar + 4 || t.compare(bar + 1, 2, "ig") != 0) return false;
+  const int tile = t[bar + 3] - '0';
+  return tile >= 0 && tile < launch::kIgemmTileCount && !launch::kIgemmTiles[tile].persistent &&
+         !launch::kIgemmTiles[tile].wgmma;
+}
+
+bool allEqual(const std::vector<int64_t>& v, int64_t value) {
+  for (int64_t x : v)
+    if (x != value) return false;
+  return true;
+}
+
+float scalarOf(const ir::Value* v) { return v->constant->as<float>()[0]; }
+
+// The downsample QConv feeding `n`'s residual, where the rewrite applies; else null.
+ir::Node* downsampleOf(const ir::Node& n) {
+  if (!cudaQConv(n) || !n.hasInput(6) || !n.hasInput(7) || n.hasInput(kDsX) || !plainIgemmTactic(n)) return nullptr;
+  const ir::Value* z = n.inputs[6];
+  ir::Node* ds = z->producer;
+  if (!ds || !cudaQConv(*ds) || z->is_graph_output || z->consumers.size() != 1 || ds->hasInput(6)) return nullptr;
+  if (!plainIgemmTactic(*ds) || ds->attrString("activation", "none") != "none" || ds->attrInt("group", 1) != 1)
+    return nullptr;
+  const ir::Value* w = ds->inputs[1];
+  if (w->dims.size() != 4 || w->dims[2] != 1 || w->dims[3] != 1 || !allEqual(ds->attrInts("pads"), 0) ||
+      !allEqual(ds->attrInts("dilations"), 1) || ds->attrString("auto_pad", "NOTSET") != "NOTSET")
+    return nullptr;
+  // z's scale: the downsample's y_scale and the residual's z_scale, one constant value.
+  if (!ds->hasInput(5) || !passes::rw::positiveScaleConstant(ds->inputs[5]) ||
+      !passes::rw::positiveScaleConstant(n.inputs[7]) || scalarOf(ds->inputs[5]) != scalarOf(n.inputs[7]))
+    return nullptr;
+  for (int i : {1, 3, 4})
+    if (!ds->inputs[static_cast<size_t>(i)]->isConstant()) return nullptr;
+  if (ds->hasInput(2) && !ds->inputs[2]->isConstant()) return nullptr;
+  return ds;
+}
+
+}  // namespace
+
+Status fuseDownsampleResidual(ir::Graph& g, int* fused) {
+  *fused = 0;
+  if (!envIs("QRT_CUDA_DS_FUSE", "on")) return Status::Ok();
+  g.rebuildUses();
+  std::set<const ir::Node*> dead;
+  for (const auto& up : g.nodes()) {
+    ir::Node* n = up.get();
+    ir::Node* ds = downsampleOf(*n);
+    if (!ds || dead.count(ds)) continue;
+    n->inputs.resize(kDsWScale + 1, nullptr);
+    n->inputs[6] = nullptr;
+    n->inputs[kDsX] = ds->inputs[0];
+    n->inputs[kDsW] = ds->inputs[1];
+    n->inputs[kDsBias] = ds->hasInput(2) ? ds->inputs[2] : nullptr;
+    n->inputs[kDsXScale] = ds->inputs[3];
+    n->inputs[kDsWScale] = ds->inputs[4];
+    const std::vector<int64_t> strides = ds->attrInts("strides");
+    n->attrs[kAttrDsStrides] = ir::Attribute::Ints(strides.empty() ? std::vector<int64_t>{1, 1} : strides);
+    dead.insert(ds);
+    ++*fused;
+  }
+  if (dead.empty()) return Status::Ok();
+  g.removeNodes([&](const ir::Node& x) { return dead.count(&x) != 0; });
+  g.removeUnusedValues();
+  g.rebuildUses();
+  return passes::inferShapes(g);
+}
+
+}  // namespace qrt::cuda

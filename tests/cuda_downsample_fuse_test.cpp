@@ -1,0 +1,168 @@
+// The CUDA builder's downsample fusion (src/backends/cuda/downsample_fuse.cpp) as a graph rewrite
+// (no GPU needed): a residual block's 1x1 downsample QConv whose only reader is the residual z of a
+// QConv, both on the implicit GEMM's plain tiles, becomes that QConv's inputs 8-12 (z_q gone, the
+// downsample's strides kept), and shape inference accepts the fused node. Where it does not apply
+// (an activation on the downsample, a second reader of z, another scale, a cuDNN tactic, the
+// switch off) the graph is left as it was. The kernel's numbers are checked on a GPU by
+// CudaQres.DownsampleInTheResidualKernel (cuda_qres_test.cpp).
+#include <gtest/gtest.h>
+
+#include "qrt/qrt.h"
+
+#ifndef QRT_HAVE_CUDA
+
+TEST(CudaDownsampleFuse, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backend (no CUDA toolkit found)"; }
+
+#else
+
+#include <string>
+
+#include "backends/cuda/conv_tactic_file.h"
+#include "backends/cuda/own_qconv.h"
+#include "backends/cuda/runtime.h"
+#include "cuda_test_util.h"
+#include "ir/graph.h"
+#include "ops/op.h"
+#include "passes/infer_shapes.h"
+#include "passes/rewrite_util.h"
+
+namespace qrt {
+namespace {
+
+HostTensor filled(DataType t, Dims d, double v) {
+  HostTensor h(t, std::move(d));
+  for (int64_t i = 0; i < h.numel(); ++i) {
+    if (t == DataType::kFloat) h.as<float>()[i] = static_cast<float>(v);
+    else h.as<int8_t>()[i] = static_cast<int8_t>(v);
+  }
+  return h;
+}
+
+struct Block {
+  std::unique_ptr<ir::Graph> g = std::make_unique<ir::Graph>();
+  ir::Node* ds = nullptr;
+  ir::Node* conv = nullptr;
+};
+
+// x_in [2, 32, 8, 8] int8 -> QConv 1x1 stride 2 (64 channels, z_scale 0.03) -> z [2, 64, 4, 4];
+// x_mid [2, 16, 4, 4] int8 -> QConv 1x1 (64 channels, residual z, ReLU) -> y int8, both with
+// implicit-GEMM tactics, channels-last, as the CUDA builder leaves a ResNet block after tuning.
+Block block(float ds_scale, float z_scale, bool second_reader) {
+  Block b;
+  ir::Graph& g = *b.g;
+  auto input = [&](const char* name, Dims d) {
+    ir::Value* v = g.addValue(name);
+    v->dtype = DataType::kInt8;
+    v->dims = std::move(d);
+    v->has_shape = true;
+    v->is_graph_input = true;
+    g.inputs.push_back(v);
+    return v;
+  };
+  ir::Value* x_in = input("x_in", {2, 32, 8, 8});
+  ir::Value* x_mid = input("x_mid", {2, 16, 4, 4});
+  auto c = [&](const char* name, HostTensor t) { return passes::rw::addConstant(g, name, std::move(t)); };
+  auto qconv = [&](const char* name, std::vector<ir::Value*> in, ir::Value* out, const std::string& sig) {
+    ir::Node* n = g.addNode("QConv", name, std::move(in), {out});
+    n->domain = kQrtDomain;
+    n->backend = "cuda";
+    n->attrs[cuda::kAttrTactic] = ir::Attribute::String(sig + "|ig3");
+    return n;
+  };
+  ir::Value* z = g.addValue("z");
+  b.ds = qconv("ds",
+               {x_in, c("w2", filled(DataType::kInt8, {64, 32, 1, 1}, 1)), c("b2", filled(DataType::kFloat, {64}, 0.1)),
+                c("xs2", filled(DataType::kFloat, {}, 0.02)), c("ws2", filled(DataType::kFloat, {64}, 0.01)),
+                c("ys2", filled(DataType::kFloat, {}, ds_scale))},
+               z, "conv int8>int8 ds");
+  b.ds->attrs["strides"] = ir::Attribute::Ints({2, 2});
+  ir::Value* y = g.addValue("y");
+  b.conv = qconv("conv3",
+                 {x_mid, c("w", filled(DataType::kInt8, {64, 16, 1, 1}, 1)), c("b", filled(DataType::kFloat, {64}, 0.2)),
+                  c("xs", filled(DataType::kFloat, {}, 0.05)), c("ws", filled(DataType::kFloat, {64}, 0.01)),
+                  c("ys", filled(DataType::kFloat, {}, 0.04)), z, c("zs", filled(DataType::kFloat, {}, z_scale))},
+                 y, "conv int8>int8 conv3");
+  b.conv->attrs["activation"] = ir::Attribute::String("relu");
+  y->is_graph_output = true;
+  g.outputs.push_back(y);
+  if (second_reader) {
+    ir::Value* r = g.addValue("r");
+    g.addNode("Identity", "other", {z}, {r})->backend = "cuda";
+    r->is_graph_output = true;
+    g.outputs.push_back(r);
+  }
+  g.rebuildUses();
+  return b;
+}
+
+TEST(CudaDownsampleFuse, DownsampleBecomesInputsOfTheResidualQConv) {
+  test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
+  Block b = block(0.03f, 0.03f, false);
+  { Status st = passes::inferShapes(*b.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+  int fused = 0;
+  { Status st = cuda::fuseDownsampleResidual(*b.g, &fused); ASSERT_TRUE(st.ok()) << st.toString(); }
+  EXPECT_EQ(fused, 1);
+  int qconvs = 0;
+  for (const auto& n : b.g->nodes()) qconvs += n->op_type == "QConv";
+  EXPECT_EQ(qconvs, 1) << "the downsample node is gone";
+  const ir::Node& n = *b.conv;
+  ASSERT_EQ(n.inputs.size(), cuda::kDsWScale + 1);
+  EXPECT_EQ(n.inputs[6], nullptr);
+  EXPECT_EQ(n.inputs[7]->name, "zs");
+  EXPECT_EQ(n.inputs[cuda::kDsX]->name, "x_in");
+  EXPECT_EQ(n.inputs[cuda::kDsW]->name, "w2");
+  EXPECT_EQ(n.inputs[cuda::kDsBias]->name, "b2");
+  EXPECT_EQ(n.inputs[cuda::kDsXScale]->name, "xs2");
+  EXPECT_EQ(n.inputs[cuda::kDsWScale]->name, "ws2");
+  EXPECT_EQ(n.attrInts(cuda::kAttrDsStrides), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(n.outputs[0]->dtype, DataType::kInt8);
+  EXPECT_EQ(n.outputs[0]->dims, (Dims{2, 64, 4, 4}));
+  for (const auto& v : b.g->values()) EXPECT_NE(v->name, "z") << "z is no longer a tensor";
+}
+
+TEST(CudaDownsampleFuse, LeftAloneWhereItDoesNotApply) {
+  test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
+  auto unchanged = [](Block& b, const char* why) {
+    SCOPED_TRACE(why);
+    { Status st = passes::inferShapes(*b.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+    int fused = -1;
+    ASSERT_TRUE(cuda::fuseDownsampleResidual(*b.g, &fused).ok());
+    EXPECT_EQ(fused, 0);
+    ASSERT_TRUE(b.conv->hasInput(6));
+    EXPECT_EQ(b.conv->inputs[6]->name, "z");
+    EXPECT_FALSE(b.conv->hasInput(cuda::kDsX));
+  };
+  {
+    Block b = block(0.03f, 0.03f, true);
+    unchanged(b, "z has a second reader");
+  }
+  {
+    Block b = block(0.03f, 0.05f, false);
+    unchanged(b, "the downsample's y_scale is not the residual's z_scale");
+  }
+  {
+    Block b = block(0.03f, 0.03f, false);
+    b.ds->attrs["activation"] = ir::Attribute::String("relu");
+    unchanged(b, "an activation on the downsample");
+  }
+  {
+    Block b = block(0.03f, 0.03f, false);
+    b.ds->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 ds|f0:c0:e2:k");
+    unchanged(b, "the downsample on a cuDNN plan");
+  }
+  {
+    Block b = block(0.03f, 0.03f, false);
+    b.conv->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 conv3|ig8");
+    unchanged(b, "the residual QConv on a persistent tile");
+  }
+  {
+    test::ScopedEnv off("QRT_CUDA_DS_FUSE", nullptr);
+    Block b = block(0.03f, 0.03f, false);
+    unchanged(b, "QRT_CUDA_DS_FUSE unset (opt-in)");
+  }
+}
+
+}  // namespace
+}  // namespace qrt
+
+#endif
