@@ -26,6 +26,9 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
     all of the CTA's slices (wait_group kStages - 2, barrier, load, commit, MMA), each tile's epilogue in the loop
     (stageAcc into sc, zeroAcc, barrier, epilogue of sc and ring entry count % kStages) and the final wait_group 0.
   Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
+  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6): the downsample's product through the
+    same pipeline (its own loader geometry and weights), its staging, residualTileFromAcc's int8 words into the
+    residual tile, the barrier, then the layer's own product; z must equal the separate downsample kernel's bytes;
   * wgmmaKernel (tiles 10-13, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
     builds (smemDesc), decoded by the PTX ISA's descriptor and 64-byte-swizzle rules into the 16-byte chunks the
     hardware reads (as the warpgroup's reads, for the race detector), the m64nNk32 .s32 accumulator fragment, and
@@ -43,11 +46,12 @@ Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 
                                                                 grids 1, 3 and tiles + 1, the wgmma 10 and 13)
       /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-13)
       /usr/bin/python3 tools/dev/igemm_emulator.py --grid 2,5  (the persistent tiles' grid sizes; 0: tiles + 1)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero
+      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero|align|kstep|dssync
       (self-test: injected bugs that the emulator must catch: B fragments swapped, a load into the stage being
       read, the depth loop waiting for one group less, the depth loop without its __syncthreads; persistent only:
       a residual ring of kStages - 1 entries, no barrier between stageAcc and a tile's epilogue, the accumulators
-      not zeroed between tiles; wgmma only: shared memory not aligned to 1024, the second k-step 16 bytes in)
+      not zeroed between tiles; wgmma only: shared memory not aligned to 1024, the second k-step 16 bytes in;
+      downsample only: no barrier between its z tile and the layer's first loads)
 """
 import argparse
 import sys
@@ -301,6 +305,7 @@ class Epi:  # IgemmEpilogue (qlo, qhi: the int8 path's clamp; the float path use
         self.mult, self.bias, self.z, self.z_scale = mult, bias, z, np.float32(z_scale)
         self.act, self.lo, self.hi, self.y_int8 = act, np.float32(lo), np.float32(hi), y_int8
         self.qlo, self.qhi = np.float32(qlo), np.float32(qhi)
+        self.ds = None  # the downsample computed in the kernel: dict(g, xb, wb, mult, bias) (IgemmEpilogue::ds_x)
 
 
 def igemm_weights(wt, k, c, r, s):  # igemmWeights
@@ -596,7 +601,7 @@ def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
     addresses of the staged int32 tile and of the residual tile."""
     tid = np.arange(c.T)
     BN, T, LDC = c.BN, c.T, c.LDC
-    k_int8, k_z = e.y_int8, e.y_int8 and e.z is not None
+    k_int8, k_z = e.y_int8, e.y_int8 and (e.z is not None or e.ds is not None)
     kVecs, kStep = BN // 4, T // (BN // 4)
     cv = tid % kVecs
     co = n0 + cv * 4
@@ -627,6 +632,33 @@ def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
         row, a_ptr, z_ptr, o = row + kStep, a_ptr + kStep * LDC * 4, z_ptr + kStep * BN, o + o_step
 
 
+def residual_tile_from_acc(sm, c, sz, sc, m0, n0, m_total, channels, ds):
+    """residualTileFromAcc<BM, BN, kThreads, LDC>: the downsample's staged int32 tile (sc) as int8 z words into the
+    residual tile sz (row pitch BN), folded with the downsample's constants, no activation."""
+    tid = np.arange(c.T)
+    kVecs, kStep = c.BN // 4, c.T // (c.BN // 4)
+    cv = tid % kVecs
+    co = n0 + cv * 4
+    live = co < channels
+    tl = tid[live]
+    plain = Epi(None, None, None, 0.0, "none", 0.0, 0.0, True)
+    mv = ds["mult"][co[live][:, None] + np.arange(4)]
+    bv = ds["bias"][co[live][:, None] + np.arange(4)]
+    rows = min(c.BM, m_total - m0)
+    row = tl // kVecs
+    while True:
+        act = row < rows
+        if not act.any():
+            break
+        ta = tl[act]
+        a = np.ascontiguousarray(sm.read(ta, sc + (row[act] * c.LDC + cv[live][act] * 4) * 4, 16, "ds acc tile")) \
+            .view('<i4').reshape(-1, 4)
+        word = folded_word(a, mv[act], bv[act], np.zeros(ta.size, np.uint32), plain, False)
+        sm.write(ta, sz + row[act] * c.BN + cv[live][act] * 4,
+                 np.ascontiguousarray(np.asarray(word, np.uint32)).view(np.uint8).reshape(-1, 4), "ds z tile")
+        row = row + kStep
+
+
 def mma_all_warps(sm, c, acc, a_s, b_s, mutate):
     for w in range(c.WM * c.WN):
         wm, wn = w // c.WN, w % c.WN
@@ -641,7 +673,7 @@ def stage_all_warps(sm, c, sc, acc):
 def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate):
     c = Cfg(cfg)
     BM, BN, S, T = c.BM, c.BN, c.S, c.T
-    smem_size = c.kSmem + (c.kZBytes if e.z is not None else 0)  # launchTile's dynamic smem
+    smem_size = c.kSmem + (c.kZBytes if e.z is not None or e.ds is not None else 0)  # launchTile's dynamic smem
     ctx = f"igemmKernel<{BM},{BN},{c.WM},{c.WN},{S}> CTA {bid}"
     sm = Smem(smem_size, T, haz, ctx, rng)
     sa, sb = 0, S * BM * KBK
@@ -651,10 +683,35 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     cblocks = (g.c + KBK - 1) // KBK
     slices = g.kh * g.kw * cblocks
     c_pad = cblocks * KBK
+    sz = c.kSmem
+    if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
+        g2 = e.ds["g"]
+        cb2 = (g2.c + KBK - 1) // KBK
+        sl2 = g2.kh * g2.kw * cb2
+        ld2 = TileLoader(c, sm, g2, e.ds["xb"], e.ds["wb"], m_total, is_unit(g2), cb2 * KBK, sl2 * KBK, sa, sb)
+        ld2.begin(m0, n0)
+        for st in range(S - 1):
+            if st < sl2:
+                ld2.load(st)
+            sm.commit(tid)
+        acc = np.zeros((c.WM * c.WN, c.MT, c.NT, 32, 4), np.int32)
+        for kt in range(sl2):
+            sm.wait(tid, S - 2)
+            sm.barrier()
+            if kt + S - 1 < sl2:
+                ld2.load((kt + S - 1) % S)
+            sm.commit(tid)
+            mma_all_warps(sm, c, acc, sa + (kt % S) * BM * KBK, sb + (kt % S) * BN * KBK, mutate)
+        sm.wait(tid, 0)
+        sm.barrier()
+        stage_all_warps(sm, c, 0, acc)
+        sm.barrier()
+        residual_tile_from_acc(sm, c, sz, 0, m0, n0, m_total, g.m, e.ds)
+        if mutate != "dssync":
+            sm.barrier()
     ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
     ld.begin(m0, n0)
     acc = np.zeros((c.WM * c.WN, c.MT, c.NT, 32, 4), np.int32)  # zeroAcc
-    sz = c.kSmem
     if e.z is not None:
         load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m)
     for st in range(S - 1):
@@ -952,6 +1009,12 @@ CASES = [
     # float output with the residual, 1 slice, several tiles
     dict(name="1x1 C32->M64 z float (1 slice, many tiles)", g=Geom(1, 32, 20, 26, 64, 1, 1), act="none", z=True,
          y_int8=False),
+    # the downsample computed in the kernel (IgemmEpilogue::ds_x; tiles 0-6): z from a 1x1 QConv of another input
+    # (ds: its channels and stride), ResNet's layer1 form (stride 1, 2 slices) and a strided one off the unit path
+    dict(name="1x1 C64->M128 ds(C128 s1) relu int8", g=Geom(2, 64, 9, 10, 128, 1, 1), act="relu", z=True,
+         y_int8=True, ds=dict(c=128, s=1)),
+    dict(name="3x3 s2 p1 C32->M80 ds(C48 s2) int8", g=Geom(2, 32, 11, 9, 80, 3, 3, 2, 2, 1, 1), act="none", z=True,
+         y_int8=True, ds=dict(c=48, s=2)),
 ]
 
 
@@ -1039,6 +1102,26 @@ def parse_grids(text):
     return [int(v) for v in text.split(",")]
 
 
+def downsample_case(case, g, z_scale, rng):
+    """A case's downsample (case["ds"]): its geometry (1x1, stride s, onto g's output grid), input, weights and
+    constants, and z as the separate downsample QConv on the implicit GEMM makes it (folded constants, round half to
+    even, saturated): the emulated kernel's z must be these bytes."""
+    d = case["ds"]
+    s_ = d["s"]
+    g2 = Geom(g.n, d["c"], g.oh * s_, g.ow * s_, g.m, 1, 1, s_, s_)
+    assert (g2.oh, g2.ow) == (g.oh, g.ow)
+    x2 = rng.integers(-128, 128, g2.n * g2.h * g2.w * g2.c).astype(np.int8)
+    w2 = rng.integers(-128, 128, (g.m, g2.c, 1, 1)).astype(np.int8)
+    mult2 = (np.float32(0.03) * rng.uniform(0.001, 0.01, g.m).astype(np.float32)).astype(np.float32)
+    bias2 = rng.uniform(-2.0, 2.0, g.m).astype(np.float32)
+    acc2 = reference(x2, w2, g2, mult2, bias2, None, 0.0, "none", 0.0, 0.0, True, np.float32(1.0))[2]
+    zs = np.float32(z_scale)
+    fm, fb = (mult2 / zs).astype(np.float32), (bias2 / zs).astype(np.float32)
+    z = direct_int8(acc2, Epi(fm, fb, None, 0.0, "none", 0.0, 0.0, True), None, g.m).reshape(-1)
+    ds = dict(g=g2, xb=x2.view(np.uint8), wb=igemm_weights(w2, g.m, g2.c, 1, 1).view(np.uint8), mult=fm, bias=fb)
+    return z, ds
+
+
 def run(args):
     self_check()
     print("self-check: prmt (sign-extending selectors, 256 bytes x 4 positions) and magic-add rounding OK")
@@ -1049,8 +1132,13 @@ def run(args):
     for case in CASES:
         g, x, wt, mult, bias, z, z_scale, y_scale, lo, hi = make_case(case, rng)
         assert g.fits()
+        ds = None
+        if "ds" in case:
+            z, ds = downsample_case(case, g, z_scale, rng)
         ref, ref32, acc = reference(x, wt, g, mult, bias, z, z_scale, case["act"], lo, hi, case["y_int8"], y_scale)
         e = host_epilogue(case, mult, bias, z, z_scale, y_scale, lo, hi)
+        if ds is not None:  # z is made in the kernel, not read
+            e.z, e.ds = None, ds
         direct = direct_int8(acc, e, z, g.m) if case["y_int8"] else None
         xb = x.view(np.uint8)
         wb = igemm_weights(wt, g.m, g.c, g.kh, g.kw).view(np.uint8)
@@ -1059,6 +1147,8 @@ def run(args):
         print(f"case: {case['name']}  [N={g.n} H={g.h} W={g.w} -> OH={g.oh} OW={g.ow}, pixels {m_total}, "
               f"slices {slices}{', unit' if is_unit(g) else ''}]", flush=True)
         for tile in tiles:
+            if ds is not None and (tile in PERSISTENT or tile in WGMMA):
+                continue  # the downsample runs in the plain tiles only (reshapeDownsample)
             cfg = TILES[tile]
             n_tiles = (g.m + cfg[1] - 1) // cfg[1]
             n_out = ((m_total + cfg[0] - 1) // cfg[0]) * n_tiles  # output tiles
@@ -1109,7 +1199,7 @@ def main():
                     help="grid sizes (CTAs) of the persistent tiles, comma-separated; 0: tiles + 1 (default 1,3,0)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync", "ring", "episync", "nozero", "align",
-                                         "kstep"],
+                                         "kstep", "dssync"],
                     default=None, help="inject a bug (self-test of the emulator)")
     args = ap.parse_args()
     sys.exit(run(args))
