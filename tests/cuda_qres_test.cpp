@@ -149,6 +149,8 @@ void checkBlock(const Block& b, const std::string& tactics) {
     if (tactics == "wgmma") {
       test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
       test::ScopedEnv only("QRT_CUDA_IGEMM_WGMMA", "only");
+      test::ScopedEnv no_lt("QRT_CUDA_QCONV_LT", "off");
+      test::ScopedEnv fuse("QRT_CUDA_DS_FUSE", "on");  // downsample blocks: the wgmma kernel computes z too
       return build(m, true);
     }
     if (tactics == "qlt") {
@@ -181,7 +183,7 @@ void checkBlock(const Block& b, const std::string& tactics) {
   }
   EXPECT_EQ(with_z, b.residual ? 1 : 0) << "the block should fold into one QConv with an int8 residual";
   EXPECT_EQ(adds, 0);
-  if (tactics == "dsfuse") {  // the downsample inside the residual QConv where both are the implicit GEMM's
+  if (tactics == "dsfuse" || tactics == "wgmma") {  // the downsample inside the residual QConv (both igemm)
     const bool fits = b.x[1] % 16 == 0 && b.m % 16 == 0;
     EXPECT_EQ(computed_z, b.downsample && fits && b.int8_out ? 1 : 0) << "downsample fusion";
   } else {
@@ -263,8 +265,8 @@ TEST(CudaQres, DownsampleInTheResidualKernel) {
 
 // The wgmma tiles of the implicit GEMM (sm90a/qconv_wgmma.cu; compute capability 9.0), chosen by
 // the tuner among themselves and checked by it against cuDNN, then against the reference backend:
-// 1 to 9 slices, 1x1 and 3x3, strides, partial pixel and channel tiles, residual or not, ReLU or
-// Clip, int8 or float out.
+// 1 to 9 slices, 1x1 and 3x3, strides, partial pixel and channel tiles, residual or not (read, or
+// computed by the downsample in the kernel), ReLU or Clip, int8 or float out.
 TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
   QRT_REQUIRE_GPU();
   cudaDeviceProp prop{};
@@ -279,6 +281,7 @@ TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
       {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false},
       {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
       {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false},
+      {"downsample 1x1 stride 1, C=64 -> 256, computed in the kernel", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
   };
   for (const Block& b : blocks) checkBlock(b, "wgmma");
 }

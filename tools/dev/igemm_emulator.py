@@ -26,7 +26,7 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
     all of the CTA's slices (wait_group kStages - 2, barrier, load, commit, MMA), each tile's epilogue in the loop
     (stageAcc into sc, zeroAcc, barrier, epilogue of sc and ring entry count % kStages) and the final wait_group 0.
   Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
-  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6): the downsample's product through the
+  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6 and 10-13): the downsample's product through the
     same pipeline (its own loader geometry and weights), its staging, residualTileFromAcc's int8 words into the
     residual tile, the barrier, then the layer's own product; z must equal the separate downsample kernel's bytes;
   * wgmmaKernel (tiles 10-13, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
@@ -806,7 +806,7 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     c = Cfg(cfg)
     BM, BN, S, T = c.BM, c.BN, c.S, c.T
     z = e.z is not None
-    smem_size = c.kSmem + (c.kZBytes if z else 0) + 1024  # WgmmaTile::smem
+    smem_size = c.kSmem + (c.kZBytes if z or e.ds is not None else 0) + 1024  # WgmmaTile::smem
     ctx = f"wgmmaKernel<{BM},{BN},{S}> CTA {bid}"
     raw = int(rng.integers(0, 64)) * 16  # the dynamic shared memory's address (mod 1024)
     sm = Smem(raw + smem_size, T, haz, ctx, rng)
@@ -820,38 +820,63 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     cblocks = (g.c + KBK - 1) // KBK
     slices = g.kh * g.kw * cblocks
     c_pad = cblocks * KBK
+    sz = base + c.kSmem
+
+    def product(ld, slices):  # wait, fence, barrier, load, commit, two wgmmas a slice
+        acc = np.zeros((BM // 64, 4, 32, BN // 2), np.int32)
+        for kt in range(slices):
+            sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)  # cpAsyncWait<kStages - 2>, fence.proxy.async
+            if mutate != "nosync":
+                sm.barrier()  # __syncthreads
+            nxt = kt + S - 1
+            if nxt < slices:
+                ld.load((kt % S) if mutate == "stage" else (nxt % S))
+            sm.commit(tid)
+            for wg in range(BM // 64):
+                a_s = sa + (kt % S) * BM * KBK + wg * 64 * KBK
+                b_s = sb + (kt % S) * BN * KBK
+                k2 = 16 if mutate == "kstep" else 32
+                wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s), smem_desc(b_s), BN)
+                wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s + k2), smem_desc(b_s + k2), BN)
+            # wgmma.wait_group 0: the reads above are done before the next barrier
+        return acc
+
+    def stage(acc):
+        for w in range(T // 32):
+            stage_wgmma_acc(sm, base, c.LDC, w * 16, acc[w // 4, w % 4], w)
+
+    if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
+        g2 = e.ds["g"]
+        cb2 = (g2.c + KBK - 1) // KBK
+        sl2 = g2.kh * g2.kw * cb2
+        ld2 = TileLoader(c, sm, g2, e.ds["xb"], e.ds["wb"], m_total, is_unit(g2), cb2 * KBK, sl2 * KBK, sa, sb)
+        ld2.begin(m0, n0)
+        for st in range(S - 1):
+            if st < sl2:
+                ld2.load(st)
+            sm.commit(tid)
+        acc = product(ld2, sl2)
+        sm.wait(tid, 0)
+        sm.barrier()
+        stage(acc)
+        sm.barrier()
+        residual_tile_from_acc(sm, c, sz, base, m0, n0, m_total, g.m, e.ds)
+        if mutate != "dssync":
+            sm.barrier()
     ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
     ld.begin(m0, n0)
-    sz = base + c.kSmem
     if z:
         load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m)
     for st in range(S - 1):
         if st < slices:
             ld.load(st)
         sm.commit(tid)
-    acc = np.zeros((BM // 64, 4, 32, BN // 2), np.int32)
-    for kt in range(slices):
-        sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)  # cpAsyncWait<kStages - 2>, fence.proxy.async
-        if mutate != "nosync":
-            sm.barrier()  # __syncthreads
-        nxt = kt + S - 1
-        if nxt < slices:
-            ld.load((kt % S) if mutate == "stage" else (nxt % S))
-        sm.commit(tid)
-        for wg in range(BM // 64):
-            a_s = sa + (kt % S) * BM * KBK + wg * 64 * KBK
-            b_s = sb + (kt % S) * BN * KBK
-            k2 = 16 if mutate == "kstep" else 32
-            wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s), smem_desc(b_s), BN)
-            wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s + k2), smem_desc(b_s + k2), BN)
-        # wgmma.wait_group 0: the reads above are done before the next barrier
+    acc = product(ld, slices)
     sm.wait(tid, 0)  # finishTile
     sm.barrier()
-    sc = base
-    for w in range(T // 32):
-        stage_wgmma_acc(sm, sc, c.LDC, w * 16, acc[w // 4, w % 4], w)
+    stage(acc)
     sm.barrier()
-    epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e)
+    epilogue_tile(sm, c, out, haz, ctx, base, sz, m0, n0, m_total, g, e)
     sm.finish()
 
 
@@ -1147,8 +1172,8 @@ def run(args):
         print(f"case: {case['name']}  [N={g.n} H={g.h} W={g.w} -> OH={g.oh} OW={g.ow}, pixels {m_total}, "
               f"slices {slices}{', unit' if is_unit(g) else ''}]", flush=True)
         for tile in tiles:
-            if ds is not None and (tile in PERSISTENT or tile in WGMMA):
-                continue  # the downsample runs in the plain tiles only (reshapeDownsample)
+            if ds is not None and tile in PERSISTENT:
+                continue  # the downsample runs in the tiled kernels only (reshapeDownsample)
             cfg = TILES[tile]
             n_tiles = (g.m + cfg[1] - 1) // cfg[1]
             n_out = ((m_total + cfg[0] - 1) // cfg[0]) * n_tiles  # output tiles

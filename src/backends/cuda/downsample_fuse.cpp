@@ -11,7 +11,7 @@
 // into the shared-memory residual tile (qconv_igemm_launch.h, IgemmEpilogue::ds_x): the values of
 // the two kernels, without writing z to memory and reading it back (ResNet-50 at batch 256: 411 MB
 // each way in layer1, 770 MB over the four stages). Applied where the tuner chose the implicit
-// GEMM's plain tiles (ig0-ig6) for both nodes: the fused kernel is those two kernels' work less
+// GEMM's tiled kernels (not the persistent ones) for both nodes: the fused kernel is those two kernels' work less
 // z's traffic and a launch. Opt-in (QRT_CUDA_DS_FUSE=on) until it has run on a GPU.
 #include <set>
 #include <string>
@@ -34,14 +34,19 @@ bool cudaQConv(const ir::Node& n) {
          n.outputs[0] && n.outputs[0]->dtype == DataType::kInt8;
 }
 
-// Whether the node's stored tactic is a plain tile of the implicit GEMM (ig0..ig6).
+// Whether the node's stored tactic is a tiled (not persistent) kernel of the implicit GEMM: ig0..ig6
+// (mma.sync) or the wgmma tiles.
 bool plainIgemmTactic(const ir::Node& n) {
   const std::string t = n.attrString(kAttrTactic, "");
   const size_t bar = t.rfind('|');
-  if (bar == std::string::npos || t.size() != bar + 4 || t.compare(bar + 1, 2, "ig") != 0) return false;
-  const int tile = t[bar + 3] - '0';
-  return tile >= 0 && tile < launch::kIgemmTileCount && !launch::kIgemmTiles[tile].persistent &&
-         !launch::kIgemmTiles[tile].wgmma;
+  if (bar == std::string::npos || t.size() < bar + 4 || t.size() > bar + 5 || t.compare(bar + 1, 2, "ig") != 0)
+    return false;
+  int tile = 0;
+  for (size_t i = bar + 3; i < t.size(); ++i) {
+    if (t[i] < '0' || t[i] > '9') return false;
+    tile = tile * 10 + (t[i] - '0');
+  }
+  return tile < launch::kIgemmTileCount && !launch::kIgemmTiles[tile].persistent;
 }
 
 bool allEqual(const std::vector<int64_t>& v, int64_t value) {

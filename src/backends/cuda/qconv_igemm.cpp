@@ -120,11 +120,11 @@ class QIgemmKernel final : public OwnQConvKernel {
 
  private:
   // The downsample computed in the kernel (fuseDownsampleResidual): its geometry, packed weights and
-  // epilogue constants (divided by z_scale, in[7]) into epi_. Needs int8 y and a plain tile.
+  // epilogue constants (divided by z_scale, in[7]) into epi_. Needs int8 y and a tiled kernel (the
+  // mma.sync tiles 0-6 or the wgmma ones).
   Status reshapeDownsample(const std::vector<TensorView>& in, const Dims& y) {
-    const auto& t = launch::kIgemmTiles[tile_];
-    if (!y_int8_ || t.persistent || t.wgmma)
-      return unsupported(who_, ": a downsample computed in the kernel needs int8 y and tiles 0-6");
+    if (!y_int8_ || launch::kIgemmTiles[tile_].persistent)
+      return unsupported(who_, ": a downsample computed in the kernel needs int8 y and a tiled (not persistent) kernel");
     if (in.size() <= kDsWScale || in[kDsX].dtype != DataType::kInt8 || in[kDsW].dtype != DataType::kInt8 ||
         !in[kDsW].data || !in[kDsXScale].data || !in[kDsWScale].data || (in[kDsBias].dtype != DataType::kUndefined &&
                                                                          !in[kDsBias].data))

@@ -12,7 +12,9 @@ namespace {
 
 using namespace igemm_detail;
 
-template <int BM, int BN, int WM, int WN, int kStages, int MINB>
+// kDs: with the downsample computed first (IgemmEpilogue::ds_x); its own instantiation, so the
+// kernels without it are unchanged.
+template <int BM, int BN, int WM, int WN, int kStages, int MINB, bool kDs>
 __global__ void __launch_bounds__(WM* WN * 32, MINB)
     igemmKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
                 IgemmEpilogue e, int m_total, int n_tiles) {
@@ -25,34 +27,25 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   TileLoader<Cfg> ld;
   int acc[Cfg::kMTiles][Cfg::kNTiles][4];
   uint8_t* sz = smem + Cfg::kSmem;
-  if (e.ds_x) {
-    // The block's downsample first (IgemmEpilogue::ds_x): its product through the same pipeline,
-    // then its int8 epilogue into the residual tile, where y's epilogue reads z.
-    const TileAt t2 = startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total,
-                                              n_tiles, tid);
+  // The product of the tile's slices (t) of x with geometry gg into acc.
+  auto product = [&](const TileAt& t, const IgemmGeometry& gg, const int8_t* xx) {
     zeroAcc<Cfg>(acc);
-    for (int kt = 0; kt < t2.slices; ++kt) {
-      nextSlice<Cfg, kStages>(ld, sa, sb, kt, t2, e.ds, e.ds_x, tid, [] {});
+    for (int kt = 0; kt < t.slices; ++kt) {
+      nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, gg, xx, tid, [] {});
       mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
                                            wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
     }
-    cpAsyncWait<0>();
-    __syncthreads();  // every warp is done with the pipeline's shared memory
-    int* sc = reinterpret_cast<int*>(smem);
-    stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
-    __syncthreads();
-    residualTileFromAcc<BM, BN, Cfg::kThreads, Cfg::kLdc>(sz, sc, t2.m0, t2.n0, m_total, g.m, e, tid);
-    __syncthreads();  // the staged tile is read (the pipeline reuses it) and z is in sz
+  };
+  auto stage = [&](int* sc) { stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane); };
+  if constexpr (kDs) {  // the block's downsample first (IgemmEpilogue::ds_x): z into the residual tile
+    const TileAt t2 =
+        startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
+    product(t2, e.ds, e.ds_x);
+    downsampleTile<Cfg>(smem, sz, t2, m_total, g.m, e, tid, stage);
   }
   const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
-  zeroAcc<Cfg>(acc);
-  for (int kt = 0; kt < t.slices; ++kt) {
-    nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, g, x, tid, [] {});
-    mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
-                                         wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
-  }
-  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid,
-                  [&](int* sc) { stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane); });
+  product(t, g, x);
+  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
 }
 
 // The persistent form: a grid of about one wave of CTAs (igemmPersistentGrid), each walking the
@@ -139,9 +132,9 @@ template <int BM, int BN, int WM, int WN, int kStages, int MINB>
 void launchTile(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                 cudaStream_t s) {
   using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
-  auto* kernel = igemmKernel<BM, BN, WM, WN, kStages, MINB>;
-  static std::atomic<uint64_t> opted{0};
-  optIn(kernel, Cfg::kSmem + Cfg::kZBytes, opted);
+  auto* kernel = e.ds_x ? igemmKernel<BM, BN, WM, WN, kStages, MINB, true> : igemmKernel<BM, BN, WM, WN, kStages, MINB, false>;
+  static std::atomic<uint64_t> opted[2] = {0, 0};
+  optIn(kernel, Cfg::kSmem + Cfg::kZBytes, opted[e.ds_x ? 1 : 0]);
   const int m_total = g.n * g.oh * g.ow;
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);

@@ -428,6 +428,21 @@ __device__ __forceinline__ void finishTile(void* y, uint8_t* smem, const uint8_t
   epilogueTile<Cfg>(y, sc, sz, t.m0, t.n0, m_total, g, e, tid);
 }
 
+// After the downsample's product (IgemmEpilogue::ds_x) of the tile at t: `stage(sc)` writes its
+// accumulators into the int32 tile, its int8 epilogue goes into the residual tile sz, and a barrier
+// frees the staged tile for the layer's own pipeline.
+template <class Cfg, class Stage>
+__device__ __forceinline__ void downsampleTile(uint8_t* smem, uint8_t* sz, const TileAt& t, int m_total, int channels,
+                                               const IgemmEpilogue& e, int tid, Stage stage) {
+  cpAsyncWait<0>();
+  __syncthreads();  // every warp is done with the pipeline's shared memory
+  int* sc = reinterpret_cast<int*>(smem);
+  stage(sc);
+  __syncthreads();
+  residualTileFromAcc<Cfg::kBM, Cfg::kBN, Cfg::kThreads, Cfg::kLdc>(sz, sc, t.m0, t.n0, m_total, channels, e, tid);
+  __syncthreads();  // the staged tile is read (the pipeline reuses it) and z is in sz
+}
+
 // Over 48 KB of dynamic shared memory needs the opt-in, once per kernel and device.
 template <typename K>
 void optIn(K* kernel, size_t bytes, std::atomic<uint64_t>& opted) {

@@ -62,7 +62,7 @@ struct IgemmEpilogue {
   // not read but made, per tile, as the downsample QConv makes it: z = saturate(round_half_even(
   // acc2 * ds_mult[c] + ds_bias[c])) (constants divided by z's scale, no activation) of ds_x
   // (channels-last int8, geometry ds) and ds_w (igemmWeights of the [M, C2, 1, 1] weights); then
-  // y's epilogue adds it as it adds a read z. int8 y, the tiled mma.sync kernels (tiles 0-6) only.
+  // y's epilogue adds it as it adds a read z. int8 y; the tiled kernels (not the persistent ones).
   const int8_t* ds_x = nullptr;
   const int8_t* ds_w = nullptr;
   const float* ds_mult = nullptr;

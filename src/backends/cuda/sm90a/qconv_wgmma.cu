@@ -103,10 +103,10 @@ struct WgmmaTile {
   using Cfg = IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>;  // a warp per 16 rows, as the loaders split them
   static_assert(BM % 64 == 0 && (BN == 64 || BN == 128), "warpgroups of 64 rows; n64 or n128");
   static constexpr size_t kAlign = 1024;  // the dynamic shared memory is aligned to this in the kernel
-  static size_t smem(bool z) { return Cfg::kSmem + (z ? Cfg::kZBytes : 0) + kAlign; }
+  static size_t smem(bool z) { return Cfg::kSmem + (z ? Cfg::kZBytes : 0) + kAlign; }  // z: a residual tile
 };
 
-template <int BM, int BN, int kStages, int MINB>
+template <int BM, int BN, int kStages, int MINB, bool kDs>  // kDs: the downsample first (IgemmEpilogue::ds_x)
 __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
                 IgemmEpilogue e, int m_total, int n_tiles) {
@@ -120,25 +120,36 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   uint8_t* sb = smem + kStages * BM * kBK;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
   TileLoader<Cfg> ld;
-  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, smem + Cfg::kSmem, x, w, g, e, m_total, n_tiles, tid);
   int acc[BN / 2];
+  uint8_t* sz = smem + Cfg::kSmem;
+  // The product of the tile's slices (t) of x with geometry gg into acc.
+  auto product = [&](const TileAt& t, const IgemmGeometry& gg, const int8_t* xx) {
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-  for (int kt = 0; kt < t.slices; ++kt) {
-    // The slice's cp.async writes (generic proxy) fenced for wgmma's reads (async proxy); its
-    // stage is reloaded only after the wgmmas below have waited.
-    nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, g, x, tid, [] { fenceProxyAsync(); });
-    const uint8_t* a_s = sa + (kt % kStages) * BM * kBK + wg * 64 * kBK;
-    const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
-    wgmmaFence();
-    wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
-    wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
-    wgmmaCommit();
-    wgmmaWaitAll();
-    fenceRegs(acc);
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+    for (int kt = 0; kt < t.slices; ++kt) {
+      // The slice's cp.async writes (generic proxy) fenced for wgmma's reads (async proxy); its
+      // stage is reloaded only after the wgmmas below have waited.
+      nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
+      const uint8_t* a_s = sa + (kt % kStages) * BM * kBK + wg * 64 * kBK;
+      const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
+      wgmmaFence();
+      wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
+      wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
+      wgmmaCommit();
+      wgmmaWaitAll();
+      fenceRegs(acc);
+    }
+  };
+  auto stage = [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); };
+  if constexpr (kDs) {  // the block's downsample first (IgemmEpilogue::ds_x): z into the residual tile
+    const TileAt t2 =
+        startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
+    product(t2, e.ds, e.ds_x);
+    downsampleTile<Cfg>(smem, sz, t2, m_total, g.m, e, tid, stage);
   }
-  finishTile<Cfg>(y, smem, smem + Cfg::kSmem, t, m_total, g, e, tid,
-                  [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); });
+  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
+  product(t, g, x);
+  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
 #endif
 }
 
@@ -146,13 +157,13 @@ template <int BM, int BN, int kStages, int MINB>
 void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                  cudaStream_t s) {
   using T = WgmmaTile<BM, BN, kStages, MINB>;
-  auto* kernel = wgmmaKernel<BM, BN, kStages, MINB>;
-  static std::atomic<uint64_t> opted{0};
-  optIn(kernel, T::smem(true), opted);
+  auto* kernel = e.ds_x ? wgmmaKernel<BM, BN, kStages, MINB, true> : wgmmaKernel<BM, BN, kStages, MINB, false>;
+  static std::atomic<uint64_t> opted[2] = {0, 0};
+  optIn(kernel, T::smem(true), opted[e.ds_x ? 1 : 0]);
   const int m_total = g.n * g.oh * g.ow;
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
-  kernel<<<blocks, T::Cfg::kThreads, T::smem(e.z != nullptr), s>>>(x, w, y, g, e, m_total, n_tiles);
+  kernel<<<blocks, T::Cfg::kThreads, T::smem(e.z || e.ds_x), s>>>(x, w, y, g, e, m_total, n_tiles);
 }
 
 }  // namespace
