@@ -1,9 +1,10 @@
 // The CUDA builder's downsample fusion (src/backends/cuda/downsample_fuse.cpp) as a graph rewrite
 // (no GPU needed): a residual block's 1x1 downsample QConv whose only reader is the residual z of a
-// QConv, both on the implicit GEMM's plain tiles, becomes that QConv's inputs 8-12 (z_q gone, the
-// downsample's strides kept), and shape inference accepts the fused node. Where it does not apply
-// (an activation on the downsample, a second reader of z, another scale, a cuDNN tactic, the
-// switch off) the graph is left as it was. The kernel's numbers are checked on a GPU by
+// QConv, both on the implicit GEMM's tiled kernels, becomes that QConv's inputs 8-12 (z_q gone,
+// the downsample's strides kept), and shape inference accepts the fused node; =always fuses a
+// downsample on a cuDNN plan without timing. Where it does not apply (an activation on the
+// downsample, a second reader of z, another scale, the residual QConv on a persistent tile, a
+// cuDNN downsample that cannot be timed, the switch off) the graph is left as it was. The kernel's numbers are checked on a GPU by
 // CudaQres.DownsampleInTheResidualKernel (cuda_qres_test.cpp).
 #include <gtest/gtest.h>
 
@@ -16,6 +17,8 @@ TEST(CudaDownsampleFuse, Skipped) { GTEST_SKIP() << "qrt was built without the C
 #else
 
 #include <string>
+
+#include <cuda_runtime_api.h>
 
 #include "backends/cuda/conv_tactic_file.h"
 #include "backends/cuda/own_qconv.h"
@@ -120,6 +123,17 @@ TEST(CudaDownsampleFuse, DownsampleBecomesInputsOfTheResidualQConv) {
   for (const auto& v : b.g->values()) EXPECT_NE(v->name, "z") << "z is no longer a tensor";
 }
 
+TEST(CudaDownsampleFuse, AlwaysFusesWithoutTiming) {
+  test::ScopedEnv always("QRT_CUDA_DS_FUSE", "always");
+  Block b = block(0.03f, 0.03f, false);
+  b.ds->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 ds|f0:c0:e2:k");  // a cuDNN plan
+  { Status st = passes::inferShapes(*b.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+  int fused = 0;
+  { Status st = cuda::fuseDownsampleResidual(*b.g, &fused); ASSERT_TRUE(st.ok()) << st.toString(); }
+  EXPECT_EQ(fused, 1);
+  EXPECT_TRUE(b.conv->hasInput(cuda::kDsX));
+}
+
 TEST(CudaDownsampleFuse, LeftAloneWhereItDoesNotApply) {
   test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
   auto unchanged = [](Block& b, const char* why) {
@@ -147,13 +161,19 @@ TEST(CudaDownsampleFuse, LeftAloneWhereItDoesNotApply) {
   }
   {
     Block b = block(0.03f, 0.03f, false);
-    b.ds->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 ds|f0:c0:e2:k");
-    unchanged(b, "the downsample on a cuDNN plan");
-  }
-  {
-    Block b = block(0.03f, 0.03f, false);
     b.conv->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 conv3|ig8");
     unchanged(b, "the residual QConv on a persistent tile");
+  }
+  {
+    // QRT_CUDA_DS_FUSE=on times a downsample that is not the implicit GEMM's against the fused
+    // kernel; without a GPU nothing is timed and nothing fuses.
+    Block b = block(0.03f, 0.03f, false);
+    b.ds->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 ds|f0:c0:e2:k");
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+      cudaGetLastError();
+      unchanged(b, "the downsample on a cuDNN plan, no GPU to time the fusion");
+    }
   }
   {
     test::ScopedEnv off("QRT_CUDA_DS_FUSE", nullptr);

@@ -765,15 +765,7 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
   if (kind == Candidate::kDepthwise) conv->forceDepthwise();
   else if (kind == Candidate::kStem) conv->forceStem();
   else conv->forceLegacySearch();
-  const std::string who = node.describe();
-  std::vector<TensorView> in, out, rin, rout;
-  candidateViews(node, &in, &out);
-  QRT_RETURN_IF_ERROR(k->reshape(in, out));
-  std::vector<DeviceBuffer> bufs;
-  QRT_RETURN_IF_ERROR(scratchViews(in, out, dev, who, &bufs, &rin, &rout));
-  DeviceBuffer ws;
-  QRT_RETURN_IF_ERROR(ws.reserve(k->workspaceBytes(), who));
-  QRT_RETURN_IF_ERROR(time([&] { return k->run(rin, rout, ws.get()); }, us));
+  QRT_RETURN_IF_ERROR(timeOnScratch(node, dev, *k, time, us));
   *tactic = kind == Candidate::kDepthwise ? "dw" : kind == Candidate::kStem ? "stem" : conv->legacyTactic();
   return Status::Ok();
 }
@@ -781,6 +773,18 @@ Status timeCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& 
 constexpr int kLtConvCandidates = 8;  // cuBLASLt heuristic algorithms timed per pointwise layer
 
 }  // namespace
+
+Status timeOnScratch(const ir::Node& node, DeviceContext* dev, Kernel& k, const ConvTimer& time, double* us) {
+  const std::string who = node.describe();
+  std::vector<TensorView> in, out, rin, rout;
+  candidateViews(node, &in, &out);
+  QRT_RETURN_IF_ERROR(k.reshape(in, out));
+  std::vector<DeviceBuffer> bufs;
+  QRT_RETURN_IF_ERROR(scratchViews(in, out, dev, who, &bufs, &rin, &rout));
+  DeviceBuffer ws;
+  QRT_RETURN_IF_ERROR(ws.reserve(k.workspaceBytes(), who));
+  return time([&] { return k.run(rin, rout, ws.get()); }, us);
+}
 
 void candidateViews(const ir::Node& node, std::vector<TensorView>* in, std::vector<TensorView>* out) {
   in->assign(node.inputs.size(), TensorView{});

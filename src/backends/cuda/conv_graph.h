@@ -187,6 +187,9 @@ using ConvTimer = std::function<Status(const std::function<Status()>& once, doub
 // dtypes and dims, their constant data where they are constants (null elsewhere; absent
 // optional inputs stay undefined), and its output 0 (no data).
 void candidateViews(const ir::Node& node, std::vector<TensorView>* in, std::vector<TensorView>* out);
+// Times `k` (created for `node`) reshaped with candidateViews (its stored tactic, or what it is
+// forced to) on scratch device data: `time` over its run.
+Status timeOnScratch(const ir::Node& node, DeviceContext* dev, Kernel& k, const ConvTimer& time, double* us);
 // The legacy API as a tactic candidate for a Conv/FusedConv node at its build shapes (constant
 // weights from the IR, scratch data elsewhere): cuDNN's timed algorithm search, then `time` over
 // the kernel's run; `tactic` is "legacy:a<algorithm>:f<fused>".

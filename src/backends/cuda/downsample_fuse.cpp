@@ -10,17 +10,25 @@
 // The implicit-GEMM kernel computes the downsample's product per tile first and its int8 epilogue
 // into the shared-memory residual tile (qconv_igemm_launch.h, IgemmEpilogue::ds_x): the values of
 // the two kernels, without writing z to memory and reading it back (ResNet-50 at batch 256: 411 MB
-// each way in layer1, 770 MB over the four stages). Applied where the tuner chose the implicit
-// GEMM's tiled kernels (not the persistent ones) for both nodes: the fused kernel is those two kernels' work less
-// z's traffic and a launch. Opt-in (QRT_CUDA_DS_FUSE=on) until it has run on a GPU.
+// each way in layer1, 770 MB over the four stages). The residual QConv must be on a tiled kernel
+// of the implicit GEMM (not a persistent one; the fused node keeps its tactic). Where the tuner
+// put the downsample there too, the fused kernel is the two kernels' work less z's traffic and a
+// launch: it fuses. Where cuDNN or cuBLASLt kept the downsample (deep layers, where its int8 plans
+// are faster), the fused kernel is timed against the two on scratch data and fuses only if
+// faster. Opt-in until it has run on a GPU: QRT_CUDA_DS_FUSE=on (=always: without the timing).
+#include <cstdio>
+#include <memory>
 #include <set>
 #include <string>
 
+#include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_tactic_file.h"
 #include "backends/cuda/cuda_util.h"
 #include "backends/cuda/own_qconv.h"
 #include "backends/cuda/qconv_igemm_launch.h"
 #include "backends/cuda/runtime.h"
+#include "backends/cuda/tactic_timer.h"
+#include "core/logging.h"
 #include "ops/op.h"
 #include "passes/infer_shapes.h"
 #include "passes/rewrite_util.h"
@@ -57,14 +65,14 @@ bool allEqual(const std::vector<int64_t>& v, int64_t value) {
 
 float scalarOf(const ir::Value* v) { return v->constant->as<float>()[0]; }
 
-// The downsample QConv feeding `n`'s residual, where the rewrite applies; else null.
+// The downsample QConv feeding `n`'s residual, where the rewrite applies; else null. `n` must be on
+// a tiled implicit-GEMM kernel (the fused node's); the downsample may be on any plan.
 ir::Node* downsampleOf(const ir::Node& n) {
   if (!cudaQConv(n) || !n.hasInput(6) || !n.hasInput(7) || n.hasInput(kDsX) || !plainIgemmTactic(n)) return nullptr;
   const ir::Value* z = n.inputs[6];
   ir::Node* ds = z->producer;
   if (!ds || !cudaQConv(*ds) || z->is_graph_output || z->consumers.size() != 1 || ds->hasInput(6)) return nullptr;
-  if (!plainIgemmTactic(*ds) || ds->attrString("activation", "none") != "none" || ds->attrInt("group", 1) != 1)
-    return nullptr;
+  if (ds->attrString("activation", "none") != "none" || ds->attrInt("group", 1) != 1) return nullptr;
   const ir::Value* w = ds->inputs[1];
   if (w->dims.size() != 4 || w->dims[2] != 1 || w->dims[3] != 1 || !allEqual(ds->attrInts("pads"), 0) ||
       !allEqual(ds->attrInts("dilations"), 1) || ds->attrString("auto_pad", "NOTSET") != "NOTSET")
@@ -79,26 +87,84 @@ ir::Node* downsampleOf(const ir::Node& n) {
   return ds;
 }
 
+// `n` with `ds` as inputs kDsX.. and without z_q.
+void fuseInto(ir::Node* n, const ir::Node& ds) {
+  n->inputs.resize(kDsWScale + 1, nullptr);
+  n->inputs[6] = nullptr;
+  n->inputs[kDsX] = ds.inputs[0];
+  n->inputs[kDsW] = ds.inputs[1];
+  n->inputs[kDsBias] = ds.hasInput(2) ? ds.inputs[2] : nullptr;
+  n->inputs[kDsXScale] = ds.inputs[3];
+  n->inputs[kDsWScale] = ds.inputs[4];
+  const std::vector<int64_t> strides = ds.attrInts("strides");
+  n->attrs[kAttrDsStrides] = ir::Attribute::Ints(strides.empty() ? std::vector<int64_t>{1, 1} : strides);
+}
+
+// Times the fused node against the two, each kernel as the engine would run it (stored tactics),
+// on scratch data. The device context is made on first use (no GPU: no fusion that needs timing).
+class FusionTimer {
+ public:
+  // Whether fusing `ds` into `n` is faster; false where anything cannot be timed.
+  bool faster(const ir::Node& n, const ir::Node& ds) {
+    if (!ready()) return false;
+    ir::Node fused = n;
+    fuseInto(&fused, ds);
+    double t_fused = 0, t_n = 0, t_ds = 0;
+    const bool ok = time(fused, &t_fused) && time(n, &t_n) && time(ds, &t_ds);
+    const bool win = ok && t_fused < t_n + t_ds;
+    if (envIs("QRT_CUDA_TACTICS_LOG", "1"))
+      std::fprintf(stderr, "[tactics] %s: downsample %s in the kernel: %.1f us against %.1f + %.1f us%s\n",
+                   n.describe().c_str(), ds.describe().c_str(), t_fused, t_n, t_ds,
+                   !ok ? " (not timed)" : win ? ": fused" : ": kept apart");
+    return win;
+  }
+
+ private:
+  bool ready() {
+    if (!tried_) {
+      tried_ = true;
+      auto dev = DeviceContext::create(false);
+      if (dev.ok()) {
+        dev_ = std::move(*dev);
+        timer_ = std::make_unique<TacticTimer>(dev_.get());
+      } else {
+        logWarning("CUDA downsample fusion: ", dev.status().message(), "; only the nodes both on the implicit GEMM fuse");
+      }
+    }
+    return timer_ != nullptr;
+  }
+  bool time(const ir::Node& node, double* us) {
+    auto k = createQConv(node, dev_.get());
+    if (!k.ok()) return false;
+    const std::string who = node.describe();
+    const ConvTimer t = [&](const std::function<Status()>& work, double* u) { return timer_->time(work, 1e30, u, who); };
+    Status s = timeOnScratch(node, dev_.get(), **k, t, us);
+    if (!s.ok()) cudaGetLastError();
+    return s.ok();
+  }
+
+  bool tried_ = false;
+  std::unique_ptr<DeviceContext> dev_;
+  std::unique_ptr<TacticTimer> timer_;
+};
+
 }  // namespace
 
 Status fuseDownsampleResidual(ir::Graph& g, int* fused) {
   *fused = 0;
-  if (!envIs("QRT_CUDA_DS_FUSE", "on")) return Status::Ok();
+  const bool always = envIs("QRT_CUDA_DS_FUSE", "always");
+  if (!envIs("QRT_CUDA_DS_FUSE", "on") && !always) return Status::Ok();
   g.rebuildUses();
+  FusionTimer timer;
   std::set<const ir::Node*> dead;
   for (const auto& up : g.nodes()) {
     ir::Node* n = up.get();
     ir::Node* ds = downsampleOf(*n);
     if (!ds || dead.count(ds)) continue;
-    n->inputs.resize(kDsWScale + 1, nullptr);
-    n->inputs[6] = nullptr;
-    n->inputs[kDsX] = ds->inputs[0];
-    n->inputs[kDsW] = ds->inputs[1];
-    n->inputs[kDsBias] = ds->hasInput(2) ? ds->inputs[2] : nullptr;
-    n->inputs[kDsXScale] = ds->inputs[3];
-    n->inputs[kDsWScale] = ds->inputs[4];
-    const std::vector<int64_t> strides = ds->attrInts("strides");
-    n->attrs[kAttrDsStrides] = ir::Attribute::Ints(strides.empty() ? std::vector<int64_t>{1, 1} : strides);
+    // Both on the implicit GEMM: the fused kernel is their work less z's traffic and a launch.
+    // Else (cuDNN or cuBLASLt kept the downsample) the fusion must be faster by the clock.
+    if (!always && !plainIgemmTactic(*ds) && !timer.faster(*n, *ds)) continue;
+    fuseInto(n, *ds);
     dead.insert(ds);
     ++*fused;
   }
