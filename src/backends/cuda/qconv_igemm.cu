@@ -26,7 +26,6 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   const int wm = warp / WN, wn = warp % WN;
   TileLoader<Cfg> ld;
   int acc[Cfg::kMTiles][Cfg::kNTiles][4];
-  uint8_t* sz = smem + Cfg::kSmem;
   // The product of the tile's slices (t) of x with geometry gg into acc.
   auto product = [&](const TileAt& t, const IgemmGeometry& gg, const int8_t* xx) {
     zeroAcc<Cfg>(acc);
@@ -37,15 +36,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
     }
   };
   auto stage = [&](int* sc) { stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane); };
-  if constexpr (kDs) {  // the block's downsample first (IgemmEpilogue::ds_x): z into the residual tile
-    const TileAt t2 =
-        startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
-    product(t2, e.ds, e.ds_x);
-    downsampleTile<Cfg>(smem, sz, t2, m_total, g.m, e, tid, stage);
-  }
-  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
-  product(t, g, x);
-  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
+  runTile<Cfg, kStages, kDs>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage);
 }
 
 // The persistent form: a grid of about one wave of CTAs (igemmPersistentGrid), each walking the

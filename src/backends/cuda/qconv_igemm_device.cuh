@@ -443,6 +443,29 @@ __device__ __forceinline__ void downsampleTile(uint8_t* smem, uint8_t* sz, const
   __syncthreads();  // the staged tile is read (the pipeline reuses it) and z is in sz
 }
 
+// A tiled kernel's CTA after its setup: (with kDs) the downsample's product and its z tile, then
+// the layer's own product and epilogue. `product(t, geometry, x)` runs the depth loop of tile t
+// into the kernel's accumulators; `stage(sc)` writes them into the int32 tile. Shared memory as
+// startTile's: the pipeline's stages from smem (B after kStages A stages), the residual tile at
+// Cfg::kSmem.
+template <class Cfg, int kStages, bool kDs, class Product, class Stage>
+__device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, const int8_t* x, const int8_t* w, void* y,
+                                        const IgemmGeometry& g, const IgemmEpilogue& e, int m_total, int n_tiles,
+                                        int tid, Product product, Stage stage) {
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * Cfg::kBM * kBK;
+  uint8_t* sz = smem + Cfg::kSmem;
+  if constexpr (kDs) {  // the block's downsample first (IgemmEpilogue::ds_x): z into the residual tile
+    const TileAt t2 =
+        startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
+    product(t2, e.ds, e.ds_x);
+    downsampleTile<Cfg>(smem, sz, t2, m_total, g.m, e, tid, stage);
+  }
+  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
+  product(t, g, x);
+  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
+}
+
 // Over 48 KB of dynamic shared memory needs the opt-in, once per kernel and device.
 template <typename K>
 void optIn(K* kernel, size_t bytes, std::atomic<uint64_t>& opted) {

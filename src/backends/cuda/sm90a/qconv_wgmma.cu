@@ -121,7 +121,6 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
   TileLoader<Cfg> ld;
   int acc[BN / 2];
-  uint8_t* sz = smem + Cfg::kSmem;
   // The product of the tile's slices (t) of x with geometry gg into acc.
   auto product = [&](const TileAt& t, const IgemmGeometry& gg, const int8_t* xx) {
 #pragma unroll
@@ -141,15 +140,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     }
   };
   auto stage = [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); };
-  if constexpr (kDs) {  // the block's downsample first (IgemmEpilogue::ds_x): z into the residual tile
-    const TileAt t2 =
-        startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
-    product(t2, e.ds, e.ds_x);
-    downsampleTile<Cfg>(smem, sz, t2, m_total, g.m, e, tid, stage);
-  }
-  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
-  product(t, g, x);
-  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
+  runTile<Cfg, kStages, kDs>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage);
 #endif
 }
 
