@@ -2,6 +2,7 @@
 """Per-layer comparison of two engines of one model from qrt_gpu_bench --json records (profile_layers).
 
 usage: layer_compare.py QRT.jsonl --model resnet50 --batch 256 [--a fp16+graph] [--b int8fp16+graph] [--top 25]
+       layer_compare.py OLD.jsonl --b-jsonl NEW.jsonl --a int8fp16+graph --b int8fp16+graph   (two runs)
 
 Layers are matched by the name of their first ONNX node (a fused layer "conv + add + relu" is keyed
 by "conv"), so an FP16 FusedConv and the INT8 QConv of the same convolution line up. Prints the
@@ -34,8 +35,9 @@ def main():
     ap.add_argument("--a", default="fp16+graph")
     ap.add_argument("--b", default="int8fp16+graph")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--b-jsonl", default=None, help="B's record from this file (two runs compared), else from JSONL")
     o = ap.parse_args()
-    ra, rb = load(o.jsonl, o.model, o.batch, o.a), load(o.jsonl, o.model, o.batch, o.b)
+    ra, rb = load(o.jsonl, o.model, o.batch, o.a), load(o.b_jsonl or o.jsonl, o.model, o.batch, o.b)
     la = {key(l["layer"]): l for l in ra["profile_layers"]}
     lb = {key(l["layer"]): l for l in rb["profile_layers"]}
     both = [k for k in lb if k in la]
