@@ -38,41 +38,9 @@ namespace {
 
 using test::rng;
 
-constexpr int kPoison = 0x7B;
-
-// A device buffer of `bytes` plus slack, poisoned, with its contents at byte `offset` (an
-// offset that is not a multiple of 16 exercises the kernels' unaligned paths).
-struct DeviceBuffer {
-  std::shared_ptr<void> mem;
-  uint8_t* at = nullptr;
-  size_t bytes = 0;
-  static DeviceBuffer make(size_t bytes, size_t offset = 0) {
-    DeviceBuffer b;
-    auto m = cuda::deviceAlloc(bytes + 64);
-    EXPECT_TRUE(m.ok()) << m.status().toString();
-    if (!m.ok()) return b;
-    b.mem = *m;
-    b.at = static_cast<uint8_t*>(b.mem.get()) + offset;
-    b.bytes = bytes;
-    EXPECT_TRUE(cuda::fillDevice(b.mem.get(), kPoison, bytes + 64).ok());
-    return b;
-  }
-  void upload(const void* host) const { ASSERT_TRUE(cuda::copyToDevice(at, host, bytes).ok()); }
-  template <typename T>
-  std::vector<T> download() const {
-    std::vector<T> h(bytes / sizeof(T));
-    EXPECT_TRUE(cudaDeviceSynchronize() == cudaSuccess);
-    EXPECT_TRUE(cuda::copyToHost(h.data(), at, bytes).ok());
-    return h;
-  }
-};
-
-void expectLaunched(const char* what) {
-  cudaError_t e = cudaGetLastError();
-  ASSERT_EQ(e, cudaSuccess) << what << ": " << cudaGetErrorString(e);
-  e = cudaDeviceSynchronize();
-  ASSERT_EQ(e, cudaSuccess) << what << ": " << cudaGetErrorString(e);
-}
+using test::DeviceBuffer;
+using test::expectLaunched;
+using test::kPoison;
 
 // ---- int8 / uint8 MaxPool ----
 

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include "backends/cuda/conv_tactic_file.h"
@@ -257,5 +258,31 @@ ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
   else unsetenv(name);
 }
 ScopedEnv::~ScopedEnv() { unsetenv(name_); }
+
+DeviceBuffer DeviceBuffer::make(size_t bytes, size_t offset) {
+  DeviceBuffer b;
+  auto m = cuda::deviceAlloc(bytes + 64);
+  EXPECT_TRUE(m.ok()) << m.status().toString();
+  if (!m.ok()) return b;
+  b.mem = *m;
+  b.at = static_cast<uint8_t*>(b.mem.get()) + offset;
+  b.bytes = bytes;
+  EXPECT_TRUE(cuda::fillDevice(b.mem.get(), kPoison, bytes + 64).ok());
+  return b;
+}
+
+void DeviceBuffer::upload(const void* host) const { ASSERT_TRUE(cuda::copyToDevice(at, host, bytes).ok()); }
+
+void DeviceBuffer::downloadInto(void* host) const {
+  EXPECT_TRUE(cudaDeviceSynchronize() == cudaSuccess);
+  EXPECT_TRUE(cuda::copyToHost(host, at, bytes).ok());
+}
+
+void expectLaunched(const char* what) {
+  cudaError_t e = cudaGetLastError();
+  ASSERT_EQ(e, cudaSuccess) << what << ": " << cudaGetErrorString(e);
+  e = cudaDeviceSynchronize();
+  ASSERT_EQ(e, cudaSuccess) << what << ": " << cudaGetErrorString(e);
+}
 
 }  // namespace qrt::test

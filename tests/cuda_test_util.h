@@ -92,6 +92,30 @@ class ScopedEnv {
   const char* name_;
 };
 
+// Kernel tests that call the launchers directly: a device buffer of `bytes` plus slack, poisoned
+// with kPoison, with its contents at byte `offset` (an offset that is not a multiple of 16
+// exercises the kernels' unaligned paths). Failures are gtest failures.
+inline constexpr int kPoison = 0x7B;
+struct DeviceBuffer {
+  std::shared_ptr<void> mem;
+  uint8_t* at = nullptr;
+  size_t bytes = 0;
+  static DeviceBuffer make(size_t bytes, size_t offset = 0);
+  void upload(const void* host) const;
+  // After the device is idle (the launches on the legacy stream are done).
+  template <typename T>
+  std::vector<T> download() const {
+    std::vector<T> h(bytes / sizeof(T));
+    downloadInto(h.data());
+    return h;
+  }
+
+ private:
+  void downloadInto(void* host) const;
+};
+// No launch error and none when the device is synchronized, else a gtest failure naming `what`.
+void expectLaunched(const char* what);
+
 }  // namespace qrt::test
 
 // Skips the current test where no GPU can be used (CI), naming why.

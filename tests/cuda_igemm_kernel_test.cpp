@@ -1,0 +1,151 @@
+// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-13)
+// launched directly, with float output and unit scales (mult 1, bias 0: y = float(acc), exact below
+// 2^24), against an exact int64 convolution written here: every tile on 1x1 (the unit path and a
+// strided one) and 3x3 padded layers with partial pixel and channel tiles. Where the engine-level
+// tests (CudaQres) only see values off by more than a step, this says which output is wrong and
+// whether its value belongs to another channel or pixel of the reference (a fragment, descriptor
+// or staging layout error) or to none (data or pipeline). The output is poisoned before each
+// launch. Skips without a GPU (CI); the wgmma tiles skip on GPUs other than compute capability 9.0.
+#include <gtest/gtest.h>
+
+#include "qrt/qrt.h"
+
+#ifndef QRT_HAVE_CUDA
+
+TEST(CudaIgemmKernel, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backend (no CUDA toolkit found)"; }
+
+#else
+
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/qconv_igemm_launch.h"
+#include "cuda_test_util.h"
+
+namespace qrt {
+namespace {
+
+using cuda::launch::IgemmGeometry;
+namespace launch = cuda::launch;
+using test::DeviceBuffer;
+
+struct Layer {
+  const char* name;
+  int n, c, h, w, m, k, stride, pad;
+};
+
+IgemmGeometry geometryOf(const Layer& l) {
+  IgemmGeometry g;
+  g.n = l.n;
+  g.c = l.c;
+  g.h = l.h;
+  g.w = l.w;
+  g.m = l.m;
+  g.kh = g.kw = l.k;
+  g.sh = g.sw = l.stride;
+  g.ph = g.pw = l.pad;
+  g.oh = (l.h + 2 * l.pad - l.k) / l.stride + 1;
+  g.ow = (l.w + 2 * l.pad - l.k) / l.stride + 1;
+  return g;
+}
+
+// acc[pixel][channel] of the NHWC int8 x and [M, C, kh, kw] int8 w.
+std::vector<int64_t> exactConv(const IgemmGeometry& g, const std::vector<int8_t>& x, const std::vector<int8_t>& w) {
+  std::vector<int64_t> acc(static_cast<size_t>(g.n) * g.oh * g.ow * g.m, 0);
+  for (int b = 0; b < g.n; ++b)
+    for (int oy = 0; oy < g.oh; ++oy)
+      for (int ox = 0; ox < g.ow; ++ox)
+        for (int o = 0; o < g.m; ++o) {
+          int64_t s = 0;
+          for (int r = 0; r < g.kh; ++r)
+            for (int q = 0; q < g.kw; ++q) {
+              const int iy = oy * g.sh - g.ph + r, ix = ox * g.sw - g.pw + q;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              const int8_t* px = &x[((static_cast<size_t>(b) * g.h + iy) * g.w + ix) * g.c];
+              for (int i = 0; i < g.c; ++i) s += int64_t{px[i]} * w[((static_cast<size_t>(o) * g.c + i) * g.kh + r) * g.kw + q];
+            }
+          acc[((static_cast<size_t>(b) * g.oh + oy) * g.ow + ox) * g.m + o] = s;
+        }
+  return acc;
+}
+
+// Where a wrong value came from: the channels of its pixel and the pixels of its channel whose
+// reference value it equals (a few), or "none".
+std::string whereFrom(float got, size_t pixel, int channel, const std::vector<int64_t>& want, int m, size_t pixels) {
+  std::ostringstream s;
+  int found = 0;
+  for (int o = 0; o < m && found < 3; ++o)
+    if (o != channel && static_cast<float>(want[pixel * m + o]) == got) s << " channel " << o << (++found, "");
+  for (size_t p = 0; p < pixels && found < 6; ++p)
+    if (p != pixel && static_cast<float>(want[p * m + channel]) == got) s << " pixel " << p << (++found, "");
+  return found ? "equals the reference at" + s.str() : "matches no nearby reference value";
+}
+
+TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
+  QRT_REQUIRE_GPU();
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  const bool hopper = prop.major * 10 + prop.minor == launch::kIgemmWgmmaSm;
+  const Layer layers[] = {
+      {"1x1 C=64 -> 64, 126 pixels (unit path)", 2, 64, 7, 9, 64, 1, 1, 0},
+      {"1x1 stride 2 C=128 -> 48 (2 slices, partial channel tile)", 2, 128, 9, 11, 48, 1, 2, 0},
+      {"3x3 pad 1 C=32 -> 144 (9 slices, half-empty slices)", 1, 32, 10, 13, 144, 3, 1, 1},
+      {"1x1 C=256 -> 128, 400 pixels (4 slices, several pixel tiles)", 1, 256, 20, 20, 128, 1, 1, 0},
+  };
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  for (const Layer& l : layers) {
+    const IgemmGeometry g = geometryOf(l);
+    ASSERT_TRUE(launch::igemmFits(g)) << l.name;
+    std::vector<int8_t> x(static_cast<size_t>(g.n) * g.h * g.w * g.c), w(static_cast<size_t>(g.m) * g.c * g.kh * g.kw);
+    for (auto& v : x) v = static_cast<int8_t>(byte(rng));
+    for (auto& v : w) v = static_cast<int8_t>(byte(rng));
+    const std::vector<int64_t> want = exactConv(g, x, w);
+    const std::vector<int8_t> packed = launch::igemmWeights(w.data(), g.m, g.c, g.kh, g.kw);
+    const std::vector<float> ones(static_cast<size_t>(g.m), 1.f), zeros(static_cast<size_t>(g.m), 0.f);
+    DeviceBuffer xd = DeviceBuffer::make(x.size()), wd = DeviceBuffer::make(packed.size());
+    DeviceBuffer md = DeviceBuffer::make(ones.size() * 4), bd = DeviceBuffer::make(zeros.size() * 4);
+    xd.upload(x.data());
+    wd.upload(packed.data());
+    md.upload(ones.data());
+    bd.upload(zeros.data());
+    const size_t pixels = static_cast<size_t>(g.n) * g.oh * g.ow;
+    for (int tile = 0; tile < launch::kIgemmTileCount; ++tile) {
+      const auto& t = launch::kIgemmTiles[tile];
+      if (t.wgmma && !hopper) continue;
+      SCOPED_TRACE(std::string(l.name) + ", tile " + std::to_string(tile));
+      launch::IgemmEpilogue e;
+      e.mult = reinterpret_cast<const float*>(md.at);
+      e.bias = reinterpret_cast<const float*>(bd.at);
+      e.y_int8 = false;
+      const int grid = t.persistent ? launch::igemmPersistentGrid(g, false, tile) : 0;
+      if (t.persistent) ASSERT_GT(grid, 0);
+      DeviceBuffer yd = DeviceBuffer::make(pixels * g.m * 4);
+      launch::qconvIgemm(reinterpret_cast<const int8_t*>(xd.at), reinterpret_cast<const int8_t*>(wd.at), yd.at, g, e,
+                         tile, grid, nullptr);
+      test::expectLaunched("qconvIgemm");
+      const std::vector<float> got = yd.download<float>();
+      size_t wrong = 0;
+      std::ostringstream first;
+      for (size_t p = 0; p < pixels; ++p)
+        for (int o = 0; o < g.m; ++o) {
+          const float v = got[p * g.m + o], r = static_cast<float>(want[p * g.m + o]);
+          if (v == r) continue;
+          if (++wrong <= 4)
+            first << "\n  pixel " << p << " channel " << o << ": " << v << ", expected " << r << "; "
+                  << whereFrom(v, p, o, want, g.m, pixels);
+        }
+      EXPECT_EQ(wrong, 0u) << wrong << " of " << got.size() << " outputs wrong" << first.str();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qrt
+
+#endif
