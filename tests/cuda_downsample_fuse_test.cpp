@@ -123,6 +123,18 @@ TEST(CudaDownsampleFuse, DownsampleBecomesInputsOfTheResidualQConv) {
   for (const auto& v : b.g->values()) EXPECT_NE(v->name, "z") << "z is no longer a tensor";
 }
 
+TEST(CudaDownsampleFuse, WgmmaTilesFuseToo) {
+  test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
+  Block b = block(0.03f, 0.03f, false);
+  b.ds->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 ds|ig10");
+  b.conv->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 conv3|ig12");
+  { Status st = passes::inferShapes(*b.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+  int fused = 0;
+  { Status st = cuda::fuseDownsampleResidual(*b.g, &fused); ASSERT_TRUE(st.ok()) << st.toString(); }
+  EXPECT_EQ(fused, 1);
+  EXPECT_EQ(b.conv->attrString(cuda::kAttrTactic, ""), "conv int8>int8 conv3|ig12") << "the tile stays";
+}
+
 TEST(CudaDownsampleFuse, AlwaysFusesWithoutTiming) {
   test::ScopedEnv always("QRT_CUDA_DS_FUSE", "always");
   Block b = block(0.03f, 0.03f, false);
