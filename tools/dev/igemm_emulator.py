@@ -632,6 +632,21 @@ def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
         row, a_ptr, z_ptr, o = row + kStep, a_ptr + kStep * LDC * 4, z_ptr + kStep * BN, o + o_step
 
 
+def start_tile(c, sm, g, xb, wb, m_total, m0, n0, sa, sb):
+    """startTile's loader and prologue (the residual tile aside): the loader begun at (m0, n0) for geometry g and its
+    first kStages - 1 slices queued, a group each; returns the loader and the depth's slice count."""
+    cb = (g.c + KBK - 1) // KBK
+    slices = g.kh * g.kw * cb
+    ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), cb * KBK, slices * KBK, sa, sb)
+    ld.begin(m0, n0)
+    tid = np.arange(c.T)
+    for st in range(c.S - 1):
+        if st < slices:
+            ld.load(st)
+        sm.commit(tid)
+    return ld, slices
+
+
 def residual_tile_from_acc(sm, c, sz, sc, m0, n0, m_total, channels, ds):
     """residualTileFromAcc<BM, BN, kThreads, LDC>: the downsample's staged int32 tile (sc) as int8 z words into the
     residual tile sz (row pitch BN), folded with the downsample's constants, no activation."""
@@ -685,15 +700,7 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     c_pad = cblocks * KBK
     sz = c.kSmem
     if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
-        g2 = e.ds["g"]
-        cb2 = (g2.c + KBK - 1) // KBK
-        sl2 = g2.kh * g2.kw * cb2
-        ld2 = TileLoader(c, sm, g2, e.ds["xb"], e.ds["wb"], m_total, is_unit(g2), cb2 * KBK, sl2 * KBK, sa, sb)
-        ld2.begin(m0, n0)
-        for st in range(S - 1):
-            if st < sl2:
-                ld2.load(st)
-            sm.commit(tid)
+        ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb)
         acc = np.zeros((c.WM * c.WN, c.MT, c.NT, 32, 4), np.int32)
         for kt in range(sl2):
             sm.wait(tid, S - 2)
@@ -846,15 +853,7 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
             stage_wgmma_acc(sm, base, c.LDC, w * 16, acc[w // 4, w % 4], w)
 
     if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
-        g2 = e.ds["g"]
-        cb2 = (g2.c + KBK - 1) // KBK
-        sl2 = g2.kh * g2.kw * cb2
-        ld2 = TileLoader(c, sm, g2, e.ds["xb"], e.ds["wb"], m_total, is_unit(g2), cb2 * KBK, sl2 * KBK, sa, sb)
-        ld2.begin(m0, n0)
-        for st in range(S - 1):
-            if st < sl2:
-                ld2.load(st)
-            sm.commit(tid)
+        ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb)
         acc = product(ld2, sl2)
         sm.wait(tid, 0)
         sm.barrier()
