@@ -4,6 +4,7 @@
 // Shapes without a tactic run on cuDNN unless QRT_CUDA_IGEMM=on (=off never takes the kernel);
 // cuDNN's QConv kernel runs every shape or node the kernel does not take.
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -197,6 +198,9 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
     Status st = timeOwnQConv(node, dev, k, name, time, &t_us);
+    if (envIs("QRT_CUDA_TACTICS_LOG", "1"))  // every tile's time (conv_tactics.cpp logs the chosen one)
+      std::fprintf(stderr, "[tactics] %s: tile %s: %s\n", node.describe().c_str(), name.c_str(),
+                   st.ok() ? strCat(t_us, " us").c_str() : st.message().c_str());
     if (st.code() == StatusCode::kUnsupported && t > 0) continue;  // a tile that does not take the layer
     QRT_RETURN_IF_ERROR(st);
     if (tactic->empty() || t_us < best) {
