@@ -11,13 +11,14 @@
 // into the shared-memory residual tile (qconv_igemm_launch.h, IgemmEpilogue::ds_x): the values of
 // the two kernels, without writing z to memory and reading it back (ResNet-50 at batch 256: 411 MB
 // each way in layer1, 770 MB over the four stages). The residual QConv must be on a tiled kernel
-// of the implicit GEMM (not a persistent one; the fused node keeps its tactic). Where the tuner
-// put the downsample there too, the fused kernel is the two kernels' work less z's traffic and a
-// launch: it fuses. Where cuDNN or cuBLASLt kept the downsample (deep layers, where its int8 plans
-// are faster), the fused kernel is timed against the two on scratch data and fuses only if
-// faster. Opt-in until it has run on a GPU: QRT_CUDA_DS_FUSE=on (=always: without the timing).
+// of the implicit GEMM (not a persistent one; the fused node keeps its tactic). The fused kernel
+// is timed against the two (each on its tuned plan) on scratch data and fuses only if faster;
+// where nothing can be timed, a pair that the tuner put on the implicit GEMM both fuses (the fused
+// kernel is their work less z's traffic and a launch), and a downsample that cuDNN or cuBLASLt
+// kept does not. Opt-in until it has run on a GPU: QRT_CUDA_DS_FUSE=on (=always: without timing).
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -104,9 +105,10 @@ void fuseInto(ir::Node* n, const ir::Node& ds) {
 // on scratch data. The device context is made on first use (no GPU: no fusion that needs timing).
 class FusionTimer {
  public:
-  // Whether fusing `ds` into `n` is faster; false where anything cannot be timed.
-  bool faster(const ir::Node& n, const ir::Node& ds) {
-    if (!ready()) return false;
+  // Whether fusing `ds` into `n` is faster by the clock; nullopt where it cannot be timed (no GPU,
+  // a node no kernel takes at its build shapes).
+  std::optional<bool> faster(const ir::Node& n, const ir::Node& ds) {
+    if (!ready()) return std::nullopt;
     ir::Node fused = n;
     fuseInto(&fused, ds);
     double t_fused = 0, t_n = 0, t_ds = 0;
@@ -116,6 +118,7 @@ class FusionTimer {
       std::fprintf(stderr, "[tactics] %s: downsample %s in the kernel: %.1f us against %.1f + %.1f us%s\n",
                    n.describe().c_str(), ds.describe().c_str(), t_fused, t_n, t_ds,
                    !ok ? " (not timed)" : win ? ": fused" : ": kept apart");
+    if (!ok) return std::nullopt;
     return win;
   }
 
@@ -161,9 +164,13 @@ Status fuseDownsampleResidual(ir::Graph& g, int* fused) {
     ir::Node* n = up.get();
     ir::Node* ds = downsampleOf(*n);
     if (!ds || dead.count(ds)) continue;
-    // Both on the implicit GEMM: the fused kernel is their work less z's traffic and a launch.
-    // Else (cuDNN or cuBLASLt kept the downsample) the fusion must be faster by the clock.
-    if (!always && !plainIgemmTactic(*ds) && !timer.faster(*n, *ds)) continue;
+    // The fusion must be faster by the clock. Where it cannot be timed, the pair of implicit-GEMM
+    // kernels still fuses (the fused kernel is their work less z's traffic and a launch); a
+    // downsample that cuDNN or cuBLASLt kept does not.
+    if (!always) {
+      const std::optional<bool> win = timer.faster(*n, *ds);
+      if (win ? !*win : !plainIgemmTactic(*ds)) continue;
+    }
     fuseInto(n, *ds);
     dead.insert(ds);
     ++*fused;
