@@ -48,14 +48,9 @@ bool cudaQConv(const ir::Node& n) {
 bool plainIgemmTactic(const ir::Node& n) {
   const std::string t = n.attrString(kAttrTactic, "");
   const size_t bar = t.rfind('|');
-  if (bar == std::string::npos || t.size() < bar + 4 || t.size() > bar + 5 || t.compare(bar + 1, 2, "ig") != 0)
-    return false;
-  int tile = 0;
-  for (size_t i = bar + 3; i < t.size(); ++i) {
-    if (t[i] < '0' || t[i] > '9') return false;
-    tile = tile * 10 + (t[i] - '0');
-  }
-  return tile < launch::kIgemmTileCount && !launch::kIgemmTiles[tile].persistent;
+  if (bar == std::string::npos) return false;
+  const int tile = launch::igemmTileOf(std::string_view(t).substr(bar + 1));
+  return tile >= 0 && !launch::kIgemmTiles[tile].persistent;
 }
 
 bool allEqual(const std::vector<int64_t>& v, int64_t value) {

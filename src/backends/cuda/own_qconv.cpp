@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "backends/cuda/tactic_timer.h"
 
@@ -106,19 +107,14 @@ Status ownScratch(const ir::Node& node, OwnQConvKernel& k, const std::string& ta
   candidateViews(node, &s->in, &s->out);
   if (s->in.empty() || s->in[0].data) return unsupported(who, ": a constant input");
   QRT_RETURN_IF_ERROR(k.reshape(s->in, s->out));
-  QRT_RETURN_IF_ERROR(s->x.reserve(s->in[0].bytes(), who));
   QRT_RETURN_IF_ERROR(s->y.reserve(s->out[0].bytes(), who));
-  launch::fillInt8Pattern(s->x.get(), s->in[0].numel(), dev->stream);
-  s->in[0].data = s->x.get();
-  if (s->in.size() > 6 && s->in[6].dtype == DataType::kInt8 && !s->in[6].data) {
-    QRT_RETURN_IF_ERROR(s->z.reserve(s->in[6].bytes(), who));
-    launch::fillInt8Pattern(s->z.get(), s->in[6].numel(), dev->stream);
-    s->in[6].data = s->z.get();
-  }
-  if (s->in.size() > kDsX && s->in[kDsX].dtype == DataType::kInt8 && !s->in[kDsX].data) {
-    QRT_RETURN_IF_ERROR(s->ds_x.reserve(s->in[kDsX].bytes(), who));
-    launch::fillInt8Pattern(s->ds_x.get(), s->in[kDsX].numel(), dev->stream);
-    s->in[kDsX].data = s->ds_x.get();
+  // The int8 inputs read at run time: x, the residual z, the computed downsample's x.
+  const std::pair<size_t, DeviceBuffer*> runtime[] = {{0, &s->x}, {6, &s->z}, {kDsX, &s->ds_x}};
+  for (const auto& [i, buf] : runtime) {
+    if (s->in.size() <= i || s->in[i].dtype != DataType::kInt8 || s->in[i].data) continue;
+    QRT_RETURN_IF_ERROR(buf->reserve(s->in[i].bytes(), who));
+    launch::fillInt8Pattern(buf->get(), s->in[i].numel(), dev->stream);
+    s->in[i].data = buf->get();
   }
   s->out[0].data = s->y.get();
   return s->ws.reserve(k.workspaceBytes(), who);

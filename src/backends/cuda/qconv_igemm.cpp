@@ -20,17 +20,6 @@ namespace {
 
 constexpr char kPrefix[] = "ig";
 
-// The tile index of an "ig<tile>" tactic, or -1.
-int tileOf(const std::string& tactic) {
-  if (tactic.size() < 3 || tactic.size() > 4 || tactic.compare(0, 2, kPrefix) != 0) return -1;
-  int t = 0;
-  for (size_t i = 2; i < tactic.size(); ++i) {
-    if (tactic[i] < '0' || tactic[i] > '9') return -1;
-    t = t * 10 + (tactic[i] - '0');
-  }
-  return t < launch::kIgemmTileCount ? t : -1;
-}
-
 class QIgemmKernel final : public OwnQConvKernel {
  public:
   QIgemmKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
@@ -40,7 +29,7 @@ class QIgemmKernel final : public OwnQConvKernel {
         ds_strides_(n.attrInts(kAttrDsStrides, {1, 1})) {}
 
  protected:
-  bool isMine(const std::string& tactic) const override { return tileOf(tactic) >= 0; }
+  bool isMine(const std::string& tactic) const override { return launch::igemmTileOf(tactic) >= 0; }
   bool byDefault() const override { return false; }
   bool writesHalf() const override { return true; }
 
@@ -104,9 +93,9 @@ class QIgemmKernel final : public OwnQConvKernel {
     }
     // Without a tactic (QRT_CUDA_IGEMM=on): QRT_CUDA_IGEMM_TILE (tests of every tile), else narrow
     // tiles for narrow layers.
-    tile_ = tileOf(tactic);
+    tile_ = launch::igemmTileOf(tactic);
     const char* forced = std::getenv("QRT_CUDA_IGEMM_TILE");
-    if (tile_ < 0 && forced) tile_ = tileOf(std::string(kPrefix) + forced);
+    if (tile_ < 0 && forced) tile_ = launch::igemmTileOf(std::string(kPrefix) + forced);
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
     if (launch::kIgemmTiles[tile_].wgmma && dev_->sm != launch::kIgemmWgmmaSm)
       return unsupported(who_, ": the wgmma tile ", tile_, " runs on compute capability 9.0 only");

@@ -30,6 +30,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "backends/cuda/conv_launch.h"
@@ -85,6 +86,17 @@ inline constexpr IgemmTile kIgemmTiles[] = {
 inline constexpr int kIgemmTileCount = 14;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
+// The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
+// or -1 for any other tactic.
+inline int igemmTileOf(std::string_view tactic) {
+  if (tactic.size() < 3 || tactic.size() > 4 || tactic.substr(0, 2) != "ig") return -1;
+  int t = 0;
+  for (char ch : tactic.substr(2)) {
+    if (ch < '0' || ch > '9') return -1;
+    t = t * 10 + (ch - '0');
+  }
+  return t < kIgemmTileCount ? t : -1;
+}
 constexpr int kIgemmDepth = 64;  // the depth slice (bytes of one tap's channels per row)
 constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
 
