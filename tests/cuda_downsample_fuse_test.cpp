@@ -4,8 +4,9 @@
 // the downsample's strides kept), and shape inference accepts the fused node; =always fuses a
 // downsample on a cuDNN plan without timing. Where it does not apply (an activation on the
 // downsample, a second reader of z, another scale, the residual QConv on a persistent tile, a
-// cuDNN downsample that cannot be timed, the switch off) the graph is left as it was. The kernel's numbers are checked on a GPU by
-// CudaQres.DownsampleInTheResidualKernel (cuda_qres_test.cpp).
+// cuDNN downsample that cannot be timed, the switch off) the graph is left as it was. The kernel's
+// numbers, and the timed decision, are checked on a GPU by CudaQres.DownsampleInTheResidualKernel
+// (cuda_qres_test.cpp).
 #include <gtest/gtest.h>
 
 #include "qrt/qrt.h"
@@ -98,8 +99,20 @@ Block block(float ds_scale, float z_scale, bool second_reader) {
   return b;
 }
 
+// The switch for the tests that expect the rewrite: the default (timed) where no GPU can time it, so
+// that the untimed rule (both nodes on the implicit GEMM fuse) is what runs; =always on a GPU, where
+// the clock could keep these small layers apart.
+const char* fuseMode() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    cudaGetLastError();
+    return "on";
+  }
+  return "always";
+}
+
 TEST(CudaDownsampleFuse, DownsampleBecomesInputsOfTheResidualQConv) {
-  test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
+  test::ScopedEnv on("QRT_CUDA_DS_FUSE", fuseMode());
   Block b = block(0.03f, 0.03f, false);
   { Status st = passes::inferShapes(*b.g); ASSERT_TRUE(st.ok()) << st.toString(); }
   int fused = 0;
@@ -124,7 +137,7 @@ TEST(CudaDownsampleFuse, DownsampleBecomesInputsOfTheResidualQConv) {
 }
 
 TEST(CudaDownsampleFuse, WgmmaTilesFuseToo) {
-  test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
+  test::ScopedEnv on("QRT_CUDA_DS_FUSE", fuseMode());
   Block b = block(0.03f, 0.03f, false);
   b.ds->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 ds|ig10");
   b.conv->attrs[cuda::kAttrTactic] = ir::Attribute::String("conv int8>int8 conv3|ig12");
@@ -188,9 +201,9 @@ TEST(CudaDownsampleFuse, LeftAloneWhereItDoesNotApply) {
     }
   }
   {
-    test::ScopedEnv off("QRT_CUDA_DS_FUSE", nullptr);
+    test::ScopedEnv off("QRT_CUDA_DS_FUSE", "off");
     Block b = block(0.03f, 0.03f, false);
-    unchanged(b, "QRT_CUDA_DS_FUSE unset (opt-in)");
+    unchanged(b, "QRT_CUDA_DS_FUSE=off");
   }
 }
 

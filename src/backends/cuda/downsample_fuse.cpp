@@ -15,7 +15,10 @@
 // is timed against the two (each on its tuned plan) on scratch data and fuses only if faster;
 // where nothing can be timed, a pair that the tuner put on the implicit GEMM both fuses (the fused
 // kernel is their work less z's traffic and a launch), and a downsample that cuDNN or cuBLASLt
-// kept does not. Opt-in until it has run on a GPU: QRT_CUDA_DS_FUSE=on (=always: without timing).
+// kept does not. On by default; QRT_CUDA_DS_FUSE=off keeps every downsample apart, =always fuses
+// without timing (tests). H100, ResNet-50 at batch 256: layer1.0 357 us fused against 229 + 170,
+// layer2.0 237 against 133 + 115; layer3.0 and layer4.0 (14x14, 7x7) stay apart: there the two
+// kernels' extra launch costs less than the fused kernel's serial downsample product.
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -151,7 +154,7 @@ class FusionTimer {
 Status fuseDownsampleResidual(ir::Graph& g, int* fused) {
   *fused = 0;
   const bool always = envIs("QRT_CUDA_DS_FUSE", "always");
-  if (!envIs("QRT_CUDA_DS_FUSE", "on") && !always) return Status::Ok();
+  if (envIs("QRT_CUDA_DS_FUSE", "off")) return Status::Ok();
   g.rebuildUses();
   FusionTimer timer;
   std::set<const ir::Node*> dead;

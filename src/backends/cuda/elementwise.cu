@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/cuda/device_util.cuh"
+#include "backends/cuda/conv_launch.h"
 #include "backends/cuda/launch.h"
 
 namespace qrt::cuda::launch {
@@ -261,8 +262,10 @@ void batchNorm(DataType t, const void* x, void* y, DataType pt, const void* scal
 
 void fillPattern(DataType t, void* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  if (isHalf(t)) fillPatternKernel<<<blocksFor(n), kBlock, 0, s>>>(static_cast<__half*>(y), n);
-  else fillPatternKernel<<<blocksFor(n), kBlock, 0, s>>>(static_cast<float*>(y), n);
+  if (t == DataType::kHalf) fillPatternKernel<<<blocksFor(n), kBlock, 0, s>>>(static_cast<__half*>(y), n);
+  else if (t == DataType::kFloat) fillPatternKernel<<<blocksFor(n), kBlock, 0, s>>>(static_cast<float*>(y), n);
+  else if (t == DataType::kInt8) fillInt8Pattern(y, n, s);  // conv_int8.cu
+  else cudaMemsetAsync(y, 0, static_cast<size_t>(n) * dataTypeSize(t), s);
 }
 
 }  // namespace qrt::cuda::launch

@@ -62,8 +62,9 @@ void batchNorm(DataType t, const void* x, void* y, DataType pt, const void* scal
                const void* var, float epsilon, int64_t n, int64_t channels, int64_t inner, bool channels_last,
                cudaStream_t s);
 
-// Fills n elements of fp32/fp16 data with a fixed pseudo-random pattern in [-0.5, 0.5) (tactic
-// timing runs on such data: zeros can run faster than real data).
+// Fills n elements of type t with a fixed pseudo-random pattern (tactic timing runs on such data:
+// zeros can run faster than real data): fp32/fp16 in [-0.5, 0.5), int8 over its range
+// (fillInt8Pattern); other types are zeroed. Never writes past n elements of t.
 void fillPattern(DataType t, void* y, int64_t n, cudaStream_t s);
 
 // ---- movement.cu ----

@@ -43,7 +43,7 @@ Status fuseStemInput(ir::Graph& g, int* fused);
 // on int8 as a MaxPool. stem_quantize.cpp
 Status fuseStemQuantize(ir::Graph& g, int* fused);
 // A residual block's downsample QConv computed inside the QConv that adds it (plain implicit-GEMM
-// tiles for both; QRT_CUDA_DS_FUSE=on). downsample_fuse.cpp
+// tiles for both; timed, QRT_CUDA_DS_FUSE=off skips it). downsample_fuse.cpp
 Status fuseDownsampleResidual(ir::Graph& g, int* fused);
 
 }  // namespace qrt::cuda
