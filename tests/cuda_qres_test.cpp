@@ -133,7 +133,8 @@ void checkBlock(const Block& b, const std::string& tactics) {
   SCOPED_TRACE(b.name + " " + tactics);
   std::vector<std::unique_ptr<test::ScopedEnv>> tile_env;
   // The modes that are not about the downsample fusion keep z a tensor the kernel reads.
-  if (tactics != "dsfuse" && tactics != "dstimed" && tactics != "wgmma")
+  const bool one_tile = tactics.rfind("tuned-ig", 0) == 0;
+  if (tactics != "dsfuse" && tactics != "dstimed" && tactics != "wgmma" && !one_tile)
     tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_DS_FUSE", "off"));
   if (tactics.rfind("tile", 0) == 0) {
     tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_TACTICS", "heuristic"));
@@ -165,6 +166,13 @@ void checkBlock(const Block& b, const std::string& tactics) {
       test::ScopedEnv fuse("QRT_CUDA_DS_FUSE", "on");
       return build(m, true);
     }
+    if (tactics.rfind("tuned-ig", 0) == 0) {  // the tuned path with one tile (QRT_CUDA_IGEMM_TILE), fusion untimed
+      test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
+      test::ScopedEnv one("QRT_CUDA_IGEMM_TILE", tactics.c_str() + 8);
+      test::ScopedEnv no_lt("QRT_CUDA_QCONV_LT", "off");
+      test::ScopedEnv fuse("QRT_CUDA_DS_FUSE", "always");
+      return build(m, true);
+    }
     if (tactics == "wgmma") {
       test::ScopedEnv e("QRT_CUDA_IGEMM", "on");
       test::ScopedEnv only("QRT_CUDA_IGEMM_WGMMA", "only");
@@ -190,9 +198,10 @@ void checkBlock(const Block& b, const std::string& tactics) {
       const bool fits = n->inputs[1]->dims[0] % 16 == 0 && n->inputs[1]->dims[1] % 16 == 0;
       if (tactics == "igemm" && fits) EXPECT_NE(tactic.find("|ig"), std::string::npos) << n->name << ": " << tactic;
       if (tactics == "wgmma" && fits) {
-        const size_t at = tactic.find("|ig1");
-        EXPECT_TRUE(at != std::string::npos && at + 5 == tactic.size() && tactic[at + 4] >= '0' && tactic[at + 4] <= '3')
-            << n->name << ": " << tactic << " (a wgmma tile, ig10..ig13, expected)";
+        const size_t bar = tactic.rfind('|');
+        const int tile = bar == std::string::npos ? -1 : qrt::cuda::launch::igemmTileOf(tactic.substr(bar + 1));
+        EXPECT_TRUE(tile >= 0 && qrt::cuda::launch::kIgemmTiles[tile].wgmma)
+            << n->name << ": " << tactic << " (a wgmma tile expected)";
       }
       const Dims& w = n->inputs[1]->dims;
       const bool pointwise = b.stride == 1 && w[2] == 1 && w[3] == 1 && n->outputs[0]->dtype == DataType::kInt8;
@@ -203,7 +212,7 @@ void checkBlock(const Block& b, const std::string& tactics) {
   EXPECT_EQ(with_z, b.residual ? 1 : 0) << "the block should fold into one QConv with an int8 residual";
   std::printf("  %s (%s): downsample %s\n", b.name.c_str(), tactics.c_str(), computed_z ? "in the residual kernel" : "apart");
   EXPECT_EQ(adds, 0);
-  if (tactics == "dsfuse" || tactics == "wgmma") {  // the downsample inside the residual QConv (both igemm)
+  if (tactics == "dsfuse" || tactics == "wgmma" || one_tile) {  // the downsample inside the residual QConv (both igemm)
     const bool fits = b.x[1] % 16 == 0 && b.m % 16 == 0;
     EXPECT_EQ(computed_z, b.downsample && fits && b.int8_out ? 1 : 0) << "downsample fusion";
   } else if (tactics != "dstimed") {  // timed: fused or not, as the clock says
@@ -317,6 +326,31 @@ TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
        128, 1, 2, true, true, true, true, 0.f, 32},
   };
   for (const Block& b : blocks) checkBlock(b, "wgmma");
+}
+
+// The pipelined wgmma tiles (14, 15: the next slice's barrier and loads while a slice's wgmmas
+// run), each alone through the tuned path: 1, 4 and 9 slices, the downsample in the kernel (its
+// product and the layer's through one pipeline), a bottleneck block.
+TEST(CudaQres, PipelinedWgmmaTilesWithinOneQuantizationStep) {
+  QRT_REQUIRE_GPU();
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major * 10 + prop.minor != qrt::cuda::launch::kIgemmWgmmaSm)
+    GTEST_SKIP() << "the wgmma tiles run on compute capability 9.0; this GPU is " << prop.major << "." << prop.minor;
+  const Block blocks[] = {
+      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
+      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
+      {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
+      {"plain 3x3 C=128 -> 192 (18 slices, partial channel tile), float out", {2, 128, 12, 12}, 192, 3, 1, false, false,
+       false, false},
+      {"downsample 1x1 stride 1, C=64 -> 256, computed in the kernel", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
+      {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2, computed in the kernel", {2, 128, 16, 16},
+       256, 1, 2, true, true, true, true, 0.f, 64},
+  };
+  for (int tile = 0; tile < qrt::cuda::launch::kIgemmTileCount; ++tile) {
+    if (!qrt::cuda::launch::kIgemmTiles[tile].pipelined) continue;
+    for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
+  }
 }
 
 // The pointwise int8 layers as one cuBLASLt GEMM with QConv's epilogue in cuBLASLt's (qconv_lt.cpp):

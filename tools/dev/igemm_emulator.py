@@ -26,32 +26,37 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
     all of the CTA's slices (wait_group kStages - 2, barrier, load, commit, MMA), each tile's epilogue in the loop
     (stageAcc into sc, zeroAcc, barrier, epilogue of sc and ring entry count % kStages) and the final wait_group 0.
   Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
-  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6 and 10-13): the downsample's product through the
+  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6 and 10-15): the downsample's product through the
     same pipeline (its own loader geometry and weights), its staging, residualTileFromAcc's int8 words into the
     residual tile, the barrier, then the layer's own product; z must equal the separate downsample kernel's bytes;
-  * wgmmaKernel (tiles 10-13, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
+  * wgmmaKernel (tiles 10-15, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
     builds (smemDesc), decoded by the PTX ISA's descriptor and 64-byte-swizzle rules into the 16-byte chunks the
     hardware reads (as the warpgroup's reads, for the race detector), the m64nNk32 .s32 accumulator fragment, and
-    stageWgmmaAcc into the int32 tile; the epilogue is the tiled kernel's.
+    stageWgmmaAcc into the int32 tile; the epilogue is the tiled kernel's. Each wgmma is asynchronous: issued (its
+    operand bytes marked), computed when a wgmma.wait_group retires its commit group (reading shared memory then),
+    so the pipelined tiles (14, 15: wait_group 1, loads kStages - 2 slices ahead) are checked for a stage reloaded
+    under a running wgmma.
   At startup a self-check tests the prmt model (sign-extending selectors, every byte value and position) and the
   magic-add rounding (low byte == round half to even, over a dense float32 grid of [-128, 127] with the .5 ties).
 
 Besides the data, a race detector follows every shared-memory byte: which thread wrote it in which barrier interval
 (and after which __syncwarp), whether a cp.async to it is still in flight, and which warps read it in the current
 barrier interval. It reports reads of bytes with a copy in flight (a missing wait), reads of another warp's data
-without a barrier between (RAW), writes or copies over bytes another warp read in the same interval (WAR), unordered
+without a barrier between (RAW), writes or copies over bytes another warp read in the same interval or a wgmma in
+flight reads (WAR), unordered
 double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligned shared or global accesses.
 
 Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0, 6, the persistent 7, 8, 9 at
-                                                                grids 1, 3 and tiles + 1, the wgmma 10 and 13)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-13)
+                                                                grids 1, 3 and tiles + 1, the wgmma 10, 13, 14)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-15)
       /usr/bin/python3 tools/dev/igemm_emulator.py --grid 2,5  (the persistent tiles' grid sizes; 0: tiles + 1)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero|align|kstep|dssync
+      /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero|align|kstep|dssync|ahead
       (self-test: injected bugs that the emulator must catch: B fragments swapped, a load into the stage being
       read, the depth loop waiting for one group less, the depth loop without its __syncthreads; persistent only:
       a residual ring of kStages - 1 entries, no barrier between stageAcc and a tile's epilogue, the accumulators
       not zeroed between tiles; wgmma only: shared memory not aligned to 1024, the second k-step 16 bytes in;
-      downsample only: no barrier between its z tile and the layer's first loads)
+      pipelined wgmma only: the loads kStages - 1 slices ahead; downsample only: no barrier between its z tile and
+      the layer's first loads)
 """
 import argparse
 import sys
@@ -157,6 +162,7 @@ class Smem:
         self.committed = np.zeros(nthreads, np.int64)
         self.inflight = []  # (tids, group, dst, data)
         self.nthreads = nthreads
+        self.async_read = np.zeros(size, np.int64)  # in-flight wgmma operand reads covering each byte
 
     def _where(self, what):
         return f"{self.ctx} phase {self.phase} ({what})"
@@ -180,6 +186,8 @@ class Smem:
                      self._where(what))
         pend = self.pending[idx]
         self.haz.add(f"WAW: {what} to bytes with a cp.async still in flight", pend.sum(), self._where(what))
+        self.haz.add(f"WAR: {what} over bytes an in-flight wgmma reads (reloaded before its wait_group)",
+                     (self.async_read[idx] > 0).sum(), self._where(what))
         waw = self.written[idx] & (self.w_phase[idx] == self.phase) & ((self.w_thread[idx] >> 5) != warp)
         self.haz.add(f"WAW: {what} to bytes another warp wrote in the same barrier interval", waw.sum(),
                      self._where(what))
@@ -516,7 +524,9 @@ TILES = {0: (128, 128, 2, 4, 4, 2), 1: (128, 64, 4, 2, 4, 2), 2: (64, 128, 2, 4,
          7: (128, 64, 4, 2, 3, 2), 8: (64, 64, 2, 2, 4, 3), 9: (64, 128, 2, 4, 3, 2)}
 PERSISTENT = {7, 8, 9}
 # wgmmaKernel<BM, BN, kStages, MINB> (sm90a/qconv_wgmma.cu): IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>
-WGMMA = {10: (128, 128, 4, 2), 11: (128, 64, 4, 2), 12: (64, 128, 4, 2), 13: (64, 64, 4, 3)}
+WGMMA = {10: (128, 128, 4, 2), 11: (128, 64, 4, 2), 12: (64, 128, 4, 2), 13: (64, 64, 4, 3),
+         14: (128, 128, 5, 2), 15: (128, 64, 5, 3)}
+WGMMA_PIPE = {14, 15}  # WgmmaTile<..., kPipe = true>
 TILES.update({t: (bm, bn, bm // 16, 1, st, mb) for t, (bm, bn, st, mb) in WGMMA.items()})
 
 
@@ -632,15 +642,15 @@ def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
         row, a_ptr, z_ptr, o = row + kStep, a_ptr + kStep * LDC * 4, z_ptr + kStep * BN, o + o_step
 
 
-def start_tile(c, sm, g, xb, wb, m_total, m0, n0, sa, sb):
+def start_tile(c, sm, g, xb, wb, m_total, m0, n0, sa, sb, ahead=None):
     """startTile's loader and prologue (the residual tile aside): the loader begun at (m0, n0) for geometry g and its
-    first kStages - 1 slices queued, a group each; returns the loader and the depth's slice count."""
+    first kAhead (default kStages - 1) slices queued, a group each; returns the loader and the depth's slice count."""
     cb = (g.c + KBK - 1) // KBK
     slices = g.kh * g.kw * cb
     ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), cb * KBK, slices * KBK, sa, sb)
     ld.begin(m0, n0)
     tid = np.arange(c.T)
-    for st in range(c.S - 1):
+    for st in range(c.S - 1 if ahead is None else ahead):
         if st < slices:
             ld.load(st)
         sm.commit(tid)
@@ -779,6 +789,37 @@ D_ROW = (_lane >> 2)[:, None] + 8 * (np.arange(4) >= 2).astype(int)[None, :]  # 
 D_COL = 2 * (_lane & 3)[:, None] + (np.arange(4) & 1)[None, :]
 
 
+class WgmmaQueue:
+    """A warpgroup's wgmma.mma_async operations in flight: each is issued (its operand bytes marked as read by the
+    async proxy: a write to them before it retires is a WAR hazard) and computed when a wgmma.wait_group retires its
+    group, reading shared memory then (the latest the hardware may read it)."""
+
+    def __init__(self, sm):
+        self.sm, self.open, self.groups = sm, [], []
+
+    def issue(self, acc, wg, desc_a, desc_b, bn):
+        marks = [desc_chunk_addresses(d, rows, 32).reshape(-1)[:, None] + np.arange(16)
+                 for d, rows in ((desc_a, 64), (desc_b, bn))]
+        for m in marks:
+            np.add.at(self.sm.async_read, np.clip(m, 0, self.sm.size - 1).ravel(), 1)
+        self.open.append((acc, wg, desc_a, desc_b, bn, marks))
+
+    def commit(self):  # wgmma.commit_group
+        self.groups.append(self.open)
+        self.open = []
+
+    def wait(self, n):  # wgmma.wait_group n
+        while len(self.groups) > n:
+            for acc, wg, desc_a, desc_b, bn, marks in self.groups.pop(0):
+                for m in marks:
+                    np.add.at(self.sm.async_read, np.clip(m, 0, self.sm.size - 1).ravel(), -1)
+                wgmma_m64k32(self.sm, acc, wg, desc_a, desc_b, bn)
+
+    def finish(self):
+        n = len(self.open) + sum(len(g) for g in self.groups)
+        self.sm.haz.add("wgmma still in flight (not waited for)", n, self.sm._where("exit"))
+
+
 def wgmma_m64k32(sm, acc, wg, desc_a, desc_b, bn):
     """wgmma.mma_async.m64n{bn}k32.s32.s8.s8 of warpgroup wg: acc [4 warps, 32 lanes, bn / 2] int32 (+=). The
     operands are read from shared memory as the warpgroup's 128 threads' 16-byte reads (race detection)."""
@@ -807,9 +848,10 @@ def stage_wgmma_acc(sm, sc, ldc, row0, d, warp):
         sm.write(tids, sc + ((row + 8) * ldc + col) * 4, hi, "stageWgmmaAcc")
 
 
-def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate):
-    """wgmmaKernel<BM, BN, kStages, MINB> (startTile / nextSlice / finishTile of qconv_igemm_device.cuh), CTA bid.
-    Shared memory starts at a random multiple of 16 below the 1024-byte boundary the kernel aligns it to."""
+def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate, pipe=False):
+    """wgmmaKernel<BM, BN, kStages, MINB, kPipe> (startTile / nextSlice / finishTile of qconv_igemm_device.cuh),
+    CTA bid. Shared memory starts at a random multiple of 16 below the 1024-byte boundary the kernel aligns it to.
+    pipe: a slice's wgmmas left in flight (wait_group 1) and the loads kStages - 2 slices ahead (kAhead)."""
     c = Cfg(cfg)
     BM, BN, S, T = c.BM, c.BN, c.S, c.T
     z = e.z is not None
@@ -828,14 +870,17 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     slices = g.kh * g.kw * cblocks
     c_pad = cblocks * KBK
     sz = base + c.kSmem
+    # WgmmaTile::kAhead (the "ahead" mutation: the pipelined form with the plain form's lookahead)
+    ahead = S - 2 if pipe and mutate != "ahead" else S - 1
+    queues = [WgmmaQueue(sm) for _ in range(BM // 64)]
 
-    def product(ld, slices):  # wait, fence, barrier, load, commit, two wgmmas a slice
+    def product(ld, slices):  # wait, fence, barrier, load, commit, two wgmmas a slice, wait_group
         acc = np.zeros((BM // 64, 4, 32, BN // 2), np.int32)
         for kt in range(slices):
-            sm.wait(tid, S - 1 if mutate == "nowait" else S - 2)  # cpAsyncWait<kStages - 2>, fence.proxy.async
+            sm.wait(tid, ahead if mutate == "nowait" else ahead - 1)  # cpAsyncWait<kAhead - 1>, fence.proxy.async
             if mutate != "nosync":
                 sm.barrier()  # __syncthreads
-            nxt = kt + S - 1
+            nxt = kt + ahead
             if nxt < slices:
                 ld.load((kt % S) if mutate == "stage" else (nxt % S))
             sm.commit(tid)
@@ -843,9 +888,12 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
                 a_s = sa + (kt % S) * BM * KBK + wg * 64 * KBK
                 b_s = sb + (kt % S) * BN * KBK
                 k2 = 16 if mutate == "kstep" else 32
-                wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s), smem_desc(b_s), BN)
-                wgmma_m64k32(sm, acc[wg], wg, smem_desc(a_s + k2), smem_desc(b_s + k2), BN)
-            # wgmma.wait_group 0: the reads above are done before the next barrier
+                queues[wg].issue(acc[wg], wg, smem_desc(a_s), smem_desc(b_s), BN)
+                queues[wg].issue(acc[wg], wg, smem_desc(a_s + k2), smem_desc(b_s + k2), BN)
+                queues[wg].commit()
+                queues[wg].wait(1 if pipe else 0)
+        for q in queues:  # wgmmaWait<0> after the loop
+            q.wait(0)
         return acc
 
     def stage(acc):
@@ -853,7 +901,7 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
             stage_wgmma_acc(sm, base, c.LDC, w * 16, acc[w // 4, w % 4], w)
 
     if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
-        ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb)
+        ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb, ahead)
         acc = product(ld2, sl2)
         sm.wait(tid, 0)
         sm.barrier()
@@ -866,7 +914,7 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     ld.begin(m0, n0)
     if z:
         load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m)
-    for st in range(S - 1):
+    for st in range(ahead):
         if st < slices:
             ld.load(st)
         sm.commit(tid)
@@ -876,6 +924,8 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     stage(acc)
     sm.barrier()
     epilogue_tile(sm, c, out, haz, ctx, base, sz, m0, n0, m_total, g, e)
+    for q in queues:
+        q.finish()
     sm.finish()
 
 
@@ -1191,9 +1241,10 @@ def run(args):
                     info = (f"{n_out} tiles, {stats['ctas']} CTAs (+{stats['idle']} idle), up to "
                             f"{stats['max_tiles']} tiles a CTA, loader up to {stats['ahead']} tile(s) ahead")
                 elif tile in WGMMA:
-                    name = f"ig{tile} wgmma <{cfg[0]},{cfg[1]},{cfg[4]}>"
+                    pipe = tile in WGMMA_PIPE
+                    name = f"ig{tile} wgmma <{cfg[0]},{cfg[1]},{cfg[4]}{',pipe' if pipe else ''}>"
                     for bid in range(n_out):
-                        wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate)
+                        wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate, pipe)
                     info = f"{n_out} CTAs"
                 else:
                     for bid in range(n_out):
@@ -1216,14 +1267,14 @@ def run(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tiles", default="0,6,7,8,9,10,13",
-                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-13 wgmma), e.g. 0,6,7,8,9")
-    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-13")
+    ap.add_argument("--tiles", default="0,6,7,8,9,10,13,14",
+                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-15 wgmma, 14-15 pipelined)")
+    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-15")
     ap.add_argument("--grid", default="1,3,0",
                     help="grid sizes (CTAs) of the persistent tiles, comma-separated; 0: tiles + 1 (default 1,3,0)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mutate", choices=["bswap", "stage", "nowait", "nosync", "ring", "episync", "nozero", "align",
-                                         "kstep", "dssync"],
+                                         "kstep", "dssync", "ahead"],
                     default=None, help="inject a bug (self-test of the emulator)")
     args = ap.parse_args()
     sys.exit(run(args))

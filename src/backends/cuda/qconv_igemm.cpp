@@ -174,16 +174,25 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<QIgemmKernel> kp, denseCandidateKernel<QIgemmKernel>(node, dev, "QRT_CUDA_IGEMM"));
   QIgemmKernel& k = *kp;
   double best = 0;
+  // QRT_CUDA_IGEMM_TILE=<t>: the tuner times that tile alone (tests of one tile through the tuned
+  // path, the downsample fusion included).
+  const char* forced_env = std::getenv("QRT_CUDA_IGEMM_TILE");
+  const int forced = forced_env ? launch::igemmTileOf(std::string(kPrefix) + forced_env) : -1;
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
+    if (forced >= 0 && t != forced) continue;
     // QRT_CUDA_IGEMM_PERSISTENT=off: the tuner leaves the persistent tiles out (comparisons, and
     // a switch should they misbehave on a GPU: they are timed, not checked, at build time).
-    if (launch::kIgemmTiles[t].persistent && envIs("QRT_CUDA_IGEMM_PERSISTENT", "off")) continue;
+    if (launch::kIgemmTiles[t].persistent && envIs("QRT_CUDA_IGEMM_PERSISTENT", "off") && forced < 0) continue;
     // The wgmma tiles (compute capability 9.0 only) are timed with the others unless
     // QRT_CUDA_IGEMM_WGMMA=off; =only times only them (tests). On an H100 they beat the mma.sync
-    // tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%).
-    const bool wgmma_on = !envIs("QRT_CUDA_IGEMM_WGMMA", "off");
-    if (launch::kIgemmTiles[t].wgmma && (dev->sm != launch::kIgemmWgmmaSm || !wgmma_on)) continue;
-    if (!launch::kIgemmTiles[t].wgmma && envIs("QRT_CUDA_IGEMM_WGMMA", "only")) continue;
+    // tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%). The pipelined ones join
+    // with =pipe or =only until they have run on a GPU (a faulting kernel would end the build: a
+    // CUDA error is sticky for the process).
+    const auto& tile = launch::kIgemmTiles[t];
+    const bool only = envIs("QRT_CUDA_IGEMM_WGMMA", "only");
+    if (tile.wgmma && (dev->sm != launch::kIgemmWgmmaSm || envIs("QRT_CUDA_IGEMM_WGMMA", "off"))) continue;
+    if (tile.pipelined && !only && !envIs("QRT_CUDA_IGEMM_WGMMA", "pipe") && forced < 0) continue;
+    if (!tile.wgmma && only) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
     Status st = timeOwnQConv(node, dev, k, name, time, &t_us);

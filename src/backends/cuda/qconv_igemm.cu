@@ -189,6 +189,7 @@ int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile) {
 
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
                 int grid, cudaStream_t s) {
+  if (kIgemmTiles[tile].wgmma) return qconvWgmma(x, w, y, g, e, tile, s);
   switch (tile) {
     case 0: return launchTile<128, 128, 2, 4, 4, 2>(x, w, y, g, e, s);
     case 1: return launchTile<128, 64, 4, 2, 4, 2>(x, w, y, g, e, s);
@@ -200,10 +201,6 @@ void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 7: return Persistent7::launch(x, w, y, g, e, grid, s);
     case 8: return Persistent8::launch(x, w, y, g, e, grid, s);
     case 9: return Persistent9::launch(x, w, y, g, e, grid, s);
-    case 10:
-    case 11:
-    case 12:
-    case 13: return qconvWgmma(x, w, y, g, e, tile, s);
     default: return launchTile<64, 64, 2, 2, 2, 6>(x, w, y, g, e, s);  // 6
   }
 }

@@ -379,8 +379,11 @@ struct TileAt {
 
 // Starts a tiled kernel's CTA: the loader begun, the residual's tile queued into sz with the first
 // slice's group (its reads overlap the depth loop; the epilogue finds it there), and the first
-// kStages - 1 slices queued, a cp.async group each.
-template <class Cfg, int kStages>
+// kAhead slices queued, a cp.async group each. kAhead: how many slices the loads run ahead of the
+// MMAs, kStages - 1 where a slice's MMAs are done before the next slice's barrier; kStages - 2
+// where they may still run then (the pipelined wgmma tiles: the stage reloaded at slice kt is
+// slice kt - 2's, whose MMAs every warpgroup has waited for before that barrier).
+template <class Cfg, int kStages, int kAhead = kStages - 1>
 __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, uint8_t* sb, uint8_t* sz,
                                             const int8_t* x, const int8_t* w, const IgemmGeometry& g,
                                             const IgemmEpilogue& e, int m_total, int n_tiles, int tid) {
@@ -392,8 +395,9 @@ __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, ui
   t.c_pad = cblocks * kBK;
   ld.begin(t.m0, t.n0, m_total, g, w, t.slices * kBK, unitLayer(g), tid);
   if (e.z) loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads>(sz, e, t.m0, t.n0, m_total, g.m, tid);
+  static_assert(kAhead >= 1 && kAhead < kStages, "the loads run 1 to kStages - 1 slices ahead");
 #pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
+  for (int st = 0; st < kAhead; ++st) {
     if (st < t.slices) ld.load(sa, sb, st, g, x, t.c_pad, tid);
     cpAsyncCommit();
   }
@@ -402,14 +406,14 @@ __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, ui
 
 // The depth loop's step before slice kt's MMAs: waits for its group, then (after `landed`, which
 // the wgmma kernel uses to fence for the async proxy) a barrier (slice kt landed for every thread,
-// slice kt - 1's stage is free), then queues slice kt + kStages - 1.
-template <class Cfg, int kStages, class Landed>
+// slice kt + kAhead - kStages's stage is free), then queues slice kt + kAhead into it.
+template <class Cfg, int kStages, int kAhead = kStages - 1, class Landed>
 __device__ __forceinline__ void nextSlice(TileLoader<Cfg>& ld, uint8_t* sa, uint8_t* sb, int kt, const TileAt& t,
                                           const IgemmGeometry& g, const int8_t* x, int tid, Landed landed) {
-  cpAsyncWait<kStages - 2>();
+  cpAsyncWait<kAhead - 1>();  // groups committed: kAhead + kt; slice kt's is done
   landed();
   __syncthreads();
-  const int next = kt + kStages - 1;
+  const int next = kt + kAhead;
   if (next < t.slices) ld.load(sa, sb, next % kStages, g, x, t.c_pad, tid);
   cpAsyncCommit();
 }
@@ -448,7 +452,7 @@ __device__ __forceinline__ void downsampleTile(uint8_t* smem, uint8_t* sz, const
 // into the kernel's accumulators; `stage(sc)` writes them into the int32 tile. Shared memory as
 // startTile's: the pipeline's stages from smem (B after kStages A stages), the residual tile at
 // Cfg::kSmem.
-template <class Cfg, int kStages, bool kDs, class Product, class Stage>
+template <class Cfg, int kStages, bool kDs, int kAhead = kStages - 1, class Product, class Stage>
 __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, const int8_t* x, const int8_t* w, void* y,
                                         const IgemmGeometry& g, const IgemmEpilogue& e, int m_total, int n_tiles,
                                         int tid, Product product, Stage stage) {
@@ -457,11 +461,11 @@ __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, cons
   uint8_t* sz = smem + Cfg::kSmem;
   if constexpr (kDs) {  // the block's downsample first (IgemmEpilogue::ds_x): z into the residual tile
     const TileAt t2 =
-        startTile<Cfg, kStages>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
+        startTile<Cfg, kStages, kAhead>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{}, m_total, n_tiles, tid);
     product(t2, e.ds, e.ds_x);
     downsampleTile<Cfg>(smem, sz, t2, m_total, g.m, e, tid, stage);
   }
-  const TileAt t = startTile<Cfg, kStages>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
+  const TileAt t = startTile<Cfg, kStages, kAhead>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
   product(t, g, x);
   finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
 }

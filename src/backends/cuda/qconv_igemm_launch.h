@@ -76,14 +76,17 @@ struct IgemmTile {
   int bm, bn;
   bool persistent;  // a wave of CTAs walking the tiles (igemmPersistentGrid), the next ones loading
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
+  bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
     {128, 64, false},  {64, 128, false}, {64, 64, false},  // 4-6: two stages, more CTAs an SM
     {128, 64, true},   {64, 64, true},   {64, 128, true},  // 7-9: persistent
-    // 10-13: wgmma (written 2026-11-28, not yet run on a GPU)
-    {128, 128, false, true}, {128, 64, false, true}, {64, 128, false, true}, {64, 64, false, true}};
-inline constexpr int kIgemmTileCount = 14;
+    // 10-13: wgmma
+    {128, 128, false, true}, {128, 64, false, true}, {64, 128, false, true}, {64, 64, false, true},
+    // 14-15: wgmma, pipelined (written 2026-11-28, not yet run on a GPU)
+    {128, 128, false, true, true}, {128, 64, false, true, true}};
+inline constexpr int kIgemmTileCount = 16;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -122,7 +125,7 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
 // queries and the shared-memory opt-in: call at reshape, outside stream capture.
 int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile);
 
-// The wgmma tiles (10-13), called by qconvIgemm; compiled for sm_90a only.
+// The wgmma tiles (10-15), called by qconvIgemm; compiled for sm_90a only.
 void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
                 cudaStream_t s);
 
