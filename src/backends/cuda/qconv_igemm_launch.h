@@ -23,7 +23,7 @@
 // Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
 // the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
 // them at ~1.6 TB/s, and reach ~0.5 POPS on compute-bound 3x3 layers where cuDNN's int8 plans reach
-// ~1.3. The wgmma tiles (10-13, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
+// ~1.3. The wgmma tiles (10-15, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
 // Hopper's warpgroup MMA. The tuner keeps whichever is faster.
 #pragma once
 
