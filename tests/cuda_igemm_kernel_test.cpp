@@ -1,4 +1,4 @@
-// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-15)
+// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-17)
 // launched directly, with float output and unit scales (mult 1, bias 0: y = float(acc), exact below
 // 2^24), against an exact int64 convolution written here: every tile on 1x1 (the unit path and a
 // strided one) and 3x3 padded layers with partial pixel and channel tiles. Where the engine-level

@@ -4,7 +4,7 @@
 usage: tactics_log.py QRT.log [--top 40]
 
 For each convolution: the best plan before qrt's own kernels (cuDNN's, as "best so far" when the first own candidate
-was timed), the implicit GEMM's best mma.sync tile (ig0-ig9) and best wgmma tile (ig10-ig15), the cuBLASLt int8
+was timed), the implicit GEMM's best mma.sync tile (ig0-ig9) and best wgmma tile (ig10-ig17), the cuBLASLt int8
 path, and the downsample fusion's verdicts. A log holds a layer once per build that timed it; the last one is kept.
 """
 import argparse

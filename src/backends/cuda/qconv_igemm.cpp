@@ -185,13 +185,13 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
     if (launch::kIgemmTiles[t].persistent && envIs("QRT_CUDA_IGEMM_PERSISTENT", "off") && forced < 0) continue;
     // The wgmma tiles (compute capability 9.0 only) are timed with the others unless
     // QRT_CUDA_IGEMM_WGMMA=off; =only times only them (tests). On an H100 they beat the mma.sync
-    // tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%). The pipelined ones join
-    // with =pipe or =only until they have run on a GPU (a faulting kernel would end the build: a
-    // CUDA error is sticky for the process).
+    // tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%). The trial tiles (not yet
+    // run on a GPU) join with =all or =only (a faulting kernel would end the build: a CUDA error
+    // is sticky for the process).
     const auto& tile = launch::kIgemmTiles[t];
     const bool only = envIs("QRT_CUDA_IGEMM_WGMMA", "only");
     if (tile.wgmma && (dev->sm != launch::kIgemmWgmmaSm || envIs("QRT_CUDA_IGEMM_WGMMA", "off"))) continue;
-    if (tile.pipelined && !only && !envIs("QRT_CUDA_IGEMM_WGMMA", "pipe") && forced < 0) continue;
+    if (tile.trial && !only && !envIs("QRT_CUDA_IGEMM_WGMMA", "all") && forced < 0) continue;
     if (!tile.wgmma && only) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;

@@ -1,5 +1,5 @@
 // qrt's INT8 implicit-GEMM convolution on Hopper's warpgroup MMA (wgmma, sm_90a): the tiles
-// "ig10".."ig15" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
+// "ig10".."ig17" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
 // (qconv_igemm_device.cuh): the same cp.async pipeline of 64-deep slices, the same staged int32
 // tile and epilogue. Why: on an H100 the mma.sync kernel reaches ~0.5 POPS on compute-bound 3x3
 // layers and issues most of its instructions on memory-bound ones; one wgmma computes a 64 x BN x
@@ -24,7 +24,7 @@
 // cuDNN before keeping it (checkOwnQConv); CudaIgemmKernel and CudaQres.EveryImplicitGemmTile run
 // every tile against exact and reference results. Tiles 10-13 passed on their first H100 run
 // (session 7) and beat the mma.sync tiles on every ResNet-50 layer at batch 256 (2-25%); the
-// pipelined 14-15 (WgmmaTile::kPipe) are not yet run.
+// pipelined 14-15 (WgmmaTile::kPipe) and the two-stage 16-17 are not yet run.
 #include "backends/cuda/qconv_igemm_device.cuh"
 
 namespace qrt::cuda::launch {
@@ -189,7 +189,11 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 13: return launchWgmma<64, 64, 4, 3>(x, w, y, g, e, s);
     // 14-15: pipelined (5 stages: the loads still run 3 slices ahead)
     case 14: return launchWgmma<128, 128, 5, 2, true>(x, w, y, g, e, s);
-    default: return launchWgmma<128, 64, 5, 3, true>(x, w, y, g, e, s);  // 15
+    case 15: return launchWgmma<128, 64, 5, 3, true>(x, w, y, g, e, s);
+    // 16-17: two stages, 4 CTAs an SM (46 and 44 KB of shared memory, at most 64 and 128 registers):
+    // more tiles loading at once on the shallow memory-bound layers, as the mma.sync tiles 4-6.
+    case 16: return launchWgmma<128, 64, 2, 4>(x, w, y, g, e, s);
+    default: return launchWgmma<64, 128, 2, 4>(x, w, y, g, e, s);  // 17
   }
 }
 
