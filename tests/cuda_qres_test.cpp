@@ -82,6 +82,32 @@ struct Block {
 
 constexpr float kYScale = 0.04f;
 
+// Skips the test unless the GPU runs the wgmma tiles (compute capability 9.0).
+#define QRT_REQUIRE_WGMMA_GPU()                                                                     \
+  do {                                                                                              \
+    QRT_REQUIRE_GPU();                                                                              \
+    cudaDeviceProp prop{};                                                                          \
+    ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);                                      \
+    if (prop.major * 10 + prop.minor != qrt::cuda::launch::kIgemmWgmmaSm)                           \
+      GTEST_SKIP() << "the wgmma tiles run on compute capability 9.0; this GPU is " << prop.major   \
+                   << "." << prop.minor;                                                            \
+  } while (0)
+
+// Blocks several tests run.
+const Block kIdentity1x1C256 = {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true};
+const Block kDownsample3x3S2 = {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true};
+const Block kIdentity3x3Clip =
+    {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f};
+const Block kIdentity1x1C64 = {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true};
+const Block kPlain3x3Large = {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false};
+const Block kPlain1x1S2 =
+    {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false};
+const Block kPlain1x1PartialSlice =
+    {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false};
+const Block kDownsample1x1S2 = {"downsample 1x1 stride 2 relu int8", {2, 32, 8, 8}, 64, 1, 2, true, true, true};
+const Block kDownsampleLayer1 =
+    {"downsample 1x1 stride 1, C=64 -> 256 (ResNet's layer1.0)", {2, 64, 14, 14}, 256, 1, 1, true, true, true};
+
 Model blockModel(const Block& b) {
   Model md;
   md.input(b.x);
@@ -210,9 +236,11 @@ void checkBlock(const Block& b, const std::string& tactics) {
     adds += n->op_type == "Add" || n->op_type == "AddQuantize";
   }
   EXPECT_EQ(with_z, b.residual ? 1 : 0) << "the block should fold into one QConv with an int8 residual";
-  std::printf("  %s (%s): downsample %s\n", b.name.c_str(), tactics.c_str(), computed_z ? "in the residual kernel" : "apart");
+  std::printf("  %s (%s): downsample %s\n", b.name.c_str(), tactics.c_str(),
+              computed_z ? "in the residual kernel" : "apart");
   EXPECT_EQ(adds, 0);
-  if (tactics == "dsfuse" || tactics == "wgmma" || one_tile) {  // the downsample inside the residual QConv (both igemm)
+  // The downsample inside the residual QConv (both on the implicit GEMM).
+  if (tactics == "dsfuse" || tactics == "wgmma" || one_tile) {
     const bool fits = b.x[1] % 16 == 0 && b.m % 16 == 0;
     EXPECT_EQ(computed_z, b.downsample && fits && b.int8_out ? 1 : 0) << "downsample fusion";
   } else if (tactics != "dstimed") {  // timed: fused or not, as the clock says
@@ -250,7 +278,7 @@ TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
   const Block blocks[] = {
       {"identity 3x3 relu int8", {2, 16, 10, 10}, 16, 3, 1, false, true, true},
       {"identity 1x1 no relu int8", {2, 32, 7, 7}, 32, 1, 1, false, false, true},
-      {"downsample 1x1 stride 2 relu int8", {2, 32, 8, 8}, 64, 1, 2, true, true, true},
+      kDownsample1x1S2,
       {"downsample 3x3, 13 input channels, no relu int8", {1, 13, 9, 9}, 24, 3, 1, true, false, true},
       {"identity 3x3 relu float out", {2, 16, 6, 6}, 16, 3, 1, false, true, false},
   };
@@ -264,13 +292,13 @@ TEST(CudaQres, ResidualBlocksWithinOneQuantizationStep) {
 TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
   QRT_REQUIRE_GPU();
   const Block blocks[] = {
-      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
-      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
+      kIdentity1x1C64,
+      kDownsample3x3S2,
       {"identity 3x3 C=K=80 (partial slice and channel tile)", {2, 80, 8, 8}, 80, 3, 1, false, true, true},
-      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
+      kIdentity1x1C256,
       {"plain 3x3 C=144 -> 48, no relu, float out", {2, 144, 6, 6}, 48, 3, 1, false, false, false, false},
-      {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false},
-      {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
+      kPlain3x3Large,
+      kPlain1x1S2,
   };
   for (const Block& b : blocks) checkBlock(b, "igemm");
 }
@@ -282,9 +310,9 @@ TEST(CudaQres, ImplicitGemmKernelWithinOneQuantizationStep) {
 TEST(CudaQres, DownsampleInTheResidualKernel) {
   QRT_REQUIRE_GPU();
   const Block blocks[] = {
-      {"downsample 1x1 stride 1, C=64 -> 256 (ResNet's layer1.0)", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
-      {"downsample 1x1 stride 2 relu int8", {2, 32, 8, 8}, 64, 1, 2, true, true, true},
-      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
+      kDownsampleLayer1,
+      kDownsample1x1S2,
+      kDownsample3x3S2,
       {"downsample 1x1, 297 pixels, C=48 -> 80, no relu", {3, 48, 9, 11}, 80, 1, 1, true, false, true},
       {"downsample 3x3, 13 input channels (not fused)", {1, 13, 9, 9}, 24, 3, 1, true, false, true},
       {"downsample 1x1, float out (not fused)", {2, 32, 6, 6}, 32, 1, 1, true, true, false},
@@ -306,20 +334,16 @@ TEST(CudaQres, DownsampleInTheResidualKernel) {
 // 1 to 9 slices, 1x1 and 3x3, strides, partial pixel and channel tiles, residual or not (read, or
 // computed by the downsample in the kernel), ReLU or Clip, int8 or float out.
 TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
-  QRT_REQUIRE_GPU();
-  cudaDeviceProp prop{};
-  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  if (prop.major * 10 + prop.minor != qrt::cuda::launch::kIgemmWgmmaSm)
-    GTEST_SKIP() << "the wgmma tiles run on compute capability 9.0; this GPU is " << prop.major << "." << prop.minor;
+  QRT_REQUIRE_WGMMA_GPU();
   const Block blocks[] = {
-      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
-      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
-      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
+      kIdentity1x1C64,
+      kDownsample3x3S2,
+      kIdentity1x1C256,
       {"plain 1x1 C=192 -> 96 (partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true, true, false},
-      {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false},
-      {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
-      {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false},
-      {"downsample 1x1 stride 1, C=64 -> 256, computed in the kernel", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
+      kPlain1x1PartialSlice,
+      kIdentity3x3Clip,
+      kPlain3x3Large,
+      kDownsampleLayer1,
       {"downsample 1x1 stride 1, C=64 -> 256, batch 4 at 56x56 (ResNet's layer1.0)", {4, 64, 56, 56}, 256, 1, 1, true,
        true, true},
       {"bottleneck 3x3 stride 2 to 32, 1x1 to 128; downsample C=64 stride 2, computed in the kernel", {2, 64, 16, 16},
@@ -333,17 +357,13 @@ TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
 // with the others; 1, 4 and 9 slices, a float-out layer of 18 slices with a partial channel tile,
 // the downsample in the kernel (its product and the layer's through one pipeline), a bottleneck.
 TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
-  QRT_REQUIRE_GPU();
-  cudaDeviceProp prop{};
-  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
-  if (prop.major * 10 + prop.minor != qrt::cuda::launch::kIgemmWgmmaSm)
-    GTEST_SKIP() << "the wgmma tiles run on compute capability 9.0; this GPU is " << prop.major << "." << prop.minor;
+  QRT_REQUIRE_WGMMA_GPU();
   const Block blocks[] = {
-      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
-      {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
+      kIdentity1x1C256,
+      kIdentity3x3Clip,
       {"plain 3x3 C=128 -> 192 (18 slices, partial channel tile), float out", {2, 128, 12, 12}, 192, 3, 1, false, false,
        false, false},
-      {"downsample 1x1 stride 1, C=64 -> 256, computed in the kernel", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
+      kDownsampleLayer1,
       {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2, computed in the kernel", {2, 128, 16, 16},
        256, 1, 2, true, true, true, true, 0.f, 64},
   };
@@ -360,7 +380,7 @@ TEST(CudaQres, PointwiseOnCublasLtWithinOneQuantizationStep) {
   const Block blocks[] = {
       {"identity 1x1 C=64, 297 pixels, relu", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
       {"identity 1x1 C=K=256, no relu", {4, 256, 7, 7}, 256, 1, 1, false, false, true},
-      {"downsample 1x1 stride 1, C=64 -> 256 (ResNet's layer1.0)", {2, 64, 14, 14}, 256, 1, 1, true, true, true},
+      kDownsampleLayer1,
       {"plain 1x1 C=192 -> 96, relu", {2, 192, 10, 10}, 96, 1, 1, false, true, true, false},
       {"plain 1x1 C=36 -> 20 (channels multiples of 4), no relu", {2, 36, 5, 7}, 20, 1, 1, false, false, true, false},
   };
@@ -373,17 +393,17 @@ TEST(CudaQres, PointwiseOnCublasLtWithinOneQuantizationStep) {
 TEST(CudaQres, EveryImplicitGemmTileWithinOneQuantizationStep) {
   QRT_REQUIRE_GPU();
   const Block blocks[] = {
-      {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
-      {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 15, 15}, 128, 3, 2, true, true, true},
-      {"identity 1x1 C=K=256, 4 slices", {4, 256, 7, 7}, 256, 1, 1, false, true, true},
-      {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false},
+      kIdentity1x1C64,
+      kDownsample3x3S2,
+      kIdentity1x1C256,
+      kPlain1x1S2,
       {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
        true, false},
-      {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false},
+      kPlain1x1PartialSlice,
       {"identity 1x1 C=64, batch 12 at 56x56 (several pixel tiles a CTA)", {12, 64, 56, 56}, 64, 1, 1, false, true,
        true},
       {"plain 1x1 C=64 -> 96, clip(0, 3) int8", {2, 64, 10, 10}, 96, 1, 1, false, true, true, false, 3.f},
-      {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f},
+      kIdentity3x3Clip,
   };
   for (int t = 0; t < qrt::cuda::launch::kIgemmTileCount; ++t)
     for (const Block& b : blocks) checkBlock(b, "tile" + std::to_string(t));
