@@ -1,6 +1,8 @@
-// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-17)
+// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-20)
 // launched directly, with float output and unit scales (mult 1, bias 0: y = float(acc), exact below
-// 2^24), against an exact int64 convolution written here: every tile on 1x1 (the unit path and a
+// 2^24), and with int8 output scaled by a power of two (y = saturate(round_half_even(acc * 2^-k)),
+// exact too: the int8 epilogues, the register one of tiles 18-20 included), against an exact int64
+// convolution written here: every tile on 1x1 (the unit path and a
 // strided one) and 3x3 padded layers with partial pixel and channel tiles. Where the engine-level
 // tests (CudaQres) only see values off by more than a step, this says which output is wrong and
 // whether its value belongs to another channel or pixel of the reference (a fragment, descriptor
@@ -18,6 +20,8 @@ TEST(CudaIgemmKernel, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -76,13 +80,13 @@ std::vector<int64_t> exactConv(const IgemmGeometry& g, const std::vector<int8_t>
 
 // Where a wrong value came from: the channels of its pixel and the pixels of its channel whose
 // reference value it equals (a few), or "none".
-std::string whereFrom(float got, size_t pixel, int channel, const std::vector<int64_t>& want, int m, size_t pixels) {
+std::string whereFrom(float got, size_t pixel, int channel, const std::vector<float>& want, int m, size_t pixels) {
   std::ostringstream s;
   int found = 0;
   for (int o = 0; o < m && found < 3; ++o)
-    if (o != channel && static_cast<float>(want[pixel * m + o]) == got) s << " channel " << o << (++found, "");
+    if (o != channel && want[pixel * m + o] == got) s << " channel " << o << (++found, "");
   for (size_t p = 0; p < pixels && found < 6; ++p)
-    if (p != pixel && static_cast<float>(want[p * m + channel]) == got) s << " pixel " << p << (++found, "");
+    if (p != pixel && want[p * m + channel] == got) s << " pixel " << p << (++found, "");
   return found ? "equals the reference at" + s.str() : "matches no nearby reference value";
 }
 
@@ -105,42 +109,65 @@ TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
     std::vector<int8_t> x(static_cast<size_t>(g.n) * g.h * g.w * g.c), w(static_cast<size_t>(g.m) * g.c * g.kh * g.kw);
     for (auto& v : x) v = static_cast<int8_t>(byte(rng));
     for (auto& v : w) v = static_cast<int8_t>(byte(rng));
-    const std::vector<int64_t> want = exactConv(g, x, w);
+    const std::vector<int64_t> acc = exactConv(g, x, w);
+    // Float y: the products themselves (mult 1). Int8 y: the products times 2^-shift (exact in
+    // float), rounded half to even and saturated, the shift putting most of them in range.
+    int64_t most = 1;
+    for (int64_t a : acc) most = std::max(most, a < 0 ? -a : a);
+    const int shift = std::max(0, static_cast<int>(std::ceil(std::log2(static_cast<double>(most) / 100.0))));
+    const float scale = std::ldexp(1.f, -shift);
+    std::vector<float> want_f(acc.size()), want_i8(acc.size());
+    for (size_t i = 0; i < acc.size(); ++i) {
+      want_f[i] = static_cast<float>(acc[i]);
+      want_i8[i] = std::min(127.f, std::max(-128.f, std::nearbyint(static_cast<float>(acc[i]) * scale)));
+    }
     const std::vector<int8_t> packed = launch::igemmWeights(w.data(), g.m, g.c, g.kh, g.kw);
     const std::vector<float> ones(static_cast<size_t>(g.m), 1.f), zeros(static_cast<size_t>(g.m), 0.f);
+    const std::vector<float> scales(static_cast<size_t>(g.m), scale);
     DeviceBuffer xd = DeviceBuffer::make(x.size()), wd = DeviceBuffer::make(packed.size());
     DeviceBuffer md = DeviceBuffer::make(ones.size() * 4), bd = DeviceBuffer::make(zeros.size() * 4);
+    DeviceBuffer sd = DeviceBuffer::make(scales.size() * 4);
     xd.upload(x.data());
     wd.upload(packed.data());
     md.upload(ones.data());
     bd.upload(zeros.data());
+    sd.upload(scales.data());
     const size_t pixels = static_cast<size_t>(g.n) * g.oh * g.ow;
     for (int tile = 0; tile < launch::kIgemmTileCount; ++tile) {
       const auto& t = launch::kIgemmTiles[tile];
       if (t.wgmma && !hopper) continue;
-      SCOPED_TRACE(std::string(l.name) + ", tile " + std::to_string(tile));
-      launch::IgemmEpilogue e;
-      e.mult = reinterpret_cast<const float*>(md.at);
-      e.bias = reinterpret_cast<const float*>(bd.at);
-      e.y_int8 = false;
-      const int grid = t.persistent ? launch::igemmPersistentGrid(g, false, tile) : 0;
-      if (t.persistent) ASSERT_GT(grid, 0);
-      DeviceBuffer yd = DeviceBuffer::make(pixels * g.m * 4);
-      launch::qconvIgemm(reinterpret_cast<const int8_t*>(xd.at), reinterpret_cast<const int8_t*>(wd.at), yd.at, g, e,
-                         tile, grid, nullptr);
-      test::expectLaunched("qconvIgemm");
-      const std::vector<float> got = yd.download<float>();
-      size_t wrong = 0;
-      std::ostringstream first;
-      for (size_t p = 0; p < pixels; ++p)
-        for (int o = 0; o < g.m; ++o) {
-          const float v = got[p * g.m + o], r = static_cast<float>(want[p * g.m + o]);
-          if (v == r) continue;
-          if (++wrong <= 4)
-            first << "\n  pixel " << p << " channel " << o << ": " << v << ", expected " << r << "; "
-                  << whereFrom(v, p, o, want, g.m, pixels);
+      for (const bool int8_y : {false, true}) {
+        SCOPED_TRACE(std::string(l.name) + ", tile " + std::to_string(tile) + (int8_y ? ", int8 y" : ", float y"));
+        launch::IgemmEpilogue e;
+        e.mult = reinterpret_cast<const float*>(int8_y ? sd.at : md.at);
+        e.bias = reinterpret_cast<const float*>(bd.at);
+        e.y_int8 = int8_y;
+        const int grid = t.persistent ? launch::igemmPersistentGrid(g, false, tile) : 0;
+        if (t.persistent) ASSERT_GT(grid, 0);
+        DeviceBuffer yd = DeviceBuffer::make(pixels * g.m * 4);
+        launch::qconvIgemm(reinterpret_cast<const int8_t*>(xd.at), reinterpret_cast<const int8_t*>(wd.at), yd.at, g,
+                           e, tile, grid, nullptr);
+        test::expectLaunched("qconvIgemm");
+        std::vector<float> got;
+        if (int8_y) {
+          const std::vector<int8_t> bytes = yd.download<int8_t>();
+          got.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(pixels * g.m));
+        } else {
+          got = yd.download<float>();
         }
-      EXPECT_EQ(wrong, 0u) << wrong << " of " << got.size() << " outputs wrong" << first.str();
+        const std::vector<float>& want = int8_y ? want_i8 : want_f;
+        size_t wrong = 0;
+        std::ostringstream first;
+        for (size_t p = 0; p < pixels; ++p)
+          for (int o = 0; o < g.m; ++o) {
+            const float v = got[p * g.m + o], r = want[p * g.m + o];
+            if (v == r) continue;
+            if (++wrong <= 4)
+              first << "\n  pixel " << p << " channel " << o << ": " << v << ", expected " << r << "; "
+                    << whereFrom(v, p, o, want, g.m, pixels);
+          }
+        EXPECT_EQ(wrong, 0u) << wrong << " of " << pixels * g.m << " outputs wrong" << first.str();
+      }
     }
   }
 }

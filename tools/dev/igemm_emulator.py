@@ -26,10 +26,10 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
     all of the CTA's slices (wait_group kStages - 2, barrier, load, commit, MMA), each tile's epilogue in the loop
     (stageAcc into sc, zeroAcc, barrier, epilogue of sc and ring entry count % kStages) and the final wait_group 0.
   Not modelled: the fp16 output (IgemmEpilogue::y_half: the float path's values rounded to fp16, 8-byte stores).
-  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6 and 10-17): the downsample's product through the
+  * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6 and 10-20): the downsample's product through the
     same pipeline (its own loader geometry and weights), its staging, residualTileFromAcc's int8 words into the
     residual tile, the barrier, then the layer's own product; z must equal the separate downsample kernel's bytes;
-  * wgmmaKernel (tiles 10-17, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
+  * wgmmaKernel (tiles 10-20, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
     builds (smemDesc), decoded by the PTX ISA's descriptor and 64-byte-swizzle rules into the 16-byte chunks the
     hardware reads (as the warpgroup's reads, for the race detector), the m64nNk32 .s32 accumulator fragment, and
     stageWgmmaAcc into the int32 tile; the epilogue is the tiled kernel's. Each wgmma is asynchronous: issued (its
@@ -48,7 +48,7 @@ double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligne
 
 Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0, 6, the persistent 7, 8, 9 at
                                                                 grids 1, 3 and tiles + 1, the wgmma 10, 13, 14)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-17)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-20)
       /usr/bin/python3 tools/dev/igemm_emulator.py --grid 2,5  (the persistent tiles' grid sizes; 0: tiles + 1)
       /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero|align|kstep|dssync|ahead
       (self-test: injected bugs that the emulator must catch: B fragments swapped, a load into the stage being
@@ -525,8 +525,10 @@ TILES = {0: (128, 128, 2, 4, 4, 2), 1: (128, 64, 4, 2, 4, 2), 2: (64, 128, 2, 4,
 PERSISTENT = {7, 8, 9}
 # wgmmaKernel<BM, BN, kStages, MINB> (sm90a/qconv_wgmma.cu): IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>
 WGMMA = {10: (128, 128, 4, 2), 11: (128, 64, 4, 2), 12: (64, 128, 4, 2), 13: (64, 64, 4, 3),
-         14: (128, 128, 5, 2), 15: (128, 64, 5, 3), 16: (128, 64, 2, 4), 17: (64, 128, 2, 4)}
-WGMMA_PIPE = {14, 15}  # WgmmaTile<..., kPipe = true>
+         14: (128, 128, 5, 2), 15: (128, 64, 5, 3), 16: (128, 64, 2, 4), 17: (64, 128, 2, 4),
+         18: (128, 128, 4, 2), 19: (128, 64, 4, 3), 20: (128, 128, 5, 2)}
+WGMMA_PIPE = {14, 15, 20}  # WgmmaTile<..., kPipe = true>
+WGMMA_REG_EPI = {18, 19, 20}  # WgmmaTile<..., kRegEpi = true>
 TILES.update({t: (bm, bn, bm // 16, 1, st, mb) for t, (bm, bn, st, mb) in WGMMA.items()})
 
 
@@ -590,9 +592,19 @@ class TileLoader:
         self.slice += 1
 
 
-def load_residual_tile(sm, c, sz, e, m0, n0, m_total, channels):
-    """loadResidualTile<BM, BN, kThreads>: the residual's BM x BN tile at (m0, n0) into sz (zero fill past the last
-    pixel or channel)."""
+def tile_chunk(bn, row, c16, swz):
+    """tileChunk<BN, kSwz>: byte offset of 16-byte chunk c16 of row `row` in an int8 tile of bn-byte rows; swz: the
+    chunk XORed by the row's place among the 128 / bn * 8 rows that share the banks."""
+    if not swz:
+        return row * bn + c16 * 16
+    chunks, per_line = bn // 16, 128 // bn
+    assert chunks * per_line == 8
+    return row * bn + ((c16 ^ ((row // per_line) % chunks)) << 4)
+
+
+def load_residual_tile(sm, c, sz, e, m0, n0, m_total, channels, swz=False):
+    """loadResidualTile<BM, BN, kThreads, kSwz>: the residual's BM x BN tile at (m0, n0) into sz (zero fill past the
+    last pixel or channel)."""
     tid = np.arange(c.T)
     zb = e.z.view(np.uint8)
     krc = c.BN // 16
@@ -602,8 +614,8 @@ def load_residual_tile(sm, c, sz, e, m0, n0, m_total, channels):
         row, c16 = i // krc, i % krc
         m, co = m0 + row, n0 + c16 * 16
         ok = (m < m_total) & (co < channels)
-        sm.cp_async(tid[act], (sz + row * c.BN + c16 * 16)[act], zb, np.where(ok, m * channels + co, 0)[act],
-                    ok[act], "cp.async z")
+        sm.cp_async(tid[act], (sz + tile_chunk(c.BN, row, c16, swz))[act], zb,
+                    np.where(ok, m * channels + co, 0)[act], ok[act], "cp.async z")
 
 
 def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
@@ -848,14 +860,83 @@ def stage_wgmma_acc(sm, sc, ldc, row0, d, warp):
         sm.write(tids, sc + ((row + 8) * ldc + col) * 4, hi, "stageWgmmaAcc")
 
 
-def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate, pipe=False):
+def folded_pair(a0, a1, m, b, zp, z_scale, qlo, qhi, kz):
+    """foldedPair<kZ> (sm90a/qconv_wgmma.cu) for n threads: a0, a1 (n,) int32, m, b (n, 2) float32, zp (n,) uint32
+    (the residual's two bytes) -> (n,) uint32, the two bytes in the low half."""
+    r = []
+    for i, a in enumerate((a0, a1)):
+        v = f32(a.astype(np.float32).astype(np.float64) * m[:, i].astype(np.float64) + b[:, i].astype(np.float64))
+        if kz:
+            zi = signed_byte(zp, i).astype(np.float32)
+            v = f32(zi.astype(np.float64) * np.float64(z_scale) + v.astype(np.float64))
+        v = np.minimum(np.maximum(v, np.float32(qlo)), np.float32(qhi))
+        r.append((v.astype(np.float32) + MAGIC).astype(np.float32).view(np.uint32))
+    return prmt(r[0], r[1], 0x0040) & np.uint32(0xFFFF)
+
+
+def pairs_to_tile(sm, c, dst, sz, acc, n0, channels, mult, bias, z_scale, qlo, qhi, kz, what):
+    """pairsToTile<BN, kZ>: every warp's wgmma accumulators (acc [BM / 64, 4, 32, BN / 2]; d[4j + 2h + i]: row
+    warp * 16 + lane / 4 + 8h, column 8j + 2 (lane % 4) + i) through foldedPair into the swizzled int8 tile dst,
+    the residual's two bytes from the tile sz; channel pairs past `channels` are not written."""
+    for w in range(c.T // 32):
+        d = acc[w // 4, w % 4]  # [32 lanes, BN / 2]
+        tids = w * 32 + _lane
+        row0 = w * 16 + (_lane >> 2)
+        for j in range(c.BN // 8):
+            col = j * 8 + (_lane & 3) * 2
+            live = n0 + col < channels
+            if not live.any():
+                continue
+            cc = n0 + col[live]
+            bad = cc + 2 > mult.size
+            if bad.any():
+                sm.haz.add("global mult/bias pair read out of bounds", bad.sum(), sm._where(what))
+                cc = np.where(bad, 0, cc)
+            m = np.stack([mult[cc], mult[cc + 1]], 1).astype(np.float32)
+            b = np.stack([bias[cc], bias[cc + 1]], 1).astype(np.float32)
+            for h in range(2):
+                off = tile_chunk(c.BN, row0[live] + 8 * h, col[live] >> 4, True) + (col[live] & 15)
+                zp = np.zeros(off.size, np.uint32)
+                if kz:
+                    zp = np.ascontiguousarray(sm.read(tids[live], sz + off, 2, f"{what}: z pair")).view('<u2') \
+                        .reshape(-1).astype(np.uint32)
+                pair = folded_pair(d[live, 4 * j + 2 * h], d[live, 4 * j + 2 * h + 1], m, b, zp, z_scale, qlo, qhi,
+                                   kz)
+                sm.write(tids[live], dst + off,
+                         np.ascontiguousarray(pair.astype('<u2')).view(np.uint8).reshape(-1, 2), f"{what}: pair")
+
+
+def store_tile(sm, c, out, haz, ctx, ty, m0, n0, m_total, channels):
+    """storeTile<BM, BN, kThreads>: the swizzled int8 y tile to y in 16-byte stores (rows past the last pixel and
+    channels past the last not written)."""
+    tid = np.arange(c.T)
+    krc = c.BN // 16
+    for base in range(0, c.BM * krc, c.T):
+        i = base + tid
+        row, c16 = i // krc, i % krc
+        m, co = m0 + row, n0 + c16 * 16
+        act = (i < c.BM * krc) & (m < m_total) & (co < channels)
+        if not act.any():
+            continue
+        data = sm.read(tid[act], ty + tile_chunk(c.BN, row[act], c16[act], True), 16, "y tile")
+        o = m[act] * channels + co[act]
+        for q in range(4):  # a 16-byte store as four words, for the store checks
+            store_word(out, haz, ctx, o + 4 * q,
+                       np.ascontiguousarray(data[:, 4 * q:4 * q + 4]).view('<u4').reshape(-1))
+
+
+def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate, pipe=False, reg_epi=False):
     """wgmmaKernel<BM, BN, kStages, MINB, kPipe> (startTile / nextSlice / finishTile of qconv_igemm_device.cuh),
     CTA bid. Shared memory starts at a random multiple of 16 below the 1024-byte boundary the kernel aligns it to.
-    pipe: a slice's wgmmas left in flight (wait_group 1) and the loads kStages - 2 slices ahead (kAhead)."""
+    pipe: a slice's wgmmas left in flight (wait_group 1) and the loads kStages - 2 slices ahead (kAhead).
+    reg_epi: the register epilogue (int8 y; WgmmaTile::kRegEpi): z and y as swizzled int8 tiles, no int32 staging."""
     c = Cfg(cfg)
+    if reg_epi and not e.y_int8:
+        reg_epi = False  # launchWgmma: float y runs the staged form
     BM, BN, S, T = c.BM, c.BN, c.S, c.T
     z = e.z is not None
-    smem_size = c.kSmem + (c.kZBytes if z or e.ds is not None else 0) + 1024  # WgmmaTile::smem
+    z_at = c.kPipeBytes if reg_epi else c.kSmem  # WgmmaTile::kZAt
+    smem_size = z_at + (c.kZBytes if z or e.ds is not None else 0) + 1024  # WgmmaTile::smem
     ctx = f"wgmmaKernel<{BM},{BN},{S}> CTA {bid}"
     raw = int(rng.integers(0, 64)) * 16  # the dynamic shared memory's address (mod 1024)
     sm = Smem(raw + smem_size, T, haz, ctx, rng)
@@ -869,7 +950,7 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     cblocks = (g.c + KBK - 1) // KBK
     slices = g.kh * g.kw * cblocks
     c_pad = cblocks * KBK
-    sz = base + c.kSmem
+    sz = base + z_at
     # WgmmaTile::kAhead (the "ahead" mutation: the pipelined form with the plain form's lookahead)
     ahead = S - 2 if pipe and mutate != "ahead" else S - 1
     queues = [WgmmaQueue(sm) for _ in range(BM // 64)]
@@ -899,6 +980,35 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     def stage(acc):
         for w in range(T // 32):
             stage_wgmma_acc(sm, base, c.LDC, w * 16, acc[w // 4, w % 4], w)
+
+    if reg_epi:
+        if e.ds is not None:  # the downsample's z from its accumulators into the z tile
+            ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb, ahead)
+            acc = product(ld2, sl2)
+            pairs_to_tile(sm, c, sz, sz, acc, n0, g.m, e.ds["mult"], e.ds["bias"], 0.0, -128.0, 127.0, False, "ds")
+            sm.wait(tid, 0)
+            if mutate != "dssync":
+                sm.barrier()
+        ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
+        ld.begin(m0, n0)
+        if z:
+            load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m, swz=True)
+        for st in range(ahead):
+            if st < slices:
+                ld.load(st)
+            sm.commit(tid)
+        acc = product(ld, slices)
+        sm.wait(tid, 0)
+        sm.barrier()
+        kz = z or e.ds is not None
+        pairs_to_tile(sm, c, base, sz, acc, n0, g.m, e.mult, e.bias, e.z_scale if kz else 0.0, e.qlo, e.qhi, kz, "y")
+        if mutate != "episync":
+            sm.barrier()
+        store_tile(sm, c, out, haz, ctx, base, m0, n0, m_total, g.m)
+        for q in queues:
+            q.finish()
+        sm.finish()
+        return
 
     if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
         ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb, ahead)
@@ -1241,10 +1351,10 @@ def run(args):
                     info = (f"{n_out} tiles, {stats['ctas']} CTAs (+{stats['idle']} idle), up to "
                             f"{stats['max_tiles']} tiles a CTA, loader up to {stats['ahead']} tile(s) ahead")
                 elif tile in WGMMA:
-                    pipe = tile in WGMMA_PIPE
-                    name = f"ig{tile} wgmma <{cfg[0]},{cfg[1]},{cfg[4]}{',pipe' if pipe else ''}>"
+                    pipe, reg = tile in WGMMA_PIPE, tile in WGMMA_REG_EPI
+                    name = f"ig{tile} wgmma <{cfg[0]},{cfg[1]},{cfg[4]}{',pipe' if pipe else ''}{',reg' if reg else ''}>"
                     for bid in range(n_out):
-                        wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate, pipe)
+                        wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, args.mutate, pipe, reg)
                     info = f"{n_out} CTAs"
                 else:
                     for bid in range(n_out):
@@ -1268,8 +1378,8 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiles", default="0,6,7,8,9,10,13,14",
-                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-17 wgmma, 14-15 pipelined)")
-    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-17")
+                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-20 wgmma, 14-15 pipelined)")
+    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-20")
     ap.add_argument("--grid", default="1,3,0",
                     help="grid sizes (CTAs) of the persistent tiles, comma-separated; 0: tiles + 1 (default 1,3,0)")
     ap.add_argument("--seed", type=int, default=1)

@@ -308,8 +308,21 @@ struct TileLoader {
   }
 };
 
-// Queues the residual's BM x BN tile at (m0, n0) into sz (zeros past the last pixel or channel).
-template <int BM, int BN, int kThreads>
+// Byte offset of 16-byte chunk c16 of row `row` in an int8 tile of BN-byte rows: plain, or (kSwz)
+// with the chunk XORed by the row's place among the 128 / BN * 8 rows that share the 32 banks, so
+// the 8 rows a warp's accumulator fragment spans (lane / 4) fall in 8 distinct 16-byte bank groups
+// (the register epilogue's 2-byte accesses, conflict-free); the 16-byte row walks stay so too.
+template <int BN, bool kSwz>
+__device__ __forceinline__ int tileChunk(int row, int c16) {
+  if constexpr (!kSwz) return row * BN + c16 * 16;
+  constexpr int kChunks = BN / 16, kRowsPerLine = 128 / BN;
+  static_assert(kChunks * kRowsPerLine == 8, "rows of 64 or 128 bytes");
+  return row * BN + ((c16 ^ ((row / kRowsPerLine) % kChunks)) << 4);
+}
+
+// Queues the residual's BM x BN tile at (m0, n0) into sz (zeros past the last pixel or channel);
+// kSwz: tileChunk's swizzled layout.
+template <int BM, int BN, int kThreads, bool kSwz = false>
 __device__ __forceinline__ void loadResidualTile(uint8_t* sz, const IgemmEpilogue& e, int m0, int n0, int m_total,
                                                  int channels, int tid) {
   constexpr int kRowChunks = BN / 16;
@@ -317,7 +330,7 @@ __device__ __forceinline__ void loadResidualTile(uint8_t* sz, const IgemmEpilogu
     const int row = i / kRowChunks, c16 = i - row * kRowChunks;
     const int m = m0 + row, co = n0 + c16 * 16;
     const bool ok = m < m_total && co < channels;
-    cpAsync16(sz + row * BN + c16 * 16, ok ? e.z + static_cast<size_t>(m) * channels + co : e.z, ok);
+    cpAsync16(sz + tileChunk<BN, kSwz>(row, c16), ok ? e.z + static_cast<size_t>(m) * channels + co : e.z, ok);
   }
 }
 
@@ -383,7 +396,7 @@ struct TileAt {
 // MMAs, kStages - 1 where a slice's MMAs are done before the next slice's barrier; kStages - 2
 // where they may still run then (the pipelined wgmma tiles: the stage reloaded at slice kt is
 // slice kt - 2's, whose MMAs every warpgroup has waited for before that barrier).
-template <class Cfg, int kStages, int kAhead = kStages - 1>
+template <class Cfg, int kStages, int kAhead = kStages - 1, bool kSwzZ = false>
 __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, uint8_t* sb, uint8_t* sz,
                                             const int8_t* x, const int8_t* w, const IgemmGeometry& g,
                                             const IgemmEpilogue& e, int m_total, int n_tiles, int tid) {
@@ -394,7 +407,7 @@ __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, ui
   t.slices = g.kh * g.kw * cblocks;
   t.c_pad = cblocks * kBK;
   ld.begin(t.m0, t.n0, m_total, g, w, t.slices * kBK, unitLayer(g), tid);
-  if (e.z) loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads>(sz, e, t.m0, t.n0, m_total, g.m, tid);
+  if (e.z) loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads, kSwzZ>(sz, e, t.m0, t.n0, m_total, g.m, tid);
   static_assert(kAhead >= 1 && kAhead < kStages, "the loads run 1 to kStages - 1 slices ahead");
 #pragma unroll
   for (int st = 0; st < kAhead; ++st) {

@@ -23,7 +23,7 @@
 // Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
 // the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
 // them at ~1.6 TB/s, and reach ~0.5 POPS on compute-bound 3x3 layers where cuDNN's int8 plans reach
-// ~1.3. The wgmma tiles (10-17, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
+// ~1.3. The wgmma tiles (10-20, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
 // Hopper's warpgroup MMA. The tuner keeps whichever is faster.
 #pragma once
 
@@ -78,6 +78,7 @@ struct IgemmTile {
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   bool trial = false;  // written without a GPU: timed only with QRT_CUDA_IGEMM_WGMMA=all until it has run on one
+  bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
@@ -88,8 +89,11 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // 14-15: wgmma, pipelined; 16-17: wgmma, two stages, 4 CTAs an SM (shallow memory-bound layers)
     // (trial: written 2026-11-28, not yet run on a GPU)
     {128, 128, false, true, true, true}, {128, 64, false, true, true, true},
-    {128, 64, false, true, false, true}, {64, 128, false, true, false, true}};
-inline constexpr int kIgemmTileCount = 18;
+    {128, 64, false, true, false, true}, {64, 128, false, true, false, true},
+    // 18-20: wgmma with the register epilogue (int8 y; float y runs the staged form), the last pipelined
+    {128, 128, false, true, false, true, true}, {128, 64, false, true, false, true, true},
+    {128, 128, false, true, true, true, true}};
+inline constexpr int kIgemmTileCount = 21;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -128,7 +132,7 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
 // queries and the shared-memory opt-in: call at reshape, outside stream capture.
 int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile);
 
-// The wgmma tiles (10-17), called by qconvIgemm; compiled for sm_90a only.
+// The wgmma tiles (10-20), called by qconvIgemm; compiled for sm_90a only.
 void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
                 cudaStream_t s);
 

@@ -110,22 +110,96 @@ __device__ __forceinline__ void stageWgmmaAcc(int* sc, int ldc, int row0, const 
 // running wgmmas read. Without it each slice waits for its own wgmmas (wait_group 0), and the
 // tensor cores idle through every barrier: on an H100 that kernel reached ~0.8 POPS on ResNet-50's
 // 3x3 layers where cuDNN's int8 plans reach ~1.4.
-template <int BM, int BN, int kStages, int MINB, bool kPipe = false>
+//
+// kRegEpi: the register epilogue (int8 y only; launchWgmma runs the staged form for float y). The
+// staged epilogue writes every accumulator to shared memory as int32 (BM x BN x 4 bytes: 64 KB for
+// 128 x 128) and reads it back, four channels a thread; here each thread applies QConv's int8
+// epilogue to its own accumulators (wgmma's fragment: two adjacent channels of a row at a time,
+// the residual's two bytes read from the z tile), writes the two bytes into an int8 y tile in the
+// pipeline's shared memory, and the CTA then stores that tile in coalesced 16-byte rows. The z and
+// y tiles use tileChunk's swizzled layout (conflict-free 2-byte accesses across a fragment's 8
+// rows). A fused downsample's z goes into the z tile the same way. Shared memory: the pipeline and
+// the z tile only (128 x 128: 81 KB against 87), a quarter of the staged form's traffic. Values:
+// the staged epilogue's, operation for operation (foldedPair, foldedWord).
+template <int BM, int BN, int kStages, int MINB, bool kPipe = false, bool kRegEpi = false>
 struct WgmmaTile {
   using Cfg = IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>;  // a warp per 16 rows, as the loaders split them
   static constexpr int kAhead = kPipe ? kStages - 2 : kStages - 1;
   static_assert(BM % 64 == 0 && (BN == 64 || BN == 128), "warpgroups of 64 rows; n64 or n128");
   static_assert(kAhead >= 1, "the pipelined form needs 3 stages or more");
+  static_assert(!kRegEpi || static_cast<size_t>(BM) * BN <= Cfg::kPipeBytes, "the y tile fits the pipeline");
   static constexpr size_t kAlign = 1024;  // the dynamic shared memory is aligned to this in the kernel
-  static size_t smem(bool z) { return Cfg::kSmem + (z ? Cfg::kZBytes : 0) + kAlign; }  // z: a residual tile
+  // Where the residual's tile starts: after the staged int32 tile, or (kRegEpi) after the pipeline.
+  static constexpr size_t kZAt = kRegEpi ? Cfg::kPipeBytes : Cfg::kSmem;
+  static size_t smem(bool z) { return kZAt + (z ? Cfg::kZBytes : 0) + kAlign; }  // z: a residual tile
 };
 
-template <int BM, int BN, int kStages, int MINB, bool kPipe, bool kDs>  // kDs: the downsample first (IgemmEpilogue::ds_x)
+// The int8 epilogue of two accumulators a0, a1 (channels c, c + 1): the folded constants m, b
+// (IgemmEpilogue: divided by y's scale), (kZ) the residual's two bytes zp times z_scale, one clamp
+// to [qlo, qhi], round half to even by the magic add; the two bytes in the low half. foldedWord's
+// operations, two lanes of it.
+template <bool kZ>
+__device__ __forceinline__ unsigned short foldedPair(int a0, int a1, float2 m, float2 b, unsigned zp, float z_scale,
+                                                     float qlo, float qhi) {
+  float v0 = fmaf(static_cast<float>(a0), m.x, b.x);
+  float v1 = fmaf(static_cast<float>(a1), m.y, b.y);
+  if (kZ) {
+    v0 = fmaf(static_cast<float>(signedByte<0>(zp)), z_scale, v0);
+    v1 = fmaf(static_cast<float>(signedByte<1>(zp)), z_scale, v1);
+  }
+  v0 = fminf(fmaxf(v0, qlo), qhi);
+  v1 = fminf(fmaxf(v1, qlo), qhi);
+  const unsigned r0 = __float_as_uint(__fadd_rn(v0, 12582912.f)), r1 = __float_as_uint(__fadd_rn(v1, 12582912.f));
+  return static_cast<unsigned short>(__byte_perm(r0, r1, 0x0040u));
+}
+
+// A warp's accumulators (wgmma's fragment: d[4j + 2h + i] is row warp * 16 + lane / 4 + 8h, column
+// 8j + 2 (lane % 4) + i of the tile) through foldedPair into the int8 tile dst (tileChunk's
+// swizzled layout), the residual's bytes (kZ) from the tile sz; channels past `channels` (a
+// multiple of 16: both of a pair are in or out) are left unwritten.
+template <int BN, bool kZ>
+__device__ __forceinline__ void pairsToTile(uint8_t* dst, const uint8_t* sz, const int (&d)[BN / 2], int warp,
+                                            int lane, int n0, int channels, const float* mult, const float* bias,
+                                            float z_scale, float qlo, float qhi) {
+  const int row0 = warp * 16 + (lane >> 2);
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int col = j * 8 + (lane & 3) * 2;
+    if (n0 + col >= channels) continue;
+    const float2 m = *reinterpret_cast<const float2*>(mult + n0 + col);
+    const float2 b = *reinterpret_cast<const float2*>(bias + n0 + col);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int off = tileChunk<BN, true>(row0 + 8 * h, col >> 4) + (col & 15);
+      const unsigned zp = kZ ? *reinterpret_cast<const unsigned short*>(sz + off) : 0u;
+      *reinterpret_cast<unsigned short*>(dst + off) =
+          foldedPair<kZ>(d[4 * j + 2 * h], d[4 * j + 2 * h + 1], m, b, zp, z_scale, qlo, qhi);
+    }
+  }
+}
+
+// The int8 y tile (tileChunk's swizzled layout) to y in 16-byte stores, a row's chunks by
+// consecutive threads; rows past the last pixel and channels past the last are not written.
+template <int BM, int BN, int kThreads>
+__device__ __forceinline__ void storeTile(int8_t* y, const uint8_t* ty, int m0, int n0, int m_total, int channels,
+                                          int tid) {
+  constexpr int kRowChunks = BN / 16;
+  for (int i = tid; i < BM * kRowChunks; i += kThreads) {
+    const int row = i / kRowChunks, c16 = i - row * kRowChunks;
+    const int m = m0 + row, co = n0 + c16 * 16;
+    if (m < m_total && co < channels)
+      *reinterpret_cast<int4*>(y + static_cast<size_t>(m) * channels + co) =
+          *reinterpret_cast<const int4*>(ty + tileChunk<BN, true>(row, c16));
+  }
+}
+
+// kDs: the downsample first (IgemmEpilogue::ds_x).
+template <int BM, int BN, int kStages, int MINB, bool kPipe, bool kRegEpi, bool kDs>
 __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
                 IgemmEpilogue e, int m_total, int n_tiles) {
 #ifdef QRT_WGMMA_ON
-  using T = WgmmaTile<BM, BN, kStages, MINB, kPipe>;
+  using T = WgmmaTile<BM, BN, kStages, MINB, kPipe, kRegEpi>;
   using Cfg = typename T::Cfg;
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
@@ -159,17 +233,42 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaWait<0>();
     fenceRegs(acc);
   };
-  auto stage = [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); };
-  runTile<Cfg, kStages, kDs, T::kAhead>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage);
+  if constexpr (kRegEpi) {  // int8 y (launchWgmma): the register epilogue (WgmmaTile)
+    uint8_t* sz = smem + T::kZAt;
+    if constexpr (kDs) {  // the downsample's z, from its accumulators into the z tile
+      const TileAt t2 = startTile<Cfg, kStages, T::kAhead, true>(ld, sa, sb, sz, e.ds_x, e.ds_w, e.ds, IgemmEpilogue{},
+                                                                 m_total, n_tiles, tid);
+      product(t2, e.ds, e.ds_x);
+      pairsToTile<BN, false>(sz, sz, acc, warp, lane, t2.n0, g.m, e.ds_mult, e.ds_bias, 0.f, -128.f, 127.f);
+      cpAsyncWait<0>();
+      __syncthreads();  // every warpgroup is past the downsample's stages, and z is in sz
+    }
+    const TileAt t = startTile<Cfg, kStages, T::kAhead, true>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
+    product(t, g, x);
+    cpAsyncWait<0>();
+    __syncthreads();  // the stages are free for the y tile; a loaded z landed for every thread
+    if (e.z || kDs)
+      pairsToTile<BN, true>(smem, sz, acc, warp, lane, t.n0, g.m, e.mult, e.bias, e.z_scale, e.qlo, e.qhi);
+    else
+      pairsToTile<BN, false>(smem, sz, acc, warp, lane, t.n0, g.m, e.mult, e.bias, 0.f, e.qlo, e.qhi);
+    __syncthreads();
+    storeTile<BM, BN, Cfg::kThreads>(static_cast<int8_t*>(y), smem, t.m0, t.n0, m_total, g.m, tid);
+  } else {
+    auto stage = [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); };
+    runTile<Cfg, kStages, kDs, T::kAhead>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage);
+  }
 #endif
 }
 
-template <int BM, int BN, int kStages, int MINB, bool kPipe = false>
+template <int BM, int BN, int kStages, int MINB, bool kPipe = false, bool kRegEpi = false>
 void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                  cudaStream_t s) {
-  using T = WgmmaTile<BM, BN, kStages, MINB, kPipe>;
-  auto* kernel = e.ds_x ? wgmmaKernel<BM, BN, kStages, MINB, kPipe, true>
-                        : wgmmaKernel<BM, BN, kStages, MINB, kPipe, false>;
+  if constexpr (kRegEpi) {  // float y: the staged epilogue of the same tile
+    if (!e.y_int8) return launchWgmma<BM, BN, kStages, MINB, kPipe, false>(x, w, y, g, e, s);
+  }
+  using T = WgmmaTile<BM, BN, kStages, MINB, kPipe, kRegEpi>;
+  auto* kernel = e.ds_x ? wgmmaKernel<BM, BN, kStages, MINB, kPipe, kRegEpi, true>
+                        : wgmmaKernel<BM, BN, kStages, MINB, kPipe, kRegEpi, false>;
   static std::atomic<uint64_t> opted[2] = {0, 0};
   optIn(kernel, T::smem(true), opted[e.ds_x ? 1 : 0]);
   const int m_total = g.n * g.oh * g.ow;
@@ -193,7 +292,11 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // 16-17: two stages, 4 CTAs an SM (46 and 44 KB of shared memory, at most 64 and 128 registers):
     // more tiles loading at once on the shallow memory-bound layers, as the mma.sync tiles 4-6.
     case 16: return launchWgmma<128, 64, 2, 4>(x, w, y, g, e, s);
-    default: return launchWgmma<64, 128, 2, 4>(x, w, y, g, e, s);  // 17
+    case 17: return launchWgmma<64, 128, 2, 4>(x, w, y, g, e, s);
+    // 18-20: the register epilogue (int8 y; WgmmaTile::kRegEpi)
+    case 18: return launchWgmma<128, 128, 4, 2, false, true>(x, w, y, g, e, s);
+    case 19: return launchWgmma<128, 64, 4, 3, false, true>(x, w, y, g, e, s);
+    default: return launchWgmma<128, 128, 5, 2, true, true>(x, w, y, g, e, s);  // 20
   }
 }
 
