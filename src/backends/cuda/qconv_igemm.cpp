@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/depthwise_geometry.h"
@@ -178,8 +180,15 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
   // path, the downsample fusion included).
   const char* forced_env = std::getenv("QRT_CUDA_IGEMM_TILE");
   const int forced = forced_env ? launch::igemmTileOf(std::string(kPrefix) + forced_env) : -1;
+  // QRT_CUDA_IGEMM_SKIP=<t>,<t>...: tiles the tuner leaves out (a tile that failed its tests).
+  std::vector<bool> skip(launch::kIgemmTileCount, false);
+  if (const char* list = std::getenv("QRT_CUDA_IGEMM_SKIP")) {
+    std::istringstream in(list);
+    for (std::string item; std::getline(in, item, ',');)
+      if (const int t = launch::igemmTileOf(std::string(kPrefix) + item); t >= 0) skip[static_cast<size_t>(t)] = true;
+  }
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
-    if (forced >= 0 && t != forced) continue;
+    if ((forced >= 0 && t != forced) || skip[static_cast<size_t>(t)]) continue;
     // The persistent tiles are timed only with QRT_CUDA_IGEMM_PERSISTENT=on: on an H100 they were
     // the fastest for no ResNet-50 layer at batch 256 (sessions 6, 7), and each tile timed costs
     // build time on every dense layer.
