@@ -654,6 +654,12 @@ def epilogue_tile(sm, c, out, haz, ctx, sc, sz, m0, n0, m_total, g, e):
         row, a_ptr, z_ptr, o = row + kStep, a_ptr + kStep * LDC * 4, z_ptr + kStep * BN, o + o_step
 
 
+def tile_at(c, bid, n_tiles, g):
+    """startTile's TileAt for CTA bid of a tiled kernel: its tile's (m0, n0), the depth's slices and padded C."""
+    cblocks = (g.c + KBK - 1) // KBK
+    return (bid // n_tiles) * c.BM, (bid % n_tiles) * c.BN, g.kh * g.kw * cblocks, cblocks * KBK
+
+
 def start_tile(c, sm, g, xb, wb, m_total, m0, n0, sa, sb, ahead=None):
     """startTile's loader and prologue (the residual tile aside): the loader begun at (m0, n0) for geometry g and its
     first kAhead (default kStages - 1) slices queued, a group each; returns the loader and the depth's slice count."""
@@ -715,11 +721,7 @@ def igemm_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
     sm = Smem(smem_size, T, haz, ctx, rng)
     sa, sb = 0, S * BM * KBK
     tid = np.arange(T)
-    m0 = (bid // n_tiles) * BM
-    n0 = (bid % n_tiles) * BN
-    cblocks = (g.c + KBK - 1) // KBK
-    slices = g.kh * g.kw * cblocks
-    c_pad = cblocks * KBK
+    m0, n0, slices, c_pad = tile_at(c, bid, n_tiles, g)
     sz = c.kSmem
     if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
         ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb)
@@ -945,11 +947,7 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
         base = raw
     sa, sb = base, base + S * BM * KBK
     tid = np.arange(T)
-    m0 = (bid // n_tiles) * BM
-    n0 = (bid % n_tiles) * BN
-    cblocks = (g.c + KBK - 1) // KBK
-    slices = g.kh * g.kw * cblocks
-    c_pad = cblocks * KBK
+    m0, n0, slices, c_pad = tile_at(c, bid, n_tiles, g)
     sz = base + z_at
     # WgmmaTile::kAhead (the "ahead" mutation: the pipelined form with the plain form's lookahead)
     ahead = S - 2 if pipe and mutate != "ahead" else S - 1
@@ -981,59 +979,41 @@ def wgmma_kernel(cfg, xb, wb, out, g, e, m_total, n_tiles, bid, haz, rng, mutate
         for w in range(T // 32):
             stage_wgmma_acc(sm, base, c.LDC, w * 16, acc[w // 4, w % 4], w)
 
-    if reg_epi:
-        if e.ds is not None:  # the downsample's z from its accumulators into the z tile
-            ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb, ahead)
-            acc = product(ld2, sl2)
-            pairs_to_tile(sm, c, sz, sz, acc, n0, g.m, e.ds["mult"], e.ds["bias"], 0.0, -128.0, 127.0, False, "ds")
-            sm.wait(tid, 0)
-            if mutate != "dssync":
-                sm.barrier()
-        ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
-        ld.begin(m0, n0)
-        if z:
-            load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m, swz=True)
-        for st in range(ahead):
-            if st < slices:
-                ld.load(st)
-            sm.commit(tid)
-        acc = product(ld, slices)
-        sm.wait(tid, 0)
-        sm.barrier()
-        kz = z or e.ds is not None
-        pairs_to_tile(sm, c, base, sz, acc, n0, g.m, e.mult, e.bias, e.z_scale if kz else 0.0, e.qlo, e.qhi, kz, "y")
-        if mutate != "episync":
-            sm.barrier()
-        store_tile(sm, c, out, haz, ctx, base, m0, n0, m_total, g.m)
-        for q in queues:
-            q.finish()
-        sm.finish()
-        return
-
-    if e.ds is not None:  # the downsample's product, then its int8 epilogue into the residual tile
+    if e.ds is not None:  # the downsample's product, then its int8 z into the residual tile
         ld2, sl2 = start_tile(c, sm, e.ds["g"], e.ds["xb"], e.ds["wb"], m_total, m0, n0, sa, sb, ahead)
         acc = product(ld2, sl2)
-        sm.wait(tid, 0)
-        sm.barrier()
-        stage(acc)
-        sm.barrier()
-        residual_tile_from_acc(sm, c, sz, base, m0, n0, m_total, g.m, e.ds)
+        if reg_epi:  # from the accumulators (pairsToTile), then the wait and the barrier
+            pairs_to_tile(sm, c, sz, sz, acc, n0, g.m, e.ds["mult"], e.ds["bias"], 0.0, -128.0, 127.0, False, "ds")
+            sm.wait(tid, 0)
+        else:  # downsampleTile: staged, then residualTileFromAcc
+            sm.wait(tid, 0)
+            sm.barrier()
+            stage(acc)
+            sm.barrier()
+            residual_tile_from_acc(sm, c, sz, base, m0, n0, m_total, g.m, e.ds)
         if mutate != "dssync":
             sm.barrier()
     ld = TileLoader(c, sm, g, xb, wb, m_total, is_unit(g), c_pad, slices * KBK, sa, sb)
     ld.begin(m0, n0)
     if z:
-        load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m)
+        load_residual_tile(sm, c, sz, e, m0, n0, m_total, g.m, swz=reg_epi)
     for st in range(ahead):
         if st < slices:
             ld.load(st)
         sm.commit(tid)
     acc = product(ld, slices)
-    sm.wait(tid, 0)  # finishTile
+    sm.wait(tid, 0)  # finishTile, or the register epilogue's wait
     sm.barrier()
-    stage(acc)
-    sm.barrier()
-    epilogue_tile(sm, c, out, haz, ctx, base, sz, m0, n0, m_total, g, e)
+    if reg_epi:
+        kz = z or e.ds is not None
+        pairs_to_tile(sm, c, base, sz, acc, n0, g.m, e.mult, e.bias, e.z_scale if kz else 0.0, e.qlo, e.qhi, kz, "y")
+        if mutate != "episync":
+            sm.barrier()
+        store_tile(sm, c, out, haz, ctx, base, m0, n0, m_total, g.m)
+    else:
+        stage(acc)
+        sm.barrier()
+        epilogue_tile(sm, c, out, haz, ctx, base, sz, m0, n0, m_total, g, e)
     for q in queues:
         q.finish()
     sm.finish()
