@@ -1,5 +1,5 @@
 // qrt's INT8 implicit-GEMM convolution on Hopper's warpgroup MMA (wgmma, sm_90a): the tiles
-// "ig10".."ig17" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
+// "ig10".."ig20" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
 // (qconv_igemm_device.cuh): the same cp.async pipeline of 64-deep slices, the same staged int32
 // tile and epilogue. Why: on an H100 the mma.sync kernel reaches ~0.5 POPS on compute-bound 3x3
 // layers and issues most of its instructions on memory-bound ones; one wgmma computes a 64 x BN x
@@ -24,7 +24,8 @@
 // cuDNN before keeping it (checkOwnQConv); CudaIgemmKernel and CudaQres.EveryImplicitGemmTile run
 // every tile against exact and reference results. Tiles 10-13 passed on their first H100 run
 // (session 7) and beat the mma.sync tiles on every ResNet-50 layer at batch 256 (2-25%); the
-// pipelined 14-15 (WgmmaTile::kPipe) and the two-stage 16-17 are not yet run.
+// pipelined 14-15 (WgmmaTile::kPipe), the two-stage 16-17 and the register-epilogue 18-20
+// (WgmmaTile::kRegEpi) are not yet run.
 #include "backends/cuda/qconv_igemm_device.cuh"
 
 namespace qrt::cuda::launch {
