@@ -160,6 +160,13 @@ void checkBlock(const Block& b, const std::string& tactics) {
   std::vector<std::unique_ptr<test::ScopedEnv>> tile_env;
   // The modes that are not about the downsample fusion keep z a tensor the kernel reads.
   const bool one_tile = tactics.rfind("tuned-ig", 0) == 0;
+  // "pdl": the implicit-GEMM kernels launched with programmatic dependent launch, built and run so
+  // (QRT_CUDA_PDL is read at each launch), the run replaying a CUDA graph.
+  const bool pdl = tactics == "pdl";
+  if (pdl) {
+    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_PDL", "on"));
+    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_IGEMM", "on"));
+  }
   if (tactics != "dsfuse" && tactics != "dstimed" && tactics != "wgmma" && !one_tile)
     tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_DS_FUSE", "off"));
   if (tactics.rfind("tile", 0) == 0) {
@@ -248,7 +255,7 @@ void checkBlock(const Block& b, const std::string& tactics) {
   }
   const std::vector<float> x = randomValues(volume(m.x), -1.f, 1.f);
   auto want = test::runXY(**cpu, x, m.x, false);
-  auto got = test::runXY(**gpu, x, m.x, true);
+  auto got = test::runXY(**gpu, x, m.x, true, pdl);
   ASSERT_TRUE(want.ok()) << want.status().toString();
   ASSERT_TRUE(got.ok()) << got.status().toString();
   ASSERT_EQ(got->size(), want->size());
@@ -368,6 +375,21 @@ TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
     if (!qrt::cuda::launch::kIgemmTiles[tile].wgmma) continue;
     for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
   }
+}
+
+// Programmatic dependent launch of the implicit-GEMM kernels (qconv_igemm_device.cuh: pdlStart,
+// launchKernel; compute capability 9.0 and up): chains of two and three kernels (a bottleneck with
+// its downsample fused or not, a 3x3 identity block after its input's quantize), built and run with
+// QRT_CUDA_PDL=on, the run a CUDA graph replay. Each kernel must see its predecessor's output.
+TEST(CudaQres, ProgrammaticDependentLaunch) {
+  QRT_REQUIRE_GPU();
+  const Block blocks[] = {
+      kIdentity3x3Clip,
+      kDownsampleLayer1,
+      {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2", {2, 128, 16, 16}, 256, 1, 2, true, true,
+       true, true, 0.f, 64},
+  };
+  for (const Block& b : blocks) checkBlock(b, "pdl");
 }
 
 // The pointwise int8 layers as one cuBLASLt GEMM with QConv's epilogue in cuBLASLt's (qconv_lt.cpp):

@@ -52,8 +52,10 @@ void attrFloat(onnx::NodeProto& n, const std::string& name, float v);
 constexpr int kPoisonByte = 0x7B;  // 1.3e36 in fp32: an unwritten element stands out
 
 // Runs X (shape xd) through the engine and returns Y. With `device`, X and Y live in GPU memory
-// and Y is poisoned first; an element still poisoned (or NaN) afterwards is an error.
-Result<std::vector<float>> runXY(Engine& e, const std::vector<float>& x, const Dims& xd, bool device);
+// and Y is poisoned first; an element still poisoned (or NaN) afterwards is an error. With
+// `cuda_graph`, the context records a CUDA graph and Y comes from a replay of it.
+Result<std::vector<float>> runXY(Engine& e, const std::vector<float>& x, const Dims& xd, bool device,
+                                 bool cuda_graph = false);
 
 // Tensors as doubles, stored in any of fp32, fp16, fp64, int32, int64, int8, uint8 and bool.
 std::vector<uint8_t> encodeValues(const std::vector<double>& v, DataType t);

@@ -18,6 +18,7 @@ template <int BM, int BN, int WM, int WN, int kStages, int MINB, bool kDs>
 __global__ void __launch_bounds__(WM* WN * 32, MINB)
     igemmKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
                 IgemmEpilogue e, int m_total, int n_tiles) {
+  pdlStart();
   using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* sa = smem;
@@ -51,6 +52,7 @@ template <int BM, int BN, int WM, int WN, int kStages, int MINB>
 __global__ void __launch_bounds__(WM* WN * 32, MINB)
     igemmPersistentKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y,
                           IgemmGeometry g, IgemmEpilogue e, int m_total, int n_tiles, int tiles) {
+  pdlStart();
   using Cfg = IgemmConfig<BM, BN, WM, WN, kStages, MINB>;
   extern __shared__ __align__(128) uint8_t smem[];
   uint8_t* sa = smem;
@@ -130,7 +132,7 @@ void launchTile(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
   const size_t smem = Cfg::kSmem + (e.z || e.ds_x ? Cfg::kZBytes : 0);
-  kernel<<<blocks, Cfg::kThreads, smem, s>>>(x, w, y, g, e, m_total, n_tiles);
+  launchKernel(kernel, blocks, Cfg::kThreads, smem, s, x, w, y, g, e, m_total, n_tiles);
 }
 
 template <int BM, int BN, int WM, int WN, int kStages, int MINB>
@@ -161,7 +163,8 @@ struct Persistent {
     const int m_total = g.n * g.oh * g.ow;
     const int n_tiles = (g.m + BN - 1) / BN;
     const int tiles = (m_total + BM - 1) / BM * n_tiles;
-    kernel<<<grid, Cfg::kThreads, smem(e.z != nullptr), s>>>(x, w, y, g, e, m_total, n_tiles, tiles);
+    launchKernel(kernel, static_cast<unsigned>(grid), Cfg::kThreads, smem(e.z != nullptr), s, x, w, y, g, e, m_total,
+                 n_tiles, tiles);
   }
 };
 using Persistent7 = Persistent<128, 64, 4, 2, 3, 2>;

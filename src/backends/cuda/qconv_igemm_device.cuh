@@ -6,6 +6,9 @@
 #include <cuda_fp16.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
 
 #include "backends/cuda/qconv_igemm_launch.h"
 
@@ -481,6 +484,60 @@ __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, cons
   const TileAt t = startTile<Cfg, kStages, kAhead>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
   product(t, g, x);
   finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
+}
+
+// Programmatic dependent launch (PDL; compute capability 9.0 and up; QRT_CUDA_PDL=on, a trial until
+// it has run on a GPU). The implicit-GEMM kernels are launched with
+// cudaLaunchAttributeProgrammaticStreamSerialization (launchKernel), so one may be launched while
+// the kernel before it on the stream still runs; each starts with pdlStart: it lets the next kernel
+// launch as soon as all of its own CTAs are resident (griddepcontrol.launch_dependents), then waits
+// for the kernel before it to complete with its memory visible (griddepcontrol.wait) before any
+// global access. The launch of a layer's kernel and its CTAs' set-up then overlap the layer
+// before's last wave instead of following it (TensorRT launches its kernels so on Hopper). Without
+// the attribute griddepcontrol.wait returns at once: the kernels run as before. A kernel that is
+// not launched so (cuDNN's, cuBLASLt's) keeps the stream's order on both sides.
+__device__ __forceinline__ void pdlStart() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Whether launchKernel uses PDL: QRT_CUDA_PDL=on (read at each launch: no allocation) on a device
+// of compute capability 9.0 or more (the first device queried, cached).
+inline bool pdlOn() {
+  const char* v = std::getenv("QRT_CUDA_PDL");
+  if (!v || std::strcmp(v, "on") != 0) return false;
+  static const bool hopper = [] {
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    return major >= 9;
+  }();
+  return hopper;
+}
+
+// kernel<<<grid, block, smem, s>>>(args...), with PDL where pdlOn() (the kernel starts with pdlStart).
+template <typename... P, typename... A>
+void launchKernel(void (*kernel)(P...), unsigned grid, unsigned block, size_t smem, cudaStream_t s, A&&... args) {
+  if (!pdlOn()) {
+    kernel<<<grid, block, smem, s>>>(std::forward<A>(args)...);
+    return;
+  }
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(grid);
+  cfg.blockDim = dim3(block);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...);
 }
 
 // Over 48 KB of dynamic shared memory needs the opt-in, once per kernel and device.

@@ -200,6 +200,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
                 IgemmEpilogue e, int m_total, int n_tiles) {
 #ifdef QRT_WGMMA_ON
+  pdlStart();
   using T = WgmmaTile<BM, BN, kStages, MINB, kPipe, kRegEpi>;
   using Cfg = typename T::Cfg;
   extern __shared__ __align__(1024) uint8_t smem_raw[];
@@ -275,7 +276,7 @@ void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry&
   const int m_total = g.n * g.oh * g.ow;
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
-  kernel<<<blocks, T::Cfg::kThreads, T::smem(e.z || e.ds_x), s>>>(x, w, y, g, e, m_total, n_tiles);
+  launchKernel(kernel, blocks, T::Cfg::kThreads, T::smem(e.z || e.ds_x), s, x, w, y, g, e, m_total, n_tiles);
 }
 
 }  // namespace
