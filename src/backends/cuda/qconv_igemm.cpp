@@ -171,6 +171,30 @@ Result<std::unique_ptr<Kernel>> withQIgemm(const ir::Node& node, DeviceContext* 
   return aroundDense<QIgemmKernel>(node, dev, attrs, act, std::move(cudnn));
 }
 
+namespace {
+
+// Whether the tuner times tile t. `forced` (QRT_CUDA_IGEMM_TILE, else -1) is the only tile timed;
+// `skip` (QRT_CUDA_IGEMM_SKIP) are never timed. The wgmma tiles (compute capability 9.0 only) are
+// timed with the others unless QRT_CUDA_IGEMM_WGMMA=off; =only times only them (tests). On an H100
+// they beat the mma.sync tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%). A forced
+// tile passes the two gates below: the persistent tiles are timed only with
+// QRT_CUDA_IGEMM_PERSISTENT=on (on an H100 they were the fastest for no ResNet-50 layer at batch
+// 256, sessions 6 and 7, and each tile timed costs build time on every dense layer); the trial
+// tiles (not yet run on a GPU) only with QRT_CUDA_IGEMM_WGMMA=all or =only (a faulting kernel
+// would end the build: a CUDA error is sticky for the process).
+bool tunerTimes(int t, int forced, const std::vector<bool>& skip, int sm) {
+  if (skip[static_cast<size_t>(t)] || (forced >= 0 && t != forced)) return false;
+  const launch::IgemmTile& tile = launch::kIgemmTiles[t];
+  if (tile.wgmma && (sm != launch::kIgemmWgmmaSm || envIs("QRT_CUDA_IGEMM_WGMMA", "off"))) return false;
+  const bool only = envIs("QRT_CUDA_IGEMM_WGMMA", "only");
+  if (!tile.wgmma && only) return false;
+  if (forced >= 0) return true;
+  if (tile.persistent) return envIs("QRT_CUDA_IGEMM_PERSISTENT", "on");
+  return !tile.trial || only || envIs("QRT_CUDA_IGEMM_WGMMA", "all");
+}
+
+}  // namespace
+
 Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvTimer& time, std::string* tactic,
                            double* us) {
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<QIgemmKernel> kp, denseCandidateKernel<QIgemmKernel>(node, dev, "QRT_CUDA_IGEMM"));
@@ -188,21 +212,7 @@ Status qconvIgemmCandidate(const ir::Node& node, DeviceContext* dev, const ConvT
       if (const int t = launch::igemmTileOf(std::string(kPrefix) + item); t >= 0) skip[static_cast<size_t>(t)] = true;
   }
   for (int t = 0; t < launch::kIgemmTileCount; ++t) {
-    if ((forced >= 0 && t != forced) || skip[static_cast<size_t>(t)]) continue;
-    // The persistent tiles are timed only with QRT_CUDA_IGEMM_PERSISTENT=on: on an H100 they were
-    // the fastest for no ResNet-50 layer at batch 256 (sessions 6, 7), and each tile timed costs
-    // build time on every dense layer.
-    if (launch::kIgemmTiles[t].persistent && !envIs("QRT_CUDA_IGEMM_PERSISTENT", "on") && forced < 0) continue;
-    // The wgmma tiles (compute capability 9.0 only) are timed with the others unless
-    // QRT_CUDA_IGEMM_WGMMA=off; =only times only them (tests). On an H100 they beat the mma.sync
-    // tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%). The trial tiles (not yet
-    // run on a GPU) join with =all or =only (a faulting kernel would end the build: a CUDA error
-    // is sticky for the process).
-    const auto& tile = launch::kIgemmTiles[t];
-    const bool only = envIs("QRT_CUDA_IGEMM_WGMMA", "only");
-    if (tile.wgmma && (dev->sm != launch::kIgemmWgmmaSm || envIs("QRT_CUDA_IGEMM_WGMMA", "off"))) continue;
-    if (tile.trial && !only && !envIs("QRT_CUDA_IGEMM_WGMMA", "all") && forced < 0) continue;
-    if (!tile.wgmma && only) continue;
+    if (!tunerTimes(t, forced, skip, dev->sm)) continue;
     const std::string name = kPrefix + std::to_string(t);
     double t_us = 0;
     Status st = timeOwnQConv(node, dev, k, name, time, &t_us);
