@@ -1,7 +1,7 @@
-// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-20)
+// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-23)
 // launched directly, with float output and unit scales (mult 1, bias 0: y = float(acc), exact below
 // 2^24), and with int8 output scaled by a power of two (y = saturate(round_half_even(acc * 2^-k)),
-// exact too: the int8 epilogues, the register one of tiles 18-20 included), against an exact int64
+// exact too: the int8 epilogues, the register one of tiles 18-23 included), against an exact int64
 // convolution written here: every tile on 1x1 (the unit path and a
 // strided one) and 3x3 padded layers with partial pixel and channel tiles. Where the engine-level
 // tests (CudaQres) only see values off by more than a step, this says which output is wrong and

@@ -160,13 +160,10 @@ void checkBlock(const Block& b, const std::string& tactics) {
   std::vector<std::unique_ptr<test::ScopedEnv>> tile_env;
   // The modes that are not about the downsample fusion keep z a tensor the kernel reads.
   const bool one_tile = tactics.rfind("tuned-ig", 0) == 0;
-  // "pdl": the implicit-GEMM kernels launched with programmatic dependent launch, built and run so
-  // (QRT_CUDA_PDL is read at each launch), the run replaying a CUDA graph.
+  // "pdl": the implicit-GEMM kernels (launched with programmatic dependent launch on compute
+  // capability 9.0, the default) taking every layer they can, the run replaying a CUDA graph.
   const bool pdl = tactics == "pdl";
-  if (pdl) {
-    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_PDL", "on"));
-    tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_IGEMM", "on"));
-  }
+  if (pdl) tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_IGEMM", "on"));
   if (tactics != "dsfuse" && tactics != "dstimed" && tactics != "wgmma" && !one_tile)
     tile_env.push_back(std::make_unique<test::ScopedEnv>("QRT_CUDA_DS_FUSE", "off"));
   if (tactics.rfind("tile", 0) == 0) {
@@ -230,6 +227,10 @@ void checkBlock(const Block& b, const std::string& tactics) {
                   tactic.c_str());
       const bool fits = n->inputs[1]->dims[0] % 16 == 0 && n->inputs[1]->dims[1] % 16 == 0;
       if (tactics == "igemm" && fits) EXPECT_NE(tactic.find("|ig"), std::string::npos) << n->name << ": " << tactic;
+      if (one_tile && fits) {  // the forced tile, not a fallback: else the test would check another kernel
+        const size_t bar = tactic.rfind('|');
+        EXPECT_EQ(bar == std::string::npos ? tactic : tactic.substr(bar + 1), "ig" + tactics.substr(8)) << n->name;
+      }
       if (tactics == "wgmma" && fits) {
         const size_t bar = tactic.rfind('|');
         const int tile = bar == std::string::npos ? -1 : qrt::cuda::launch::igemmTileOf(tactic.substr(bar + 1));
@@ -359,8 +360,8 @@ TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
   for (const Block& b : blocks) checkBlock(b, "wgmma");
 }
 
-// Each wgmma tile alone through the tuned path (QRT_CUDA_IGEMM_TILE), the trial ones (pipelined,
-// two-stage, register epilogue) with the others: a 9-slice 3x3 layer with Clip, the downsample in
+// Each wgmma tile alone through the tuned path (QRT_CUDA_IGEMM_TILE), the opt-in ones (pipelined,
+// register epilogue, persistent) with the others: a 9-slice 3x3 layer with Clip, the downsample in
 // the kernel (its product and the layer's through one pipeline), a bottleneck. Every tile's
 // product and int8 / float epilogue alone: CudaIgemmKernel (cuda_igemm_kernel_test.cpp).
 TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
@@ -377,10 +378,25 @@ TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
   }
 }
 
+// The persistent wgmma tiles (21-23: a wave of CTAs streaming their tiles, a ring of kStages int8
+// tiles holding each tile's residual and then its y) on a layer of more tiles than a CTA's ring
+// holds (1,176 tiles of 128 pixels over at most 264 CTAs on an H100: 4-5 a CTA), so every ring
+// slot is reloaded while other tiles are in flight; and a float-y block (they run the tiled kernel).
+TEST(CudaQres, PersistentWgmmaTilesReuseTheirRing) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block blocks[] = {
+      {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false, true, true},
+      {"identity 1x1 C=K=256, float out", {4, 256, 7, 7}, 256, 1, 1, false, false, false},
+  };
+  for (const int tile : {21, 22, 23})
+    for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
+}
+
 // Programmatic dependent launch of the implicit-GEMM kernels (qconv_igemm_device.cuh: pdlStart,
 // launchKernel; compute capability 9.0 and up): chains of two and three kernels (a bottleneck with
-// its downsample fused or not, a 3x3 identity block after its input's quantize), built and run with
-// QRT_CUDA_PDL=on, the run a CUDA graph replay. Each kernel must see its predecessor's output.
+// its downsample fused or not, a 3x3 identity block after its input's quantize), the run a CUDA graph
+// replay. Each kernel must see its predecessor's output. PDL is on by default (QRT_CUDA_PDL=off, read
+// once per process, turns it off), so every other GPU test runs with it too.
 TEST(CudaQres, ProgrammaticDependentLaunch) {
   QRT_REQUIRE_GPU();
   const Block blocks[] = {

@@ -176,12 +176,13 @@ namespace {
 // Whether the tuner times tile t. `forced` (QRT_CUDA_IGEMM_TILE, else -1) is the only tile timed;
 // `skip` (QRT_CUDA_IGEMM_SKIP) are never timed. The wgmma tiles (compute capability 9.0 only) are
 // timed with the others unless QRT_CUDA_IGEMM_WGMMA=off; =only times only them (tests). On an H100
-// they beat the mma.sync tiles on every ResNet-50 layer at batch 256 (session 7: 2-25%). A forced
-// tile passes the two gates below: the persistent tiles are timed only with
+// they beat the mma.sync tiles on every ResNet-50 layer at batch 256 (sessions 7 and 8). A forced
+// tile passes the two gates below: the mma.sync persistent tiles (7-9) are timed only with
 // QRT_CUDA_IGEMM_PERSISTENT=on (on an H100 they were the fastest for no ResNet-50 layer at batch
-// 256, sessions 6 and 7, and each tile timed costs build time on every dense layer); the trial
-// tiles (not yet run on a GPU) only with QRT_CUDA_IGEMM_WGMMA=all or =only (a faulting kernel
-// would end the build: a CUDA error is sticky for the process).
+// 256, sessions 6 and 7, and each tile timed costs build time on every dense layer); the opt-in
+// tiles (IgemmTile::opt_in: not yet run on a GPU, or never the fastest) only with
+// QRT_CUDA_IGEMM_WGMMA=all or =only (a faulting kernel would end the build: a CUDA error is sticky
+// for the process).
 bool tunerTimes(int t, int forced, const std::vector<bool>& skip, int sm) {
   if (skip[static_cast<size_t>(t)] || (forced >= 0 && t != forced)) return false;
   const launch::IgemmTile& tile = launch::kIgemmTiles[t];
@@ -189,8 +190,8 @@ bool tunerTimes(int t, int forced, const std::vector<bool>& skip, int sm) {
   const bool only = envIs("QRT_CUDA_IGEMM_WGMMA", "only");
   if (!tile.wgmma && only) return false;
   if (forced >= 0) return true;
-  if (tile.persistent) return envIs("QRT_CUDA_IGEMM_PERSISTENT", "on");
-  return !tile.trial || only || envIs("QRT_CUDA_IGEMM_WGMMA", "all");
+  if (tile.persistent && !tile.wgmma) return envIs("QRT_CUDA_IGEMM_PERSISTENT", "on");
+  return !tile.opt_in || only || envIs("QRT_CUDA_IGEMM_WGMMA", "all");
 }
 
 }  // namespace

@@ -182,6 +182,7 @@ bool igemmFits(const IgemmGeometry& g) {
 
 int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile) {
   if (!igemmFits(g)) return 0;
+  if (kIgemmTiles[tile].wgmma) return wgmmaPersistentGrid(g, tile);
   switch (tile) {
     case 7: return Persistent7::grid(g, z);
     case 8: return Persistent8::grid(g, z);
@@ -192,7 +193,7 @@ int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile) {
 
 void qconvIgemm(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
                 int grid, cudaStream_t s) {
-  if (kIgemmTiles[tile].wgmma) return qconvWgmma(x, w, y, g, e, tile, s);
+  if (kIgemmTiles[tile].wgmma) return qconvWgmma(x, w, y, g, e, tile, grid, s);
   switch (tile) {
     case 0: return launchTile<128, 128, 2, 4, 4, 2>(x, w, y, g, e, s);
     case 1: return launchTile<128, 64, 4, 2, 4, 2>(x, w, y, g, e, s);

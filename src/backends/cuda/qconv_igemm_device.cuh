@@ -486,8 +486,8 @@ __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, cons
   finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
 }
 
-// Programmatic dependent launch (PDL; compute capability 9.0 and up; QRT_CUDA_PDL=on, a trial until
-// it has run on a GPU). The implicit-GEMM kernels are launched with
+// Programmatic dependent launch (PDL; compute capability 9.0 and up; on by default since session 8,
+// QRT_CUDA_PDL=off turns it off). The implicit-GEMM kernels are launched with
 // cudaLaunchAttributeProgrammaticStreamSerialization (launchKernel), so one may be launched while
 // the kernel before it on the stream still runs; each starts with pdlStart: it lets the next kernel
 // launch as soon as all of its own CTAs are resident (griddepcontrol.launch_dependents), then waits
@@ -495,7 +495,9 @@ __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, cons
 // global access. The launch of a layer's kernel and its CTAs' set-up then overlap the layer
 // before's last wave instead of following it (TensorRT launches its kernels so on Hopper). Without
 // the attribute griddepcontrol.wait returns at once: the kernels run as before. A kernel that is
-// not launched so (cuDNN's, cuBLASLt's) keeps the stream's order on both sides.
+// not launched so (cuDNN's, cuBLASLt's) keeps the stream's order on both sides. Measured on an H100
+// (session 8, ResNet-50 INT8 at batch 256, CUDA graph): 4.671 -> 4.647 ms; CudaQres.
+// ProgrammaticDependentLaunch (kernel chains replayed from a CUDA graph) passed.
 __device__ __forceinline__ void pdlStart() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
@@ -503,12 +505,12 @@ __device__ __forceinline__ void pdlStart() {
 #endif
 }
 
-// Whether launchKernel uses PDL: QRT_CUDA_PDL=on (read at each launch: no allocation) on a device
-// of compute capability 9.0 or more (the first device queried, cached).
+// Whether launchKernel uses PDL: on a device of compute capability 9.0 or more unless
+// QRT_CUDA_PDL=off; both read once per process (the first device queried).
 inline bool pdlOn() {
-  const char* v = std::getenv("QRT_CUDA_PDL");
-  if (!v || std::strcmp(v, "on") != 0) return false;
-  static const bool hopper = [] {
+  static const bool on = [] {
+    const char* v = std::getenv("QRT_CUDA_PDL");
+    if (v && std::strcmp(v, "off") == 0) return false;
     int dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
@@ -517,7 +519,7 @@ inline bool pdlOn() {
     }
     return major >= 9;
   }();
-  return hopper;
+  return on;
 }
 
 // kernel<<<grid, block, smem, s>>>(args...), with PDL where pdlOn() (the kernel starts with pdlStart).

@@ -23,7 +23,7 @@
 // Measured (H100, ResNet-50 INT8 at batch 256, bench/results/gpu-h100-80gb-hbm3-2026-11-27-night.md):
 // the tiled kernels beat cuDNN on the residual 1x1 layers (layer1 conv3 0.49 -> 0.29 ms) but run
 // them at ~1.6 TB/s, and reach ~0.5 POPS on compute-bound 3x3 layers where cuDNN's int8 plans reach
-// ~1.3. The wgmma tiles (10-20, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
+// ~1.3. The wgmma tiles (10-23, sm90a/qconv_wgmma.cu) run the same pipeline and epilogue with
 // Hopper's warpgroup MMA. The tuner keeps whichever is faster.
 #pragma once
 
@@ -77,7 +77,9 @@ struct IgemmTile {
   bool persistent;  // a wave of CTAs walking the tiles (igemmPersistentGrid), the next ones loading
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
-  bool trial = false;  // written without a GPU: timed only with QRT_CUDA_IGEMM_WGMMA=all until it has run on one
+  // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): written without a GPU and not yet run on one
+  // (21-23), or never the fastest where it ran (18-19: ResNet-50 INT8 on an H100, session 8).
+  bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
@@ -86,14 +88,17 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 64, true},   {64, 64, true},   {64, 128, true},  // 7-9: persistent
     // 10-13: wgmma
     {128, 128, false, true}, {128, 64, false, true}, {64, 128, false, true}, {64, 64, false, true},
-    // 14-15: wgmma, pipelined; 16-17: wgmma, two stages, 4 CTAs an SM (shallow memory-bound layers)
-    // (trial: written 2026-11-28, not yet run on a GPU)
-    {128, 128, false, true, true, true}, {128, 64, false, true, true, true},
-    {128, 64, false, true, false, true}, {64, 128, false, true, false, true},
+    // 14-15: wgmma, pipelined; 16-17: wgmma, two stages, 4 CTAs an SM (shallow memory-bound layers).
+    // Session 8 (H100, ResNet-50 INT8 b256): the fastest own kernel on 16 of 24 layer shapes (14), on 5 (15-17).
+    {128, 128, false, true, true}, {128, 64, false, true, true},
+    {128, 64, false, true, false}, {64, 128, false, true, false},
     // 18-20: wgmma with the register epilogue (int8 y; float y runs the staged form), the last pipelined
     {128, 128, false, true, false, true, true}, {128, 64, false, true, false, true, true},
-    {128, 128, false, true, true, true, true}};
-inline constexpr int kIgemmTileCount = 21;
+    {128, 128, false, true, true, false, true},
+    // 21-23: wgmma, persistent (a wave of CTAs streaming their tiles' slices; int8 y, register epilogue)
+    {128, 128, true, true, false, true, true}, {128, 64, true, true, false, true, true},
+    {64, 128, true, true, false, true, true}};
+inline constexpr int kIgemmTileCount = 24;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -132,9 +137,12 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
 // queries and the shared-memory opt-in: call at reshape, outside stream capture.
 int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile);
 
-// The wgmma tiles (10-20), called by qconvIgemm; compiled for sm_90a only.
+// The wgmma tiles (10-23), called by qconvIgemm; compiled for sm_90a only. grid: the persistent
+// ones' (wgmmaPersistentGrid).
 void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                cudaStream_t s);
+                int grid, cudaStream_t s);
+// igemmPersistentGrid of the persistent wgmma tiles (21-23); 0 for any other.
+int wgmmaPersistentGrid(const IgemmGeometry& g, int tile);
 
 // y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
 // grid: igemmPersistentGrid (persistent tiles only); a wgmma tile on compute capability 9.0 only.

@@ -1,5 +1,5 @@
 // qrt's INT8 implicit-GEMM convolution on Hopper's warpgroup MMA (wgmma, sm_90a): the tiles
-// "ig10".."ig20" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
+// "ig10".."ig23" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
 // (qconv_igemm_device.cuh): the same cp.async pipeline of 64-deep slices, the same staged int32
 // tile and epilogue. Why: on an H100 the mma.sync kernel reaches ~0.5 POPS on compute-bound 3x3
 // layers and issues most of its instructions on memory-bound ones; one wgmma computes a 64 x BN x
@@ -23,9 +23,11 @@
 // on compute capability 9.0 (qconv_igemm.cpp checks). The tuner checks the chosen tile against
 // cuDNN before keeping it (checkOwnQConv); CudaIgemmKernel and CudaQres.EveryImplicitGemmTile run
 // every tile against exact and reference results. Tiles 10-13 passed on their first H100 run
-// (session 7) and beat the mma.sync tiles on every ResNet-50 layer at batch 256 (2-25%); the
-// pipelined 14-15 (WgmmaTile::kPipe), the two-stage 16-17 and the register-epilogue 18-20
-// (WgmmaTile::kRegEpi) are not yet run.
+// (session 7) and beat the mma.sync tiles on every ResNet-50 layer at batch 256 (2-25%). Session 8
+// (H100): the pipelined 14-15 (WgmmaTile::kPipe) and the two-stage 16-17 are the fastest own kernel
+// on 21 of ResNet-50's 24 layer shapes; the register-epilogue 18-19 (WgmmaTile::kRegEpi) on none
+// (opt-in now), the pipelined register-epilogue 20 on one; the persistent 21-23
+// (wgmmaPersistentKernel) slower on every layer (opt-in). All passed their tests.
 #include "backends/cuda/qconv_igemm_device.cuh"
 
 namespace qrt::cuda::launch {
@@ -279,11 +281,154 @@ void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry&
   launchKernel(kernel, blocks, T::Cfg::kThreads, T::smem(e.z || e.ds_x), s, x, w, y, g, e, m_total, n_tiles);
 }
 
+// The persistent form (tiles 21-23; kIgemmTiles: persistent, opt-in): a wave of CTAs (wgmmaPersistentGrid),
+// each walking the tiles blockIdx.x, + gridDim.x, ... as one stream of slices through the cp.async
+// pipeline, as igemmPersistentKernel (qconv_igemm.cu) does with mma.sync: the next tiles' first slices
+// and residual tiles load while a tile's last wgmmas and its epilogue run. Why: ncu on the H100 (session
+// 8, ResNet-50 INT8 b256) found the tiled kernels on the residual 1x1 layers latency-bound (layer3
+// conv3: 83 us at 36% of DRAM and 45% of L2 throughput, 24% occupancy): a tiled CTA of 1-4 slices
+// spends most of its life waiting for its first loads. int8 y only, with the register epilogue
+// (pairsToTile, storeTile): the ring of kStages int8 tiles after the pipeline holds tile j's residual
+// (loaded with its first slice) at j % kStages, and its y is written over it in place (each thread
+// reads its own two bytes of z, then writes them); the slot is reloaded for tile j + kStages only after
+// the barrier that follows tile j's store. A slice's stage is reloaded kStages - 1 slices later, after
+// a barrier its wgmmas have waited for (wait_group 0). Float y and a fused downsample run the tiled
+// kernel (launchWgmma; qconv_igemm.cpp refuses the fusion for a persistent tile).
+template <int BM, int BN, int kStages, int MINB>
+__global__ void __launch_bounds__(BM / 16 * 32, MINB)
+    wgmmaPersistentKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, int8_t* __restrict__ y,
+                          IgemmGeometry g, IgemmEpilogue e, int m_total, int n_tiles, int tiles) {
+#ifdef QRT_WGMMA_ON
+  pdlStart();
+  using Cfg = IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>;
+  constexpr size_t kAlign = 1024;
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+  uint8_t* smem = smem_raw + ((kAlign - (raw & (kAlign - 1))) & (kAlign - 1));
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * BM * kBK;
+  uint8_t* ring = smem + Cfg::kPipeBytes;  // kStages int8 tiles of BM x BN: residual in, y out
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const int step = static_cast<int>(gridDim.x);
+  const int first = static_cast<int>(blockIdx.x);
+  if (first >= tiles) return;  // the whole CTA, before any barrier
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  const int slices = g.kh * g.kw * cblocks;
+  const int c_pad = cblocks * kBK, wrow = slices * kBK;
+  const bool unit = unitLayer(g);
+  const int total = ((tiles - 1 - first) / step + 1) * slices;  // this CTA's slices, all tiles
+
+  TileLoader<Cfg> ld;  // runs kStages - 1 slices ahead of the wgmmas, across tile boundaries
+  int ld_tile = first - step, ld_count = -1;
+  ld.slice = slices;  // so that the first load begins tile `first`
+  auto loadNext = [&](int stage) {
+    if (ld.slice == slices) {
+      ld_tile += step;
+      ++ld_count;
+      const int m0 = (ld_tile / n_tiles) * BM, n0 = (ld_tile % n_tiles) * BN;
+      ld.begin(m0, n0, m_total, g, w, wrow, unit, tid);
+      if (e.z) loadResidualTile<BM, BN, Cfg::kThreads, true>(ring + (ld_count % kStages) * BM * BN, e, m0, n0, m_total,
+                                                              g.m, tid);
+    }
+    ld.load(sa, sb, stage, g, x, c_pad, tid);
+  };
+
+  int acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+  fenceRegs(acc);
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < total) loadNext(st);
+    cpAsyncCommit();
+  }
+  int tile = first, count = 0, kt = 0;  // the tile the wgmmas are on
+  for (int it = 0; it < total; ++it) {
+    cpAsyncWait<kStages - 2>();
+    fenceProxyAsync();
+    __syncthreads();  // slice it (and its tile's residual) landed; slice it - 1's stage is free
+    const int next = it + kStages - 1;
+    if (next < total) loadNext(next % kStages);
+    cpAsyncCommit();
+    const uint8_t* a_s = sa + (it % kStages) * BM * kBK + wg * 64 * kBK;
+    const uint8_t* b_s = sb + (it % kStages) * BN * kBK;
+    wgmmaFence();
+    wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
+    wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
+    wgmmaCommit();
+    wgmmaWait<0>();
+    fenceRegs(acc);
+    if (++kt == slices) {  // the tile's epilogue, while the next tiles' slices load
+      const int m0 = (tile / n_tiles) * BM, n0 = (tile % n_tiles) * BN;
+      uint8_t* slot = ring + (count % kStages) * BM * BN;
+      if (e.z)
+        pairsToTile<BN, true>(slot, slot, acc, warp, lane, n0, g.m, e.mult, e.bias, e.z_scale, e.qlo, e.qhi);
+      else
+        pairsToTile<BN, false>(slot, slot, acc, warp, lane, n0, g.m, e.mult, e.bias, 0.f, e.qlo, e.qhi);
+#pragma unroll
+      for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+      fenceRegs(acc);
+      __syncthreads();  // the y tile is complete
+      storeTile<BM, BN, Cfg::kThreads>(y, slot, m0, n0, m_total, g.m, tid);
+      kt = 0;
+      tile += step;
+      ++count;
+    }
+  }
+  cpAsyncWait<0>();
+#endif
+}
+
+template <int BM, int BN, int kStages, int MINB>
+struct WgmmaPersistent {
+  using Cfg = IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>;
+  static constexpr auto kernel = wgmmaPersistentKernel<BM, BN, kStages, MINB>;
+  static constexpr size_t kSmem = Cfg::kPipeBytes + static_cast<size_t>(kStages) * BM * BN + 1024;  // + alignment
+  static int grid(const IgemmGeometry& g) {
+    static std::atomic<uint64_t> opted{0};
+    optIn(kernel, kSmem, opted);
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Cfg::kThreads, kSmem) != cudaSuccess ||
+        per_sm < 1)
+      return 0;
+    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + BM - 1) / BM} * ((g.m + BN - 1) / BN);
+    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+  }
+  static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                     int grid, cudaStream_t s) {
+    if (!e.y_int8 || e.ds_x || grid <= 0) return launchWgmma<BM, BN, kStages, MINB>(x, w, y, g, e, s);
+    const int m_total = g.n * g.oh * g.ow;
+    const int n_tiles = (g.m + BN - 1) / BN;
+    const int tiles = (m_total + BM - 1) / BM * n_tiles;
+    launchKernel(kernel, static_cast<unsigned>(grid), Cfg::kThreads, kSmem, s, x, w, static_cast<int8_t*>(y), g, e,
+                 m_total, n_tiles, tiles);
+  }
+};
+// 21: 48 KB of pipeline + 48 KB of ring, 22: 48 + 32 KB: two CTAs an SM; 23 (one warpgroup, the
+// shape of the two-stage tile 17 that layer1's residual 1x1 layers take): 36 + 24 KB, three.
+using WgmmaPersistent21 = WgmmaPersistent<128, 128, 3, 2>;
+using WgmmaPersistent22 = WgmmaPersistent<128, 64, 4, 2>;
+using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
+
 }  // namespace
 
-void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
-                cudaStream_t s) {
+int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
   switch (tile) {
+    case 21: return WgmmaPersistent21::grid(g);
+    case 22: return WgmmaPersistent22::grid(g);
+    case 23: return WgmmaPersistent23::grid(g);
+    default: return 0;
+  }
+}
+
+void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
+                int grid, cudaStream_t s) {
+  switch (tile) {
+    case 21: return WgmmaPersistent21::launch(x, w, y, g, e, grid, s);
+    case 22: return WgmmaPersistent22::launch(x, w, y, g, e, grid, s);
+    case 23: return WgmmaPersistent23::launch(x, w, y, g, e, grid, s);
     case 10: return launchWgmma<128, 128, 4, 2>(x, w, y, g, e, s);
     case 11: return launchWgmma<128, 64, 4, 2>(x, w, y, g, e, s);
     case 12: return launchWgmma<64, 128, 4, 2>(x, w, y, g, e, s);
@@ -298,7 +443,8 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // 18-20: the register epilogue (int8 y; WgmmaTile::kRegEpi)
     case 18: return launchWgmma<128, 128, 4, 2, false, true>(x, w, y, g, e, s);
     case 19: return launchWgmma<128, 64, 4, 3, false, true>(x, w, y, g, e, s);
-    default: return launchWgmma<128, 128, 5, 2, true, true>(x, w, y, g, e, s);  // 20
+    case 20: return launchWgmma<128, 128, 5, 2, true, true>(x, w, y, g, e, s);
+    default: return;
   }
 }
 
