@@ -76,6 +76,8 @@ class QIgemmKernel final : public OwnQConvKernel {
     epi_.lo = act_.a;
     epi_.hi = act_.b;
     epi_.y_int8 = y_int8_;
+    const char* probe = std::getenv("QRT_CUDA_IGEMM_PROBE");  // measurement only (IgemmEpilogue::probe)
+    epi_.probe = probe ? std::atoi(probe) : 0;
     epi_.y_half = out[0].dtype == DataType::kHalf;
     epi_.mult = mult_.as<float>();
     epi_.bias = bias_.as<float>();

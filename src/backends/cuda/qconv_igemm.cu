@@ -32,8 +32,9 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
     zeroAcc<Cfg>(acc);
     for (int kt = 0; kt < t.slices; ++kt) {
       nextSlice<Cfg, kStages>(ld, sa, sb, kt, t, gg, xx, tid, [] {});
-      mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
-                                           wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
+      if (!(t.probe & 2))
+        mmaSlice<Cfg::kMTiles, Cfg::kNTiles>(acc, sa + (kt % kStages) * BM * kBK, sb + (kt % kStages) * BN * kBK,
+                                             wm * Cfg::kWarpM, wn * Cfg::kWarpN, lane);
     }
   };
   auto stage = [&](int* sc) { stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane); };

@@ -225,7 +225,7 @@ __device__ __forceinline__ void loadFour(const float* p, int c, float (&v)[4]) {
 // covers 128 bytes of a row of int8 y (and of z), one coalesced line. kInt8: int8 y (foldedWord),
 // else float (storeFourFloat, which reads z where e.z is set); kZ: int8 y with the residual.
 // The rows are walked by pointer steps.
-template <bool kInt8, bool kZ, int BM, int BN, int kThreads, int LDC>
+template <bool kInt8, bool kZ, int BM, int BN, int kThreads, int LDC, bool kRaw = false>
 __device__ __forceinline__ void epilogueRows(void* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
                                              int channels, const IgemmEpilogue& e, int tid) {
   constexpr int kVecs = BN / 4, kStep = kThreads / kVecs;
@@ -245,7 +245,10 @@ __device__ __forceinline__ void epilogueRows(void* y, const int* sc, const uint8
     const bool with_z = kInt8 ? kZ : e.z != nullptr;
     const unsigned zw = with_z ? *reinterpret_cast<const unsigned*>(z_ptr) : 0u;
     const int4 a = *reinterpret_cast<const int4*>(a_ptr);
-    if (kInt8)
+    if (kRaw)  // QRT_CUDA_IGEMM_PROBE=1 (IgemmEpilogue::probe)
+      *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) =
+          __byte_perm(__byte_perm(a.x, a.y, 0x0040u), __byte_perm(a.z, a.w, 0x0040u), 0x5410u);
+    else if (kInt8)
       *reinterpret_cast<unsigned*>(static_cast<int8_t*>(y) + o) = foldedWord<kZ>(a, mv, bv, zw, e);
     else
       storeFourFloat(y, o, a, mv, bv, zw, e);
@@ -342,7 +345,9 @@ template <class Cfg>
 __device__ __forceinline__ void epilogueTile(void* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
                                              const IgemmGeometry& g, const IgemmEpilogue& e, int tid) {
   constexpr int BM = Cfg::kBM, BN = Cfg::kBN, T = Cfg::kThreads, L = Cfg::kLdc;
-  if (!e.y_int8)
+  if (e.probe & 1)
+    epilogueRows<true, false, BM, BN, T, L, true>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
+  else if (!e.y_int8)
     epilogueRows<false, false, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
   else if (e.z || e.ds_x)
     epilogueRows<true, true, BM, BN, T, L>(y, sc, sz, m0, n0, m_total, g.m, e, tid);
@@ -391,6 +396,7 @@ __device__ __forceinline__ bool unitLayer(const IgemmGeometry& g) {
 // run together, L2): its tile at (m0, n0) and the depth's slices of 64 channels of one tap.
 struct TileAt {
   int m0, n0, slices, c_pad;
+  int probe;  // IgemmEpilogue::probe: 2 no MMAs, 4 no loads of x and w (measurement only)
 };
 
 // Starts a tiled kernel's CTA: the loader begun, the residual's tile queued into sz with the first
@@ -409,12 +415,13 @@ __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, ui
   const int cblocks = (g.c + kBK - 1) / kBK;
   t.slices = g.kh * g.kw * cblocks;
   t.c_pad = cblocks * kBK;
+  t.probe = e.probe;
   ld.begin(t.m0, t.n0, m_total, g, w, t.slices * kBK, unitLayer(g), tid);
   if (e.z) loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads, kSwzZ>(sz, e, t.m0, t.n0, m_total, g.m, tid);
   static_assert(kAhead >= 1 && kAhead < kStages, "the loads run 1 to kStages - 1 slices ahead");
 #pragma unroll
   for (int st = 0; st < kAhead; ++st) {
-    if (st < t.slices) ld.load(sa, sb, st, g, x, t.c_pad, tid);
+    if (st < t.slices && !(t.probe & 4)) ld.load(sa, sb, st, g, x, t.c_pad, tid);
     cpAsyncCommit();
   }
   return t;
@@ -430,7 +437,7 @@ __device__ __forceinline__ void nextSlice(TileLoader<Cfg>& ld, uint8_t* sa, uint
   landed();
   __syncthreads();
   const int next = kt + kAhead;
-  if (next < t.slices) ld.load(sa, sb, next % kStages, g, x, t.c_pad, tid);
+  if (next < t.slices && !(t.probe & 4)) ld.load(sa, sb, next % kStages, g, x, t.c_pad, tid);
   cpAsyncCommit();
 }
 

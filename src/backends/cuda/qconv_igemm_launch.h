@@ -58,6 +58,10 @@ struct IgemmEpilogue {
   float lo = 0.f, hi = 0.f;     // clip bounds (int8 out: / y_scale)
   float qlo = -128.f, qhi = 127.f;  // int8 out: the activation's bounds (/ y_scale) within [-128, 127]
   bool y_int8 = true;
+  // QRT_CUDA_IGEMM_PROBE (measurement only: wrong results; the tiled kernels with the staged
+  // epilogue, 0-6 and 10-17): 1 stores the accumulators' low bytes instead of the int8 epilogue,
+  // 2 skips the MMAs, 4 skips the loads of x and w. Where a layer's time goes, without ncu.
+  int probe = 0;
   bool y_half = false;  // float output stored as fp16
   // A block's downsample convolution computed in the kernel (passes: fuseDownsampleResidual): z is
   // not read but made, per tile, as the downsample QConv makes it: z = saturate(round_half_even(

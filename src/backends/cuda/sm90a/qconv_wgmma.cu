@@ -225,6 +225,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
       nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
       const uint8_t* a_s = sa + (kt % kStages) * BM * kBK + wg * 64 * kBK;
       const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
+      if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
       wgmmaFence();
       wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
       wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
