@@ -6,6 +6,7 @@ usage: tactics_log.py QRT.log [--top 40]
 For each convolution: the best plan before qrt's own kernels (cuDNN's, as "best so far" when the first own candidate
 was timed), the implicit GEMM's best mma.sync tile (ig0-ig9) and best wgmma tile (ig10-ig17), the cuBLASLt int8
 path, and the downsample fusion's verdicts. A log holds a layer once per build that timed it; the last one is kept.
+Then where the builds' tuning time went: the layers that took longest to time (all candidates, cuDNN's included).
 """
 import argparse
 import re
@@ -13,6 +14,7 @@ from collections import OrderedDict
 
 TILE = re.compile(r"^\[tactics\] (.+?): tile ig(\d+): ([0-9.]+) us$")
 OWN = re.compile(r"^\[tactics\] (.+?): (QRT_CUDA_\w+): (\S+) ([0-9.e+-]+) us; best so far (\S*) ([0-9.e+-]+) us$")
+LAYER = re.compile(r"^\[tactics\] (.+?): (\d+) candidates timed, (\S+) ([0-9.]+) us chosen; ([0-9]+) ms$")
 FUSE = re.compile(r"^\[tactics\] (.+?): downsample (.+?) in the kernel: ([0-9.]+) us against ([0-9.]+) \+ ([0-9.]+) us(.*)$")
 
 
@@ -23,6 +25,7 @@ def main():
     o = ap.parse_args()
     rows = OrderedDict()
     fusions = []
+    layers = []  # (ms, name, candidates, chosen tactic)
     for line in open(o.log, errors="replace"):
         line = line.rstrip("\n")
         if m := TILE.match(line):
@@ -41,6 +44,8 @@ def main():
                 key = "wgmma" if int(m[3][2:]) >= 10 else "mma"
                 if key not in r:
                     r[key] = (float(m[4]), m[3])
+        elif m := LAYER.match(line):
+            layers.append((int(m[5]), m[1], int(m[2]), m[3].rsplit("|", 1)[-1]))
         elif m := FUSE.match(line):
             fusions.append((m[1], float(m[3]), float(m[4]), float(m[5]), m[6].strip(": ")))
 
@@ -56,6 +61,13 @@ def main():
         print("|---|---|---|---|")
         for n, f, a, b, v in fusions:
             print(f"| {n} | {f:.1f} | {a:.1f} + {b:.1f} | {v} |")
+    if layers:
+        total = sum(ms for ms, *_ in layers)
+        print(f"\nTuning time: {total / 1000:.1f} s over {len(layers)} timed layers; the longest:\n")
+        print("| layer | candidates | chosen | ms |")
+        print("|---|---|---|---|")
+        for ms, n, c, t in sorted(layers, reverse=True)[:15]:
+            print(f"| {n} | {c} | {t} | {ms} |")
 
 
 if __name__ == "__main__":

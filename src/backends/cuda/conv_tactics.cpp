@@ -378,7 +378,13 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
     } else {
       TimingEntry best;
       int timed = 0;
+      const auto layer_start = std::chrono::steady_clock::now();
       QRT_RETURN_IF_ERROR(tuner.time(*n, p, act, who, &best, &timed));
+      // QRT_CUDA_TACTICS_LOG=1: where the build's time goes, layer by layer (stderr).
+      if (envIs("QRT_CUDA_TACTICS_LOG", "1"))
+        std::fprintf(stderr, "[tactics] %s: %d candidates timed, %s %.1f us chosen; %.0f ms\n", who.c_str(), timed,
+                     best.tactic.c_str(), best.us,
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count());
       candidates += timed;
       ++timed_layers;
       it = cache.insert_or_assign(key, best).first;
