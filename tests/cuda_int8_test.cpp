@@ -542,6 +542,36 @@ TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
   }
 }
 
+// The INT8 stem on the stem kernel with its pool inside (stem_pool.cu, QRT_CUDA_STEM_POOL=on): one
+// FusedConv writing the pooled int8 tensor, no MaxPool; the same bytes as the stem writing int8
+// for an int8 MaxPool (quantizing is monotone), and within one step of the reference INT8 engine.
+TEST(CudaInt8Stem, StemPoolsItsInt8Output) {
+  QRT_REQUIRE_GPU();
+  Model m = stemModel(true);
+  test::ScopedEnv stem("QRT_CUDA_STEM", "on");
+  const Inputs in = randomInputs(m);
+  std::vector<double> y1q[2];
+  for (const bool pool : {false, true}) {
+    SCOPED_TRACE(pool ? "pooled in the stem" : "int8 MaxPool apart");
+    test::ScopedEnv env("QRT_CUDA_STEM_POOL", pool ? "on" : "off");
+    auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    int pooled_stems = 0;
+    for (const auto& n : (*gpu)->impl().graph->nodes())
+      pooled_stems += n->op_type == "FusedConv" && n->outputs[0]->dtype == DataType::kInt8 && n->attrInt("qrt_pool", 0) == 1;
+    EXPECT_EQ(pooled_stems, pool ? 1 : 0);
+    EXPECT_EQ(opsOf(**gpu)["MaxPool"], pool ? 0 : 1);
+    auto got = runEngine(**gpu, in, true);
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    y1q[pool] = got->values["Y1q"];
+    checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
+  }
+  ASSERT_EQ(y1q[0].size(), y1q[1].size());
+  size_t differ = 0;
+  for (size_t i = 0; i < y1q[0].size(); ++i) differ += y1q[0][i] != y1q[1][i];
+  EXPECT_EQ(differ, 0u) << "of " << y1q[0].size() << " pooled int8 outputs";
+}
+
 // A QConv whose float output only an fp16 layer reads (Sigmoid) writes fp16 itself in an
 // --int8 --fp16 engine (the CUDA FP16 step, fp16.cpp), on cuDNN's plans and on qrt's implicit GEMM
 // (QRT_CUDA_IGEMM=on); no Cast feeds the Sigmoid, and the network's int8 and float outputs stay

@@ -4,7 +4,8 @@
 // and the pool becomes an int8 MaxPool with the same window; shape inference keeps those types.
 // Where the rewrite does not apply (no qrt_x_nchw, a second reader of the stem's output, a
 // non-positive scale, QRT_CUDA_STEM_QUANTIZE=off) the graph is left as it was. The kernels'
-// numbers are checked on a GPU by CudaInt8Stem.PoolThenQuantizeFuse (cuda_int8_test.cpp).
+// numbers are checked on a GPU by CudaInt8Stem.PoolThenQuantizeFuse (cuda_int8_test.cpp). And the
+// pool taken into the stem (stem_pool.cpp) the same way.
 #include <gtest/gtest.h>
 
 #include "qrt/qrt.h"
@@ -141,6 +142,49 @@ TEST(CudaStemQuantize, LeftAloneWhereItDoesNotApply) {
     test::ScopedEnv off("QRT_CUDA_STEM_QUANTIZE", "off");
     StemGraph s = stemGraph(0.05f, false);
     unchanged(s, "QRT_CUDA_STEM_QUANTIZE=off");
+  }
+}
+
+// Then the stem pools its own output (stem_pool.cpp, QRT_CUDA_STEM_POOL=on): the MaxPool goes, the
+// FusedConv gets qrt_pool and writes the pool's output, whose shape inference keeps [2, 16, 8, 8]
+// int8. Not where the pool is not 3x3 / 2 / pad 1, or without the switch. The kernel's numbers:
+// CudaStem.PoolInTheStemKernel (cuda_stem_test.cpp).
+TEST(CudaStemQuantize, StemPoolsItsOwnOutput) {
+  auto run = [](StemGraph& s, const char* on, int* fused) {
+    test::ScopedEnv env("QRT_CUDA_STEM_POOL", on);
+    { Status st = passes::inferShapes(*s.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+    int quantized = 0;
+    ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &quantized).ok());
+    ASSERT_EQ(quantized, 1);
+    Status st = cuda::fuseStemPool(*s.g, fused);
+    ASSERT_TRUE(st.ok()) << st.toString();
+  };
+  {
+    StemGraph s = stemGraph(0.05f, false);
+    int fused = 0;
+    run(s, "on", &fused);
+    EXPECT_EQ(fused, 1);
+    EXPECT_EQ(s.conv->attrInt(cuda::kAttrStemPool, 0), 1);
+    EXPECT_EQ(s.conv->outputs[0]->name, "q");
+    EXPECT_EQ(s.conv->outputs[0]->dtype, DataType::kInt8);
+    EXPECT_EQ(s.conv->outputs[0]->dims, (Dims{2, 16, 8, 8}));
+    for (const auto& n : s.g->nodes()) EXPECT_NE(n->op_type, "MaxPool");
+  }
+  {
+    StemGraph s = stemGraph(0.05f, false);
+    int fused = -1;
+    run(s, "off", &fused);
+    EXPECT_EQ(fused, 0);
+    EXPECT_EQ(s.conv->attrInt(cuda::kAttrStemPool, 0), 0);
+  }
+  {
+    StemGraph s = stemGraph(0.05f, false);
+    s.pool->attrs["kernel_shape"] = ir::Attribute::Ints({2, 2});
+    s.pool->attrs["pads"] = ir::Attribute::Ints({0, 0, 0, 0});
+    int fused = -1;
+    run(s, "on", &fused);
+    EXPECT_EQ(fused, 0) << "a 2x2 pool is not the kernel's";
+    EXPECT_EQ(s.pool->outputs[0]->dims, (Dims{2, 16, 8, 8}));
   }
 }
 

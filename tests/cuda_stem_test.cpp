@@ -208,6 +208,48 @@ TEST(CudaStem, InputFusionInAModel) {
   unsetenv("QRT_CUDA_STEM");
 }
 
+// The stem kernel with its max pooling (stem_pool.cu; QRT_CUDA_STEM_POOL=on, stem_pool.cpp):
+// stem 7x7/2 + ReLU + MaxPool 3x3/2/1 as one FusedConv (qrt_pool, no MaxPool node left), against
+// the reference, and bit for bit the chain's output (the pool takes the max of the fp16 values the
+// stem would have stored). Shapes: segments of pooled rows with their halo row and several staged
+// windows a segment (64x64, 2 images), odd pooled extents and a partial channel block (50x46, 72
+// channels), ResNet's conv1 at batch 1 (224x224, 64 channels).
+TEST(CudaStem, PoolInTheStemKernel) {
+  QRT_REQUIRE_GPU();
+  test::ScopedEnv stem("QRT_CUDA_STEM", "on");
+  const std::vector<std::pair<Dims, int64_t>> shapes = {{{2, 3, 64, 64}, 64}, {{3, 3, 50, 46}, 72}, {{1, 3, 224, 224}, 64}};
+  for (const auto& [x, m_out] : shapes) {
+    SCOPED_TRACE(dimsToString(x) + " -> " + std::to_string(m_out));
+    test::OneNode m("Conv");
+    m.input(test::randomTensor("X", x, freshSeed()));
+    m.constant(test::randomTensor("W", {m_out, 3, 7, 7}, freshSeed()));
+    m.constant(test::randomTensor("B", {m_out}, freshSeed()));
+    m.ints("strides", {2, 2}).ints("pads", {3, 3, 3, 3});
+    m.then("Relu");
+    m.then("MaxPool").ints("kernel_shape", {3, 3}).ints("strides", {2, 2}).ints("pads", {1, 1, 1, 1});
+    std::vector<float> outs[2];
+    for (const bool pool : {false, true}) {
+      SCOPED_TRACE(pool ? "pooled in the stem" : "MaxPool apart");
+      test::ScopedEnv env("QRT_CUDA_STEM_POOL", pool ? "on" : "off");
+      std::shared_ptr<Engine> e = checkFp16(m);
+      ASSERT_NE(e, nullptr);
+      const ir::Node* n = stemNode(*e);
+      ASSERT_NE(n, nullptr);
+      EXPECT_EQ(n->attrInt("qrt_pool", 0), pool ? 1 : 0);
+      int pools = 0;
+      for (const auto& k : e->impl().graph->nodes()) pools += k->op_type == "MaxPool";
+      EXPECT_EQ(pools, pool ? 0 : 1);
+      auto y = runGpu(*e, m);
+      ASSERT_TRUE(y.ok()) << y.status().toString();
+      outs[pool] = *y;
+    }
+    ASSERT_EQ(outs[0].size(), outs[1].size());
+    size_t differ = 0;
+    for (size_t i = 0; i < outs[0].size(); ++i) differ += outs[0][i] != outs[1][i];
+    EXPECT_EQ(differ, 0u) << "of " << outs[0].size() << " pooled outputs";
+  }
+}
+
 }  // namespace
 }  // namespace qrt
 

@@ -9,6 +9,8 @@
 // FusedConv(X, W, B?, Z?, y_scale, y_zero_point?)  y = QuantizeLinear(act(...), y_scale, y_zero_point)
 //   (set by the CUDA builder for its stem kernel, stem_quantize.cpp): the float result, in W's
 //   dtype, quantized per tensor; y is int8 / uint8 as the zero point (absent: uint8).
+//   qrt_pool = 1 (set by the CUDA builder for its stem kernel, stem_pool.cpp): y is then
+//   MaxPool(kernel 3x3, strides 2, pads 1) of that result, [N, M, (H' - 1) / 2 + 1, (W' - 1) / 2 + 1].
 // FusedGemm(A, B, C?, Z?)  y = act(alpha * A' B' + beta * C + Z)
 //   Gemm's attributes (transA, transB, alpha, beta) and the activation attributes. A may have
 //   any rank >= 2 without transA ([..., K] x [K, N] -> [..., N], as MatMul with a 2-D B);
@@ -73,7 +75,14 @@ Status quantizeFusedOutput(InferContext& ctx) {
 
 Status inferFusedConvMaybeQuantized(InferContext& ctx) {
   QRT_RETURN_IF_ERROR(inferFusedConv(ctx));
-  return quantizeFusedOutput(ctx);
+  QRT_RETURN_IF_ERROR(quantizeFusedOutput(ctx));
+  if (ctx.node.attrInt("qrt_pool", 0) == 0) return Status::Ok();
+  Dims y = ctx.out_dims[0];
+  if (y.size() != 4) return ctx.error("qrt_pool needs a 2-D convolution");
+  for (size_t i = 2; i < 4; ++i)
+    if (y[i] >= 0) y[i] = (y[i] - 1) / 2 + 1;  // 3x3, stride 2, pad 1
+  ctx.setOutput(0, ctx.out_types[0], y);
+  return Status::Ok();
 }
 
 Status inferFusedGemm(InferContext& ctx) {

@@ -138,7 +138,7 @@ class ConvKernel final : public CudaKernel {
   ConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act)
       : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), nhwc_(channelsLast(n)), has_bias_(n.hasInput(2)),
         has_residual_(n.hasInput(3)), tactic_attr_(n.attrString(kAttrTactic, "")),
-        x_nchw_(n.attrInt(kAttrXNchw, 0) != 0) {}
+        x_nchw_(n.attrInt(kAttrXNchw, 0) != 0), pool_(n.attrInt(kAttrStemPool, 0) != 0) {}
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
@@ -286,7 +286,14 @@ class ConvKernel final : public CudaKernel {
     launch::StemGeometry g;
     using In = launch::StemGeometry::Input;
     g.input = !x_nchw_ ? In::kNhwcHalf : dtype_ == DataType::kFloat ? In::kNchwFloat : In::kNchwHalf;
-    static_cast<launch::Conv2dShape&>(g) = conv2dShape(x, w, y, win);
+    // With the pool (stem_pool.cpp) y is the pooled tensor; the convolution's output is the window's.
+    const Dims conv_y = pool_ ? Dims{y[0], y[1], win.out[0], win.out[1]} : y;
+    static_cast<launch::Conv2dShape&>(g) = conv2dShape(x, w, conv_y, win);
+    if (pool_) {
+      g.pool = true;
+      g.pool_h = static_cast<int>(y[2]);
+      g.pool_w = static_cast<int>(y[3]);
+    }
     g.k_pad = launch::stemKPad(g.kh, g.kw, g.c);
     if (quantized) {  // y_scale and y_zero_point (stem_quantize.cpp), constants
       if (in.size() < 5 || !in[4].data || (in.size() > 5 && in[5].dtype != DataType::kUndefined && !in[5].data))
@@ -303,6 +310,8 @@ class ConvKernel final : public CudaKernel {
     if (x[1] > 4 || w[1] != x[1] || !launch::stemConvSupported(g))
       return unsupported(who_, ": outside the stem kernel (C <= 4, M a multiple of 8, kh*kw*C <= ", launch::kStemMaxK,
                          ", 32-bit indices)");
+    if (pool_ && !launch::stemPoolSupported(g))
+      return unsupported(who_, ": the stem kernel pools 3x3 / 2 / pad 1 outputs of up to 128 columns");
     if (stemOff() && !x_nchw_) return unsupported(who_, ": QRT_CUDA_STEM=off");
     QRT_RETURN_IF_ERROR(checkCuda(launch::stemConvPrepare(&g), who_, ": stem kernel setup"));
     const std::vector<uint16_t> packed = launch::stemPackWeights(static_cast<const uint16_t*>(in[1].data), g);
@@ -679,7 +688,7 @@ class ConvKernel final : public CudaKernel {
   std::string tactic_attr_;
   bool graph_mode_ = false, heuristic_ = false, force_find_ = false, force_dw_ = false, dw_ = false;
   launch::DepthwiseGeometry dw_geom_;
-  bool x_nchw_ = false, force_stem_ = false, stem_ = false;
+  bool x_nchw_ = false, pool_ = false, force_stem_ = false, stem_ = false;
   std::optional<LtTactic> force_lt_;
   LtGemm lt_;
   bool lt_mode_ = false;

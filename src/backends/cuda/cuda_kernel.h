@@ -25,7 +25,9 @@ inline constexpr const char kAttrNhwc[] = "qrt_nhwc";
 inline constexpr const char kAttrToNhwc[] = "qrt_to_nhwc";
 //   qrt_x_nchw = 1      on a channels-last FusedConv: its x is stored NCHW (stem_input.cpp)
 //   qrt_x_cast = 1      on a FusedConv: x keeps its float dtype, rounded to W's as read (ops/fused.cpp)
+//   qrt_pool = 1        on such a stem FusedConv: its output max-pooled 3x3 / 2 / pad 1 (stem_pool.cpp)
 inline constexpr const char kAttrXNchw[] = "qrt_x_nchw";
+inline constexpr const char kAttrStemPool[] = "qrt_pool";
 inline constexpr const char kAttrXCast[] = "qrt_x_cast";
 
 inline bool channelsLast(const ir::Node& node) { return node.attrInt(kAttrNhwc, 0) != 0; }

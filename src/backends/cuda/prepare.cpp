@@ -106,6 +106,9 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   int stem_quantize = 0;
   QRT_RETURN_IF_ERROR(fuseStemQuantize(g, &stem_quantize));
   if (stem_quantize > 0) logInfo("CUDA: ", stem_quantize, " INT8 stem(s) write int8 for an int8 MaxPool");
+  int stem_pools = 0;
+  QRT_RETURN_IF_ERROR(fuseStemPool(g, &stem_pools));
+  if (stem_pools > 0) logInfo("CUDA: ", stem_pools, " stem(s) max-pool their own output");
   int downsamples = 0;
   QRT_RETURN_IF_ERROR(fuseDownsampleResidual(g, &downsamples));
   if (downsamples > 0) logInfo("CUDA: ", downsamples, " downsample convolution(s) computed inside their residual QConv");

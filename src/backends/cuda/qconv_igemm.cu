@@ -62,34 +62,10 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
   uint8_t* sz = smem + Cfg::kPipeBytes + Cfg::kEpiBytes;  // kStages residual tiles (with z)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int wm = warp / WN, wn = warp % WN;
-  const int step = static_cast<int>(gridDim.x);
-  const int first = static_cast<int>(blockIdx.x);
-  if (first >= tiles) return;  // the whole CTA, before any barrier
-  const int cblocks = (g.c + kBK - 1) / kBK;
-  const int slices = g.kh * g.kw * cblocks;
-  const int c_pad = cblocks * kBK, wrow = slices * kBK;
-  const bool unit = unitLayer(g);
-  const int total = ((tiles - 1 - first) / step + 1) * slices;  // this CTA's slices, all tiles
-
-  // The loader runs kStages - 1 slices ahead of the MMAs, across tile boundaries.
-  TileLoader<Cfg> ld;
-  int ld_tile = first, ld_count = 0;  // the tile being loaded, and how many tiles before it
-  auto loadNext = [&](int stage) {
-    if (ld.slice == slices) {
-      ld_tile += step;
-      ++ld_count;
-      ld.slice = 0;
-    }
-    if (ld.slice == 0) {
-      const int m0 = (ld_tile / n_tiles) * BM, n0 = (ld_tile % n_tiles) * BN;
-      ld.begin(m0, n0, m_total, g, w, wrow, unit, tid);
-      if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz + (ld_count % kStages) * BM * BN, e, m0, n0, m_total, g.m, tid);
-    }
-    ld.load(sa, sb, stage, g, x, c_pad, tid);
-  };
-  ld.slice = slices;  // so that the first load begins tile `first`
-  ld_tile = first - step;
-  ld_count = -1;
+  PersistentStream<Cfg, kStages, false> ps(g, tiles, n_tiles, m_total);
+  if (ps.total == 0) return;  // the whole CTA, before any barrier
+  const int total = ps.total, slices = ps.slices;
+  auto loadNext = [&](int stage) { ps.loadNext(sa, sb, sz, stage, g, e, x, w, tid); };
 
   int acc[Cfg::kMTiles][Cfg::kNTiles][4];
   zeroAcc<Cfg>(acc);
@@ -98,7 +74,7 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
     if (st < total) loadNext(st);
     cpAsyncCommit();
   }
-  int tile = first, count = 0, kt = 0;  // the tile the MMAs are on
+  int tile = ps.first, count = 0, kt = 0;  // the tile the MMAs are on
   for (int it = 0; it < total; ++it) {
     cpAsyncWait<kStages - 2>();
     __syncthreads();  // slice it (and its tile's residual) landed; it - 1's stage, sc and the ring are free
@@ -111,10 +87,9 @@ __global__ void __launch_bounds__(WM* WN * 32, MINB)
       stageAcc(sc, Cfg::kLdc, wm * Cfg::kWarpM, wn * Cfg::kWarpN, acc, lane);
       zeroAcc<Cfg>(acc);
       __syncthreads();  // the staged tile is complete
-      epilogueTile<Cfg>(y, sc, sz + (count % kStages) * BM * BN, (tile / n_tiles) * BM, (tile % n_tiles) * BN,
-                        m_total, g, e, tid);
+      epilogueTile<Cfg>(y, sc, sz + (count % kStages) * BM * BN, ps.m0(tile), ps.n0(tile), m_total, g, e, tid);
       kt = 0;
-      tile += step;
+      tile += ps.step;
       ++count;
     }
   }

@@ -399,6 +399,47 @@ struct TileAt {
   int probe;  // IgemmEpilogue::probe: 2 no MMAs, 4 no loads of x and w (measurement only)
 };
 
+// The persistent kernels' CTA (igemmPersistentKernel, wgmmaPersistentKernel): the tiles first,
+// first + step, ... (step = gridDim.x) of this CTA as one stream of slices, and the loader that
+// walks it ahead of the MMAs across tile boundaries, each tile's residual (e.z) queued into
+// ring slot (its count among the CTA's tiles) % kStages with the tile's first slice.
+template <class Cfg, int kStages, bool kSwzZ>
+struct PersistentStream {
+  int first, step, n_tiles, m_total, slices, c_pad, wrow, total;
+  bool unit;
+  TileLoader<Cfg> ld;
+  int ld_tile, ld_count;  // the tile being loaded, and how many of the CTA's tiles came before it
+
+  __device__ __forceinline__ PersistentStream(const IgemmGeometry& g, int tiles, int n_tiles_, int m_total_)
+      : first(static_cast<int>(blockIdx.x)), step(static_cast<int>(gridDim.x)), n_tiles(n_tiles_), m_total(m_total_) {
+    const int cblocks = (g.c + kBK - 1) / kBK;
+    slices = g.kh * g.kw * cblocks;
+    c_pad = cblocks * kBK;
+    wrow = slices * kBK;
+    unit = unitLayer(g);
+    total = first < tiles ? ((tiles - 1 - first) / step + 1) * slices : 0;  // this CTA's slices, all tiles
+    ld.slice = slices;  // so that the first load begins tile `first`
+    ld_tile = first - step;
+    ld_count = -1;
+  }
+  __device__ __forceinline__ int m0(int tile) const { return (tile / n_tiles) * Cfg::kBM; }
+  __device__ __forceinline__ int n0(int tile) const { return (tile % n_tiles) * Cfg::kBN; }
+  // Queues the stream's next slice into pipeline stage `stage` (and, at a tile's first slice, its
+  // residual into the ring `ring` of kStages BM x BN int8 tiles).
+  __device__ __forceinline__ void loadNext(uint8_t* sa, uint8_t* sb, uint8_t* ring, int stage, const IgemmGeometry& g,
+                                           const IgemmEpilogue& e, const int8_t* x, const int8_t* w, int tid) {
+    if (ld.slice == slices) {
+      ld_tile += step;
+      ++ld_count;
+      ld.begin(m0(ld_tile), n0(ld_tile), m_total, g, w, wrow, unit, tid);
+      if (e.z)
+        loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads, kSwzZ>(ring + (ld_count % kStages) * Cfg::kBM * Cfg::kBN, e,
+                                                                  m0(ld_tile), n0(ld_tile), m_total, g.m, tid);
+    }
+    ld.load(sa, sb, stage, g, x, c_pad, tid);
+  }
+};
+
 // Starts a tiled kernel's CTA: the loader begun, the residual's tile queued into sz with the first
 // slice's group (its reads overlap the depth loop; the epilogue finds it there), and the first
 // kAhead slices queued, a cp.async group each. kAhead: how many slices the loads run ahead of the

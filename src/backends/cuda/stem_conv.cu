@@ -9,9 +9,9 @@
 // elements; L1 catches the overlap (each input element serves about kh*kw/(sh*sw) patches).
 // Every index is 32-bit (stemConvSupported bounds the sizes). Deterministic: each output is one
 // thread's fixed sequence of mma steps.
-#include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/stem_conv_launch.h"
+#include "backends/cuda/stem_device.cuh"
 
 #include <cstdlib>
 #include <string>
@@ -20,48 +20,11 @@ namespace qrt::cuda::launch {
 
 namespace {
 
+using namespace stem_detail;
+
 constexpr int kBM = 128, kBN = 64, kThreads = 128;  // kThreads == kBM: one pixel-table entry per thread
 constexpr int kStageStride = kBN + 8;               // halves per staged output row (conflict-free)
 constexpr int kOutside = -(1 << 20);                // a dy/iy that fails every bounds test
-
-__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#endif
-}
-
-// Eight outputs of one pixel, channels from element e of y: the fp16 words as they are (one
-// 16-byte store), or quantized per g.quant from those fp16 values (one 8-byte store).
-// The quantization is a handful of full-rate instructions per value, as in the int8 implicit
-// GEMM's epilogue (qconv_igemm.cu): v * (1 / scale) + z, clamped to the type's range, rounded half
-// to even by adding 1.5 * 2^23 (the float's low byte is then the integer's), three byte permutes
-// per four values. The first version divided (__fdiv_rn, QuantizeLinear's exact order) and saturated
-// per value: on an H100 that made ResNet-50's stem at batch 256 1.19 ms against 0.45 ms for fp16
-// output. The product differs from the quotient by at most one ulp, so a value within one ulp of
-// a rounding midpoint can land one step away (the tests' INT8 bound); NaN lands on the low bound.
-__device__ __forceinline__ void storeEight(void* y, size_t e, uint4 h, const StemGeometry& g) {
-  if (g.quant == StemGeometry::Quant::kNone) {
-    *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = h;
-    return;
-  }
-  const uint32_t w[4] = {h.x, h.y, h.z, h.w};
-  uint32_t b[8];
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const float2 v = __half22float2(*reinterpret_cast<const __half2*>(&w[k]));
-    b[2 * k] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.x, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
-    b[2 * k + 1] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.y, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
-  }
-  const uint32_t lo = __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
-  const uint32_t hi = __byte_perm(__byte_perm(b[4], b[5], 0x0040u), __byte_perm(b[6], b[7], 0x0040u), 0x5410u);
-  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) = make_uint2(lo, hi);
-}
-
-__device__ __forceinline__ float loadFloat(const float* p) { return __ldg(p); }
-__device__ __forceinline__ float loadFloat(const __half* p) { return __half2float(__ldg(p)); }
 
 size_t smemBytes(const StemGeometry& g) {
   const int s = g.k_pad + 8;
@@ -162,12 +125,7 @@ __global__ void __launch_bounds__(kThreads) stemConvKernel(const T* __restrict__
 
     // Each warp: 32 pixels (two m16 tiles) x the block's channels (up to eight n8 tiles).
     float acc[2][8][4];
-#pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.f;
+    zeroAcc(acc);
     const int row0 = warp * 32;
     for (int ks = 0; ks < g.k_pad / 16; ++ks) {
       const int kw0 = ks * 8 + t4;
@@ -238,30 +196,8 @@ __host__ __device__ int rowsWindowRows(const StemGeometry& g) { return (g.rows -
 __host__ __device__ int rowsWindowPitch(const StemGeometry& g) { return ((g.tw - 1) * g.sw + g.kw + 1) & ~1; }
 
 size_t rowsSmemBytes(const StemGeometry& g) {
-  const size_t ksteps = g.k_pad / 16;
   const size_t window = static_cast<size_t>(g.c) * rowsWindowRows(g) * rowsWindowPitch(g) * 2;
-  return ksteps * 8 * 32 * 8 + ksteps * 4 * 16 + (window + 15) / 16 * 16;
-}
-
-__device__ __forceinline__ uint32_t pack2(unsigned short lo, unsigned short hi) {
-  return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
-}
-
-// The epilogue's activation, resolved at compile time where it is the common one: a runtime
-// switch per element, inlined 64 times per pixel pair, made the kernel's code many times larger.
-enum : int { kActNone = 0, kActRelu = 1, kActAny = 2 };
-
-template <int kAct>
-__device__ __forceinline__ float activateT(float v, UnaryOp op, float a, float b) {
-  if (kAct == kActNone) return v;
-  if (kAct == kActRelu) return fmaxf(v, 0.f);
-  return epilogueActivate(true, op, v, a, b);
-}
-
-int actKind(bool on, UnaryOp op) { return !on || op == UnaryOp::kIdentity ? kActNone : op == UnaryOp::kRelu ? kActRelu : kActAny; }
-
-__device__ __forceinline__ uint32_t pick4(const uint32_t* v, int i) {
-  return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
+  return rowsTablesBytes(g.k_pad) + (window + 15) / 16 * 16;
 }
 
 template <typename T, bool kNchw, int kAct>
@@ -269,89 +205,26 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
     stemRowsKernel(const T* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                    void* __restrict__ y, StemGeometry g, UnaryOp act, float aa, float bb) {
   extern __shared__ __align__(16) unsigned char smem[];
-  const int ksteps = g.k_pad / 16;
-  uint2* Bf = reinterpret_cast<uint2*>(smem);              // [ks][nt][lane] {b0, b1}
-  int4* ktab = reinterpret_cast<int4*>(Bf + ksteps * 256);  // [ks][t4] window offsets of k = 2t4, +1, +8, +9
-  unsigned short* X = reinterpret_cast<unsigned short*>(ktab + ksteps * 4);  // [c][SR][WP] fp16 bits
+  unsigned short* X = reinterpret_cast<unsigned short*>(smem + rowsTablesBytes(g.k_pad));  // [c][SR][WP] fp16 bits
   const int SR = rowsWindowRows(g), WP = rowsWindowPitch(g);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g8 = lane >> 2, t4 = lane & 3;
   const int m0 = blockIdx.y * 64;
   const int nb = min(64, g.m - m0), ntiles = nb / 8;
-  const int taps = g.kh * g.kw, K = taps * g.c;
-
-  for (int i = tid; i < ksteps * 4; i += kRowsThreads) {
-    const int ks = i >> 2, q = i & 3;
-    int o[4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int k = ks * 16 + 2 * q + (j & 1) + (j >> 1) * 8;
-      // The patch order of stemPackWeights: NCHW (c, r, s), NHWC (r, s, c). k beyond the
-      // patch: any finite staged value will do, its weight is zero.
-      const int c = kNchw ? k / taps : k % g.c, t = kNchw ? k % taps : k / g.c;
-      o[j] = k < K ? (c * SR + t / g.kw) * WP + t % g.kw : 0;
-    }
-    ktab[i] = make_int4(o[0], o[1], o[2], o[3]);
-  }
-  for (int i = tid; i < ksteps * 256; i += kRowsThreads) {
-    const int l = i & 31, nt = (i >> 5) & 7, ks = i >> 8;
-    const int n = nt * 8 + (l >> 2), k = ks * 16 + (l & 3) * 2;
-    uint2 v = make_uint2(0u, 0u);
-    if (n < nb) {
-      const uint32_t* row = reinterpret_cast<const uint32_t*>(w + static_cast<size_t>(m0 + n) * g.k_pad);
-      v.x = __ldg(row + k / 2);
-      v.y = __ldg(row + k / 2 + 4);
-    }
-    Bf[i] = v;
-  }
+  rowsTables<kNchw>(smem, w, g, m0, nb, SR, WP, tid, kRowsThreads);
   float bv[8][2];
-#pragma unroll
-  for (int nt = 0; nt < 8; ++nt) {
-    const int ch = nt * 8 + t4 * 2;
-    bv[nt][0] = bias && ch < nb ? __half2float(bias[m0 + ch]) : 0.f;
-    bv[nt][1] = bias && ch < nb ? __half2float(bias[m0 + ch + 1]) : 0.f;
-  }
+  rowsBias(bv, bias, m0, nb, lane);
 
   const int ct = g.tw / 16;  // m16 tiles per tile row
   const int chunks = (g.ow + g.tw - 1) / g.tw, bands = (g.oh + g.rows - 1) / g.rows;
   const int tiles = g.n * bands * chunks, units = g.rows * ct;
   const int plane = g.h * g.w;
-  const int CR = g.c * SR;  // window rows, all channels
   for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     const int cx = tile % chunks, rest = tile / chunks, band = rest % bands, n = rest / bands;
     const int oy0 = band * g.rows, ox0 = cx * g.tw;
     const int iy0 = oy0 * g.sh - g.ph, ix0 = ox0 * g.sw - g.pw;
     const T* xn = x + static_cast<size_t>(n) * g.c * plane;
     __syncthreads();  // the tables are ready; every warp is done with the previous window
-
-    // Stage the window: a warp per window row (two rows at a time, up to 256 columns each, so
-    // 16 loads are in flight per thread).
-    for (int cr0 = warp; cr0 < CR; cr0 += kRowsWarps * 2) {
-      for (int col0 = 0; col0 < WP; col0 += 256) {
-        float v[2][8];
-#pragma unroll
-        for (int rr = 0; rr < 2; ++rr) {
-          const int cr = cr0 + rr * kRowsWarps, c = cr / SR, iy = iy0 + cr - c * SR;
-          const bool row_ok = cr < CR && static_cast<unsigned>(iy) < static_cast<unsigned>(g.h);
-          const int row = kNchw ? (c * g.h + iy) * g.w : iy * g.w * g.c + c;
-#pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const int col = col0 + j * 32 + lane, ix = ix0 + col;
-            v[rr][j] = !(g.probe & 1) && row_ok && col < WP && static_cast<unsigned>(ix) < static_cast<unsigned>(g.w)
-                           ? loadFloat(xn + row + (kNchw ? ix : ix * g.c))
-                           : 0.f;
-          }
-        }
-#pragma unroll
-        for (int rr = 0; rr < 2; ++rr) {
-          const int cr = cr0 + rr * kRowsWarps;
-#pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const int col = col0 + j * 32 + lane;
-            if (cr < CR && col < WP) X[cr * WP + col] = __half_as_ushort(__float2half_rn(v[rr][j]));
-          }
-        }
-      }
-    }
+    stageWindow<T, kNchw>(X, xn, g, iy0, ix0, SR, WP, warp, lane, kRowsWarps);
     __syncthreads();
 
     for (int u0 = warp * 2; u0 < units; u0 += kRowsWarps * 2) {
@@ -363,31 +236,9 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
         b1[mt] = b0[mt] + 8 * g.sw;
       }
       float acc[2][8][4];
-#pragma unroll
-      for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-        for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.f;
-      for (int ks = 0; ks < ((g.probe & 2) ? 0 : ksteps); ++ks) {
-        const int4 o = ktab[ks * 4 + t4];
-        uint2 bf[8];
-#pragma unroll
-        for (int nt = 0; nt < 8; ++nt) bf[nt] = Bf[(ks * 8 + nt) * 32 + lane];
-#pragma unroll
-        for (int mt = 0; mt < 2; ++mt) {
-          uint32_t a[4];
-          a[0] = pack2(X[b0[mt] + o.x], X[b0[mt] + o.y]);
-          a[1] = pack2(X[b1[mt] + o.x], X[b1[mt] + o.y]);
-          a[2] = pack2(X[b0[mt] + o.z], X[b0[mt] + o.w]);
-          a[3] = pack2(X[b1[mt] + o.z], X[b1[mt] + o.w]);
-#pragma unroll
-          for (int nt = 0; nt < 8; ++nt) mma16816(acc[mt][nt], a, bf[nt].x, bf[nt].y);  // Bf is zero past nb
-        }
-      }
+      rowsProduct(acc, smem, X, b0, b1, g, lane);
 
-      // Epilogue: bias + activation, then a 4x4 transpose of 32-bit words within each lane
-      // quad (lane t4 ends up with channels (ntb + t4) * 8 .. + 7 of its pixel) and 16-byte stores.
+      // Epilogue: bias + activation, a transpose within each lane quad, 16-byte stores.
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt) {
         const int u = u0 + mt;
@@ -400,23 +251,8 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
           const size_t yo = (static_cast<size_t>(n * g.oh + oy) * g.ow + ox) * g.m + m0;
 #pragma unroll
           for (int ntb = 0; ntb < 8; ntb += 4) {
-            uint32_t h[4], out[4] = {0u, 0u, 0u, 0u};
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-              const __half2 p = __floats2half2_rn(
-                  activateT<kAct>(acc[mt][ntb + q][rh * 2] + bv[ntb + q][0], act, aa, bb),
-                  activateT<kAct>(acc[mt][ntb + q][rh * 2 + 1] + bv[ntb + q][1], act, aa, bb));
-              h[q] = *reinterpret_cast<const uint32_t*>(&p);
-            }
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-              const int src = (t4 + j) & 3;
-              const uint32_t got = __shfl_sync(0xffffffffu, pick4(h, (t4 - j) & 3), (lane & ~3) | src);
-#pragma unroll
-              for (int q = 0; q < 4; ++q) out[q] = q == src ? got : out[q];
-            }
-            if (valid && ntb + t4 < ntiles && !(g.probe & 4))
-              storeEight(y, yo + (ntb + t4) * 8, make_uint4(out[0], out[1], out[2], out[3]), g);
+            const uint4 out = quadChannels<kAct>(acc, bv, mt, rh, ntb, lane, act, aa, bb);
+            if (valid && ntb + t4 < ntiles && !(g.probe & 4)) storeEight(y, yo + (ntb + t4) * 8, out, g);
           }
         }
       }
@@ -460,21 +296,16 @@ cudaError_t blocksFor(StemGeometry* g) {
 
 template <typename T, bool kNchw>
 cudaError_t prepareRows(StemGeometry* g) {
-  const size_t smem = rowsSmemBytes(*g);
-  cudaError_t e = cudaSuccess;
-  for (auto k : {stemRowsKernel<T, kNchw, kActNone>, stemRowsKernel<T, kNchw, kActRelu>, stemRowsKernel<T, kNchw, kActAny>})
-    if (e == cudaSuccess) e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-  int device = 0, sms = 1, per_sm = 1;
-  if (e == cudaSuccess) e = cudaGetDevice(&device);
-  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (e == cudaSuccess)
-    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stemRowsKernel<T, kNchw, kActRelu>, kRowsThreads, smem);
-  per_sm = std::max(1, per_sm);
+  using K = decltype(&stemRowsKernel<T, kNchw, kActNone>);
+  const K forms[3] = {stemRowsKernel<T, kNchw, kActNone>, stemRowsKernel<T, kNchw, kActRelu>,
+                      stemRowsKernel<T, kNchw, kActAny>};
+  int64_t slots = 1;
+  const cudaError_t e = residentBlocks(forms, kRowsThreads, rowsSmemBytes(*g), &slots);
   // Smaller bands where the tiles would leave SMs idle (small batches).
   auto tiles = [&] { return int64_t{g->n} * ((g->oh + g->rows - 1) / g->rows) * ((g->ow + g->tw - 1) / g->tw); };
   if (!std::getenv("QRT_CUDA_STEM_ROWS"))
-    while (g->rows > 2 && tiles() < int64_t{per_sm} * sms * 2) g->rows /= 2;
-  g->blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(tiles(), int64_t{per_sm} * sms)));
+    while (g->rows > 2 && tiles() < slots * 2) g->rows /= 2;
+  g->blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(tiles(), slots)));
   return e;
 }
 
@@ -542,6 +373,7 @@ std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g) 
 }
 
 cudaError_t stemConvPrepare(StemGeometry* g) {
+  if (g->pool) return stemPoolPrepare(g);
   StemGeometry biggest;
   biggest.k_pad = kStemMaxK;
   const int most = static_cast<int>(smemBytes(biggest));
@@ -569,6 +401,7 @@ cudaError_t stemConvPrepare(StemGeometry* g) {
 
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s) {
+  if (g.pool) return stemPoolConv(x, w_packed, bias, y, g, act_on, act, a, b, s);
   if (g.rows > 0) {
     switch (g.input) {
       case StemGeometry::Input::kNhwcHalf: launchRows<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;

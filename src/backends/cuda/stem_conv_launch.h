@@ -43,6 +43,12 @@ struct StemGeometry : Conv2dShape {  // dilation 1
   enum class Quant { kNone, kInt8, kUInt8 };
   Quant quant = Quant::kNone;
   float q_inv = 1.f, q_zero = 0.f, q_lo = 0.f, q_hi = 0.f;
+  // The 3x3 / stride 2 / pad 1 max pooling after the convolution (and its activation), in the
+  // kernel (stem_pool.cu; the pass stem_pool.cpp): y is [N, pool_h, pool_w, M]; oh and ow stay the
+  // convolution's. A quantized y quantizes the pooled values: the same bytes as pooling the
+  // quantized ones (quantizing is monotone). segs: pooled-row segments an image (stemConvPrepare).
+  bool pool = false;
+  int pool_h = 0, pool_w = 0, segs = 0;
 };
 
 // y quantized by scale (positive, finite) and zero point z, as int8 (else uint8).
@@ -67,6 +73,10 @@ bool stemActivationSupported(UnaryOp op);
 // the patch order of g.input (NCHW: (c, r, s); NHWC: (r, s, c)), zero-padded.
 std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g);
 
+// Whether the pooled kernel (g.pool) computes g: the pooled dims the window's, the convolution's
+// columns within one row tile (ow <= 128), its shared memory within two blocks an SM.
+bool stemPoolSupported(const StemGeometry& g);
+
 // Setup at reshape: the kernel's shared-memory limit and g->blocks (a grid that keeps every
 // SM's resident blocks busy, each looping over pixel tiles). Call before stemConv on this
 // device, outside stream capture.
@@ -80,8 +90,13 @@ cudaError_t stemConvPrepare(StemGeometry* g);
 constexpr int64_t kStemDefaultPixels = int64_t{1} << 20;
 
 // y[N, OH, OW, M] (fp16, NHWC; or int8 / uint8 per g.quant) = act(conv(x, w) + bias); bias [M]
-// fp16 or null.
+// fp16 or null. With g.pool, y = MaxPool3x3/2/1 of that, [N, pool_h, pool_w, M].
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s);
+
+// stem_pool.cu's halves of stemConvPrepare and stemConv for g.pool.
+cudaError_t stemPoolPrepare(StemGeometry* g);
+void stemPoolConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
+                  UnaryOp act, float a, float b, cudaStream_t s);
 
 }  // namespace qrt::cuda::launch

@@ -310,29 +310,10 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   uint8_t* sb = smem + kStages * BM * kBK;
   uint8_t* ring = smem + Cfg::kPipeBytes;  // kStages int8 tiles of BM x BN: residual in, y out
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-  const int step = static_cast<int>(gridDim.x);
-  const int first = static_cast<int>(blockIdx.x);
-  if (first >= tiles) return;  // the whole CTA, before any barrier
-  const int cblocks = (g.c + kBK - 1) / kBK;
-  const int slices = g.kh * g.kw * cblocks;
-  const int c_pad = cblocks * kBK, wrow = slices * kBK;
-  const bool unit = unitLayer(g);
-  const int total = ((tiles - 1 - first) / step + 1) * slices;  // this CTA's slices, all tiles
-
-  TileLoader<Cfg> ld;  // runs kStages - 1 slices ahead of the wgmmas, across tile boundaries
-  int ld_tile = first - step, ld_count = -1;
-  ld.slice = slices;  // so that the first load begins tile `first`
-  auto loadNext = [&](int stage) {
-    if (ld.slice == slices) {
-      ld_tile += step;
-      ++ld_count;
-      const int m0 = (ld_tile / n_tiles) * BM, n0 = (ld_tile % n_tiles) * BN;
-      ld.begin(m0, n0, m_total, g, w, wrow, unit, tid);
-      if (e.z) loadResidualTile<BM, BN, Cfg::kThreads, true>(ring + (ld_count % kStages) * BM * BN, e, m0, n0, m_total,
-                                                              g.m, tid);
-    }
-    ld.load(sa, sb, stage, g, x, c_pad, tid);
-  };
+  PersistentStream<Cfg, kStages, true> ps(g, tiles, n_tiles, m_total);  // loads kStages - 1 slices ahead
+  if (ps.total == 0) return;  // the whole CTA, before any barrier
+  const int total = ps.total, slices = ps.slices;
+  auto loadNext = [&](int stage) { ps.loadNext(sa, sb, ring, stage, g, e, x, w, tid); };
 
   int acc[BN / 2];
 #pragma unroll
@@ -343,7 +324,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     if (st < total) loadNext(st);
     cpAsyncCommit();
   }
-  int tile = first, count = 0, kt = 0;  // the tile the wgmmas are on
+  int tile = ps.first, count = 0, kt = 0;  // the tile the wgmmas are on
   for (int it = 0; it < total; ++it) {
     cpAsyncWait<kStages - 2>();
     fenceProxyAsync();
@@ -360,7 +341,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaWait<0>();
     fenceRegs(acc);
     if (++kt == slices) {  // the tile's epilogue, while the next tiles' slices load
-      const int m0 = (tile / n_tiles) * BM, n0 = (tile % n_tiles) * BN;
+      const int m0 = ps.m0(tile), n0 = ps.n0(tile);
       uint8_t* slot = ring + (count % kStages) * BM * BN;
       if (e.z)
         pairsToTile<BN, true>(slot, slot, acc, warp, lane, n0, g.m, e.mult, e.bias, e.z_scale, e.qlo, e.qhi);
@@ -372,7 +353,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
       __syncthreads();  // the y tile is complete
       storeTile<BM, BN, Cfg::kThreads>(y, slot, m0, n0, m_total, g.m, tid);
       kt = 0;
-      tile += step;
+      tile += ps.step;
       ++count;
     }
   }

@@ -1,0 +1,247 @@
+// Device pieces of qrt's stem convolution kernels (stem_conv.cu: the gather and row-tile kernels;
+// stem_pool.cu: the row-tile kernel with the max pooling after it): the mma.sync step, the
+// epilogue's activation and stores, and the row-tile kernels' shared-memory tables, input window
+// and fragment loop. Included by those .cu files only.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "backends/cuda/conv_epilogue.cuh"
+#include "backends/cuda/stem_conv_launch.h"
+
+namespace qrt::cuda::launch::stem_detail {
+
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// Eight outputs of one pixel, channels from element e of y: the fp16 words as they are (one
+// 16-byte store), or quantized per g.quant from those fp16 values (one 8-byte store).
+// The quantization is a handful of full-rate instructions per value, as in the int8 implicit
+// GEMM's epilogue (qconv_igemm.cu): v * (1 / scale) + z, clamped to the type's range, rounded half
+// to even by adding 1.5 * 2^23 (the float's low byte is then the integer's), three byte permutes
+// per four values. The first version divided (__fdiv_rn, QuantizeLinear's exact order) and saturated
+// per value: on an H100 that made ResNet-50's stem at batch 256 1.19 ms against 0.45 ms for fp16
+// output. The product differs from the quotient by at most one ulp, so a value within one ulp of
+// a rounding midpoint can land one step away (the tests' INT8 bound); NaN lands on the low bound.
+__device__ __forceinline__ void storeEight(void* y, size_t e, uint4 h, const StemGeometry& g) {
+  if (g.quant == StemGeometry::Quant::kNone) {
+    *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = h;
+    return;
+  }
+  const uint32_t w[4] = {h.x, h.y, h.z, h.w};
+  uint32_t b[8];
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 v = __half22float2(*reinterpret_cast<const __half2*>(&w[k]));
+    b[2 * k] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.x, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
+    b[2 * k + 1] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.y, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
+  }
+  const uint32_t lo = __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
+  const uint32_t hi = __byte_perm(__byte_perm(b[4], b[5], 0x0040u), __byte_perm(b[6], b[7], 0x0040u), 0x5410u);
+  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) = make_uint2(lo, hi);
+}
+
+__device__ __forceinline__ float loadFloat(const float* p) { return __ldg(p); }
+__device__ __forceinline__ float loadFloat(const __half* p) { return __half2float(__ldg(p)); }
+
+__device__ __forceinline__ uint32_t pack2(unsigned short lo, unsigned short hi) {
+  return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
+}
+
+// The epilogue's activation, resolved at compile time where it is the common one: a runtime
+// switch per element, inlined 64 times per pixel pair, made the kernel's code many times larger.
+enum : int { kActNone = 0, kActRelu = 1, kActAny = 2 };
+
+template <int kAct>
+__device__ __forceinline__ float activateT(float v, UnaryOp op, float a, float b) {
+  if (kAct == kActNone) return v;
+  if (kAct == kActRelu) return fmaxf(v, 0.f);
+  return epilogueActivate(true, op, v, a, b);
+}
+
+inline int actKind(bool on, UnaryOp op) {
+  return !on || op == UnaryOp::kIdentity ? kActNone : op == UnaryOp::kRelu ? kActRelu : kActAny;
+}
+
+__device__ __forceinline__ uint32_t pick4(const uint32_t* v, int i) {
+  return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
+}
+
+// ---- The row-tile kernels' pieces (stem_conv.cu's comment on stemRowsKernel) ----
+// Shared memory from its start: Bf [ksteps][8 n8 tiles][32 lanes] {b0, b1} (the weights in fragment
+// order), ktab [ksteps][4] (window offsets of k = 2 t4, +1, +8, +9), then the window X [c][SR][WP]
+// (fp16 bits) at rowsWindowAt.
+__host__ __device__ inline size_t rowsTablesBytes(int k_pad) {
+  const size_t ksteps = static_cast<size_t>(k_pad) / 16;
+  return ksteps * 8 * 32 * 8 + ksteps * 4 * 16;
+}
+
+// The tables for the block's 64 channels from m0 (nb of them; Bf is zero past nb) and a window of
+// SR rows of pitch WP, by `threads` threads.
+template <bool kNchw>
+__device__ __forceinline__ void rowsTables(unsigned char* smem, const __half* __restrict__ w, const StemGeometry& g,
+                                           int m0, int nb, int SR, int WP, int tid, int threads) {
+  const int ksteps = g.k_pad / 16;
+  uint2* Bf = reinterpret_cast<uint2*>(smem);
+  int4* ktab = reinterpret_cast<int4*>(Bf + ksteps * 256);
+  const int taps = g.kh * g.kw, K = taps * g.c;
+  for (int i = tid; i < ksteps * 4; i += threads) {
+    const int ks = i >> 2, q = i & 3;
+    int o[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int k = ks * 16 + 2 * q + (j & 1) + (j >> 1) * 8;
+      // The patch order of stemPackWeights: NCHW (c, r, s), NHWC (r, s, c). k beyond the
+      // patch: any finite staged value will do, its weight is zero.
+      const int c = kNchw ? k / taps : k % g.c, t = kNchw ? k % taps : k / g.c;
+      o[j] = k < K ? (c * SR + t / g.kw) * WP + t % g.kw : 0;
+    }
+    ktab[i] = make_int4(o[0], o[1], o[2], o[3]);
+  }
+  for (int i = tid; i < ksteps * 256; i += threads) {
+    const int l = i & 31, nt = (i >> 5) & 7, ks = i >> 8;
+    const int n = nt * 8 + (l >> 2), k = ks * 16 + (l & 3) * 2;
+    uint2 v = make_uint2(0u, 0u);
+    if (n < nb) {
+      const uint32_t* row = reinterpret_cast<const uint32_t*>(w + static_cast<size_t>(m0 + n) * g.k_pad);
+      v.x = __ldg(row + k / 2);
+      v.y = __ldg(row + k / 2 + 4);
+    }
+    Bf[i] = v;
+  }
+}
+
+// Stages the input window of image xn whose corner is (iy0, ix0): C x SR rows of WP columns, fp16,
+// zeros outside the image (a warp per window row, two rows at a time, up to 256 columns each, so 16
+// loads are in flight per thread).
+template <typename T, bool kNchw>
+__device__ __forceinline__ void stageWindow(unsigned short* X, const T* __restrict__ xn, const StemGeometry& g,
+                                            int iy0, int ix0, int SR, int WP, int warp, int lane, int warps) {
+  const int CR = g.c * SR;  // window rows, all channels
+  for (int cr0 = warp; cr0 < CR; cr0 += warps * 2) {
+    for (int col0 = 0; col0 < WP; col0 += 256) {
+      float v[2][8];
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int cr = cr0 + rr * warps, c = cr / SR, iy = iy0 + cr - c * SR;
+        const bool row_ok = cr < CR && static_cast<unsigned>(iy) < static_cast<unsigned>(g.h);
+        const int row = kNchw ? (c * g.h + iy) * g.w : iy * g.w * g.c + c;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const int col = col0 + j * 32 + lane, ix = ix0 + col;
+          v[rr][j] = !(g.probe & 1) && row_ok && col < WP && static_cast<unsigned>(ix) < static_cast<unsigned>(g.w)
+                         ? loadFloat(xn + row + (kNchw ? ix : ix * g.c))
+                         : 0.f;
+        }
+      }
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int cr = cr0 + rr * warps;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const int col = col0 + j * 32 + lane;
+          if (cr < CR && col < WP) X[cr * WP + col] = __half_as_ushort(__float2half_rn(v[rr][j]));
+        }
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ void zeroAcc(float (&acc)[2][8][4]) {
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.f;
+}
+
+// Host, at reshape: opts a kernel's three activation forms into `smem` bytes of dynamic shared
+// memory and counts the blocks of `threads` the device holds at once (per SM x SMs, at least 1).
+template <typename K>
+cudaError_t residentBlocks(const K (&forms)[3], int threads, size_t smem, int64_t* slots) {
+  cudaError_t e = cudaSuccess;
+  for (K k : forms)
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  int device = 0, sms = 1, per_sm = 1;
+  if (e == cudaSuccess) e = cudaGetDevice(&device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, forms[1], threads, smem);
+  *slots = int64_t{std::max(1, per_sm)} * sms;
+  return e;
+}
+
+// Two m16 tiles x 64 channels of the patch product: tile mt's rows start at window offset b0[mt]
+// (its lane's pixel g8; b1 = that + 8 pixels), the fragments read from the staged window X through
+// ktab, the weights from Bf.
+__device__ __forceinline__ void rowsProduct(float (&acc)[2][8][4], const unsigned char* smem,
+                                            const unsigned short* X, const int (&b0)[2], const int (&b1)[2],
+                                            const StemGeometry& g, int lane) {
+  const int ksteps = g.k_pad / 16, t4 = lane & 3;
+  const uint2* Bf = reinterpret_cast<const uint2*>(smem);
+  const int4* ktab = reinterpret_cast<const int4*>(Bf + ksteps * 256);
+  zeroAcc(acc);
+  for (int ks = 0; ks < ((g.probe & 2) ? 0 : ksteps); ++ks) {
+    const int4 o = ktab[ks * 4 + t4];
+    uint2 bf[8];
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) bf[nt] = Bf[(ks * 8 + nt) * 32 + lane];
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt) {
+      uint32_t a[4];
+      a[0] = pack2(X[b0[mt] + o.x], X[b0[mt] + o.y]);
+      a[1] = pack2(X[b1[mt] + o.x], X[b1[mt] + o.y]);
+      a[2] = pack2(X[b0[mt] + o.z], X[b0[mt] + o.w]);
+      a[3] = pack2(X[b1[mt] + o.z], X[b1[mt] + o.w]);
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt) mma16816(acc[mt][nt], a, bf[nt].x, bf[nt].y);  // Bf is zero past nb
+    }
+  }
+}
+
+// The epilogue of m16 tile mt, pixel half rh (rows g8 + 8 rh), channel tiles ntb..ntb + 3: bias +
+// activation as fp16, then a 4x4 transpose of 32-bit words within each lane quad, so lane t4 holds
+// channels (ntb + t4) * 8 .. + 7 of its pixel (16 bytes).
+template <int kAct>
+__device__ __forceinline__ uint4 quadChannels(const float (&acc)[2][8][4], const float (&bv)[8][2], int mt, int rh,
+                                              int ntb, int lane, UnaryOp act, float aa, float bb) {
+  const int t4 = lane & 3;
+  uint32_t h[4], out[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const __half2 p = __floats2half2_rn(activateT<kAct>(acc[mt][ntb + q][rh * 2] + bv[ntb + q][0], act, aa, bb),
+                                        activateT<kAct>(acc[mt][ntb + q][rh * 2 + 1] + bv[ntb + q][1], act, aa, bb));
+    h[q] = *reinterpret_cast<const uint32_t*>(&p);
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int src = (t4 + j) & 3;
+    const uint32_t got = __shfl_sync(0xffffffffu, pick4(h, (t4 - j) & 3), (lane & ~3) | src);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) out[q] = q == src ? got : out[q];
+  }
+  return make_uint4(out[0], out[1], out[2], out[3]);
+}
+
+// The bias of the lane's channel pairs (nt * 8 + 2 t4, + 1) of the block's nb channels from m0.
+__device__ __forceinline__ void rowsBias(float (&bv)[8][2], const __half* __restrict__ bias, int m0, int nb, int lane) {
+  const int t4 = lane & 3;
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt) {
+    const int ch = nt * 8 + t4 * 2;
+    bv[nt][0] = bias && ch < nb ? __half2float(bias[m0 + ch]) : 0.f;
+    bv[nt][1] = bias && ch < nb ? __half2float(bias[m0 + ch + 1]) : 0.f;
+  }
+}
+
+}  // namespace qrt::cuda::launch::stem_detail
