@@ -373,9 +373,27 @@ TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
        256, 1, 2, true, true, true, true, 0.f, 64},
   };
   for (int tile = 0; tile < qrt::cuda::launch::kIgemmTileCount; ++tile) {
-    if (!qrt::cuda::launch::kIgemmTiles[tile].wgmma) continue;
+    const auto& t = qrt::cuda::launch::kIgemmTiles[tile];
+    if (!t.wgmma || t.tma) continue;  // the TMA tiles take 1x1 layers only: the next test
     for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
   }
+}
+
+// The TMA tiles (24-25: x and w slices by the Tensor Memory Accelerator; 1x1 stride-1 layers) through
+// the tuned path alone: one and several slices, a partial channel tile (rows and channels past the
+// tensor read as zeros), residual or not, int8 or float out, many pixel tiles.
+TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block blocks[] = {
+      kIdentity1x1C64,
+      kIdentity1x1C256,
+      {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
+       true, false},
+      {"identity 1x1 C=K=256, float out", {4, 256, 7, 7}, 256, 1, 1, false, false, false},
+      {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
+  };
+  for (const int tile : {24, 25})
+    for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
 }
 
 // The persistent wgmma tiles (21-23: a wave of CTAs streaming their tiles, a ring of kStages int8

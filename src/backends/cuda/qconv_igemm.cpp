@@ -103,6 +103,9 @@ class QIgemmKernel final : public OwnQConvKernel {
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
     if (launch::kIgemmTiles[tile_].wgmma && dev_->sm != launch::kIgemmWgmmaSm)
       return unsupported(who_, ": the wgmma tile ", tile_, " runs on compute capability 9.0 only");
+    if (launch::kIgemmTiles[tile_].tma && !(g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 &&
+                                            g.pw == 0 && g.oh == g.h && g.ow == g.w))
+      return unsupported(who_, ": the TMA tile ", tile_, " takes 1x1 stride-1 unpadded layers only");
     if (ds_) QRT_RETURN_IF_ERROR(reshapeDownsample(in, y));
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {

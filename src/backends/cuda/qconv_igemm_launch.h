@@ -81,10 +81,11 @@ struct IgemmTile {
   bool persistent;  // a wave of CTAs walking the tiles (igemmPersistentGrid), the next ones loading
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
-  // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): written without a GPU and not yet run on one
-  // (21-23), or never the fastest where it ran (18-19: ResNet-50 INT8 on an H100, session 8).
+  // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): not yet run on a GPU (24-25), or slower than
+  // the default tiles wherever they ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
+  bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
@@ -101,8 +102,10 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false, true, true, false, true},
     // 21-23: wgmma, persistent (a wave of CTAs streaming their tiles' slices; int8 y, register epilogue)
     {128, 128, true, true, false, true, true}, {128, 64, true, true, false, true, true},
-    {64, 128, true, true, false, true, true}};
-inline constexpr int kIgemmTileCount = 24;
+    {64, 128, true, true, false, true, true},
+    // 24-25: 14-15 with TMA loads (opt-in; written 2026-11-28, not yet run on a GPU)
+    {128, 128, false, true, true, true, false, true}, {128, 64, false, true, true, true, false, true}};
+inline constexpr int kIgemmTileCount = 26;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -141,7 +144,7 @@ inline std::vector<int8_t> igemmWeights(const int8_t* w, int64_t k, int64_t c, i
 // queries and the shared-memory opt-in: call at reshape, outside stream capture.
 int igemmPersistentGrid(const IgemmGeometry& g, bool z, int tile);
 
-// The wgmma tiles (10-23), called by qconvIgemm; compiled for sm_90a only. grid: the persistent
+// The wgmma tiles (10-25), called by qconvIgemm; compiled for sm_90a only. grid: the persistent
 // ones' (wgmmaPersistentGrid).
 void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e, int tile,
                 int grid, cudaStream_t s);

@@ -1,5 +1,5 @@
 // qrt's INT8 implicit-GEMM convolution on Hopper's warpgroup MMA (wgmma, sm_90a): the tiles
-// "ig10".."ig23" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
+// "ig10".."ig25" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
 // (qconv_igemm_device.cuh): the same cp.async pipeline of 64-deep slices, the same staged int32
 // tile and epilogue. Why: on an H100 the mma.sync kernel reaches ~0.5 POPS on compute-bound 3x3
 // layers and issues most of its instructions on memory-bound ones; one wgmma computes a 64 x BN x
@@ -27,7 +27,11 @@
 // (H100): the pipelined 14-15 (WgmmaTile::kPipe) and the two-stage 16-17 are the fastest own kernel
 // on 21 of ResNet-50's 24 layer shapes; the register-epilogue 18-19 (WgmmaTile::kRegEpi) on none
 // (opt-in now), the pipelined register-epilogue 20 on one; the persistent 21-23
-// (wgmmaPersistentKernel) slower on every layer (opt-in). All passed their tests.
+// (wgmmaPersistentKernel) slower on every layer (opt-in). All passed their tests. The TMA tiles 24-25
+// (wgmmaTmaKernel) are not yet run.
+#include <cuda.h>  // CUtensorMap and its enums (the encoder comes through cudaGetDriverEntryPointByVersion)
+#include <cudaTypedefs.h>
+
 #include "backends/cuda/qconv_igemm_device.cuh"
 
 namespace qrt::cuda::launch {
@@ -92,6 +96,18 @@ __device__ __forceinline__ void wgmmaStep(int (&d)[BN / 2], uint64_t a, uint64_t
     wgmma128(d, a, b);
   else
     wgmma64(d, a, b);
+}
+// Queues slice `stage`'s two 32-deep wgmmas for warpgroup wg (its 64 rows of the A stage, all BN
+// columns of the B stage) and commits them as one group.
+template <int BM, int BN>
+__device__ __forceinline__ void sliceWgmmas(int (&acc)[BN / 2], const uint8_t* sa, const uint8_t* sb, int stage,
+                                            int wg) {
+  const uint8_t* a_s = sa + stage * BM * kBK + wg * 64 * kBK;
+  const uint8_t* b_s = sb + stage * BN * kBK;
+  wgmmaFence();
+  wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
+  wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
+  wgmmaCommit();
 }
 #endif
 
@@ -223,13 +239,8 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
       // stage is reloaded only after the wgmmas below have waited (kPipe: at the next slice's
       // wait, before the barrier that precedes the reload; WgmmaTile).
       nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
-      const uint8_t* a_s = sa + (kt % kStages) * BM * kBK + wg * 64 * kBK;
-      const uint8_t* b_s = sb + (kt % kStages) * BN * kBK;
       if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
-      wgmmaFence();
-      wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
-      wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
-      wgmmaCommit();
+      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg);
       if constexpr (kPipe)
         wgmmaWait<1>();
       else
@@ -282,6 +293,148 @@ void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry&
   launchKernel(kernel, blocks, T::Cfg::kThreads, T::smem(e.z || e.ds_x), s, x, w, y, g, e, m_total, n_tiles);
 }
 
+// The TMA form (tiles 24-25; kIgemmTiles: tma, opt-in; written in session 8, not yet run on a GPU): the
+// pipelined tiled kernel (kPipe) whose x and w slices come by the Tensor Memory Accelerator instead of
+// every thread's cp.async: one thread issues a slice's two 2-D box copies (x as a [pixels, C] matrix,
+// w as the packed [M_pad, C_pad] one; boxes of BM or BN rows x 64 bytes, 64-byte swizzle, which is the
+// layout the loaders write and wgmma reads; rows and channels past the tensor read as zeros) and
+// arms the stage's mbarrier with their byte count; the warps wait on that barrier (parity: the
+// stage's use count), then the block barrier that frees the stage reloaded next, as before. Why:
+// ncu (session 8) found the residual 1x1 layers issue-bound as much as memory-bound (half the issue
+// slots busy), and the loader spends about a quarter of their instructions. 1x1 stride-1 unpadded
+// layers only (qconv_igemm.cpp refuses others for these tiles; the launch falls back to the
+// cp.async kernel for them and for a fused downsample). The residual z, the staged epilogue and the
+// tile order are the tiled kernel's.
+__device__ __forceinline__ uint32_t smemAddr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+
+#ifdef QRT_WGMMA_ON
+__device__ __forceinline__ void mbarInit(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smemAddr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbarExpectTx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smemAddr(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbarWait(uint64_t* bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nwait_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra wait_%=;\n}\n" ::"r"(smemAddr(bar)),
+      "r"(parity)
+      : "memory");
+}
+// A 2-D box of the tensor map (its address in the kernel's parameter space) at (c0, r0) into dst.
+__device__ __forceinline__ void tmaLoad2d(void* dst, const CUtensorMap* map, int c0, int r0, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          smemAddr(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(r0), "r"(smemAddr(bar))
+      : "memory");
+}
+#endif
+
+template <int BM, int BN, int kStages, int MINB>
+__global__ void __launch_bounds__(BM / 16 * 32, MINB)
+    wgmmaTmaKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, void* __restrict__ y,
+                   IgemmGeometry g, IgemmEpilogue e, int m_total, int n_tiles) {
+#ifdef QRT_WGMMA_ON
+  pdlStart();  // before the first read of x (the TMA's too)
+  using T = WgmmaTile<BM, BN, kStages, MINB, true>;
+  using Cfg = typename T::Cfg;
+  constexpr int kAhead = T::kAhead;
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  const uint32_t raw = smemAddr(smem_raw);
+  uint8_t* smem = smem_raw + ((T::kAlign - (raw & (T::kAlign - 1))) & (T::kAlign - 1));
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * BM * kBK;
+  uint8_t* sz = smem + Cfg::kSmem;
+  uint64_t* bars = reinterpret_cast<uint64_t*>(sz + Cfg::kZBytes);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  TileAt t;
+  t.m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
+  t.n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
+  t.slices = (g.c + kBK - 1) / kBK;
+  t.c_pad = t.slices * kBK;
+  t.probe = e.probe;
+  if (tid == 0) {
+    for (int i = 0; i < kStages; ++i) mbarInit(&bars[i], 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz, e, t.m0, t.n0, m_total, g.m, tid);
+  cpAsyncCommit();
+  __syncthreads();  // the barriers are initialised
+  auto issue = [&](int slice) {  // thread 0: slice's x and w boxes into its stage
+    const int st = slice % kStages;
+    mbarExpectTx(&bars[st], (BM + BN) * kBK);
+    tmaLoad2d(sa + st * BM * kBK, &tx, slice * kBK, t.m0, &bars[st]);
+    tmaLoad2d(sb + st * BN * kBK, &tw, slice * kBK, t.n0, &bars[st]);
+  };
+  if (tid == 0 && !(t.probe & 4))
+    for (int i = 0; i < kAhead && i < t.slices; ++i) issue(i);
+  int acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+  fenceRegs(acc);
+  for (int kt = 0; kt < t.slices; ++kt) {
+    if (!(t.probe & 4)) mbarWait(&bars[kt % kStages], static_cast<uint32_t>((kt / kStages) & 1));
+    __syncthreads();  // every warpgroup retired slice kt - 2's wgmmas: that stage is free
+    if (tid == 0 && kt + kAhead < t.slices && !(t.probe & 4)) issue(kt + kAhead);
+    if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
+    sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg);
+    wgmmaWait<1>();
+  }
+  wgmmaWait<0>();
+  fenceRegs(acc);
+  auto stage = [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); };
+  finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
+#endif
+}
+
+// The tensor map of a row-major [rows, cols] int8 matrix (row pitch `pitch` bytes) read in boxes of
+// box_rows x 64 bytes with the 64-byte swizzle; false where the driver has no encoder or refuses.
+bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t cols, uint64_t pitch, uint32_t box_rows) {
+  using Encode = PFN_cuTensorMapEncodeTiled_v12000;
+  static const Encode encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return static_cast<Encode>(nullptr);
+    }
+    return reinterpret_cast<Encode>(fn);
+  }();
+  if (!encode) return false;
+  const cuuint64_t dims[2] = {cols, rows};
+  const cuuint64_t strides[1] = {pitch};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBK), box_rows};
+  const cuuint32_t elem[2] = {1, 1};
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box, elem,
+                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <int BM, int BN, int kStages, int MINB>
+void launchWgmmaTma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                    cudaStream_t s) {
+  const bool unit = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h &&
+                    g.ow == g.w;
+  const int m_total = g.n * g.oh * g.ow;
+  CUtensorMap tx{}, tw{};
+  if (!unit || e.ds_x ||
+      !encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c), BM) ||
+      !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
+                   static_cast<uint64_t>(igemmCPad(g.c)), BN))
+    return launchWgmma<BM, BN, kStages, MINB, true>(x, w, y, g, e, s);  // the cp.async form of the same tile
+  using T = WgmmaTile<BM, BN, kStages, MINB, true>;
+  auto* kernel = wgmmaTmaKernel<BM, BN, kStages, MINB>;
+  const size_t smem = T::smem(true) + kStages * sizeof(uint64_t);
+  static std::atomic<uint64_t> opted{0};
+  optIn(kernel, smem, opted);
+  const int n_tiles = (g.m + BN - 1) / BN;
+  const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
+  launchKernel(kernel, blocks, T::Cfg::kThreads, smem, s, tx, tw, y, g, e, m_total, n_tiles);
+}
+
 // The persistent form (tiles 21-23; kIgemmTiles: persistent, opt-in): a wave of CTAs (wgmmaPersistentGrid),
 // each walking the tiles blockIdx.x, + gridDim.x, ... as one stream of slices through the cp.async
 // pipeline, as igemmPersistentKernel (qconv_igemm.cu) does with mma.sync: the next tiles' first slices
@@ -332,12 +485,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     const int next = it + kStages - 1;
     if (next < total) loadNext(next % kStages);
     cpAsyncCommit();
-    const uint8_t* a_s = sa + (it % kStages) * BM * kBK + wg * 64 * kBK;
-    const uint8_t* b_s = sb + (it % kStages) * BN * kBK;
-    wgmmaFence();
-    wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
-    wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
-    wgmmaCommit();
+    sliceWgmmas<BM, BN>(acc, sa, sb, it % kStages, wg);
     wgmmaWait<0>();
     fenceRegs(acc);
     if (++kt == slices) {  // the tile's epilogue, while the next tiles' slices load
@@ -411,6 +559,9 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 21: return WgmmaPersistent21::launch(x, w, y, g, e, grid, s);
     case 22: return WgmmaPersistent22::launch(x, w, y, g, e, grid, s);
     case 23: return WgmmaPersistent23::launch(x, w, y, g, e, grid, s);
+    // 24-25: the pipelined 14-15 with TMA loads (1x1 stride-1 layers)
+    case 24: return launchWgmmaTma<128, 128, 5, 2>(x, w, y, g, e, s);
+    case 25: return launchWgmmaTma<128, 64, 5, 3>(x, w, y, g, e, s);
     case 10: return launchWgmma<128, 128, 4, 2>(x, w, y, g, e, s);
     case 11: return launchWgmma<128, 64, 4, 2>(x, w, y, g, e, s);
     case 12: return launchWgmma<64, 128, 4, 2>(x, w, y, g, e, s);
