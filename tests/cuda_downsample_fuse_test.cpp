@@ -17,6 +17,8 @@ TEST(CudaDownsampleFuse, Skipped) { GTEST_SKIP() << "qrt was built without the C
 
 #else
 
+#include <cstdio>
+#include <map>
 #include <string>
 
 #include <cuda_runtime_api.h>
@@ -25,6 +27,7 @@ TEST(CudaDownsampleFuse, Skipped) { GTEST_SKIP() << "qrt was built without the C
 #include "backends/cuda/own_qconv.h"
 #include "backends/cuda/runtime.h"
 #include "cuda_test_util.h"
+#include "test_util.h"
 #include "ir/graph.h"
 #include "ops/op.h"
 #include "passes/infer_shapes.h"
@@ -157,6 +160,38 @@ TEST(CudaDownsampleFuse, AlwaysFusesWithoutTiming) {
   { Status st = cuda::fuseDownsampleResidual(*b.g, &fused); ASSERT_TRUE(st.ok()) << st.toString(); }
   EXPECT_EQ(fused, 1);
   EXPECT_TRUE(b.conv->hasInput(cuda::kDsX));
+}
+
+// With a timing cache the pair's verdict is read from it (no GPU needed, nothing timed): "apart"
+// keeps a pair the untimed rule would fuse, "fused" fuses it; a key of another device is not read.
+TEST(CudaDownsampleFuse, VerdictFromTheTimingCache) {
+  test::ScopedEnv on("QRT_CUDA_DS_FUSE", "on");
+  const std::string dir = test::makeTempDir("ds_fuse");
+  ASSERT_FALSE(dir.empty());
+  const std::string path = dir + "/timing.cache";
+  const std::string where = " | sm_90 test GPU cudnn 9.19.0";
+  auto run = [&](const char* verdict, const std::string& key_where) {
+    std::map<std::string, cuda::TimingEntry> cache;
+    cache["dsfuse conv int8>int8 conv3|ig3 + conv int8>int8 ds|ig3" + key_where] = cuda::TimingEntry{verdict, 12.5};
+    EXPECT_TRUE(cuda::writeTimingCache(path, cache).ok());
+    Block b = block(0.03f, 0.03f, false);
+    EXPECT_TRUE(passes::inferShapes(*b.g).ok());
+    int fused = -1;
+    Status st = cuda::fuseDownsampleResidual(*b.g, &fused, path, where);
+    EXPECT_TRUE(st.ok()) << st.toString();
+    return fused;
+  };
+  EXPECT_EQ(run("apart", where), 0);
+  EXPECT_EQ(run("fused", where), 1);
+  // Another device's verdict: this build decides itself (no GPU here: the untimed rule fuses the two
+  // implicit-GEMM nodes; with one, the clock).
+  int dev = 0;
+  if (cudaGetDeviceCount(&dev) != cudaSuccess || dev == 0) {
+    cudaGetLastError();
+    EXPECT_EQ(run("apart", " | sm_80 other GPU cudnn 9.19.0"), 1);
+  }
+  std::remove(path.c_str());
+  std::remove(dir.c_str());
 }
 
 TEST(CudaDownsampleFuse, LeftAloneWhereItDoesNotApply) {

@@ -310,6 +310,10 @@ Status writeTimingCache(const std::string& path, const std::map<std::string, Tim
   return writeFileAtomic(path, text.data(), text.size()).withContext("timing cache");
 }
 
+std::string convCacheWhere(const DeviceInfo& info) {
+  return " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
+}
+
 Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
                          const std::map<std::string, Dims>& opt, std::map<std::string, std::string>& metadata) {
   const char* env = std::getenv("QRT_CUDA_TACTICS");
@@ -333,7 +337,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
   const bool tf32 = config.getFlag(BuilderFlag::kTF32);
   QRT_ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> dev, DeviceContext::create(tf32));
   Tuner tuner(dev.get());
-  const std::string where = " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
+  const std::string where = convCacheWhere(info);
   int from_cache = 0, repeats = 0, timed_layers = 0, candidates = 0, legacy = 0, depthwise = 0, stem = 0, igemm = 0,
       lt = 0, at_opt = 0;
   std::set<std::string> seen;  // signatures met in this build

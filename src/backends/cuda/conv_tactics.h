@@ -22,4 +22,8 @@ namespace qrt::cuda {
 Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
                          const std::map<std::string, Dims>& opt_dims, std::map<std::string, std::string>& metadata);
 
+// The device part of the convolution entries' keys in the timing cache: " | <arch> <GPU> cudnn <version>"
+// (another GPU or cuDNN never reads them).
+std::string convCacheWhere(const DeviceInfo& info);
+
 }  // namespace qrt::cuda

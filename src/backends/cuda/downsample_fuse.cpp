@@ -18,8 +18,14 @@
 // kept does not. On by default; QRT_CUDA_DS_FUSE=off keeps every downsample apart, =always fuses
 // without timing (tests). H100, ResNet-50 at batch 256: layer1.0 357 us fused against 229 + 170,
 // layer2.0 237 against 133 + 115; layer3.0 and layer4.0 (14x14, 7x7) stay apart: there the two
-// kernels' extra launch costs less than the fused kernel's serial downsample product.
+// kernels' extra launch costs less than the fused kernel's serial downsample product. With a timing
+// cache the verdict is stored under "dsfuse <residual QConv's tactic> + <downsample's tactic>" (both
+// "<signature>|<tactic>", so a change of shape or plan is another key) and the device, as "fused" or
+// "apart" with the fused kernel's time: a rebuild from the cache times nothing here (ResNet-50 INT8 at
+// batch 256 rebuilt from the cache took 19 s on an H100 in session 8, FP16 0.7 s; the four pairs'
+// timing, redone each build, is part of that: not yet measured apart).
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -105,7 +111,7 @@ class FusionTimer {
  public:
   // Whether fusing `ds` into `n` is faster by the clock; nullopt where it cannot be timed (no GPU,
   // a node no kernel takes at its build shapes).
-  std::optional<bool> faster(const ir::Node& n, const ir::Node& ds) {
+  std::optional<bool> faster(const ir::Node& n, const ir::Node& ds, double* us_fused) {
     if (!ready()) return std::nullopt;
     ir::Node fused = n;
     fuseInto(&fused, ds);
@@ -117,6 +123,7 @@ class FusionTimer {
                    n.describe().c_str(), ds.describe().c_str(), t_fused, t_n, t_ds,
                    !ok ? " (not timed)" : win ? ": fused" : ": kept apart");
     if (!ok) return std::nullopt;
+    *us_fused = t_fused;
     return win;
   }
 
@@ -151,12 +158,34 @@ class FusionTimer {
 
 }  // namespace
 
-Status fuseDownsampleResidual(ir::Graph& g, int* fused) {
+Status fuseDownsampleResidual(ir::Graph& g, int* fused, const std::string& cache_path, const std::string& where) {
   *fused = 0;
   const bool always = envIs("QRT_CUDA_DS_FUSE", "always");
   if (envIs("QRT_CUDA_DS_FUSE", "off")) return Status::Ok();
   g.rebuildUses();
   FusionTimer timer;
+  std::map<std::string, TimingEntry> cache;
+  if (!cache_path.empty() && !always) QRT_RETURN_IF_ERROR(readTimingCache(cache_path, &cache));
+  bool cache_grew = false;
+  // The pair's verdict: the timing cache's, else the clock's (then stored in the cache).
+  auto verdict = [&](const ir::Node& n, const ir::Node& ds) -> std::optional<bool> {
+    const std::string key =
+        "dsfuse " + n.attrString(kAttrTactic, "") + " + " + ds.attrString(kAttrTactic, "") + where;
+    if (!cache_path.empty())
+      if (auto it = cache.find(key); it != cache.end()) {
+        if (envIs("QRT_CUDA_TACTICS_LOG", "1"))
+          std::fprintf(stderr, "[tactics] %s: downsample %s in the kernel: %s (timing cache)\n", n.describe().c_str(),
+                       ds.describe().c_str(), it->second.tactic.c_str());
+        return it->second.tactic == "fused";
+      }
+    double us = 0;
+    const std::optional<bool> win = timer.faster(n, ds, &us);
+    if (win && !cache_path.empty()) {
+      cache[key] = TimingEntry{*win ? "fused" : "apart", us};
+      cache_grew = true;
+    }
+    return win;
+  };
   std::set<const ir::Node*> dead;
   for (const auto& up : g.nodes()) {
     ir::Node* n = up.get();
@@ -166,13 +195,14 @@ Status fuseDownsampleResidual(ir::Graph& g, int* fused) {
     // kernels still fuses (the fused kernel is their work less z's traffic and a launch); a
     // downsample that cuDNN or cuBLASLt kept does not.
     if (!always) {
-      const std::optional<bool> win = timer.faster(*n, *ds);
+      const std::optional<bool> win = verdict(*n, *ds);
       if (win ? !*win : !plainIgemmTactic(*ds)) continue;
     }
     fuseInto(n, *ds);
     dead.insert(ds);
     ++*fused;
   }
+  if (cache_grew) QRT_RETURN_IF_ERROR(writeTimingCache(cache_path, cache));
   if (dead.empty()) return Status::Ok();
   g.removeNodes([&](const ir::Node& x) { return dead.count(&x) != 0; });
   g.removeUnusedValues();

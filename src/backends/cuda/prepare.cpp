@@ -110,7 +110,7 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   QRT_RETURN_IF_ERROR(fuseStemPool(g, &stem_pools));
   if (stem_pools > 0) logInfo("CUDA: ", stem_pools, " stem(s) max-pool their own output");
   int downsamples = 0;
-  QRT_RETURN_IF_ERROR(fuseDownsampleResidual(g, &downsamples));
+  QRT_RETURN_IF_ERROR(fuseDownsampleResidual(g, &downsamples, config.timingCachePath(), convCacheWhere(*info)));
   if (downsamples > 0) logInfo("CUDA: ", downsamples, " downsample convolution(s) computed inside their residual QConv");
   // And of the matrix products on cuBLASLt (gemm_tactics.h), in the same timing cache.
   QRT_RETURN_IF_ERROR(chooseGemmTactics(g, config, *info, opt_dims, metadata));

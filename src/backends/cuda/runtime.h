@@ -47,6 +47,9 @@ Status fuseStemQuantize(ir::Graph& g, int* fused);
 Status fuseStemPool(ir::Graph& g, int* fused);
 // A residual block's downsample QConv computed inside the QConv that adds it (plain implicit-GEMM
 // tiles for both; timed, QRT_CUDA_DS_FUSE=off skips it). downsample_fuse.cpp
-Status fuseDownsampleResidual(ir::Graph& g, int* fused);
+// With a timing cache (cache_path; `where`: convCacheWhere), a pair's timed verdict is stored there
+// and read back by the next build instead of timing it again.
+Status fuseDownsampleResidual(ir::Graph& g, int* fused, const std::string& cache_path = {},
+                              const std::string& where = {});
 
 }  // namespace qrt::cuda
