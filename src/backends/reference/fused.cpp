@@ -171,6 +171,10 @@ Result<std::unique_ptr<Kernel>> wrap(const ir::Node& node, Result<std::unique_pt
 }
 
 Result<std::unique_ptr<Kernel>> createFusedConv(const ir::Node& node) {
+  // The CUDA builder's stem forms (ops/fused.cpp: a quantized output, the max pool inside) exist
+  // only on its stem kernel.
+  if (node.attrInt("qrt_pool", 0) != 0 || node.hasInput(4) || node.hasInput(5))
+    return unsupported(node.describe(), ": the CUDA stem kernel's quantized or pooled form has no reference kernel");
   return wrap<FusedConvKernel>(node, createConv(node));
 }
 Result<std::unique_ptr<Kernel>> createFusedGemm(const ir::Node& node) {
