@@ -20,6 +20,7 @@ TEST(CudaQres, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,6 +100,10 @@ const Block kDownsample3x3S2 = {"downsample 3x3 stride 2, C=32 -> 128", {2, 32, 
 const Block kIdentity3x3Clip =
     {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f};
 const Block kIdentity1x1C64 = {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true};
+const Block kIdentity1x1FloatOut = {"identity 1x1 C=K=256, float out", {4, 256, 7, 7}, 256, 1, 1, false, false, false};
+// ResNet's bottleneck (the residual QConv reads another tensor than its downsample).
+const Block kBottleneckDs3x3S2 = {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2",
+                                  {2, 128, 16, 16}, 256, 1, 2, true, true, true, true, 0.f, 64};
 const Block kPlain3x3Large = {"plain 3x3 C=64, 56x56, relu int8", {2, 64, 56, 56}, 64, 3, 1, false, true, true, false};
 const Block kPlain1x1S2 =
     {"plain 1x1 stride 2 C=128 -> 256 int8", {2, 128, 14, 14}, 256, 1, 2, false, false, true, false};
@@ -369,14 +374,20 @@ TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
   const Block blocks[] = {
       kIdentity3x3Clip,
       kDownsampleLayer1,
-      {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2, computed in the kernel", {2, 128, 16, 16},
-       256, 1, 2, true, true, true, true, 0.f, 64},
+      kBottleneckDs3x3S2,
   };
   for (int tile = 0; tile < qrt::cuda::launch::kIgemmTileCount; ++tile) {
     const auto& t = qrt::cuda::launch::kIgemmTiles[tile];
     if (!t.wgmma || t.tma) continue;  // the TMA tiles take 1x1 layers only: the next test
     for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
   }
+}
+
+// Every block through the tuned path with each of `tiles` alone.
+template <size_t N>
+void checkEachTile(const Block (&blocks)[N], std::initializer_list<int> tiles) {
+  for (const int tile : tiles)
+    for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
 }
 
 // The TMA tiles (24-25: x and w slices by the Tensor Memory Accelerator; 1x1 stride-1 layers) through
@@ -389,11 +400,10 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
       kIdentity1x1C256,
       {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
        true, false},
-      {"identity 1x1 C=K=256, float out", {4, 256, 7, 7}, 256, 1, 1, false, false, false},
+      kIdentity1x1FloatOut,
       {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
   };
-  for (const int tile : {24, 25})
-    for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
+  checkEachTile(blocks, {24, 25});
 }
 
 // The persistent wgmma tiles (21-23: a wave of CTAs streaming their tiles, a ring of kStages int8
@@ -404,10 +414,9 @@ TEST(CudaQres, PersistentWgmmaTilesReuseTheirRing) {
   QRT_REQUIRE_WGMMA_GPU();
   const Block blocks[] = {
       {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false, true, true},
-      {"identity 1x1 C=K=256, float out", {4, 256, 7, 7}, 256, 1, 1, false, false, false},
+      kIdentity1x1FloatOut,
   };
-  for (const int tile : {21, 22, 23})
-    for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
+  checkEachTile(blocks, {21, 22, 23});
 }
 
 // Programmatic dependent launch of the implicit-GEMM kernels (qconv_igemm_device.cuh: pdlStart,
@@ -420,8 +429,7 @@ TEST(CudaQres, ProgrammaticDependentLaunch) {
   const Block blocks[] = {
       kIdentity3x3Clip,
       kDownsampleLayer1,
-      {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2", {2, 128, 16, 16}, 256, 1, 2, true, true,
-       true, true, 0.f, 64},
+      kBottleneckDs3x3S2,
   };
   for (const Block& b : blocks) checkBlock(b, "pdl");
 }

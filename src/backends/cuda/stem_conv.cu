@@ -384,37 +384,22 @@ cudaError_t stemConvPrepare(StemGeometry* g) {
     e = cudaFuncSetAttribute(stemConvKernel<float, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
   if (e != cudaSuccess) return e;
   chooseRowTile(g);
-  if (g->rows > 0) {
-    switch (g->input) {
-      case StemGeometry::Input::kNhwcHalf: return prepareRows<__half, false>(g);
-      case StemGeometry::Input::kNchwHalf: return prepareRows<__half, true>(g);
-      case StemGeometry::Input::kNchwFloat: return prepareRows<float, true>(g);
-    }
-  }
-  switch (g->input) {
-    case StemGeometry::Input::kNhwcHalf: return blocksFor<__half, false>(g);
-    case StemGeometry::Input::kNchwHalf: return blocksFor<__half, true>(g);
-    case StemGeometry::Input::kNchwFloat: return blocksFor<float, true>(g);
-  }
-  return cudaSuccess;
+  return withInput(g->input, [&](auto t, auto nchw) {
+    using T = decltype(t);
+    return g->rows > 0 ? prepareRows<T, nchw()>(g) : blocksFor<T, nchw()>(g);
+  });
 }
 
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s) {
   if (g.pool) return stemPoolConv(x, w_packed, bias, y, g, act_on, act, a, b, s);
-  if (g.rows > 0) {
-    switch (g.input) {
-      case StemGeometry::Input::kNhwcHalf: launchRows<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
-      case StemGeometry::Input::kNchwHalf: launchRows<__half, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
-      case StemGeometry::Input::kNchwFloat: launchRows<float, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
-    }
-    return;
-  }
-  switch (g.input) {
-    case StemGeometry::Input::kNhwcHalf: launchTyped<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
-    case StemGeometry::Input::kNchwHalf: launchTyped<__half, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
-    case StemGeometry::Input::kNchwFloat: launchTyped<float, true>(x, w_packed, bias, y, g, act_on, act, a, b, s); break;
-  }
+  withInput(g.input, [&](auto t, auto nchw) {
+    using T = decltype(t);
+    if (g.rows > 0)
+      launchRows<T, nchw()>(x, w_packed, bias, y, g, act_on, act, a, b, s);
+    else
+      launchTyped<T, nchw()>(x, w_packed, bias, y, g, act_on, act, a, b, s);
+  });
 }
 
 }  // namespace qrt::cuda::launch

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/stem_conv_launch.h"
@@ -164,6 +165,17 @@ __device__ __forceinline__ void zeroAcc(float (&acc)[2][8][4]) {
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
       for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.f;
+}
+
+// Host: f(T{}, std::bool_constant<kNchw>{}) for g's input form, the element type T and the layout the
+// kernels are instantiated for: fp16 NHWC, fp16 NCHW, fp32 NCHW.
+template <typename F>
+auto withInput(StemGeometry::Input input, F&& f) {
+  switch (input) {
+    case StemGeometry::Input::kNhwcHalf: return f(__half{}, std::false_type{});
+    case StemGeometry::Input::kNchwHalf: return f(__half{}, std::true_type{});
+    default: return f(float{}, std::true_type{});  // kNchwFloat
+  }
 }
 
 // Host, at reshape: opts a kernel's three activation forms into `smem` bytes of dynamic shared

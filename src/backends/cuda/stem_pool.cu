@@ -199,21 +199,14 @@ bool stemPoolSupported(const StemGeometry& g) {
 cudaError_t stemPoolPrepare(StemGeometry* g) {
   g->rows = 0;
   g->tw = (g->ow + 15) / 16 * 16;
-  switch (g->input) {
-    case StemGeometry::Input::kNhwcHalf: return preparePool<__half, false>(g);
-    case StemGeometry::Input::kNchwHalf: return preparePool<__half, true>(g);
-    case StemGeometry::Input::kNchwFloat: return preparePool<float, true>(g);
-  }
-  return cudaSuccess;
+  return withInput(g->input, [&](auto t, auto nchw) { return preparePool<decltype(t), nchw()>(g); });
 }
 
 void stemPoolConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
                   UnaryOp act, float a, float b, cudaStream_t s) {
-  switch (g.input) {
-    case StemGeometry::Input::kNhwcHalf: return launchPool<__half, false>(x, w_packed, bias, y, g, act_on, act, a, b, s);
-    case StemGeometry::Input::kNchwHalf: return launchPool<__half, true>(x, w_packed, bias, y, g, act_on, act, a, b, s);
-    case StemGeometry::Input::kNchwFloat: return launchPool<float, true>(x, w_packed, bias, y, g, act_on, act, a, b, s);
-  }
+  withInput(g.input, [&](auto t, auto nchw) {
+    launchPool<decltype(t), nchw()>(x, w_packed, bias, y, g, act_on, act, a, b, s);
+  });
 }
 
 }  // namespace qrt::cuda::launch
