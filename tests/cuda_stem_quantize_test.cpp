@@ -145,17 +145,27 @@ TEST(CudaStemQuantize, LeftAloneWhereItDoesNotApply) {
   }
 }
 
-// Then the stem pools its own output (stem_pool.cpp, QRT_CUDA_STEM_POOL=on): the MaxPool goes, the
-// FusedConv gets qrt_pool and writes the pool's output, whose shape inference keeps [2, 16, 8, 8]
-// int8. Not where the pool is not 3x3 / 2 / pad 1, or without the switch. The kernel's numbers:
-// CudaStem.PoolInTheStemKernel (cuda_stem_test.cpp).
+// Then the stem pools its own output (stem_pool.cpp): the MaxPool goes, the FusedConv gets qrt_pool
+// and writes the pool's output, whose shape inference keeps [2, 16, 8, 8] (int8 for the quantized
+// stem, fp16 for the plain one). By default only the fp16 stem pools (QRT_CUDA_STEM_POOL=on: the
+// int8 one too; =off: neither). Not where the pool is not 3x3 / 2 / pad 1. The kernel's numbers:
+// CudaStem.PoolInTheStemKernel (cuda_stem_test.cpp), CudaInt8Stem.StemPoolsItsInt8Output.
 TEST(CudaStemQuantize, StemPoolsItsOwnOutput) {
-  auto run = [](StemGraph& s, const char* on, int* fused) {
+  // quantize: the INT8 engine's stem (fuseStemQuantize first); else the FP16 engine's, whose pool is
+  // a plain MaxPool of the fp16 stem output.
+  auto run = [](StemGraph& s, const char* on, int* fused, bool quantize = true) {
     test::ScopedEnv env("QRT_CUDA_STEM_POOL", on);
+    if (!quantize) {
+      s.pool->op_type = "MaxPool";
+      s.pool->domain.clear();
+      s.pool->inputs.resize(1);
+    }
     { Status st = passes::inferShapes(*s.g); ASSERT_TRUE(st.ok()) << st.toString(); }
-    int quantized = 0;
-    ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &quantized).ok());
-    ASSERT_EQ(quantized, 1);
+    if (quantize) {
+      int quantized = 0;
+      ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &quantized).ok());
+      ASSERT_EQ(quantized, 1);
+    }
     Status st = cuda::fuseStemPool(*s.g, fused);
     ASSERT_TRUE(st.ok()) << st.toString();
   };
@@ -170,12 +180,29 @@ TEST(CudaStemQuantize, StemPoolsItsOwnOutput) {
     EXPECT_EQ(s.conv->outputs[0]->dims, (Dims{2, 16, 8, 8}));
     for (const auto& n : s.g->nodes()) EXPECT_NE(n->op_type, "MaxPool");
   }
+  for (const char* sw : {"off", static_cast<const char*>(nullptr)}) {
+    StemGraph s = stemGraph(0.05f, false);
+    int fused = -1;
+    run(s, sw, &fused);
+    EXPECT_EQ(fused, 0) << "the int8 stem, QRT_CUDA_STEM_POOL=" << (sw ? sw : "(unset)");
+    EXPECT_EQ(s.conv->attrInt(cuda::kAttrStemPool, 0), 0);
+  }
+  for (const char* sw : {"on", static_cast<const char*>(nullptr)}) {
+    StemGraph s = stemGraph(0.05f, false);
+    int fused = 0;
+    run(s, sw, &fused, false);
+    EXPECT_EQ(fused, 1) << "the fp16 stem, QRT_CUDA_STEM_POOL=" << (sw ? sw : "(unset)");
+    EXPECT_EQ(s.conv->attrInt(cuda::kAttrStemPool, 0), 1);
+    EXPECT_EQ(s.conv->outputs[0]->name, "q");
+    EXPECT_EQ(s.conv->outputs[0]->dtype, DataType::kHalf);
+    EXPECT_EQ(s.conv->outputs[0]->dims, (Dims{2, 16, 8, 8}));
+    for (const auto& n : s.g->nodes()) EXPECT_NE(n->op_type, "MaxPool");
+  }
   {
     StemGraph s = stemGraph(0.05f, false);
     int fused = -1;
-    run(s, "off", &fused);
-    EXPECT_EQ(fused, 0);
-    EXPECT_EQ(s.conv->attrInt(cuda::kAttrStemPool, 0), 0);
+    run(s, "off", &fused, false);
+    EXPECT_EQ(fused, 0) << "the fp16 stem, QRT_CUDA_STEM_POOL=off";
   }
   {
     StemGraph s = stemGraph(0.05f, false);
