@@ -18,6 +18,7 @@ TEST(CudaStem, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/conv_tactic_file.h"
@@ -150,12 +151,16 @@ TEST(CudaStem, MatrixAgainstReference) {
       {"M=12 (no multiple of 8: not the stem kernel)", {1, 3, 12, 12}, {12, 3, 3, 3}, {}, {1, 1, 1, 1}, "Relu"},
   };
   // "on": the stem kernel runs wherever it applies and wins every tactic timing. Both of its
-  // kernels: the row-tile kernel (the default where the input is NCHW) and the gather kernel.
+  // kernels: the row-tile kernel (the default where the input is NCHW), with its tap pairs (the
+  // default where the stride is even: the ResNet, 3x3 stride 2 and 4x4 stride 2 cases) and
+  // without, and the gather kernel.
   setenv("QRT_CUDA_STEM", "on", 1);
-  for (const char* kernel : {"rows", "gather"})
+  const std::pair<const char*, const char*> kernels[] = {{"rows", "on"}, {"rows", "off"}, {"gather", "on"}};
+  for (const auto& [kernel, pairs] : kernels)
   for (const StemCase& c : cases) {
     setenv("QRT_CUDA_STEM_KERNEL", kernel, 1);
-    SCOPED_TRACE(std::string(kernel) + ": " + c.name);
+    test::ScopedEnv pairs_env("QRT_CUDA_STEM_PAIRS", pairs);
+    SCOPED_TRACE(std::string(kernel) + " (tap pairs " + pairs + "): " + c.name);
     const bool applies = c.w[1] * c.w[2] * c.w[3] <= 256 && c.w[0] % 8 == 0;
     std::shared_ptr<Engine> e = checkFp16(stemModel(c));
     ASSERT_NE(e, nullptr);
@@ -208,18 +213,20 @@ TEST(CudaStem, InputFusionInAModel) {
   unsetenv("QRT_CUDA_STEM");
 }
 
-// The stem kernel with its max pooling (stem_pool.cu; QRT_CUDA_STEM_POOL=on, stem_pool.cpp):
+// The stem kernel with its max pooling (stem_pool.cu, stem_pool.cpp; forced by QRT_CUDA_STEM_POOL):
 // stem 7x7/2 + ReLU + MaxPool 3x3/2/1 as one FusedConv (qrt_pool, no MaxPool node left), against
 // the reference, and bit for bit the chain's output (the pool takes the max of the fp16 values the
 // stem would have stored). Shapes: segments of pooled rows with their halo row and several staged
 // windows a segment (64x64, 2 images), odd pooled extents and a partial channel block (50x46, 72
-// channels), ResNet's conv1 at batch 1 (224x224, 64 channels).
+// channels), ResNet's conv1 at batch 1 (224x224, 64 channels); with and without tap pairs.
 TEST(CudaStem, PoolInTheStemKernel) {
   QRT_REQUIRE_GPU();
   test::ScopedEnv stem("QRT_CUDA_STEM", "on");
   const std::vector<std::pair<Dims, int64_t>> shapes = {{{2, 3, 64, 64}, 64}, {{3, 3, 50, 46}, 72}, {{1, 3, 224, 224}, 64}};
+  for (const char* pairs : {"on", "off"})
   for (const auto& [x, m_out] : shapes) {
-    SCOPED_TRACE(dimsToString(x) + " -> " + std::to_string(m_out));
+    test::ScopedEnv pairs_env("QRT_CUDA_STEM_PAIRS", pairs);
+    SCOPED_TRACE(dimsToString(x) + " -> " + std::to_string(m_out) + ", tap pairs " + pairs);
     test::OneNode m("Conv");
     m.input(test::randomTensor("X", x, freshSeed()));
     m.constant(test::randomTensor("W", {m_out, 3, 7, 7}, freshSeed()));

@@ -353,26 +353,35 @@ bool stemActivationSupported(UnaryOp op) {
 bool stemConvSupported(const StemGeometry& g) {
   if (g.dh != 1 || g.dw != 1) return false;  // undilated
   if (g.c < 1 || g.c > 4 || g.m < 8 || g.m % 8 != 0 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) return false;
-  if (g.k_pad != stemKPad(g.kh, g.kw, g.c) || g.k_pad > kStemMaxK) return false;
+  if (g.k_pad != stemKPad(g.kh, stemTapPitch(g), g.c) || g.k_pad > kStemMaxK) return false;
   if (g.oh < 1 || g.ow < 1 || g.n < 1 || g.ph < 0 || g.pw < 0) return false;
   if (g.h >= 32768 || g.w >= 32768 || g.kw >= 65536) return false;  // the patch table's 16-bit dy, dx
   const int64_t in = int64_t{g.n} * g.c * g.h * g.w, pixels = int64_t{g.n} * g.oh * g.ow;
   return in < (int64_t{1} << 30) && pixels * g.m < (int64_t{1} << 31) && pixels + kBM < (int64_t{1} << 31);
 }
 
+bool stemTapPairs(const StemGeometry& g) {
+  const char* v = std::getenv("QRT_CUDA_STEM_PAIRS");
+  if (v && std::string(v) == "off") return false;
+  return g.input != StemGeometry::Input::kNhwcHalf && g.sw % 2 == 0 &&
+         stemKPad(g.kh, (g.kw + 1) & ~1, g.c) <= kStemMaxK;
+}
+
 std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g) {
   std::vector<uint16_t> out(static_cast<size_t>(g.m) * g.k_pad, 0);
-  const int taps = g.kh * g.kw;
+  const int taps = g.kh * g.kw, pitch = stemTapPitch(g);
   for (int m = 0; m < g.m; ++m)
     for (int c = 0; c < g.c; ++c)
       for (int t = 0; t < taps; ++t) {
-        const int k = g.input == StemGeometry::Input::kNhwcHalf ? t * g.c + c : c * taps + t;
+        const int k = g.input == StemGeometry::Input::kNhwcHalf ? t * g.c + c
+                                                                : (c * g.kh + t / g.kw) * pitch + t % g.kw;
         out[static_cast<size_t>(m) * g.k_pad + k] = w[(static_cast<size_t>(m) * g.c + c) * taps + t];
       }
   return out;
 }
 
 cudaError_t stemConvPrepare(StemGeometry* g) {
+  setTapPairs(g, false);
   if (g->pool) return stemPoolPrepare(g);
   StemGeometry biggest;
   biggest.k_pad = kStemMaxK;
@@ -383,7 +392,9 @@ cudaError_t stemConvPrepare(StemGeometry* g) {
   if (e == cudaSuccess)
     e = cudaFuncSetAttribute(stemConvKernel<float, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
   if (e != cudaSuccess) return e;
+  setTapPairs(g, stemTapPairs(*g));  // the row-tile kernel's (chooseRowTile fits its tables too)
   chooseRowTile(g);
+  if (g->rows == 0) setTapPairs(g, false);  // the gather kernel reads the plain patch order
   return withInput(g->input, [&](auto t, auto nchw) {
     using T = decltype(t);
     return g->rows > 0 ? prepareRows<T, nchw()>(g) : blocksFor<T, nchw()>(g);

@@ -37,6 +37,13 @@ struct StemGeometry : Conv2dShape {  // dilation 1
   // or rows = 0 for the gather kernel (NHWC input, or QRT_CUDA_STEM_KERNEL=gather).
   int rows = 0, tw = 0;
   int probe = 0;  // QRT_CUDA_STEM_PROBE (measurement only, wrong results): 1 skips input loads, 2 the mma, 4 the stores
+  // Tap pairs (set by stemConvPrepare where stemTapPairs holds; the row-tile and pooled kernels):
+  // each patch row (c, r) of the NCHW patch order padded to an even number of taps (an odd kw gets
+  // one more, of zero weight), so k and k + 1 of an mma fragment (k even) are neighbouring columns
+  // of one window row at an even offset (the stride is even), read as one 32-bit word instead of
+  // two 16-bit loads and a pack. k_pad is then stemKPad(kh, stemTapPitch(g), c) (ResNet's conv1:
+  // 176 against 160, one k-step more than ten).
+  bool pairs = false;
   // y quantized per tensor (QuantizeLinear of the fp16 results: round_half_even(v * q_inv) +
   // q_zero, clamped to [q_lo, q_hi]) and stored int8 / uint8, for an INT8 stem whose pool then
   // reads a quarter of the bytes (stem_quantize.cpp); kNone: fp16 y. setStemQuant fills them.
@@ -64,13 +71,27 @@ constexpr int kStemMaxK = 256;  // shared memory bounds the patch: 128 + 64 rows
 
 inline int stemKPad(int kh, int kw, int c) { return (kh * kw * c + 15) / 16 * 16; }
 
+// The taps a patch row of g's packed weights holds: kw, or kw rounded up to even with tap pairs.
+inline int stemTapPitch(const StemGeometry& g) { return g.pairs ? (g.kw + 1) & ~1 : g.kw; }
+
+// Whether the row-tile kernels can read g's fragments in tap pairs: an NCHW input, an even column
+// stride (so every pixel's window column is even), the padded patch within kStemMaxK;
+// QRT_CUDA_STEM_PAIRS=off turns them off.
+bool stemTapPairs(const StemGeometry& g);
+
+// Tap pairs on or off, with the k_pad that goes with them.
+inline void setTapPairs(StemGeometry* g, bool on) {
+  g->pairs = on;
+  g->k_pad = stemKPad(g->kh, stemTapPitch(*g), g->c);
+}
+
 // Whether the kernel computes this geometry (C <= 4, M a multiple of 8, the patch within
 // kStemMaxK, 32-bit indices) and this activation.
 bool stemConvSupported(const StemGeometry& g);
 bool stemActivationSupported(UnaryOp op);
 
 // The weights [M, C, kh, kw] (fp16 bits) as the kernel reads them: [M, k_pad] fp16 bits in
-// the patch order of g.input (NCHW: (c, r, s); NHWC: (r, s, c)), zero-padded.
+// the patch order of g.input (NCHW: (c, r, s), s < stemTapPitch(g); NHWC: (r, s, c)), zero-padded.
 std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g);
 
 // Whether the pooled kernel (g.pool) computes g: the pooled dims the window's, the convolution's

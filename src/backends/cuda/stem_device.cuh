@@ -95,7 +95,8 @@ __device__ __forceinline__ void rowsTables(unsigned char* smem, const __half* __
   const int ksteps = g.k_pad / 16;
   uint2* Bf = reinterpret_cast<uint2*>(smem);
   int4* ktab = reinterpret_cast<int4*>(Bf + ksteps * 256);
-  const int taps = g.kh * g.kw, K = taps * g.c;
+  // A patch row's taps (stemTapPitch, a host function: kw, rounded up to even with tap pairs; NCHW only).
+  const int pitch = kNchw && g.pairs ? (g.kw + 1) & ~1 : g.kw, taps = g.kh * pitch, K = taps * g.c;
   for (int i = tid; i < ksteps * 4; i += threads) {
     const int ks = i >> 2, q = i & 3;
     int o[4];
@@ -103,9 +104,10 @@ __device__ __forceinline__ void rowsTables(unsigned char* smem, const __half* __
     for (int j = 0; j < 4; ++j) {
       const int k = ks * 16 + 2 * q + (j & 1) + (j >> 1) * 8;
       // The patch order of stemPackWeights: NCHW (c, r, s), NHWC (r, s, c). k beyond the
-      // patch: any finite staged value will do, its weight is zero.
+      // patch, or a pair's padding tap s = kw: any finite staged value will do (the padding tap's
+      // is the window row's next column, within its pitch), its weight is zero.
       const int c = kNchw ? k / taps : k % g.c, t = kNchw ? k % taps : k / g.c;
-      o[j] = k < K ? (c * SR + t / g.kw) * WP + t % g.kw : 0;
+      o[j] = k < K ? (c * SR + t / pitch) * WP + t % pitch : 0;
     }
     ktab[i] = make_int4(o[0], o[1], o[2], o[3]);
   }
@@ -195,13 +197,17 @@ cudaError_t residentBlocks(const K (&forms)[3], int threads, size_t smem, int64_
 
 // Two m16 tiles x 64 channels of the patch product: tile mt's rows start at window offset b0[mt]
 // (its lane's pixel g8; b1 = that + 8 pixels), the fragments read from the staged window X through
-// ktab, the weights from Bf.
-__device__ __forceinline__ void rowsProduct(float (&acc)[2][8][4], const unsigned char* smem,
-                                            const unsigned short* X, const int (&b0)[2], const int (&b1)[2],
-                                            const StemGeometry& g, int lane) {
+// ktab, the weights from Bf. kPairs (g.pairs): k and k + 1 are neighbours (o.y = o.x + 1, o.w =
+// o.z + 1) at an even offset (b0, b1 and o.x, o.z even), one 32-bit word (low half k: the mma's
+// order), so a fragment is four 32-bit loads instead of eight 16-bit loads and four packs.
+template <bool kPairs>
+__device__ __forceinline__ void rowsProductT(float (&acc)[2][8][4], const unsigned char* smem,
+                                             const unsigned short* X, const int (&b0)[2], const int (&b1)[2],
+                                             const StemGeometry& g, int lane) {
   const int ksteps = g.k_pad / 16, t4 = lane & 3;
   const uint2* Bf = reinterpret_cast<const uint2*>(smem);
   const int4* ktab = reinterpret_cast<const int4*>(Bf + ksteps * 256);
+  const uint32_t* X32 = reinterpret_cast<const uint32_t*>(X);
   zeroAcc(acc);
   for (int ks = 0; ks < ((g.probe & 2) ? 0 : ksteps); ++ks) {
     const int4 o = ktab[ks * 4 + t4];
@@ -211,14 +217,30 @@ __device__ __forceinline__ void rowsProduct(float (&acc)[2][8][4], const unsigne
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt) {
       uint32_t a[4];
-      a[0] = pack2(X[b0[mt] + o.x], X[b0[mt] + o.y]);
-      a[1] = pack2(X[b1[mt] + o.x], X[b1[mt] + o.y]);
-      a[2] = pack2(X[b0[mt] + o.z], X[b0[mt] + o.w]);
-      a[3] = pack2(X[b1[mt] + o.z], X[b1[mt] + o.w]);
+      if (kPairs) {
+        a[0] = X32[(b0[mt] >> 1) + (o.x >> 1)];
+        a[1] = X32[(b1[mt] >> 1) + (o.x >> 1)];
+        a[2] = X32[(b0[mt] >> 1) + (o.z >> 1)];
+        a[3] = X32[(b1[mt] >> 1) + (o.z >> 1)];
+      } else {
+        a[0] = pack2(X[b0[mt] + o.x], X[b0[mt] + o.y]);
+        a[1] = pack2(X[b1[mt] + o.x], X[b1[mt] + o.y]);
+        a[2] = pack2(X[b0[mt] + o.z], X[b0[mt] + o.w]);
+        a[3] = pack2(X[b1[mt] + o.z], X[b1[mt] + o.w]);
+      }
 #pragma unroll
       for (int nt = 0; nt < 8; ++nt) mma16816(acc[mt][nt], a, bf[nt].x, bf[nt].y);  // Bf is zero past nb
     }
   }
+}
+
+__device__ __forceinline__ void rowsProduct(float (&acc)[2][8][4], const unsigned char* smem,
+                                            const unsigned short* X, const int (&b0)[2], const int (&b1)[2],
+                                            const StemGeometry& g, int lane) {
+  if (g.pairs)  // uniform: one loop or the other
+    rowsProductT<true>(acc, smem, X, b0, b1, g, lane);
+  else
+    rowsProductT<false>(acc, smem, X, b0, b1, g, lane);
 }
 
 // The epilogue of m16 tile mt, pixel half rh (rows g8 + 8 rh), channel tiles ntb..ntb + 3: bias +

@@ -199,6 +199,8 @@ bool stemPoolSupported(const StemGeometry& g) {
 cudaError_t stemPoolPrepare(StemGeometry* g) {
   g->rows = 0;
   g->tw = (g->ow + 15) / 16 * 16;
+  setTapPairs(g, stemTapPairs(*g));  // where its larger tables still fit
+  if (g->pairs && poolSmemBytes(*g) > kPoolMaxSmem) setTapPairs(g, false);
   return withInput(g->input, [&](auto t, auto nchw) { return preparePool<decltype(t), nchw()>(g); });
 }
 
