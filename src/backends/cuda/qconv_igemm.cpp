@@ -185,7 +185,7 @@ namespace {
 // tile passes the two gates below: the mma.sync persistent tiles (7-9) are timed only with
 // QRT_CUDA_IGEMM_PERSISTENT=on (on an H100 they were the fastest for no ResNet-50 layer at batch
 // 256, sessions 6 and 7, and each tile timed costs build time on every dense layer); the opt-in
-// tiles (IgemmTile::opt_in: not yet run on a GPU, or never the fastest) only with
+// tiles (IgemmTile::opt_in: never the fastest where they ran) only with
 // QRT_CUDA_IGEMM_WGMMA=all or =only (a faulting kernel would end the build: a CUDA error is sticky
 // for the process).
 bool tunerTimes(int t, int forced, const std::vector<bool>& skip, int sm) {

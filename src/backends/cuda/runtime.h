@@ -42,8 +42,8 @@ Status fuseStemInput(ir::Graph& g, int* fused);
 // Then an INT8 stem on that kernel quantizes its own output and its pool (MaxPoolQuantize) runs
 // on int8 as a MaxPool. stem_quantize.cpp
 Status fuseStemQuantize(ir::Graph& g, int* fused);
-// Then such a stem whose only reader is a 3x3 / 2 / pad 1 MaxPool pools its own output (opt-in:
-// QRT_CUDA_STEM_POOL=on). stem_pool.cpp
+// Then such a stem whose only reader is a 3x3 / 2 / pad 1 MaxPool pools its own output (the fp16
+// stem by default; QRT_CUDA_STEM_POOL=on: the int8 one too, =off: neither). stem_pool.cpp
 Status fuseStemPool(ir::Graph& g, int* fused);
 // A residual block's downsample QConv computed inside the QConv that adds it (plain implicit-GEMM
 // tiles for both; timed, QRT_CUDA_DS_FUSE=off skips it). downsample_fuse.cpp
