@@ -406,6 +406,29 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
   checkEachTile(blocks, {24, 25});
 }
 
+// The warp-specialized ping-pong tile (26: a TMA producer warpgroup, two consumer warpgroups taking
+// the CTA's 64 x 128 tiles in turn; int8 y, 1x1 stride-1 layers) through the tuned path alone: a CTA
+// of one tile (the second consumer idle), several slices and channel tiles, a partial channel tile
+// without a residual, a float-y block (it runs tile 24), a layer of ~18 tiles a CTA on an H100 (both
+// consumers' z / y tiles reloaded many times), and 16-slice layers whose slices wrap the ring of 6
+// stages within a tile, with and without the residual.
+TEST(CudaQres, PingPongTileTakesTurns) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block blocks[] = {
+      kIdentity1x1C64,
+      kIdentity1x1C256,
+      {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
+       true, false},
+      kIdentity1x1FloatOut,
+      {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false, true, true},
+      {"identity 1x1 C=K=1024 (16 slices), batch 4 at 14x14, relu int8", {4, 1024, 14, 14}, 1024, 1, 1, false, true,
+       true},
+      {"plain 1x1 C=1024 -> 256 (16 slices), batch 8 at 14x14, relu int8", {8, 1024, 14, 14}, 256, 1, 1, false, true,
+       true, false},
+  };
+  checkEachTile(blocks, {26});
+}
+
 // The persistent wgmma tiles (21-23: a wave of CTAs streaming their tiles, a ring of kStages int8
 // tiles holding each tile's residual and then its y) on a layer of more tiles than a CTA's ring
 // holds (1,176 tiles of 128 pixels over at most 264 CTAs on an H100: 4-5 a CTA), so every ring

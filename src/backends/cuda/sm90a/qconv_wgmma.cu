@@ -391,8 +391,10 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
 }
 
 // The tensor map of a row-major [rows, cols] int8 matrix (row pitch `pitch` bytes) read in boxes of
-// box_rows x 64 bytes with the 64-byte swizzle; false where the driver has no encoder or refuses.
-bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t cols, uint64_t pitch, uint32_t box_rows) {
+// box_rows x box_cols bytes (64 with the 64-byte swizzle: the pipeline's slices; 128 with the 128-byte
+// swizzle: tileChunk<128, true>'s residual tiles); false where the driver has no encoder or refuses.
+bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t cols, uint64_t pitch, uint32_t box_rows,
+                 uint32_t box_cols = kBK, CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_64B) {
   using Encode = PFN_cuTensorMapEncodeTiled_v12000;
   static const Encode encode = [] {
     void* fn = nullptr;
@@ -407,10 +409,10 @@ bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t col
   if (!encode) return false;
   const cuuint64_t dims[2] = {cols, rows};
   const cuuint64_t strides[1] = {pitch};
-  const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBK), box_rows};
+  const cuuint32_t box[2] = {box_cols, box_rows};
   const cuuint32_t elem[2] = {1, 1};
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box, elem,
-                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
@@ -543,6 +545,190 @@ using WgmmaPersistent21 = WgmmaPersistent<128, 128, 3, 2>;
 using WgmmaPersistent22 = WgmmaPersistent<128, 64, 4, 2>;
 using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 
+// The warp-specialized ping-pong form (tile 26; kIgemmTiles: persistent, tma, opt-in; written in session
+// 9, not yet run on a GPU). Why: the probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the
+// engine's 4.5 in the int8 epilogue's arithmetic, mostly on the residual 1x1 layers whose tiles are one
+// to four slices deep: a tiled CTA runs load, MMAs, epilogue one after the other, and the persistent
+// tiles 21-23, whose threads both load and compute, stall their own loads during each epilogue. Here a
+// CTA of three warpgroups (one an SM) walks the tiles blockIdx.x, + gridDim.x, ... of 64 pixels x BN
+// channels, as CUTLASS's Hopper "ping-pong" kernels do:
+// - the producer warpgroup: thread 0 queues every tile's x and w slices by TMA into a ring of kStages
+//   stages (full[s]: the bytes landed; empty[s]: its consumer's wgmmas are done with it), thread 32 each
+//   tile's residual z (a 64 x BN int8 box, 128-byte swizzle = tileChunk<128, true>'s layout) into its
+//   consumer's z / y tile (zfull[c], zempty[c]); the other threads leave;
+// - two consumer warpgroups take the tiles in turn (consumer c: the CTA's tiles c, c + 2, ...): the
+//   product of a tile's slices (wgmma m64nBNk32, pipelined one group deep, each stage released once the
+//   group after it is queued), then the register epilogue into the z / y tile in place (pairsToTile)
+//   and its store (storeTile). Their main loops alternate (order[c]: the other consumer finished its
+//   tile's product), so one consumer's epilogue runs while the other's MMAs do, and every slice
+//   before a consumer's first one has landed before it waits: an mbarrier's parity wait cannot then
+//   mistake a phase two back for the one it waits for.
+// Phases: stage s's use k is the CTA's slice it = s + k kStages (full: parity k & 1; the producer waits
+// empty's parity (k & 1) ^ 1, which passes at once for k = 0); consumer c's n-th tile waits zfull[c]
+// parity n & 1 and order[c] parity n & 1 (consumer 1) or (n - 1) & 1 (consumer 0, from its second
+// tile). tools/dev/pingpong_protocol.py plays the protocol under random timings and checks that every
+// read sees its own slice and that nothing deadlocks. int8 y, 1x1 stride-1 unpadded layers without a
+// fused downsample; the rest (and a driver without the tensor-map encoder) runs the TMA tile 24.
+// No probes (QRT_CUDA_IGEMM_PROBE is ignored here).
+#ifdef QRT_WGMMA_ON
+__device__ __forceinline__ void mbarArrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smemAddr(bar)) : "memory");
+}
+// bar.sync on named barrier id (1-15) among `threads` threads (a multiple of 32).
+__device__ __forceinline__ void namedSync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+#endif
+
+template <int BN, int kStages>
+struct PingPongTile {
+  static constexpr int kRows = 64;       // a consumer's tile: one warpgroup's wgmma rows
+  static constexpr int kThreads = 384;   // the producer warpgroup and two consumers
+  static constexpr size_t kA = size_t{kRows} * kBK, kB = size_t{BN} * kBK;  // a stage's x and w slices
+  static constexpr size_t kTile = size_t{kRows} * BN;                        // a consumer's z / y tile
+  // Shared memory: kStages x slices, kStages w slices, two z / y tiles (1024-byte aligned: the 128-byte
+  // swizzle's period), then the barriers.
+  static constexpr size_t kTilesAt = kStages * (kA + kB);
+  static constexpr size_t kBarsAt = kTilesAt + 2 * kTile;
+  static constexpr int kFull = 0, kEmpty = kStages, kZFull = 2 * kStages, kZEmpty = kZFull + 2, kOrder = kZEmpty + 2,
+                       kBars = kOrder + 2;
+  static constexpr size_t kSmem = kBarsAt + kBars * sizeof(uint64_t) + 1024;  // + the alignment
+  static_assert(BN == 128, "the z box of 128 bytes a row is one 128-byte swizzle span");
+  static_assert(kTilesAt % 1024 == 0, "the z / y tiles start on the swizzle's period");
+};
+
+template <int BN, int kStages>
+__global__ void __launch_bounds__(384, 1)
+    wgmmaPingPongKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
+                        const __grid_constant__ CUtensorMap tz, int8_t* __restrict__ y, IgemmGeometry g,
+                        IgemmEpilogue e, int m_total, int n_tiles, int tiles) {
+#ifdef QRT_WGMMA_ON
+  pdlStart();  // before the first read of x (the TMA's too)
+  using P = PingPongTile<BN, kStages>;
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  const uint32_t raw = smemAddr(smem_raw);
+  uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * P::kA;
+  uint8_t* ty = smem + P::kTilesAt;
+  uint64_t* bars = reinterpret_cast<uint64_t*>(smem + P::kBarsAt);
+  const int tid = threadIdx.x, wg = tid >> 7;
+  const int grid = static_cast<int>(gridDim.x), cta = static_cast<int>(blockIdx.x);
+  const int mine = (tiles - cta + grid - 1) / grid;  // this CTA's tiles: cta, cta + grid, ...
+  const int slices = (g.c + kBK - 1) / kBK;
+  const bool with_z = e.z != nullptr;
+  if (tid == 0) {
+    for (int i = 0; i < P::kBars; ++i) mbarInit(&bars[i], 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();  // the barriers are initialised (the last block-wide barrier: the roles part here)
+  auto origin = [&](int j, int* m0, int* n0) {  // the CTA's tile j
+    const int t = cta + j * grid;
+    *m0 = (t / n_tiles) * P::kRows;
+    *n0 = (t % n_tiles) * BN;
+  };
+  if (wg == 0) {  // the producer warpgroup
+    if (tid == 0) {
+      for (int j = 0; j < mine; ++j) {
+        int m0, n0;
+        origin(j, &m0, &n0);
+        for (int kt = 0; kt < slices; ++kt) {
+          const int it = j * slices + kt, st = it % kStages;
+          mbarWait(&bars[P::kEmpty + st], static_cast<uint32_t>(((it / kStages) & 1) ^ 1));
+          mbarExpectTx(&bars[P::kFull + st], static_cast<uint32_t>(P::kA + P::kB));
+          tmaLoad2d(sa + st * P::kA, &tx, kt * kBK, m0, &bars[P::kFull + st]);
+          tmaLoad2d(sb + st * P::kB, &tw, kt * kBK, n0, &bars[P::kFull + st]);
+        }
+      }
+    } else if (tid == 32 && with_z) {
+      for (int j = 0; j < mine; ++j) {
+        int m0, n0;
+        origin(j, &m0, &n0);
+        const int c = j & 1, n = j >> 1;
+        mbarWait(&bars[P::kZEmpty + c], static_cast<uint32_t>((n & 1) ^ 1));
+        mbarExpectTx(&bars[P::kZFull + c], static_cast<uint32_t>(P::kTile));
+        tmaLoad2d(ty + c * P::kTile, &tz, n0, m0, &bars[P::kZFull + c]);
+      }
+    }
+    return;
+  }
+  const int c = wg - 1, ct = tid - 128 * wg, warp = ct >> 5, lane = tid & 31;
+  uint8_t* tile = ty + c * P::kTile;
+  int acc[BN / 2];
+  for (int j = c, n = 0; j < mine; j += 2, ++n) {
+    int m0, n0;
+    origin(j, &m0, &n0);
+    if (j > 0) mbarWait(&bars[P::kOrder + c], static_cast<uint32_t>((c == 0 ? n - 1 : n) & 1));
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+    fenceRegs(acc);
+    for (int kt = 0; kt < slices; ++kt) {
+      const int it = j * slices + kt, st = it % kStages;
+      mbarWait(&bars[P::kFull + st], static_cast<uint32_t>((it / kStages) & 1));
+      sliceWgmmas<P::kRows, BN>(acc, sa, sb, st, 0);
+      wgmmaWait<1>();  // the previous slice's group is done: its stage goes back to the producer
+      if (kt > 0 && ct == 0) mbarArrive(&bars[P::kEmpty + (it - 1) % kStages]);
+    }
+    wgmmaWait<0>();
+    fenceRegs(acc);
+    if (ct == 0) {
+      mbarArrive(&bars[P::kEmpty + (j * slices + slices - 1) % kStages]);
+      mbarArrive(&bars[P::kOrder + (1 - c)]);  // the other consumer's next product may start
+    }
+    if (with_z) {
+      mbarWait(&bars[P::kZFull + c], static_cast<uint32_t>(n & 1));
+      pairsToTile<BN, true>(tile, tile, acc, warp, lane, n0, g.m, e.mult, e.bias, e.z_scale, e.qlo, e.qhi);
+    } else {
+      pairsToTile<BN, false>(tile, tile, acc, warp, lane, n0, g.m, e.mult, e.bias, 0.f, e.qlo, e.qhi);
+    }
+    namedSync(1 + c, 128);  // the y tile is complete
+    storeTile<P::kRows, BN, 128>(y, tile, m0, n0, m_total, g.m, ct);
+    fenceProxyAsync();        // these generic accesses before the next residual's TMA write of the tile
+    namedSync(1 + c, 128);  // every thread is done with the tile
+    if (with_z && ct == 0) mbarArrive(&bars[P::kZEmpty + c]);
+  }
+#endif
+}
+
+template <int BN, int kStages>
+struct WgmmaPingPong {
+  using P = PingPongTile<BN, kStages>;
+  static constexpr auto kernel = wgmmaPingPongKernel<BN, kStages>;
+  static int grid(const IgemmGeometry& g) {
+    static std::atomic<uint64_t> opted{0};
+    optIn(kernel, P::kSmem, opted);
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, P::kThreads, P::kSmem) != cudaSuccess ||
+        per_sm < 1)
+      return 0;
+    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + P::kRows - 1) / P::kRows} * ((g.m + BN - 1) / BN);
+    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+  }
+  static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                     int grid, cudaStream_t s) {
+    const bool unit = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h &&
+                      g.ow == g.w;
+    const int m_total = g.n * g.oh * g.ow;
+    CUtensorMap tx{}, tw{}, tz{};
+    if (!e.y_int8 || e.ds_x || grid <= 0 || !unit ||
+        !encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c),
+                     P::kRows) ||
+        !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
+                     static_cast<uint64_t>(igemmCPad(g.c)), BN) ||
+        (e.z && !encodeBoxes(&tz, e.z, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.m),
+                             static_cast<uint64_t>(g.m), P::kRows, BN, CU_TENSOR_MAP_SWIZZLE_128B)))
+      return launchWgmmaTma<128, BN, 5, 2>(x, w, y, g, e, s);  // tile 24
+    const int n_tiles = (g.m + BN - 1) / BN;
+    const int tiles = (m_total + P::kRows - 1) / P::kRows * n_tiles;
+    launchKernel(kernel, static_cast<unsigned>(grid), P::kThreads, P::kSmem, s, tx, tw, tz, static_cast<int8_t*>(y),
+                 g, e, m_total, n_tiles, tiles);
+  }
+};
+// 26: six stages of 12 KB and two 8 KB z / y tiles (89 KB), one CTA an SM.
+using WgmmaPingPong26 = WgmmaPingPong<128, 6>;
+
 }  // namespace
 
 int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
@@ -550,6 +736,7 @@ int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
     case 21: return WgmmaPersistent21::grid(g);
     case 22: return WgmmaPersistent22::grid(g);
     case 23: return WgmmaPersistent23::grid(g);
+    case 26: return WgmmaPingPong26::grid(g);
     default: return 0;
   }
 }
@@ -560,6 +747,7 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 21: return WgmmaPersistent21::launch(x, w, y, g, e, grid, s);
     case 22: return WgmmaPersistent22::launch(x, w, y, g, e, grid, s);
     case 23: return WgmmaPersistent23::launch(x, w, y, g, e, grid, s);
+    case 26: return WgmmaPingPong26::launch(x, w, y, g, e, grid, s);
     // 24-25: the pipelined 14-15 with TMA loads (1x1 stride-1 layers)
     case 24: return launchWgmmaTma<128, 128, 5, 2>(x, w, y, g, e, s);
     case 25: return launchWgmmaTma<128, 64, 5, 3>(x, w, y, g, e, s);

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Plays the synchronisation protocol of qrt's warp-specialized ping-pong igemm kernel (tile 26,
+src/backends/cuda/sm90a/qconv_wgmma.cu: wgmmaPingPongKernel) under random timings.
+
+Agents, as the kernel runs them: the slice producer (thread 0: for each of the CTA's tiles j, each slice
+kt: wait empty[s] parity ((it / S) & 1) ^ 1, arm full[s], queue the TMA), the residual producer (thread 32:
+wait zempty[c] parity (n & 1) ^ 1, arm zfull[c], queue the TMA), and two consumers (consumer c: tiles c, c + 2,
+...; wait order[c], then per slice wait full[s] parity (it / S) & 1, queue the wgmma group, wait until one
+group is pending and release the previous slice's stage; at the end wait for all, release the last stage,
+arrive order[1 - c]; wait zfull[c] parity n & 1, read z / write y in the tile, store, arrive zempty[c]).
+
+mbarriers as the hardware keeps them (a phase completes when its pending arrivals reach zero and its
+transaction bytes have landed; try_wait.parity(P) passes when the current phase's parity differs from P),
+TMA copies landing after a random delay, wgmma groups reading their stage until the consumer waits them out.
+Checks: every wgmma reads the slice it was queued for, fully landed, and no TMA writes a stage or a z tile
+while anyone still reads it; every agent finishes (no deadlock). --mutate order|parity|release must fail.
+
+usage: pingpong_protocol.py [--trials N] [--mutate order|parity|release]
+"""
+import argparse
+import random
+import sys
+
+
+class Barrier:
+    def __init__(self, count=1):
+        self.count = count
+        self.pending = count
+        self.tx = 0
+        self.phase = 0  # phases completed
+
+    def _check(self):
+        if self.pending == 0 and self.tx == 0:
+            self.phase += 1
+            self.pending = self.count
+
+    def arrive(self):
+        self.pending -= 1
+        self._check()
+
+    def expect_tx(self, n):  # mbarrier.arrive.expect_tx
+        self.tx += n
+        self.pending -= 1
+        self._check()
+
+    def complete_tx(self, n):
+        self.tx -= n
+        self._check()
+
+    def passed(self, parity):
+        return (self.phase & 1) != parity
+
+
+class Violation(Exception):
+    pass
+
+
+def play(rng, S, slices, mine, with_z, mutate):
+    full = [Barrier() for _ in range(S)]
+    empty = [Barrier() for _ in range(S)]
+    zfull = [Barrier() for _ in range(2)]
+    zempty = [Barrier() for _ in range(2)]
+    order = [Barrier() for _ in range(2)]
+    stage = [None] * S        # the slice a stage holds (None: being written)
+    readers = [set() for _ in range(S)]  # wgmma groups reading the stage
+    ztile = [None, None]
+    zbusy = [False, False]
+    inflight = []             # (landing tick, kind, index, value)
+    tick = [0]
+
+    def tma(kind, idx, value, bar, nbytes):
+        if kind == "stage":
+            if readers[idx]:
+                raise Violation(f"TMA writes stage {idx} (slice {value}) while groups {readers[idx]} read it")
+            stage[idx] = None
+        else:
+            if zbusy[idx]:
+                raise Violation(f"TMA writes z tile {idx} while its consumer uses it")
+            ztile[idx] = None
+        inflight.append((tick[0] + rng.randint(1, 20), kind, idx, value, bar, nbytes))
+
+    def producer():
+        for j in range(mine):
+            for kt in range(slices):
+                it = j * slices + kt
+                s = it % S
+                par = ((it // S) & 1) ^ 1
+                yield lambda s=s, par=par: empty[s].passed(par)
+                full[s].expect_tx(2)
+                tma("stage", s, it, full[s], 2)
+
+    def zproducer():
+        if not with_z:
+            return
+        for j in range(mine):
+            c, n = j & 1, j >> 1
+            yield lambda c=c, n=n: zempty[c].passed((n & 1) ^ 1)
+            zfull[c].expect_tx(1)
+            tma("z", c, j, zfull[c], 1)
+
+    def consumer(c):
+        n = 0
+        for j in range(c, mine, 2):
+            if j > 0 and mutate != "order":
+                par = ((n - 1) if c == 0 else n) & 1
+                yield lambda c=c, par=par: order[c].passed(par)
+            groups = []  # (group id, stage)
+            for kt in range(slices):
+                it = j * slices + kt
+                s = it % S
+                par = (it // S) & 1
+                if mutate == "parity":
+                    par ^= 1 if it >= S else 0
+                yield lambda s=s, par=par: full[s].passed(par)
+                if stage[s] != it:
+                    raise Violation(f"consumer {c} queues slice {it} on stage {s}, which holds {stage[s]}")
+                gid = (c, it)
+                readers[s].add(gid)
+                groups.append((gid, s))
+                yield lambda: True  # the group runs a while
+                # wgmma.wait_group 1: every group but the last is done
+                for g, gs in groups[:-1]:
+                    readers[gs].discard(g)
+                groups = groups[-1:]
+                if kt > 0:
+                    prev = (it - 1) % S
+                    if mutate == "release" and kt == 1:
+                        pass  # forgets to release
+                    else:
+                        empty[prev].arrive()
+            for g, gs in groups:
+                readers[gs].discard(g)
+            empty[(j * slices + slices - 1) % S].arrive()
+            order[1 - c].arrive()
+            if with_z:
+                yield lambda c=c, n=n: zfull[c].passed(n & 1)
+                if ztile[c] != j:
+                    raise Violation(f"consumer {c} reads z of tile {ztile[c]} for tile {j}")
+            zbusy[c] = True
+            yield lambda: True  # epilogue and store
+            yield lambda: True
+            zbusy[c] = False
+            if with_z:
+                zempty[c].arrive()
+            n += 1
+
+    agents = [producer(), zproducer(), consumer(0), consumer(1)]
+    waits = [None] * 4
+    done = [False] * 4
+
+    def step(i):
+        try:
+            waits[i] = next(agents[i])
+        except StopIteration:
+            done[i] = True
+
+    for i in range(4):
+        step(i)
+    while not all(done) or inflight:
+        tick[0] += 1
+        runnable = [i for i in range(4) if not done[i] and waits[i]()]
+        landing = [k for k, f in enumerate(inflight) if f[0] <= tick[0]]
+        choices = [("a", i) for i in runnable] + [("l", k) for k in landing]
+        if not choices:
+            if not inflight:
+                raise Violation(f"deadlock: agents done {done}")
+            continue
+        kind, k = rng.choice(choices)
+        if kind == "a":
+            step(k)
+        else:
+            _, what, idx, value, bar, nbytes = inflight.pop(k)
+            if what == "stage":
+                stage[idx] = value
+            else:
+                ztile[idx] = value
+            bar.complete_tx(nbytes)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=3000)
+    ap.add_argument("--mutate", choices=["order", "parity", "release"])
+    a = ap.parse_args()
+    rng = random.Random(1)
+    bad = 0
+    for t in range(a.trials):
+        S = rng.choice([2, 3, 4, 6])
+        slices = rng.choice([1, 2, 3, 4, 8, 16])
+        mine = rng.choice([1, 2, 3, 5, 8, 13])
+        with_z = rng.random() < 0.7
+        try:
+            play(rng, S, slices, mine, with_z, a.mutate)
+        except Violation as e:
+            bad += 1
+            if bad <= 3:
+                print(f"trial {t} (stages {S}, slices {slices}, tiles {mine}, z {with_z}): {e}")
+    print(f"{a.trials - bad} of {a.trials} trials clean")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
