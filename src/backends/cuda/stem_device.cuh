@@ -74,10 +74,6 @@ inline int actKind(bool on, UnaryOp op) {
   return !on || op == UnaryOp::kIdentity ? kActNone : op == UnaryOp::kRelu ? kActRelu : kActAny;
 }
 
-__device__ __forceinline__ uint32_t pick4(const uint32_t* v, int i) {
-  return i == 0 ? v[0] : i == 1 ? v[1] : i == 2 ? v[2] : v[3];
-}
-
 // ---- The row-tile kernels' pieces (stem_conv.cu's comment on stemRowsKernel) ----
 // Shared memory from its start: Bf [ksteps][8 n8 tiles][32 lanes] {b0, b1} (the weights in fragment
 // order), ktab [ksteps][4] (window offsets of k = 2 t4, +1, +8, +9), then the window X [c][SR][WP]
@@ -244,27 +240,31 @@ __device__ __forceinline__ void rowsProduct(float (&acc)[2][8][4], const unsigne
 }
 
 // The epilogue of m16 tile mt, pixel half rh (rows g8 + 8 rh), channel tiles ntb..ntb + 3: bias +
-// activation as fp16, then a 4x4 transpose of 32-bit words within each lane quad, so lane t4 holds
-// channels (ntb + t4) * 8 .. + 7 of its pixel (16 bytes).
+// activation as fp16, then a 4x4 transpose of 32-bit words within each lane quad (out[q] of lane t
+// = h[t] of lane q), so lane t4 holds channels (ntb + t4) * 8 .. + 7 of its pixel (16 bytes). The
+// transpose is two butterfly steps: swap the off-diagonal 2x2 blocks with the lane two away, then
+// the off-diagonal words of each 2x2 block with the neighbouring lane; each lane sends and receives
+// two words a step (4 shuffles and 12 selects in all, against 4 shuffles and ~28 selects and index
+// operations of the rotate-by-j form it replaced; same words).
 template <int kAct>
 __device__ __forceinline__ uint4 quadChannels(const float (&acc)[2][8][4], const float (&bv)[8][2], int mt, int rh,
                                               int ntb, int lane, UnaryOp act, float aa, float bb) {
-  const int t4 = lane & 3;
-  uint32_t h[4], out[4] = {0u, 0u, 0u, 0u};
+  uint32_t h[4];
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
     const __half2 p = __floats2half2_rn(activateT<kAct>(acc[mt][ntb + q][rh * 2] + bv[ntb + q][0], act, aa, bb),
                                         activateT<kAct>(acc[mt][ntb + q][rh * 2 + 1] + bv[ntb + q][1], act, aa, bb));
     h[q] = *reinterpret_cast<const uint32_t*>(&p);
   }
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const int src = (t4 + j) & 3;
-    const uint32_t got = __shfl_sync(0xffffffffu, pick4(h, (t4 - j) & 3), (lane & ~3) | src);
-#pragma unroll
-    for (int q = 0; q < 4; ++q) out[q] = q == src ? got : out[q];
-  }
-  return make_uint4(out[0], out[1], out[2], out[3]);
+  const bool hi = (lane & 2) != 0, odd = (lane & 1) != 0;
+  // Step 1 (lanes t, t ^ 2): the words of the other half's columns change places.
+  const uint32_t r0 = __shfl_xor_sync(0xffffffffu, hi ? h[0] : h[2], 2);
+  const uint32_t r1 = __shfl_xor_sync(0xffffffffu, hi ? h[1] : h[3], 2);
+  const uint32_t b[4] = {hi ? r0 : h[0], hi ? r1 : h[1], hi ? h[2] : r0, hi ? h[3] : r1};
+  // Step 2 (lanes t, t ^ 1): within each 2x2 block.
+  const uint32_t v0 = __shfl_xor_sync(0xffffffffu, odd ? b[0] : b[1], 1);
+  const uint32_t v1 = __shfl_xor_sync(0xffffffffu, odd ? b[2] : b[3], 1);
+  return make_uint4(odd ? v0 : b[0], odd ? b[1] : v0, odd ? v1 : b[2], odd ? b[3] : v1);
 }
 
 // The bias of the lane's channel pairs (nt * 8 + 2 t4, + 1) of the block's nb channels from m0.
