@@ -406,8 +406,8 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
   checkEachTile(blocks, {24, 25});
 }
 
-// The warp-specialized ping-pong tile (26: a TMA producer warpgroup, two consumer warpgroups taking
-// the CTA's 64 x 128 tiles in turn; int8 y, 1x1 stride-1 layers) through the tuned path alone: a CTA
+// The warp-specialized ping-pong tiles (26-27: a TMA producer warpgroup, two consumer warpgroups taking
+// the CTA's 64 x 128 (64 x 64) tiles in turn; int8 y, 1x1 stride-1 layers) through the tuned path alone: a CTA
 // of one tile (the second consumer idle), several slices and channel tiles, a partial channel tile
 // without a residual, a float-y block (it runs tile 24), a layer of ~18 tiles a CTA on an H100 (both
 // consumers' z / y tiles reloaded many times), and 16-slice layers whose slices wrap the ring of 6
@@ -426,7 +426,7 @@ TEST(CudaQres, PingPongTileTakesTurns) {
       {"plain 1x1 C=1024 -> 256 (16 slices), batch 8 at 14x14, relu int8", {8, 1024, 14, 14}, 256, 1, 1, false, true,
        true, false},
   };
-  checkEachTile(blocks, {26});
+  checkEachTile(blocks, {26, 27});
 }
 
 // The persistent wgmma tiles (21-23: a wave of CTAs streaming their tiles, a ring of kStages int8

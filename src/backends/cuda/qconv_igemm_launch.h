@@ -82,7 +82,7 @@ struct IgemmTile {
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): slower than the default tiles wherever they
-  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8), or not yet run on a GPU (26).
+  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8), or not yet run on a GPU (26-27).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
@@ -106,10 +106,11 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // 24-25: 14-15 with TMA loads (1x1 stride-1 layers). Session 9 (H100, ResNet-50 INT8 b256): faster than
     // every other own tile on 9 of 14 such layer shapes (layer2.0 conv1 144.6 -> 128.0 us, layer3 conv3 84.7 -> 80.7).
     {128, 128, false, true, true, false, false, true}, {128, 64, false, true, true, false, false, true},
-    // 26: warp-specialized ping-pong (a TMA producer warpgroup, two consumers of 64 x 128 tiles taking turns:
-    // one's epilogue runs under the other's MMAs; int8 y, 1x1 stride-1 layers; opt-in, not yet run on a GPU)
-    {64, 128, true, true, true, true, true, true}};
-inline constexpr int kIgemmTileCount = 27;
+    // 26-27: warp-specialized ping-pong (a TMA producer warpgroup, two consumers of 64 x 128 / 64 x 64 tiles
+    // taking turns: one's epilogue runs under the other's MMAs; int8 y, 1x1 stride-1 layers; opt-in, not yet
+    // run on a GPU)
+    {64, 128, true, true, true, true, true, true}, {64, 64, true, true, true, true, true, true}};
+inline constexpr int kIgemmTileCount = 28;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),

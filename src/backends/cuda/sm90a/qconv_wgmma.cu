@@ -545,8 +545,8 @@ using WgmmaPersistent21 = WgmmaPersistent<128, 128, 3, 2>;
 using WgmmaPersistent22 = WgmmaPersistent<128, 64, 4, 2>;
 using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 
-// The warp-specialized ping-pong form (tile 26; kIgemmTiles: persistent, tma, opt-in; written in session
-// 9, not yet run on a GPU). Why: the probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the
+// The warp-specialized ping-pong form (tiles 26-27; kIgemmTiles: persistent, tma, opt-in; written in
+// session 9, not yet run on a GPU). Why: the probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the
 // engine's 4.5 in the int8 epilogue's arithmetic, mostly on the residual 1x1 layers whose tiles are one
 // to four slices deep: a tiled CTA runs load, MMAs, epilogue one after the other, and the persistent
 // tiles 21-23, whose threads both load and compute, stall their own loads during each epilogue. Here a
@@ -554,7 +554,7 @@ using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 // channels, as CUTLASS's Hopper "ping-pong" kernels do:
 // - the producer warpgroup: thread 0 queues every tile's x and w slices by TMA into a ring of kStages
 //   stages (full[s]: the bytes landed; empty[s]: its consumer's wgmmas are done with it), thread 32 each
-//   tile's residual z (a 64 x BN int8 box, 128-byte swizzle = tileChunk<128, true>'s layout) into its
+//   tile's residual z (a 64 x BN int8 box with the BN-byte swizzle: tileChunk<BN, true>'s layout) into its
 //   consumer's z / y tile (zfull[c], zempty[c]); the other threads leave;
 // - two consumer warpgroups take the tiles in turn (consumer c: the CTA's tiles c, c + 2, ...): the
 //   product of a tile's slices (wgmma m64nBNk32, pipelined one group deep, each stage released once the
@@ -593,8 +593,11 @@ struct PingPongTile {
   static constexpr int kFull = 0, kEmpty = kStages, kZFull = 2 * kStages, kZEmpty = kZFull + 2, kOrder = kZEmpty + 2,
                        kBars = kOrder + 2;
   static constexpr size_t kSmem = kBarsAt + kBars * sizeof(uint64_t) + 1024;  // + the alignment
-  static_assert(BN == 128, "the z box of 128 bytes a row is one 128-byte swizzle span");
-  static_assert(kTilesAt % 1024 == 0, "the z / y tiles start on the swizzle's period");
+  // The z box's rows are one swizzle span: TMA's 128-byte (64-byte) swizzle XORs a row's 16-byte chunks
+  // by address bits 7-9 (7-8), which is tileChunk<128 (64), true>'s layout from a 1024-byte boundary.
+  static constexpr CUtensorMapSwizzle kZSwizzle = BN == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
+  static_assert(BN == 128 || BN == 64, "wgmma n128 or n64");
+  static_assert(kTilesAt % 1024 == 0 && kTile % 1024 == 0, "the z / y tiles start on the swizzle's period");
 };
 
 template <int BN, int kStages>
@@ -718,16 +721,18 @@ struct WgmmaPingPong {
         !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
                      static_cast<uint64_t>(igemmCPad(g.c)), BN) ||
         (e.z && !encodeBoxes(&tz, e.z, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.m),
-                             static_cast<uint64_t>(g.m), P::kRows, BN, CU_TENSOR_MAP_SWIZZLE_128B)))
-      return launchWgmmaTma<128, BN, 5, 2>(x, w, y, g, e, s);  // tile 24
+                             static_cast<uint64_t>(g.m), P::kRows, BN, P::kZSwizzle)))
+      return launchWgmmaTma<128, BN, 5, BN == 128 ? 2 : 3>(x, w, y, g, e, s);  // tile 24 (25)
     const int n_tiles = (g.m + BN - 1) / BN;
     const int tiles = (m_total + P::kRows - 1) / P::kRows * n_tiles;
     launchKernel(kernel, static_cast<unsigned>(grid), P::kThreads, P::kSmem, s, tx, tw, tz, static_cast<int8_t*>(y),
                  g, e, m_total, n_tiles, tiles);
   }
 };
-// 26: six stages of 12 KB and two 8 KB z / y tiles (89 KB), one CTA an SM.
+// 26: six stages of 12 KB and two 8 KB z / y tiles (89 KB); 27 (64 output channels a tile: layers of
+// 64, layer1's conv1): eight stages of 8 KB and two 4 KB tiles (73 KB). One CTA an SM.
 using WgmmaPingPong26 = WgmmaPingPong<128, 6>;
+using WgmmaPingPong27 = WgmmaPingPong<64, 8>;
 
 }  // namespace
 
@@ -737,6 +742,7 @@ int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
     case 22: return WgmmaPersistent22::grid(g);
     case 23: return WgmmaPersistent23::grid(g);
     case 26: return WgmmaPingPong26::grid(g);
+    case 27: return WgmmaPingPong27::grid(g);
     default: return 0;
   }
 }
@@ -748,6 +754,7 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 22: return WgmmaPersistent22::launch(x, w, y, g, e, grid, s);
     case 23: return WgmmaPersistent23::launch(x, w, y, g, e, grid, s);
     case 26: return WgmmaPingPong26::launch(x, w, y, g, e, grid, s);
+    case 27: return WgmmaPingPong27::launch(x, w, y, g, e, grid, s);
     // 24-25: the pipelined 14-15 with TMA loads (1x1 stride-1 layers)
     case 24: return launchWgmmaTma<128, 128, 5, 2>(x, w, y, g, e, s);
     case 25: return launchWgmmaTma<128, 64, 5, 3>(x, w, y, g, e, s);
