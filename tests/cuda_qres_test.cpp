@@ -101,6 +101,8 @@ const Block kIdentity3x3Clip =
     {"identity 3x3 C=K=64 (9 slices), clip(0, 3) int8", {2, 64, 9, 9}, 64, 3, 1, false, true, true, true, 3.f};
 const Block kIdentity1x1C64 = {"identity 1x1 C=64, 297 pixels", {3, 64, 9, 11}, 64, 1, 1, false, true, true};
 const Block kIdentity1x1FloatOut = {"identity 1x1 C=K=256, float out", {4, 256, 7, 7}, 256, 1, 1, false, false, false};
+const Block kPlain1x1C192 = {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1,
+                             1, false, true, true, false};
 // ResNet's bottleneck (the residual QConv reads another tensor than its downsample).
 const Block kBottleneckDs3x3S2 = {"bottleneck 3x3 stride 2 to 64, 1x1 to 256; downsample C=128 stride 2",
                                   {2, 128, 16, 16}, 256, 1, 2, true, true, true, true, 0.f, 64};
@@ -352,7 +354,7 @@ TEST(CudaQres, WgmmaTilesWithinOneQuantizationStep) {
       kIdentity1x1C64,
       kDownsample3x3S2,
       kIdentity1x1C256,
-      {"plain 1x1 C=192 -> 96 (partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true, true, false},
+      kPlain1x1C192,
       kPlain1x1PartialSlice,
       kIdentity3x3Clip,
       kPlain3x3Large,
@@ -398,8 +400,7 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
   const Block blocks[] = {
       kIdentity1x1C64,
       kIdentity1x1C256,
-      {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
-       true, false},
+      kPlain1x1C192,
       kIdentity1x1FloatOut,
       {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
   };
@@ -410,15 +411,14 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
 // the CTA's 64 x 128 (64 x 64) tiles in turn; int8 y, 1x1 stride-1 layers) through the tuned path alone: a CTA
 // of one tile (the second consumer idle), several slices and channel tiles, a partial channel tile
 // without a residual, a float-y block (it runs tile 24), a layer of ~18 tiles a CTA on an H100 (both
-// consumers' z / y tiles reloaded many times), and 16-slice layers whose slices wrap the ring of 6
-// stages within a tile, with and without the residual.
+// consumers' z / y tiles reloaded many times), and 16-slice layers whose slices wrap the ring (6 or 8
+// stages) within a tile, with and without the residual.
 TEST(CudaQres, PingPongTileTakesTurns) {
   QRT_REQUIRE_WGMMA_GPU();
   const Block blocks[] = {
       kIdentity1x1C64,
       kIdentity1x1C256,
-      {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
-       true, false},
+      kPlain1x1C192,
       kIdentity1x1FloatOut,
       {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false, true, true},
       {"identity 1x1 C=K=1024 (16 slices), batch 4 at 14x14, relu int8", {4, 1024, 14, 14}, 1024, 1, 1, false, true,
@@ -465,7 +465,7 @@ TEST(CudaQres, PointwiseOnCublasLtWithinOneQuantizationStep) {
       {"identity 1x1 C=64, 297 pixels, relu", {3, 64, 9, 11}, 64, 1, 1, false, true, true},
       {"identity 1x1 C=K=256, no relu", {4, 256, 7, 7}, 256, 1, 1, false, false, true},
       kDownsampleLayer1,
-      {"plain 1x1 C=192 -> 96, relu", {2, 192, 10, 10}, 96, 1, 1, false, true, true, false},
+      kPlain1x1C192,
       {"plain 1x1 C=36 -> 20 (channels multiples of 4), no relu", {2, 36, 5, 7}, 20, 1, 1, false, false, true, false},
   };
   for (const Block& b : blocks) checkBlock(b, "qlt");
@@ -481,8 +481,7 @@ TEST(CudaQres, EveryImplicitGemmTileWithinOneQuantizationStep) {
       kDownsample3x3S2,
       kIdentity1x1C256,
       kPlain1x1S2,
-      {"plain 1x1 C=192 -> 96 (3 slices, partial channel tile), relu int8", {2, 192, 10, 10}, 96, 1, 1, false, true,
-       true, false},
+      kPlain1x1C192,
       kPlain1x1PartialSlice,
       {"identity 1x1 C=64, batch 12 at 56x56 (several pixel tiles a CTA)", {12, 64, 56, 56}, 64, 1, 1, false, true,
        true},
