@@ -71,7 +71,11 @@ constexpr int kStemMaxK = 256;  // shared memory bounds the patch: 128 + 64 rows
 
 inline int stemKPad(int kh, int kw, int c) { return (kh * kw * c + 15) / 16 * 16; }
 
-// The taps a patch row of g's packed weights holds: kw, or kw rounded up to even with tap pairs.
+// The taps a patch row of g's packed weights holds: kw, or kw rounded up to even with tap pairs
+// (NCHW patch order; the kernels' tables too, so host and device).
+#ifdef __CUDACC__
+__host__ __device__
+#endif
 inline int stemTapPitch(const StemGeometry& g) { return g.pairs ? (g.kw + 1) & ~1 : g.kw; }
 
 // Whether the row-tile kernels can read g's fragments in tap pairs: an NCHW input, an even column

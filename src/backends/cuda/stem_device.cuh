@@ -91,8 +91,8 @@ __device__ __forceinline__ void rowsTables(unsigned char* smem, const __half* __
   const int ksteps = g.k_pad / 16;
   uint2* Bf = reinterpret_cast<uint2*>(smem);
   int4* ktab = reinterpret_cast<int4*>(Bf + ksteps * 256);
-  // A patch row's taps (stemTapPitch, a host function: kw, rounded up to even with tap pairs; NCHW only).
-  const int pitch = kNchw && g.pairs ? (g.kw + 1) & ~1 : g.kw, taps = g.kh * pitch, K = taps * g.c;
+  // A patch row's taps (tap pairs pad the NCHW order's rows; the NHWC order is (r, s, c)).
+  const int pitch = kNchw ? stemTapPitch(g) : g.kw, taps = g.kh * pitch, K = taps * g.c;
   for (int i = tid; i < ksteps * 4; i += threads) {
     const int ks = i >> 2, q = i & 3;
     int o[4];

@@ -9,7 +9,7 @@
 // The stem's full output (ResNet-50 at batch 256: 411 MB fp16, 103 MB int8) is neither written nor
 // read back. On an H100 (session 9, ResNet-50 b256) the fp16 form took stem + pool 0.481 + 0.207 ms
 // to 0.620 ms (FP16 engine 39.1k -> 39.6k img/s), the int8 form 0.513 + 0.117 -> 0.638 ms (no gain:
-// the int8 pool was already cheap and the pooled rows' quantizing adds to the stem's critical path).
+// the int8 pool, reading a quarter of fp16's bytes, was already cheap).
 // So by default only the fp16 stem (no y scale, input 4) pools; QRT_CUDA_STEM_POOL=on takes the
 // int8 stem too, =off neither.
 #include <algorithm>

@@ -19,8 +19,8 @@
 // (a barrier keeps the two apart). The input window holds kPoolPasses steps' rows and is staged
 // again when a step leaves it.
 //
-// Shared memory (ResNet's conv1, 112 columns): tables 21 KB + window 28 KB + ring 56 KB = 105 KB,
-// two blocks an SM. H100, session 9: fp16 stem + pool 0.688 -> 0.620 ms at batch 256, the int8 form no
+// Shared memory (ResNet's conv1, 112 columns): tables 21 KB (23 with tap pairs) + window 28 KB + ring
+// 56 KB = 105 (107) KB, two blocks an SM. H100, session 9: fp16 stem + pool 0.688 -> 0.620 ms at batch 256, the int8 form no
 // faster than apart (stem_pool.cpp: the fp16 stem by default).
 #include "backends/cuda/stem_device.cuh"
 
