@@ -586,7 +586,7 @@ struct PingPongTile {
   static constexpr int kThreads = 384;   // the producer warpgroup and two consumers
   static constexpr size_t kA = size_t{kRows} * kBK, kB = size_t{BN} * kBK;  // a stage's x and w slices
   static constexpr size_t kTile = size_t{kRows} * BN;                        // a consumer's z / y tile
-  // Shared memory: kStages x slices, kStages w slices, two z / y tiles (1024-byte aligned: the 128-byte
+  // Shared memory: kStages slices of x, kStages of w, two z / y tiles (1024-byte aligned: the 128-byte
   // swizzle's period), then the barriers.
   static constexpr size_t kTilesAt = kStages * (kA + kB);
   static constexpr size_t kBarsAt = kTilesAt + 2 * kTile;
