@@ -56,7 +56,9 @@ class BuilderConfig {
   const std::map<std::string, Precision>& layerPrecisions() const { return layer_precisions_; }
 
   // Timed runs per candidate kernel when the builder chooses between precisions (the median
-  // counts); 0 skips timing and keeps the first allowed low-precision kernel.
+  // counts); 0 skips timing and keeps the first allowed low-precision kernel, and on a GPU the
+  // convolutions and matrix products keep cuDNN's and cuBLASLt's heuristic plans (no tactic
+  // timing: a fast build, slower kernels).
   void setTimingRuns(int n) { timing_runs_ = n; }
   int timingRuns() const { return timing_runs_; }
 

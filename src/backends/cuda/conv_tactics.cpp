@@ -314,10 +314,14 @@ std::string convCacheWhere(const DeviceInfo& info) {
   return " | " + archName(info.sm) + " " + info.name + " cudnn " + cudnnVersionName(info.cudnn);
 }
 
+bool heuristicTactics(const BuilderConfig& config) {
+  const char* env = std::getenv("QRT_CUDA_TACTICS");
+  return config.timingRuns() == 0 || (env && std::strcmp(env, "heuristic") == 0);
+}
+
 Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
                          const std::map<std::string, Dims>& opt, std::map<std::string, std::string>& metadata) {
-  const char* env = std::getenv("QRT_CUDA_TACTICS");
-  if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
+  if (heuristicTactics(config)) return Status::Ok();
   // A convolution with dynamic dims is timed at the opt shapes when the config has them (its
   // tactic then carries the opt shape's signature: other shapes keep the heuristic's plan);
   // without them it is not timed.

@@ -15,10 +15,14 @@
 
 namespace qrt::cuda {
 
+// Whether the build keeps the libraries' heuristic plans instead of timing tactics (reshape then
+// takes cuDNN's first heuristic plan, cuBLASLt its first algorithm): QRT_CUDA_TACTICS=heuristic,
+// or BuilderConfig::timingRuns() == 0 (the INT8 calibration engine: quant/calibrate.cpp).
+bool heuristicTactics(const BuilderConfig& config);
+
 // Times and stores the tactic of every CUDA convolution with static shapes in `g` (after
 // prepareGraph chose the kernels), and of a dynamic one at the opt shapes: `opt_dims` is every
-// value's dims there (dimsAtOptShapes; empty without opt shapes). QRT_CUDA_TACTICS=heuristic
-// skips it (reshape then takes cuDNN's first heuristic plan).
+// value's dims there (dimsAtOptShapes; empty without opt shapes). Not where heuristicTactics.
 Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
                          const std::map<std::string, Dims>& opt_dims, std::map<std::string, std::string>& metadata);
 

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 #include <set>
 
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/conv_tactic_file.h"
+#include "backends/cuda/conv_tactics.h"
 #include "backends/cuda/kernel_table.h"
 #include "backends/cuda/lt_gemm.h"
 #include "backends/cuda/tactic_timer.h"
@@ -134,8 +133,7 @@ class GemmTuner {
 
 Status chooseGemmTactics(ir::Graph& g, const BuilderConfig& config, const DeviceInfo& info,
                          const std::map<std::string, Dims>& opt, std::map<std::string, std::string>& metadata) {
-  const char* env = std::getenv("QRT_CUDA_TACTICS");
-  if (env && std::strcmp(env, "heuristic") == 0) return Status::Ok();
+  if (heuristicTactics(config)) return Status::Ok();
   // A product with dynamic dims is timed at the opt shapes when the config has them (as the
   // convolutions are: conv_tactics.cpp); without them it keeps cuBLASLt's heuristic.
   std::vector<ir::Node*> nodes;
