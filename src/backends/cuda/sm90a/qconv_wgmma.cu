@@ -331,6 +331,15 @@ __device__ __forceinline__ void tmaLoad2d(void* dst, const CUtensorMap* map, int
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(r0), "r"(smemAddr(bar))
       : "memory");
 }
+// Slice `slice` (64 bytes of depth) of the A rows from a0 (x, a_rows of them) and the B rows from b0
+// (w, b_rows) into the stage at sa / sb, both completing on `bar`, which this thread arms with
+// their bytes: the TMA kernels' one slice load.
+__device__ __forceinline__ void tmaSlice(uint8_t* sa, uint8_t* sb, const CUtensorMap* tx, const CUtensorMap* tw,
+                                         int slice, int a0, int b0, int a_rows, int b_rows, uint64_t* bar) {
+  mbarExpectTx(bar, static_cast<uint32_t>((a_rows + b_rows) * kBK));
+  tmaLoad2d(sa, tx, slice * kBK, a0, bar);
+  tmaLoad2d(sb, tw, slice * kBK, b0, bar);
+}
 #endif
 
 template <int BM, int BN, int kStages, int MINB>
@@ -365,9 +374,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   __syncthreads();  // the barriers are initialised
   auto issue = [&](int slice) {  // thread 0: slice's x and w boxes into its stage
     const int st = slice % kStages;
-    mbarExpectTx(&bars[st], (BM + BN) * kBK);
-    tmaLoad2d(sa + st * BM * kBK, &tx, slice * kBK, t.m0, &bars[st]);
-    tmaLoad2d(sb + st * BN * kBK, &tw, slice * kBK, t.n0, &bars[st]);
+    tmaSlice(sa + st * BM * kBK, sb + st * BN * kBK, &tx, &tw, slice, t.m0, t.n0, BM, BN, &bars[st]);
   };
   if (tid == 0 && !(t.probe & 4))
     for (int i = 0; i < kAhead && i < t.slices; ++i) issue(i);
@@ -638,9 +645,7 @@ __global__ void __launch_bounds__(384, 1)
         for (int kt = 0; kt < slices; ++kt) {
           const int it = j * slices + kt, st = it % kStages;
           mbarWait(&bars[P::kEmpty + st], static_cast<uint32_t>(((it / kStages) & 1) ^ 1));
-          mbarExpectTx(&bars[P::kFull + st], static_cast<uint32_t>(P::kA + P::kB));
-          tmaLoad2d(sa + st * P::kA, &tx, kt * kBK, m0, &bars[P::kFull + st]);
-          tmaLoad2d(sb + st * P::kB, &tw, kt * kBK, n0, &bars[P::kFull + st]);
+          tmaSlice(sa + st * P::kA, sb + st * P::kB, &tx, &tw, kt, m0, n0, P::kRows, BN, &bars[P::kFull + st]);
         }
       }
     } else if (tid == 32 && with_z) {
