@@ -419,23 +419,26 @@ TEST(CudaInt8, MaxPoolInt8) {
 constexpr double kStemSy2 = 0.05;
 
 // The stem model above; with `pool`, ResNet's stem MaxPool (3x3 stride 2, pads 1) between the
-// stem's Relu and its QuantizeLinear.
-Model stemModel(bool pool) {
+// stem's Relu and its QuantizeLinear; `ch` stem channels over an h x w input.
+Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20) {
   const double sx = 2.0 / 255, sy = 0.03, sy2 = kStemSy2;
   Model m;
-  m.input("X", {2, 3, 20, 20}, DataType::kFloat, [sx](int64_t n) {
+  m.input("X", {2, 3, h, w}, DataType::kFloat, [sx](int64_t n) {
     std::vector<double> k = ints(n, -127, 127);
     for (double& v : k) v = static_cast<double>(static_cast<float>(v) * static_cast<float>(sx));
     return k;
   });
   m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("sy", sy).scalar("sy2", sy2);
-  m.constant("W1q", {16, 3, 7, 7}, ints(16 * 3 * 49, -127, 127), DataType::kInt8);
-  m.constant("sw1", {16}, uniform(16, 0.001, 0.004)).constant("zw1", {16}, std::vector<double>(16, 0), DataType::kInt8);
-  m.constant("b1", {16}, uniform(16, -0.3, 0.3));
-  m.constant("W2q", {8, 16, 3, 3}, ints(8 * 16 * 9, -127, 127), DataType::kInt8);
+  m.constant("W1q", {ch, 3, 7, 7}, ints(ch * 3 * 49, -127, 127), DataType::kInt8);
+  m.constant("sw1", {ch}, uniform(ch, 0.001, 0.004)).constant("zw1", {ch}, std::vector<double>(ch, 0), DataType::kInt8);
+  m.constant("b1", {ch}, uniform(ch, -0.3, 0.3));
+  m.constant("W2q", {8, ch, 3, 3}, ints(8 * ch * 9, -127, 127), DataType::kInt8);
   // Small second-layer weights: an FP16 stem flips ~10% of its int8 outputs by one step, and
   // their sum through conv2 must stay well under one step of Y.
-  m.constant("sw2", {8}, uniform(8, 0.0005, 0.001)).constant("zw2", {8}, std::vector<double>(8, 0), DataType::kInt8);
+  // Wider stems sum more flipped inputs: the weights shrink by sqrt(16 / ch).
+  const double shrink = std::sqrt(16.0 / static_cast<double>(ch));
+  m.constant("sw2", {8}, uniform(8, 0.0005 * shrink, 0.001 * shrink))
+      .constant("zw2", {8}, std::vector<double>(8, 0), DataType::kInt8);
   m.constant("b2", {8}, uniform(8, -0.3, 0.3));
   m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
   m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
@@ -545,31 +548,38 @@ TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
 // The INT8 stem on the stem kernel with its pool inside (stem_pool.cu, QRT_CUDA_STEM_POOL=on): one
 // FusedConv writing the pooled int8 tensor, no MaxPool; the same bytes as the stem writing int8
 // for an int8 MaxPool (quantizing is monotone), and within one step of the reference INT8 engine.
+// Stem widths: 16 channels (two n8 tiles: one 16-byte chunk a pixel), 24 (a half chunk, rows not
+// 16-byte aligned: 8-byte stores) and 64 (ResNet's: four chunks), the last over a 64 x 61 input
+// (several row bands and a partial column tile).
 TEST(CudaInt8Stem, StemPoolsItsInt8Output) {
   QRT_REQUIRE_GPU();
-  Model m = stemModel(true);
   test::ScopedEnv stem("QRT_CUDA_STEM", "on");
-  const Inputs in = randomInputs(m);
-  std::vector<double> y1q[2];
-  for (const bool pool : {false, true}) {
-    SCOPED_TRACE(pool ? "pooled in the stem" : "int8 MaxPool apart");
-    test::ScopedEnv env("QRT_CUDA_STEM_POOL", pool ? "on" : "off");
-    auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
-    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
-    int pooled_stems = 0;
-    for (const auto& n : (*gpu)->impl().graph->nodes())
-      pooled_stems += n->op_type == "FusedConv" && n->outputs[0]->dtype == DataType::kInt8 && n->attrInt("qrt_pool", 0) == 1;
-    EXPECT_EQ(pooled_stems, pool ? 1 : 0);
-    EXPECT_EQ(opsOf(**gpu)["MaxPool"], pool ? 0 : 1);
-    auto got = runEngine(**gpu, in, true);
-    ASSERT_TRUE(got.ok()) << got.status().toString();
-    y1q[pool] = got->values["Y1q"];
-    checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
+  const int64_t shapes[][3] = {{16, 20, 20}, {24, 23, 18}, {64, 64, 61}};
+  for (const auto& [ch, h, w] : shapes) {
+    SCOPED_TRACE(std::to_string(ch) + " stem channels, input " + std::to_string(h) + "x" + std::to_string(w));
+    Model m = stemModel(true, ch, h, w);
+    const Inputs in = randomInputs(m);
+    std::vector<double> y1q[2];
+    for (const bool pool : {false, true}) {
+      SCOPED_TRACE(pool ? "pooled in the stem" : "int8 MaxPool apart");
+      test::ScopedEnv env("QRT_CUDA_STEM_POOL", pool ? "on" : "off");
+      auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+      ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+      int pooled_stems = 0;
+      for (const auto& n : (*gpu)->impl().graph->nodes())
+        pooled_stems += n->op_type == "FusedConv" && n->outputs[0]->dtype == DataType::kInt8 && n->attrInt("qrt_pool", 0) == 1;
+      EXPECT_EQ(pooled_stems, pool ? 1 : 0);
+      EXPECT_EQ(opsOf(**gpu)["MaxPool"], pool ? 0 : 1);
+      auto got = runEngine(**gpu, in, true);
+      ASSERT_TRUE(got.ok()) << got.status().toString();
+      y1q[pool] = got->values["Y1q"];
+      checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
+    }
+    ASSERT_EQ(y1q[0].size(), y1q[1].size());
+    size_t differ = 0;
+    for (size_t i = 0; i < y1q[0].size(); ++i) differ += y1q[0][i] != y1q[1][i];
+    EXPECT_EQ(differ, 0u) << "of " << y1q[0].size() << " pooled int8 outputs";
   }
-  ASSERT_EQ(y1q[0].size(), y1q[1].size());
-  size_t differ = 0;
-  for (size_t i = 0; i < y1q[0].size(); ++i) differ += y1q[0][i] != y1q[1][i];
-  EXPECT_EQ(differ, 0u) << "of " << y1q[0].size() << " pooled int8 outputs";
 }
 
 // A QConv whose float output only an fp16 layer reads (Sigmoid) writes fp16 itself in an

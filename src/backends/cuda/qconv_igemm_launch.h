@@ -82,7 +82,7 @@ struct IgemmTile {
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): slower than the default tiles wherever they
-  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8), or not yet run on a GPU (26-27).
+  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27: on an H200, session 10).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
@@ -107,10 +107,14 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // every other own tile on 9 of 14 such layer shapes (layer2.0 conv1 144.6 -> 128.0 us, layer3 conv3 84.7 -> 80.7).
     {128, 128, false, true, true, false, false, true}, {128, 64, false, true, true, false, false, true},
     // 26-27: warp-specialized ping-pong (a TMA producer warpgroup, two consumers of 64 x 128 / 64 x 64 tiles
-    // taking turns: one's epilogue runs under the other's MMAs; int8 y, 1x1 stride-1 layers; opt-in, not yet
-    // run on a GPU)
-    {64, 128, true, true, true, true, true, true}, {64, 64, true, true, true, true, true, true}};
-inline constexpr int kIgemmTileCount = 28;
+    // taking turns: one's epilogue runs under the other's MMAs; int8 y, 1x1 stride-1 layers; opt-in: correct
+    // but slower than the best tile on 13 of ResNet-50's 14 such layers (1.15-2.6x; equal on one), H200, session 10)
+    {64, 128, true, true, true, true, true, true}, {64, 64, true, true, true, true, true, true},
+    // 28-29: 17's two stages with more CTAs an SM (5 of 64 x 128, 8 of 64 x 64): more tiles' loads and
+    // residual tiles in flight on the memory-bound residual 1x1 layers. Session 10 (H200, ResNet-50 INT8
+    // b256): the fastest tile on 5 of the 14 1x1 stride-1 shapes (layer1.0 conv3 193.2 -> 180.2 us).
+    {64, 128, false, true}, {64, 64, false, true}};
+inline constexpr int kIgemmTileCount = 30;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),

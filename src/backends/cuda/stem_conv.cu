@@ -200,7 +200,7 @@ size_t rowsSmemBytes(const StemGeometry& g) {
   return rowsTablesBytes(g.k_pad) + (window + 15) / 16 * 16;
 }
 
-template <typename T, bool kNchw, int kAct>
+template <typename T, bool kNchw, int kAct, bool kQuant>
 __global__ void __launch_bounds__(kRowsThreads, 2)
     stemRowsKernel(const T* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                    void* __restrict__ y, StemGeometry g, UnaryOp act, float aa, float bb) {
@@ -211,8 +211,10 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
   const int m0 = blockIdx.y * 64;
   const int nb = min(64, g.m - m0), ntiles = nb / 8;
   rowsTables<kNchw>(smem, w, g, m0, nb, SR, WP, tid, kRowsThreads);
-  float bv[8][2];
+  float bv[8][2], qc[8][2];
   rowsBias(bv, bias, m0, nb, lane);
+  QuantConsts qk;
+  if (kQuant) qk = quadQuantConsts<kAct>(qc, bv, g);
 
   const int ct = g.tw / 16;  // m16 tiles per tile row
   const int chunks = (g.ow + g.tw - 1) / g.tw, bands = (g.oh + g.rows - 1) / g.rows;
@@ -238,7 +240,8 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
       float acc[2][8][4];
       rowsProduct(acc, smem, X, b0, b1, g, lane);
 
-      // Epilogue: bias + activation, a transpose within each lane quad, 16-byte stores.
+      // Epilogue: bias + activation (fp16 y) or quantization (int8 / uint8 y), a transpose within
+      // each lane quad, 16-byte stores.
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt) {
         const int u = u0 + mt;
@@ -247,12 +250,18 @@ __global__ void __launch_bounds__(kRowsThreads, 2)
 #pragma unroll
         for (int rh = 0; rh < 2; ++rh) {
           const int ox = oxb + rh * 8;
-          const bool valid = u < units && oy < g.oh && ox < g.ow;
+          const bool valid = u < units && oy < g.oh && ox < g.ow && !(g.probe & 4);
           const size_t yo = (static_cast<size_t>(n * g.oh + oy) * g.ow + ox) * g.m + m0;
+          if constexpr (kQuant) {
+            const uint4 q = quadQuant<kAct>(acc, bv, qc, qk, mt, rh, lane, act, aa, bb);  // every lane
+            if (valid) storeQuad(y, yo, q, t4, ntiles, g);
+          } else {
 #pragma unroll
-          for (int ntb = 0; ntb < 8; ntb += 4) {
-            const uint4 out = quadChannels<kAct>(acc, bv, mt, rh, ntb, lane, act, aa, bb);
-            if (valid && ntb + t4 < ntiles && !(g.probe & 4)) storeEight(y, yo + (ntb + t4) * 8, out, g);
+            for (int ntb = 0; ntb < 8; ntb += 4) {
+              const uint4 out = quadChannels<kAct>(acc, bv, mt, rh, ntb, lane, act, aa, bb);
+              if (valid && ntb + t4 < ntiles)
+                *reinterpret_cast<uint4*>(static_cast<__half*>(y) + yo + (ntb + t4) * 8) = out;
+            }
           }
         }
       }
@@ -294,13 +303,21 @@ cudaError_t blocksFor(StemGeometry* g) {
   return e;
 }
 
+// The row-tile kernel's three activation forms, fp16 or quantized y.
+template <typename T, bool kNchw, bool kQuant>
+struct RowsForms {
+  using K = decltype(&stemRowsKernel<T, kNchw, kActNone, kQuant>);
+  static constexpr K forms[3] = {stemRowsKernel<T, kNchw, kActNone, kQuant>, stemRowsKernel<T, kNchw, kActRelu, kQuant>,
+                                 stemRowsKernel<T, kNchw, kActAny, kQuant>};
+};
+
 template <typename T, bool kNchw>
 cudaError_t prepareRows(StemGeometry* g) {
-  using K = decltype(&stemRowsKernel<T, kNchw, kActNone>);
-  const K forms[3] = {stemRowsKernel<T, kNchw, kActNone>, stemRowsKernel<T, kNchw, kActRelu>,
-                      stemRowsKernel<T, kNchw, kActAny>};
   int64_t slots = 1;
-  const cudaError_t e = residentBlocks(forms, kRowsThreads, rowsSmemBytes(*g), &slots);
+  const size_t smem = rowsSmemBytes(*g);
+  const cudaError_t e = g->quant != StemGeometry::Quant::kNone
+                            ? residentBlocks(RowsForms<T, kNchw, true>::forms, kRowsThreads, smem, &slots)
+                            : residentBlocks(RowsForms<T, kNchw, false>::forms, kRowsThreads, smem, &slots);
   // Smaller bands where the tiles would leave SMs idle (small batches).
   auto tiles = [&] { return int64_t{g->n} * ((g->oh + g->rows - 1) / g->rows) * ((g->ow + g->tw - 1) / g->tw); };
   if (!std::getenv("QRT_CUDA_STEM_ROWS"))
@@ -313,12 +330,9 @@ template <typename T, bool kNchw>
 void launchRows(const void* x, const void* w, const void* bias, void* y, const StemGeometry& g, bool act_on, UnaryOp act,
                 float a, float b, cudaStream_t s) {
   const dim3 grid(static_cast<unsigned>(std::max(1, g.blocks)), static_cast<unsigned>((g.m + kBN - 1) / kBN));
-  auto kernel = stemRowsKernel<T, kNchw, kActAny>;
-  switch (actKind(act_on, act)) {
-    case kActNone: kernel = stemRowsKernel<T, kNchw, kActNone>; break;
-    case kActRelu: kernel = stemRowsKernel<T, kNchw, kActRelu>; break;
-    default: break;
-  }
+  const int form = actKind(act_on, act);
+  const auto kernel = g.quant != StemGeometry::Quant::kNone ? RowsForms<T, kNchw, true>::forms[form]
+                                                            : RowsForms<T, kNchw, false>::forms[form];
   kernel<<<grid, kRowsThreads, rowsSmemBytes(g), s>>>(static_cast<const T*>(x), static_cast<const __half*>(w),
                                                       static_cast<const __half*>(bias), y, g, act,
                                                       a, b);

@@ -25,31 +25,60 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
 #endif
 }
 
+// The quantizing epilogue (g.quant): q = clamp(round_half_even(v * q_inv + q_zero), lo, hi) as two
+// fused multiply-adds, t = saturate(v * a + c) in [0, 1] (c = (q_zero - lo) / r, r = hi - lo) and
+// t * r + (1.5 * 2^23 + lo), whose single rounding is to an integer (the float's low byte is then q's
+// byte, two's complement for int8). The clamp is the .sat; a ReLU before it is the clamp's low bound
+// max(lo, q_zero) (relu(v) quantizes to q_zero where v <= 0), and the bias folds into c, so the
+// None and ReLU forms quantize each fp32 accumulator in two instructions. The first quantizing
+// epilogue rounded to fp16 first (the FP16 convolution's output, then QuantizeLinear), unpacked,
+// clamped twice and added the magic number: about 10 instructions a value, and the ALU pipe the
+// busiest of the kernel (ncu, H100, session 8). The value differs from QuantizeLinear's
+// (an exact quotient of the fp16 value) only where v lies within an fp16 rounding or 2^-23 of a
+// rounding midpoint: one step, the tests' INT8 bound. NaN lands on lo.
+struct QuantConsts {
+  float a = 0.f, r = 0.f, m = 0.f;  // q_inv / r, r, 1.5 * 2^23 + lo
+};
+
+// The constants for g.quant with low bound lo (g.q_lo, or max(g.q_lo, g.q_zero) after a ReLU).
+__device__ __forceinline__ QuantConsts quantConsts(const StemGeometry& g, float lo) {
+  QuantConsts k;
+  k.r = g.q_hi - lo;
+  k.a = g.q_inv / k.r;
+  k.m = 12582912.f + lo;
+  return k;
+}
+
+// q's bits in the low byte; c = (v's bias * q_inv + q_zero - lo) / r (quantConsts).
+__device__ __forceinline__ uint32_t quantBits(float v, float c, const QuantConsts& k) {
+  return __float_as_uint(fmaf(__saturatef(fmaf(v, k.a, c)), k.r, k.m));
+}
+
+// The low bytes of four quantBits, in order, as one word.
+__device__ __forceinline__ uint32_t packBytes(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
+  return __byte_perm(__byte_perm(b0, b1, 0x0040u), __byte_perm(b2, b3, 0x0040u), 0x5410u);
+}
+
 // Eight outputs of one pixel, channels from element e of y: the fp16 words as they are (one
-// 16-byte store), or quantized per g.quant from those fp16 values (one 8-byte store).
-// The quantization is a handful of full-rate instructions per value, as in the int8 implicit
-// GEMM's epilogue (qconv_igemm.cu): v * (1 / scale) + z, clamped to the type's range, rounded half
-// to even by adding 1.5 * 2^23 (the float's low byte is then the integer's), three byte permutes
-// per four values. The first version divided (__fdiv_rn, QuantizeLinear's exact order) and saturated
-// per value: on an H100 that made ResNet-50's stem at batch 256 1.19 ms against 0.45 ms for fp16
-// output. The product differs from the quotient by at most one ulp, so a value within one ulp of
-// a rounding midpoint can land one step away (the tests' INT8 bound); NaN lands on the low bound.
+// 16-byte store), or quantized per g.quant from those fp16 values (one 8-byte store; the gather
+// kernel's form, whose epilogue rounds to fp16 in its staging tile).
 __device__ __forceinline__ void storeEight(void* y, size_t e, uint4 h, const StemGeometry& g) {
   if (g.quant == StemGeometry::Quant::kNone) {
     *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = h;
     return;
   }
+  const QuantConsts k = quantConsts(g, g.q_lo);
+  const float c = (g.q_zero - g.q_lo) / k.r;
   const uint32_t w[4] = {h.x, h.y, h.z, h.w};
   uint32_t b[8];
 #pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const float2 v = __half22float2(*reinterpret_cast<const __half2*>(&w[k]));
-    b[2 * k] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.x, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
-    b[2 * k + 1] = __float_as_uint(__fadd_rn(fminf(fmaxf(fmaf(v.y, g.q_inv, g.q_zero), g.q_lo), g.q_hi), 12582912.f));
+  for (int j = 0; j < 4; ++j) {
+    const float2 v = __half22float2(*reinterpret_cast<const __half2*>(&w[j]));
+    b[2 * j] = quantBits(v.x, c, k);
+    b[2 * j + 1] = quantBits(v.y, c, k);
   }
-  const uint32_t lo = __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
-  const uint32_t hi = __byte_perm(__byte_perm(b[4], b[5], 0x0040u), __byte_perm(b[6], b[7], 0x0040u), 0x5410u);
-  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) = make_uint2(lo, hi);
+  *reinterpret_cast<uint2*>(static_cast<uint8_t*>(y) + e) =
+      make_uint2(packBytes(b[0], b[1], b[2], b[3]), packBytes(b[4], b[5], b[6], b[7]));
 }
 
 __device__ __forceinline__ float loadFloat(const float* p) { return __ldg(p); }
@@ -239,13 +268,26 @@ __device__ __forceinline__ void rowsProduct(float (&acc)[2][8][4], const unsigne
     rowsProductT<false>(acc, smem, X, b0, b1, g, lane);
 }
 
+// A 4x4 transpose of 32-bit words within each lane quad: out[q] of lane t = h[t] of lane q. Two
+// butterfly steps: swap the off-diagonal 2x2 blocks with the lane two away, then the off-diagonal
+// words of each 2x2 block with the neighbouring lane; each lane sends and receives two words a step
+// (4 shuffles and 12 selects in all, against 4 shuffles and ~28 selects and index operations of the
+// rotate-by-j form it replaced; same words).
+__device__ __forceinline__ uint4 quadTranspose(const uint32_t (&h)[4], int lane) {
+  const bool hi = (lane & 2) != 0, odd = (lane & 1) != 0;
+  // Step 1 (lanes t, t ^ 2): the words of the other half's columns change places.
+  const uint32_t r0 = __shfl_xor_sync(0xffffffffu, hi ? h[0] : h[2], 2);
+  const uint32_t r1 = __shfl_xor_sync(0xffffffffu, hi ? h[1] : h[3], 2);
+  const uint32_t b[4] = {hi ? r0 : h[0], hi ? r1 : h[1], hi ? h[2] : r0, hi ? h[3] : r1};
+  // Step 2 (lanes t, t ^ 1): within each 2x2 block.
+  const uint32_t v0 = __shfl_xor_sync(0xffffffffu, odd ? b[0] : b[1], 1);
+  const uint32_t v1 = __shfl_xor_sync(0xffffffffu, odd ? b[2] : b[3], 1);
+  return make_uint4(odd ? v0 : b[0], odd ? b[1] : v0, odd ? v1 : b[2], odd ? b[3] : v1);
+}
+
 // The epilogue of m16 tile mt, pixel half rh (rows g8 + 8 rh), channel tiles ntb..ntb + 3: bias +
-// activation as fp16, then a 4x4 transpose of 32-bit words within each lane quad (out[q] of lane t
-// = h[t] of lane q), so lane t4 holds channels (ntb + t4) * 8 .. + 7 of its pixel (16 bytes). The
-// transpose is two butterfly steps: swap the off-diagonal 2x2 blocks with the lane two away, then
-// the off-diagonal words of each 2x2 block with the neighbouring lane; each lane sends and receives
-// two words a step (4 shuffles and 12 selects in all, against 4 shuffles and ~28 selects and index
-// operations of the rotate-by-j form it replaced; same words).
+// activation as fp16, then quadTranspose, so lane t4 holds channels (ntb + t4) * 8 .. + 7 of its
+// pixel (16 bytes).
 template <int kAct>
 __device__ __forceinline__ uint4 quadChannels(const float (&acc)[2][8][4], const float (&bv)[8][2], int mt, int rh,
                                               int ntb, int lane, UnaryOp act, float aa, float bb) {
@@ -256,15 +298,60 @@ __device__ __forceinline__ uint4 quadChannels(const float (&acc)[2][8][4], const
                                         activateT<kAct>(acc[mt][ntb + q][rh * 2 + 1] + bv[ntb + q][1], act, aa, bb));
     h[q] = *reinterpret_cast<const uint32_t*>(&p);
   }
-  const bool hi = (lane & 2) != 0, odd = (lane & 1) != 0;
-  // Step 1 (lanes t, t ^ 2): the words of the other half's columns change places.
-  const uint32_t r0 = __shfl_xor_sync(0xffffffffu, hi ? h[0] : h[2], 2);
-  const uint32_t r1 = __shfl_xor_sync(0xffffffffu, hi ? h[1] : h[3], 2);
-  const uint32_t b[4] = {hi ? r0 : h[0], hi ? r1 : h[1], hi ? h[2] : r0, hi ? h[3] : r1};
-  // Step 2 (lanes t, t ^ 1): within each 2x2 block.
-  const uint32_t v0 = __shfl_xor_sync(0xffffffffu, odd ? b[0] : b[1], 1);
-  const uint32_t v1 = __shfl_xor_sync(0xffffffffu, odd ? b[2] : b[3], 1);
-  return make_uint4(odd ? v0 : b[0], odd ? b[1] : v0, odd ? v1 : b[2], odd ? b[3] : v1);
+  return quadTranspose(h, lane);
+}
+
+// The quantizing per-lane constants: qc[nt][e] for the lane's channel nt * 8 + 2 t4 + e (quantBits'
+// c, the bias folded in where the activation is none or ReLU; kActAny adds the bias and activates
+// first), and k.
+template <int kAct>
+__device__ __forceinline__ QuantConsts quadQuantConsts(float (&qc)[8][2], const float (&bv)[8][2], const StemGeometry& g) {
+  const float lo = kAct == kActRelu ? fmaxf(g.q_lo, g.q_zero) : g.q_lo;
+  const QuantConsts k = quantConsts(g, lo);
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e)
+      qc[nt][e] = (kAct == kActAny ? g.q_zero - lo : fmaf(bv[nt][e], g.q_inv, g.q_zero - lo)) / k.r;
+  return k;
+}
+
+// The quantizing epilogue of m16 tile mt, pixel half rh, all eight channel tiles: each lane
+// quantizes its 16 values (channels nt * 8 + 2 t4 + {0, 1}) into four words, word j holding
+// channels 16 j + 2 t4 + {0, 1, 8, 9}; quadTranspose gives lane t the words of channels 16 t + 2 q +
+// {0, 1, 8, 9} from each lane q, and four byte permutes order them: lane t4 holds channels
+// 16 t4 .. + 15 of its pixel, one 16-byte store (int8) instead of two 8-byte ones.
+template <int kAct>
+__device__ __forceinline__ uint4 quadQuant(const float (&acc)[2][8][4], const float (&bv)[8][2], const float (&qc)[8][2],
+                                           const QuantConsts& k, int mt, int rh, int lane, UnaryOp act, float aa,
+                                           float bb) {
+  uint32_t w[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    uint32_t b[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int nt = 2 * j + (i >> 1), e = i & 1;
+      const float v = acc[mt][nt][rh * 2 + e];
+      b[i] = quantBits(kAct == kActAny ? activateT<kAct>(v + bv[nt][e], act, aa, bb) : v, qc[nt][e], k);
+    }
+    w[j] = packBytes(b[0], b[1], b[2], b[3]);
+  }
+  const uint4 t = quadTranspose(w, lane);
+  return make_uint4(__byte_perm(t.x, t.y, 0x5410u), __byte_perm(t.z, t.w, 0x5410u), __byte_perm(t.x, t.y, 0x7632u),
+                    __byte_perm(t.z, t.w, 0x7632u));
+}
+
+// Stores lane t4's 16 quantized channels of a pixel (quadQuant) at byte e of y (channel 16 t4 of
+// the block's): 16 bytes where the tile has them (and g.m keeps them aligned), else 8 or none.
+__device__ __forceinline__ void storeQuad(void* y, size_t e, uint4 q, int t4, int ntiles, const StemGeometry& g) {
+  uint8_t* p = static_cast<uint8_t*>(y) + e + t4 * 16;
+  if (2 * t4 + 1 < ntiles && g.m % 16 == 0) {
+    *reinterpret_cast<uint4*>(p) = q;
+  } else {
+    if (2 * t4 < ntiles) *reinterpret_cast<uint2*>(p) = make_uint2(q.x, q.y);
+    if (2 * t4 + 1 < ntiles) *reinterpret_cast<uint2*>(p + 8) = make_uint2(q.z, q.w);
+  }
 }
 
 // The bias of the lane's channel pairs (nt * 8 + 2 t4, + 1) of the block's nb channels from m0.

@@ -12,8 +12,10 @@
 // rows in shared memory (64 channels = 128 bytes a pixel, the 16-byte chunks XORed by the pixel's
 // parity so that a quad's stores of two neighbouring pixels fill distinct banks); then every pooled
 // row whose three convolution rows are in the ring is pooled (8 channels a thread: nine 16-byte
-// loads, __hmax2) and stored through storeEight (fp16, or quantized: quantizing is monotone, so
-// these are the bytes of pooling the quantized values). Pooled row p needs rows 2p-1 .. 2p+1; a
+// loads, __hmax2) and stored. A quantized y is quantized before the ring (quadQuant, the row-tile
+// kernel's epilogue: 64 bytes a pixel, ring8At) and pooled as int8 / uint8 (16 channels a thread,
+// __vmaxs4 / __vmaxu4): quantizing is monotone, so these are the bytes of the row-tile kernel's
+// int8 output pooled apart (CudaInt8Stem.StemPoolsItsInt8Output). Pooled row p needs rows 2p-1 .. 2p+1; a
 // segment starts with row 2p0-1 (one row computed twice), and the ring's row r is slot r & 3: a
 // step writes rows r, r + 1 over rows r - 4, r - 3, the oldest the pooling just read being r - 3
 // (a barrier keeps the two apart). The input window holds kPoolPasses steps' rows and is staged
@@ -63,6 +65,47 @@ __device__ __forceinline__ uint4 hmax8(uint4 a, uint4 b) {
   return a;
 }
 
+// The quantized ring (g.quant): a pixel is 64 int8 / uint8 channels, four 16-byte chunks (quadQuant's
+// stores), at slot ox ^ ((ox >> 1) & 1) of its row: the pooling reads every other pixel (2 px - 1 + dx),
+// which would all sit in the same half of the banks (64 bytes a pixel); swapping the pixels of every
+// other pair alternates the halves.
+__device__ __forceinline__ int ring8At(int r, int ox, int ch16, int tw) {
+  return ((r & 3) * tw + (ox ^ ((ox >> 1) & 1))) * 64 + (ch16 << 4);
+}
+
+__device__ __forceinline__ uint4 max16(uint4 a, uint4 b, bool is_signed) {
+  return is_signed ? make_uint4(__vmaxs4(a.x, b.x), __vmaxs4(a.y, b.y), __vmaxs4(a.z, b.z), __vmaxs4(a.w, b.w))
+                   : make_uint4(__vmaxu4(a.x, b.x), __vmaxu4(a.y, b.y), __vmaxu4(a.z, b.z), __vmaxu4(a.w, b.w));
+}
+
+// Pooled row py of image n from the quantized ring: every pixel's 16-channel chunks, a thread a chunk,
+// stored as they are (storeQuad's forms).
+__device__ __forceinline__ void poolRow8(void* y, const unsigned char* ring, const StemGeometry& g, int n, int py,
+                                         int m0, int ntiles, int tid) {
+  const int chunks = (ntiles + 1) / 2;
+  const bool is_signed = g.quant == StemGeometry::Quant::kInt8;
+  for (int i = tid; i < g.pool_w * chunks; i += kPoolThreads) {
+    const int px = i / chunks, ch = i - px * chunks;
+    uint4 best = make_uint4(0u, 0u, 0u, 0u);
+    bool first = true;
+#pragma unroll
+    for (int dy = 0; dy < 3; ++dy) {
+      const int r = 2 * py - 1 + dy;
+      if (r < 0 || r >= g.oh) continue;
+#pragma unroll
+      for (int dx = 0; dx < 3; ++dx) {
+        const int ox = 2 * px - 1 + dx;
+        if (ox < 0 || ox >= g.ow) continue;
+        const uint4 v = *reinterpret_cast<const uint4*>(ring + ring8At(r, ox, ch, g.tw));
+        best = first ? v : max16(best, v, is_signed);
+        first = false;
+      }
+    }
+    const size_t e = (static_cast<size_t>(n * g.pool_h + py) * g.pool_w + px) * g.m + m0;
+    if (!(g.probe & 4)) storeQuad(y, e, best, ch, ntiles, g);
+  }
+}
+
 // Pooled row py of image n from the ring: every pixel's nb / 8 chunks, a thread a chunk.
 __device__ __forceinline__ void poolRow(void* y, const unsigned char* ring, const StemGeometry& g, int n, int py,
                                         int m0, int ntiles, int tid) {
@@ -84,11 +127,11 @@ __device__ __forceinline__ void poolRow(void* y, const unsigned char* ring, cons
       }
     }
     const size_t e = (static_cast<size_t>(n * g.pool_h + py) * g.pool_w + px) * g.m + m0 + ch * 8;
-    if (!(g.probe & 4)) storeEight(y, e, best, g);
+    if (!(g.probe & 4)) *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = best;
   }
 }
 
-template <typename T, bool kNchw, int kAct>
+template <typename T, bool kNchw, int kAct, bool kQuant>
 __global__ void __launch_bounds__(kPoolThreads, 2)
     stemPoolKernel(const T* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                    void* __restrict__ y, StemGeometry g, UnaryOp act, float aa, float bb) {
@@ -100,8 +143,10 @@ __global__ void __launch_bounds__(kPoolThreads, 2)
   const int m0 = blockIdx.y * 64;
   const int nb = min(64, g.m - m0), ntiles = nb / 8;
   rowsTables<kNchw>(smem, w, g, m0, nb, SR, WP, tid, kPoolThreads);
-  float bv[8][2];
+  float bv[8][2], qc[8][2];
   rowsBias(bv, bias, m0, nb, lane);
+  QuantConsts qk;
+  if (kQuant) qk = quadQuantConsts<kAct>(qc, bv, g);
 
   const bool computes = warp < g.tw / 16;  // this warp's column tile exists
   const int seg_rows = (g.pool_h + g.segs - 1) / g.segs;
@@ -141,29 +186,46 @@ __global__ void __launch_bounds__(kPoolThreads, 2)
 #pragma unroll
           for (int rh = 0; rh < 2; ++rh) {
             const int ox = warp * 16 + g8 + rh * 8;
+            if constexpr (kQuant) {
+              const uint4 q = quadQuant<kAct>(acc, bv, qc, qk, mt, rh, lane, act, aa, bb);  // every lane
+              if (ox < g.ow && 2 * t4 < ntiles) *reinterpret_cast<uint4*>(ring + ring8At(r + mt, ox, t4, g.tw)) = q;
+            } else {
 #pragma unroll
-            for (int ntb = 0; ntb < 8; ntb += 4) {
-              const uint4 out = quadChannels<kAct>(acc, bv, mt, rh, ntb, lane, act, aa, bb);  // every lane
-              if (ox < g.ow && ntb + t4 < ntiles)
-                *reinterpret_cast<uint4*>(ring + ringAt(r + mt, ox, ntb + t4, g.tw)) = out;
+              for (int ntb = 0; ntb < 8; ntb += 4) {
+                const uint4 out = quadChannels<kAct>(acc, bv, mt, rh, ntb, lane, act, aa, bb);  // every lane
+                if (ox < g.ow && ntb + t4 < ntiles)
+                  *reinterpret_cast<uint4*>(ring + ringAt(r + mt, ox, ntb + t4, g.tw)) = out;
+              }
             }
           }
         }
       }
       __syncthreads();  // the ring holds rows .. r_hi
-      for (; next_py < py1 && min(2 * next_py + 1, g.oh - 1) <= r_hi; ++next_py)
-        poolRow(y, ring, g, n, next_py, m0, ntiles, tid);
+      for (; next_py < py1 && min(2 * next_py + 1, g.oh - 1) <= r_hi; ++next_py) {
+        if constexpr (kQuant)
+          poolRow8(y, ring, g, n, next_py, m0, ntiles, tid);
+        else
+          poolRow(y, ring, g, n, next_py, m0, ntiles, tid);
+      }
     }
   }
 }
 
+// The pooled kernel's three activation forms, fp16 or quantized y.
+template <typename T, bool kNchw, bool kQuant>
+struct PoolForms {
+  using K = decltype(&stemPoolKernel<T, kNchw, kActNone, kQuant>);
+  static constexpr K forms[3] = {stemPoolKernel<T, kNchw, kActNone, kQuant>, stemPoolKernel<T, kNchw, kActRelu, kQuant>,
+                                 stemPoolKernel<T, kNchw, kActAny, kQuant>};
+};
+
 template <typename T, bool kNchw>
 cudaError_t preparePool(StemGeometry* g) {
-  using K = decltype(&stemPoolKernel<T, kNchw, kActNone>);
-  const K forms[3] = {stemPoolKernel<T, kNchw, kActNone>, stemPoolKernel<T, kNchw, kActRelu>,
-                      stemPoolKernel<T, kNchw, kActAny>};
   int64_t slots = 1;
-  const cudaError_t e = residentBlocks(forms, kPoolThreads, poolSmemBytes(*g), &slots);
+  const size_t smem = poolSmemBytes(*g);
+  const cudaError_t e = g->quant != StemGeometry::Quant::kNone
+                            ? residentBlocks(PoolForms<T, kNchw, true>::forms, kPoolThreads, smem, &slots)
+                            : residentBlocks(PoolForms<T, kNchw, false>::forms, kPoolThreads, smem, &slots);
   // Segments of an image's pooled rows: enough items for every resident block, each segment at
   // least 4 pooled rows (its extra halo row is then at most 1 of 9 computed).
   int segs = 1;
@@ -177,12 +239,9 @@ template <typename T, bool kNchw>
 void launchPool(const void* x, const void* w, const void* bias, void* y, const StemGeometry& g, bool act_on,
                 UnaryOp act, float a, float b, cudaStream_t s) {
   const dim3 grid(static_cast<unsigned>(std::max(1, g.blocks)), static_cast<unsigned>((g.m + 63) / 64));
-  auto kernel = stemPoolKernel<T, kNchw, kActAny>;
-  switch (actKind(act_on, act)) {
-    case kActNone: kernel = stemPoolKernel<T, kNchw, kActNone>; break;
-    case kActRelu: kernel = stemPoolKernel<T, kNchw, kActRelu>; break;
-    default: break;
-  }
+  const int form = actKind(act_on, act);
+  const auto kernel = g.quant != StemGeometry::Quant::kNone ? PoolForms<T, kNchw, true>::forms[form]
+                                                            : PoolForms<T, kNchw, false>::forms[form];
   kernel<<<grid, kPoolThreads, poolSmemBytes(g), s>>>(static_cast<const T*>(x), static_cast<const __half*>(w),
                                                       static_cast<const __half*>(bias), y, g, act, a, b);
 }

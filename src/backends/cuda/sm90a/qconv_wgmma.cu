@@ -553,7 +553,8 @@ using WgmmaPersistent22 = WgmmaPersistent<128, 64, 4, 2>;
 using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 
 // The warp-specialized ping-pong form (tiles 26-27; kIgemmTiles: persistent, tma, opt-in; written in
-// session 9, not yet run on a GPU). Why: the probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the
+// session 9; on an H200 in session 10 correct but slower than the best tile on 13 of ResNet-50's 14 1x1
+// layers at batch 256, 1.15-2.6x, equal on layer4.2 conv3: not yet profiled). Why: the probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the
 // engine's 4.5 in the int8 epilogue's arithmetic, mostly on the residual 1x1 layers whose tiles are one
 // to four slices deep: a tiled CTA runs load, MMAs, epilogue one after the other, and the persistent
 // tiles 21-23, whose threads both load and compute, stall their own loads during each epilogue. Here a
@@ -774,6 +775,9 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // more tiles loading at once on the shallow memory-bound layers, as the mma.sync tiles 4-6.
     case 16: return launchWgmma<128, 64, 2, 4>(x, w, y, g, e, s);
     case 17: return launchWgmma<64, 128, 2, 4>(x, w, y, g, e, s);
+    // 28-29: 17 with more CTAs an SM (44 KB and 23 KB of shared memory, at most 96 and 64 registers)
+    case 28: return launchWgmma<64, 128, 2, 5>(x, w, y, g, e, s);
+    case 29: return launchWgmma<64, 64, 2, 8>(x, w, y, g, e, s);
     // 18-20: the register epilogue (int8 y; WgmmaTile::kRegEpi)
     case 18: return launchWgmma<128, 128, 4, 2, false, true>(x, w, y, g, e, s);
     case 19: return launchWgmma<128, 64, 4, 3, false, true>(x, w, y, g, e, s);
