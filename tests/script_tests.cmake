@@ -55,3 +55,8 @@ add_test(NAME opt_shapes_cli
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/opt_shapes_cli_test.sh $<TARGET_FILE:qrt_cli> ${CMAKE_SOURCE_DIR}
                  ${CMAKE_CURRENT_BINARY_DIR}/opt_shapes_cli)
 set_tests_properties(opt_shapes_cli PROPERTIES TIMEOUT 300 LABELS "model;precision")
+
+# The CUDA kernels' dev models (tools/dev: emulators of their index math, the ping-pong tile's
+# mbarrier protocol): clean, and every mutation caught. Pure Python, no GPU.
+add_test(NAME dev_models COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/dev_models_test.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(dev_models PROPERTIES TIMEOUT 300 LABELS "dev")

@@ -21,7 +21,7 @@
 #            ppocr_det.cache (entropy2 over six text photos of Debian's opencv-doc at 320x320,
 #            computed on the dev machine's CPU). A model without one is calibrated here, on the
 #            CPU, from random inputs (the torchvision models have random weights: speed only)
-#   --det    PP-OCRv4 det model (default third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx)
+#   --det    PP-OCRv4 det model (default $QRT_PPOCR_DET, else third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx)
 #   --fmnist preprocessed Fashion-MNIST test images for cuda_int8_test (QRT_FMNIST_NPY)
 #   --precisions  qrt_gpu_bench's labels. The INT8 row is int8fp16 (--int8 --fp16), TensorRT's
 #            "best" mode: the layers INT8 does not take, and the few-channel stems the CUDA builder
@@ -50,7 +50,7 @@ ITERS=100
 MODELS=resnet50,mobilenet_v2,ppocr_det
 PRECISIONS=fp32+graph,fp16+graph,int8fp16+graph
 CALIB=$HERE/calib
-DET=$ROOT/third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx
+DET=${QRT_PPOCR_DET:-$ROOT/third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx}
 FMNIST=""
 COMPILE_BATCHES=1,256
 MOBILENET_BATCHES=1,256  # ResNet-50 takes --batches; MobileNetV2 these; the detector batch 1 at 640x640

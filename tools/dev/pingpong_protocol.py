@@ -4,10 +4,11 @@ src/backends/cuda/sm90a/qconv_wgmma.cu: wgmmaPingPongKernel) under random timing
 
 Agents, as the kernel runs them: the slice producer (thread 0: for each of the CTA's tiles j, each slice
 kt: wait empty[s] parity ((it / S) & 1) ^ 1, arm full[s], queue the TMA), the residual producer (thread 32:
-wait zempty[c] parity (n & 1) ^ 1, arm zfull[c], queue the TMA), and two consumers (consumer c: tiles c, c + 2,
-...; wait order[c], then per slice wait full[s] parity (it / S) & 1, queue the wgmma group, wait until one
-group is pending and release the previous slice's stage; at the end wait for all, release the last stage,
-arrive order[1 - c]; wait zfull[c] parity n & 1, read z / write y in the tile, store, arrive zempty[c]).
+consumer c's n-th tile goes to ring tile t = c D + n % D of the D z / y tiles a consumer has: wait zempty[t]
+parity ((n / D) & 1) ^ 1, arm zfull[t], queue the TMA), and two consumers (consumer c: tiles c, c + 2, ...;
+wait order[c], then per slice wait full[s] parity (it / S) & 1, queue the wgmma group, wait until one group
+is pending and release the previous slice's stage; at the end wait for all, release the last stage, arrive
+order[1 - c]; wait zfull[t] parity (n / D) & 1, read z / write y in the tile, store, arrive zempty[t]).
 
 mbarriers as the hardware keeps them (a phase completes when its pending arrivals reach zero and its
 transaction bytes have landed; try_wait.parity(P) passes when the current phase's parity differs from P),
@@ -15,7 +16,7 @@ TMA copies landing after a random delay, wgmma groups reading their stage until 
 Checks: every wgmma reads the slice it was queued for, fully landed, and no TMA writes a stage or a z tile
 while anyone still reads it; every agent finishes (no deadlock). --mutate order|parity|release must fail.
 
-usage: pingpong_protocol.py [--trials N] [--mutate order|parity|release]
+usage: pingpong_protocol.py [--trials N] [--mutate order|parity|release|zparity]
 """
 import argparse
 import random
@@ -55,16 +56,16 @@ class Violation(Exception):
     pass
 
 
-def play(rng, S, slices, mine, with_z, mutate):
+def play(rng, S, D, slices, mine, with_z, mutate):
     full = [Barrier() for _ in range(S)]
     empty = [Barrier() for _ in range(S)]
-    zfull = [Barrier() for _ in range(2)]
-    zempty = [Barrier() for _ in range(2)]
+    zfull = [Barrier() for _ in range(2 * D)]
+    zempty = [Barrier() for _ in range(2 * D)]
     order = [Barrier() for _ in range(2)]
     stage = [None] * S        # the slice a stage holds (None: being written)
     readers = [set() for _ in range(S)]  # wgmma groups reading the stage
-    ztile = [None, None]
-    zbusy = [False, False]
+    ztile = [None] * (2 * D)
+    zbusy = [False] * (2 * D)
     inflight = []             # (landing tick, kind, index, value)
     tick = [0]
 
@@ -93,10 +94,11 @@ def play(rng, S, slices, mine, with_z, mutate):
         if not with_z:
             return
         for j in range(mine):
-            c, n = j & 1, j >> 1
-            yield lambda c=c, n=n: zempty[c].passed((n & 1) ^ 1)
-            zfull[c].expect_tx(1)
-            tma("z", c, j, zfull[c], 1)
+            n = j >> 1
+            t = (j & 1) * D + n % D
+            yield lambda t=t, n=n: zempty[t].passed(((n // D) & 1) ^ 1)
+            zfull[t].expect_tx(1)
+            tma("z", t, j, zfull[t], 1)
 
     def consumer(c):
         n = 0
@@ -132,16 +134,20 @@ def play(rng, S, slices, mine, with_z, mutate):
                 readers[gs].discard(g)
             empty[(j * slices + slices - 1) % S].arrive()
             order[1 - c].arrive()
+            t = c * D + n % D
             if with_z:
-                yield lambda c=c, n=n: zfull[c].passed(n & 1)
-                if ztile[c] != j:
-                    raise Violation(f"consumer {c} reads z of tile {ztile[c]} for tile {j}")
-            zbusy[c] = True
+                par = (n // D) & 1
+                if mutate == "zparity" and n >= D:
+                    par ^= 1
+                yield lambda t=t, par=par: zfull[t].passed(par)
+                if ztile[t] != j:
+                    raise Violation(f"consumer {c} reads z of tile {ztile[t]} for tile {j}")
+            zbusy[t] = True
             yield lambda: True  # epilogue and store
             yield lambda: True
-            zbusy[c] = False
+            zbusy[t] = False
             if with_z:
-                zempty[c].arrive()
+                zempty[t].arrive()
             n += 1
 
     agents = [producer(), zproducer(), consumer(0), consumer(1)]
@@ -180,21 +186,22 @@ def play(rng, S, slices, mine, with_z, mutate):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=3000)
-    ap.add_argument("--mutate", choices=["order", "parity", "release"])
+    ap.add_argument("--mutate", choices=["order", "parity", "release", "zparity"])
     a = ap.parse_args()
     rng = random.Random(1)
     bad = 0
     for t in range(a.trials):
         S = rng.choice([2, 3, 4, 6])
+        D = rng.choice([1, 2, 4])
         slices = rng.choice([1, 2, 3, 4, 8, 16])
         mine = rng.choice([1, 2, 3, 5, 8, 13])
         with_z = rng.random() < 0.7
         try:
-            play(rng, S, slices, mine, with_z, a.mutate)
+            play(rng, S, D, slices, mine, with_z, a.mutate)
         except Violation as e:
             bad += 1
             if bad <= 3:
-                print(f"trial {t} (stages {S}, slices {slices}, tiles {mine}, z {with_z}): {e}")
+                print(f"trial {t} (stages {S}, z ring {D}, slices {slices}, tiles {mine}, z {with_z}): {e}")
     print(f"{a.trials - bad} of {a.trials} trials clean")
     return 1 if bad else 0
 

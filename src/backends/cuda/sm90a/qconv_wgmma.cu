@@ -562,8 +562,9 @@ using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 // channels, as CUTLASS's Hopper "ping-pong" kernels do:
 // - the producer warpgroup: thread 0 queues every tile's x and w slices by TMA into a ring of kStages
 //   stages (full[s]: the bytes landed; empty[s]: its consumer's wgmmas are done with it), thread 32 each
-//   tile's residual z (a 64 x BN int8 box with the BN-byte swizzle: tileChunk<BN, true>'s layout) into its
-//   consumer's z / y tile (zfull[c], zempty[c]); the other threads leave;
+//   tile's residual z (a 64 x BN int8 box with the BN-byte swizzle: tileChunk<BN, true>'s layout) into the
+//   next of its consumer's ring of kZDepth z / y tiles (zfull[t], zempty[t] for tile t of the ring: up to
+//   kZDepth tiles ahead of the consumer); the other threads leave;
 // - two consumer warpgroups take the tiles in turn (consumer c: the CTA's tiles c, c + 2, ...): the
 //   product of a tile's slices (wgmma m64nBNk32, pipelined one group deep, each stage released once the
 //   group after it is queued), then the register epilogue into the z / y tile in place (pairsToTile)
@@ -572,9 +573,10 @@ using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 //   before a consumer's first one has landed before it waits: an mbarrier's parity wait cannot then
 //   mistake a phase two back for the one it waits for.
 // Phases: stage s's use k is the CTA's slice it = s + k kStages (full: parity k & 1; the producer waits
-// empty's parity (k & 1) ^ 1, which passes at once for k = 0); consumer c's n-th tile waits zfull[c]
-// parity n & 1 and order[c] parity n & 1 (consumer 1) or (n - 1) & 1 (consumer 0, from its second
-// tile). tools/dev/pingpong_protocol.py plays the protocol under random timings and checks that every
+// empty's parity (k & 1) ^ 1, which passes at once for k = 0); consumer c's n-th tile is ring tile
+// t = c kZDepth + n % kZDepth, whose use (n / kZDepth) it is: it waits zfull[t] parity (n / kZDepth) & 1
+// (the producer zempty[t]'s, ^ 1), and order[c] parity n & 1 (consumer 1) or (n - 1) & 1 (consumer 0,
+// from its second tile). tools/dev/pingpong_protocol.py plays the protocol under random timings and checks that every
 // read sees its own slice and that nothing deadlocks. int8 y, 1x1 stride-1 unpadded layers without a
 // fused downsample; the rest (and a driver without the tensor-map encoder) runs the TMA tile 24.
 // No probes (QRT_CUDA_IGEMM_PROBE is ignored here).
@@ -588,18 +590,19 @@ __device__ __forceinline__ void namedSync(int id, int threads) {
 }
 #endif
 
-template <int BN, int kStages>
+template <int BN, int kStages, int kZDepth>
 struct PingPongTile {
   static constexpr int kRows = 64;       // a consumer's tile: one warpgroup's wgmma rows
   static constexpr int kThreads = 384;   // the producer warpgroup and two consumers
   static constexpr size_t kA = size_t{kRows} * kBK, kB = size_t{BN} * kBK;  // a stage's x and w slices
   static constexpr size_t kTile = size_t{kRows} * BN;                        // a consumer's z / y tile
-  // Shared memory: kStages slices of x, kStages of w, two z / y tiles (1024-byte aligned: the 128-byte
+  static constexpr int kZTiles = 2 * kZDepth;  // consumer c's ring of kZDepth z / y tiles: c * kZDepth ..
+  // Shared memory: kStages slices of x, kStages of w, the z / y tiles (1024-byte aligned: the 128-byte
   // swizzle's period), then the barriers.
   static constexpr size_t kTilesAt = kStages * (kA + kB);
-  static constexpr size_t kBarsAt = kTilesAt + 2 * kTile;
-  static constexpr int kFull = 0, kEmpty = kStages, kZFull = 2 * kStages, kZEmpty = kZFull + 2, kOrder = kZEmpty + 2,
-                       kBars = kOrder + 2;
+  static constexpr size_t kBarsAt = kTilesAt + kZTiles * kTile;
+  static constexpr int kFull = 0, kEmpty = kStages, kZFull = 2 * kStages, kZEmpty = kZFull + kZTiles,
+                       kOrder = kZEmpty + kZTiles, kBars = kOrder + 2;
   static constexpr size_t kSmem = kBarsAt + kBars * sizeof(uint64_t) + 1024;  // + the alignment
   // The z box's rows are one swizzle span: TMA's 128-byte (64-byte) swizzle XORs a row's 16-byte chunks
   // by address bits 7-9 (7-8), which is tileChunk<128 (64), true>'s layout from a 1024-byte boundary.
@@ -608,14 +611,14 @@ struct PingPongTile {
   static_assert(kTilesAt % 1024 == 0 && kTile % 1024 == 0, "the z / y tiles start on the swizzle's period");
 };
 
-template <int BN, int kStages>
+template <int BN, int kStages, int kZDepth>
 __global__ void __launch_bounds__(384, 1)
     wgmmaPingPongKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
                         const __grid_constant__ CUtensorMap tz, int8_t* __restrict__ y, IgemmGeometry g,
                         IgemmEpilogue e, int m_total, int n_tiles, int tiles) {
 #ifdef QRT_WGMMA_ON
   pdlStart();  // before the first read of x (the TMA's too)
-  using P = PingPongTile<BN, kStages>;
+  using P = PingPongTile<BN, kStages, kZDepth>;
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   const uint32_t raw = smemAddr(smem_raw);
   uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
@@ -653,20 +656,21 @@ __global__ void __launch_bounds__(384, 1)
       for (int j = 0; j < mine; ++j) {
         int m0, n0;
         origin(j, &m0, &n0);
-        const int c = j & 1, n = j >> 1;
-        mbarWait(&bars[P::kZEmpty + c], static_cast<uint32_t>((n & 1) ^ 1));
-        mbarExpectTx(&bars[P::kZFull + c], static_cast<uint32_t>(P::kTile));
-        tmaLoad2d(ty + c * P::kTile, &tz, n0, m0, &bars[P::kZFull + c]);
+        const int n = j >> 1, zt = (j & 1) * kZDepth + n % kZDepth;  // consumer j & 1's n-th tile
+        mbarWait(&bars[P::kZEmpty + zt], static_cast<uint32_t>(((n / kZDepth) & 1) ^ 1));
+        mbarExpectTx(&bars[P::kZFull + zt], static_cast<uint32_t>(P::kTile));
+        tmaLoad2d(ty + zt * P::kTile, &tz, n0, m0, &bars[P::kZFull + zt]);
       }
     }
     return;
   }
   const int c = wg - 1, ct = tid - 128 * wg, warp = ct >> 5, lane = tid & 31;
-  uint8_t* tile = ty + c * P::kTile;
   int acc[BN / 2];
   for (int j = c, n = 0; j < mine; j += 2, ++n) {
     int m0, n0;
     origin(j, &m0, &n0);
+    const int zt = c * kZDepth + n % kZDepth;  // this tile's z / y tile
+    uint8_t* tile = ty + zt * P::kTile;
     if (j > 0) mbarWait(&bars[P::kOrder + c], static_cast<uint32_t>((c == 0 ? n - 1 : n) & 1));
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
@@ -685,7 +689,7 @@ __global__ void __launch_bounds__(384, 1)
       mbarArrive(&bars[P::kOrder + (1 - c)]);  // the other consumer's next product may start
     }
     if (with_z) {
-      mbarWait(&bars[P::kZFull + c], static_cast<uint32_t>(n & 1));
+      mbarWait(&bars[P::kZFull + zt], static_cast<uint32_t>((n / kZDepth) & 1));
       pairsToTile<BN, true>(tile, tile, acc, warp, lane, n0, g.m, e.mult, e.bias, e.z_scale, e.qlo, e.qhi);
     } else {
       pairsToTile<BN, false>(tile, tile, acc, warp, lane, n0, g.m, e.mult, e.bias, 0.f, e.qlo, e.qhi);
@@ -694,15 +698,15 @@ __global__ void __launch_bounds__(384, 1)
     storeTile<P::kRows, BN, 128>(y, tile, m0, n0, m_total, g.m, ct);
     fenceProxyAsync();        // these generic accesses before the next residual's TMA write of the tile
     namedSync(1 + c, 128);  // every thread is done with the tile
-    if (with_z && ct == 0) mbarArrive(&bars[P::kZEmpty + c]);
+    if (with_z && ct == 0) mbarArrive(&bars[P::kZEmpty + zt]);
   }
 #endif
 }
 
-template <int BN, int kStages>
+template <int BN, int kStages, int kZDepth>
 struct WgmmaPingPong {
-  using P = PingPongTile<BN, kStages>;
-  static constexpr auto kernel = wgmmaPingPongKernel<BN, kStages>;
+  using P = PingPongTile<BN, kStages, kZDepth>;
+  static constexpr auto kernel = wgmmaPingPongKernel<BN, kStages, kZDepth>;
   static int grid(const IgemmGeometry& g) {
     static std::atomic<uint64_t> opted{0};
     optIn(kernel, P::kSmem, opted);
@@ -735,10 +739,14 @@ struct WgmmaPingPong {
                  g, e, m_total, n_tiles, tiles);
   }
 };
-// 26: six stages of 12 KB and two 8 KB z / y tiles (89 KB); 27 (64 output channels a tile: layers of
-// 64, layer1's conv1): eight stages of 8 KB and two 4 KB tiles (73 KB). One CTA an SM.
-using WgmmaPingPong26 = WgmmaPingPong<128, 6>;
-using WgmmaPingPong27 = WgmmaPingPong<64, 8>;
+// 26: six stages of 12 KB and eight 8 KB z / y tiles (137 KB); 27 (64 output channels a tile: layers of
+// 64, layer1's conv1): eight stages of 8 KB and eight 4 KB tiles (97 KB). One CTA an SM. Session 9's form
+// had one z / y tile a consumer: the next tile's z could load only once the last y was stored, and on
+// one-slice layers (K = 64: one wgmma group a tile) each tile then waited out a whole load of z; on an
+// H200 it ran 1.15-2.6x slower than the best other tile. Four a consumer keep up to 64 KB of z in
+// flight an SM (not yet run on a GPU).
+using WgmmaPingPong26 = WgmmaPingPong<128, 6, 4>;
+using WgmmaPingPong27 = WgmmaPingPong<64, 8, 4>;
 
 }  // namespace
 
