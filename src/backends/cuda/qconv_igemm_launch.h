@@ -82,7 +82,8 @@ struct IgemmTile {
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): slower than the default tiles wherever they
-  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27: on an H200, session 10).
+  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27: on an H200, session 10), or not
+  // yet run on a GPU (30-33; 26-27 in their second form).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
@@ -113,8 +114,14 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // 28-29: 17's two stages with more CTAs an SM (5 of 64 x 128, 8 of 64 x 64): more tiles' loads and
     // residual tiles in flight on the memory-bound residual 1x1 layers. Session 10 (H200, ResNet-50 INT8
     // b256): the fastest tile on 5 of the 14 1x1 stride-1 shapes (layer1.0 conv3 193.2 -> 180.2 us).
-    {64, 128, false, true}, {64, 64, false, true}};
-inline constexpr int kIgemmTileCount = 30;
+    {64, 128, false, true}, {64, 64, false, true},
+    // 30-31: 28-29 with the register epilogue (int8 y: no int32 staging, 16-byte row stores of the int8 tile;
+    // 34 KB and 21 KB of shared memory; opt-in, not yet run on a GPU)
+    {64, 128, false, true, false, true, true}, {64, 64, false, true, false, true, true},
+    // 32-33: pipelined with three stages and 4 CTAs an SM (the deeper layers' 3x3 convolutions: 9+ slices,
+    // where the two-stage 16-17 win now; opt-in, not yet run on a GPU)
+    {128, 64, false, true, true, true}, {64, 128, false, true, true, true}};
+inline constexpr int kIgemmTileCount = 34;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),

@@ -786,6 +786,12 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // 28-29: 17 with more CTAs an SM (44 KB and 23 KB of shared memory, at most 96 and 64 registers)
     case 28: return launchWgmma<64, 128, 2, 5>(x, w, y, g, e, s);
     case 29: return launchWgmma<64, 64, 2, 8>(x, w, y, g, e, s);
+    // 30-31: 28-29 with the register epilogue (float y runs the staged form)
+    case 30: return launchWgmma<64, 128, 2, 5, false, true>(x, w, y, g, e, s);
+    case 31: return launchWgmma<64, 64, 2, 8, false, true>(x, w, y, g, e, s);
+    // 32-33: pipelined, three stages (the loads one slice ahead), 4 CTAs an SM
+    case 32: return launchWgmma<128, 64, 3, 4, true>(x, w, y, g, e, s);
+    case 33: return launchWgmma<64, 128, 3, 4, true>(x, w, y, g, e, s);
     // 18-20: the register epilogue (int8 y; WgmmaTile::kRegEpi)
     case 18: return launchWgmma<128, 128, 4, 2, false, true>(x, w, y, g, e, s);
     case 19: return launchWgmma<128, 64, 4, 3, false, true>(x, w, y, g, e, s);
