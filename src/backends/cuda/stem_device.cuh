@@ -34,8 +34,9 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
 // epilogue rounded to fp16 first (the FP16 convolution's output, then QuantizeLinear), unpacked,
 // clamped twice and added the magic number: about 10 instructions a value, and the ALU pipe the
 // busiest of the kernel (ncu, H100, session 8). The value differs from QuantizeLinear's
-// (an exact quotient of the fp16 value) only where v lies within an fp16 rounding or 2^-23 of a
-// rounding midpoint: one step, the tests' INT8 bound. NaN lands on lo.
+// (an exact quotient of the fp16 value) only where v lies within an fp16 rounding (or a few fp32
+// roundings: the constants divided by r) of a rounding midpoint: one step, the tests' INT8 bound.
+// NaN lands on lo.
 struct QuantConsts {
   float a = 0.f, r = 0.f, m = 0.f;  // q_inv / r, r, 1.5 * 2^23 + lo
 };

@@ -78,11 +78,13 @@ __device__ __forceinline__ uint4 max16(uint4 a, uint4 b, bool is_signed) {
                    : make_uint4(__vmaxu4(a.x, b.x), __vmaxu4(a.y, b.y), __vmaxu4(a.z, b.z), __vmaxu4(a.w, b.w));
 }
 
-// Pooled row py of image n from the quantized ring: every pixel's 16-channel chunks, a thread a chunk,
-// stored as they are (storeQuad's forms).
-__device__ __forceinline__ void poolRow8(void* y, const unsigned char* ring, const StemGeometry& g, int n, int py,
-                                         int m0, int ntiles, int tid) {
-  const int chunks = (ntiles + 1) / 2;
+// Pooled row py of image n from the ring: every pixel's chunks, a thread a chunk. fp16: nb / 8 chunks of 8
+// channels (ringAt, __hmax2); quantized (kQuant): 16-channel chunks of int8 / uint8 (ring8At, __vmaxs4 /
+// __vmaxu4), stored as they are (storeQuad's forms).
+template <bool kQuant>
+__device__ __forceinline__ void poolRow(void* y, const unsigned char* ring, const StemGeometry& g, int n, int py,
+                                        int m0, int ntiles, int tid) {
+  const int chunks = kQuant ? (ntiles + 1) / 2 : ntiles;
   const bool is_signed = g.quant == StemGeometry::Quant::kInt8;
   for (int i = tid; i < g.pool_w * chunks; i += kPoolThreads) {
     const int px = i / chunks, ch = i - px * chunks;
@@ -96,38 +98,18 @@ __device__ __forceinline__ void poolRow8(void* y, const unsigned char* ring, con
       for (int dx = 0; dx < 3; ++dx) {
         const int ox = 2 * px - 1 + dx;
         if (ox < 0 || ox >= g.ow) continue;
-        const uint4 v = *reinterpret_cast<const uint4*>(ring + ring8At(r, ox, ch, g.tw));
-        best = first ? v : max16(best, v, is_signed);
+        const int at = kQuant ? ring8At(r, ox, ch, g.tw) : ringAt(r, ox, ch, g.tw);
+        const uint4 v = *reinterpret_cast<const uint4*>(ring + at);
+        best = first ? v : kQuant ? max16(best, v, is_signed) : hmax8(best, v);
         first = false;
       }
     }
+    if (g.probe & 4) continue;
     const size_t e = (static_cast<size_t>(n * g.pool_h + py) * g.pool_w + px) * g.m + m0;
-    if (!(g.probe & 4)) storeQuad(y, e, best, ch, ntiles, g);
-  }
-}
-
-// Pooled row py of image n from the ring: every pixel's nb / 8 chunks, a thread a chunk.
-__device__ __forceinline__ void poolRow(void* y, const unsigned char* ring, const StemGeometry& g, int n, int py,
-                                        int m0, int ntiles, int tid) {
-  for (int i = tid; i < g.pool_w * ntiles; i += kPoolThreads) {
-    const int px = i / ntiles, ch = i - px * ntiles;
-    uint4 best = make_uint4(0u, 0u, 0u, 0u);
-    bool first = true;
-#pragma unroll
-    for (int dy = 0; dy < 3; ++dy) {
-      const int r = 2 * py - 1 + dy;
-      if (r < 0 || r >= g.oh) continue;
-#pragma unroll
-      for (int dx = 0; dx < 3; ++dx) {
-        const int ox = 2 * px - 1 + dx;
-        if (ox < 0 || ox >= g.ow) continue;
-        const uint4 v = *reinterpret_cast<const uint4*>(ring + ringAt(r, ox, ch, g.tw));
-        best = first ? v : hmax8(best, v);
-        first = false;
-      }
-    }
-    const size_t e = (static_cast<size_t>(n * g.pool_h + py) * g.pool_w + px) * g.m + m0 + ch * 8;
-    if (!(g.probe & 4)) *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e) = best;
+    if constexpr (kQuant)
+      storeQuad(y, e, best, ch, ntiles, g);
+    else
+      *reinterpret_cast<uint4*>(static_cast<__half*>(y) + e + ch * 8) = best;
   }
 }
 
@@ -201,12 +183,8 @@ __global__ void __launch_bounds__(kPoolThreads, 2)
         }
       }
       __syncthreads();  // the ring holds rows .. r_hi
-      for (; next_py < py1 && min(2 * next_py + 1, g.oh - 1) <= r_hi; ++next_py) {
-        if constexpr (kQuant)
-          poolRow8(y, ring, g, n, next_py, m0, ntiles, tid);
-        else
-          poolRow(y, ring, g, n, next_py, m0, ntiles, tid);
-      }
+      for (; next_py < py1 && min(2 * next_py + 1, g.oh - 1) <= r_hi; ++next_py)
+        poolRow<kQuant>(y, ring, g, n, next_py, m0, ntiles, tid);
     }
   }
 }
