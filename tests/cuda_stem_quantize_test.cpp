@@ -147,8 +147,9 @@ TEST(CudaStemQuantize, LeftAloneWhereItDoesNotApply) {
 
 // Then the stem pools its own output (stem_pool.cpp): the MaxPool goes, the FusedConv gets qrt_pool
 // and writes the pool's output, whose shape inference keeps [2, 16, 8, 8] (int8 for the quantized
-// stem, fp16 for the plain one). By default only the fp16 stem pools (QRT_CUDA_STEM_POOL=on: the
-// int8 one too; =off: neither). Not where the pool is not 3x3 / 2 / pad 1. The kernel's numbers:
+// stem, fp16 for the plain one). By default only the fp16 stem pools, and only where the batch gives
+// the pooled kernel a block for every SM (QRT_CUDA_STEM_POOL=on: the int8 one too, at any batch;
+// =off: neither). Not where the pool is not 3x3 / 2 / pad 1. The kernel's numbers:
 // CudaStem.PoolInTheStemKernel (cuda_stem_test.cpp), CudaInt8Stem.StemPoolsItsInt8Output.
 TEST(CudaStemQuantize, StemPoolsItsOwnOutput) {
   // quantize: the INT8 engine's stem (fuseStemQuantize first); else the FP16 engine's, whose pool is
@@ -166,7 +167,7 @@ TEST(CudaStemQuantize, StemPoolsItsOwnOutput) {
       ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &quantized).ok());
       ASSERT_EQ(quantized, 1);
     }
-    Status st = cuda::fuseStemPool(*s.g, fused);
+    Status st = cuda::fuseStemPool(*s.g, 1, fused);
     ASSERT_TRUE(st.ok()) << st.toString();
   };
   {
@@ -204,6 +205,20 @@ TEST(CudaStemQuantize, StemPoolsItsOwnOutput) {
     run(s, "off", &fused, false);
     EXPECT_EQ(fused, 0) << "the fp16 stem, QRT_CUDA_STEM_POOL=off";
   }
+  // The batch against the GPU: 2 images of 8 pooled rows are 2 segments each, 4 blocks of 16
+  // channels. They fill 4 SMs, not 5: then only QRT_CUDA_STEM_POOL=on pools.
+  for (const char* sw : {static_cast<const char*>(nullptr), "on"})
+    for (const int sms : {4, 5}) {
+      StemGraph s = stemGraph(0.05f, false);
+      s.pool->op_type = "MaxPool";
+      s.pool->domain.clear();
+      s.pool->inputs.resize(1);
+      test::ScopedEnv env("QRT_CUDA_STEM_POOL", sw);
+      { Status st = passes::inferShapes(*s.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+      int fused = -1;
+      ASSERT_TRUE(cuda::fuseStemPool(*s.g, sms, &fused).ok());
+      EXPECT_EQ(fused, sms == 4 || sw ? 1 : 0) << "4 blocks, " << sms << " SMs, QRT_CUDA_STEM_POOL=" << (sw ? sw : "(unset)");
+    }
   {
     StemGraph s = stemGraph(0.05f, false);
     s.pool->attrs["kernel_shape"] = ir::Attribute::Ints({2, 2});

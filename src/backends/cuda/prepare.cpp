@@ -107,7 +107,7 @@ Status prepareGraph(ir::Graph& g, const BuilderConfig& config, std::map<std::str
   QRT_RETURN_IF_ERROR(fuseStemQuantize(g, &stem_quantize));
   if (stem_quantize > 0) logInfo("CUDA: ", stem_quantize, " INT8 stem(s) write int8 for an int8 MaxPool");
   int stem_pools = 0;
-  QRT_RETURN_IF_ERROR(fuseStemPool(g, &stem_pools));
+  QRT_RETURN_IF_ERROR(fuseStemPool(g, info->sm_count, &stem_pools));
   if (stem_pools > 0) logInfo("CUDA: ", stem_pools, " stem(s) max-pool their own output");
   int downsamples = 0;
   QRT_RETURN_IF_ERROR(fuseDownsampleResidual(g, &downsamples, config.timingCachePath(), convCacheWhere(*info)));

@@ -42,9 +42,10 @@ Status fuseStemInput(ir::Graph& g, int* fused);
 // Then an INT8 stem on that kernel quantizes its own output and its pool (MaxPoolQuantize) runs
 // on int8 as a MaxPool. stem_quantize.cpp
 Status fuseStemQuantize(ir::Graph& g, int* fused);
-// Then such a stem whose only reader is a 3x3 / 2 / pad 1 MaxPool pools its own output (the fp16
-// stem by default; QRT_CUDA_STEM_POOL=on: the int8 one too, =off: neither). stem_pool.cpp
-Status fuseStemPool(ir::Graph& g, int* fused);
+// Then such a stem whose only reader is a 3x3 / 2 / pad 1 MaxPool pools its own output (by default
+// the fp16 stem, where the batch gives the pooled kernel a block for each of the sm_count SMs;
+// QRT_CUDA_STEM_POOL=on: every such stem, int8 too, at any batch; =off: none). stem_pool.cpp
+Status fuseStemPool(ir::Graph& g, int sm_count, int* fused);
 // A residual block's downsample QConv computed inside the QConv that adds it (plain implicit-GEMM
 // tiles for both; timed, QRT_CUDA_DS_FUSE=off skips it). downsample_fuse.cpp
 // With a timing cache (cache_path; `where`: convCacheWhere), a pair's timed verdict is stored there

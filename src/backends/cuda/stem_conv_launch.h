@@ -102,6 +102,15 @@ std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g);
 // columns within one row tile (ow <= 128), its shared memory within two blocks an SM.
 bool stemPoolSupported(const StemGeometry& g);
 
+// The segments of an image's pooled rows the pooled kernel splits its work into (a block an image's
+// segment and 64 channels): doubled while the n images' segments leave some of `slots` resident
+// blocks idle and a segment keeps at least 4 pooled rows (its extra halo row then at most 1 of 9).
+inline int stemPoolSegments(int64_t n, int pool_h, int64_t slots) {
+  int segs = 1;
+  while (n * segs < slots && pool_h / (segs * 2) >= 4) segs *= 2;
+  return segs;
+}
+
 // Setup at reshape: the kernel's shared-memory limit and g->blocks (a grid that keeps every
 // SM's resident blocks busy, each looping over pixel tiles). Call before stemConv on this
 // device, outside stream capture.

@@ -204,10 +204,7 @@ cudaError_t preparePool(StemGeometry* g) {
   const cudaError_t e = g->quant != StemGeometry::Quant::kNone
                             ? residentBlocks(PoolForms<T, kNchw, true>::forms, kPoolThreads, smem, &slots)
                             : residentBlocks(PoolForms<T, kNchw, false>::forms, kPoolThreads, smem, &slots);
-  // Segments of an image's pooled rows: enough items for every resident block, each segment at
-  // least 4 pooled rows (its extra halo row is then at most 1 of 9 computed).
-  int segs = 1;
-  while (int64_t{g->n} * segs < slots && g->pool_h / (segs * 2) >= 4) segs *= 2;
+  const int segs = stemPoolSegments(g->n, g->pool_h, slots);
   g->segs = segs;
   g->blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(int64_t{g->n} * segs, slots)));
   return e;
