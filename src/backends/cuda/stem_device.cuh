@@ -306,7 +306,8 @@ __device__ __forceinline__ uint4 quadChannels(const float (&acc)[2][8][4], const
 // c, the bias folded in where the activation is none or ReLU; kActAny adds the bias and activates
 // first), and k.
 template <int kAct>
-__device__ __forceinline__ QuantConsts quadQuantConsts(float (&qc)[8][2], const float (&bv)[8][2], const StemGeometry& g) {
+__device__ __forceinline__ QuantConsts quadQuantConsts(float (&qc)[8][2], const float (&bv)[8][2],
+                                                       const StemGeometry& g) {
   const float lo = kAct == kActRelu ? fmaxf(g.q_lo, g.q_zero) : g.q_lo;
   const QuantConsts k = quantConsts(g, lo);
 #pragma unroll
@@ -323,9 +324,9 @@ __device__ __forceinline__ QuantConsts quadQuantConsts(float (&qc)[8][2], const 
 // {0, 1, 8, 9} from each lane q, and four byte permutes order them: lane t4 holds channels
 // 16 t4 .. + 15 of its pixel, one 16-byte store (int8) instead of two 8-byte ones.
 template <int kAct>
-__device__ __forceinline__ uint4 quadQuant(const float (&acc)[2][8][4], const float (&bv)[8][2], const float (&qc)[8][2],
-                                           const QuantConsts& k, int mt, int rh, int lane, UnaryOp act, float aa,
-                                           float bb) {
+__device__ __forceinline__ uint4 quadQuant(const float (&acc)[2][8][4], const float (&bv)[8][2],
+                                           const float (&qc)[8][2], const QuantConsts& k, int mt, int rh, int lane,
+                                           UnaryOp act, float aa, float bb) {
   uint32_t w[4];
 #pragma unroll
   for (int j = 0; j < 4; ++j) {

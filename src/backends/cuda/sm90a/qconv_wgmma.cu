@@ -554,8 +554,9 @@ using WgmmaPersistent23 = WgmmaPersistent<64, 128, 3, 3>;
 
 // The warp-specialized ping-pong form (tiles 26-27; kIgemmTiles: persistent, tma, opt-in; written in
 // session 9; on an H200 in session 10 correct but slower than the best tile on 13 of ResNet-50's 14 1x1
-// layers at batch 256, 1.15-2.6x, equal on layer4.2 conv3: not yet profiled). Why: the probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the
-// engine's 4.5 in the int8 epilogue's arithmetic, mostly on the residual 1x1 layers whose tiles are one
+// layers at batch 256, 1.15-2.6x, equal on layer4.2 conv3; then given its residual ring, below). Why: the
+// probes (session 9, H100, ResNet-50 INT8 b256) put 0.24 ms of the engine's 4.5 in the int8 epilogue's
+// arithmetic, mostly on the residual 1x1 layers whose tiles are one
 // to four slices deep: a tiled CTA runs load, MMAs, epilogue one after the other, and the persistent
 // tiles 21-23, whose threads both load and compute, stall their own loads during each epilogue. Here a
 // CTA of three warpgroups (one an SM) walks the tiles blockIdx.x, + gridDim.x, ... of 64 pixels x BN
