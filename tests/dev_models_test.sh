@@ -24,5 +24,7 @@ for m in pitch odd; do expect fail stem_pairs_emulator.py --mutate $m; done
 expect ok stem_pool_emulator.py
 for m in halo swizzle; do expect fail stem_pool_emulator.py --mutate $m; done
 expect ok igemm_emulator.py
+expect ok igemm_emulator.py --tiles 16,17,28,29,30,31,32,33
+for m in stage ahead; do expect fail igemm_emulator.py --tiles 0,14,30 --mutate $m; done
 rm -f /tmp/dev_models_$$.log
 exit $fail

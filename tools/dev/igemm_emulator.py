@@ -29,7 +29,7 @@ Emulates, per CTA and per thread / lane, what igemmKernel<BM,BN,WM,WN,kStages,MI
   * the downsample computed in the kernel (IgemmEpilogue::ds_x, tiles 0-6 and 10-20): the downsample's product through the
     same pipeline (its own loader geometry and weights), its staging, residualTileFromAcc's int8 words into the
     residual tile, the barrier, then the layer's own product; z must equal the separate downsample kernel's bytes;
-  * wgmmaKernel (tiles 10-20, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
+  * wgmmaKernel (tiles 10-20 and 28-33, sm90a/qconv_wgmma.cu): its 1024-byte alignment of shared memory, the descriptors it
     builds (smemDesc), decoded by the PTX ISA's descriptor and 64-byte-swizzle rules into the 16-byte chunks the
     hardware reads (as the warpgroup's reads, for the race detector), the m64nNk32 .s32 accumulator fragment, and
     stageWgmmaAcc into the int32 tile; the epilogue is the tiled kernel's. Each wgmma is asynchronous: issued (its
@@ -48,7 +48,7 @@ double writes (WAW), reads of never-written bytes, and out-of-bounds / misaligne
 
 Run:  /usr/bin/python3 tools/dev/igemm_emulator.py            (all cases, tiles 0, 6, the persistent 7, 8, 9 at
                                                                 grids 1, 3 and tiles + 1, the wgmma 10, 13, 14)
-      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every instantiation, 0-20)
+      /usr/bin/python3 tools/dev/igemm_emulator.py --all-tiles (every modelled instantiation, 0-20 and 28-33)
       /usr/bin/python3 tools/dev/igemm_emulator.py --grid 2,5  (the persistent tiles' grid sizes; 0: tiles + 1)
       /usr/bin/python3 tools/dev/igemm_emulator.py --mutate bswap|stage|nowait|nosync|ring|episync|nozero|align|kstep|dssync|ahead
       (self-test: injected bugs that the emulator must catch: B fragments swapped, a load into the stage being
@@ -526,9 +526,12 @@ PERSISTENT = {7, 8, 9}
 # wgmmaKernel<BM, BN, kStages, MINB> (sm90a/qconv_wgmma.cu): IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>
 WGMMA = {10: (128, 128, 4, 2), 11: (128, 64, 4, 2), 12: (64, 128, 4, 2), 13: (64, 64, 4, 3),
          14: (128, 128, 5, 2), 15: (128, 64, 5, 3), 16: (128, 64, 2, 4), 17: (64, 128, 2, 4),
-         18: (128, 128, 4, 2), 19: (128, 64, 4, 3), 20: (128, 128, 5, 2)}
-WGMMA_PIPE = {14, 15, 20}  # WgmmaTile<..., kPipe = true>
-WGMMA_REG_EPI = {18, 19, 20}  # WgmmaTile<..., kRegEpi = true>
+         18: (128, 128, 4, 2), 19: (128, 64, 4, 3), 20: (128, 128, 5, 2),
+         # 28-33 (session 10): more CTAs an SM, the register epilogue with them, three-stage pipelined
+         28: (64, 128, 2, 5), 29: (64, 64, 2, 8), 30: (64, 128, 2, 5), 31: (64, 64, 2, 8),
+         32: (128, 64, 3, 4), 33: (64, 128, 3, 4)}
+WGMMA_PIPE = {14, 15, 20, 32, 33}  # WgmmaTile<..., kPipe = true>
+WGMMA_REG_EPI = {18, 19, 20, 30, 31}  # WgmmaTile<..., kRegEpi = true>
 TILES.update({t: (bm, bn, bm // 16, 1, st, mb) for t, (bm, bn, st, mb) in WGMMA.items()})
 
 
@@ -1358,8 +1361,8 @@ def run(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiles", default="0,6,7,8,9,10,13,14",
-                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-20 wgmma, 14-15 pipelined)")
-    ap.add_argument("--all-tiles", action="store_true", help="every instantiation, 0-20")
+                    help="instantiations (indices of kIgemmTiles; 7-9 persistent, 10-20 and 28-33 wgmma, 14-15, 20, 32-33 pipelined)")
+    ap.add_argument("--all-tiles", action="store_true", help="every modelled instantiation, 0-20 and 28-33")
     ap.add_argument("--grid", default="1,3,0",
                     help="grid sizes (CTAs) of the persistent tiles, comma-separated; 0: tiles + 1 (default 1,3,0)")
     ap.add_argument("--seed", type=int, default=1)
