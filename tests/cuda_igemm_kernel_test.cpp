@@ -100,6 +100,9 @@ TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
       {"1x1 stride 2 C=128 -> 48 (2 slices, partial channel tile)", 2, 128, 9, 11, 48, 1, 2, 0},
       {"3x3 pad 1 C=32 -> 144 (9 slices, half-empty slices)", 1, 32, 10, 13, 144, 3, 1, 1},
       {"1x1 C=256 -> 128, 400 pixels (4 slices, several pixel tiles)", 1, 256, 20, 20, 128, 1, 1, 0},
+      // Tiles of pixels across images and rows of a strided padded window (the im2col tiles' traversal).
+      {"3x3 stride 2 pad 1 C=64 -> 64, 3 images", 3, 64, 13, 11, 64, 3, 2, 1},
+      {"3x3 pad 1 C=128 -> 128 (18 slices), 2 images", 2, 128, 6, 7, 128, 3, 1, 1},
   };
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> byte(-128, 127);

@@ -380,7 +380,7 @@ TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
   };
   for (int tile = 0; tile < qrt::cuda::launch::kIgemmTileCount; ++tile) {
     const auto& t = qrt::cuda::launch::kIgemmTiles[tile];
-    if (!t.wgmma || t.tma) continue;  // the TMA tiles take 1x1 layers only: the next test
+    if (!t.wgmma || t.tma || t.im2col) continue;  // the TMA tiles take 1x1 layers only, im2col the others: below
     for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
   }
 }
@@ -405,6 +405,43 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
       {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
   };
   checkEachTile(blocks, {24, 25});
+}
+
+// The TMA im2col tiles (34-35: x by TMA's im2col mode; the layers 24-25 do not take) through the tuned
+// path alone: 3x3 with padding (9 slices, Clip; and a 56x56 layer of many pixel tiles, each spanning
+// rows), 3x3 stride 2 with its 1x1 stride-2 downsample computed in the kernel (the cp.async form of the
+// tile), a 1x1 stride-2 layer alone (its pixels read a strided window of x) and a 3x3 stride-2 layer of
+// two channel slices a tap whose pixel tiles span images.
+TEST(CudaQres, TmaIm2colTilesOnWindowedLayers) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block blocks[] = {
+      kIdentity3x3Clip,
+      kPlain3x3Large,
+      kDownsample3x3S2,
+      kPlain1x1S2,
+      {"plain 3x3 stride 2 C=128 -> 128 (18 slices), 3 images, relu int8", {3, 128, 13, 11}, 128, 3, 2, false, true,
+       true, false},
+  };
+  checkEachTile(blocks, {34, 35});
+}
+
+// The wide-epilogue tiles (36-37: 28-29 with epilogueWide, sixteen channels a thread and the clamp a
+// saturating FMA) through the tuned path alone: a residual 1x1 block and one of many pixel tiles, the
+// downsample computed in the kernel (its z then the wide epilogue's), a 3x3 block with Clip and a 1x1
+// one whose Clip bound lies between two of y's steps (74.75: rounded to 75 as the clamp's bound), a
+// partial channel tile without a residual, float y (their staged form).
+TEST(CudaQres, WideEpilogueTilesWithinOneQuantizationStep) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block blocks[] = {
+      kIdentity1x1C64,
+      {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
+      kDownsampleLayer1,
+      kIdentity3x3Clip,
+      {"identity 1x1 C=64, clip(0, 2.99) int8", {2, 64, 9, 9}, 64, 1, 1, false, true, true, true, 2.99f},
+      kPlain1x1C192,
+      kIdentity1x1FloatOut,
+  };
+  checkEachTile(blocks, {36, 37});
 }
 
 // The warp-specialized ping-pong tiles (26-27: a TMA producer warpgroup, two consumer warpgroups taking

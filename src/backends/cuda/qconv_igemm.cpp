@@ -78,6 +78,8 @@ class QIgemmKernel final : public OwnQConvKernel {
     epi_.y_int8 = y_int8_;
     const char* probe = std::getenv("QRT_CUDA_IGEMM_PROBE");  // measurement only (IgemmEpilogue::probe)
     epi_.probe = probe ? std::atoi(probe) : 0;
+    const char* x_l1 = std::getenv("QRT_CUDA_IGEMM_X_L1");  // A/B switch (IgemmEpilogue::x_l1)
+    epi_.x_l1 = !(x_l1 && std::string_view(x_l1) == "off");
     epi_.y_half = out[0].dtype == DataType::kHalf;
     epi_.mult = mult_.as<float>();
     epi_.bias = bias_.as<float>();
@@ -103,9 +105,10 @@ class QIgemmKernel final : public OwnQConvKernel {
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
     if (launch::kIgemmTiles[tile_].wgmma && dev_->sm != launch::kIgemmWgmmaSm)
       return unsupported(who_, ": the wgmma tile ", tile_, " runs on compute capability 9.0 only");
-    if (launch::kIgemmTiles[tile_].tma && !(g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 &&
-                                            g.pw == 0 && g.oh == g.h && g.ow == g.w))
+    if (launch::kIgemmTiles[tile_].tma && !launch::igemmUnit(g))
       return unsupported(who_, ": the TMA tile ", tile_, " takes 1x1 stride-1 unpadded layers only");
+    if (launch::kIgemmTiles[tile_].im2col && launch::igemmUnit(g))
+      return unsupported(who_, ": the TMA im2col tile ", tile_, " takes the layers tiles 24-25 do not");
     if (ds_) QRT_RETURN_IF_ERROR(reshapeDownsample(in, y));
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "backends/cuda/qconv_igemm_launch.h"
@@ -21,6 +22,14 @@ __device__ __forceinline__ void cpAsync16(void* smem, const void* gmem, bool val
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   const int bytes = valid ? 16 : 0;  // 0: nothing is read, the 16 bytes are zero-filled
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
+}
+// The same through L1 (cp.async.ca: the line stays in L1 for the next reads of it). A 3x3 layer's
+// im2col loads read each pixel of x up to 9 times, mostly within one CTA a few slices apart
+// (IgemmEpilogue::x_l1).
+__device__ __forceinline__ void cpAsync16Ca(void* smem, const void* gmem, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int bytes = valid ? 16 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
@@ -139,11 +148,15 @@ struct SliceAt {
 // Queues a thread's 16-byte chunk of pixel row `row` of a slice into `buf` (zero fill for padding
 // pixels, channels past C and rows past the last pixel).
 __device__ __forceinline__ void loadPixelChunk(uint8_t* buf, int row, int chunk, const PixelRow& p, const SliceAt& sl,
-                                               const IgemmGeometry& g, const int8_t* x) {
+                                               const IgemmGeometry& g, const int8_t* x, bool l1) {
   const int ih = p.ih0 + sl.fr * g.dh, iw = p.iw0 + sl.fs * g.dw;
   const bool ok = p.ok && static_cast<unsigned>(ih) < static_cast<unsigned>(g.h) &&
                   static_cast<unsigned>(iw) < static_cast<unsigned>(g.w) && sl.c0 + chunk * 16 < g.c;
-  cpAsync16(buf + swizzle(row, chunk), ok ? x + p.off + (ih * g.w + iw) * g.c + sl.c0 : x, ok);
+  const int8_t* src = ok ? x + p.off + (ih * g.w + iw) * g.c + sl.c0 : x;
+  if (l1)
+    cpAsync16Ca(buf + swizzle(row, chunk), src, ok);
+  else
+    cpAsync16(buf + swizzle(row, chunk), src, ok);
 }
 
 // One 64-deep slice of a warp's MT x NT m16n8 tiles: rows a_row0.. of the pixel slice a_s,
@@ -281,9 +294,11 @@ struct TileLoader {
   const int8_t* b_src[Cfg::kBChunks];
   SliceAt sl;
   int slice = 0;
+  bool l1 = false;  // x through L1 (IgemmEpilogue::x_l1; only where a pixel is read by more than one tap)
 
   __device__ __forceinline__ void begin(int m0, int n0, int m_total, const IgemmGeometry& g, const int8_t* w, int wrow,
-                                        bool unit, int tid) {
+                                        bool unit, bool x_l1, int tid) {
+    l1 = x_l1 && g.kh * g.kw > 1;
     const int chunk = tid & 3;
 #pragma unroll
     for (int i = 0; i < Cfg::kAChunks; ++i)
@@ -302,7 +317,7 @@ struct TileLoader {
     const int chunk = tid & 3;
 #pragma unroll
     for (int i = 0; i < Cfg::kAChunks; ++i)
-      loadPixelChunk(sa + stage * BM * kBK, (tid >> 2) + i * (Cfg::kThreads / 4), chunk, a_rows[i], sl, g, x);
+      loadPixelChunk(sa + stage * BM * kBK, (tid >> 2) + i * (Cfg::kThreads / 4), chunk, a_rows[i], sl, g, x, l1);
     uint8_t* b_dst = sb + stage * BN * kBK;
 #pragma unroll
     for (int i = 0; i < Cfg::kBChunks; ++i) {
@@ -378,6 +393,81 @@ __device__ __forceinline__ void residualTileFromAcc(uint8_t* sz, const int* sc, 
   }
 }
 
+// The wide int8 epilogue (kWide tiles, 36-37; int8 y): sixteen channels a thread where epilogueRows
+// takes four. Why: on the one-slice residual 1x1 layers, whose tiles issue most of their instructions
+// in the epilogue, ncu (session 11, H200, ResNet-50 INT8 b256, tile 28 on layer1 conv3) counted ~20
+// instructions an output value, 76% of issue slots busy, DRAM at half its bandwidth. Per row a
+// thread here reads its sixteen int32 in four 16-byte loads and z's sixteen bytes in one, and writes
+// y's in one 16-byte store (epilogueRows: 4 + 4 + 4 bytes per four values, and the pointer steps); and
+// the clamp is a saturating FMA: with L, H the activation's bounds rounded to integers (clamping to
+// them then rounding equals rounding then clamping to lo, hi: rounding is monotone),
+//   t = sat(acc * m / 256 + (b - L) / 256 (+ z * z_scale / 256)),  q = min(t, (H - L) / 256) * 256 + L,
+// the last an FMA onto 1.5 * 2^23 + L that rounds to an integer (half to even), whose low byte is q
+// (foldedWord's magic number). Scaling by 2^-8 is exact, so q is foldedWord's but for the one rounding
+// of b - L (none where b is an integer multiple of its ulp at L's scale, as the exact tests' b = 0):
+// four instructions a value for the folding and the clamp where foldedWord takes five.
+//
+// The int32 tile's layout (stageWide writes it): foldedWord's rows of pitch LDC words, 16-byte chunk c
+// of a row at chunk c ^ ((c >> 3) & 3) (wideChunk). A thread's four loads of a row read chunks 4k + i
+// (k: its place among the row's BN / 16 threads); unswizzled, the eight threads of a load phase would
+// hit two bank groups (4-way conflicts), swizzled they hit eight. The staging's 8-byte stores of an
+// accumulator fragment (two chunks of eight rows) keep their two wavefronts: the XOR is the same for a
+// column in every row.
+__device__ __forceinline__ int wideChunk(int c) { return c ^ ((c >> 3) & 3); }
+// The word offset of column col of row row in the wide int32 tile.
+template <int LDC>
+__device__ __forceinline__ int wideAt(int row, int col) {
+  return row * LDC + (wideChunk(col >> 2) << 2) + (col & 3);
+}
+
+template <bool kZ, int BM, int BN, int kThreads, int LDC>
+__device__ __forceinline__ void epilogueWide(int8_t* y, const int* sc, const uint8_t* sz, int m0, int n0, int m_total,
+                                             int channels, const IgemmEpilogue& e, int tid) {
+  constexpr int kRowThreads = BN / 16, kStep = kThreads / kRowThreads;
+  static_assert(kThreads % kRowThreads == 0 && BM % kStep == 0, "whole rows a pass");
+  const int k = tid % kRowThreads, co = n0 + k * 16;
+  if (co >= channels) return;  // channels: a multiple of 16
+  const float lo = rintf(e.qlo), hi = rintf(e.qhi);
+  const float top = (hi - lo) * (1.f / 256), magic = 12582912.f + lo, zs = e.z_scale * (1.f / 256);
+  float mv[16], bv[16];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const float4 m4 = *reinterpret_cast<const float4*>(e.mult + co + 4 * q);
+    const float4 b4 = *reinterpret_cast<const float4*>(e.bias + co + 4 * q);
+    const float mm[4] = {m4.x, m4.y, m4.z, m4.w}, bb[4] = {b4.x, b4.y, b4.z, b4.w};
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      mv[4 * q + j] = mm[j] * (1.f / 256);
+      bv[4 * q + j] = (bb[j] - lo) * (1.f / 256);
+    }
+  }
+  const int rows = min(BM, m_total - m0);
+#pragma unroll
+  for (int pass = 0; pass < BM / kStep; ++pass) {
+    const int row = pass * kStep + tid / kRowThreads;
+    if (row >= rows) break;
+    uint4 zq = make_uint4(0, 0, 0, 0);
+    if (kZ) zq = *reinterpret_cast<const uint4*>(sz + row * BN + k * 16);
+    const unsigned zw[4] = {zq.x, zq.y, zq.z, zq.w};
+    unsigned out[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const int4 a = *reinterpret_cast<const int4*>(sc + row * LDC + (wideChunk(4 * k + q) << 2));
+      const int av[4] = {a.x, a.y, a.z, a.w};
+      unsigned b[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        float u = fmaf(static_cast<float>(av[j]), mv[4 * q + j], bv[4 * q + j]);
+        if (kZ) u = fmaf(static_cast<float>(signedByte(zw[q], j)), zs, u);
+        b[j] = __float_as_uint(fmaf(fminf(__saturatef(u), top), 256.f, magic));
+      }
+      out[q] = __byte_perm(__byte_perm(b[0], b[1], 0x0040u), __byte_perm(b[2], b[3], 0x0040u), 0x5410u);
+    }
+    *reinterpret_cast<uint4*>(y + static_cast<size_t>(m0 + row) * channels + co) =
+        make_uint4(out[0], out[1], out[2], out[3]);
+  }
+}
+
 template <class Cfg>
 __device__ __forceinline__ void zeroAcc(int (&acc)[Cfg::kMTiles][Cfg::kNTiles][4]) {
 #pragma unroll
@@ -431,7 +521,7 @@ struct PersistentStream {
     if (ld.slice == slices) {
       ld_tile += step;
       ++ld_count;
-      ld.begin(m0(ld_tile), n0(ld_tile), m_total, g, w, wrow, unit, tid);
+      ld.begin(m0(ld_tile), n0(ld_tile), m_total, g, w, wrow, unit, e.x_l1, tid);
       if (e.z)
         loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads, kSwzZ>(ring + (ld_count % kStages) * Cfg::kBM * Cfg::kBN, e,
                                                                   m0(ld_tile), n0(ld_tile), m_total, g.m, tid);
@@ -457,7 +547,7 @@ __device__ __forceinline__ TileAt startTile(TileLoader<Cfg>& ld, uint8_t* sa, ui
   t.slices = g.kh * g.kw * cblocks;
   t.c_pad = cblocks * kBK;
   t.probe = e.probe;
-  ld.begin(t.m0, t.n0, m_total, g, w, t.slices * kBK, unitLayer(g), tid);
+  ld.begin(t.m0, t.n0, m_total, g, w, t.slices * kBK, unitLayer(g), e.x_l1, tid);
   if (e.z) loadResidualTile<Cfg::kBM, Cfg::kBN, Cfg::kThreads, kSwzZ>(sz, e, t.m0, t.n0, m_total, g.m, tid);
   static_assert(kAhead >= 1 && kAhead < kStages, "the loads run 1 to kStages - 1 slices ahead");
 #pragma unroll
@@ -516,10 +606,13 @@ __device__ __forceinline__ void downsampleTile(uint8_t* smem, uint8_t* sz, const
 // into the kernel's accumulators; `stage(sc)` writes them into the int32 tile. Shared memory as
 // startTile's: the pipeline's stages from smem (B after kStages A stages), the residual tile at
 // Cfg::kSmem.
-template <class Cfg, int kStages, bool kDs, int kAhead = kStages - 1, class Product, class Stage>
+// `wide` (a Stage, or nullptr): int8 y (without QRT_CUDA_IGEMM_PROBE) through the wide epilogue,
+// `wide(sc)` staging the accumulators in its layout (epilogueWide).
+template <class Cfg, int kStages, bool kDs, int kAhead = kStages - 1, class Product, class Stage,
+          class Wide = decltype(nullptr)>
 __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, const int8_t* x, const int8_t* w, void* y,
                                         const IgemmGeometry& g, const IgemmEpilogue& e, int m_total, int n_tiles,
-                                        int tid, Product product, Stage stage) {
+                                        int tid, Product product, Stage stage, Wide wide = nullptr) {
   uint8_t* sa = smem;
   uint8_t* sb = smem + kStages * Cfg::kBM * kBK;
   uint8_t* sz = smem + Cfg::kSmem;
@@ -531,6 +624,21 @@ __device__ __forceinline__ void runTile(TileLoader<Cfg>& ld, uint8_t* smem, cons
   }
   const TileAt t = startTile<Cfg, kStages, kAhead>(ld, sa, sb, sz, x, w, g, e, m_total, n_tiles, tid);
   product(t, g, x);
+  if constexpr (!std::is_same_v<Wide, decltype(nullptr)>) {
+    if (e.y_int8 && !e.probe) {
+      cpAsyncWait<0>();
+      __syncthreads();  // every warp is done with the pipeline's shared memory
+      int* sc = reinterpret_cast<int*>(smem);
+      wide(sc);
+      __syncthreads();
+      constexpr int BM = Cfg::kBM, BN = Cfg::kBN, T = Cfg::kThreads, L = Cfg::kLdc;
+      if (e.z || kDs)
+        epilogueWide<true, BM, BN, T, L>(static_cast<int8_t*>(y), sc, sz, t.m0, t.n0, m_total, g.m, e, tid);
+      else
+        epilogueWide<false, BM, BN, T, L>(static_cast<int8_t*>(y), sc, sz, t.m0, t.n0, m_total, g.m, e, tid);
+      return;
+    }
+  }
   finishTile<Cfg>(y, smem, sz, t, m_total, g, e, tid, stage);
 }
 

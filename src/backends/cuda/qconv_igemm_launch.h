@@ -63,6 +63,9 @@ struct IgemmEpilogue {
   // 2 skips the MMAs, 4 skips the loads of x and w. Where a layer's time goes, without ncu.
   int probe = 0;
   bool y_half = false;  // float output stored as fp16
+  // x's im2col loads through L1 (cp.async.ca) on layers of more than one tap (3x3...), where the
+  // taps read each pixel again a few slices later; else L2 only (.cg). QRT_CUDA_IGEMM_X_L1=off|on.
+  bool x_l1 = true;
   // A block's downsample convolution computed in the kernel (passes: fuseDownsampleResidual): z is
   // not read but made, per tile, as the downsample QConv makes it: z = saturate(round_half_even(
   // acc2 * ds_mult[c] + ds_bias[c])) (constants divided by z's scale, no activation) of ds_x
@@ -82,11 +85,12 @@ struct IgemmTile {
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): slower than the default tiles wherever they
-  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27: on an H200, session 10), or not
-  // yet run on a GPU (30-33; 26-27 in their second form).
+  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27, 30-33: on an H200, sessions 10
+  // and 11), or not yet run on a GPU (34-37).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
+  bool im2col = false;  // x by TMA's im2col mode: the layers tma tiles do not take (igemmUnit false)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
@@ -120,8 +124,15 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     {64, 128, false, true, false, true, true}, {64, 64, false, true, false, true, true},
     // 32-33: pipelined with three stages and 4 CTAs an SM (the deeper layers' 3x3 convolutions: 9+ slices,
     // where the two-stage 16-17 win now; opt-in, not yet run on a GPU)
-    {128, 64, false, true, true, true}, {64, 128, false, true, true, true}};
-inline constexpr int kIgemmTileCount = 34;
+    {128, 64, false, true, true, true}, {64, 128, false, true, true, true},
+    // 34-35: the pipelined TMA kernel (24-25) with x by TMA's im2col mode, four stages: 3x3, strided and
+    // padded layers, whose cp.async loaders spend most of the tiles' instructions (ncu, H200, session 11:
+    // layer1's 3x3 on tile 16 issue-bound at 76%). Opt-in: not yet run on a GPU.
+    {128, 64, false, true, true, true, false, false, true}, {128, 128, false, true, true, true, false, false, true},
+    // 36-37: 28-29 with the wide int8 epilogue (epilogueWide: sixteen channels a thread, the clamp a
+    // saturating FMA); float y runs their staged form. Opt-in: not yet run on a GPU.
+    {64, 128, false, true, false, true}, {64, 64, false, true, false, true}};
+inline constexpr int kIgemmTileCount = 38;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -141,6 +152,10 @@ constexpr int kIgemmKPad = 128;  // output channels padded to the largest BN
 // Whether the kernel computes this geometry: C and K multiples of 16 (16-byte loads, 4-byte
 // stores), every x and y index in int32.
 bool igemmFits(const IgemmGeometry& g);
+// A 1x1 stride-1 unpadded layer: pixel m of y reads row m of x (the tma tiles' layers).
+inline bool igemmUnit(const IgemmGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w;
+}
 
 inline int64_t igemmCPad(int64_t c) { return (c + kIgemmDepth - 1) / kIgemmDepth * kIgemmDepth; }
 inline int64_t igemmKPad(int64_t k) { return (k + kIgemmKPad - 1) / kIgemmKPad * kIgemmKPad; }

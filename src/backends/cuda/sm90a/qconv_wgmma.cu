@@ -73,42 +73,54 @@ __device__ __forceinline__ void fenceRegs(int (&d)[R]) {
   for (int i = 0; i < R; ++i) asm volatile("" : "+r"(d[i])::"memory");
 }
 
-// D[64 x 64] += A[64 x 32] . B[64 x 32]^T, int8 in, int32 D (the warpgroup's 32 registers a thread).
-__device__ __forceinline__ void wgmma64(int (&d)[32], uint64_t a, uint64_t b) {
+// D[64 x 64] = A[64 x 32] . B[64 x 32]^T (+ D where acc is 1: wgmma's scale-d), int8 in, int32 D (the
+// warpgroup's 32 registers a thread).
+__device__ __forceinline__ void wgmma64(int (&d)[32], uint64_t a, uint64_t b, int acc) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
-      : "l"(a), "l"(b), "r"(1));
+      : "l"(a), "l"(b), "r"(acc));
 }
 
-// D[64 x 128] += A[64 x 32] . B[128 x 32]^T, int8 in, int32 D (the warpgroup's 64 registers a thread).
-__device__ __forceinline__ void wgmma128(int (&d)[64], uint64_t a, uint64_t b) {
+// D[64 x 128] = A[64 x 32] . B[128 x 32]^T (+ D where acc is 1), int8 in, int32 D (the warpgroup's 64
+// registers a thread).
+__device__ __forceinline__ void wgmma128(int (&d)[64], uint64_t a, uint64_t b, int acc) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
-      : "l"(a), "l"(b), "r"(1));
+      : "l"(a), "l"(b), "r"(acc));
 }
 
 template <int BN>
-__device__ __forceinline__ void wgmmaStep(int (&d)[BN / 2], uint64_t a, uint64_t b) {
+__device__ __forceinline__ void wgmmaStep(int (&d)[BN / 2], uint64_t a, uint64_t b, int acc) {
   if constexpr (BN == 128)
-    wgmma128(d, a, b);
+    wgmma128(d, a, b, acc);
   else
-    wgmma64(d, a, b);
+    wgmma64(d, a, b, acc);
 }
 // Queues slice `stage`'s two 32-deep wgmmas for warpgroup wg (its 64 rows of the A stage, all BN
-// columns of the B stage) and commits them as one group.
+// columns of the B stage) and commits them as one group. first: the tile's first slice, whose first
+// wgmma writes the accumulators (scale-d 0) instead of adding to them: no zeroing of BN / 2
+// registers a thread per tile (on the one-slice 1x1 layers, 64 instructions of a thread's ~1300).
 template <int BM, int BN>
 __device__ __forceinline__ void sliceWgmmas(int (&acc)[BN / 2], const uint8_t* sa, const uint8_t* sb, int stage,
-                                            int wg) {
+                                            int wg, bool first) {
   const uint8_t* a_s = sa + stage * BM * kBK + wg * 64 * kBK;
   const uint8_t* b_s = sb + stage * BN * kBK;
   wgmmaFence();
-  wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s));
-  wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32));
+  wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s), first ? 0 : 1);
+  wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32), 1);
   wgmmaCommit();
+}
+// The accumulators zeroed where the MMAs are skipped (QRT_CUDA_IGEMM_PROBE 2: measurement only).
+template <int R>
+__device__ __forceinline__ void zeroIfProbing(int (&acc)[R], int probe) {
+  if (probe & 2) {
+#pragma unroll
+    for (int i = 0; i < R; ++i) acc[i] = 0;
+  }
 }
 #endif
 
@@ -121,6 +133,18 @@ __device__ __forceinline__ void stageWgmmaAcc(int* sc, int ldc, int row0, const 
     const int col = j * 8 + (lane & 3) * 2;
     *reinterpret_cast<int2*>(sc + row * ldc + col) = make_int2(d[4 * j], d[4 * j + 1]);
     *reinterpret_cast<int2*>(sc + (row + 8) * ldc + col) = make_int2(d[4 * j + 2], d[4 * j + 3]);
+  }
+}
+
+// The same into the wide epilogue's int32 tile (wideAt: 16-byte chunks swizzled within a row).
+template <int BN, int LDC>
+__device__ __forceinline__ void stageWgmmaAccWide(int* sc, int row0, const int (&d)[BN / 2], int lane) {
+  const int row = row0 + (lane >> 2);
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int at = wideAt<LDC>(row, j * 8 + (lane & 3) * 2);
+    *reinterpret_cast<int2*>(sc + at) = make_int2(d[4 * j], d[4 * j + 1]);
+    *reinterpret_cast<int2*>(sc + at + 8 * LDC) = make_int2(d[4 * j + 2], d[4 * j + 3]);
   }
 }
 
@@ -213,8 +237,9 @@ __device__ __forceinline__ void storeTile(int8_t* y, const uint8_t* ty, int m0, 
   }
 }
 
-// kDs: the downsample first (IgemmEpilogue::ds_x).
-template <int BM, int BN, int kStages, int MINB, bool kPipe, bool kRegEpi, bool kDs>
+// kDs: the downsample first (IgemmEpilogue::ds_x). kWide: int8 y through the wide epilogue
+// (epilogueWide; tiles 36-37).
+template <int BM, int BN, int kStages, int MINB, bool kPipe, bool kRegEpi, bool kDs, bool kWide = false>
 __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, void* __restrict__ y, IgemmGeometry g,
                 IgemmEpilogue e, int m_total, int n_tiles) {
@@ -232,8 +257,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   int acc[BN / 2];
   // The product of the tile's slices (t) of x with geometry gg into acc.
   auto product = [&](const TileAt& t, const IgemmGeometry& gg, const int8_t* xx) {
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+    zeroIfProbing(acc, t.probe);  // else the first slice's wgmma writes them (sliceWgmmas)
     fenceRegs(acc);
     for (int kt = 0; kt < t.slices; ++kt) {
       // The slice's cp.async writes (generic proxy) fenced for wgmma's reads (async proxy); its
@@ -241,7 +265,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
       // wait, before the barrier that precedes the reload; WgmmaTile).
       nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
       if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
-      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg);
+      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, kt == 0);
       if constexpr (kPipe)
         wgmmaWait<1>();
       else
@@ -272,20 +296,25 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     storeTile<BM, BN, Cfg::kThreads>(static_cast<int8_t*>(y), smem, t.m0, t.n0, m_total, g.m, tid);
   } else {
     auto stage = [&](int* sc) { stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane); };
-    runTile<Cfg, kStages, kDs, T::kAhead>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage);
+    if constexpr (kWide) {
+      auto wide = [&](int* sc) { stageWgmmaAccWide<BN, Cfg::kLdc>(sc, warp * 16, acc, lane); };
+      runTile<Cfg, kStages, kDs, T::kAhead>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage, wide);
+    } else {
+      runTile<Cfg, kStages, kDs, T::kAhead>(ld, smem, x, w, y, g, e, m_total, n_tiles, tid, product, stage);
+    }
   }
 #endif
 }
 
-template <int BM, int BN, int kStages, int MINB, bool kPipe = false, bool kRegEpi = false>
+template <int BM, int BN, int kStages, int MINB, bool kPipe = false, bool kRegEpi = false, bool kWide = false>
 void launchWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                  cudaStream_t s) {
-  if constexpr (kRegEpi) {  // float y: the staged epilogue of the same tile
+  if constexpr (kRegEpi || kWide) {  // float y: the staged epilogue of the same tile
     if (!e.y_int8) return launchWgmma<BM, BN, kStages, MINB, kPipe, false>(x, w, y, g, e, s);
   }
   using T = WgmmaTile<BM, BN, kStages, MINB, kPipe, kRegEpi>;
-  auto* kernel = e.ds_x ? wgmmaKernel<BM, BN, kStages, MINB, kPipe, kRegEpi, true>
-                        : wgmmaKernel<BM, BN, kStages, MINB, kPipe, kRegEpi, false>;
+  auto* kernel = e.ds_x ? wgmmaKernel<BM, BN, kStages, MINB, kPipe, kRegEpi, true, kWide>
+                        : wgmmaKernel<BM, BN, kStages, MINB, kPipe, kRegEpi, false, kWide>;
   static std::atomic<uint64_t> opted[2] = {0, 0};
   optIn(kernel, T::smem(true), opted[e.ds_x ? 1 : 0]);
   const int m_total = g.n * g.oh * g.ow;
@@ -331,6 +360,22 @@ __device__ __forceinline__ void tmaLoad2d(void* dst, const CUtensorMap* map, int
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(r0), "r"(smemAddr(bar))
       : "memory");
 }
+// TMA's im2col mode (tiles 34-35): BM pixels of one tap's 64 channels from the 4-D map of x (C, W, H, N)
+// into dst, in the tiled box's layout (rows of 64 bytes, 64-byte swizzle). (c0, w0, h0, n0): the first
+// channel and where the tile's first output pixel's filter window starts in x (ow * sw - pw, oh * sh - ph,
+// its image); (ow_tap, oh_tap): the tap's offset in that window (s * dw, r * dh). The hardware walks the
+// tile's pixels as the map's box says (lower corner -padding, upper corner padding - (filter - 1) *
+// dilation, traversal strides the convolution's): along a row, then to the next row, then the next
+// image; taps in the padding and pixels past the last image read as zeros.
+__device__ __forceinline__ void tmaIm2col(void* dst, const CUtensorMap* map, int c0, int w0, int h0, int n0,
+                                          int ow_tap, int oh_tap, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, "
+      "%5}], [%6], {%7, %8};\n" ::"r"(smemAddr(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(w0), "r"(h0), "r"(n0), "r"(smemAddr(bar)),
+      "h"(static_cast<unsigned short>(ow_tap)), "h"(static_cast<unsigned short>(oh_tap))
+      : "memory");
+}
 // Slice `slice` (64 bytes of depth) of the A rows from a0 (x, a_rows of them) and the B rows from b0
 // (w, b_rows) into the stage at sa / sb, both completing on `bar`, which this thread arms with
 // their bytes: the TMA kernels' one slice load.
@@ -342,7 +387,9 @@ __device__ __forceinline__ void tmaSlice(uint8_t* sa, uint8_t* sb, const CUtenso
 }
 #endif
 
-template <int BM, int BN, int kStages, int MINB>
+// kIm2col (tiles 34-35): x by TMA's im2col mode (tmaIm2col; any window, stride, padding and
+// dilation), the slices walked tap by tap, 64 channels at a time, as the packed weights' rows are.
+template <int BM, int BN, int kStages, int MINB, bool kIm2col = false>
 __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     wgmmaTmaKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw, void* __restrict__ y,
                    IgemmGeometry g, IgemmEpilogue e, int m_total, int n_tiles) {
@@ -362,32 +409,48 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   TileAt t;
   t.m0 = static_cast<int>(blockIdx.x / n_tiles) * BM;
   t.n0 = static_cast<int>(blockIdx.x % n_tiles) * BN;
-  t.slices = (g.c + kBK - 1) / kBK;
-  t.c_pad = t.slices * kBK;
+  const int cblocks = (g.c + kBK - 1) / kBK;
+  t.slices = g.kh * g.kw * cblocks;
+  t.c_pad = cblocks * kBK;
   t.probe = e.probe;
+  // kIm2col: where the tile's first pixel's window starts (thread 0 issues every load).
+  int w0 = 0, h0 = 0, img0 = 0;
   if (tid == 0) {
     for (int i = 0; i < kStages; ++i) mbarInit(&bars[i], 1);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (kIm2col) {
+      const int ow = t.m0 % g.ow, rest = t.m0 / g.ow;
+      w0 = ow * g.sw - g.pw;
+      h0 = (rest % g.oh) * g.sh - g.ph;
+      img0 = rest / g.oh;
+    }
   }
   if (e.z) loadResidualTile<BM, BN, Cfg::kThreads>(sz, e, t.m0, t.n0, m_total, g.m, tid);
   cpAsyncCommit();
   __syncthreads();  // the barriers are initialised
   auto issue = [&](int slice) {  // thread 0: slice's x and w boxes into its stage
     const int st = slice % kStages;
-    tmaSlice(sa + st * BM * kBK, sb + st * BN * kBK, &tx, &tw, slice, t.m0, t.n0, BM, BN, &bars[st]);
+    if constexpr (kIm2col) {
+      const int tap = slice / cblocks, c0 = (slice - tap * cblocks) * kBK;
+      const int r = tap / g.kw, sx = tap - r * g.kw;
+      mbarExpectTx(&bars[st], static_cast<uint32_t>((BM + BN) * kBK));
+      tmaIm2col(sa + st * BM * kBK, &tx, c0, w0, h0, img0, sx * g.dw, r * g.dh, &bars[st]);
+      tmaLoad2d(sb + st * BN * kBK, &tw, slice * kBK, t.n0, &bars[st]);
+    } else {
+      tmaSlice(sa + st * BM * kBK, sb + st * BN * kBK, &tx, &tw, slice, t.m0, t.n0, BM, BN, &bars[st]);
+    }
   };
   if (tid == 0 && !(t.probe & 4))
     for (int i = 0; i < kAhead && i < t.slices; ++i) issue(i);
   int acc[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+  zeroIfProbing(acc, t.probe);  // else the first slice's wgmma writes them (sliceWgmmas)
   fenceRegs(acc);
   for (int kt = 0; kt < t.slices; ++kt) {
     if (!(t.probe & 4)) mbarWait(&bars[kt % kStages], static_cast<uint32_t>((kt / kStages) & 1));
     __syncthreads();  // every warpgroup retired slice kt - 2's wgmmas: that stage is free
     if (tid == 0 && kt + kAhead < t.slices && !(t.probe & 4)) issue(kt + kAhead);
     if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
-    sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg);
+    sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, kt == 0);
     wgmmaWait<1>();
   }
   wgmmaWait<0>();
@@ -426,11 +489,9 @@ bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t col
 template <int BM, int BN, int kStages, int MINB>
 void launchWgmmaTma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                     cudaStream_t s) {
-  const bool unit = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h &&
-                    g.ow == g.w;
   const int m_total = g.n * g.oh * g.ow;
   CUtensorMap tx{}, tw{};
-  if (!unit || e.ds_x ||
+  if (!igemmUnit(g) || e.ds_x ||
       !encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c), BM) ||
       !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
                    static_cast<uint64_t>(igemmCPad(g.c)), BN))
@@ -440,6 +501,59 @@ void launchWgmmaTma(const int8_t* x, const int8_t* w, void* y, const IgemmGeomet
   const size_t smem = T::smem(true) + kStages * sizeof(uint64_t);
   static std::atomic<uint64_t> opted{0};
   optIn(kernel, smem, opted);
+  const int n_tiles = (g.m + BN - 1) / BN;
+  const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
+  launchKernel(kernel, blocks, T::Cfg::kThreads, smem, s, tx, tw, y, g, e, m_total, n_tiles);
+}
+
+// The im2col tensor map of x (n, h, w, c: channels-last int8) for geometry g: BM pixels of 64
+// channels a load (64-byte swizzle), the box and traversal of tmaIm2col; false where the driver has no
+// encoder or refuses (window corners out of its range, ...).
+bool encodeIm2col(CUtensorMap* map, const void* x, const IgemmGeometry& g, uint32_t pixels) {
+  using Encode = PFN_cuTensorMapEncodeIm2col_v12000;
+  static const Encode encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeIm2col", &fn, 12000, cudaEnableDefault, &q) !=
+            cudaSuccess ||
+        q != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return static_cast<Encode>(nullptr);
+    }
+    return reinterpret_cast<Encode>(fn);
+  }();
+  if (!encode) return false;
+  const uint64_t c = static_cast<uint64_t>(g.c), w = static_cast<uint64_t>(g.w), h = static_cast<uint64_t>(g.h);
+  const cuuint64_t dims[4] = {c, w, h, static_cast<uint64_t>(g.n)};
+  const cuuint64_t strides[3] = {c, w * c, h * w * c};  // bytes, dims 1-3
+  const int lower[2] = {-g.pw, -g.ph};
+  const int upper[2] = {g.pw - (g.kw - 1) * g.dw, g.ph - (g.kh - 1) * g.dh};
+  const cuuint32_t elem[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<void*>(x), dims, strides, lower, upper, kBK, pixels,
+                elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// Tiles 34-35: the TMA kernel with x in im2col mode, for the layers the tiled TMA tiles 24-25 do not take
+// (3x3, strided, padded: kIgemmTiles' im2col). Why: ncu (session 11, H200, ResNet-50 INT8 b256) found
+// layer1's 3x3 convolution on tile 16 issue-bound (76% of issue slots, 94 M instructions for 59 GOP of
+// MMAs), most of them the cp.async loader's per-slice address and padding arithmetic; here thread 0
+// issues two TMA loads a slice. A fused downsample, or a driver without the encoder, runs the cp.async
+// form of the same tile (launchWgmma, pipelined).
+template <int BM, int BN, int kStages, int MINB>
+void launchWgmmaIm2col(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                       cudaStream_t s) {
+  const uint64_t wrow = static_cast<uint64_t>(g.kh) * g.kw * igemmCPad(g.c);  // the packed weights' row
+  CUtensorMap tx{}, tw{};
+  if (e.ds_x || (g.kh - 1) * g.dh > 255 || (g.kw - 1) * g.dw > 255 || !encodeIm2col(&tx, x, g, BM) ||
+      !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), wrow, wrow, BN))
+    return launchWgmma<BM, BN, kStages, MINB, true>(x, w, y, g, e, s);
+  using T = WgmmaTile<BM, BN, kStages, MINB, true>;
+  auto* kernel = wgmmaTmaKernel<BM, BN, kStages, MINB, true>;
+  const size_t smem = T::smem(true) + kStages * sizeof(uint64_t);
+  static std::atomic<uint64_t> opted{0};
+  optIn(kernel, smem, opted);
+  const int m_total = g.n * g.oh * g.ow;
   const int n_tiles = (g.m + BN - 1) / BN;
   const unsigned blocks = static_cast<unsigned>((m_total + BM - 1) / BM) * static_cast<unsigned>(n_tiles);
   launchKernel(kernel, blocks, T::Cfg::kThreads, smem, s, tx, tw, y, g, e, m_total, n_tiles);
@@ -478,10 +592,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   const int total = ps.total, slices = ps.slices;
   auto loadNext = [&](int stage) { ps.loadNext(sa, sb, ring, stage, g, e, x, w, tid); };
 
-  int acc[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-  fenceRegs(acc);
+  int acc[BN / 2];  // each tile's first slice writes them (sliceWgmmas)
 #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
     if (st < total) loadNext(st);
@@ -495,7 +606,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
     const int next = it + kStages - 1;
     if (next < total) loadNext(next % kStages);
     cpAsyncCommit();
-    sliceWgmmas<BM, BN>(acc, sa, sb, it % kStages, wg);
+    sliceWgmmas<BM, BN>(acc, sa, sb, it % kStages, wg, kt == 0);
     wgmmaWait<0>();
     fenceRegs(acc);
     if (++kt == slices) {  // the tile's epilogue, while the next tiles' slices load
@@ -505,8 +616,6 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
         pairsToTile<BN, true>(slot, slot, acc, warp, lane, n0, g.m, e.mult, e.bias, e.z_scale, e.qlo, e.qhi);
       else
         pairsToTile<BN, false>(slot, slot, acc, warp, lane, n0, g.m, e.mult, e.bias, 0.f, e.qlo, e.qhi);
-#pragma unroll
-      for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
       fenceRegs(acc);
       __syncthreads();  // the y tile is complete
       storeTile<BM, BN, Cfg::kThreads>(y, slot, m0, n0, m_total, g.m, tid);
@@ -673,13 +782,11 @@ __global__ void __launch_bounds__(384, 1)
     const int zt = c * kZDepth + n % kZDepth;  // this tile's z / y tile
     uint8_t* tile = ty + zt * P::kTile;
     if (j > 0) mbarWait(&bars[P::kOrder + c], static_cast<uint32_t>((c == 0 ? n - 1 : n) & 1));
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-    fenceRegs(acc);
+    fenceRegs(acc);  // the tile's first slice writes them (sliceWgmmas)
     for (int kt = 0; kt < slices; ++kt) {
       const int it = j * slices + kt, st = it % kStages;
       mbarWait(&bars[P::kFull + st], static_cast<uint32_t>((it / kStages) & 1));
-      sliceWgmmas<P::kRows, BN>(acc, sa, sb, st, 0);
+      sliceWgmmas<P::kRows, BN>(acc, sa, sb, st, 0, kt == 0);
       wgmmaWait<1>();  // the previous slice's group is done: its stage goes back to the producer
       if (kt > 0 && ct == 0) mbarArrive(&bars[P::kEmpty + (it - 1) % kStages]);
     }
@@ -722,11 +829,9 @@ struct WgmmaPingPong {
   }
   static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                      int grid, cudaStream_t s) {
-    const bool unit = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h &&
-                      g.ow == g.w;
     const int m_total = g.n * g.oh * g.ow;
     CUtensorMap tx{}, tw{}, tz{};
-    if (!e.y_int8 || e.ds_x || grid <= 0 || !unit ||
+    if (!e.y_int8 || e.ds_x || grid <= 0 || !igemmUnit(g) ||
         !encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c),
                      P::kRows) ||
         !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
@@ -770,6 +875,12 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 23: return WgmmaPersistent23::launch(x, w, y, g, e, grid, s);
     case 26: return WgmmaPingPong26::launch(x, w, y, g, e, grid, s);
     case 27: return WgmmaPingPong27::launch(x, w, y, g, e, grid, s);
+    // 36-37: 28-29 with the wide int8 epilogue (epilogueWide; float y runs the staged form)
+    case 36: return launchWgmma<64, 128, 2, 5, false, false, true>(x, w, y, g, e, s);
+    case 37: return launchWgmma<64, 64, 2, 8, false, false, true>(x, w, y, g, e, s);
+    // 34-35: the TMA kernel with x in im2col mode (the other layers), four stages
+    case 34: return launchWgmmaIm2col<128, 64, 4, 3>(x, w, y, g, e, s);
+    case 35: return launchWgmmaIm2col<128, 128, 4, 2>(x, w, y, g, e, s);
     // 24-25: the pipelined 14-15 with TMA loads (1x1 stride-1 layers)
     case 24: return launchWgmmaTma<128, 128, 5, 2>(x, w, y, g, e, s);
     case 25: return launchWgmmaTma<128, 64, 5, 3>(x, w, y, g, e, s);
