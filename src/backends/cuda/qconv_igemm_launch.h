@@ -64,8 +64,10 @@ struct IgemmEpilogue {
   int probe = 0;
   bool y_half = false;  // float output stored as fp16
   // x's im2col loads through L1 (cp.async.ca) on layers of more than one tap (3x3...), where the
-  // taps read each pixel again a few slices later; else L2 only (.cg). QRT_CUDA_IGEMM_X_L1=off|on.
-  bool x_l1 = true;
+  // taps read each pixel again a few slices later; else L2 only (.cg). QRT_CUDA_IGEMM_X_L1=on (off by
+  // default: not yet measured; since session 11 layer1's 3x3 runs the TMA im2col tile 34, which
+  // does not use these loaders).
+  bool x_l1 = false;
   // A block's downsample convolution computed in the kernel (passes: fuseDownsampleResidual): z is
   // not read but made, per tile, as the downsample QConv makes it: z = saturate(round_half_even(
   // acc2 * ds_mult[c] + ds_bias[c])) (constants divided by z's scale, no activation) of ds_x
@@ -85,8 +87,8 @@ struct IgemmTile {
   bool wgmma = false;  // Hopper's warpgroup MMA (sm90a/qconv_wgmma.cu): compute capability 9.0 only
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): slower than the default tiles wherever they
-  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27, 30-33: on an H200, sessions 10
-  // and 11), or not yet run on a GPU (34-37).
+  // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27, 30-33 and 36-37: on an H200,
+  // sessions 10 and 11; bench/results/raw/gpu-h200-2026-11-28-session11-tiles.md).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
@@ -120,17 +122,24 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // b256): the fastest tile on 5 of the 14 1x1 stride-1 shapes (layer1.0 conv3 193.2 -> 180.2 us).
     {64, 128, false, true}, {64, 64, false, true},
     // 30-31: 28-29 with the register epilogue (int8 y: no int32 staging, 16-byte row stores of the int8 tile;
-    // 34 KB and 21 KB of shared memory; opt-in, not yet run on a GPU)
+    // 34 KB and 21 KB of shared memory). Session 11 (H200): correct, slower than 28-29 on every layer
+    // (layer1 conv3 239.0 against 180.1 us); opt-in.
     {64, 128, false, true, false, true, true}, {64, 64, false, true, false, true, true},
     // 32-33: pipelined with three stages and 4 CTAs an SM (the deeper layers' 3x3 convolutions: 9+ slices,
-    // where the two-stage 16-17 win now; opt-in, not yet run on a GPU)
+    // where the two-stage 16-17 won). Session 11 (H200): correct; 32 tied 16 on layer1 conv2 (131.8 us),
+    // slower elsewhere; opt-in (34 now takes layer1 conv2).
     {128, 64, false, true, true, true}, {64, 128, false, true, true, true},
     // 34-35: the pipelined TMA kernel (24-25) with x by TMA's im2col mode, four stages: 3x3, strided and
     // padded layers, whose cp.async loaders spend most of the tiles' instructions (ncu, H200, session 11:
-    // layer1's 3x3 on tile 16 issue-bound at 76%). Opt-in: not yet run on a GPU.
-    {128, 64, false, true, true, true, false, false, true}, {128, 128, false, true, true, true, false, false, true},
+    // layer1's 3x3 on tile 16 issue-bound at 76%). Session 11 (H200, ResNet-50 INT8 b256): exact and
+    // within a step on their first run; the fastest own tile on every 3x3 and strided layer shape timed
+    // (layer1 conv2 137.7 (ig16) -> 127.9 us, layer3.1 conv2 80.4 (ig14) -> 66.4), cuDNN still faster on
+    // layer2-3's.
+    {128, 64, false, true, true, false, false, false, true}, {128, 128, false, true, true, false, false, false, true},
     // 36-37: 28-29 with the wide int8 epilogue (epilogueWide: sixteen channels a thread, the clamp a
-    // saturating FMA); float y runs their staged form. Opt-in: not yet run on a GPU.
+    // saturating FMA); float y runs their staged form. Session 11 (H200): exact and within a step, but
+    // 3-10% slower than 28-29 on every 1x1 layer (layer1 conv3 197.6 against 181.3 us), though they issue
+    // a quarter fewer epilogue instructions; opt-in.
     {64, 128, false, true, false, true}, {64, 64, false, true, false, true}};
 inline constexpr int kIgemmTileCount = 38;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
