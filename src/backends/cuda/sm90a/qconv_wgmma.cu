@@ -462,22 +462,26 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
 #endif
 }
 
+// The driver's entry point `name` (CUDA 12.0's ABI) as a Fn, or null where the driver has none: the
+// tensor-map encoders come so, without linking libcuda.
+template <class Fn>
+Fn driverEntry(const char* name) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult q{};
+  if (cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+      q != cudaDriverEntryPointSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return reinterpret_cast<Fn>(fn);
+}
+
 // The tensor map of a row-major [rows, cols] int8 matrix (row pitch `pitch` bytes) read in boxes of
 // box_rows x box_cols bytes (64 with the 64-byte swizzle: the pipeline's slices; 128 with the 128-byte
 // swizzle: tileChunk<128, true>'s residual tiles); false where the driver has no encoder or refuses.
 bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t cols, uint64_t pitch, uint32_t box_rows,
                  uint32_t box_cols = kBK, CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_64B) {
-  using Encode = PFN_cuTensorMapEncodeTiled_v12000;
-  static const Encode encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess) {
-      cudaGetLastError();
-      return static_cast<Encode>(nullptr);
-    }
-    return reinterpret_cast<Encode>(fn);
-  }();
+  static const auto encode = driverEntry<PFN_cuTensorMapEncodeTiled_v12000>("cuTensorMapEncodeTiled");
   if (!encode) return false;
   const cuuint64_t dims[2] = {cols, rows};
   const cuuint64_t strides[1] = {pitch};
@@ -512,18 +516,7 @@ void launchWgmmaTma(const int8_t* x, const int8_t* w, void* y, const IgemmGeomet
 // channels a load (64-byte swizzle), the box and traversal of tmaIm2col; false where the driver has no
 // encoder or refuses (window corners out of its range, ...).
 bool encodeIm2col(CUtensorMap* map, const void* x, const IgemmGeometry& g, uint32_t pixels) {
-  using Encode = PFN_cuTensorMapEncodeIm2col_v12000;
-  static const Encode encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeIm2col", &fn, 12000, cudaEnableDefault, &q) !=
-            cudaSuccess ||
-        q != cudaDriverEntryPointSuccess) {
-      cudaGetLastError();
-      return static_cast<Encode>(nullptr);
-    }
-    return reinterpret_cast<Encode>(fn);
-  }();
+  static const auto encode = driverEntry<PFN_cuTensorMapEncodeIm2col_v12000>("cuTensorMapEncodeIm2col");
   if (!encode) return false;
   const uint64_t c = static_cast<uint64_t>(g.c), w = static_cast<uint64_t>(g.w), h = static_cast<uint64_t>(g.h);
   const cuuint64_t dims[4] = {c, w, h, static_cast<uint64_t>(g.n)};
