@@ -24,6 +24,12 @@ template <typename T> __device__ __forceinline__ void st(T* p, int64_t i, float 
 template <> __device__ __forceinline__ void st<float>(float* p, int64_t i, float v) { p[i] = v; }
 template <> __device__ __forceinline__ void st<__half>(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
 
+// The low bytes of four words, in order, as one word: the int8 epilogues' packing of four values
+// rounded by the magic number (the float's low byte is the int8's two's complement byte).
+__device__ __forceinline__ uint32_t packBytes(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
+  return __byte_perm(__byte_perm(b0, b1, 0x0040u), __byte_perm(b2, b3, 0x0040u), 0x5410u);
+}
+
 // Lowest value of the type, as float (max-pool start).
 template <typename T> __device__ __forceinline__ float lowest();
 template <> __device__ __forceinline__ float lowest<float>() { return -3.402823466e38f; }

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "backends/cuda/conv_epilogue.cuh"
+#include "backends/cuda/device_util.cuh"
 #include "backends/cuda/stem_conv_launch.h"
 
 namespace qrt::cuda::launch::stem_detail {
@@ -53,11 +54,6 @@ __device__ __forceinline__ QuantConsts quantConsts(const StemGeometry& g, float 
 // q's bits in the low byte; c = (v's bias * q_inv + q_zero - lo) / r (quantConsts).
 __device__ __forceinline__ uint32_t quantBits(float v, float c, const QuantConsts& k) {
   return __float_as_uint(fmaf(__saturatef(fmaf(v, k.a, c)), k.r, k.m));
-}
-
-// The low bytes of four quantBits, in order, as one word.
-__device__ __forceinline__ uint32_t packBytes(uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3) {
-  return __byte_perm(__byte_perm(b0, b1, 0x0040u), __byte_perm(b2, b3, 0x0040u), 0x5410u);
 }
 
 // Eight outputs of one pixel, channels from element e of y: the fp16 words as they are (one
