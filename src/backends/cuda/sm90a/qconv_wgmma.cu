@@ -1,5 +1,5 @@
 // qrt's INT8 implicit-GEMM convolution on Hopper's warpgroup MMA (wgmma, sm_90a): the tiles
-// "ig10".."ig25" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
+// "ig10".."ig37" of qconv_igemm_launch.h. Everything but the MMAs is the mma.sync kernel's
 // (qconv_igemm_device.cuh): the same cp.async pipeline of 64-deep slices, the same staged int32
 // tile and epilogue. Why: on an H100 the mma.sync kernel reaches ~0.5 POPS on compute-bound 3x3
 // layers and issues most of its instructions on memory-bound ones; one wgmma computes a 64 x BN x
@@ -29,7 +29,8 @@
 // (opt-in now), the pipelined register-epilogue 20 on one; the persistent 21-23
 // (wgmmaPersistentKernel) slower on every layer (opt-in). All passed their tests. Session 9: the TMA
 // tiles 24-25 (wgmmaTmaKernel) passed theirs and are the fastest own kernel on 5 of the 1x1 stride-1
-// shapes the tuner re-timed (timed by default).
+// shapes the tuner re-timed (timed by default). Session 11 (H200): the TMA im2col tiles 34-35
+// (launchWgmmaIm2col) take layer1's 3x3 (136 -> 126 us); the wide-epilogue tiles 36-37 lost (opt-in).
 #include <cuda.h>  // CUtensorMap and its enums (the encoder comes through cudaGetDriverEntryPointByVersion)
 #include <cudaTypedefs.h>
 
