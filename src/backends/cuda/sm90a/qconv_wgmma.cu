@@ -852,10 +852,10 @@ struct WgmmaPingPong {
 // had one z / y tile a consumer: the next tile's z could load only once the last y was stored, and on
 // one-slice layers (K = 64: one wgmma group a tile) each tile then waited out a whole load of z; on an
 // H200 it ran 1.15-2.6x slower than the best other tile. Four a consumer keep up to 64 KB of z in
-// flight an SM. That form (session 11, H200): correct, still 1.3-2.0x slower than ig28 on the one-slice
-// layers (layer1 conv3 316.1 against 180.1 us), equal on layer4.2 conv3: two consumer warpgroups an SM
-// (8 warps) run the epilogue where ig28's five CTAs run 20 warps, and on these layers the epilogue is
-// the tile's work.
+// flight an SM. That form (session 11, H200): correct, still 1.2-1.9x slower than the best tile on 13
+// of ResNet-50's 14 1x1 layers (layer1 conv3: 286.7 us for ig27, 316.1 for ig26, against ig28's
+// 180.1), equal on layer4.2 conv3: two consumer warpgroups an SM (8 warps) run the epilogues where
+// ig28's five CTAs run 20 warps, fewer to hide its latencies.
 using WgmmaPingPong26 = WgmmaPingPong<128, 6, 4>;
 using WgmmaPingPong27 = WgmmaPingPong<64, 8, 4>;
 
