@@ -112,6 +112,12 @@ const Block kPlain1x1S2 =
 const Block kPlain1x1PartialSlice =
     {"plain 1x1 C=48 -> 32 (partial slice), float out", {3, 48, 7, 9}, 32, 1, 1, false, false, false, false};
 const Block kDownsample1x1S2 = {"downsample 1x1 stride 2 relu int8", {2, 32, 8, 8}, 64, 1, 2, true, true, true};
+// Layers of many pixel tiles: 1x1 identity blocks at ResNet's layer1 size (batch 48: ~18 tiles a CTA
+// of the persistent and ping-pong tiles on an H100).
+const Block kIdentity1x1Batch12 = {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false,
+                                   true, true};
+const Block kIdentity1x1Batch48 = {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false,
+                                   true, true};
 const Block kDownsampleLayer1 =
     {"downsample 1x1 stride 1, C=64 -> 256 (ResNet's layer1.0)", {2, 64, 14, 14}, 256, 1, 1, true, true, true};
 
@@ -402,7 +408,7 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
       kIdentity1x1C256,
       kPlain1x1C192,
       kIdentity1x1FloatOut,
-      {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
+      kIdentity1x1Batch12,
   };
   checkEachTile(blocks, {24, 25});
 }
@@ -434,7 +440,7 @@ TEST(CudaQres, WideEpilogueTilesWithinOneQuantizationStep) {
   QRT_REQUIRE_WGMMA_GPU();
   const Block blocks[] = {
       kIdentity1x1C64,
-      {"identity 1x1 C=64, batch 12 at 56x56, relu int8", {12, 64, 56, 56}, 64, 1, 1, false, true, true},
+      kIdentity1x1Batch12,
       kDownsampleLayer1,
       kIdentity3x3Clip,
       {"identity 1x1 C=64, clip(0, 2.99) int8", {2, 64, 9, 9}, 64, 1, 1, false, true, true, true, 2.99f},
@@ -457,7 +463,7 @@ TEST(CudaQres, PingPongTileTakesTurns) {
       kIdentity1x1C256,
       kPlain1x1C192,
       kIdentity1x1FloatOut,
-      {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false, true, true},
+      kIdentity1x1Batch48,
       {"identity 1x1 C=K=1024 (16 slices), batch 4 at 14x14, relu int8", {4, 1024, 14, 14}, 1024, 1, 1, false, true,
        true},
       {"plain 1x1 C=1024 -> 256 (16 slices), batch 8 at 14x14, relu int8", {8, 1024, 14, 14}, 256, 1, 1, false, true,
@@ -473,7 +479,7 @@ TEST(CudaQres, PingPongTileTakesTurns) {
 TEST(CudaQres, PersistentWgmmaTilesReuseTheirRing) {
   QRT_REQUIRE_WGMMA_GPU();
   const Block blocks[] = {
-      {"identity 1x1 C=64, batch 48 at 56x56, relu int8", {48, 64, 56, 56}, 64, 1, 1, false, true, true},
+      kIdentity1x1Batch48,
       kIdentity1x1FloatOut,
   };
   checkEachTile(blocks, {21, 22, 23});

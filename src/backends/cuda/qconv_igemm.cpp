@@ -78,8 +78,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     epi_.y_int8 = y_int8_;
     const char* probe = std::getenv("QRT_CUDA_IGEMM_PROBE");  // measurement only (IgemmEpilogue::probe)
     epi_.probe = probe ? std::atoi(probe) : 0;
-    const char* x_l1 = std::getenv("QRT_CUDA_IGEMM_X_L1");  // A/B switch (IgemmEpilogue::x_l1)
-    epi_.x_l1 = x_l1 && std::string_view(x_l1) == "on";
+    epi_.x_l1 = envIs("QRT_CUDA_IGEMM_X_L1", "on");  // A/B switch (IgemmEpilogue::x_l1)
     epi_.y_half = out[0].dtype == DataType::kHalf;
     epi_.mult = mult_.as<float>();
     epi_.bias = bias_.as<float>();
