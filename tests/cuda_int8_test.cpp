@@ -31,6 +31,7 @@ TEST(CudaInt8, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA backen
 #include <optional>
 #include <random>
 
+#include "backends/cuda/conv_tactic_file.h"
 #include "backends/cuda/device_memory.h"
 #include "core/half.h"
 #include "core/status_macros.h"
@@ -583,27 +584,31 @@ TEST(CudaInt8Stem, StemPoolsItsInt8Output) {
 }
 
 // A QConv whose float output only an fp16 layer reads (Sigmoid) writes fp16 itself in an
-// --int8 --fp16 engine (the CUDA FP16 step, fp16.cpp), on cuDNN's plans and on qrt's implicit GEMM
-// (QRT_CUDA_IGEMM=on); no Cast feeds the Sigmoid, and the network's int8 and float outputs stay
-// within one step of the reference INT8 engine's (fp16 rounding of the Sigmoid's input moves a
-// few values across a rounding boundary).
-TEST(CudaInt8Fp16, FloatQConvWritesFp16) {
-  QRT_REQUIRE_GPU();
+// --int8 --fp16 engine (the CUDA FP16 step, fp16.cpp); no Cast feeds the Sigmoid, and the network's
+// int8 and float outputs stay within one step of the reference INT8 engine's (fp16 rounding of the
+// Sigmoid's input moves a few values across a rounding boundary). The first convolution is a dense
+// 3x3 (group 1) or a depthwise one (group 32), run by each kernel that takes it: `env` off and on
+// (QRT_CUDA_IGEMM: cuDNN's plans or qrt's implicit GEMM; QRT_CUDA_DEPTHWISE: cuDNN's int8 plan or
+// qrt's int8 depthwise kernel, whose tactic must then be "dw").
+void checkFp16QConv(int64_t group, const char* env) {
   const double sx = 2.0 / 255, ss = 1.0 / 255, sy = 0.05;
+  const int64_t c1 = 32, cin = group == 1 ? 16 : c1;
   Model m;
-  m.input("X", {2, 16, 12, 12}, DataType::kFloat, floats(-1, 1));
+  m.input("X", {2, cin, 12, 12}, DataType::kFloat, floats(-1, 1));
   m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("ss", ss).scalar("sy", sy);
-  m.constant("W1q", {32, 16, 3, 3}, ints(32 * 16 * 9, -127, 127), DataType::kInt8);
-  m.constant("sw1", {32}, uniform(32, 0.001, 0.003)).constant("zw1", {32}, std::vector<double>(32, 0), DataType::kInt8);
-  m.constant("b1", {32}, uniform(32, -0.3, 0.3));
-  m.constant("W2q", {16, 32, 1, 1}, ints(16 * 32, -127, 127), DataType::kInt8);
+  m.constant("W1q", {c1, cin / group, 3, 3}, ints(c1 * (cin / group) * 9, -127, 127), DataType::kInt8);
+  m.constant("sw1", {c1}, uniform(c1, 0.001, 0.003)).constant("zw1", {c1}, std::vector<double>(c1, 0), DataType::kInt8);
+  m.constant("b1", {c1}, uniform(c1, -0.3, 0.3));
+  m.constant("W2q", {16, c1, 1, 1}, ints(16 * c1, -127, 127), DataType::kInt8);
   m.constant("sw2", {16}, uniform(16, 0.002, 0.004)).constant("zw2", {16}, std::vector<double>(16, 0), DataType::kInt8);
   m.constant("b2", {16}, uniform(16, -0.3, 0.3));
   m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
   m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
   attrInt(m.node("DequantizeLinear", {"W1q", "sw1", "zw1"}, {"W1"}), "axis", 0);
   attrInt(m.node("DequantizeLinear", {"W2q", "sw2", "zw2"}, {"W2"}), "axis", 0);
-  attrInts(m.node("Conv", {"Xd", "W1", "b1"}, {"C1"}), "pads", {1, 1, 1, 1});
+  auto& conv1 = m.node("Conv", {"Xd", "W1", "b1"}, {"C1"});
+  attrInts(conv1, "pads", {1, 1, 1, 1});
+  if (group > 1) attrInt(conv1, "group", group);
   m.node("Sigmoid", {"C1"}, {"S1"});
   m.node("QuantizeLinear", {"S1", "ss", "z"}, {"S1q"});
   m.node("DequantizeLinear", {"S1q", "ss", "z"}, {"S1d"});
@@ -612,14 +617,19 @@ TEST(CudaInt8Fp16, FloatQConvWritesFp16) {
   m.node("QuantizeLinear", {"R2", "sy", "z"}, {"Yq"});
   m.node("DequantizeLinear", {"Yq", "sy", "z"}, {"Y"});
   m.output("S1q", DataType::kInt8).output("Y");
-  for (const char* igemm : {"off", "on"}) {
-    SCOPED_TRACE(std::string("QRT_CUDA_IGEMM=") + igemm);
-    test::ScopedEnv env("QRT_CUDA_IGEMM", igemm);
+  for (const char* mode : {"off", "on"}) {
+    SCOPED_TRACE(std::string(env) + "=" + mode);
+    test::ScopedEnv e(env, mode);
     auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
     ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
     int fp16_qconvs = 0;
     for (const auto& n : (*gpu)->impl().graph->nodes()) {
-      if (n->op_type == "QConv" && n->outputs[0]->dtype == DataType::kHalf) ++fp16_qconvs;
+      if (n->op_type == "QConv" && n->outputs[0]->dtype == DataType::kHalf) {
+        ++fp16_qconvs;
+        const std::string tactic = n->attrString(cuda::kAttrTactic, "");
+        if (group > 1 && std::string(mode) == "on")
+          EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
+      }
       if (n->op_type == "Sigmoid") {
         ASSERT_NE(n->inputs[0]->producer, nullptr);
         EXPECT_EQ(n->inputs[0]->producer->op_type, "QConv") << "no Cast between the QConv and the Sigmoid";
@@ -628,6 +638,16 @@ TEST(CudaInt8Fp16, FloatQConvWritesFp16) {
     EXPECT_EQ(fp16_qconvs, 1);
     checkModel(m, {{"S1q", 1}, {"Y", sy}}, Target::kGpuFp16, 2, 0.05);
   }
+}
+
+TEST(CudaInt8Fp16, FloatQConvWritesFp16) {
+  QRT_REQUIRE_GPU();
+  checkFp16QConv(1, "QRT_CUDA_IGEMM");
+}
+
+TEST(CudaInt8Fp16, DepthwiseQConvWritesFp16) {
+  QRT_REQUIRE_GPU();
+  checkFp16QConv(32, "QRT_CUDA_DEPTHWISE");
 }
 
 // ---- a whole INT8 model ----

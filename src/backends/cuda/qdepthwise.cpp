@@ -24,6 +24,9 @@ class QDepthwiseKernel final : public OwnQConvKernel {
   bool isMine(const std::string& tactic) const override { return tactic == "dw"; }
   // Shapes without a tactic: the depthwise kernel (QRT_CUDA_CONV=graph keeps cuDNN there, as in FP16).
   bool byDefault() const override { return !envIs("QRT_CUDA_CONV", "graph"); }
+  // fp16 y too: in an --int8 --fp16 engine a depthwise QConv feeding fp16 layers (PP-OCRv4's
+  // detector, HardSwish after each) otherwise had only cuDNN's int8 plan, ~4x the FP16 layer's time.
+  bool writesHalf() const override { return true; }
 
   Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     launch::depthwiseConvInt8(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), wq_.as<int32_t>(),
@@ -60,6 +63,7 @@ class QDepthwiseKernel final : public OwnQConvKernel {
     epi_.hi = act_.b;
     epi_.y_scale = y_scale_;
     epi_.y_int8 = y_int8_;
+    epi_.y_half = out[0].dtype == DataType::kHalf;
     return Status::Ok();
   }
 

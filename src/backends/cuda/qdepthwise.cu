@@ -64,9 +64,13 @@ __device__ __forceinline__ unsigned quantize(float v, float y_scale) {
   return static_cast<unsigned>(r) & 0xFFu;
 }
 
-template <int V, bool kInt8>
+// What y holds: fp32, int8 (quantized by y_scale) or fp16 (the fp32 value rounded once, as the
+// reference's fp16 output; a QConv feeding fp16 layers in an --int8 --fp16 engine).
+enum class YKind { kFloat, kInt8, kHalf };
+
+template <int V, YKind kY>
 __device__ __forceinline__ void store(void* y, unsigned o, const float* v, float y_scale) {
-  if constexpr (kInt8) {
+  if constexpr (kY == YKind::kInt8) {
     int8_t* p = static_cast<int8_t*>(y) + o;
     if constexpr (V == 1) {
       p[0] = static_cast<int8_t>(quantize(v[0], y_scale));
@@ -81,6 +85,18 @@ __device__ __forceinline__ void store(void* y, unsigned o, const float* v, float
       if constexpr (V == 16) *reinterpret_cast<uint4*>(p) = make_uint4(words[0], words[1], words[2], words[3]);
       else *reinterpret_cast<unsigned*>(p) = words[0];
     }
+  } else if constexpr (kY == YKind::kHalf) {
+    __half* p = static_cast<__half*>(y) + o;
+    if constexpr (V % 4 == 0) {  // 4 values an 8-byte store (o is a multiple of V: aligned)
+#pragma unroll
+      for (int q = 0; q < V / 4; ++q) {
+        const __half2 a = __floats2half2_rn(v[q * 4], v[q * 4 + 1]), b = __floats2half2_rn(v[q * 4 + 2], v[q * 4 + 3]);
+        reinterpret_cast<uint2*>(p)[q] =
+            make_uint2(*reinterpret_cast<const unsigned*>(&a), *reinterpret_cast<const unsigned*>(&b));
+      }
+    } else {
+      p[0] = __float2half_rn(v[0]);
+    }
   } else {
     float* p = static_cast<float*>(y) + o;
     if constexpr (V % 4 == 0) {
@@ -94,7 +110,7 @@ __device__ __forceinline__ void store(void* y, unsigned o, const float* v, float
 }
 
 // K > 0: a kh = kw = K kernel known at compile time (unrolled taps); 0: the geometry's.
-template <int V, int K, bool kInt8>
+template <int V, int K, YKind kY>
 __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
                                                          void* __restrict__ y, DepthwiseGeometry g, QDepthwiseEpilogue e) {
   const int kh = K > 0 ? K : g.kh, kw = K > 0 ? K : g.kw;
@@ -129,7 +145,7 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restric
     loadFloats<V>(e.bias + c, bias);
 #pragma unroll
     for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
-    store<V, kInt8>(y, i * V, v, e.y_scale);  // i * V: the NHWC output index of channel c
+    store<V, kY>(y, i * V, v, e.y_scale);  // i * V: the NHWC output index of channel c
   }
 }
 
@@ -153,7 +169,7 @@ __device__ __forceinline__ unsigned word(const uint4& v, int q) { return q == 0 
 // costs 8 byte permutes + 4 dp4a per 16 multiply-adds. Its per-layer gain is not measured yet
 // (bench/gpu/NOTES.md). wq is [ceil(taps / 4), C] words, byte j of word (g, c) = channel c's tap 4g + j
 // (zero past the last tap); taps over padding load zeros.
-template <int K, bool kInt8>
+template <int K, YKind kY>
 __global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restrict__ x, const int* __restrict__ wq,
                                                          void* __restrict__ y, DepthwiseGeometry g, QDepthwiseEpilogue e) {
   constexpr int V = 16;
@@ -202,21 +218,21 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restric
     loadFloats<V>(e.bias + c, bias);
 #pragma unroll
     for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
-    store<V, kInt8>(y, i * V, v, e.y_scale);
+    store<V, kY>(y, i * V, v, e.y_scale);
   }
 }
 
-template <int V, bool kInt8>
+template <int V, YKind kY>
 void launchVec(const int8_t* x, const int8_t* w, void* y, const DepthwiseGeometry& g, const QDepthwiseEpilogue& e,
                cudaStream_t s) {
   const unsigned blocks = blocksFor(int64_t{g.n} * g.oh * g.ow * (g.c / V));
   const int k = g.kh == g.kw ? g.kh : 0;
-  if (k == 3) qdepthwiseNhwc<V, 3, kInt8><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
-  else if (k == 5) qdepthwiseNhwc<V, 5, kInt8><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
-  else qdepthwiseNhwc<V, 0, kInt8><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
+  if (k == 3) qdepthwiseNhwc<V, 3, kY><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
+  else if (k == 5) qdepthwiseNhwc<V, 5, kY><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
+  else qdepthwiseNhwc<V, 0, kY><<<blocks, kBlock, 0, s>>>(x, w, y, g, e);
 }
 
-template <bool kInt8>
+template <YKind kY>
 void launchTyped(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, const DepthwiseGeometry& g,
                  const QDepthwiseEpilogue& e, cudaStream_t s) {
   auto aligned = [](const void* p, uintptr_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; };
@@ -224,13 +240,13 @@ void launchTyped(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, c
   if (g.c % 16 == 0 && ptrs16 && wq && aligned(wq, 16)) {
     const unsigned blocks = blocksFor(int64_t{g.n} * g.oh * g.ow * (g.c / 16));
     const int k = g.kh == g.kw ? g.kh : 0;
-    if (k == 3) qdepthwiseDp4a<3, kInt8><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
-    else if (k == 5) qdepthwiseDp4a<5, kInt8><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
-    else qdepthwiseDp4a<0, kInt8><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
-  } else if (g.c % 16 == 0 && ptrs16) launchVec<16, kInt8>(x, w, y, g, e, s);
+    if (k == 3) qdepthwiseDp4a<3, kY><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
+    else if (k == 5) qdepthwiseDp4a<5, kY><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
+    else qdepthwiseDp4a<0, kY><<<blocks, kBlock, 0, s>>>(x, wq, y, g, e);
+  } else if (g.c % 16 == 0 && ptrs16) launchVec<16, kY>(x, w, y, g, e, s);
   else if (g.c % 4 == 0 && aligned(x, 4) && aligned(w, 4) && aligned(y, 16) && aligned(e.mult, 16) && aligned(e.bias, 16))
-    launchVec<4, kInt8>(x, w, y, g, e, s);
-  else launchVec<1, kInt8>(x, w, y, g, e, s);
+    launchVec<4, kY>(x, w, y, g, e, s);
+  else launchVec<1, kY>(x, w, y, g, e, s);
 }
 
 }  // namespace
@@ -238,8 +254,9 @@ void launchTyped(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, c
 void depthwiseConvInt8(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, const DepthwiseGeometry& g,
                        const QDepthwiseEpilogue& e, cudaStream_t s) {
   if (int64_t{g.n} * g.oh * g.ow * g.c <= 0) return;
-  if (e.y_int8) launchTyped<true>(x, w, wq, y, g, e, s);
-  else launchTyped<false>(x, w, wq, y, g, e, s);
+  if (e.y_int8) launchTyped<YKind::kInt8>(x, w, wq, y, g, e, s);
+  else if (e.y_half) launchTyped<YKind::kHalf>(x, w, wq, y, g, e, s);
+  else launchTyped<YKind::kFloat>(x, w, wq, y, g, e, s);
 }
 
 }  // namespace qrt::cuda::launch

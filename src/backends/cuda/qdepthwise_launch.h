@@ -18,7 +18,8 @@ namespace qrt::cuda::launch {
 
 // QConv's epilogue (reference/qops_common.h FusedEpilogue), per channel c:
 //   v = act(float(acc) * mult[c] + bias[c])  with mult = x_scale * w_scale[c], fp32, no FMA
-//   y = v (fp32 out) or saturate(round_half_even(v / y_scale)) (int8 out)
+//   y = v (fp32 out), v rounded to fp16 once (fp16 out: a QConv feeding fp16 layers), or
+//   saturate(round_half_even(v / y_scale)) (int8 out)
 struct QDepthwiseEpilogue {
   const float* mult = nullptr;  // [C], device
   const float* bias = nullptr;  // [C], device (zeros when the node has none)
@@ -26,10 +27,11 @@ struct QDepthwiseEpilogue {
   float lo = 0.f, hi = 0.f;  // clip bounds (unscaled)
   float y_scale = 1.f;
   bool y_int8 = true;
+  bool y_half = false;  // float y stored as fp16 (y_int8 false)
 };
 
-// x [N, H, W, C] int8 (channels-last), w [kh * kw, C] int8 (tap-major), y [N, OH, OW, C] int8
-// or fp32. wq (may be null; used where C % 16 == 0): the weights for __dp4a, [ceil(kh * kw / 4), C]
+// x [N, H, W, C] int8 (channels-last), w [kh * kw, C] int8 (tap-major), y [N, OH, OW, C] int8,
+// fp32 or fp16. wq (may be null; used where C % 16 == 0): the weights for __dp4a, [ceil(kh * kw / 4), C]
 // int32 words whose byte j is the channel's tap 4g + j, zero past the last (depthwiseWeightsDp4a).
 // g.channels_last must be set; every index must fit in int32 (depthwiseFits).
 void depthwiseConvInt8(const int8_t* x, const int8_t* w, const int32_t* wq, void* y, const DepthwiseGeometry& g,
