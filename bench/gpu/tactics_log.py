@@ -6,7 +6,8 @@ usage: tactics_log.py QRT.log [--top 40]
 For each convolution: the best plan before qrt's own kernels (cuDNN's, as "best so far" when the first own candidate
 was timed), the implicit GEMM's best mma.sync tile (ig0-ig9) and best wgmma tile (ig10-ig17), the cuBLASLt int8
 path, and the downsample fusion's verdicts. A log holds a layer once per build that timed it; the last one is kept.
-Then where the builds' tuning time went: the layers that took longest to time (all candidates, cuDNN's included).
+Then where the builds' tuning time went: the layers that took longest to time (all candidates, cuDNN's included),
+split (logs since session 12) into building cuDNN's plans, running them, and qrt's own kernels with the legacy API.
 """
 import argparse
 import re
@@ -16,6 +17,8 @@ TILE = re.compile(r"^\[tactics\] (.+?): tile ig(\d+): ([0-9.]+) us$")
 OWN = re.compile(r"^\[tactics\] (.+?): (QRT_CUDA_\w+): (\S+) ([0-9.e+-]+) us; best so far (\S*) ([0-9.e+-]+) us$")
 LAYER = re.compile(r"^\[tactics\] (.+?): (\d+) candidates timed, (\S+) ([0-9.]+) us chosen; ([0-9]+) ms$")
 FUSE = re.compile(r"^\[tactics\] (.+?): downsample (.+?) in the kernel: ([0-9.]+) us against ([0-9.]+) \+ ([0-9.]+) us(.*)$")
+COST = re.compile(r"^\[tactics\] (.+?): time: cuDNN plans built ([0-9]+) ms \(slowest ([0-9]+) ms: (\S+)\), run ([0-9]+) ms; "
+                  r"own kernels and the legacy API ([0-9]+) ms$")
 
 
 def main():
@@ -26,6 +29,7 @@ def main():
     rows = OrderedDict()
     fusions = []
     layers = []  # (ms, name, candidates, chosen tactic)
+    costs = {}  # name -> (plan build ms, slowest build ms, its tactic, plan run ms, own + legacy ms)
     for line in open(o.log, errors="replace"):
         line = line.rstrip("\n")
         if m := TILE.match(line):
@@ -46,6 +50,8 @@ def main():
                     r[key] = (float(m[4]), m[3])
         elif m := LAYER.match(line):
             layers.append((int(m[5]), m[1], int(m[2]), m[3].rsplit("|", 1)[-1]))
+        elif m := COST.match(line):
+            costs[m[1]] = (int(m[2]), int(m[3]), m[4], int(m[5]), int(m[6]))
         elif m := FUSE.match(line):
             fusions.append((m[1], float(m[3]), float(m[4]), float(m[5]), m[6].strip(": ")))
 
@@ -64,10 +70,15 @@ def main():
     if layers:
         total = sum(ms for ms, *_ in layers)
         print(f"\nTuning time: {total / 1000:.1f} s over {len(layers)} timed layers; the longest:\n")
-        print("| layer | candidates | chosen | ms |")
-        print("|---|---|---|---|")
+        print("| layer | candidates | chosen | ms | cuDNN plans built (slowest) | cuDNN runs | own + legacy |")
+        print("|---|---|---|---|---|---|---|")
         for ms, n, c, t in sorted(layers, reverse=True)[:15]:
-            print(f"| {n} | {c} | {t} | {ms} |")
+            k = costs.get(n)
+            split = f"{k[0]} ({k[1]}: {k[2]}) | {k[3]} | {k[4]}" if k else "- | - | -"
+            print(f"| {n} | {c} | {t} | {ms} | {split} |")
+        if costs:
+            b, r, x = (sum(k[i] for k in costs.values()) for i in (0, 3, 4))
+            print(f"\nAll timed layers: cuDNN plans built {b / 1000:.1f} s, run {r / 1000:.1f} s; own kernels and the legacy API {x / 1000:.1f} s.")
 
 
 if __name__ == "__main__":

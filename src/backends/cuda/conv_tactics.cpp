@@ -70,10 +70,21 @@ class Tuner {
  public:
   explicit Tuner(DeviceContext* dev) : dev_(dev) {}
 
+  // Where the last time() call's wall time went (QRT_CUDA_TACTICS_LOG): building cuDNN's plans
+  // (runtime-fusion engines compile their kernels then), running them, and qrt's own kernels and
+  // the legacy API's search (setup and runs).
+  struct Cost {
+    double plan_build_ms = 0, plan_run_ms = 0, other_ms = 0;
+    double slowest_build_ms = 0;
+    std::string slowest_build;  // the tactic whose plan took longest to build
+  };
+  const Cost& cost() const { return cost_; }
+
   Status time(const ir::Node& node, const ConvProblem& p, const EpilogueActivation& act, const std::string& who,
               TimingEntry* best, int* timed) {
     best->tactic = "legacy";
     best->us = 0;
+    cost_ = Cost{};
     double best_us = 1e30;
     const bool epilogue = p.bias || p.z || p.act != ConvProblem::Act::kNone;
     for (int64_t c : padOptions(p)) {
@@ -100,12 +111,22 @@ class Tuner {
         for (Tactic t : cands) {
           t.pad_c = c;
           ConvPlan plan;
-          if (!plan.build(dev_->cudnn, g, t, who).ok() || plan.workspace() > kMaxConvWorkspace) continue;
+          const auto build_start = Clock::now();
+          const bool built = plan.build(dev_->cudnn, g, t, who).ok();
+          const double build_ms = msSince(build_start);
+          cost_.plan_build_ms += build_ms;
+          if (build_ms > cost_.slowest_build_ms) {
+            cost_.slowest_build_ms = build_ms;
+            cost_.slowest_build = t.str();
+          }
+          if (!built || plan.workspace() > kMaxConvWorkspace) continue;
           QRT_RETURN_IF_ERROR(ws_.reserve(static_cast<size_t>(plan.workspace()), who));
+          const auto run_start = Clock::now();
           double us = 0;
           if (p.dtype != DataType::kInt8)  // NaN: a plan that writes nothing cannot pass as the last one's output
             cudaMemsetAsync(y_.get(), 0xFF, bytesOf(p.y, p.out_dtype), dev_->stream);
           Status r = run(plan, q, act, f, best_us, &us, who);
+          cost_.plan_run_ms += msSince(run_start);
           if (!r.ok()) {
             cudaGetLastError();  // a plan that fails to launch is not a candidate
             continue;
@@ -125,6 +146,7 @@ class Tuner {
     }
     // The legacy API competes too (as TensorRT times every tactic source): its timed algorithm
     // search, then its run timed like the plans.
+    const auto others_start = Clock::now();
     const char* only = std::getenv("QRT_CUDA_CONV");
     if (p.dtype != DataType::kInt8 && !(only && std::strcmp(only, "graph") == 0)) {
       std::string tactic;
@@ -184,6 +206,7 @@ class Tuner {
     // Pointwise layers as one cuBLASLt GEMM with the bias, residual and ReLU in its epilogue.
     if (p.dtype != DataType::kInt8 && p.nhwc && p.w.size() == 4 && p.w[2] == 1 && p.w[3] == 1)
       own(ltConvCandidate, "QRT_CUDA_CONV_LT");
+    cost_.other_ms = msSince(others_start);
     return Status::Ok();
   }
 
@@ -261,7 +284,13 @@ class Tuner {
     return timer_.time(work, best_us, us, who);
   }
 
+  using Clock = std::chrono::steady_clock;
+  static double msSince(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  }
+
   DeviceContext* dev_;
+  Cost cost_;
   TacticTimer timer_{dev_};
   DeviceBuffer x_, x_raw_, w_, y_, yq_, z_, bias_, scale_, ws_;
   ChannelPad pad_;
@@ -389,10 +418,17 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
       const auto layer_start = std::chrono::steady_clock::now();
       QRT_RETURN_IF_ERROR(tuner.time(*n, p, act, who, &best, &timed));
       // QRT_CUDA_TACTICS_LOG=1: where the build's time goes, layer by layer (stderr).
-      if (envIs("QRT_CUDA_TACTICS_LOG", "1"))
+      if (envIs("QRT_CUDA_TACTICS_LOG", "1")) {
         std::fprintf(stderr, "[tactics] %s: %d candidates timed, %s %.1f us chosen; %.0f ms\n", who.c_str(), timed,
                      best.tactic.c_str(), best.us,
                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layer_start).count());
+        const Tuner::Cost& c = tuner.cost();
+        std::fprintf(stderr,
+                     "[tactics] %s: time: cuDNN plans built %.0f ms (slowest %.0f ms: %s), run %.0f ms; own kernels "
+                     "and the legacy API %.0f ms\n",
+                     who.c_str(), c.plan_build_ms, c.slowest_build_ms,
+                     c.slowest_build.empty() ? "-" : c.slowest_build.c_str(), c.plan_run_ms, c.other_ms);
+      }
       candidates += timed;
       ++timed_layers;
       it = cache.insert_or_assign(key, best).first;
