@@ -46,8 +46,10 @@ TEST(CpuInt8, NotBuilt) { GTEST_SKIP() << "qrt was built without oneDNN: no cpu 
 
 using test::BackendEnv;
 
-enum class Act { kNone, kRelu, kClip };
-const char* actName(Act a) { return a == Act::kNone ? "none" : a == Act::kRelu ? "relu" : "clip"; }
+enum class Act { kNone, kRelu, kClip, kHardSwish };
+const char* actName(Act a) {
+  return a == Act::kNone ? "none" : a == Act::kRelu ? "relu" : a == Act::kClip ? "clip" : "hard_swish";
+}
 
 // A QDQ model under construction, with the float inputs it is fed.
 class QdqModel {
@@ -56,7 +58,7 @@ class QdqModel {
     model_.set_ir_version(8);
     auto* os = model_.add_opset_import();
     os->set_domain("");
-    os->set_version(13);
+    os->set_version(14);  // HardSwish
     model_.mutable_graph()->set_name("cpu_int8_test");
   }
 
@@ -142,9 +144,10 @@ class QdqModel {
     for (int64_t x : v) a->add_ints(x);
   }
 
-  // Applies the activation to v (Clip bounds as inputs, opset 13); returns the new value.
+  // Applies the activation to v (Clip bounds as inputs); returns the new value.
   std::string activate(const std::string& v, Act act, float lo, float hi) {
     if (act == Act::kRelu) node("Relu", {v}, {v + "_act"});
+    if (act == Act::kHardSwish) node("HardSwish", {v}, {v + "_act"});
     if (act == Act::kClip) node("Clip", {v, floats(v + "_lo", {lo}, {}), floats(v + "_hi", {hi}, {})}, {v + "_act"});
     return act == Act::kNone ? v : v + "_act";
   }
@@ -351,7 +354,10 @@ void runConvCase(const ConvCase& c, uint32_t seed) {
     plane *= (c.spatial[d] + pad - span) / stride + 1;
   }
   std::vector<double> bound(static_cast<size_t>(c.n * c.m * plane));
-  for (size_t i = 0; i < bound.size(); ++i) bound[i] = per_c[static_cast<size_t>(i / plane % c.m)];
+  // HardSwish: its slope (at most 1.5) times the convolution's bound, plus its own arithmetic in
+  // oneDNN's form (a few ulps of the value, below one more bound).
+  const double act_factor = c.act == Act::kHardSwish ? 2.5 : 1.0;
+  for (size_t i = 0; i < bound.size(); ++i) bound[i] = act_factor * per_c[static_cast<size_t>(i / plane % c.m)];
   compareBackends(m, "QConv", bound, c.label());
 }
 
@@ -384,7 +390,7 @@ TEST(CpuInt8, QConv2dMatrix) {
 
 TEST(CpuInt8, QConvEpilogues) {
   uint32_t seed = 1000;
-  for (Act act : {Act::kNone, Act::kRelu, Act::kClip})
+  for (Act act : {Act::kNone, Act::kRelu, Act::kClip, Act::kHardSwish})
     for (bool int8_out : {true, false})
       for (bool per_channel : {true, false})
         for (bool bias : {true, false}) {

@@ -302,7 +302,7 @@ struct ConvCase {
   int64_t m = 4, group = 1;
   std::vector<int64_t> kernel, strides, pads, dilations;
   bool bias = true;
-  std::string act = "none";  // none, relu, clip
+  std::string act = "none";  // none, relu, clip, hard_swish (opset 14)
   bool requantize = false;   // a second layer reads the activation: the first one requantizes
   int opset = 13;
 };
@@ -344,6 +344,9 @@ void runConvCase(const ConvCase& c) {
       setFloat(clip, "max", 0.6f);
     }
     y = "act";
+  } else if (c.act == "hard_swish") {
+    mb.node("HardSwish", {"conv"}, {"act"});
+    y = "act";
   }
   if (c.requantize) {  // a 1x1 conv after: its input gets a Q/DQ pair, which the first conv absorbs
     Dims w2d{2, c.m};
@@ -367,7 +370,8 @@ void runConvCase(const ConvCase& c) {
   EXPECT_EQ(qr.quantized_layers, c.requantize ? 2 : 1);
   EXPECT_EQ(countOps(*fused, "QConv"), c.requantize ? 2 : 1);
   EXPECT_EQ(countOps(*fused, "Conv"), 0);
-  EXPECT_EQ(countOps(*fused, "Relu") + countOps(*fused, "Clip"), 0) << "the activation was not fused";
+  EXPECT_EQ(countOps(*fused, "Relu") + countOps(*fused, "Clip") + countOps(*fused, "HardSwish"), 0)
+      << "the activation was not fused";
   EXPECT_EQ(fr.requantized, c.requantize ? 1 : 0);
 
   Tensors seen_u, seen_f;
@@ -392,11 +396,16 @@ void runConvCase(const ConvCase& c) {
   int64_t depth = cg;
   for (int64_t k : c.kernel) depth *= k;
   const HostTensor& yf = out_f[y];
+  const HostTensor& yu = out_u[y];
   const int64_t plane = volume(Dims(yf.dims().begin() + 2, yf.dims().end()));
-  expectWithin(yf, out_u[y], [&](int64_t i) {
+  // HardSwish's slope is within [-0.5, 1.5] where it is not flat, and its own arithmetic may
+  // round differently in a backend's fused form: a few ulps of the value on top.
+  const bool hs = c.act == "hard_swish";
+  expectWithin(yf, yu, [&](int64_t i) {
     const size_t oc = static_cast<size_t>(i / plane % c.m);
     double s = x_scale * qw.scale[oc] * 128.0 * qw.abs_sum[oc] + (c.bias ? std::fabs(b[oc]) : 0.0);
-    return double(depth + 8) * std::ldexp(1.0, -23) * s;
+    const double conv = double(depth + 8) * std::ldexp(1.0, -23) * s;
+    return hs ? 1.5 * conv + 4 * std::ldexp(1.0, -23) * std::fabs(double(yu.as<float>()[i])) : conv;
   }, "conv output");
 }
 
@@ -415,8 +424,46 @@ TEST(Int8Fold, ConvMatchesUnfusedQdq) {
       {"requantize clip stride", {2, 4, 9, 9}, 6, 2, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, true, "clip", true},
       {"requantize no act", {1, 2, 7, 7}, 3, 1, {2, 2}, {}, {}, {}, true, "none", true},
       {"requantize 1-D", {2, 3, 12}, 4, 1, {3}, {}, {1, 1}, {}, false, "relu", true},
+      {"3x3 pad hard_swish", {1, 4, 6, 5}, 6, 1, {3, 3}, {}, {1, 1, 1, 1}, {}, true, "hard_swish", false, 14},
+      {"requantize hard_swish", {1, 3, 8, 8}, 4, 1, {3, 3}, {}, {1, 1, 1, 1}, {}, true, "hard_swish", true, 14},
+      {"depthwise requantize hard_swish", {1, 6, 10, 10}, 6, 6, {3, 3}, {2, 1}, {1, 1, 1, 1}, {}, true, "hard_swish",
+       true, 14},
   };
   for (const ConvCase& c : cases) runConvCase(c);
+}
+
+// FoldOptions::hard_swish off (the CUDA backend's builds): the HardSwish stays a node of its
+// own between a QConv with float output and the QuantizeLinear.
+TEST(Int8Fold, HardSwishStaysApartWhereTheBackendCannotFuseIt) {
+  ModelBuilder mb(14);
+  mb.input("x", {1, 3, 6, 6});
+  std::mt19937 rng(5);
+  mb.floats("w", randomFloats(rng, 4 * 3 * 9, -1.f, 1.f), {4, 3, 3, 3});
+  mb.floats("w2", randomFloats(rng, 2 * 4, -1.f, 1.f), {2, 4, 1, 1});
+  setInts(mb.node("Conv", {"x", "w"}, {"conv"}), "kernel_shape", {3, 3});
+  mb.node("HardSwish", {"conv"}, {"act"});
+  mb.node("Conv", {"act", "w2"}, {"y"});
+  mb.output("y");
+  auto net = mb.parse();
+  ASSERT_TRUE(net);
+  Tensors in{{"x", floatTensor(randomFloats(rng, 108, -2.f, 2.f), {1, 3, 6, 6})}};
+  auto scales = maxAbsScales(*net, in);
+  for (const bool fuse : {true, false}) {
+    SCOPED_TRACE(fuse ? "hard_swish folded" : "hard_swish apart");
+    auto g = net->graph().clone();
+    ASSERT_TRUE(passes::runSimplifyPasses(*g).ok());
+    ASSERT_TRUE(passes::insertQdq(*g, scales, passes::QdqOptions{}, nullptr).ok());
+    ASSERT_TRUE(passes::inferShapes(*g).ok());
+    passes::FoldOptions options;
+    options.hard_swish = fuse;
+    passes::FoldReport report;
+    ASSERT_TRUE(passes::foldQdq(*g, &report, options).ok());
+    int hard_swish = 0;
+    for (const auto& n : g->nodes()) hard_swish += n->op_type == "HardSwish";
+    EXPECT_EQ(report.qconv, 2);
+    EXPECT_EQ(report.requantized, fuse ? 1 : 0);
+    EXPECT_EQ(hard_swish, fuse ? 0 : 1);
+  }
 }
 
 // ---- (a) Gemm and MatMul ---------------------------------------------------------------------

@@ -115,7 +115,9 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
   // MaxPool -> Q becomes Q -> int8 MaxPool, so that the Q folds into the layer before the pool.
   QRT_RETURN_IF_ERROR(passes::quantizeBeforeMaxPool(g));
   passes::FoldReport fold;
-  QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold));
+  passes::FoldOptions fold_options;
+  fold_options.hard_swish = config.device() != DeviceType::kCUDA;  // passes/fuse_qdq.h
+  QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold, fold_options));
   logInfo("INT8: Q/DQ folded into ", fold.summary());
   (*metadata)["qdq"] = summary + "folded: " + fold.summary();
   return Status::Ok();

@@ -106,8 +106,8 @@ int64_t matmulCols(const Dims& b) { return b.size() < 2 ? 1 : b.back(); }
 // The fused activation attributes of qrt's ops.
 Status checkActivation(const InferContext& ctx) {
   std::string act = ctx.node.attrString("activation", "none");
-  if (act != "none" && act != "relu" && act != "clip")
-    return ctx.error("unknown activation '", act, "' (none, relu or clip)");
+  if (act != "none" && act != "relu" && act != "clip" && act != "hard_swish")
+    return ctx.error("unknown activation '", act, "' (none, relu, clip or hard_swish)");
   if (act == "clip" && ctx.node.attrFloat("clip_min", 0.f) > ctx.node.attrFloat("clip_max", 0.f))
     return ctx.error("clip_min ", ctx.node.attrFloat("clip_min", 0.f), " is above clip_max ",
                      ctx.node.attrFloat("clip_max", 0.f));

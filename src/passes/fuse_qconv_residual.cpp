@@ -59,7 +59,9 @@ Status fuseQConvResidual(ir::Graph& g, int* fused) {
   QRT_RETURN_IF_ERROR(g.topoSort());
   g.rebuildUses();
   FoldReport report;
-  qdq::FoldState s{g, report, {}};
+  FoldOptions options;
+  options.hard_swish = false;  // the CUDA backend's residual QConv applies ReLU or clip (matchTail's default too)
+  qdq::FoldState s{g, report, options, {}};
   std::vector<ir::Node*> convs;
   for (const auto& n : g.nodes())
     if (isQConv(*n)) convs.push_back(n.get());

@@ -22,7 +22,7 @@ bool rewriteConv(FoldState& s, ir::Node& conv) {
   ir::Value* bias = conv.hasInput(2) ? conv.inputs[2] : nullptr;
   if (bias && bias->dtype != DataType::kFloat) return false;
   if (conv.outputs.size() != 1 || !conv.outputs[0] || conv.outputs[0]->dtype != DataType::kFloat) return false;
-  FusedTail tail = matchTail(conv.outputs[0]);
+  FusedTail tail = matchTail(conv.outputs[0], s.options.hard_swish);
   ir::Node* q = addFusedNode(s, "QConv", conv, {x->data, w->data, bias, x->scale, w->scale, tail.y_scale}, tail);
   for (const char* a : {"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"})
     if (const ir::Attribute* attr = conv.attr(a)) q->attrs[a] = *attr;
@@ -74,12 +74,12 @@ bool hasQdq(const ir::Graph& graph) {
   return false;
 }
 
-Status foldQdq(ir::Graph& graph, FoldReport* report) {
+Status foldQdq(ir::Graph& graph, FoldReport* report, const FoldOptions& options) {
   FoldReport local;
   FoldReport& r = report ? *report : local;
   QRT_RETURN_IF_ERROR(graph.topoSort());
   QRT_RETURN_IF_ERROR(foldConstantQuantize(graph, r));
-  qdq::FoldState s{graph, r, {}};
+  qdq::FoldState s{graph, r, options, {}};
   std::vector<ir::Node*> layers;
   for (const auto& n : graph.nodes())
     if (n->domain.empty() || n->domain == "ai.onnx") layers.push_back(n.get());

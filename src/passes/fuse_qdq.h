@@ -1,8 +1,9 @@
 // Q/DQ folding: the pass that makes INT8 real. It recognises, TensorRT explicit-quantization
 // style,
-//   DQ(x_q) -> Conv(DQ(w_q const), bias?) [-> Relu | Clip] [-> Q(y_scale)]          -> QConv
-//   DQ(a_q) -> Gemm / MatMul(DQ(w_q const 2-D), C?) [-> Relu | Clip] [-> Q]         -> QGemm
-//   DQ(a_q) -> MatMul(DQ(b_q)) [-> Relu | Clip] [-> Q]                               -> QMatMul
+//   DQ(x_q) -> Conv(DQ(w_q const), bias?) [-> act] [-> Q(y_scale)]                   -> QConv
+//   DQ(a_q) -> Gemm / MatMul(DQ(w_q const 2-D), C?) [-> act] [-> Q]                  -> QGemm
+//   DQ(a_q) -> MatMul(DQ(b_q)) [-> act] [-> Q]                                       -> QMatMul
+// with act Relu, Clip (constant bounds) or, where FoldOptions allow it, HardSwish
 // and rewrites each into one internal op (domain "qrt") that multiplies int8 by int8 into int32
 // and rescales once: y = acc * x_scale * w_scale[oc] + bias[oc], the activation, and, when the
 // pattern ended in a Q, requantization to int8 (fused requantization). It fuses only int8 data
@@ -26,12 +27,22 @@ struct FoldReport {
   std::string summary() const;
 };
 
+// What the backends that will run the fused ops compute.
+struct FoldOptions {
+  // HardSwish folds into the layer before it (activation "hard_swish"): a convolution, its
+  // HardSwish and the QuantizeLinear after them become one int8-in, int8-out kernel, as in
+  // MobileNetV3 and PP-OCRv4's detector, where they were three kernels. The reference and cpu
+  // backends apply it; the CUDA backend's integer kernels apply ReLU and clip only, so its
+  // builds keep the HardSwish a node of its own (builder.cpp).
+  bool hard_swish = true;
+};
+
 // True when the graph has a QuantizeLinear or DequantizeLinear node (explicit quantization).
 bool hasQdq(const ir::Graph& graph);
 
 // Folds every recognised pattern (above). First evaluates QuantizeLinear nodes whose inputs are
 // all constant (weights stored as float -> Q -> DQ, as TensorRT's own QDQ exporters write them)
 // into int8 constants. Leaves the graph topologically sorted with shapes inferred.
-Status foldQdq(ir::Graph& graph, FoldReport* report = nullptr);
+Status foldQdq(ir::Graph& graph, FoldReport* report = nullptr, const FoldOptions& options = {});
 
 }  // namespace qrt::passes

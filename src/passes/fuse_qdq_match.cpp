@@ -52,11 +52,16 @@ std::optional<float> clipBound(const ir::Node& clip, size_t i, float absent) {
   return v->constant->as<float>()[0];
 }
 
-// Reads Relu or Clip into the tail; false when `n` is neither or its bounds are not constant.
-bool matchActivation(const ir::Node& n, FusedTail& t) {
+// Reads Relu, Clip or (with `hard_swish`) HardSwish into the tail; false when `n` is none of
+// them or its bounds are not constant.
+bool matchActivation(const ir::Node& n, FusedTail& t, bool hard_swish) {
   if (n.outputs.size() != 1 || !n.outputs[0] || n.outputs[0]->dtype != DataType::kFloat) return false;
   if (isOp(&n, "Relu")) {
     t.activation = "relu";
+    return true;
+  }
+  if (hard_swish && isOp(&n, "HardSwish")) {
+    t.activation = "hard_swish";
     return true;
   }
   if (!isOp(&n, "Clip")) return false;
@@ -106,11 +111,11 @@ std::optional<DqOperand> matchDequantize(const ir::Value* v) {
   return op;
 }
 
-FusedTail matchTail(ir::Value* y) {
+FusedTail matchTail(ir::Value* y, bool hard_swish) {
   FusedTail t;
   t.out = y;
   ir::Node* next = soleReader(t.out);
-  if (next && matchActivation(*next, t)) {
+  if (next && matchActivation(*next, t, hard_swish)) {
     t.absorbed.push_back(next);
     t.out = next->outputs[0];
     next = soleReader(t.out);

@@ -26,23 +26,24 @@ struct DqOperand {
 // v's producer as a DqOperand when it qualifies and v is fp32.
 std::optional<DqOperand> matchDequantize(const ir::Value* v);
 
-// What follows a matched layer's float output y: an optional Relu or Clip (constant bounds),
-// then an optional QuantizeLinear to int8 with zero point 0 and a constant scalar scale. Each
-// step is taken only when the value before it has that node as its only reader and is not a
-// graph output.
+// What follows a matched layer's float output y: an optional Relu, Clip (constant bounds) or,
+// with `hard_swish`, HardSwish, then an optional QuantizeLinear to int8 with zero point 0 and a
+// constant scalar scale. Each step is taken only when the value before it has that node as its
+// only reader and is not a graph output.
 struct FusedTail {
   ir::Value* out = nullptr;          // the value the fused node produces
   std::vector<ir::Node*> absorbed;   // the Relu/Clip and QuantizeLinear it replaces
-  std::string activation = "none";   // "none", "relu" or "clip"
+  std::string activation = "none";   // "none", "relu", "clip" or "hard_swish"
   float clip_min = 0.f, clip_max = 0.f;
   ir::Value* y_scale = nullptr;      // the QuantizeLinear's scale, when it requantizes
 };
-FusedTail matchTail(ir::Value* y);
+FusedTail matchTail(ir::Value* y, bool hard_swish = false);
 
 // State shared by the rewrites of one foldQdq run.
 struct FoldState {
   ir::Graph& graph;
   FoldReport& report;
+  const FoldOptions& options;
   std::set<const ir::Node*> removed;  // replaced nodes, removed at the end
 };
 

@@ -19,6 +19,8 @@ Result<QuantEpilogue> readQuantEpilogue(const ir::Node& node, int bias, int x_sc
     e.act = QuantEpilogue::Act::kClip;
     e.clip_min = node.attrFloat("clip_min", 0.f);
     e.clip_max = node.attrFloat("clip_max", 0.f);
+  } else if (act == "hard_swish") {
+    e.act = QuantEpilogue::Act::kHardSwish;
   } else if (act != "none") {
     return invalidArgument(node.describe(), ": unknown activation '", act, "'");
   }
@@ -64,8 +66,10 @@ Result<QuantAttrs> quantAttrs(const QuantEpilogue& e, const std::vector<TensorVi
   // The reference's multiplier x_scale * w_scale[c], formed in float as there.
   std::vector<float> mult(static_cast<size_t>(nw));
   for (int64_t c = 0; c < nw; ++c) mult[static_cast<size_t>(c)] = xs[0] * ws[c];
+  // HardSwish is not positively homogeneous: it runs on the real value, and y_scale comes after.
+  const bool scale_after = e.act == QuantEpilogue::Act::kHardSwish && y_scale != 1.f;
   q.scales.resize(mult.size());
-  for (size_t c = 0; c < mult.size(); ++c) q.scales[c] = mult[c] / y_scale;
+  for (size_t c = 0; c < mult.size(); ++c) q.scales[c] = scale_after ? mult[c] : mult[c] / y_scale;
   if (b) {
     q.bias.resize(static_cast<size_t>(channels));
     for (int64_t c = 0; c < channels; ++c) q.bias[static_cast<size_t>(c)] = b[c] / mult[nw == 1 ? 0 : static_cast<size_t>(c)];
@@ -77,6 +81,10 @@ Result<QuantAttrs> quantAttrs(const QuantEpilogue& e, const std::vector<TensorVi
     if (e.act == QuantEpilogue::Act::kRelu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     if (e.act == QuantEpilogue::Act::kClip)
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, e.clip_min / y_scale, e.clip_max / y_scale);
+    if (e.act == QuantEpilogue::Act::kHardSwish) {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
+      if (scale_after) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / y_scale, 0.f);
+    }
     q.attr.set_post_ops(ops);
   }));
   return q;

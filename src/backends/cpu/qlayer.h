@@ -10,6 +10,9 @@
 //   bias'[c]  = bias[c] / (x_scale * w_scale[c])        (bias moved into the accumulator's scale)
 //   relu      -> eltwise_relu (commutes with the positive scale)
 //   clip      -> eltwise_clip(clip_min / y_scale, clip_max / y_scale)
+//   hard_swish-> oscale[c] = x_scale * w_scale[c], eltwise_hardswish on the real value, then
+//                eltwise_linear(1 / y_scale) (int8 out): oneDNN 2.6's hardswish takes no alpha,
+//                so it cannot run on values already divided by y_scale
 // The arithmetic is the same up to float rounding (a few ulps of max(|acc * m|, |bias|)), not
 // bit for bit: a float output agrees to that tolerance, an int8 output equals the reference's
 // except where y / y_scale lies within a few ulps of a rounding tie, where it may be one step
@@ -29,7 +32,7 @@ namespace qrt::cpu {
 
 // The node's epilogue: which inputs hold the bias and the scales (-1: none) and the activation.
 struct QuantEpilogue {
-  enum class Act { kNone, kRelu, kClip };
+  enum class Act { kNone, kRelu, kClip, kHardSwish };
   int bias = -1, x_scale = -1, w_scale = -1, y_scale = -1;
   Act act = Act::kNone;
   float clip_min = 0.f, clip_max = 0.f;

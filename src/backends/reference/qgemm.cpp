@@ -54,6 +54,8 @@ Result<FusedActivation> readFusedActivation(const ir::Node& node) {
     act.kind = FusedActivation::Kind::kClip;
     act.lo = node.attrFloat("clip_min", 0.f);
     act.hi = node.attrFloat("clip_max", 0.f);
+  } else if (kind == "hard_swish") {
+    act.kind = FusedActivation::Kind::kHardSwish;
   } else if (kind != "none") {
     return invalidArgument(node.describe(), ": unknown activation '", kind, "'");
   }

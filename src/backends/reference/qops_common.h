@@ -163,12 +163,15 @@ Result<MatMulPlan> planMatMul(const Dims& a, const Dims& b, const Dims& out, con
 
 // The activation of qrt's fused ops, read from the node's attributes.
 struct FusedActivation {
-  enum class Kind { kNone, kRelu, kClip } kind = Kind::kNone;
+  enum class Kind { kNone, kRelu, kClip, kHardSwish } kind = Kind::kNone;
   float lo = 0.f, hi = 0.f;
   float apply(float v) const {
     switch (kind) {
       case Kind::kRelu: return v < 0.f ? 0.f : v;  // NaN stays NaN, as Relu's max(0, x) in the reference
       case Kind::kClip: return v < lo ? lo : (v > hi ? hi : v);
+      // The reference HardSwish's float arithmetic (unary.cpp), so the fused op equals the
+      // unfused Conv -> HardSwish -> QuantizeLinear bit for bit.
+      case Kind::kHardSwish: return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
       default: return v;
     }
   }
