@@ -650,6 +650,59 @@ TEST(CudaInt8Fp16, DepthwiseQConvWritesFp16) {
   checkFp16QConv(32, "QRT_CUDA_DEPTHWISE");
 }
 
+// QRT_CUDA_QCONV_HARDSWISH=on: Conv -> HardSwish -> QuantizeLinear folds into one QConv with
+// activation hard_swish and int8 output (PP-OCRv4's detector has 34 of them), run by cuDNN's
+// convolution with qrt's requantize kernel, or by qrt's int8 depthwise kernel (QRT_CUDA_DEPTHWISE
+// on: its tactic "dw"; off: cuDNN); within one step of the reference backend's INT8 engine, whose
+// fused epilogue applies the HardSwish with the same float arithmetic. Without the switch the
+// HardSwish stays a node of its own.
+TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
+  QRT_REQUIRE_GPU();
+  const double sx = 2.0 / 255, sy = 0.03;
+  for (const int64_t group : {int64_t{1}, int64_t{32}}) {
+    const int64_t c1 = 32, cin = group == 1 ? 16 : c1;
+    Model m;
+    m.input("X", {2, cin, 12, 12}, DataType::kFloat, floats(-1, 1));
+    m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("sy", sy);
+    m.constant("Wq", {c1, cin / group, 3, 3}, ints(c1 * (cin / group) * 9, -127, 127), DataType::kInt8);
+    m.constant("sw", {c1}, uniform(c1, 0.002, 0.006)).constant("zw", {c1}, std::vector<double>(c1, 0), DataType::kInt8);
+    m.constant("b", {c1}, uniform(c1, -1.0, 1.0));
+    m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
+    m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
+    attrInt(m.node("DequantizeLinear", {"Wq", "sw", "zw"}, {"W"}), "axis", 0);
+    auto& conv = m.node("Conv", {"Xd", "W", "b"}, {"C"});
+    attrInts(conv, "pads", {1, 1, 1, 1});
+    if (group > 1) attrInt(conv, "group", group);
+    m.node("HardSwish", {"C"}, {"H"});
+    m.node("QuantizeLinear", {"H", "sy", "z"}, {"Y"});
+    m.output("Y", DataType::kInt8);
+    for (const char* mode : {"on", "off"}) {
+      for (const char* dw : {"on", "off"}) {
+        if (group == 1 && std::string(dw) == "off") continue;
+        SCOPED_TRACE(std::string("group ") + std::to_string(group) + ", QRT_CUDA_QCONV_HARDSWISH=" + mode +
+                     ", QRT_CUDA_DEPTHWISE=" + dw);
+        test::ScopedEnv hs("QRT_CUDA_QCONV_HARDSWISH", mode);
+        test::ScopedEnv dwe("QRT_CUDA_DEPTHWISE", dw);
+        auto gpu = buildFor(m.bytes(), Target::kGpu);
+        ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+        int hard_swish_nodes = 0, folded = 0;
+        for (const auto& n : (*gpu)->impl().graph->nodes()) {
+          hard_swish_nodes += n->op_type == "HardSwish";
+          if (n->op_type != "QConv") continue;
+          folded += n->attrString("activation", "none") == "hard_swish";
+          const std::string tactic = n->attrString(cuda::kAttrTactic, "");
+          if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
+            EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
+        }
+        const bool on = std::string(mode) == "on";
+        EXPECT_EQ(folded, on ? 1 : 0);
+        EXPECT_EQ(hard_swish_nodes, on ? 0 : 1);
+        checkModel(m, {{"Y", 1}});
+      }
+    }
+  }
+}
+
 // ---- a whole INT8 model ----
 
 // Fashion-MNIST test images, preprocessed as models/fashion_mnist/preprocess.json says.

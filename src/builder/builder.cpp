@@ -115,8 +115,12 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
   // MaxPool -> Q becomes Q -> int8 MaxPool, so that the Q folds into the layer before the pool.
   QRT_RETURN_IF_ERROR(passes::quantizeBeforeMaxPool(g));
   passes::FoldReport fold;
-  passes::FoldOptions fold_options;
-  fold_options.hard_swish = config.device() != DeviceType::kCUDA;  // passes/fuse_qdq.h
+  passes::FoldOptions fold_options;  // passes/fuse_qdq.h
+  if (config.device() == DeviceType::kCUDA) {
+    const char* hs = std::getenv("QRT_CUDA_QCONV_HARDSWISH");
+    fold_options.hard_swish = hs && std::string(hs) == "on";
+    fold_options.hard_swish_gemm = false;
+  }
   QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold, fold_options));
   logInfo("INT8: Q/DQ folded into ", fold.summary());
   (*metadata)["qdq"] = summary + "folded: " + fold.summary();

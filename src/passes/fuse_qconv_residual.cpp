@@ -59,8 +59,8 @@ Status fuseQConvResidual(ir::Graph& g, int* fused) {
   QRT_RETURN_IF_ERROR(g.topoSort());
   g.rebuildUses();
   FoldReport report;
-  FoldOptions options;
-  options.hard_swish = false;  // the CUDA backend's residual QConv applies ReLU or clip (matchTail's default too)
+  FoldOptions options;  // the CUDA backend's residual QConv applies ReLU or clip (matchTail's default too)
+  options.hard_swish = options.hard_swish_gemm = false;
   qdq::FoldState s{g, report, options, {}};
   std::vector<ir::Node*> convs;
   for (const auto& n : g.nodes())

@@ -31,10 +31,13 @@ struct FoldReport {
 struct FoldOptions {
   // HardSwish folds into the layer before it (activation "hard_swish"): a convolution, its
   // HardSwish and the QuantizeLinear after them become one int8-in, int8-out kernel, as in
-  // MobileNetV3 and PP-OCRv4's detector, where they were three kernels. The reference and cpu
-  // backends apply it; the CUDA backend's integer kernels apply ReLU and clip only, so its
-  // builds keep the HardSwish a node of its own (builder.cpp).
+  // MobileNetV3 and PP-OCRv4's detector, where they were three kernels. `hard_swish`: into
+  // QConv; `hard_swish_gemm`: into QGemm and QMatMul. The reference and cpu backends apply it
+  // everywhere; CUDA builds keep the HardSwish a node of its own (builder.cpp) but with
+  // QRT_CUDA_QCONV_HARDSWISH=on, which folds it into QConv (the requantize and int8 depthwise
+  // kernels apply it; not yet run on a GPU).
   bool hard_swish = true;
+  bool hard_swish_gemm = true;
 };
 
 // True when the graph has a QuantizeLinear or DequantizeLinear node (explicit quantization).

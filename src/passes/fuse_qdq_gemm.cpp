@@ -70,7 +70,7 @@ bool rewriteGemm(FoldState& s, ir::Node& gemm) {
   if (!w->perTensor() && w->axis != (trans_b ? 0 : 1)) return false;
   std::optional<ir::Value*> bias = gemmBias(s.graph, gemm, n);
   if (!bias) return false;
-  FusedTail tail = matchTail(gemm.outputs[0], s.options.hard_swish);
+  FusedTail tail = matchTail(gemm.outputs[0], s.options.hard_swish_gemm);
   ir::Value* rows = weightRows(s.graph, w->data, trans_b);
   ir::Value* scales = featureScales(s.graph, *w, n, gemm.attrFloat("alpha", 1.f));
   ir::Node* q = addFusedNode(s, "QGemm", gemm, {a->data, rows, *bias, a->scale, scales, tail.y_scale}, tail);
@@ -88,7 +88,7 @@ bool rewriteMatMul(FoldState& s, ir::Node& matmul) {
   if (!a || !b || !a->perTensor() || a->data->dims.empty()) return false;
   const Dims& bd = b->data->dims;
   if (b->data->isConstant() && bd.size() == 2 && (b->perTensor() || b->axis == 1)) {
-    FusedTail tail = matchTail(matmul.outputs[0], s.options.hard_swish);
+    FusedTail tail = matchTail(matmul.outputs[0], s.options.hard_swish_gemm);
     ir::Value* rows = weightRows(s.graph, b->data, false);
     ir::Value* scales = featureScales(s.graph, *b, bd[1], 1.f);
     addFusedNode(s, "QGemm", matmul, {a->data, rows, nullptr, a->scale, scales, tail.y_scale}, tail);
@@ -96,7 +96,7 @@ bool rewriteMatMul(FoldState& s, ir::Node& matmul) {
     return true;
   }
   if (!b->perTensor() || bd.empty()) return false;
-  FusedTail tail = matchTail(matmul.outputs[0], s.options.hard_swish);
+  FusedTail tail = matchTail(matmul.outputs[0], s.options.hard_swish_gemm);
   addFusedNode(s, "QMatMul", matmul, {a->data, b->data, a->scale, b->scale, tail.y_scale}, tail);
   ++s.report.qmatmul;
   return true;

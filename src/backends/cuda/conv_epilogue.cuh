@@ -8,6 +8,10 @@
 
 namespace qrt::cuda::launch {
 
+// HardSwish with the reference kernel's float arithmetic (an IEEE division, no contraction), so
+// the int8 epilogues that apply it (conv_int8.cu, qdepthwise.cu) round as the reference does.
+__device__ __forceinline__ float hardSwish(float v) { return v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f)); }
+
 __device__ __forceinline__ float epilogueActivate(bool on, UnaryOp op, float v, float a, float b) {
   if (!on) return v;
   switch (op) {
@@ -17,7 +21,7 @@ __device__ __forceinline__ float epilogueActivate(bool on, UnaryOp op, float v, 
     case UnaryOp::kSigmoid: return 1.f / (1.f + expf(-v));
     case UnaryOp::kSwish: return v / (1.f + expf(-v));
     case UnaryOp::kHardSigmoid: return fmaxf(0.f, fminf(1.f, a * v + b));
-    case UnaryOp::kHardSwish: return v * fmaxf(0.f, fminf(1.f, v / 6.f + 0.5f));
+    case UnaryOp::kHardSwish: return hardSwish(v);
     default: return v;
   }
 }

@@ -87,7 +87,7 @@ class QConvKernel final : public CudaKernel {
       const std::vector<float> k(static_cast<size_t>(M), z_scale_ / (y_int8_ ? ys : 1.f));
       QRT_RETURN_IF_ERROR(z_mult_.upload(k.data(), k.size() * 4, who_));
     }
-    qact_ = act_.on ? (act_.op == launch::UnaryOp::kRelu ? launch::QAct::kRelu : launch::QAct::kClip) : launch::QAct::kNone;
+    qact_ = qconvAct(act_);
 
     QRT_ASSIGN_OR_RETURN(ConvProblem p, qconvProblem(attrs_, act_, x, w, out[0].dims, out[0].dtype, ys, has_z_));
     Status s = chooseConvPlan(dev_->cudnn, p, tactic_attr_, who_, &graph_, &plan_, &fusion_, &pad_c_);
@@ -168,8 +168,8 @@ Result<ConvProblem> qconvProblem(const WindowAttrs& attrs, const EpilogueActivat
 Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext* dev) {
   QRT_ASSIGN_OR_RETURN(WindowAttrs a, readWindowAttrs(node));
   QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
-  if (act.on && act.op != launch::UnaryOp::kRelu && act.op != launch::UnaryOp::kClip)
-    return unsupported(node.describe(), ": the CUDA QConv applies ReLU or clip only");
+  if (!qrtAppliesQAct(act))
+    return unsupported(node.describe(), ": the CUDA QConv applies ReLU, clip or hard swish only");
   if (!channelsLast(node) || !node.hasInput(0) || node.inputs[0]->dims.size() != 4)
     return unsupported(node.describe(), ": the CUDA QConv runs 2-D channels-last convolutions only");
   if (node.hasInput(1) && node.inputs[1]->dtype != DataType::kInt8)

@@ -1,6 +1,7 @@
 // The INT8 convolution's own kernels (conv_launch.h).
 #include <type_traits>
 
+#include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/device_util.cuh"
 
@@ -19,6 +20,7 @@ __global__ void requantizeKernel(const float* acc, TY* y, const float* mult, con
                 : acc[i] * mult[c] + bias[c];
     if (act == QAct::kRelu) v = v < 0.f ? 0.f : v;
     else if (act == QAct::kClip) v = v < lo ? lo : (v > hi ? hi : v);
+    else if (act == QAct::kHardSwish) v = hardSwish(v);
     if constexpr (std::is_same_v<TY, int8_t>) {
       // round half to even (__float2int_rn), saturate; NaN -> 0 as the reference's zero point.
       const float q = v / y_scale;

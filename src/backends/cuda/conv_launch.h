@@ -10,7 +10,9 @@
 
 namespace qrt::cuda::launch {
 
-enum class QAct { kNone, kRelu, kClip };
+// QConv's activation in qrt's int8 epilogues. kHardSwish: only where QRT_CUDA_QCONV_HARDSWISH=on
+// lets foldQdq fold it (builder.cpp), in the requantize kernel and the int8 depthwise kernel.
+enum class QAct { kNone, kRelu, kClip, kHardSwish };
 
 // y[i] = act(acc[i] * mult[c] + bias[c]) with c = i % channels (NHWC), then, for an int8 `y_type`,
 // round_half_even(y / y_scale) saturated to int8 (qrt's QConv epilogue, as the reference

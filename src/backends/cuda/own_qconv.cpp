@@ -13,6 +13,18 @@
 
 namespace qrt::cuda {
 
+launch::QAct qconvAct(const EpilogueActivation& act) {
+  if (!act.on) return launch::QAct::kNone;
+  switch (act.op) {
+    case launch::UnaryOp::kRelu: return launch::QAct::kRelu;
+    case launch::UnaryOp::kClip: return launch::QAct::kClip;
+    case launch::UnaryOp::kHardSwish: return launch::QAct::kHardSwish;
+    default: return launch::QAct::kNone;
+  }
+}
+
+bool qrtAppliesQAct(const EpilogueActivation& act) { return !act.on || qconvAct(act) != launch::QAct::kNone; }
+
 OwnQConvKernel::OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
                                std::unique_ptr<Kernel> cudnn, const char* env)
     : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), has_bias_(n.hasInput(2)), has_y_scale_(n.hasInput(5)),
@@ -59,8 +71,9 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
   const DataType yt = out[0].dtype;
   if (yt != DataType::kInt8 && yt != DataType::kFloat && !(yt == DataType::kHalf && writesHalf()))
     return unsupported(who_, ": this int8 convolution kernel of qrt's does not write ", dataTypeName(yt));
-  if (act_.on && act_.op != launch::UnaryOp::kRelu && act_.op != launch::UnaryOp::kClip)
-    return unsupported(who_, ": qrt's int8 convolution kernels apply ReLU or clip only");
+  if (act_.on && act_.op != launch::UnaryOp::kRelu && act_.op != launch::UnaryOp::kClip &&
+      !(act_.op == launch::UnaryOp::kHardSwish && appliesHardSwish()))
+    return unsupported(who_, ": this int8 convolution kernel of qrt's applies ReLU or clip only");
   const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
   if (has_y_scale_ && !(ys > 0.f)) return invalidArgument(who_, ": y_scale must be positive");
   // mult = x_scale * w_scale[c], as the reference forms it (reference/qops_common.h).
@@ -77,8 +90,7 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
   bias_host_ = std::move(bias);
   y_scale_ = ys;
   y_int8_ = out[0].dtype == DataType::kInt8;
-  qact_ = !act_.on ? launch::QAct::kNone
-                   : (act_.op == launch::UnaryOp::kRelu ? launch::QAct::kRelu : launch::QAct::kClip);
+  qact_ = qconvAct(act_);
   return Status::Ok();
 }
 

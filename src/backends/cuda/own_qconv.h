@@ -25,6 +25,12 @@ namespace qrt::cuda {
 inline constexpr size_t kDsX = 8, kDsW = 9, kDsBias = 10, kDsXScale = 11, kDsWScale = 12;
 inline constexpr const char kAttrDsStrides[] = "qrt_ds_strides";
 
+// QConv's activation as the int8 epilogues take it; kNone also for an activation they do not
+// apply (the callers refuse those: qrtAppliesQAct).
+launch::QAct qconvAct(const EpilogueActivation& act);
+// Whether qrt's int8 epilogues apply QConv's activation: none, ReLU, clip, hard swish.
+bool qrtAppliesQAct(const EpilogueActivation& act);
+
 class OwnQConvKernel : public CudaKernel {
  public:
   OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
@@ -52,6 +58,9 @@ class OwnQConvKernel : public CudaKernel {
   virtual bool byDefault() const = 0;
   // Whether the kernel writes fp16 as well as int8 and fp32 (a QConv feeding fp16 layers).
   virtual bool writesHalf() const { return false; }
+  // Whether the kernel applies a hard swish (its epilogue works on unscaled values; the others
+  // fold y_scale into their constants first).
+  virtual bool appliesHardSwish() const { return false; }
 
   // The common checks and QConv's per-channel epilogue constants, for the own kernels: constant
   // weights, bias and scales; mult_[c] = x_scale * w_scale[c] (as the reference forms it) and

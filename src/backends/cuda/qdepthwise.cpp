@@ -27,6 +27,7 @@ class QDepthwiseKernel final : public OwnQConvKernel {
   // fp16 y too: in an --int8 --fp16 engine a depthwise QConv feeding fp16 layers (PP-OCRv4's
   // detector, HardSwish after each) otherwise had only cuDNN's int8 plan, ~4x the FP16 layer's time.
   bool writesHalf() const override { return true; }
+  bool appliesHardSwish() const override { return true; }
 
   Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     launch::depthwiseConvInt8(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), wq_.as<int32_t>(),

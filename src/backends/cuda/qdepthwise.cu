@@ -4,6 +4,7 @@
 // catches the overlap of neighbouring outputs' windows. Taps over padding add nothing (the
 // zero point is 0). The epilogue uses __fmul_rn/__fadd_rn/__fdiv_rn so that nvcc's FMA
 // contraction cannot move a value across a rounding boundary the reference does not cross.
+#include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/qdepthwise_launch.h"
 
@@ -54,6 +55,7 @@ __device__ __forceinline__ float epilogue(int acc, float mult, float bias, const
   float v = __fadd_rn(__fmul_rn(static_cast<float>(acc), mult), bias);
   if (e.act == QAct::kRelu) v = v < 0.f ? 0.f : v;
   else if (e.act == QAct::kClip) v = v < e.lo ? e.lo : (v > e.hi ? e.hi : v);
+  else if (e.act == QAct::kHardSwish) v = hardSwish(v);
   return v;
 }
 
