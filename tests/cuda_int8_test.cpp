@@ -583,6 +583,23 @@ TEST(CudaInt8Stem, StemPoolsItsInt8Output) {
   }
 }
 
+// X [2, cin, 12, 12] through Q/DQ (scale 2/255, the scalars "sx" and "z"), then a 3x3 pad-1
+// convolution to c1 channels in `group` groups with per-channel int8 weights (scales in [w_lo,
+// w_hi]) and a bias in [-b, b]: its float output "C1".
+void qdqConv3x3(Model& m, int64_t cin, int64_t c1, int64_t group, double w_lo, double w_hi, double b) {
+  m.input("X", {2, cin, 12, 12}, DataType::kFloat, floats(-1, 1));
+  m.scalar("sx", 2.0 / 255).scalar("z", 0, DataType::kInt8);
+  m.constant("W1q", {c1, cin / group, 3, 3}, ints(c1 * (cin / group) * 9, -127, 127), DataType::kInt8);
+  m.constant("sw1", {c1}, uniform(c1, w_lo, w_hi)).constant("zw1", {c1}, std::vector<double>(c1, 0), DataType::kInt8);
+  m.constant("b1", {c1}, uniform(c1, -b, b));
+  m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
+  m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
+  attrInt(m.node("DequantizeLinear", {"W1q", "sw1", "zw1"}, {"W1"}), "axis", 0);
+  auto& conv = m.node("Conv", {"Xd", "W1", "b1"}, {"C1"});
+  attrInts(conv, "pads", {1, 1, 1, 1});
+  if (group > 1) attrInt(conv, "group", group);
+}
+
 // A QConv whose float output only an fp16 layer reads (Sigmoid) writes fp16 itself in an
 // --int8 --fp16 engine (the CUDA FP16 step, fp16.cpp); no Cast feeds the Sigmoid, and the network's
 // int8 and float outputs stay within one step of the reference INT8 engine's (fp16 rounding of the
@@ -591,24 +608,15 @@ TEST(CudaInt8Stem, StemPoolsItsInt8Output) {
 // (QRT_CUDA_IGEMM: cuDNN's plans or qrt's implicit GEMM; QRT_CUDA_DEPTHWISE: cuDNN's int8 plan or
 // qrt's int8 depthwise kernel, whose tactic must then be "dw").
 void checkFp16QConv(int64_t group, const char* env) {
-  const double sx = 2.0 / 255, ss = 1.0 / 255, sy = 0.05;
-  const int64_t c1 = 32, cin = group == 1 ? 16 : c1;
+  const double ss = 1.0 / 255, sy = 0.05;
+  const int64_t c1 = 32;
   Model m;
-  m.input("X", {2, cin, 12, 12}, DataType::kFloat, floats(-1, 1));
-  m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("ss", ss).scalar("sy", sy);
-  m.constant("W1q", {c1, cin / group, 3, 3}, ints(c1 * (cin / group) * 9, -127, 127), DataType::kInt8);
-  m.constant("sw1", {c1}, uniform(c1, 0.001, 0.003)).constant("zw1", {c1}, std::vector<double>(c1, 0), DataType::kInt8);
-  m.constant("b1", {c1}, uniform(c1, -0.3, 0.3));
+  qdqConv3x3(m, group == 1 ? 16 : c1, c1, group, 0.001, 0.003, 0.3);
+  m.scalar("ss", ss).scalar("sy", sy);
   m.constant("W2q", {16, c1, 1, 1}, ints(16 * c1, -127, 127), DataType::kInt8);
   m.constant("sw2", {16}, uniform(16, 0.002, 0.004)).constant("zw2", {16}, std::vector<double>(16, 0), DataType::kInt8);
   m.constant("b2", {16}, uniform(16, -0.3, 0.3));
-  m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
-  m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
-  attrInt(m.node("DequantizeLinear", {"W1q", "sw1", "zw1"}, {"W1"}), "axis", 0);
   attrInt(m.node("DequantizeLinear", {"W2q", "sw2", "zw2"}, {"W2"}), "axis", 0);
-  auto& conv1 = m.node("Conv", {"Xd", "W1", "b1"}, {"C1"});
-  attrInts(conv1, "pads", {1, 1, 1, 1});
-  if (group > 1) attrInt(conv1, "group", group);
   m.node("Sigmoid", {"C1"}, {"S1"});
   m.node("QuantizeLinear", {"S1", "ss", "z"}, {"S1q"});
   m.node("DequantizeLinear", {"S1q", "ss", "z"}, {"S1d"});
@@ -658,22 +666,11 @@ TEST(CudaInt8Fp16, DepthwiseQConvWritesFp16) {
 // HardSwish stays a node of its own.
 TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
   QRT_REQUIRE_GPU();
-  const double sx = 2.0 / 255, sy = 0.03;
   for (const int64_t group : {int64_t{1}, int64_t{32}}) {
-    const int64_t c1 = 32, cin = group == 1 ? 16 : c1;
     Model m;
-    m.input("X", {2, cin, 12, 12}, DataType::kFloat, floats(-1, 1));
-    m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("sy", sy);
-    m.constant("Wq", {c1, cin / group, 3, 3}, ints(c1 * (cin / group) * 9, -127, 127), DataType::kInt8);
-    m.constant("sw", {c1}, uniform(c1, 0.002, 0.006)).constant("zw", {c1}, std::vector<double>(c1, 0), DataType::kInt8);
-    m.constant("b", {c1}, uniform(c1, -1.0, 1.0));
-    m.node("QuantizeLinear", {"X", "sx", "z"}, {"Xq"});
-    m.node("DequantizeLinear", {"Xq", "sx", "z"}, {"Xd"});
-    attrInt(m.node("DequantizeLinear", {"Wq", "sw", "zw"}, {"W"}), "axis", 0);
-    auto& conv = m.node("Conv", {"Xd", "W", "b"}, {"C"});
-    attrInts(conv, "pads", {1, 1, 1, 1});
-    if (group > 1) attrInt(conv, "group", group);
-    m.node("HardSwish", {"C"}, {"H"});
+    qdqConv3x3(m, group == 1 ? 16 : 32, 32, group, 0.002, 0.006, 1.0);  // outputs of a few units: across -3..3
+    m.scalar("sy", 0.03);
+    m.node("HardSwish", {"C1"}, {"H"});
     m.node("QuantizeLinear", {"H", "sy", "z"}, {"Y"});
     m.output("Y", DataType::kInt8);
     for (const char* mode : {"on", "off"}) {
