@@ -806,12 +806,24 @@ TEST(Int8Insert, WeightAxisPerLayerKindAndSharedPairs) {
   Tensors in{{"x", floatTensor(randomFloats(rng, 100, -1, 1), {1, 4, 5, 5})},
              {"a", floatTensor(randomFloats(rng, 15, -1, 1), {3, 5})},
              {"unscaled", floatTensor(randomFloats(rng, 15, -1, 1), {3, 5})}};
-  auto fused = int8Engine(*net, scales, true);
+  passes::FoldReport fold;
+  auto fused = int8Engine(*net, scales, true, nullptr, &fold);
   auto unfused = int8Engine(*net, scales, false);
   ASSERT_TRUE(fused && unfused);
   EXPECT_EQ(countOps(*fused, "QConv"), 2);
   EXPECT_EQ(countOps(*fused, "QGemm"), 3);
   EXPECT_EQ(countOps(*fused, "ConvTranspose"), 1);  // stays float-simulated (docs/int8.md)
+  // Its weights' DequantizeLinear is evaluated into an fp32 constant after folding (so the float
+  // layer packs constant weights, as in an FP32 engine); its input's Q/DQ pair stays.
+  EXPECT_EQ(fold.constant_dequantize, 1);
+  for (const auto& n : fused->impl().graph->nodes()) {
+    if (n->op_type == "ConvTranspose") {
+      ASSERT_TRUE(n->hasInput(1));
+      EXPECT_TRUE(n->inputs[1]->isConstant()) << "ConvTranspose's weights are not a constant";
+    }
+    if (n->op_type == "DequantizeLinear")
+      EXPECT_FALSE(n->hasInput(0) && n->inputs[0]->isConstant()) << n->name << " dequantizes a constant at run time";
+  }
   Tensors a = run(*fused, in), b = run(*unfused, in);
   for (const char* o : {"c1", "c2", "t", "o0", "o1", "o2", "o3"})
     expectWithin(a[o], b[o], [](int64_t) { return 1e-3; }, o);

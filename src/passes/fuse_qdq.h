@@ -22,7 +22,8 @@ namespace qrt::passes {
 struct FoldReport {
   int qconv = 0, qgemm = 0, qmatmul = 0;
   int requantized = 0;        // fused nodes that also absorbed their output QuantizeLinear
-  int constant_quantize = 0;  // QuantizeLinear nodes of constants evaluated into int8 constants
+  int constant_quantize = 0;    // QuantizeLinear nodes of constants evaluated into int8 constants
+  int constant_dequantize = 0;  // DequantizeLinear nodes of constants left after folding, evaluated
   // "3 QConv, 1 QGemm, 0 QMatMul (2 with fused requantization)".
   std::string summary() const;
 };
@@ -45,7 +46,10 @@ bool hasQdq(const ir::Graph& graph);
 
 // Folds every recognised pattern (above). First evaluates QuantizeLinear nodes whose inputs are
 // all constant (weights stored as float -> Q -> DQ, as TensorRT's own QDQ exporters write them)
-// into int8 constants. Leaves the graph topologically sorted with shapes inferred.
+// into int8 constants; last, the DequantizeLinear nodes of constants no fused op took (the
+// weights of a ConvTranspose, which stays float) into fp32 constants, so that the float layer
+// reads constant weights as in an FP32 engine. Leaves the graph topologically sorted with shapes
+// inferred.
 Status foldQdq(ir::Graph& graph, FoldReport* report = nullptr, const FoldOptions& options = {});
 
 }  // namespace qrt::passes
