@@ -71,8 +71,7 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
   const DataType yt = out[0].dtype;
   if (yt != DataType::kInt8 && yt != DataType::kFloat && !(yt == DataType::kHalf && writesHalf()))
     return unsupported(who_, ": this int8 convolution kernel of qrt's does not write ", dataTypeName(yt));
-  if (act_.on && act_.op != launch::UnaryOp::kRelu && act_.op != launch::UnaryOp::kClip &&
-      !(act_.op == launch::UnaryOp::kHardSwish && appliesHardSwish()))
+  if (!qrtAppliesQAct(act_) || (qconvAct(act_) == launch::QAct::kHardSwish && !appliesHardSwish()))
     return unsupported(who_, ": this int8 convolution kernel of qrt's applies ReLU or clip only");
   const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
   if (has_y_scale_ && !(ys > 0.f)) return invalidArgument(who_, ": y_scale must be positive");
