@@ -541,6 +541,9 @@ TEST(CudaDepthwise, MatrixAgainstReference) {
       {"3x3 12 channels (no 8-vector)", {2, 12, 9, 9}, {12, 1, 3, 3}, {}, {1, 1, 1, 1}, {}, 12},
       {"3x3 asymmetric pads", {1, 16, 8, 8}, {16, 1, 3, 3}, {2, 2}, {0, 0, 1, 1}, {}, 16},
       {"7x5 dilated", {1, 8, 15, 15}, {8, 1, 7, 5}, {}, {3, 2, 3, 2}, {1, 1}, 8},
+      // Odd output widths: the two-output kernel's last pair has one output.
+      {"3x3 stride 1 odd width", {2, 16, 9, 11}, {16, 1, 3, 3}, {}, {1, 1, 1, 1}, {}, 16},
+      {"5x5 stride 2 odd width", {1, 16, 13, 17}, {16, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {}, 16},
   };
   // "on": the depthwise kernel runs wherever it applies and wins every tactic timing.
   for (const char* mode : {"on", "off"}) {
@@ -561,6 +564,15 @@ TEST(CudaDepthwise, MatrixAgainstReference) {
     // A residual of the output's shape, fused into the kernel.
     SCOPED_TRACE(std::string(mode) + " residual");
     checkVsReference(convModel(cases[0], "Relu", true), {Target::kFp32, Target::kFp16});
+  }
+  // The one-output-a-thread kernel, where the two-output one would take the layer (QRT_CUDA_DW_X2=off).
+  {
+    test::ScopedEnv dw("QRT_CUDA_DEPTHWISE", "on");
+    test::ScopedEnv one("QRT_CUDA_DW_X2", "off");
+    for (int i : {0, 1, 7}) {
+      SCOPED_TRACE(std::string("QRT_CUDA_DW_X2=off ") + cases[i].name);
+      checkVsReference(convModel(cases[i], "Clip"), {Target::kFp32, Target::kFp16});
+    }
   }
   unsetenv("QRT_CUDA_DEPTHWISE");
 }

@@ -246,6 +246,35 @@ TEST(CudaInt8, QuantizePerTensorAndPerAxis) {
   checkModel(m, {{"Q1", 1}, {"Q2", 1}, {"Q3", 1}, {"Q4", 1}});
 }
 
+// A QuantizeLinear after an fp16 layer reads fp16 (--int8 --fp16 engines): per tensor, eight
+// halves a thread (quantizeHalfX8) and a one-element-a-thread tail (105 elements), exactly the
+// reference's values where the input is exact in fp16 (multiples of 1/64 through a Relu).
+TEST(CudaInt8, QuantizeReadsFp16) {
+  QRT_REQUIRE_GPU();
+  auto sixtyfourths = [](int64_t n) {
+    std::vector<double> v = ints(n, -192, 192);
+    for (double& x : v) x /= 64;
+    return v;
+  };
+  for (const Dims& d : {Dims{2, 8, 6, 6}, Dims{3, 7, 5}}) {
+    SCOPED_TRACE(dimsToString(d));
+    Model m;
+    m.input("X", d, DataType::kFloat, sixtyfourths);
+    m.scalar("s", 0.0213).scalar("z", -3, DataType::kInt8).scalar("su", 0.0117).scalar("zu", 128, DataType::kUInt8);
+    m.node("Relu", {"X"}, {"R"});
+    m.node("QuantizeLinear", {"R", "s", "z"}, {"Q"});
+    m.node("QuantizeLinear", {"R", "su", "zu"}, {"U"});
+    m.output("Q", DataType::kInt8).output("U", DataType::kUInt8);
+    auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    int half_q = 0;
+    for (const auto& n : (*gpu)->impl().graph->nodes())
+      half_q += n->op_type == "QuantizeLinear" && n->inputs[0]->dtype == DataType::kHalf;
+    EXPECT_EQ(half_q, 2) << "both quantizers should read the fp16 Relu";
+    checkModel(m, {{"Q", 1}, {"U", 1}}, Target::kGpuFp16, 2, 0.0);
+  }
+}
+
 TEST(CudaInt8, DequantizePerTensorAndPerAxis) {
   QRT_REQUIRE_GPU();
   Model m;
@@ -288,12 +317,21 @@ TEST(CudaInt8, QdqChannelsLast) {
 // Add -> Relu -> QuantizeLinear, the float tail of INT8 residual blocks, becomes one AddQuantize
 // node on the GPU (its second output keeps the Relu value, here a graph output); Add -> Q without
 // a Relu and with no zero point (uint8) too. Odd sizes exercise the vector body and its tail.
+// In an --int8 --fp16 engine the Adds are fp16 and so is the fused node (a, b and the kept value);
+// inputs that are multiples of 1/64 make every sum exact in fp16, so the values are the reference's.
 TEST(CudaInt8, AddQuantizeFusion) {
   QRT_REQUIRE_GPU();
+  auto sixtyfourths = [](int64_t n) {
+    std::vector<double> v = ints(n, -128, 128);
+    for (double& x : v) x /= 64;
+    return v;
+  };
+  for (const Target t : {Target::kGpu, Target::kGpuFp16})
   for (const Dims& d : {Dims{2, 8, 6, 6}, Dims{3, 5, 7}}) {
-    SCOPED_TRACE(dimsToString(d));
+    const bool fp16 = t == Target::kGpuFp16;
+    SCOPED_TRACE(dimsToString(d) + (fp16 ? " --int8 --fp16" : " --int8"));
     Model m;
-    m.input("A", d, DataType::kFloat, floats(-2, 2)).input("B", d, DataType::kFloat, floats(-2, 2));
+    m.input("A", d, DataType::kFloat, sixtyfourths).input("B", d, DataType::kFloat, sixtyfourths);
     m.scalar("s", 0.017).scalar("z", 0, DataType::kInt8).scalar("s2", 0.031);
     m.node("Add", {"A", "B"}, {"S"});
     m.node("Relu", {"S"}, {"R"});
@@ -302,12 +340,14 @@ TEST(CudaInt8, AddQuantizeFusion) {
     m.node("Add", {"B", "A"}, {"S2"});
     m.node("QuantizeLinear", {"S2", "s2"}, {"Q2"});
     m.output("Y").output("R").output("Q2", DataType::kUInt8);
-    auto gpu = buildFor(m.bytes(), Target::kGpu);
+    auto gpu = buildFor(m.bytes(), t);
     ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
     const auto ops = opsOf(**gpu);
     EXPECT_EQ(ops.count("AddQuantize") ? ops.at("AddQuantize") : 0, 2);
     EXPECT_EQ(ops.count("Relu") + ops.count("Add") + ops.count("QuantizeLinear"), 0u);
-    checkModel(m, {{"Y", 0.017}, {"R", 1e-6}, {"Q2", 1}});
+    for (const auto& n : (*gpu)->impl().graph->nodes())
+      if (n->op_type == "AddQuantize") EXPECT_EQ(n->inputs[0]->dtype, fp16 ? DataType::kHalf : DataType::kFloat);
+    checkModel(m, {{"Y", 0.017}, {"R", 1e-6}, {"Q2", 1}}, t, 2, 0.0);
   }
 }
 
@@ -420,8 +460,9 @@ TEST(CudaInt8, MaxPoolInt8) {
 constexpr double kStemSy2 = 0.05;
 
 // The stem model above; with `pool`, ResNet's stem MaxPool (3x3 stride 2, pads 1) between the
-// stem's Relu and its QuantizeLinear; `ch` stem channels over an h x w input.
-Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20) {
+// stem's Relu and its QuantizeLinear; `ch` stem channels over an h x w input; `y1q_output`: the
+// stem's quantized output is a graph output too (else only conv2 reads it, as in MobileNetV2).
+Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20, bool y1q_output = true) {
   const double sx = 2.0 / 255, sy = 0.03, sy2 = kStemSy2;
   Model m;
   m.input("X", {2, 3, h, w}, DataType::kFloat, [sx](int64_t n) {
@@ -463,7 +504,8 @@ Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20) {
   m.node("Relu", {"C2"}, {"R2"});
   m.node("QuantizeLinear", {"R2", "sy2", "z"}, {"Y2q"});
   m.node("DequantizeLinear", {"Y2q", "sy2", "z"}, {"Y"});
-  m.output("Y1q", DataType::kInt8).output("Y");
+  if (y1q_output) m.output("Y1q", DataType::kInt8);
+  m.output("Y");
   return m;
 }
 
@@ -477,20 +519,30 @@ TEST(CudaInt8Stem, FewChannelConvolutionRunsInFloat) {
     auto gpu = buildFor(m.bytes(), t);
     ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
     EXPECT_EQ(opsOf(**gpu)["QConv"], 1) << "only the 16-channel convolution stays INT8";
+    // FP16: where the tuner puts the stem on qrt's stem kernel (stem_choice.cpp), the stem
+    // quantizes its own output and the QuantizeLinear goes (stem_quantize.cpp): the layer's
+    // output is then int8, its arithmetic still fp16.
+    const ir::Value* stem_y = nullptr;
+    for (const auto& n : (*gpu)->impl().graph->nodes())
+      if (n->name == "stem") stem_y = n->outputs[0];
+    ASSERT_NE(stem_y, nullptr);
+    int y1q_quantizers = 0;
+    for (const auto& n : (*gpu)->impl().graph->nodes())
+      if (n->op_type == "QuantizeLinear" && n->inputs[0] == stem_y) {
+        ++y1q_quantizers;
+        // The requantization reads the FP16 convolution's output directly (no Cast between).
+        if (fp16) EXPECT_EQ(n->inputs[0]->dtype, DataType::kHalf);
+      }
     bool seen = false;
     for (const LayerInfo& l : (*gpu)->layers()) {
       if (l.name != "stem") continue;
       seen = true;
       EXPECT_EQ(l.op, "FusedConv");
-      EXPECT_EQ(l.precision, fp16 ? "fp16" : "fp32");
+      const std::string want = !fp16 ? "fp32" : y1q_quantizers == 1 ? "fp16" : "int8";
+      EXPECT_EQ(l.precision, want) << y1q_quantizers << " QuantizeLinear after the stem";
       EXPECT_NE(l.reason.find("input channels"), std::string::npos) << l.reason;
     }
     EXPECT_TRUE(seen) << "no layer 'stem' in the engine";
-    // The requantization reads the FP16 convolution's output directly (no Cast between).
-    if (fp16)
-      for (const auto& n : (*gpu)->impl().graph->nodes())
-        if (n->op_type == "QuantizeLinear" && n->outputs[0]->name == "Y1q")
-          EXPECT_EQ(n->inputs[0]->dtype, DataType::kHalf);
     checkModel(m, {{"Y1q", 1}, {"Y", sy2}}, t, 2, fp16 ? 0.25 : 0.05);
   }
   // QRT_CUDA_INT8_STEM=int8 keeps the stem INT8 (channels padded to 4 for cuDNN).
@@ -544,6 +596,36 @@ TEST(CudaInt8Stem, PoolThenQuantizeFuse) {
     EXPECT_EQ(opsOf(**gpu)["MaxPool"], on ? 1 : 0);
     checkModel(m, {{"Y1q", 1}, {"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
   }
+}
+
+// A stem on the stem kernel whose only reader is its QuantizeLinear (MobileNetV2's: no pool)
+// writes int8 itself and the QuantizeLinear goes (stem_quantize.cpp); conv2's output stays within
+// one step of the reference INT8 engine's. QRT_CUDA_STEM_QUANTIZE=off keeps the QuantizeLinear.
+// Without forcing the stem kernel, the tuner weighs it against cuDNN with the Cast, NHWC copy and
+// QuantizeLinear it saves (stem_choice.cpp): whichever it keeps, the values hold.
+TEST(CudaInt8Stem, StemQuantizesForItsQuantizeLinear) {
+  QRT_REQUIRE_GPU();
+  Model m = stemModel(false, 16, 20, 20, false);
+  auto int8Stems = [](const Engine& e) {
+    int k = 0;
+    for (const auto& n : e.impl().graph->nodes()) k += n->op_type == "FusedConv" && n->outputs[0]->dtype == DataType::kInt8;
+    return k;
+  };
+  int quantizes[2] = {0, 0};
+  for (const char* quantize : {"on", "off"}) {
+    SCOPED_TRACE(std::string("--int8 --fp16 on the stem kernel, QRT_CUDA_STEM_QUANTIZE=") + quantize);
+    test::ScopedEnv stem("QRT_CUDA_STEM", "on");
+    test::ScopedEnv env("QRT_CUDA_STEM_QUANTIZE", quantize);
+    auto gpu = buildFor(m.bytes(), Target::kGpuFp16);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    const bool on = std::string(quantize) == "on";
+    EXPECT_EQ(int8Stems(**gpu), on ? 1 : 0);
+    quantizes[on ? 0 : 1] = opsOf(**gpu)["QuantizeLinear"];
+    checkModel(m, {{"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
+  }
+  EXPECT_EQ(quantizes[0] + 1, quantizes[1]) << "the stem's QuantizeLinear goes where the stem quantizes";
+  SCOPED_TRACE("tuned, the stem kernel not forced");
+  checkModel(m, {{"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
 }
 
 // The INT8 stem on the stem kernel with its pool inside (stem_pool.cu, QRT_CUDA_STEM_POOL=on): one
@@ -658,11 +740,11 @@ TEST(CudaInt8Fp16, DepthwiseQConvWritesFp16) {
   checkFp16QConv(32, "QRT_CUDA_DEPTHWISE");
 }
 
-// QRT_CUDA_QCONV_HARDSWISH=on: Conv -> HardSwish -> QuantizeLinear folds into one QConv with
+// By default (QRT_CUDA_QCONV_HARDSWISH unset or on) Conv -> HardSwish -> QuantizeLinear folds into one QConv with
 // activation hard_swish and int8 output (PP-OCRv4's detector has 34 of them), run by cuDNN's
 // convolution with qrt's requantize kernel, or by qrt's int8 depthwise kernel (QRT_CUDA_DEPTHWISE
 // on: its tactic "dw"; off: cuDNN); within one step of the reference backend's INT8 engine, whose
-// fused epilogue applies the HardSwish with the same float arithmetic. Without the switch the
+// fused epilogue applies the HardSwish with the same float arithmetic. With the switch off the
 // HardSwish stays a node of its own.
 TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
   QRT_REQUIRE_GPU();
@@ -673,12 +755,12 @@ TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
     m.node("HardSwish", {"C1"}, {"H"});
     m.node("QuantizeLinear", {"H", "sy", "z"}, {"Y"});
     m.output("Y", DataType::kInt8);
-    for (const char* mode : {"on", "off"}) {
+    for (const char* mode : {"", "on", "off"}) {  // "": unset, the default (on)
       for (const char* dw : {"on", "off"}) {
         if (group == 1 && std::string(dw) == "off") continue;
         SCOPED_TRACE(std::string("group ") + std::to_string(group) + ", QRT_CUDA_QCONV_HARDSWISH=" + mode +
                      ", QRT_CUDA_DEPTHWISE=" + dw);
-        test::ScopedEnv hs("QRT_CUDA_QCONV_HARDSWISH", mode);
+        test::ScopedEnv hs("QRT_CUDA_QCONV_HARDSWISH", *mode ? mode : nullptr);
         test::ScopedEnv dwe("QRT_CUDA_DEPTHWISE", dw);
         auto gpu = buildFor(m.bytes(), Target::kGpu);
         ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
@@ -691,7 +773,7 @@ TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
           if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
             EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
         }
-        const bool on = std::string(mode) == "on";
+        const bool on = std::string(mode) != "off";
         EXPECT_EQ(folded, on ? 1 : 0);
         EXPECT_EQ(hard_swish_nodes, on ? 0 : 1);
         checkModel(m, {{"Y", 1}});

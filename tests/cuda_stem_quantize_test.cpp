@@ -16,6 +16,7 @@ TEST(CudaStemQuantize, Skipped) { GTEST_SKIP() << "qrt was built without the CUD
 
 #else
 
+#include <algorithm>
 #include <string>
 
 #include "backends/cuda/cuda_kernel.h"
@@ -113,6 +114,75 @@ TEST(CudaStemQuantize, StemWritesInt8ForAnInt8Pool) {
   EXPECT_EQ(s.pool->outputs[0]->dims, (Dims{2, 16, 8, 8}));
   EXPECT_EQ(s.pool->attrs.at("kernel_shape").ints, (std::vector<int64_t>{3, 3}));
   for (const auto& v : s.g->values()) EXPECT_NE(v->name, "y") << "the fp16 output is gone";
+}
+
+// MobileNetV2's stem: its only reader is a QuantizeLinear (no pool), which a depthwise QConv reads.
+// The QuantizeLinear goes and the stem writes its output (int8, the quantizer's scale and zero point).
+void quantizeReader(StemGraph& s, bool q_is_output = false) {
+  ir::Graph& g = *s.g;
+  s.pool->op_type = "QuantizeLinear";
+  s.pool->domain.clear();
+  s.pool->attrs.clear();
+  ir::Value* q = s.pool->outputs[0];
+  if (!q_is_output) {
+    q->is_graph_output = false;
+    g.outputs.erase(std::find(g.outputs.begin(), g.outputs.end(), q));
+    ir::Value* o = g.addValue("o");
+    g.addNode("Identity", "reader", {q}, {o})->backend = "cuda";
+    o->is_graph_output = true;
+    g.outputs.push_back(o);
+  }
+  g.rebuildUses();
+}
+
+TEST(CudaStemQuantize, StemWritesTheOutputOfItsQuantizeLinear) {
+  StemGraph s = stemGraph(0.05f, false);
+  quantizeReader(s);
+  ir::Node* q = s.pool;
+  { Status st = passes::inferShapes(*s.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+  int fused = 0;
+  ASSERT_TRUE(cuda::fuseStemQuantize(*s.g, &fused).ok());
+  EXPECT_EQ(fused, 1);
+  for (const auto& n : s.g->nodes()) EXPECT_NE(n.get(), q) << "the QuantizeLinear is gone";
+  EXPECT_EQ(s.conv->outputs[0]->name, "q");
+  EXPECT_EQ(s.conv->outputs[0]->dtype, DataType::kInt8);
+  EXPECT_EQ(s.conv->outputs[0]->dims, (Dims{2, 16, 16, 16}));
+  ASSERT_EQ(s.conv->inputs.size(), 6u);
+  EXPECT_EQ(s.conv->inputs[4]->name, "s");
+  EXPECT_EQ(s.conv->inputs[5]->name, "zp");
+  for (const auto& v : s.g->values()) EXPECT_NE(v->name, "y") << "the fp16 output is gone";
+  // Not where the quantizer's output is the caller's, its scale per channel, or it stores another layout.
+  auto unchanged = [](StemGraph& t, const char* why) {
+    SCOPED_TRACE(why);
+    { Status st = passes::inferShapes(*t.g); ASSERT_TRUE(st.ok()) << st.toString(); }
+    int n = -1;
+    ASSERT_TRUE(cuda::fuseStemQuantize(*t.g, &n).ok());
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(t.conv->outputs[0]->dtype, DataType::kHalf);
+  };
+  {
+    StemGraph t = stemGraph(0.05f, false);
+    quantizeReader(t, true);
+    unchanged(t, "the quantized output is a graph output");
+  }
+  {
+    StemGraph t = stemGraph(0.05f, false);
+    quantizeReader(t);
+    HostTensor s16(DataType::kFloat, {16});
+    for (int64_t i = 0; i < 16; ++i) s16.as<float>()[i] = 0.05f;
+    t.pool->inputs[1] = passes::rw::addConstant(*t.g, "s16", std::move(s16));
+    t.pool->inputs[2] = passes::rw::addConstant(*t.g, "zp16", HostTensor(DataType::kInt8, {16}));
+    t.pool->attrs["axis"] = ir::Attribute::Int(1);
+    t.pool->opset = 13;
+    t.g->rebuildUses();
+    unchanged(t, "per-channel scales");
+  }
+  {
+    StemGraph t = stemGraph(0.05f, false);
+    quantizeReader(t);
+    t.conv->attrs[cuda::kAttrNhwc] = ir::Attribute::Int(1);
+    unchanged(t, "the stem stores NHWC, the quantizer NCHW");
+  }
 }
 
 TEST(CudaStemQuantize, LeftAloneWhereItDoesNotApply) {

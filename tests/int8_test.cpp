@@ -432,7 +432,7 @@ TEST(Int8Fold, ConvMatchesUnfusedQdq) {
   for (const ConvCase& c : cases) runConvCase(c);
 }
 
-// FoldOptions::hard_swish off (the CUDA backend's builds): the HardSwish stays a node of its
+// FoldOptions::hard_swish off (CUDA builds with QRT_CUDA_QCONV_HARDSWISH=off): the HardSwish stays a node of its
 // own between a QConv with float output and the QuantizeLinear.
 TEST(Int8Fold, HardSwishStaysApartWhereTheBackendCannotFuseIt) {
   ModelBuilder mb(14);

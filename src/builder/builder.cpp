@@ -117,8 +117,9 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
   passes::FoldReport fold;
   passes::FoldOptions fold_options;  // passes/fuse_qdq.h
   if (config.device() == DeviceType::kCUDA) {
+    // HardSwish into QConv (the requantize and int8 depthwise kernels; fuse_qdq.h); =off: a node of its own.
     const char* hs = std::getenv("QRT_CUDA_QCONV_HARDSWISH");
-    fold_options.hard_swish = hs && std::string(hs) == "on";
+    fold_options.hard_swish = !(hs && std::string(hs) == "off");
     fold_options.hard_swish_gemm = false;
   }
   QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold, fold_options));

@@ -30,7 +30,8 @@ bool readOnlyBy(const ir::Value* v, const ir::Node* reader) {
 }  // namespace
 
 Status fuseAddQuantizeTails(ir::Graph& g, const std::function<bool(const ir::Node&)>& eligible,
-                            const std::function<Status(ir::Node& fused, const ir::Node& q)>& made, int* fused) {
+                            const std::function<Status(ir::Node& fused, const ir::Node& q)>& made, int* fused,
+                            bool half) {
   int count = 0;
   g.rebuildUses();
   std::set<const ir::Node*> dead;
@@ -42,14 +43,15 @@ Status fuseAddQuantizeTails(ir::Graph& g, const std::function<bool(const ir::Nod
     if (!scalarConstant(q->inputs[1], DataType::kFloat) || q->attrInt("block_size", 0) != 0) continue;
     if (q->hasInput(2) && !scalarConstant(q->inputs[2], q->outputs[0]->dtype)) continue;
     ir::Value* v = q->inputs[0];  // the value quantized: the Relu's or the Add's output
-    if (v->dtype != DataType::kFloat) continue;
+    const DataType t = v->dtype;
+    if (t != DataType::kFloat && !(half && t == DataType::kHalf)) continue;
     ir::Node* relu = isOp(v->producer, "Relu") && eligible(*v->producer) ? v->producer : nullptr;
     ir::Node* add = relu ? (relu->hasInput(0) ? relu->inputs[0]->producer : nullptr) : v->producer;
     if (relu && !readOnlyBy(relu->inputs[0], relu)) continue;
     if (!isOp(add, "Add") || !eligible(*add) || dead.count(add) || add->inputs.size() != 2) continue;
     const ir::Value* a = add->inputs[0];
     const ir::Value* b = add->inputs[1];
-    if (!a || !b || a->dtype != DataType::kFloat || b->dtype != DataType::kFloat || !a->has_shape || !b->has_shape ||
+    if (!a || !b || a->dtype != t || b->dtype != t || !a->has_shape || !b->has_shape ||
         a->dims != b->dims || a->isConstant() || b->isConstant())
       continue;
     // Elementwise over one layout: the three nodes must store their activations alike.

@@ -34,9 +34,9 @@ struct FoldOptions {
   // HardSwish and the QuantizeLinear after them become one int8-in, int8-out kernel, as in
   // MobileNetV3 and PP-OCRv4's detector, where they were three kernels. `hard_swish`: into
   // QConv; `hard_swish_gemm`: into QGemm and QMatMul. The reference and cpu backends apply it
-  // everywhere; CUDA builds keep the HardSwish a node of its own (builder.cpp) but with
-  // QRT_CUDA_QCONV_HARDSWISH=on, which folds it into QConv (the requantize and int8 depthwise
-  // kernels apply it; not yet run on a GPU).
+  // everywhere; CUDA builds fold it into QConv (the requantize and int8 depthwise kernels apply
+  // it; QRT_CUDA_QCONV_HARDSWISH=off keeps it a node of its own) but not into QGemm / QMatMul
+  // (builder.cpp). PP-OCRv4's detector at batch 1 on an H200: INT8 1.323 -> 1.289 ms (session 13).
   bool hard_swish = true;
   bool hard_swish_gemm = true;
 };

@@ -10,8 +10,8 @@
 
 namespace qrt::cuda::launch {
 
-// QConv's activation in qrt's int8 epilogues. kHardSwish: only where QRT_CUDA_QCONV_HARDSWISH=on
-// lets foldQdq fold it (builder.cpp), in the requantize kernel and the int8 depthwise kernel.
+// QConv's activation in qrt's int8 epilogues. kHardSwish: where foldQdq folded it (builder.cpp;
+// QRT_CUDA_QCONV_HARDSWISH=off does not), in the requantize kernel and the int8 depthwise kernel.
 enum class QAct { kNone, kRelu, kClip, kHardSwish };
 
 // y[i] = act(acc[i] * mult[c] + bias[c]) with c = i % channels (NHWC), then, for an int8 `y_type`,

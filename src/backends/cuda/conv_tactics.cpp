@@ -13,6 +13,7 @@
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
 #include "backends/cuda/own_qconv.h"
+#include "backends/cuda/runtime.h"
 #include "backends/cuda/tactic_timer.h"
 #include "builder/opt_shapes.h"
 #include "core/file_util.h"
@@ -361,6 +362,7 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
          isQConv(*n)))
       convs.push_back(n.get());
   if (convs.empty()) return Status::Ok();
+  g.rebuildUses();  // stemSavesMore follows the stems' readers and producers
 
   const auto start = std::chrono::steady_clock::now();
   const std::string path = config.timingCachePath();
@@ -433,12 +435,21 @@ Status chooseConvTactics(ir::Graph& g, const BuilderConfig& config, const Device
       ++timed_layers;
       it = cache.insert_or_assign(key, best).first;
     }
-    if (it->second.tactic.rfind("legacy", 0) == 0) ++legacy;
-    if (it->second.tactic == "dw") ++depthwise;
-    if (it->second.tactic == "stem") ++stem;
-    if (it->second.tactic.rfind("ig", 0) == 0) ++igemm;
-    if (it->second.tactic.rfind("lt:", 0) == 0) ++lt;
-    n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + it->second.tactic);
+    std::string tactic = it->second.tactic;
+    // A stem convolution whose other tactic needs the engine input's Cast and NHWC copy (and an
+    // INT8 engine's QuantizeLinear behind it) is weighed again with those kernels (stem_choice.cpp).
+    if (tactic != "stem" && n->op_type == "FusedConv" && p.dtype == DataType::kHalf && p.x[1] <= 4) {
+      std::string why;
+      QRT_ASSIGN_OR_RETURN(bool stem_wins, stemSavesMore(g, *n, dev.get(), it->second.us, tactic, &why));
+      if (!why.empty()) logInfo("CUDA tactics: ", who, ": ", why);
+      if (stem_wins) tactic = "stem";
+    }
+    if (tactic.rfind("legacy", 0) == 0) ++legacy;
+    if (tactic == "dw") ++depthwise;
+    if (tactic == "stem") ++stem;
+    if (tactic.rfind("ig", 0) == 0) ++igemm;
+    if (tactic.rfind("lt:", 0) == 0) ++lt;
+    n->attrs[kAttrTactic] = ir::Attribute::String(sig + "|" + tactic);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   logInfo("CUDA tactics: ", convs.size(), " convolutions, ", timed_layers, " timed (", candidates, " plans), ", from_cache,

@@ -1,8 +1,12 @@
 // Depthwise convolution kernels (see depthwise_launch.h). Channels-last: one thread per output
 // pixel and vector of channels (8 halves or 4 floats, one 16-byte load per tap; channel counts
 // that are no multiple of the vector go one channel per thread), so a warp reads contiguous
-// memory. NCHW: one thread per output element. Accumulation in fp32; 32-bit index arithmetic
+// memory; square undilated windows of stride 1 or 2 take two outputs along x a thread
+// (depthwiseNhwcX2). NCHW: one thread per output element. Accumulation in fp32; 32-bit index arithmetic
 // (64-bit division is slow on the GPU; depthwiseFits bounds the sizes).
+#include <cstdlib>
+#include <cstring>
+
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/depthwise_launch.h"
 #include "backends/cuda/device_util.cuh"
@@ -88,6 +92,80 @@ __global__ void depthwiseNhwc(const T* __restrict__ x, const T* __restrict__ w, 
   }
 }
 
+// Channels-last, K x K undilated, stride S in both dims: each thread computes PX = 2 outputs
+// along x for its vector of V channels. The input columns the two windows share are loaded and
+// widened to fp32 once (a row's (PX - 1) * S + K columns, not PX * K), and each tap's weights once
+// for both outputs: the per-output kernel above issued ~80 instructions an output channel on
+// MobileNetV2's fp16 depthwise layers at batch 256 (ncu, H200, session 13: issue-bound at 80% of
+// the slots, 1.3 TB/s), two thirds of them loads and conversions.
+template <typename T, int V, int K, int S>
+__global__ void __launch_bounds__(kBlock) depthwiseNhwcX2(const T* __restrict__ x, const T* __restrict__ w,
+                                                          const T* __restrict__ bias, const T* __restrict__ z,
+                                                          T* __restrict__ y, DepthwiseGeometry g, bool act_on,
+                                                          UnaryOp act, float a, float b) {
+  constexpr int PX = 2, COLS = (PX - 1) * S + K;
+  const unsigned cv = static_cast<unsigned>(g.c / V);
+  const int owp = (g.ow + PX - 1) / PX;  // output column pairs a row
+  const unsigned total = static_cast<unsigned>(g.n) * g.oh * owp * cv;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
+    const NhwcVecIndex at = nhwcVecIndex<V>(i, cv, owp, g.oh);
+    const unsigned c = at.c, n = at.n;
+    const int ox0 = at.ox * PX, oy = at.oy;
+    float acc[PX][V];
+#pragma unroll
+    for (int p = 0; p < PX; ++p) {
+      if (bias) {
+        loadVec<T, V>(bias + c, acc[p]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < V; ++j) acc[p][j] = 0.f;
+      }
+    }
+    const int iy0 = oy * S - g.ph, ix0 = ox0 * S - g.pw;
+    const T* xn = x + static_cast<size_t>(n) * g.h * g.w * g.c + c;
+#pragma unroll
+    for (int r = 0; r < K; ++r) {
+      const int iy = iy0 + r;
+      if (iy < 0 || iy >= g.h) continue;
+      float xv[COLS][V];
+#pragma unroll
+      for (int q = 0; q < COLS; ++q) {
+        const int ix = ix0 + q;
+        if (ix >= 0 && ix < g.w) {
+          loadVec<T, V>(xn + (static_cast<unsigned>(iy) * g.w + ix) * static_cast<unsigned>(g.c), xv[q]);
+        } else {
+#pragma unroll
+          for (int j = 0; j < V; ++j) xv[q][j] = 0.f;  // padding adds nothing
+        }
+      }
+#pragma unroll
+      for (int s = 0; s < K; ++s) {
+        float wv[V];
+        loadVec<T, V>(w + static_cast<unsigned>(r * K + s) * g.c + c, wv);
+#pragma unroll
+        for (int p = 0; p < PX; ++p)
+#pragma unroll
+          for (int j = 0; j < V; ++j) acc[p][j] = fmaf(xv[p * S + s][j], wv[j], acc[p][j]);
+      }
+    }
+#pragma unroll
+    for (int p = 0; p < PX; ++p) {
+      if (ox0 + p >= g.ow) break;
+      // NHWC output index of channel c at (n, oy, ox0 + p)
+      const unsigned o = ((static_cast<unsigned>(n) * g.oh + oy) * g.ow + ox0 + p) * static_cast<unsigned>(g.c) + c;
+      if (z) {
+        float zv[V];
+        loadVec<T, V>(z + o, zv);
+#pragma unroll
+        for (int j = 0; j < V; ++j) acc[p][j] += zv[j];
+      }
+#pragma unroll
+      for (int j = 0; j < V; ++j) acc[p][j] = epilogueActivate(act_on, act, acc[p][j], a, b);
+      storeVec<T, V>(y + o, acc[p]);
+    }
+  }
+}
+
 template <typename T, int K>
 __global__ void depthwiseNchw(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                               const T* __restrict__ z, T* __restrict__ y, DepthwiseGeometry g, bool act_on, UnaryOp act,
@@ -122,6 +200,11 @@ __global__ void depthwiseNchw(const T* __restrict__ x, const T* __restrict__ w, 
 
 unsigned gridFor(int64_t work) { return blocksFor(work, kBlock); }
 
+bool dwX2Off() {
+  const char* v = std::getenv("QRT_CUDA_DW_X2");
+  return v && std::strcmp(v, "off") == 0;
+}
+
 template <typename T>
 void launchTyped(const T* x, const T* w, const T* bias, const T* z, T* y, const DepthwiseGeometry& g, bool on,
                  UnaryOp act, float a, float b, cudaStream_t s) {
@@ -133,7 +216,18 @@ void launchTyped(const T* x, const T* w, const T* bias, const T* z, T* y, const 
     const int64_t work = int64_t{g.n} * g.oh * g.ow * (vec ? g.c / V : g.c);
     const unsigned blocks = gridFor(work);
 #define QRT_DW_NHWC(VV, KK) depthwiseNhwc<T, VV, KK><<<blocks, kBlock, 0, s>>>(x, w, bias, z, y, g, on, act, a, b)
-    if (vec) {
+#define QRT_DW_X2(KK, SS)                                                                                   \
+  depthwiseNhwcX2<T, V, KK, SS><<<gridFor(int64_t{g.n} * g.oh * ((g.ow + 1) / 2) * (g.c / V)), kBlock, 0, s>>>( \
+      x, w, bias, z, y, g, on, act, a, b)
+    // Two outputs a thread where the window is square, undilated, stride 1 or 2 (QRT_CUDA_DW_X2=off: one).
+    const bool x2 = vec && (k == 3 || k == 5) && g.dh == 1 && g.dw == 1 && g.sh == g.sw && (g.sw == 1 || g.sw == 2) &&
+                    g.ow >= 2 && !dwX2Off();
+    if (x2) {
+      if (k == 3 && g.sw == 1) QRT_DW_X2(3, 1);
+      else if (k == 3) QRT_DW_X2(3, 2);
+      else if (g.sw == 1) QRT_DW_X2(5, 1);
+      else QRT_DW_X2(5, 2);
+    } else if (vec) {
       if (k == 3) QRT_DW_NHWC(V, 3);
       else if (k == 5) QRT_DW_NHWC(V, 5);
       else QRT_DW_NHWC(V, 0);
@@ -142,6 +236,7 @@ void launchTyped(const T* x, const T* w, const T* bias, const T* z, T* y, const 
       else QRT_DW_NHWC(1, 0);
     }
 #undef QRT_DW_NHWC
+#undef QRT_DW_X2
     return;
   }
   const unsigned blocks = gridFor(int64_t{g.n} * g.c * g.oh * g.ow);

@@ -10,12 +10,13 @@
 namespace qrt::cuda {
 
 // The match is passes/add_quantize_tail.h's; the CUDA backend takes every node it runs (those
-// not computed on the host at reshape).
+// not computed on the host at reshape), fp32 or fp16 (an --int8 --fp16 engine's Adds: the
+// PP-OCRv4 detector has 20 Add -> QuantizeLinear pairs, two kernels each before).
 Status fuseAddQuantize(ir::Graph& g, int* fused) {
   const std::set<const ir::Node*> host = hostNodes(g);
   return passes::fuseAddQuantizeTails(
       g, [&](const ir::Node& n) { return host.count(&n) == 0; },
-      [](ir::Node&, const ir::Node&) { return Status::Ok(); }, fused);
+      [](ir::Node&, const ir::Node&) { return Status::Ok(); }, fused, /*half=*/true);
 }
 
 }  // namespace qrt::cuda

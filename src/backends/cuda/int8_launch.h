@@ -57,11 +57,12 @@ struct Int8MatmulShape {
 };
 void int8Matmul(const int8_t* a, const int8_t* w, int32_t* acc, const Int8MatmulShape& p, cudaStream_t s);
 
-// qrt's AddQuantize (src/ops/int8_fused.cpp) over n fp32 elements of one layout:
+// qrt's AddQuantize (src/ops/int8_fused.cpp) over n elements of one layout, a, b and y of type t
+// (fp32, or fp16: v is the sum rounded to fp16 once, as the fp16 Add writes it):
 //   v = a + b (relu: max(v, 0)); y[i] = v when y is not null; q[i] = QuantizeLinear(v, scale, zero_point)
 // with q (and zero_point, which may be null: 0) of type qt, int8 or uint8.
-void addQuantize(const float* a, const float* b, bool relu, const float* scale, DataType qt, const void* zero_point,
-                 void* q, float* y, int64_t n, cudaStream_t s);
+void addQuantize(DataType t, const void* a, const void* b, bool relu, const float* scale, DataType qt,
+                 const void* zero_point, void* q, void* y, int64_t n, cudaStream_t s);
 
 // int8 / uint8 max pooling (the geometry of launch.h's pools, NCHW or NHWC; NHWC 2-D pools with
 // C % 4 == 0 move 4, 8 or 16 channels per load).

@@ -103,6 +103,13 @@ Status OwnQConvKernel::uploadFolded(DeviceBuffer* mult, DeviceBuffer* bias) cons
   return bias->upload(b.data(), b.size() * 4, who_);
 }
 
+void OwnQConvKernel::foldedClamp(float* qlo, float* qhi) const {
+  const float lo = qact_ == launch::QAct::kRelu ? 0.f : (qact_ == launch::QAct::kClip ? act_.a / y_scale_ : -128.f);
+  const float hi = qact_ == launch::QAct::kClip ? act_.b / y_scale_ : 127.f;
+  *qlo = std::min(std::max(lo, -128.f), 127.f);
+  *qhi = std::min(std::max(hi, -128.f), 127.f);
+}
+
 namespace {
 
 // `k` forced to `tactic` and reshaped at the node's build shapes, with scratch device data for x

@@ -69,6 +69,10 @@ class OwnQConvKernel : public CudaKernel {
   // After prepareEpilogue: mult_host_ and bias_host_ divided by y_scale_ (the int8 epilogues'
   // folded constants), uploaded into `mult` and `bias`.
   Status uploadFolded(DeviceBuffer* mult, DeviceBuffer* bias) const;
+  // The folded int8 epilogues' one clamp, on y_scale-divided values: the activation (ReLU, clip)
+  // and the saturation together (clamping before rounding equals rounding then saturating: the
+  // bounds -128 and 127 are integers).
+  void foldedClamp(float* qlo, float* qhi) const;
 
   WindowAttrs attrs_;
   EpilogueActivation act_;

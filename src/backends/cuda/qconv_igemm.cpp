@@ -89,12 +89,7 @@ class QIgemmKernel final : public OwnQConvKernel {
       epi_.z_scale /= y_scale_;
       epi_.lo /= y_scale_;
       epi_.hi /= y_scale_;
-      // One clamp does the activation and the saturation (clamping before rounding equals
-      // rounding then saturating: the bounds -128 and 127 are integers).
-      const float lo = qact_ == launch::QAct::kRelu ? 0.f : (qact_ == launch::QAct::kClip ? epi_.lo : -128.f);
-      const float hi = qact_ == launch::QAct::kClip ? epi_.hi : 127.f;
-      epi_.qlo = std::min(std::max(lo, -128.f), 127.f);
-      epi_.qhi = std::min(std::max(hi, -128.f), 127.f);
+      foldedClamp(&epi_.qlo, &epi_.qhi);  // the activation and the saturation in one clamp
     }
     // Without a tactic (QRT_CUDA_IGEMM=on): QRT_CUDA_IGEMM_TILE (tests of every tile), else narrow
     // tiles for narrow layers.

@@ -65,13 +65,21 @@ class QDepthwiseKernel final : public OwnQConvKernel {
     epi_.y_scale = y_scale_;
     epi_.y_int8 = y_int8_;
     epi_.y_half = out[0].dtype == DataType::kHalf;
+    // int8 out without a hard swish: the folded epilogue (QDepthwiseEpilogue::folded).
+    epi_.folded = y_int8_ && qact_ != launch::QAct::kHardSwish;
+    if (epi_.folded) {
+      QRT_RETURN_IF_ERROR(uploadFolded(&mult_folded_, &bias_folded_));
+      epi_.mult = mult_folded_.as<float>();
+      epi_.bias = bias_folded_.as<float>();
+      foldedClamp(&epi_.qlo, &epi_.qhi);
+    }
     return Status::Ok();
   }
 
  private:
   launch::DepthwiseGeometry geom_;
   launch::QDepthwiseEpilogue epi_;
-  DeviceBuffer w_, wq_;
+  DeviceBuffer w_, wq_, mult_folded_, bias_folded_;
 };
 
 }  // namespace

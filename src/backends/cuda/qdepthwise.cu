@@ -2,8 +2,10 @@
 // pixel and vector of V int8 channels (V = 16: one 16-byte load per tap, __dp4a over groups of
 // 4 taps; 4: one 4-byte load; 1 for channel counts that are no multiple of 4), so a warp reads contiguous memory and L1
 // catches the overlap of neighbouring outputs' windows. Taps over padding add nothing (the
-// zero point is 0). The epilogue uses __fmul_rn/__fadd_rn/__fdiv_rn so that nvcc's FMA
-// contraction cannot move a value across a rounding boundary the reference does not cross.
+// zero point is 0). The float-output epilogue (fp32, fp16, and int8 with a hard swish) uses
+// __fmul_rn/__fadd_rn/__fdiv_rn so that nvcc's FMA contraction cannot move a value across a
+// rounding boundary the reference does not cross; int8 output otherwise takes the folded
+// epilogue (QDepthwiseEpilogue::folded: one FFMA and a clamp a value, within one step).
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/qdepthwise_launch.h"
@@ -111,6 +113,34 @@ __device__ __forceinline__ void store(void* y, unsigned o, const float* v, float
   }
 }
 
+// The folded int8 epilogue (QDepthwiseEpilogue::folded) for V accumulators of channels c..c+V-1
+// at y: one FFMA and one clamp a value, rounded half to even by adding 1.5 * 2^23 (the float's low
+// byte is then the int8), four bytes gathered by three byte permutes, one store.
+template <int V>
+__device__ __forceinline__ void storeFolded(int8_t* y, const int* acc, unsigned c, const QDepthwiseEpilogue& e) {
+  float m[V], b[V];
+  loadFloats<V>(e.mult + c, m);
+  loadFloats<V>(e.bias + c, b);
+  if constexpr (V == 1) {
+    y[0] = static_cast<int8_t>(__float2int_rn(fminf(fmaxf(fmaf(static_cast<float>(acc[0]), m[0], b[0]), e.qlo), e.qhi)));
+  } else {
+    constexpr float kMagic = 12582912.f;
+    unsigned words[V / 4];
+#pragma unroll
+    for (int q = 0; q < V / 4; ++q) {
+      unsigned f[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int k = q * 4 + j;
+        f[j] = __float_as_uint(fminf(fmaxf(fmaf(static_cast<float>(acc[k]), m[k], b[k]), e.qlo), e.qhi) + kMagic);
+      }
+      words[q] = __byte_perm(__byte_perm(f[0], f[1], 0x0040), __byte_perm(f[2], f[3], 0x0040), 0x5410);
+    }
+    if constexpr (V == 16) *reinterpret_cast<uint4*>(y) = make_uint4(words[0], words[1], words[2], words[3]);
+    else *reinterpret_cast<unsigned*>(y) = words[0];
+  }
+}
+
 // K > 0: a kh = kw = K kernel known at compile time (unrolled taps); 0: the geometry's.
 template <int V, int K, YKind kY>
 __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
@@ -140,6 +170,12 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restric
         loadInt8<V>(w + static_cast<unsigned>(r * kw + s) * g.c + c, wv);
 #pragma unroll
         for (int j = 0; j < V; ++j) acc[j] += xv[j] * wv[j];
+      }
+    }
+    if constexpr (kY == YKind::kInt8) {
+      if (e.folded) {
+        storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
+        continue;
       }
     }
     float mult[V], bias[V], v[V];
@@ -213,6 +249,12 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restric
         acc[q * 4 + 1] = __dp4a(static_cast<int>(t4[1]), static_cast<int>(wv.y), acc[q * 4 + 1]);
         acc[q * 4 + 2] = __dp4a(static_cast<int>(t4[2]), static_cast<int>(wv.z), acc[q * 4 + 2]);
         acc[q * 4 + 3] = __dp4a(static_cast<int>(t4[3]), static_cast<int>(wv.w), acc[q * 4 + 3]);
+      }
+    }
+    if constexpr (kY == YKind::kInt8) {
+      if (e.folded) {
+        storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
+        continue;
       }
     }
     float mult[V], bias[V], v[V];

@@ -28,6 +28,15 @@ struct QDepthwiseEpilogue {
   float y_scale = 1.f;
   bool y_int8 = true;
   bool y_half = false;  // float y stored as fp16 (y_int8 false)
+  // int8 y without a hard swish: mult and bias are divided by y_scale (OwnQConvKernel::uploadFolded)
+  // and y = round_half_even(clamp(float(acc) * mult[c] + bias[c], qlo, qhi)), one FFMA where the
+  // form above rounds three times (a value within an ulp of a rounding midpoint may land one step
+  // away, as in the implicit GEMM's epilogue and cuDNN's fused one); qlo / qhi hold the activation
+  // and the saturation. The exact form cost ~23 instructions a value (the IEEE division and its
+  // divergent slow-path branch): MobileNetV2's int8 depthwise layers issued ~70 instructions an
+  // output channel and ran 1.3-1.5x slower than the FP16 engine's (ncu, H200, session 13).
+  bool folded = false;
+  float qlo = -128.f, qhi = 127.f;
 };
 
 // x [N, H, W, C] int8 (channels-last), w [kh * kw, C] int8 (tap-major), y [N, OH, OW, C] int8,

@@ -104,8 +104,8 @@ class AddQuantizeKernel final : public CudaKernel {
   }
 
   Status run(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
-    float* y = out.size() > 1 && out[1].data ? out[1].as<float>() : nullptr;
-    launch::addQuantize(in[0].as<const float>(), in[1].as<const float>(), relu_, in[2].as<const float>(), out[0].dtype,
+    void* y = out.size() > 1 && out[1].data ? out[1].data : nullptr;
+    launch::addQuantize(in[0].dtype, in[0].data, in[1].data, relu_, in[2].as<const float>(), out[0].dtype,
                         present(in, 3) ? in[3].data : nullptr, out[0].data, y, in[0].numel(), stream());
     return launched();
   }
@@ -115,8 +115,9 @@ class AddQuantizeKernel final : public CudaKernel {
 };
 
 Result<std::unique_ptr<Kernel>> createAddQuantize(const ir::Node& node, DeviceContext* dev) {
-  if (node.inputs[0]->dtype != DataType::kFloat || !node.hasInput(1) || node.inputs[1]->dtype != DataType::kFloat)
-    return unsupported(node.describe(), ": the CUDA AddQuantize takes fp32 a and b");
+  const DataType t = node.inputs[0]->dtype;
+  if ((t != DataType::kFloat && t != DataType::kHalf) || !node.hasInput(1) || node.inputs[1]->dtype != t)
+    return unsupported(node.describe(), ": the CUDA AddQuantize takes fp32 or fp16 a and b of one type");
   return makeKernel<AddQuantizeKernel>(node, dev);
 }
 
@@ -195,7 +196,7 @@ const CudaKernelEntry kEntries[] = {
     {"QuantizeLinear", kQuantizeIn, &createQdq},
     {"DequantizeLinear", kDequantizeIn, &createQdq},
     {"MaxPool", kInt8Like, &createMaxPoolInt8},
-    {"AddQuantize", DTypeSet{DataType::kFloat}, &createAddQuantize, 0, kQrtDomain},
+    {"AddQuantize", DTypeSet{DataType::kFloat, DataType::kHalf}, &createAddQuantize, 0, kQrtDomain},
     {"MaxPoolQuantize", kQuantizeIn, &createMaxPoolQuantize, 0, kQrtDomain},
 };
 

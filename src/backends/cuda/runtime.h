@@ -5,7 +5,9 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "backends/kernel.h"
 #include "runtime/kernel_factory.h"
@@ -39,9 +41,28 @@ Status fuseAddQuantize(ir::Graph& g, int* fused);
 // After the tactics: a stem FusedConv on qrt's stem kernel reads its input through the Cast and
 // NCHW -> NHWC layout change that fed it, which go. stem_input.cpp
 Status fuseStemInput(ir::Graph& g, int* fused);
-// Then an INT8 stem on that kernel quantizes its own output and its pool (MaxPoolQuantize) runs
-// on int8 as a MaxPool. stem_quantize.cpp
+// The chain fuseStemInput removes in front of a stem FusedConv `n` (the Identity to NHWC, and
+// the Cast before it where there is one), and the value the stem then reads; nullopt where n is
+// no such stem or its input comes otherwise. Needs the graph's uses built. stem_input.cpp
+struct StemInputChain {
+  std::vector<ir::Node*> nodes;
+  ir::Value* src = nullptr;
+};
+std::optional<StemInputChain> stemInputChain(const ir::Graph& g, const ir::Node& n);
+// Then an INT8 stem on that kernel quantizes its own output: its pool (MaxPoolQuantize) runs on
+// int8 as a MaxPool, or its QuantizeLinear goes. stem_quantize.cpp
 Status fuseStemQuantize(ir::Graph& g, int* fused);
+// The only reader of the stem `n`'s fp16 output that the stem kernel can quantize for (a
+// MaxPoolQuantize, or a per-tensor QuantizeLinear), or nullptr; `reads_nchw`: whether n reads
+// the engine's NCHW input (fuseStemInput done or about to be). stem_quantize.cpp
+ir::Node* stemQuantizeReader(const ir::Node& n, bool reads_nchw);
+// Whether the stem kernel should take `n` though another tactic (`best_tactic`, best_us alone)
+// timed faster on the layer alone: on the stem kernel n reads the engine's NCHW input itself and
+// quantizes for a QuantizeLinear reader, so the Cast, the layout copy and the QuantizeLinear the
+// other tactic needs around it do not run. Times the stem kernel as it will run and those nodes'
+// kernels on scratch data (stem_choice.cpp); `why` says what was compared.
+Result<bool> stemSavesMore(const ir::Graph& g, const ir::Node& n, DeviceContext* dev, double best_us,
+                           const std::string& best_tactic, std::string* why);
 // Then such a stem whose only reader is a 3x3 / 2 / pad 1 MaxPool pools its own output (by default
 // the fp16 stem, where the batch gives the pooled kernel a block for each of the sm_count SMs;
 // QRT_CUDA_STEM_POOL=on: every such stem, int8 too, at any batch; =off: none). stem_pool.cpp

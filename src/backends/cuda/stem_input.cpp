@@ -65,6 +65,27 @@ bool stemShapes(const ir::Node& n) {
 
 }  // namespace
 
+std::optional<StemInputChain> stemInputChain(const ir::Graph& g, const ir::Node& n) {
+  if (n.op_type != "FusedConv" || n.domain != kQrtDomain || n.backend != "cuda" || !channelsLast(n)) return std::nullopt;
+  if (n.inputs[0]->dtype != DataType::kHalf || n.outputs[0]->dtype != DataType::kHalf || !stemShapes(n))
+    return std::nullopt;
+  ir::Value* x = n.inputs[0];
+  ir::Node* layout = x->producer;
+  if (!layout || layout->op_type != "Identity" || layout->attrInt(kAttrToNhwc, 0) != 1 || !private_(g, x, &n))
+    return std::nullopt;
+  StemInputChain chain;
+  chain.src = layout->inputs[0];
+  chain.nodes.push_back(layout);
+  if (chain.src->producer && chain.src->producer->op_type == "Cast" && private_(g, chain.src, layout) &&
+      chain.src->producer->inputs[0]->dtype == DataType::kFloat && chain.src->producer->backend == "cuda") {
+    chain.nodes.push_back(chain.src->producer);
+    chain.src = chain.src->producer->inputs[0];
+  }
+  if ((chain.src->dtype != DataType::kFloat && chain.src->dtype != DataType::kHalf) || chain.src->dims != x->dims)
+    return std::nullopt;
+  return chain;
+}
+
 Status fuseStemInput(ir::Graph& g, int* fused) {
   *fused = 0;
   const char* env = std::getenv("QRT_CUDA_STEM");
@@ -73,8 +94,7 @@ Status fuseStemInput(ir::Graph& g, int* fused) {
   std::set<const ir::Node*> dead;
   for (const auto& up : g.nodes()) {
     ir::Node* n = up.get();
-    if (n->op_type != "FusedConv" || n->domain != kQrtDomain || n->backend != "cuda" || !channelsLast(*n)) continue;
-    if (n->inputs[0]->dtype != DataType::kHalf || n->outputs[0]->dtype != DataType::kHalf) continue;
+    if (n->op_type != "FusedConv" || n->domain != kQrtDomain) continue;
     // The kernel the convolution will run: the stem kernel by its tactic, or by default (none).
     const std::string tactic = n->attrString(kAttrTactic, "");
     if (!tactic.empty() && (tactic.size() < 5 || tactic.compare(tactic.size() - 5, 5, "|stem") != 0)) continue;
@@ -83,22 +103,12 @@ Status fuseStemInput(ir::Graph& g, int* fused) {
       const bool forced = env && std::strcmp(env, "on") == 0;
       if (!forced && (y.size() != 4 || volume(y) < 0 || y[0] * y[2] * y[3] < launch::kStemDefaultPixels)) continue;
     }
-    if (!stemShapes(*n)) continue;
-    ir::Value* x = n->inputs[0];
-    ir::Node* layout = x->producer;
-    if (!layout || layout->op_type != "Identity" || layout->attrInt(kAttrToNhwc, 0) != 1 || !private_(g, x, n)) continue;
-    ir::Value* src = layout->inputs[0];
-    std::vector<const ir::Node*> chain{layout};
-    if (src->producer && src->producer->op_type == "Cast" && private_(g, src, layout) &&
-        src->producer->inputs[0]->dtype == DataType::kFloat && src->producer->backend == "cuda") {
-      chain.push_back(src->producer);
-      src = src->producer->inputs[0];
-    }
-    if ((src->dtype != DataType::kFloat && src->dtype != DataType::kHalf) || src->dims != x->dims) continue;
-    n->inputs[0] = src;
+    std::optional<StemInputChain> chain = stemInputChain(g, *n);
+    if (!chain) continue;
+    n->inputs[0] = chain->src;
     n->attrs[kAttrXNchw] = ir::Attribute::Int(1);
-    if (src->dtype != DataType::kHalf) n->attrs[kAttrXCast] = ir::Attribute::Int(1);
-    dead.insert(chain.begin(), chain.end());
+    if (chain->src->dtype != DataType::kHalf) n->attrs[kAttrXCast] = ir::Attribute::Int(1);
+    dead.insert(chain->nodes.begin(), chain->nodes.end());
     ++*fused;
   }
   if (dead.empty()) return Status::Ok();
