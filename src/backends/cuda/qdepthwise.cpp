@@ -65,9 +65,14 @@ class QDepthwiseKernel final : public OwnQConvKernel {
     epi_.y_scale = y_scale_;
     epi_.y_int8 = y_int8_;
     epi_.y_half = out[0].dtype == DataType::kHalf;
-    // int8 out without a hard swish: the folded epilogue (QDepthwiseEpilogue::folded).
-    epi_.folded = y_int8_ && qact_ != launch::QAct::kHardSwish;
-    if (epi_.folded) {
+    // int8 out: the folded epilogue (QDepthwiseEpilogue::folded); with a hard swish the constants
+    // stay unscaled and 1 / y_scale scales the activated value.
+    epi_.folded = y_int8_;
+    if (epi_.folded && qact_ == launch::QAct::kHardSwish) {
+      epi_.inv_y_scale = 1.f / y_scale_;
+      epi_.qlo = -128.f;
+      epi_.qhi = 127.f;
+    } else if (epi_.folded) {
       QRT_RETURN_IF_ERROR(uploadFolded(&mult_folded_, &bias_folded_));
       epi_.mult = mult_folded_.as<float>();
       epi_.bias = bias_folded_.as<float>();

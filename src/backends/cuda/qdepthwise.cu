@@ -2,10 +2,10 @@
 // pixel and vector of V int8 channels (V = 16: one 16-byte load per tap, __dp4a over groups of
 // 4 taps; 4: one 4-byte load; 1 for channel counts that are no multiple of 4), so a warp reads contiguous memory and L1
 // catches the overlap of neighbouring outputs' windows. Taps over padding add nothing (the
-// zero point is 0). The float-output epilogue (fp32, fp16, and int8 with a hard swish) uses
-// __fmul_rn/__fadd_rn/__fdiv_rn so that nvcc's FMA contraction cannot move a value across a
-// rounding boundary the reference does not cross; int8 output otherwise takes the folded
-// epilogue (QDepthwiseEpilogue::folded: one FFMA and a clamp a value, within one step).
+// zero point is 0). The float-output epilogue (fp32, fp16) uses __fmul_rn/__fadd_rn so that
+// nvcc's FMA contraction cannot move a value across a rounding boundary the reference does not
+// cross; int8 output takes the folded epilogue (QDepthwiseEpilogue::folded: one FFMA and a clamp
+// a value, within one step; with a hard swish, its few operations and a multiply by 1 / y_scale).
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/qdepthwise_launch.h"
@@ -121,8 +121,14 @@ __device__ __forceinline__ void storeFolded(int8_t* y, const int* acc, unsigned 
   float m[V], b[V];
   loadFloats<V>(e.mult + c, m);
   loadFloats<V>(e.bias + c, b);
+  const bool hs = e.act == QAct::kHardSwish;
+  // The value to clamp: y_scale already folded into m and b, or the hard swish of the unscaled value, scaled.
+  auto value = [&](int k) {
+    const float v = fmaf(static_cast<float>(acc[k]), m[k], b[k]);
+    return hs ? v * fmaxf(0.f, fminf(1.f, fmaf(v, 1.f / 6.f, 0.5f))) * e.inv_y_scale : v;
+  };
   if constexpr (V == 1) {
-    y[0] = static_cast<int8_t>(__float2int_rn(fminf(fmaxf(fmaf(static_cast<float>(acc[0]), m[0], b[0]), e.qlo), e.qhi)));
+    y[0] = static_cast<int8_t>(__float2int_rn(fminf(fmaxf(value(0), e.qlo), e.qhi)));
   } else {
     constexpr float kMagic = 12582912.f;
     unsigned words[V / 4];
@@ -131,8 +137,7 @@ __device__ __forceinline__ void storeFolded(int8_t* y, const int* acc, unsigned 
       unsigned f[4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const int k = q * 4 + j;
-        f[j] = __float_as_uint(fminf(fmaxf(fmaf(static_cast<float>(acc[k]), m[k], b[k]), e.qlo), e.qhi) + kMagic);
+        f[j] = __float_as_uint(fminf(fmaxf(value(q * 4 + j), e.qlo), e.qhi) + kMagic);
       }
       words[q] = __byte_perm(__byte_perm(f[0], f[1], 0x0040), __byte_perm(f[2], f[3], 0x0040), 0x5410);
     }
