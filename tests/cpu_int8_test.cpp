@@ -308,13 +308,16 @@ struct ConvCase {
   std::vector<int64_t> kernel{3, 3}, strides, dilations, pads;
   bool bias = true, per_channel = true, int8_out = true;
   Act act = Act::kNone;
+  // After a hard swish, before the quantization: Mul by 0.8 and Add -0.1 (PP-LCNetV3's learnable
+  // affine), which fold into the QConv as post_scale / post_shift.
+  bool affine = false;
 
   std::string label() const {
     auto s = [](const std::vector<int64_t>& v) { return dimsToString(v); };
     return "QConv n" + std::to_string(n) + " c" + std::to_string(c) + " m" + std::to_string(m) + " g" +
            std::to_string(group) + " x" + s(spatial) + " k" + s(kernel) + " s" + s(strides) + " d" + s(dilations) +
            " p" + s(pads) + (bias ? " bias" : "") + (per_channel ? " per-channel" : " per-tensor") +
-           (int8_out ? " int8" : " fp32") + " " + actName(act);
+           (int8_out ? " int8" : " fp32") + " " + actName(act) + (affine ? " affine" : "");
   }
 };
 
@@ -342,6 +345,11 @@ void runConvCase(const ConvCase& c, uint32_t seed) {
   const double depth = double(volume(wd)) / c.m;
   const float y_scale = static_cast<float>(3 * 0.2 * std::sqrt(depth) / 127);
   std::string y = m.activate("conv", c.act, -0.5f * y_scale * 60, 0.7f * y_scale * 127);
+  if (c.affine) {
+    m.node("Mul", {y, m.floats("post_c", {0.8f}, {})}, {"post_mul"});
+    m.node("Add", {"post_mul", m.floats("post_d", {-0.1f}, {})}, {"post_add"});
+    y = "post_add";
+  }
   if (c.int8_out) y = m.quantize(y, y_scale, "yq");
   m.output(y, c.int8_out);
   std::vector<double> per_c = channelBounds(wq, c.m, ws, bias, kXScale);
@@ -358,6 +366,11 @@ void runConvCase(const ConvCase& c, uint32_t seed) {
   // oneDNN's form (a few ulps of the value, below one more bound).
   const double act_factor = c.act == Act::kHardSwish ? 2.5 : 1.0;
   for (size_t i = 0; i < bound.size(); ++i) bound[i] = act_factor * per_c[static_cast<size_t>(i / plane % c.m)];
+  if (c.affine) {  // folded: no Mul or Add layer left
+    auto e = m.build(nullptr);
+    ASSERT_TRUE(e.ok()) << e.status().toString();
+    for (const LayerInfo& l : (*e)->layers()) EXPECT_TRUE(l.op != "Mul" && l.op != "Add") << l.name << " " << l.op;
+  }
   compareBackends(m, "QConv", bound, c.label());
 }
 
@@ -402,6 +415,17 @@ TEST(CpuInt8, QConvEpilogues) {
           c.pads = {1, 1, 1, 1};
           runConvCase(c, seed += 10);
         }
+  // The hard swish with the affine after it, folded into the int8-out QConv (oneDNN: one linear
+  // post-op after the hard swish); a depthwise one too.
+  for (int64_t group : {int64_t{1}, int64_t{4}}) {
+    ConvCase c;
+    c.act = Act::kHardSwish;
+    c.affine = true;
+    c.group = group;
+    c.m = group == 1 ? 8 : 4;
+    c.pads = {1, 1, 1, 1};
+    runConvCase(c, seed += 10);
+  }
 }
 
 TEST(CpuInt8, QConvShapes) {

@@ -305,6 +305,9 @@ struct ConvCase {
   std::string act = "none";  // none, relu, clip, hard_swish (opset 14)
   bool requantize = false;   // a second layer reads the activation: the first one requantizes
   int opset = 13;
+  // After a hard_swish: "mul", "add" or "mul add", PP-LCNetV3's learnable affine (x * 0.8, x - 0.1 as
+  // Add of a scalar): with the requantization it folds into the QConv (post_scale, post_shift).
+  std::string affine;
 };
 
 void runConvCase(const ConvCase& c) {
@@ -348,11 +351,25 @@ void runConvCase(const ConvCase& c) {
     mb.node("HardSwish", {"conv"}, {"act"});
     y = "act";
   }
+  if (c.affine.find("mul") != std::string::npos) {
+    mb.floats("post_c", {0.8f}, {});
+    mb.node("Mul", {"post_c", y}, {"aff_mul"});  // the constant first: either order folds
+    y = "aff_mul";
+  }
+  if (c.affine.find("add") != std::string::npos) {
+    mb.floats("post_d", {-0.1f}, {1});
+    mb.node("Add", {y, "post_d"}, {"aff_add"});
+    y = "aff_add";
+  }
   if (c.requantize) {  // a 1x1 conv after: its input gets a Q/DQ pair, which the first conv absorbs
+    // (after an affine a padded 3x3 one, as in PP-LCNetV3: an unpadded conv would absorb the affine
+    // itself in the simplify passes, passes/fold_mul_add_into_conv.h)
+    const int64_t k2 = c.affine.empty() ? 1 : 3;
     Dims w2d{2, c.m};
-    for (size_t i = 0; i < c.kernel.size(); ++i) w2d.push_back(1);
+    for (size_t i = 0; i < c.kernel.size(); ++i) w2d.push_back(k2);
     mb.floats("w2", randomFloats(rng, volume(w2d), -1.f, 1.f), w2d);
-    mb.node("Conv", {y, "w2"}, {"y2"});
+    auto& conv2 = mb.node("Conv", {y, "w2"}, {"y2"});
+    if (k2 == 3) setInts(conv2, "pads", std::vector<int64_t>(2 * c.kernel.size(), 1));
     mb.output("y2");
   } else {
     mb.output(y);
@@ -373,6 +390,8 @@ void runConvCase(const ConvCase& c) {
   EXPECT_EQ(countOps(*fused, "Relu") + countOps(*fused, "Clip") + countOps(*fused, "HardSwish"), 0)
       << "the activation was not fused";
   EXPECT_EQ(fr.requantized, c.requantize ? 1 : 0);
+  EXPECT_EQ(countOps(*fused, "Mul") + countOps(*fused, "Add"), 0) << "the affine was not fused";
+  EXPECT_EQ(fr.affine, c.affine.empty() ? 0 : 1);
 
   Tensors seen_u, seen_f;
   Tensors out_u = run(*unfused, in, &seen_u);
@@ -428,6 +447,12 @@ TEST(Int8Fold, ConvMatchesUnfusedQdq) {
       {"requantize hard_swish", {1, 3, 8, 8}, 4, 1, {3, 3}, {}, {1, 1, 1, 1}, {}, true, "hard_swish", true, 14},
       {"depthwise requantize hard_swish", {1, 6, 10, 10}, 6, 6, {3, 3}, {2, 1}, {1, 1, 1, 1}, {}, true, "hard_swish",
        true, 14},
+      {"requantize hard_swish mul add", {1, 3, 8, 8}, 4, 1, {3, 3}, {}, {1, 1, 1, 1}, {}, true, "hard_swish", true, 14,
+       "mul add"},
+      {"depthwise requantize hard_swish mul add", {1, 6, 10, 10}, 6, 6, {3, 3}, {1, 1}, {1, 1, 1, 1}, {}, true,
+       "hard_swish", true, 14, "mul add"},
+      {"requantize hard_swish mul", {1, 3, 8, 8}, 4, 1, {3, 3}, {}, {1, 1, 1, 1}, {}, true, "hard_swish", true, 14, "mul"},
+      {"requantize hard_swish add", {1, 3, 8, 8}, 4, 1, {3, 3}, {}, {1, 1, 1, 1}, {}, true, "hard_swish", true, 14, "add"},
   };
   for (const ConvCase& c : cases) runConvCase(c);
 }

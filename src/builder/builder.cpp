@@ -121,6 +121,7 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
     const char* hs = std::getenv("QRT_CUDA_QCONV_HARDSWISH");
     fold_options.hard_swish = !(hs && std::string(hs) == "off");
     fold_options.hard_swish_gemm = false;
+    fold_options.hard_swish_affine = false;  // no CUDA epilogue applies post_scale / post_shift yet
   }
   QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold, fold_options));
   logInfo("INT8: Q/DQ folded into ", fold.summary());

@@ -111,6 +111,9 @@ Status checkActivation(const InferContext& ctx) {
   if (act == "clip" && ctx.node.attrFloat("clip_min", 0.f) > ctx.node.attrFloat("clip_max", 0.f))
     return ctx.error("clip_min ", ctx.node.attrFloat("clip_min", 0.f), " is above clip_max ",
                      ctx.node.attrFloat("clip_max", 0.f));
+  // post_scale / post_shift: the scalar affine after a HardSwish (passes/fuse_qdq.h).
+  if ((ctx.node.hasAttr("post_scale") || ctx.node.hasAttr("post_shift")) && act != "hard_swish")
+    return ctx.error("post_scale and post_shift follow a hard_swish activation only (activation is '", act, "')");
   return Status::Ok();
 }
 

@@ -22,7 +22,7 @@ bool rewriteConv(FoldState& s, ir::Node& conv) {
   ir::Value* bias = conv.hasInput(2) ? conv.inputs[2] : nullptr;
   if (bias && bias->dtype != DataType::kFloat) return false;
   if (conv.outputs.size() != 1 || !conv.outputs[0] || conv.outputs[0]->dtype != DataType::kFloat) return false;
-  FusedTail tail = matchTail(conv.outputs[0], s.options.hard_swish);
+  FusedTail tail = matchTail(conv.outputs[0], s.options.hard_swish, s.options.hard_swish && s.options.hard_swish_affine);
   ir::Node* q = addFusedNode(s, "QConv", conv, {x->data, w->data, bias, x->scale, w->scale, tail.y_scale}, tail);
   for (const char* a : {"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"})
     if (const ir::Attribute* attr = conv.attr(a)) q->attrs[a] = *attr;
@@ -69,7 +69,8 @@ Status foldConstantNodes(ir::Graph& g, const char* op, int* count) {
 
 std::string FoldReport::summary() const {
   return strCat(qconv, " QConv, ", qgemm, " QGemm, ", qmatmul, " QMatMul (", requantized,
-                " with fused requantization)");
+                " with fused requantization", affine > 0 ? strCat(", ", affine, " with the affine after a HardSwish") : "",
+                ")");
 }
 
 bool hasQdq(const ir::Graph& graph) {

@@ -24,6 +24,7 @@ struct FoldReport {
   int requantized = 0;        // fused nodes that also absorbed their output QuantizeLinear
   int constant_quantize = 0;    // QuantizeLinear nodes of constants evaluated into int8 constants
   int constant_dequantize = 0;  // DequantizeLinear nodes of constants left after folding, evaluated
+  int affine = 0;               // fused nodes that also absorbed a scalar affine after their HardSwish
   // "3 QConv, 1 QGemm, 0 QMatMul (2 with fused requantization)".
   std::string summary() const;
 };
@@ -39,6 +40,12 @@ struct FoldOptions {
   // (builder.cpp). PP-OCRv4's detector at batch 1 on an H200: INT8 1.323 -> 1.289 ms (session 13).
   bool hard_swish = true;
   bool hard_swish_gemm = true;
+  // A scalar affine between a folded HardSwish and the QuantizeLinear (PP-LCNetV3's learnable
+  // affine blocks, in PP-OCRv4's detector: HardSwish -> Mul(c) -> Add(d) -> QuantizeLinear -> the
+  // next, padded, convolution, which cannot absorb it) folds too: attributes post_scale (c) and
+  // post_shift (d), applied after the activation. Only into QConv, only with the requantization.
+  // The reference and cpu backends apply it; CUDA builds keep it apart (no CUDA epilogue has it).
+  bool hard_swish_affine = true;
 };
 
 // True when the graph has a QuantizeLinear or DequantizeLinear node (explicit quantization).

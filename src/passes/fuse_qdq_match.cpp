@@ -81,6 +81,25 @@ bool matchActivation(const ir::Node& n, FusedTail& t, bool hard_swish) {
   return true;
 }
 
+// The only node reading v (through any one input), when v is not also a graph output.
+ir::Node* soleConsumer(const ir::Value* v) {
+  if (v->is_graph_output || v->consumers.size() != 1) return nullptr;
+  return v->consumers[0];
+}
+
+// An fp32 scalar constant operand of a binary node `n` (Mul or Add) whose other operand is `x`.
+std::optional<float> scalarOperand(const ir::Node& n, const ir::Value* x) {
+  if (n.inputs.size() != 2 || n.outputs.size() != 1 || !n.outputs[0] || n.outputs[0]->dtype != DataType::kFloat)
+    return std::nullopt;
+  const ir::Value* c = n.inputs[0] == x ? n.inputs[1] : n.inputs[1] == x ? n.inputs[0] : nullptr;
+  if (!c || n.inputs[0] == n.inputs[1] || !c->isConstant() || c->dtype != DataType::kFloat || c->constant->numel() != 1)
+    return std::nullopt;
+  if (c->dims.size() > x->dims.size()) return std::nullopt;  // a constant of higher rank would broadcast the output
+  const float v = c->constant->as<float>()[0];
+  if (!std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
 // A QuantizeLinear to int8, zero point 0 (present: without it the output would be uint8) and a
 // constant scalar scale.
 bool isInt8Requantize(const ir::Node& q) {
@@ -111,7 +130,7 @@ std::optional<DqOperand> matchDequantize(const ir::Value* v) {
   return op;
 }
 
-FusedTail matchTail(ir::Value* y, bool hard_swish) {
+FusedTail matchTail(ir::Value* y, bool hard_swish, bool affine) {
   FusedTail t;
   t.out = y;
   ir::Node* next = soleReader(t.out);
@@ -119,6 +138,38 @@ FusedTail matchTail(ir::Value* y, bool hard_swish) {
     t.absorbed.push_back(next);
     t.out = next->outputs[0];
     next = soleReader(t.out);
+  }
+  // The affine after a HardSwish: Mul by c, then Add d (either may be absent), taken only when
+  // the requantization follows it.
+  if (affine && t.activation == "hard_swish") {
+    ir::Value* out = t.out;
+    ir::Node* at = soleConsumer(out);  // Mul(c, x) as well as Mul(x, c)
+    std::vector<ir::Node*> nodes;
+    float scale = 1.f, shift = 0.f;
+    if (isOp(at, "Mul")) {
+      if (std::optional<float> c = scalarOperand(*at, out)) {
+        scale = *c;
+        nodes.push_back(at);
+        out = at->outputs[0];
+        at = soleConsumer(out);
+      }
+    }
+    if (at && isOp(at, "Add")) {
+      if (std::optional<float> d = scalarOperand(*at, out)) {
+        shift = *d;
+        nodes.push_back(at);
+        out = at->outputs[0];
+        at = soleConsumer(out);
+      }
+    }
+    if (!nodes.empty() && at && !at->inputs.empty() && at->inputs[0] == out && isInt8Requantize(*at)) {
+      t.absorbed.insert(t.absorbed.end(), nodes.begin(), nodes.end());
+      t.post_scale = scale;
+      t.post_shift = shift;
+      t.has_affine = true;
+      t.out = out;
+      next = at;
+    }
   }
   if (next && isInt8Requantize(*next)) {
     t.absorbed.push_back(next);
@@ -150,6 +201,11 @@ ir::Node* addFusedNode(FoldState& s, const std::string& op, const ir::Node& orig
   if (tail.activation == "clip") {
     n->attrs["clip_min"] = ir::Attribute::Float(tail.clip_min);
     n->attrs["clip_max"] = ir::Attribute::Float(tail.clip_max);
+  }
+  if (tail.has_affine) {
+    n->attrs["post_scale"] = ir::Attribute::Float(tail.post_scale);
+    n->attrs["post_shift"] = ir::Attribute::Float(tail.post_shift);
+    ++s.report.affine;
   }
   s.removed.insert(&original);
   for (const ir::Node* a : tail.absorbed) s.removed.insert(a);

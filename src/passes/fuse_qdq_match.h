@@ -27,17 +27,20 @@ struct DqOperand {
 std::optional<DqOperand> matchDequantize(const ir::Value* v);
 
 // What follows a matched layer's float output y: an optional Relu, Clip (constant bounds) or,
-// with `hard_swish`, HardSwish, then an optional QuantizeLinear to int8 with zero point 0 and a
-// constant scalar scale. Each step is taken only when the value before it has that node as its
-// only reader and is not a graph output.
+// with `hard_swish`, HardSwish, then (with `affine`, after a HardSwish, and only where the
+// QuantizeLinear follows) a Mul and / or an Add by fp32 scalar constants, in that order, then an
+// optional QuantizeLinear to int8 with zero point 0 and a constant scalar scale. Each step is
+// taken only when the value before it has that node as its only reader and is not a graph output.
 struct FusedTail {
   ir::Value* out = nullptr;          // the value the fused node produces
   std::vector<ir::Node*> absorbed;   // the Relu/Clip and QuantizeLinear it replaces
   std::string activation = "none";   // "none", "relu", "clip" or "hard_swish"
   float clip_min = 0.f, clip_max = 0.f;
+  float post_scale = 1.f, post_shift = 0.f;  // the affine after the activation (with `affine`)
+  bool has_affine = false;
   ir::Value* y_scale = nullptr;      // the QuantizeLinear's scale, when it requantizes
 };
-FusedTail matchTail(ir::Value* y, bool hard_swish = false);
+FusedTail matchTail(ir::Value* y, bool hard_swish = false, bool affine = false);
 
 // State shared by the rewrites of one foldQdq run.
 struct FoldState {

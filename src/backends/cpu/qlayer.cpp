@@ -21,6 +21,8 @@ Result<QuantEpilogue> readQuantEpilogue(const ir::Node& node, int bias, int x_sc
     e.clip_max = node.attrFloat("clip_max", 0.f);
   } else if (act == "hard_swish") {
     e.act = QuantEpilogue::Act::kHardSwish;
+    e.post_scale = node.attrFloat("post_scale", 1.f);
+    e.post_shift = node.attrFloat("post_shift", 0.f);
   } else if (act != "none") {
     return invalidArgument(node.describe(), ": unknown activation '", act, "'");
   }
@@ -66,8 +68,10 @@ Result<QuantAttrs> quantAttrs(const QuantEpilogue& e, const std::vector<TensorVi
   // The reference's multiplier x_scale * w_scale[c], formed in float as there.
   std::vector<float> mult(static_cast<size_t>(nw));
   for (int64_t c = 0; c < nw; ++c) mult[static_cast<size_t>(c)] = xs[0] * ws[c];
-  // HardSwish is not positively homogeneous: it runs on the real value, and y_scale comes after.
-  const bool scale_after = e.act == QuantEpilogue::Act::kHardSwish && y_scale != 1.f;
+  // HardSwish is not positively homogeneous: it runs on the real value, and y_scale (with the
+  // affine after it, post_scale and post_shift) comes after, as one linear post-op.
+  const bool scale_after = e.act == QuantEpilogue::Act::kHardSwish &&
+                           (y_scale != 1.f || e.post_scale != 1.f || e.post_shift != 0.f);
   q.scales.resize(mult.size());
   for (size_t c = 0; c < mult.size(); ++c) q.scales[c] = scale_after ? mult[c] : mult[c] / y_scale;
   if (b) {
@@ -83,7 +87,8 @@ Result<QuantAttrs> quantAttrs(const QuantEpilogue& e, const std::vector<TensorVi
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, e.clip_min / y_scale, e.clip_max / y_scale);
     if (e.act == QuantEpilogue::Act::kHardSwish) {
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
-      if (scale_after) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f / y_scale, 0.f);
+      if (scale_after)
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, e.post_scale / y_scale, e.post_shift / y_scale);
     }
     q.attr.set_post_ops(ops);
   }));

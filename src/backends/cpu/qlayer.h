@@ -36,6 +36,7 @@ struct QuantEpilogue {
   int bias = -1, x_scale = -1, w_scale = -1, y_scale = -1;
   Act act = Act::kNone;
   float clip_min = 0.f, clip_max = 0.f;
+  float post_scale = 1.f, post_shift = 0.f;  // the affine after a hard swish (passes/fuse_qdq.h)
 };
 // Reads the activation attributes (as the reference kernels do: clip bounds default to 0).
 Result<QuantEpilogue> readQuantEpilogue(const ir::Node& node, int bias, int x_scale, int w_scale, int y_scale);

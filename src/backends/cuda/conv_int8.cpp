@@ -170,6 +170,8 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext*
   QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
   if (!qrtAppliesQAct(act))
     return unsupported(node.describe(), ": the CUDA QConv applies ReLU, clip or hard swish only");
+  if (node.hasAttr("post_scale") || node.hasAttr("post_shift"))
+    return unsupported(node.describe(), ": the CUDA QConv has no affine after its activation (post_scale, post_shift)");
   if (!channelsLast(node) || !node.hasInput(0) || node.inputs[0]->dims.size() != 4)
     return unsupported(node.describe(), ": the CUDA QConv runs 2-D channels-last convolutions only");
   if (node.hasInput(1) && node.inputs[1]->dtype != DataType::kInt8)

@@ -56,6 +56,9 @@ Result<FusedActivation> readFusedActivation(const ir::Node& node) {
     act.hi = node.attrFloat("clip_max", 0.f);
   } else if (kind == "hard_swish") {
     act.kind = FusedActivation::Kind::kHardSwish;
+    act.affine = node.hasAttr("post_scale") || node.hasAttr("post_shift");
+    act.post_scale = node.attrFloat("post_scale", 1.f);
+    act.post_shift = node.attrFloat("post_shift", 0.f);
   } else if (kind != "none") {
     return invalidArgument(node.describe(), ": unknown activation '", kind, "'");
   }

@@ -165,13 +165,22 @@ Result<MatMulPlan> planMatMul(const Dims& a, const Dims& b, const Dims& out, con
 struct FusedActivation {
   enum class Kind { kNone, kRelu, kClip, kHardSwish } kind = Kind::kNone;
   float lo = 0.f, hi = 0.f;
+  // The scalar affine after a hard swish (post_scale, post_shift; passes/fuse_qdq.h): the
+  // reference Mul's and Add's float operations, each rounded, as the unfused nodes compute them.
+  bool affine = false;
+  float post_scale = 1.f, post_shift = 0.f;
   float apply(float v) const {
     switch (kind) {
       case Kind::kRelu: return v < 0.f ? 0.f : v;  // NaN stays NaN, as Relu's max(0, x) in the reference
       case Kind::kClip: return v < lo ? lo : (v > hi ? hi : v);
       // The reference HardSwish's float arithmetic (unary.cpp), so the fused op equals the
       // unfused Conv -> HardSwish -> QuantizeLinear bit for bit.
-      case Kind::kHardSwish: return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+      case Kind::kHardSwish: {
+        const float h = v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+        if (!affine) return h;
+        const volatile float scaled = h * post_scale;  // two roundings, never one fused multiply-add
+        return scaled + post_shift;
+      }
       default: return v;
     }
   }
