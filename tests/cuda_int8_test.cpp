@@ -782,6 +782,50 @@ TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
   }
 }
 
+// QRT_CUDA_QCONV_AFFINE=on: Conv -> HardSwish -> Mul(c) -> Add(d) -> QuantizeLinear (PP-LCNetV3's
+// learnable affine, 13 of them in PP-OCRv4's detector) folds into one QConv with post_scale and
+// post_shift, applied by qrt's requantize kernel after cuDNN's convolution (dense) or by the int8
+// depthwise kernel's folded epilogue (QRT_CUDA_DEPTHWISE on; off: cuDNN); within one step of the
+// reference backend's INT8 engine, which folds it too and rounds as the unfused nodes. Off (the
+// default until this runs on a GPU), the Mul and Add stay nodes of their own.
+TEST(CudaInt8HardSwish, AffineFoldsIntoQConvWhereAllowed) {
+  QRT_REQUIRE_GPU();
+  for (const int64_t group : {int64_t{1}, int64_t{32}}) {
+    Model m;
+    qdqConv3x3(m, group == 1 ? 16 : 32, 32, group, 0.002, 0.006, 1.0);
+    m.scalar("sy", 0.03).scalar("c", 0.85).scalar("d", -0.12);
+    m.node("HardSwish", {"C1"}, {"H"});
+    m.node("Mul", {"c", "H"}, {"M"});
+    m.node("Add", {"M", "d"}, {"A"});
+    m.node("QuantizeLinear", {"A", "sy", "z"}, {"Y"});
+    m.output("Y", DataType::kInt8);
+    for (const char* mode : {"on", "off"}) {
+      for (const char* dw : {"on", "off"}) {
+        if (group == 1 && std::string(dw) == "off") continue;
+        SCOPED_TRACE(std::string("group ") + std::to_string(group) + ", QRT_CUDA_QCONV_AFFINE=" + mode +
+                     ", QRT_CUDA_DEPTHWISE=" + dw);
+        test::ScopedEnv affine("QRT_CUDA_QCONV_AFFINE", mode);
+        test::ScopedEnv dwe("QRT_CUDA_DEPTHWISE", dw);
+        auto gpu = buildFor(m.bytes(), Target::kGpu);
+        ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+        int affine_nodes = 0, folded = 0;
+        for (const auto& n : (*gpu)->impl().graph->nodes()) {
+          affine_nodes += n->op_type == "Mul" || n->op_type == "Add";
+          if (n->op_type != "QConv") continue;
+          folded += n->hasAttr("post_scale");
+          const std::string tactic = n->attrString(cuda::kAttrTactic, "");
+          if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
+            EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
+        }
+        const bool on = std::string(mode) == "on";
+        EXPECT_EQ(folded, on ? 1 : 0);
+        EXPECT_EQ(affine_nodes, on ? 0 : 2);
+        checkModel(m, {{"Y", 1}});
+      }
+    }
+  }
+}
+
 // ---- a whole INT8 model ----
 
 // Fashion-MNIST test images, preprocessed as models/fashion_mnist/preprocess.json says.

@@ -121,7 +121,10 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
     const char* hs = std::getenv("QRT_CUDA_QCONV_HARDSWISH");
     fold_options.hard_swish = !(hs && std::string(hs) == "off");
     fold_options.hard_swish_gemm = false;
-    fold_options.hard_swish_affine = false;  // no CUDA epilogue applies post_scale / post_shift yet
+    // The affine after the HardSwish (fuse_qdq.h) into QConv's requantize and int8 depthwise
+    // kernels with QRT_CUDA_QCONV_AFFINE=on (not yet run on a GPU; default: Mul and Add apart).
+    const char* affine = std::getenv("QRT_CUDA_QCONV_AFFINE");
+    fold_options.hard_swish_affine = affine && std::string(affine) == "on";
   }
   QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold, fold_options));
   logInfo("INT8: Q/DQ folded into ", fold.summary());

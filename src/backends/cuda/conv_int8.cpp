@@ -39,7 +39,8 @@ class QConvKernel final : public CudaKernel {
  public:
   QConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act)
       : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), has_bias_(n.hasInput(2)), has_y_scale_(n.hasInput(5)),
-        has_z_(n.hasInput(6)), tactic_attr_(n.attrString(kAttrTactic, "")) {}
+        has_z_(n.hasInput(6)), tactic_attr_(n.attrString(kAttrTactic, "")),
+        post_scale_(n.attrFloat("post_scale", 1.f)), post_shift_(n.attrFloat("post_shift", 0.f)) {}
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
@@ -125,7 +126,8 @@ class QConvKernel final : public CudaKernel {
     float* acc = reinterpret_cast<float*>(next);
     QRT_RETURN_IF_ERROR(plan_.execute(x, w_.get(), nullptr, nullptr, nullptr, acc, base));
     launch::requantize(acc, out[0].data, y_type_, mult_.as<float>(), bias_.as<float>(), numel_, channels_, qact_, act_.a,
-                       act_.b, y_scale_, stream(), has_z_ ? in[6].as<const int8_t>() : nullptr, z_scale_);
+                       act_.b, y_scale_, stream(), has_z_ ? in[6].as<const int8_t>() : nullptr, z_scale_, post_scale_,
+                       post_shift_);
     return launched();
   }
 
@@ -138,6 +140,8 @@ class QConvKernel final : public CudaKernel {
   bool y_int8_ = true;
   DataType y_type_ = DataType::kInt8;
   float y_scale_ = 1.f;
+  // The affine after a hard swish (passes/fuse_qdq.h), applied by the requantize kernel.
+  float post_scale_ = 1.f, post_shift_ = 0.f;
   launch::QAct qact_ = launch::QAct::kNone;
   DeviceBuffer w_, mult_, bias_, mult_folded_, bias_folded_, z_mult_;
   ConvGraph graph_;
@@ -170,8 +174,8 @@ Result<std::unique_ptr<Kernel>> createQConv(const ir::Node& node, DeviceContext*
   QRT_ASSIGN_OR_RETURN(EpilogueActivation act, readEpilogueActivation(node));
   if (!qrtAppliesQAct(act))
     return unsupported(node.describe(), ": the CUDA QConv applies ReLU, clip or hard swish only");
-  if (node.hasAttr("post_scale") || node.hasAttr("post_shift"))
-    return unsupported(node.describe(), ": the CUDA QConv has no affine after its activation (post_scale, post_shift)");
+  if ((node.hasAttr("post_scale") || node.hasAttr("post_shift")) && qconvAct(act) != launch::QAct::kHardSwish)
+    return unsupported(node.describe(), ": the CUDA QConv applies post_scale / post_shift after a hard swish only");
   if (!channelsLast(node) || !node.hasInput(0) || node.inputs[0]->dims.size() != 4)
     return unsupported(node.describe(), ": the CUDA QConv runs 2-D channels-last convolutions only");
   if (node.hasInput(1) && node.inputs[1]->dtype != DataType::kInt8)

@@ -28,7 +28,9 @@ bool qrtAppliesQAct(const EpilogueActivation& act) { return !act.on || qconvAct(
 OwnQConvKernel::OwnQConvKernel(const ir::Node& n, DeviceContext* dev, WindowAttrs a, EpilogueActivation act,
                                std::unique_ptr<Kernel> cudnn, const char* env)
     : CudaKernel(n, dev), attrs_(std::move(a)), act_(act), has_bias_(n.hasInput(2)), has_y_scale_(n.hasInput(5)),
-      has_z_(n.hasInput(6) || n.hasInput(kDsX)), tactic_attr_(n.attrString(kAttrTactic, "")), env_(env), cudnn_(std::move(cudnn)) {}
+      has_z_(n.hasInput(6) || n.hasInput(kDsX)), post_affine_(n.hasAttr("post_scale") || n.hasAttr("post_shift")),
+      post_scale_(n.attrFloat("post_scale", 1.f)), post_shift_(n.attrFloat("post_shift", 0.f)),
+      tactic_attr_(n.attrString(kAttrTactic, "")), env_(env), cudnn_(std::move(cudnn)) {}
 
 Status OwnQConvKernel::reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) {
   own_ = false;
@@ -73,6 +75,8 @@ Status OwnQConvKernel::prepareEpilogue(const std::vector<TensorView>& in, const 
     return unsupported(who_, ": this int8 convolution kernel of qrt's does not write ", dataTypeName(yt));
   if (!qrtAppliesQAct(act_) || (qconvAct(act_) == launch::QAct::kHardSwish && !appliesHardSwish()))
     return unsupported(who_, ": this int8 convolution kernel of qrt's applies ReLU or clip only");
+  if (post_affine_ && (!appliesPostAffine() || out[0].dtype != DataType::kInt8))
+    return unsupported(who_, ": this int8 convolution kernel of qrt's applies no affine after its activation");
   const float ys = has_y_scale_ ? in[5].as<const float>()[0] : 1.f;
   if (has_y_scale_ && !(ys > 0.f)) return invalidArgument(who_, ": y_scale must be positive");
   // mult = x_scale * w_scale[c], as the reference forms it (reference/qops_common.h).

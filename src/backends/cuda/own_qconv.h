@@ -61,6 +61,8 @@ class OwnQConvKernel : public CudaKernel {
   // Whether the kernel applies a hard swish (its epilogue works on unscaled values; the others
   // fold y_scale into their constants first).
   virtual bool appliesHardSwish() const { return false; }
+  // Whether it applies the scalar affine after a hard swish (post_scale, post_shift).
+  virtual bool appliesPostAffine() const { return false; }
 
   // The common checks and QConv's per-channel epilogue constants, for the own kernels: constant
   // weights, bias and scales; mult_[c] = x_scale * w_scale[c] (as the reference forms it) and
@@ -82,6 +84,8 @@ class OwnQConvKernel : public CudaKernel {
   float y_scale_ = 1.f;
   launch::QAct qact_ = launch::QAct::kNone;
   bool y_int8_ = true;
+  bool post_affine_ = false;                 // the node has post_scale / post_shift
+  float post_scale_ = 1.f, post_shift_ = 0.f;
 
  private:
   std::string tactic_attr_;

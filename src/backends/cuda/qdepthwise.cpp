@@ -28,6 +28,7 @@ class QDepthwiseKernel final : public OwnQConvKernel {
   // detector, HardSwish after each) otherwise had only cuDNN's int8 plan, ~4x the FP16 layer's time.
   bool writesHalf() const override { return true; }
   bool appliesHardSwish() const override { return true; }
+  bool appliesPostAffine() const override { return true; }
 
   Status runOwn(const std::vector<TensorView>& in, const std::vector<TensorView>& out, void*) override {
     launch::depthwiseConvInt8(static_cast<const int8_t*>(in[0].data), w_.as<int8_t>(), wq_.as<int32_t>(),
@@ -69,7 +70,8 @@ class QDepthwiseKernel final : public OwnQConvKernel {
     // stay unscaled and 1 / y_scale scales the activated value.
     epi_.folded = y_int8_;
     if (epi_.folded && qact_ == launch::QAct::kHardSwish) {
-      epi_.inv_y_scale = 1.f / y_scale_;
+      epi_.post_mul = post_scale_ / y_scale_;  // 1 / y_scale without an affine
+      epi_.post_add = post_shift_ / y_scale_;
       epi_.qlo = -128.f;
       epi_.qhi = 127.f;
     } else if (epi_.folded) {

@@ -5,7 +5,8 @@
 // zero point is 0). The float-output epilogue (fp32, fp16) uses __fmul_rn/__fadd_rn so that
 // nvcc's FMA contraction cannot move a value across a rounding boundary the reference does not
 // cross; int8 output takes the folded epilogue (QDepthwiseEpilogue::folded: one FFMA and a clamp
-// a value, within one step; with a hard swish, its few operations and a multiply by 1 / y_scale).
+// a value, within one step; with a hard swish, its few operations and one FFMA by 1 / y_scale, or
+// by the affine after it divided by y_scale).
 #include "backends/cuda/conv_epilogue.cuh"
 #include "backends/cuda/device_util.cuh"
 #include "backends/cuda/qdepthwise_launch.h"
@@ -125,7 +126,7 @@ __device__ __forceinline__ void storeFolded(int8_t* y, const int* acc, unsigned 
   // The value to clamp: y_scale already folded into m and b, or the hard swish of the unscaled value, scaled.
   auto value = [&](int k) {
     const float v = fmaf(static_cast<float>(acc[k]), m[k], b[k]);
-    return hs ? v * fmaxf(0.f, fminf(1.f, fmaf(v, 1.f / 6.f, 0.5f))) * e.inv_y_scale : v;
+    return hs ? fmaf(v * fmaxf(0.f, fminf(1.f, fmaf(v, 1.f / 6.f, 0.5f))), e.post_mul, e.post_add) : v;
   };
   if constexpr (V == 1) {
     y[0] = static_cast<int8_t>(__float2int_rn(fminf(fmaxf(value(0), e.qlo), e.qhi)));

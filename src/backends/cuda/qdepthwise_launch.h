@@ -36,12 +36,14 @@ struct QDepthwiseEpilogue {
   // divergent slow-path branch): MobileNetV2's int8 depthwise layers issued ~70 instructions an
   // output channel and ran 1.3-1.5x slower than the FP16 engine's (ncu, H200, session 13).
   // With a hard swish (act kHardSwish) mult and bias stay unscaled and the value is
-  // hardSwish(float(acc) * mult[c] + bias[c]) * inv_y_scale before the clamp (the hard swish's
-  // division by 6 a multiply too): the exact form's two IEEE divisions made the PP-OCRv4
-  // detector's folded HardSwish layers slower than a QConv and a HardSwish apart (session 13).
+  // hardSwish(float(acc) * mult[c] + bias[c]) * post_mul + post_add before the clamp (the hard
+  // swish's division by 6 a multiply too), post_mul = post_scale / y_scale and post_add =
+  // post_shift / y_scale (the affine after the hard swish, passes/fuse_qdq.h; without one 1 / y_scale
+  // and 0): the exact form's two IEEE divisions made the PP-OCRv4 detector's folded HardSwish
+  // layers slower than a QConv and a HardSwish apart (session 13).
   bool folded = false;
   float qlo = -128.f, qhi = 127.f;
-  float inv_y_scale = 1.f;
+  float post_mul = 1.f, post_add = 0.f;
 };
 
 // x [N, H, W, C] int8 (channels-last), w [kh * kw, C] int8 (tap-major), y [N, OH, OW, C] int8,
