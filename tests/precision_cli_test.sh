@@ -7,7 +7,10 @@
 #       precision, backend and reason, and the timings where the builder timed candidates;
 #   (c) --fp16 on a CPU without FP16 arithmetic keeps fp32 and says why (text inspect too);
 #   (d) obey with an unknown layer name fails naming it; a named layer's fp32 wins over '*';
-#   (e) with oneDNN capped below BF16 (DNNL_MAX_CPU_ISA), --bf16 keeps fp32 and says why.
+#   (e) with oneDNN capped below BF16 (DNNL_MAX_CPU_ISA), --bf16 keeps fp32 and says why;
+#   (f) --int8 with a layer named at fp32 under obey: that layer stays out of INT8 (float, fused
+#       with its Relu; named as the model's node), the others INT8, top-1 within 0.5 points of FP32;
+#       without constraints it stays INT8 and the build warns how to keep it out.
 #
 #   tests/precision_cli_test.sh QRT_BINARY SOURCE_DIR WORK_DIR
 #
@@ -107,6 +110,35 @@ DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI build nobf16 --bf16 --export-layer-info "$WORK
 import json, sys
 convs = [l for l in json.load(open(sys.argv[1]))["layers"] if l["op"] == "FusedConv"]
 assert convs and all(l["precision"] == "fp32" and "this CPU has no BF16 arithmetic" in l["reason"] for l in convs), convs
+PYEOF
+
+# (f) INT8 with a layer kept in float.
+CAL="$WORK/fashion-mnist/train"
+build int8 --int8 --calib-dir "$CAL" --calib-cache "$WORK/int8.cache" --export-layer-info "$WORK/int8.json"
+q=$("$PY" -c "import json,sys; print([l['name'] for l in json.load(open(sys.argv[1]))['layers'] if l['op']=='QConv'][1])" \
+  "$WORK/int8.json")
+build int8_keep --int8 --calib-cache "$WORK/int8.cache" --layer-precisions "$q:fp32" --precision-constraints obey \
+  --export-layer-info "$WORK/int8_keep.json"
+"$PY" - "$WORK/int8.json" "$WORK/int8_keep.json" "$q" <<'PYEOF' || fail "--int8 with a layer kept in float"
+import json, sys
+int8, keep = (json.load(open(p))["layers"] for p in sys.argv[1:3])
+q = sys.argv[3]
+kept = [l for l in keep if l["name"] == q or l["name"].startswith(q + " + ")]
+assert len(kept) == 1 and kept[0]["op"] in ("Conv", "FusedConv") and kept[0]["precision"] == "fp32", kept
+assert "layer precision fp32 (obey)" in kept[0]["reason"], kept[0]
+n8 = lambda ls: sum(1 for l in ls if l["op"] == "QConv" and l["precision"] == "int8")
+assert n8(keep) == n8(int8) - 1, (n8(int8), n8(keep))
+PYEOF
+acc=$(top1 int8_keep) || fail "eval int8_keep"
+echo "int8 with $q in fp32: top-1 $acc"
+"$PY" -c "import sys; sys.exit(0 if abs(float(sys.argv[1]) - float(sys.argv[2])) * 100 <= float(sys.argv[3]) else 1)" \
+  "$acc" "$ref" "$MAX_DROP" || fail "int8_keep top-1 $acc vs fp32 $ref"
+build int8_warn --int8 --calib-cache "$WORK/int8.cache" --layer-precisions "$q:fp32" --export-layer-info "$WORK/int8_warn.json"
+grep -q "keeps it out of INT8" "$WORK/int8_warn.build.log" || { fail "no warning without constraints"; cat "$WORK/int8_warn.build.log"; }
+"$PY" - "$WORK/int8_warn.json" "$q" <<'PYEOF' || fail "without constraints the layer stays INT8"
+import json, sys
+l = [l for l in json.load(open(sys.argv[1]))["layers"] if l["name"] == sys.argv[2]]
+assert len(l) == 1 and l[0]["op"] == "QConv" and l[0]["precision"] == "int8", l
 PYEOF
 
 if [[ $failures -gt 0 ]]; then

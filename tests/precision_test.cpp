@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "backends/cpu/isa.h"
+#include "builder/precision.h"
 #include "core/half.h"
 #include "core/status_macros.h"
 #include "model_builder.h"
@@ -187,6 +188,28 @@ TEST(Precision, LayerPrecisionsByNameOverWildcard) {
       ref[i * 4 + j] = acc;
     }
   expectRoundedResult(*y, ref, DataType::kHalf);
+}
+
+// --layer-precisions names: a fused layer is named by its own name or by the names it joins; an
+// INT8 build keeps the named layers (and the names a fused name joins) out of INT8 only under
+// prefer / obey, and "*" takes nothing out of INT8.
+TEST(Precision, LayerNamesAndInt8Exclusion) {
+  EXPECT_TRUE(layerNameMatches("conv1", "conv1"));
+  EXPECT_TRUE(layerNameMatches("conv1 + bn1 + relu1", "conv1"));
+  EXPECT_TRUE(layerNameMatches("conv1 + bn1 + relu1", "conv1 + bn1"));
+  EXPECT_TRUE(layerNameMatches("conv1 + bn1 + relu1", "relu1"));
+  EXPECT_FALSE(layerNameMatches("conv1 + bn1", "conv1 + bn1 + relu1"));
+  EXPECT_FALSE(layerNameMatches("conv10 + relu10", "conv1"));
+  EXPECT_FALSE(layerNameMatches("conv1", "conv"));
+
+  BuilderConfig none;
+  none.setLayerPrecision("conv1 + bn1", Precision::kFP32);
+  EXPECT_TRUE(layersKeptOutOfInt8(none).empty()) << "without constraints INT8 stays allowed";
+  BuilderConfig prefer = none;
+  prefer.setFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+  prefer.setLayerPrecision("*", Precision::kFP16);
+  prefer.setLayerPrecision("fc", Precision::kFP16);
+  EXPECT_EQ(layersKeptOutOfInt8(prefer), (std::set<std::string>{"conv1 + bn1", "conv1", "bn1", "fc"}));
 }
 
 TEST(Precision, ConstraintErrors) {

@@ -105,6 +105,8 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
     const char* residual_env = std::getenv("QRT_CUDA_INT8_RESIDUAL");
     options.quantize_residuals =
         config.device() == DeviceType::kCUDA && !(residual_env && std::string(residual_env) == "off");
+    // Layers a float layer precision keeps out of INT8 (--precision-constraints prefer / obey).
+    options.exclude_nodes = layersKeptOutOfInt8(config);
     QRT_RETURN_IF_ERROR(passes::insertQdq(g, activation_scales, options, &report));
     logInfo("INT8: ", report.summary());
     summary = "inserted: " + report.summary() + "; ";
@@ -128,6 +130,7 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
   }
   QRT_RETURN_IF_ERROR(passes::foldQdq(g, &fold, fold_options));
   logInfo("INT8: Q/DQ folded into ", fold.summary());
+  QRT_RETURN_IF_ERROR(checkInt8LayerPrecisions(g, config));
   (*metadata)["qdq"] = summary + "folded: " + fold.summary();
   return Status::Ok();
 }
@@ -207,7 +210,7 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
     QRT_ASSIGN_OR_RETURN(bool cpu_allowed, cpuBackendAllowed());
     QRT_RETURN_IF_ERROR(assignPrecisions(*g, config, cpu_allowed, &metadata));
   } else if (!config.layerPrecisions().empty()) {
-    return unsupported("layer precisions: only host (--device cpu) builds take them so far");
+    QRT_RETURN_IF_ERROR(checkDeviceLayerPrecisions(*g, config));
   }
   return finalizeEngine(std::move(g), std::move(metadata));
 }

@@ -502,6 +502,84 @@ Status revertGroupsNotWorthTheirCasts(ir::Graph& g, std::map<const ir::Node*, Ch
 
 }  // namespace
 
+namespace {
+
+// The names a fused layer's name joins with " + " ("a + b" -> a, b; "a" -> a).
+std::vector<std::string> nameParts(const std::string& name) {
+  std::vector<std::string> parts;
+  const std::string sep = " + ";
+  for (size_t start = 0;;) {
+    const size_t end = name.find(sep, start);
+    parts.push_back(name.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return parts;
+    start = end + sep.size();
+  }
+}
+
+}  // namespace
+
+bool layerNameMatches(const std::string& layer, const std::string& name) {
+  if (layer == name) return true;
+  const std::vector<std::string> have = nameParts(layer);
+  for (const std::string& part : nameParts(name))
+    if (std::find(have.begin(), have.end(), part) == have.end()) return false;
+  return true;
+}
+
+std::set<std::string> layersKeptOutOfInt8(const BuilderConfig& config) {
+  std::set<std::string> names;
+  if (!config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS) && !config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS))
+    return names;
+  for (const auto& [name, p] : config.layerPrecisions()) {
+    if (name == "*" || p == Precision::kINT8) continue;
+    // The name, and each name a fused layer's name joins ("conv1 + relu1" from an FP32 engine's
+    // inspect names conv1: insertQdq sees the model's nodes).
+    names.insert(name);
+    for (const std::string& part : nameParts(name)) names.insert(part);
+  }
+  return names;
+}
+
+Status checkInt8LayerPrecisions(const ir::Graph& g, const BuilderConfig& config) {
+  const bool obey = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  const bool prefer = !obey && config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+  for (const auto& [name, p] : config.layerPrecisions()) {
+    if (name == "*" || p == Precision::kINT8) continue;
+    for (const auto& n : g.nodes()) {
+      const bool integer = (n->domain == kQrtDomain && n->op_type.rfind("Q", 0) == 0) || n->op_type == "ConvInteger" ||
+                           n->op_type == "MatMulInteger";
+      if (!integer || !layerNameMatches(n->name, name)) continue;
+      const std::string head = strCat("layer precision ", precisionName(p), " for '", name, "': ", n->describe(), " runs in INT8");
+      if (obey)
+        return invalidArgument(head, ": the model's own Q/DQ put it there (explicit quantization); remove them for that "
+                               "layer, or build without --precision-constraints obey");
+      if (prefer) logWarning(head, ": the model's own Q/DQ put it there (explicit quantization); kept in INT8");
+      else logWarning(head, ": --precision-constraints prefer or obey keeps it out of INT8");
+    }
+  }
+  return Status::Ok();
+}
+
+Status checkDeviceLayerPrecisions(const ir::Graph& g, const BuilderConfig& config) {
+  const bool obey = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+  const Precision device_float = config.getFlag(BuilderFlag::kFP16) ? Precision::kFP16 : Precision::kFP32;
+  for (const auto& [name, p] : config.layerPrecisions()) {
+    if (p == Precision::kINT8) return invalidArgument("layer precision int8 for '", name, "': INT8 comes from --int8 (calibration or Q/DQ)");
+    if (name != "*") {
+      bool found = false;
+      for (const auto& n : g.nodes()) found = found || layerNameMatches(n->name, name);
+      if (!found)
+        return notFound("layer precision for '", name, "': no such layer (names are as `qrt inspect ENGINE` lists them, or the model's node names)");
+    }
+    if (p == device_float) continue;
+    const std::string why = strCat("layer precision ", precisionName(p), " for '", name, "': a CUDA engine runs every float layer in ",
+                                   precisionName(device_float), device_float == Precision::kFP16 ? " (--fp16)" : " (no --fp16)");
+    if (obey) return unsupported(why, " (--precision-constraints obey)");
+    logWarning(why, "; kept ", precisionName(device_float));
+  }
+  return Status::Ok();
+}
+
 Result<Precision> parsePrecision(const std::string& name) {
   if (name == "fp32" || name == "float" || name == "float32") return Precision::kFP32;
   if (name == "fp16" || name == "half" || name == "float16") return Precision::kFP16;
@@ -522,7 +600,7 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
     if (p == Precision::kINT8) return invalidArgument("layer precision int8 for '", name, "': INT8 comes from --int8 (calibration or Q/DQ)");
     if (name == "*") continue;
     bool found = false;
-    for (const auto& n : g.nodes()) found = found || n->name == name;
+    for (const auto& n : g.nodes()) found = found || layerNameMatches(n->name, name);
     if (!found)
       return notFound("layer precision for '", name, "': no such layer (names are as `qrt inspect ENGINE` lists them, after fusion)");
   }
@@ -540,9 +618,12 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
   for (const auto& np : g.nodes()) {
     const ir::Node& n = *np;
     if (n.backend == kBackendHost) continue;
+    // The layer's own name first, then a name it joins as a fused layer ("conv1" of "conv1 + relu1").
     const Precision* requested = nullptr;
     auto named = layer_precisions.find(n.name);
     if (named != layer_precisions.end()) requested = &named->second;
+    for (const auto& [name, lp] : layer_precisions)
+      if (!requested && name != "*" && layerNameMatches(n.name, name)) requested = &lp;
     if (!hasFloatValues(n)) {
       if (requested && *requested != Precision::kFP32) {
         std::string why = n.describe() + " has no floating-point values to run in " + precisionName(*requested);

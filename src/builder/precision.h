@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "ir/graph.h"
@@ -21,5 +22,28 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
 
 // "fp32", "fp16", "bf16" (as --layer-precisions spells them) -> Precision.
 Result<Precision> parsePrecision(const std::string& name);
+
+// Whether a --layer-precisions name names the layer `layer`: its name, or names that a fused layer's
+// name joins with " + " ("conv1" and "conv1 + bn1" name "conv1 + bn1 + relu1": the model's node
+// names, and an INT8 engine's layer names, still name a layer fused further).
+bool layerNameMatches(const std::string& layer, const std::string& name);
+
+// The layers a float layer precision keeps out of INT8 (builder.cpp gives them to insertQdq): with
+// --precision-constraints prefer or obey, every layer named at fp32, fp16 or bf16 (a fused name
+// "a + b" names a and b), as TensorRT's constraint overrides its INT8 flag. "*" names the float
+// layers only; it takes nothing out of INT8.
+std::set<std::string> layersKeptOutOfInt8(const BuilderConfig& config);
+
+// After foldQdq: a layer named at a float precision that still runs in INT8 (the model's own Q/DQ
+// put it there, or a name insertQdq did not see): obey fails naming it, prefer warns, and without
+// constraints a warning says how to keep it out of INT8.
+Status checkInt8LayerPrecisions(const ir::Graph& g, const BuilderConfig& config);
+
+// Layer precisions on a device build (CUDA), after its graph steps: a CUDA engine runs every float
+// layer at one precision, fp16 with --fp16, else fp32, so a layer precision is honoured when it is
+// that one (in an INT8 build a named layer is then kept out of INT8: layersKeptOutOfInt8). Another
+// precision fails under obey and warns otherwise; a name that names no layer fails; int8 is refused
+// (INT8 comes from --int8).
+Status checkDeviceLayerPrecisions(const ir::Graph& g, const BuilderConfig& config);
 
 }  // namespace qrt
