@@ -159,7 +159,7 @@ TEST(CudaQDepthwise, WithinOneQuantizationStepOfTheReference) {
         EXPECT_LE(worst, 1e-5 * std::max(1.0, scale)) << "float output";
       }
       // Float output: the reference's epilogue, operation by operation. int8 output: the folded
-      // epilogue (one FFMA, QDepthwiseEpilogue::folded) may round a value within an ulp of a
+      // epilogue (one FFMA, qdepthwise_launch.h) may round a value within an ulp of a
       // midpoint the other way: a step, on at most 1% of the elements (above).
       if (!c.requantize) EXPECT_EQ(off, 0u) << "the float epilogue is the reference's: expected identical outputs";
     }

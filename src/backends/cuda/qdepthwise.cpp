@@ -63,18 +63,16 @@ class QDepthwiseKernel final : public OwnQConvKernel {
     epi_.act = qact_;
     epi_.lo = act_.a;
     epi_.hi = act_.b;
-    epi_.y_scale = y_scale_;
     epi_.y_int8 = y_int8_;
     epi_.y_half = out[0].dtype == DataType::kHalf;
-    // int8 out: the folded epilogue (QDepthwiseEpilogue::folded); with a hard swish the constants
-    // stay unscaled and 1 / y_scale scales the activated value.
-    epi_.folded = y_int8_;
-    if (epi_.folded && qact_ == launch::QAct::kHardSwish) {
+    // int8 out: the folded epilogue (qdepthwise_launch.h); with a hard swish the constants stay
+    // unscaled and post_scale / y_scale, post_shift / y_scale follow the activated value.
+    if (y_int8_ && qact_ == launch::QAct::kHardSwish) {
       epi_.post_mul = post_scale_ / y_scale_;  // 1 / y_scale without an affine
       epi_.post_add = post_shift_ / y_scale_;
       epi_.qlo = -128.f;
       epi_.qhi = 127.f;
-    } else if (epi_.folded) {
+    } else if (y_int8_) {
       QRT_RETURN_IF_ERROR(uploadFolded(&mult_folded_, &bias_folded_));
       epi_.mult = mult_folded_.as<float>();
       epi_.bias = bias_folded_.as<float>();

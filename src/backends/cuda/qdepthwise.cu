@@ -4,7 +4,7 @@
 // catches the overlap of neighbouring outputs' windows. Taps over padding add nothing (the
 // zero point is 0). The float-output epilogue (fp32, fp16) uses __fmul_rn/__fadd_rn so that
 // nvcc's FMA contraction cannot move a value across a rounding boundary the reference does not
-// cross; int8 output takes the folded epilogue (QDepthwiseEpilogue::folded: one FFMA and a clamp
+// cross; int8 output takes the folded epilogue (storeFolded, QDepthwiseEpilogue: one FFMA and a clamp
 // a value, within one step; with a hard swish, its few operations and one FFMA by 1 / y_scale, or
 // by the affine after it divided by y_scale).
 #include "backends/cuda/conv_epilogue.cuh"
@@ -62,35 +62,15 @@ __device__ __forceinline__ float epilogue(int acc, float mult, float bias, const
   return v;
 }
 
-// round half to even (__float2int_rn), saturated; NaN -> 0 (the zero point), as requantize.
-__device__ __forceinline__ unsigned quantize(float v, float y_scale) {
-  const float q = __fdiv_rn(v, y_scale);
-  const int r = q != q ? 0 : __float2int_rn(fminf(fmaxf(q, -128.f), 127.f));
-  return static_cast<unsigned>(r) & 0xFFu;
-}
-
-// What y holds: fp32, int8 (quantized by y_scale) or fp16 (the fp32 value rounded once, as the
-// reference's fp16 output; a QConv feeding fp16 layers in an --int8 --fp16 engine).
+// What y holds: fp32, int8 (quantized by y_scale: storeFolded) or fp16 (the fp32 value rounded
+// once, as the reference's fp16 output; a QConv feeding fp16 layers in an --int8 --fp16 engine).
 enum class YKind { kFloat, kInt8, kHalf };
 
+// The float outputs (kFloat, kHalf) of the epilogue above.
 template <int V, YKind kY>
-__device__ __forceinline__ void store(void* y, unsigned o, const float* v, float y_scale) {
-  if constexpr (kY == YKind::kInt8) {
-    int8_t* p = static_cast<int8_t*>(y) + o;
-    if constexpr (V == 1) {
-      p[0] = static_cast<int8_t>(quantize(v[0], y_scale));
-    } else {
-      unsigned words[V / 4];
-#pragma unroll
-      for (int q = 0; q < V / 4; ++q) {
-        words[q] = 0;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) words[q] |= quantize(v[q * 4 + j], y_scale) << (8 * j);
-      }
-      if constexpr (V == 16) *reinterpret_cast<uint4*>(p) = make_uint4(words[0], words[1], words[2], words[3]);
-      else *reinterpret_cast<unsigned*>(p) = words[0];
-    }
-  } else if constexpr (kY == YKind::kHalf) {
+__device__ __forceinline__ void store(void* y, unsigned o, const float* v) {
+  static_assert(kY != YKind::kInt8, "int8 y takes storeFolded");
+  if constexpr (kY == YKind::kHalf) {
     __half* p = static_cast<__half*>(y) + o;
     if constexpr (V % 4 == 0) {  // 4 values an 8-byte store (o is a multiple of V: aligned)
 #pragma unroll
@@ -114,7 +94,7 @@ __device__ __forceinline__ void store(void* y, unsigned o, const float* v, float
   }
 }
 
-// The folded int8 epilogue (QDepthwiseEpilogue::folded) for V accumulators of channels c..c+V-1
+// The int8 epilogue (QDepthwiseEpilogue: folded constants) for V accumulators of channels c..c+V-1
 // at y: one FFMA and one clamp a value, rounded half to even by adding 1.5 * 2^23 (the float's low
 // byte is then the int8), four bytes gathered by three byte permutes, one store.
 template <int V>
@@ -179,17 +159,15 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restric
       }
     }
     if constexpr (kY == YKind::kInt8) {
-      if (e.folded) {
-        storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
-        continue;
-      }
-    }
-    float mult[V], bias[V], v[V];
-    loadFloats<V>(e.mult + c, mult);
-    loadFloats<V>(e.bias + c, bias);
+      storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
+    } else {
+      float mult[V], bias[V], v[V];
+      loadFloats<V>(e.mult + c, mult);
+      loadFloats<V>(e.bias + c, bias);
 #pragma unroll
-    for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
-    store<V, kY>(y, i * V, v, e.y_scale);  // i * V: the NHWC output index of channel c
+      for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
+      store<V, kY>(y, i * V, v);  // i * V: the NHWC output index of channel c
+    }
   }
 }
 
@@ -258,17 +236,15 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restric
       }
     }
     if constexpr (kY == YKind::kInt8) {
-      if (e.folded) {
-        storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
-        continue;
-      }
-    }
-    float mult[V], bias[V], v[V];
-    loadFloats<V>(e.mult + c, mult);
-    loadFloats<V>(e.bias + c, bias);
+      storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
+    } else {
+      float mult[V], bias[V], v[V];
+      loadFloats<V>(e.mult + c, mult);
+      loadFloats<V>(e.bias + c, bias);
 #pragma unroll
-    for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
-    store<V, kY>(y, i * V, v, e.y_scale);
+      for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
+      store<V, kY>(y, i * V, v);
+    }
   }
 }
 

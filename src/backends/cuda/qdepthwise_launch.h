@@ -18,14 +18,13 @@ namespace qrt::cuda::launch {
 
 // QConv's epilogue (reference/qops_common.h FusedEpilogue), per channel c:
 //   v = act(float(acc) * mult[c] + bias[c])  with mult = x_scale * w_scale[c], fp32, no FMA
-//   y = v (fp32 out), v rounded to fp16 once (fp16 out: a QConv feeding fp16 layers), or
-//   saturate(round_half_even(v / y_scale)) (int8 out)
+//   y = v (fp32 out), v rounded to fp16 once (fp16 out: a QConv feeding fp16 layers); int8 out:
+//   the folded form below, within one step of saturate(round_half_even(v / y_scale))
 struct QDepthwiseEpilogue {
   const float* mult = nullptr;  // [C], device
   const float* bias = nullptr;  // [C], device (zeros when the node has none)
   QAct act = QAct::kNone;
   float lo = 0.f, hi = 0.f;  // clip bounds (unscaled)
-  float y_scale = 1.f;
   bool y_int8 = true;
   bool y_half = false;  // float y stored as fp16 (y_int8 false)
   // int8 y without a hard swish: mult and bias are divided by y_scale (OwnQConvKernel::uploadFolded)
@@ -41,7 +40,6 @@ struct QDepthwiseEpilogue {
   // post_shift / y_scale (the affine after the hard swish, passes/fuse_qdq.h; without one 1 / y_scale
   // and 0): the exact form's two IEEE divisions made the PP-OCRv4 detector's folded HardSwish
   // layers slower than a QConv and a HardSwish apart (session 13).
-  bool folded = false;
   float qlo = -128.f, qhi = 127.f;
   float post_mul = 1.f, post_add = 0.f;
 };
