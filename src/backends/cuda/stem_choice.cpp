@@ -9,8 +9,6 @@
 // TensorRT's reformat costs: the comparison here is the stem kernel as it will run (NCHW input,
 // int8 output where it absorbs the quantizer) against the other tactic plus those kernels, each
 // timed on scratch data of the layer's shapes.
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 
 #include "backends/cuda/conv_graph.h"
