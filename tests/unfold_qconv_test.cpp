@@ -500,6 +500,32 @@ TEST(UnfoldQConv, LeavesWiderConvolutions) {
   EXPECT_EQ(countOps(*e, "FusedConv") + countOps(*e, "Conv"), 0);
 }
 
+// A stem QConv with the affine after its hard swish (post_scale / post_shift, passes/fuse_qdq.h)
+// stays: a FusedConv has no place for it.
+TEST(UnfoldQConv, LeavesAStemWithAnAffineAfterItsActivation) {
+  const Layer l1 = randomLayer({8, 3, 3, 3}), l2 = randomLayer({16, 8, 3, 3});
+  Options o;
+  auto net = Model(o, l1, l2).parse();
+  ASSERT_TRUE(net);
+  auto g = net->graph().clone();
+  ASSERT_TRUE(passes::runSimplifyPasses(*g).ok());
+  ASSERT_TRUE(passes::foldQdq(*g).ok());
+  int stems = 0;
+  for (const auto& n : g->nodes())
+    if (n->op_type == "QConv" && n->name == "conv1") {
+      n->attrs["activation"] = ir::Attribute::String("hard_swish");
+      n->attrs["post_scale"] = ir::Attribute::Float(0.8f);
+      ++stems;
+    }
+  ASSERT_EQ(stems, 1);
+  passes::UnfoldReport report;
+  ASSERT_TRUE(passes::unfoldFewChannelQConvs(*g, &report).ok());
+  EXPECT_TRUE(report.layers.empty());
+  int qconvs = 0;
+  for (const auto& n : g->nodes()) qconvs += n->op_type == "QConv";
+  EXPECT_EQ(qconvs, 2);
+}
+
 #ifdef QRT_HAVE_CUDA
 // The CUDA builder's steps around the pass (backends/cuda/int8_stems.cpp) need no GPU: unfolded
 // before convertToHalf, the stem is fp16 and its QuantizeLinear reads the fp16 output (the Cast

@@ -38,6 +38,8 @@ bool unfoldable(const ir::Node& n) {
   if (n.hasInput(kBias) && n.inputs[kBias]->dtype != DataType::kFloat) return false;
   if (n.hasInput(kYScale) && (!isFloatScale(n.inputs[kYScale]) || n.inputs[kYScale]->constant->numel() != 1))
     return false;
+  // The affine after a hard swish (passes/fuse_qdq.h) has no place in a FusedConv: such a stem stays.
+  if (n.hasAttr("post_scale") || n.hasAttr("post_shift")) return false;
   return readFusedActivation(n).ok();
 }
 
