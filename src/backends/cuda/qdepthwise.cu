@@ -127,6 +127,22 @@ __device__ __forceinline__ void storeFolded(int8_t* y, const int* acc, unsigned 
   }
 }
 
+// Both kernels' epilogue for V accumulators of channels c..c+V-1 of thread item i (NHWC output
+// index i * V): int8 y folded (storeFolded), float y as the reference computes it.
+template <int V, YKind kY>
+__device__ __forceinline__ void finish(void* y, unsigned i, const int* acc, unsigned c, const QDepthwiseEpilogue& e) {
+  if constexpr (kY == YKind::kInt8) {
+    storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
+  } else {
+    float mult[V], bias[V], v[V];
+    loadFloats<V>(e.mult + c, mult);
+    loadFloats<V>(e.bias + c, bias);
+#pragma unroll
+    for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
+    store<V, kY>(y, i * V, v);
+  }
+}
+
 // K > 0: a kh = kw = K kernel known at compile time (unrolled taps); 0: the geometry's.
 template <int V, int K, YKind kY>
 __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restrict__ x, const int8_t* __restrict__ w,
@@ -158,16 +174,7 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseNhwc(const int8_t* __restric
         for (int j = 0; j < V; ++j) acc[j] += xv[j] * wv[j];
       }
     }
-    if constexpr (kY == YKind::kInt8) {
-      storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
-    } else {
-      float mult[V], bias[V], v[V];
-      loadFloats<V>(e.mult + c, mult);
-      loadFloats<V>(e.bias + c, bias);
-#pragma unroll
-      for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
-      store<V, kY>(y, i * V, v);  // i * V: the NHWC output index of channel c
-    }
+    finish<V, kY>(y, i, acc, c, e);
   }
 }
 
@@ -235,16 +242,7 @@ __global__ void __launch_bounds__(kBlock) qdepthwiseDp4a(const int8_t* __restric
         acc[q * 4 + 3] = __dp4a(static_cast<int>(t4[3]), static_cast<int>(wv.w), acc[q * 4 + 3]);
       }
     }
-    if constexpr (kY == YKind::kInt8) {
-      storeFolded<V>(static_cast<int8_t*>(y) + i * V, acc, c, e);
-    } else {
-      float mult[V], bias[V], v[V];
-      loadFloats<V>(e.mult + c, mult);
-      loadFloats<V>(e.bias + c, bias);
-#pragma unroll
-      for (int j = 0; j < V; ++j) v[j] = epilogue(acc[j], mult[j], bias[j], e);
-      store<V, kY>(y, i * V, v);
-    }
+    finish<V, kY>(y, i, acc, c, e);
   }
 }
 
