@@ -76,9 +76,7 @@ void markHostNodes(ir::Graph& g) {
 Precision precisionOf(const ir::Node& n) {
   // Integer kernels (qrt's fused QConv/QGemm/QMatMul may output float, *Integer outputs int32).
   // (qrt's float fused layers, FusedConv and FusedGemm, are in the qrt domain too.)
-  if ((n.domain == kQrtDomain && n.op_type.rfind("Q", 0) == 0) || n.op_type == "ConvInteger" ||
-      n.op_type == "MatMulInteger")
-    return Precision::kINT8;
+  if (isIntegerLayer(n)) return Precision::kINT8;
   const ir::Value* o = n.outputs.empty() ? nullptr : n.outputs[0];
   if (!o) return Precision::kFP32;
   switch (o->dtype) {

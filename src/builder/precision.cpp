@@ -73,7 +73,7 @@ bool hasFloatValues(const ir::Node& n) {
   static const std::set<std::string> kFixed = {"Cast",         "CastLike",      "QuantizeLinear", "DequantizeLinear",
                                                "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger",
                                                "QLinearConv",  "QLinearMatMul"};
-  if (kFixed.count(n.op_type) || (n.domain == kQrtDomain && n.op_type.rfind("Q", 0) == 0)) return false;
+  if (kFixed.count(n.op_type) || isIntegerLayer(n)) return false;
   for (size_t i = 0; i < n.inputs.size(); ++i)
     if (n.inputs[i] && n.inputs[i]->dtype == DataType::kFloat && passes::inputFollowsT(n, i)) return true;
   for (size_t i = 0; i < n.outputs.size(); ++i)
@@ -540,15 +540,31 @@ std::set<std::string> layersKeptOutOfInt8(const BuilderConfig& config) {
   return names;
 }
 
+bool isIntegerLayer(const ir::Node& n) {
+  return (n.domain == kQrtDomain && n.op_type.rfind("Q", 0) == 0) || n.op_type == "ConvInteger" ||
+         n.op_type == "MatMulInteger";
+}
+
+Status checkLayerPrecisionNames(const ir::Graph& g, const BuilderConfig& config) {
+  for (const auto& [name, p] : config.layerPrecisions()) {
+    if (p == Precision::kINT8) return invalidArgument("layer precision int8 for '", name, "': INT8 comes from --int8 (calibration or Q/DQ)");
+    if (name == "*") continue;
+    bool found = false;
+    for (const auto& n : g.nodes()) found = found || layerNameMatches(n->name, name);
+    if (!found)
+      return notFound("layer precision for '", name,
+                      "': no such layer (names are as `qrt inspect ENGINE` lists them, or the model's node names)");
+  }
+  return Status::Ok();
+}
+
 Status checkInt8LayerPrecisions(const ir::Graph& g, const BuilderConfig& config) {
   const bool obey = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
   const bool prefer = !obey && config.getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
   for (const auto& [name, p] : config.layerPrecisions()) {
     if (name == "*" || p == Precision::kINT8) continue;
     for (const auto& n : g.nodes()) {
-      const bool integer = (n->domain == kQrtDomain && n->op_type.rfind("Q", 0) == 0) || n->op_type == "ConvInteger" ||
-                           n->op_type == "MatMulInteger";
-      if (!integer || !layerNameMatches(n->name, name)) continue;
+      if (!isIntegerLayer(*n) || !layerNameMatches(n->name, name)) continue;
       const std::string head = strCat("layer precision ", precisionName(p), " for '", name, "': ", n->describe(), " runs in INT8");
       if (obey)
         return invalidArgument(head, ": the model's own Q/DQ put it there (explicit quantization); remove them for that "
@@ -563,14 +579,8 @@ Status checkInt8LayerPrecisions(const ir::Graph& g, const BuilderConfig& config)
 Status checkDeviceLayerPrecisions(const ir::Graph& g, const BuilderConfig& config) {
   const bool obey = config.getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
   const Precision device_float = config.getFlag(BuilderFlag::kFP16) ? Precision::kFP16 : Precision::kFP32;
+  QRT_RETURN_IF_ERROR(checkLayerPrecisionNames(g, config));
   for (const auto& [name, p] : config.layerPrecisions()) {
-    if (p == Precision::kINT8) return invalidArgument("layer precision int8 for '", name, "': INT8 comes from --int8 (calibration or Q/DQ)");
-    if (name != "*") {
-      bool found = false;
-      for (const auto& n : g.nodes()) found = found || layerNameMatches(n->name, name);
-      if (!found)
-        return notFound("layer precision for '", name, "': no such layer (names are as `qrt inspect ENGINE` lists them, or the model's node names)");
-    }
     if (p == device_float) continue;
     const std::string why = strCat("layer precision ", precisionName(p), " for '", name, "': a CUDA engine runs every float layer in ",
                                    precisionName(device_float), device_float == Precision::kFP16 ? " (--fp16)" : " (no --fp16)");
@@ -596,14 +606,7 @@ Status assignPrecisions(ir::Graph& g, const BuilderConfig& config, bool cpu_allo
   if (config.getFlag(BuilderFlag::kFP16)) flags_allow.insert(Precision::kFP16);
   if (config.getFlag(BuilderFlag::kBF16)) flags_allow.insert(Precision::kBF16);
 
-  for (const auto& [name, p] : layer_precisions) {
-    if (p == Precision::kINT8) return invalidArgument("layer precision int8 for '", name, "': INT8 comes from --int8 (calibration or Q/DQ)");
-    if (name == "*") continue;
-    bool found = false;
-    for (const auto& n : g.nodes()) found = found || layerNameMatches(n->name, name);
-    if (!found)
-      return notFound("layer precision for '", name, "': no such layer (names are as `qrt inspect ENGINE` lists them, after fusion)");
-  }
+  QRT_RETURN_IF_ERROR(checkLayerPrecisionNames(g, config));
   if (!layer_precisions.empty() && !obey && !prefer)
     logWarning("precision: layer precisions without --precision-constraints prefer|obey only allow those precisions; "
                "the builder still keeps the fastest kernel");

@@ -28,6 +28,14 @@ Result<Precision> parsePrecision(const std::string& name);
 // names, and an INT8 engine's layer names, still name a layer fused further).
 bool layerNameMatches(const std::string& layer, const std::string& name);
 
+// An integer layer: qrt's QConv / QGemm / QMatMul (and the other fused ops whose names start with Q
+// in the qrt domain), ConvInteger, MatMulInteger.
+bool isIntegerLayer(const ir::Node& n);
+
+// Every --layer-precisions name names a layer of g (layerNameMatches; "*" aside), and none asks
+// for int8 (INT8 comes from --int8): else the error names it.
+Status checkLayerPrecisionNames(const ir::Graph& g, const BuilderConfig& config);
+
 // The layers a float layer precision keeps out of INT8 (builder.cpp gives them to insertQdq): with
 // --precision-constraints prefer or obey, every layer named at fp32, fp16 or bf16 (a fused name
 // "a + b" names a and b), as TensorRT's constraint overrides its INT8 flag. "*" names the float
