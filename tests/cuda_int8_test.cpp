@@ -770,7 +770,7 @@ TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
           if (n->op_type != "QConv") continue;
           folded += n->attrString("activation", "none") == "hard_swish";
           const std::string tactic = n->attrString(cuda::kAttrTactic, "");
-          if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
+          if (group > 1 && (!mode || std::string(mode) == "on") && std::string(dw) == "on")
             EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
         }
         const bool on = std::string(mode) != "off";
@@ -782,12 +782,12 @@ TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
   }
 }
 
-// QRT_CUDA_QCONV_AFFINE=on: Conv -> HardSwish -> Mul(c) -> Add(d) -> QuantizeLinear (PP-LCNetV3's
+// QRT_CUDA_QCONV_AFFINE (default on): Conv -> HardSwish -> Mul(c) -> Add(d) -> QuantizeLinear (PP-LCNetV3's
 // learnable affine, 13 of them in PP-OCRv4's detector) folds into one QConv with post_scale and
 // post_shift, applied by qrt's requantize kernel after cuDNN's convolution (dense) or by the int8
 // depthwise kernel's folded epilogue (QRT_CUDA_DEPTHWISE on; off: cuDNN); within one step of the
-// reference backend's INT8 engine, which folds it too and rounds as the unfused nodes. Off (the
-// default until this runs on a GPU), the Mul and Add stay nodes of their own.
+// reference backend's INT8 engine, which folds it too and rounds as the unfused nodes. Off, the Mul
+// and Add stay nodes of their own. Passed on an H200 (session 14), with the default unset too.
 TEST(CudaInt8HardSwish, AffineFoldsIntoQConvWhereAllowed) {
   QRT_REQUIRE_GPU();
   for (const int64_t group : {int64_t{1}, int64_t{32}}) {
@@ -799,11 +799,11 @@ TEST(CudaInt8HardSwish, AffineFoldsIntoQConvWhereAllowed) {
     m.node("Add", {"M", "d"}, {"A"});
     m.node("QuantizeLinear", {"A", "sy", "z"}, {"Y"});
     m.output("Y", DataType::kInt8);
-    for (const char* mode : {"on", "off"}) {
+    for (const char* mode : {"on", "off", nullptr}) {  // nullptr: the default (on)
       for (const char* dw : {"on", "off"}) {
         if (group == 1 && std::string(dw) == "off") continue;
-        SCOPED_TRACE(std::string("group ") + std::to_string(group) + ", QRT_CUDA_QCONV_AFFINE=" + mode +
-                     ", QRT_CUDA_DEPTHWISE=" + dw);
+        SCOPED_TRACE(std::string("group ") + std::to_string(group) + ", QRT_CUDA_QCONV_AFFINE=" +
+                     (mode ? mode : "(unset)") + ", QRT_CUDA_DEPTHWISE=" + dw);
         test::ScopedEnv affine("QRT_CUDA_QCONV_AFFINE", mode);
         test::ScopedEnv dwe("QRT_CUDA_DEPTHWISE", dw);
         auto gpu = buildFor(m.bytes(), Target::kGpu);
@@ -817,7 +817,7 @@ TEST(CudaInt8HardSwish, AffineFoldsIntoQConvWhereAllowed) {
           if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
             EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
         }
-        const bool on = std::string(mode) == "on";
+        const bool on = !mode || std::string(mode) == "on";
         EXPECT_EQ(folded, on ? 1 : 0);
         EXPECT_EQ(affine_nodes, on ? 0 : 2);
         checkModel(m, {{"Y", 1}});
