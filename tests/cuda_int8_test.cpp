@@ -461,8 +461,9 @@ constexpr double kStemSy2 = 0.05;
 
 // The stem model above; with `pool`, ResNet's stem MaxPool (3x3 stride 2, pads 1) between the
 // stem's Relu and its QuantizeLinear; `ch` stem channels over an h x w input; `y1q_output`: the
-// stem's quantized output is a graph output too (else only conv2 reads it, as in MobileNetV2).
-Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20, bool y1q_output = true) {
+// stem's quantized output is a graph output too (else only conv2 reads it, as in MobileNetV2); `k`:
+// the stem's window (k x k, stride 2, pads k / 2; 3: MobileNetV2's).
+Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20, bool y1q_output = true, int64_t k = 7) {
   const double sx = 2.0 / 255, sy = 0.03, sy2 = kStemSy2;
   Model m;
   m.input("X", {2, 3, h, w}, DataType::kFloat, [sx](int64_t n) {
@@ -471,7 +472,7 @@ Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20, bool
     return k;
   });
   m.scalar("sx", sx).scalar("z", 0, DataType::kInt8).scalar("sy", sy).scalar("sy2", sy2);
-  m.constant("W1q", {ch, 3, 7, 7}, ints(ch * 3 * 49, -127, 127), DataType::kInt8);
+  m.constant("W1q", {ch, 3, k, k}, ints(ch * 3 * k * k, -127, 127), DataType::kInt8);
   m.constant("sw1", {ch}, uniform(ch, 0.001, 0.004)).constant("zw1", {ch}, std::vector<double>(ch, 0), DataType::kInt8);
   m.constant("b1", {ch}, uniform(ch, -0.3, 0.3));
   m.constant("W2q", {8, ch, 3, 3}, ints(8 * ch * 9, -127, 127), DataType::kInt8);
@@ -489,7 +490,7 @@ Model stemModel(bool pool, int64_t ch = 16, int64_t h = 20, int64_t w = 20, bool
   auto& stem = m.node("Conv", {"Xd", "W1", "b1"}, {"C1"});
   stem.set_name("stem");
   attrInts(stem, "strides", {2, 2});
-  attrInts(stem, "pads", {3, 3, 3, 3});
+  attrInts(stem, "pads", {k / 2, k / 2, k / 2, k / 2});
   m.node("Relu", {"C1"}, {"R1"});
   if (pool) {
     auto& mp = m.node("MaxPool", {"R1"}, {"P1"});
@@ -626,6 +627,28 @@ TEST(CudaInt8Stem, StemQuantizesForItsQuantizeLinear) {
   EXPECT_EQ(quantizes[0] + 1, quantizes[1]) << "the stem's QuantizeLinear goes where the stem quantizes";
   SCOPED_TRACE("tuned, the stem kernel not forced");
   checkModel(m, {{"Y", kStemSy2}}, Target::kGpuFp16, 2, 0.25);
+}
+
+// MobileNetV2's stem (3x3 stride 2, 32 channels, no pool; only conv2 reads its quantized output) on
+// the direct stem kernel (stem_direct.cu: the default for stems of at most 32 taps) and on the row-tile
+// kernel: either writes int8 itself (its QuantizeLinear goes) within one step of the reference INT8
+// engine; and in --int8 (fp32 float layers) too.
+TEST(CudaInt8Stem, DirectStemQuantizes) {
+  QRT_REQUIRE_GPU();
+  Model m = stemModel(false, 32, 22, 19, false, 3);
+  test::ScopedEnv stem("QRT_CUDA_STEM", "on");
+  for (const char* kernel : {"direct", "rows"})
+    for (Target t : {Target::kGpuFp16, Target::kGpu}) {
+      SCOPED_TRACE(std::string("QRT_CUDA_STEM_KERNEL=") + kernel + (t == Target::kGpu ? ", --int8" : ", --int8 --fp16"));
+      test::ScopedEnv env("QRT_CUDA_STEM_KERNEL", kernel);
+      auto gpu = buildFor(m.bytes(), t);
+      ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+      int int8_stems = 0;
+      for (const auto& n : (*gpu)->impl().graph->nodes())
+        int8_stems += n->op_type == "FusedConv" && n->outputs[0]->dtype == DataType::kInt8;
+      if (t == Target::kGpuFp16) EXPECT_EQ(int8_stems, 1);
+      checkModel(m, {{"Y", kStemSy2}}, t, 2, t == Target::kGpuFp16 ? 0.25 : 0.05);
+    }
 }
 
 // The INT8 stem on the stem kernel with its pool inside (stem_pool.cu, QRT_CUDA_STEM_POOL=on): one
@@ -770,7 +793,7 @@ TEST(CudaInt8HardSwish, FoldsIntoQConvWhereAllowed) {
           if (n->op_type != "QConv") continue;
           folded += n->attrString("activation", "none") == "hard_swish";
           const std::string tactic = n->attrString(cuda::kAttrTactic, "");
-          if (group > 1 && (!mode || std::string(mode) == "on") && std::string(dw) == "on")
+          if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
             EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
         }
         const bool on = std::string(mode) != "off";
@@ -799,7 +822,7 @@ TEST(CudaInt8HardSwish, AffineFoldsIntoQConvWhereAllowed) {
     m.node("Add", {"M", "d"}, {"A"});
     m.node("QuantizeLinear", {"A", "sy", "z"}, {"Y"});
     m.output("Y", DataType::kInt8);
-    for (const char* mode : {"on", "off", nullptr}) {  // nullptr: the default (on)
+    for (const char* mode : std::initializer_list<const char*>{"on", "off", nullptr}) {  // nullptr: the default
       for (const char* dw : {"on", "off"}) {
         if (group == 1 && std::string(dw) == "off") continue;
         SCOPED_TRACE(std::string("group ") + std::to_string(group) + ", QRT_CUDA_QCONV_AFFINE=" +
@@ -814,7 +837,7 @@ TEST(CudaInt8HardSwish, AffineFoldsIntoQConvWhereAllowed) {
           if (n->op_type != "QConv") continue;
           folded += n->hasAttr("post_scale");
           const std::string tactic = n->attrString(cuda::kAttrTactic, "");
-          if (group > 1 && std::string(mode) == "on" && std::string(dw) == "on")
+          if (group > 1 && (!mode || std::string(mode) == "on") && std::string(dw) == "on")
             EXPECT_TRUE(tactic.size() > 3 && tactic.substr(tactic.size() - 3) == "|dw") << tactic;
         }
         const bool on = !mode || std::string(mode) == "on";

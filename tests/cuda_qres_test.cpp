@@ -401,7 +401,7 @@ void checkEachTile(const Block (&blocks)[N], std::initializer_list<int> tiles) {
     for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
 }
 
-// The TMA tiles (24-25: x and w slices by the Tensor Memory Accelerator; 1x1 stride-1 layers) through
+// The TMA tiles (24-25 and 38-40: x and w slices by the Tensor Memory Accelerator; 1x1 stride-1 layers) through
 // the tuned path alone: one and several slices, a partial channel tile (rows and channels past the
 // tensor read as zeros), residual or not, int8 or float out, many pixel tiles.
 TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
@@ -413,7 +413,7 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
       kIdentity1x1FloatOut,
       kIdentity1x1Batch12,
   };
-  checkEachTile(blocks, {24, 25});
+  checkEachTile(blocks, {24, 25, 38, 39, 40});
 }
 
 // The TMA im2col tiles (34-35: x by TMA's im2col mode; the layers 24-25 do not take) through the tuned

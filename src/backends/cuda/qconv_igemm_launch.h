@@ -140,8 +140,15 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // saturating FMA); float y runs their staged form. Session 11 (H200): exact and within a step, but
     // 3-10% slower than 28-29 on every 1x1 layer (layer1 conv3 197.6 against 181.3 us), though they issue
     // a quarter fewer epilogue instructions; opt-in.
-    {64, 128, false, true, false, true}, {64, 64, false, true, false, true}};
-inline constexpr int kIgemmTileCount = 38;
+    {64, 128, false, true, false, true}, {64, 64, false, true, false, true},
+    // 38-40: the TMA tile (24-25) with three stages and more, smaller CTAs an SM: 64 x 128 (4 CTAs),
+    // 128 x 64 (4), 64 x 64 (6). Why: ncu (session 14, H200, ResNet-50 INT8 b256) found tile 24 on
+    // layer3's residual 1x1 layers latency-bound: 28% of DRAM, about half the issue slots, 2 CTAs an
+    // SM (90 registers, 99 KB of shared memory), a fifth of the stall samples on the wait for a slice's
+    // TMA. More CTAs an SM keep more tiles' loads in flight through the others' epilogues.
+    {64, 128, false, true, true, false, false, true}, {128, 64, false, true, true, false, false, true},
+    {64, 64, false, true, true, false, false, true}};
+inline constexpr int kIgemmTileCount = 41;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),

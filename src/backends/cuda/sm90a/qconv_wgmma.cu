@@ -96,6 +96,35 @@ __device__ __forceinline__ void wgmma128(int (&d)[64], uint64_t a, uint64_t b, i
       : "l"(a), "l"(b), "r"(acc));
 }
 
+// The first slice's first wgmma (scale-d 0: D = A . B^T), with the accumulators as outputs only.
+// Why: wgmma64 / wgmma128 take them as inputs ("+r"), and where they hold no value yet (a tile's first
+// slice) the compiler filled each from an undefined register before it: ncu's SASS (session 14, H200,
+// ResNet-50 INT8 b256, tile 28 on layer1 conv3) showed 62 IMAD.MOV a thread, 5% of the tile's
+// instructions, on these issue-bound layers. The kernels call it before their depth loops (sliceWgmmasFirst).
+__device__ __forceinline__ void wgmma64First(int (&d)[32], uint64_t a, uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 0, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]), "=r"(d[4]), "=r"(d[5]), "=r"(d[6]), "=r"(d[7]), "=r"(d[8]), "=r"(d[9]), "=r"(d[10]), "=r"(d[11]), "=r"(d[12]), "=r"(d[13]), "=r"(d[14]), "=r"(d[15]), "=r"(d[16]), "=r"(d[17]), "=r"(d[18]), "=r"(d[19]), "=r"(d[20]), "=r"(d[21]), "=r"(d[22]), "=r"(d[23]), "=r"(d[24]), "=r"(d[25]), "=r"(d[26]), "=r"(d[27]), "=r"(d[28]), "=r"(d[29]), "=r"(d[30]), "=r"(d[31])
+      : "l"(a), "l"(b));
+}
+
+__device__ __forceinline__ void wgmma128First(int (&d)[64], uint64_t a, uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 0, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p;\n}\n"
+      : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]), "=r"(d[4]), "=r"(d[5]), "=r"(d[6]), "=r"(d[7]), "=r"(d[8]), "=r"(d[9]), "=r"(d[10]), "=r"(d[11]), "=r"(d[12]), "=r"(d[13]), "=r"(d[14]), "=r"(d[15]), "=r"(d[16]), "=r"(d[17]), "=r"(d[18]), "=r"(d[19]), "=r"(d[20]), "=r"(d[21]), "=r"(d[22]), "=r"(d[23]), "=r"(d[24]), "=r"(d[25]), "=r"(d[26]), "=r"(d[27]), "=r"(d[28]), "=r"(d[29]), "=r"(d[30]), "=r"(d[31]), "=r"(d[32]), "=r"(d[33]), "=r"(d[34]), "=r"(d[35]), "=r"(d[36]), "=r"(d[37]), "=r"(d[38]), "=r"(d[39]), "=r"(d[40]), "=r"(d[41]), "=r"(d[42]), "=r"(d[43]), "=r"(d[44]), "=r"(d[45]), "=r"(d[46]), "=r"(d[47]), "=r"(d[48]), "=r"(d[49]), "=r"(d[50]), "=r"(d[51]), "=r"(d[52]), "=r"(d[53]), "=r"(d[54]), "=r"(d[55]), "=r"(d[56]), "=r"(d[57]), "=r"(d[58]), "=r"(d[59]), "=r"(d[60]), "=r"(d[61]), "=r"(d[62]), "=r"(d[63])
+      : "l"(a), "l"(b));
+}
+
+template <int BN>
+__device__ __forceinline__ void wgmmaStepFirst(int (&d)[BN / 2], uint64_t a, uint64_t b) {
+  if constexpr (BN == 128)
+    wgmma128First(d, a, b);
+  else
+    wgmma64First(d, a, b);
+}
+
 template <int BN>
 __device__ __forceinline__ void wgmmaStep(int (&d)[BN / 2], uint64_t a, uint64_t b, int acc) {
   if constexpr (BN == 128)
@@ -114,6 +143,19 @@ __device__ __forceinline__ void sliceWgmmas(int (&acc)[BN / 2], const uint8_t* s
   const uint8_t* b_s = sb + stage * BN * kBK;
   wgmmaFence();
   wgmmaStep<BN>(acc, smemDesc(a_s), smemDesc(b_s), first ? 0 : 1);
+  wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32), 1);
+  wgmmaCommit();
+}
+// sliceWgmmas of a tile's first slice (first = true) through wgmmaStepFirst: the accumulators written,
+// not read. A caller runs it before its depth loop and the loop from the second slice, so that no
+// path reads the accumulators before this writes them.
+template <int BM, int BN>
+__device__ __forceinline__ void sliceWgmmasFirst(int (&acc)[BN / 2], const uint8_t* sa, const uint8_t* sb, int stage,
+                                                 int wg) {
+  const uint8_t* a_s = sa + stage * BM * kBK + wg * 64 * kBK;
+  const uint8_t* b_s = sb + stage * BN * kBK;
+  wgmmaFence();
+  wgmmaStepFirst<BN>(acc, smemDesc(a_s), smemDesc(b_s));
   wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32), 1);
   wgmmaCommit();
 }
@@ -260,19 +302,28 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   int acc[BN / 2];
   // The product of the tile's slices (t) of x with geometry gg into acc.
   auto product = [&](const TileAt& t, const IgemmGeometry& gg, const int8_t* xx) {
-    zeroIfProbing(acc, t.probe);  // else the first slice's wgmma writes them (sliceWgmmas)
-    fenceRegs(acc);
-    for (int kt = 0; kt < t.slices; ++kt) {
-      // The slice's cp.async writes (generic proxy) fenced for wgmma's reads (async proxy); its
-      // stage is reloaded only after the wgmmas below have waited (kPipe: at the next slice's
-      // wait, before the barrier that precedes the reload; WgmmaTile).
-      nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
-      if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
-      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, kt == 0);
+    // The first slice apart (sliceWgmmasFirst: it writes acc), then the others adding to acc. The
+    // slice's cp.async writes (generic proxy) are fenced for wgmma's reads (async proxy); its stage
+    // is reloaded only after the wgmmas below have waited (kPipe: at the next slice's wait, before
+    // the barrier that precedes the reload; WgmmaTile).
+    auto wait = [] {
       if constexpr (kPipe)
         wgmmaWait<1>();
       else
         wgmmaWait<0>();
+    };
+    nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, 0, t, gg, xx, tid, [] { fenceProxyAsync(); });
+    if (t.probe & 2) {  // QRT_CUDA_IGEMM_PROBE (measurement only): no MMAs, zeros
+      zeroIfProbing(acc, t.probe);
+    } else {
+      sliceWgmmasFirst<BM, BN>(acc, sa, sb, 0, wg);
+      wait();
+    }
+    for (int kt = 1; kt < t.slices; ++kt) {
+      nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
+      if (t.probe & 2) continue;
+      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, false);
+      wait();
     }
     wgmmaWait<0>();
     fenceRegs(acc);
@@ -446,14 +497,23 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
   if (tid == 0 && !(t.probe & 4))
     for (int i = 0; i < kAhead && i < t.slices; ++i) issue(i);
   int acc[BN / 2];
-  zeroIfProbing(acc, t.probe);  // else the first slice's wgmma writes them (sliceWgmmas)
-  fenceRegs(acc);
-  for (int kt = 0; kt < t.slices; ++kt) {
+  // Slice kt landed; every warpgroup retired slice kt - 2's wgmmas, so that stage is free to reload.
+  auto landed = [&](int kt) {
     if (!(t.probe & 4)) mbarWait(&bars[kt % kStages], static_cast<uint32_t>((kt / kStages) & 1));
-    __syncthreads();  // every warpgroup retired slice kt - 2's wgmmas: that stage is free
+    __syncthreads();
     if (tid == 0 && kt + kAhead < t.slices && !(t.probe & 4)) issue(kt + kAhead);
-    if (t.probe & 2) continue;  // QRT_CUDA_IGEMM_PROBE (measurement only)
-    sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, kt == 0);
+  };
+  landed(0);
+  if (t.probe & 2) {  // QRT_CUDA_IGEMM_PROBE (measurement only): no MMAs, zeros
+    zeroIfProbing(acc, t.probe);
+  } else {
+    sliceWgmmasFirst<BM, BN>(acc, sa, sb, 0, wg);  // writes acc (the first slice apart: no reads before)
+    wgmmaWait<1>();
+  }
+  for (int kt = 1; kt < t.slices; ++kt) {
+    landed(kt);
+    if (t.probe & 2) continue;
+    sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, false);
     wgmmaWait<1>();
   }
   wgmmaWait<0>();
@@ -889,6 +949,10 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     // 24-25: the pipelined 14-15 with TMA loads (1x1 stride-1 layers)
     case 24: return launchWgmmaTma<128, 128, 5, 2>(x, w, y, g, e, s);
     case 25: return launchWgmmaTma<128, 64, 5, 3>(x, w, y, g, e, s);
+    // 38-40: three stages (one slice ahead), more CTAs an SM (qconv_igemm_launch.h)
+    case 38: return launchWgmmaTma<64, 128, 3, 4>(x, w, y, g, e, s);
+    case 39: return launchWgmmaTma<128, 64, 3, 4>(x, w, y, g, e, s);
+    case 40: return launchWgmmaTma<64, 64, 3, 6>(x, w, y, g, e, s);
     case 10: return launchWgmma<128, 128, 4, 2>(x, w, y, g, e, s);
     case 11: return launchWgmma<128, 64, 4, 2>(x, w, y, g, e, s);
     case 12: return launchWgmma<64, 128, 4, 2>(x, w, y, g, e, s);
