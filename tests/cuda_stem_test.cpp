@@ -139,6 +139,10 @@ TEST(CudaStem, MatrixAgainstReference) {
       {"3x3 stride 1 C=3 M=16 odd H/W", {2, 3, 17, 19}, {16, 3, 3, 3}, {}, {1, 1, 1, 1}, "Relu"},
       {"3x3 stride 1 C=3 M=16 odd H/W, plain Conv", {2, 3, 17, 19}, {16, 3, 3, 3}, {}, {1, 1, 1, 1}, ""},
       {"3x3 stride 2 C=3 M=32 clip", {1, 3, 15, 16}, {32, 3, 3, 3}, {2, 2}, {1, 1, 1, 1}, "Clip"},
+      {"MobileNetV2's stem: 3x3 stride 2 C=3 M=32 clip, 3 images", {3, 3, 40, 36}, {32, 3, 3, 3}, {2, 2},
+       {1, 1, 1, 1}, "Clip"},
+      {"3x3 stride 2 C=3 M=64 (two threads a pixel in the direct kernel)", {2, 3, 19, 18}, {64, 3, 3, 3}, {2, 2},
+       {1, 1, 1, 1}, "Relu"},
       {"5x5 C=1 M=32", {2, 1, 20, 21}, {32, 1, 5, 5}, {}, {2, 2, 2, 2}, "Relu"},
       {"3x3 C=4 M=64", {1, 4, 13, 11}, {64, 4, 3, 3}, {}, {1, 1, 1, 1}, "Relu"},
       {"3x3 stride 2 M=128 (two channel blocks)", {1, 3, 16, 16}, {128, 3, 3, 3}, {2, 2}, {1, 1, 1, 1}, "Relu"},
@@ -150,12 +154,15 @@ TEST(CudaStem, MatrixAgainstReference) {
       {"11x11 stride 4 (K = 363 > 256: not the stem kernel)", {1, 3, 31, 31}, {16, 3, 11, 11}, {4, 4}, {}, "Relu"},
       {"M=12 (no multiple of 8: not the stem kernel)", {1, 3, 12, 12}, {12, 3, 3, 3}, {}, {1, 1, 1, 1}, "Relu"},
   };
-  // "on": the stem kernel runs wherever it applies and wins every tactic timing. Both of its
-  // kernels: the row-tile kernel (the default where the input is NCHW), with its tap pairs (the
-  // default where the stride is even: the ResNet, 3x3 stride 2 and 4x4 stride 2 cases) and
-  // without, and the gather kernel.
+  // "on": the stem kernel runs wherever it applies and wins every tactic timing. Each of its
+  // kernels: the row-tile kernel (the default where the input is NCHW and the direct kernel does not
+  // apply), with its tap pairs (the default where the stride is even: the ResNet, 3x3 stride 2 and
+  // 4x4 stride 2 cases) and without, the gather kernel, and the direct kernel (stem_direct.cu: the
+  // default for stems of at most 32 taps and 64 channels, the 3x3 cases here; elsewhere "direct"
+  // runs the row-tile kernel).
   setenv("QRT_CUDA_STEM", "on", 1);
-  const std::pair<const char*, const char*> kernels[] = {{"rows", "on"}, {"rows", "off"}, {"gather", "on"}};
+  const std::pair<const char*, const char*> kernels[] = {
+      {"rows", "on"}, {"rows", "off"}, {"gather", "on"}, {"direct", "off"}};
   for (const auto& [kernel, pairs] : kernels)
   for (const StemCase& c : cases) {
     setenv("QRT_CUDA_STEM_KERNEL", kernel, 1);

@@ -396,7 +396,9 @@ std::vector<uint16_t> stemPackWeights(const uint16_t* w, const StemGeometry& g) 
 
 cudaError_t stemConvPrepare(StemGeometry* g) {
   setTapPairs(g, false);
+  g->direct = false;
   if (g->pool) return stemPoolPrepare(g);
+  if (stemDirectApplies(*g)) return stemDirectPrepare(g);
   StemGeometry biggest;
   biggest.k_pad = kStemMaxK;
   const int most = static_cast<int>(smemBytes(biggest));
@@ -418,6 +420,7 @@ cudaError_t stemConvPrepare(StemGeometry* g) {
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s) {
   if (g.pool) return stemPoolConv(x, w_packed, bias, y, g, act_on, act, a, b, s);
+  if (g.direct) return stemDirectConv(x, w_packed, bias, y, g, act_on, act, a, b, s);
   withInput(g.input, [&](auto t, auto nchw) {
     using T = decltype(t);
     if (g.rows > 0)

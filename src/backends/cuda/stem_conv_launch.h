@@ -56,6 +56,9 @@ struct StemGeometry : Conv2dShape {  // dilation 1
   // quantized ones (quantizing is monotone). segs: pooled-row segments an image (stemConvPrepare).
   bool pool = false;
   int pool_h = 0, pool_w = 0, segs = 0;
+  // The direct kernel (stem_direct.cu: fp32 FMAs, a pixel a thread) instead of the tensor-core ones;
+  // set by stemConvPrepare where stemDirectApplies.
+  bool direct = false;
 };
 
 // y quantized by scale (positive, finite) and zero point z, as int8 (else uint8).
@@ -127,6 +130,16 @@ constexpr int64_t kStemDefaultPixels = int64_t{1} << 20;
 // fp16 or null. With g.pool, y = MaxPool3x3/2/1 of that, [N, pool_h, pool_w, M].
 void stemConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
               UnaryOp act, float a, float b, cudaStream_t s);
+
+// The direct kernel (stem_direct.cu) takes stems of at most this many taps (kh * kw * C: the 3x3,
+// 3-channel stems of the MobileNet family), up to 64 output channels, no pool. It is the default
+// there; QRT_CUDA_STEM_KERNEL=rows (or gather) keeps the tensor-core kernels.
+constexpr int kStemDirectMaxK = 32;
+bool stemDirectApplies(const StemGeometry& g);
+// stem_direct.cu's halves of stemConvPrepare and stemConv for g.direct.
+cudaError_t stemDirectPrepare(StemGeometry* g);
+void stemDirectConv(const void* x, const void* w_packed, const void* bias, void* y, const StemGeometry& g, bool act_on,
+                    UnaryOp act, float a, float b, cudaStream_t s);
 
 // stem_pool.cu's halves of stemConvPrepare and stemConv for g.pool.
 cudaError_t stemPoolPrepare(StemGeometry* g);
