@@ -100,7 +100,10 @@ __device__ __forceinline__ void wgmma128(int (&d)[64], uint64_t a, uint64_t b, i
 // Why: wgmma64 / wgmma128 take them as inputs ("+r"), and where they hold no value yet (a tile's first
 // slice) the compiler filled each from an undefined register before it: ncu's SASS (session 14, H200,
 // ResNet-50 INT8 b256, tile 28 on layer1 conv3) showed 62 IMAD.MOV a thread, 5% of the tile's
-// instructions, on these issue-bound layers. The kernels call it before their depth loops (sliceWgmmasFirst).
+// instructions, on these issue-bound layers. The kernels call it before their depth loops
+// (sliceWgmmasFirst); measured (H200, session 14): 5-18% off the tiles of up to 3 CTAs an SM on
+// ResNet-50's 3x3 layers (tile 14 on layer4.0 conv2 78.2 -> 64.3 us, tile 10 97.4 -> 86.7), slower
+// on the tiles of 4 and more (wgmmaKernel keeps their single loop).
 __device__ __forceinline__ void wgmma64First(int (&d)[32], uint64_t a, uint64_t b) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, 0, 0;\n"
@@ -312,17 +315,29 @@ __global__ void __launch_bounds__(BM / 16 * 32, MINB)
       else
         wgmmaWait<0>();
     };
-    nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, 0, t, gg, xx, tid, [] { fenceProxyAsync(); });
-    if (t.probe & 2) {  // QRT_CUDA_IGEMM_PROBE (measurement only): no MMAs, zeros
+    int kt0 = 0;
+    if constexpr (MINB >= 4) {
+      // The tiles of 4 CTAs an SM and more (16-17, 28-33, 36-37: 64 to 128 registers a thread) keep
+      // one loop whose first slice's wgmma takes a runtime scale-d: peeled, they ran 3-11% slower on
+      // ResNet-50's one- and two-slice residual layers (H200, session 14; tile 28 on layer2.0 conv3
+      // 114.9 -> 127.8 us), where the peel took 5-18% off the deeper tiles' 3x3 layers (tile 14 on
+      // layer4.0 conv2 78.2 -> 64.3 us).
       zeroIfProbing(acc, t.probe);
+      fenceRegs(acc);
     } else {
-      sliceWgmmasFirst<BM, BN>(acc, sa, sb, 0, wg);
-      wait();
+      nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, 0, t, gg, xx, tid, [] { fenceProxyAsync(); });
+      if (t.probe & 2) {  // QRT_CUDA_IGEMM_PROBE (measurement only): no MMAs, zeros
+        zeroIfProbing(acc, t.probe);
+      } else {
+        sliceWgmmasFirst<BM, BN>(acc, sa, sb, 0, wg);
+        wait();
+      }
+      kt0 = 1;
     }
-    for (int kt = 1; kt < t.slices; ++kt) {
+    for (int kt = kt0; kt < t.slices; ++kt) {
       nextSlice<Cfg, kStages, T::kAhead>(ld, sa, sb, kt, t, gg, xx, tid, [] { fenceProxyAsync(); });
       if (t.probe & 2) continue;
-      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, false);
+      sliceWgmmas<BM, BN>(acc, sa, sb, kt % kStages, wg, kt == 0);
       wait();
     }
     wgmmaWait<0>();
