@@ -370,6 +370,7 @@ Status ConvGraph::tacticOf(const BackendDesc& cfg, Tactic* t, bool* acceptable) 
       cudnnBackendGetAttribute(e, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &t->engine), who_,
       ": engine index"));
   *acceptable = numericsAcceptable(e);
+  t->compiled = compiles(e);
   std::vector<BackendDesc> knobs(CUDNN_KNOB_TYPE_COUNTS);
   std::vector<cudnnBackendDescriptor_t> kp;
   for (BackendDesc& k : knobs) {
@@ -396,7 +397,7 @@ Status ConvGraph::tacticOf(const BackendDesc& cfg, Tactic* t, bool* acceptable) 
   return Status::Ok();
 }
 
-Status ConvGraph::candidates(std::vector<Tactic>* out, size_t max_heuristic, bool every_engine) {
+Status ConvGraph::candidates(std::vector<Tactic>* out, size_t max_heuristic, bool every_engine, bool skip_compiled) {
   const size_t start = out->size();
   std::set<std::string> seen;
   for (const std::string& t : [&] {
@@ -431,6 +432,7 @@ Status ConvGraph::candidates(std::vector<Tactic>* out, size_t max_heuristic, boo
       bool ok = false;
       if (!tacticOf(cfgs[static_cast<size_t>(i)], &t, &ok).ok() || !ok) continue;
       if (out->size() - start >= max_heuristic) break;
+      if (skip_compiled && t.compiled && out->size() > start) continue;
       if (seen.insert(t.str()).second) out->push_back(std::move(t));
     }
   }

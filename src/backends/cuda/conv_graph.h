@@ -120,8 +120,10 @@ class ConvGraph {
   // Engine configurations from the heuristics (mode A, then the fallback list; at most
   // `max_heuristic`), in order, without duplicates, filtered for the problem's numerics (strict
   // FP32: no tensor cores; no INT8x32-reordered filters); with `every_engine`, then every other
-  // engine that needs no runtime compilation, with default knobs.
-  Status candidates(std::vector<Tactic>* out, size_t max_heuristic = 1000, bool every_engine = false);
+  // engine that needs no runtime compilation, with default knobs. `skip_compiled`: the heuristics'
+  // runtime-compiled picks are left out too, but for the first configuration (QRT_CUDA_CONV_RTC=off).
+  Status candidates(std::vector<Tactic>* out, size_t max_heuristic = 1000, bool every_engine = false,
+                    bool skip_compiled = false);
   // The plan of one tactic; kUnsupported where it cannot be built for this graph.
   Status plan(const Tactic& t, BackendDesc* plan, int64_t* workspace) const;
 

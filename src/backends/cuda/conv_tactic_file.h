@@ -25,6 +25,9 @@ struct Tactic {
   int64_t pad_c = 0;
   int64_t engine = -1;
   std::vector<std::pair<int64_t, int64_t>> knobs;
+  // The engine compiles its kernel at plan build (cuDNN's runtime-fusion engines, NVRTC); set by
+  // ConvGraph::candidates, not part of str().
+  bool compiled = false;
   std::string str() const;
   static bool parse(const std::string& s, Tactic* t);
 };
