@@ -587,6 +587,42 @@ TEST(CudaKernels, ChannelsLastChains) {
   checkModel(m, {Target::kGpuFp32, Target::kGpuFp16});
 }
 
+// A Resize between FP16 convolutions (PP-OCRv4's FPN upsamplings, nearest; and linear) runs
+// channels-last: its tap tables follow the stored axes (nn.cpp), and no layout change surrounds it.
+// Against the CPU engine in FP32 (NCHW there) and FP16.
+TEST(CudaKernels, ResizeChannelsLast) {
+  QRT_REQUIRE_GPU();
+  for (const char* mode : {"nearest", "linear"}) {
+    SCOPED_TRACE(mode);
+    Model m(13);
+    m.input("X", {2, 8, 10, 12}).constant("W1", {16, 8, 1, 1}, randomValues(16 * 8, -0.3, 0.3));
+    m.constant("W2", {16, 8, 3, 3}, randomValues(16 * 8 * 9, -0.3, 0.3)).constant("W3", {4, 16, 3, 3}, randomValues(4 * 16 * 9, -0.3, 0.3));
+    m.constant("scales", {4}, {1, 1, 2, 2}).output("Y");
+    m.node("Conv", {"X", "W1"}, {"c1"});
+    auto& r = m.node("Resize", {"c1", "", "scales"}, {"up"});
+    r.set_name("up_resize");
+    attrString(r, "mode", mode);
+    if (std::string(mode) == "linear") attrString(r, "coordinate_transformation_mode", "half_pixel");
+    auto& big = m.node("Resize", {"X", "", "scales"}, {"xb"});  // the FPN's other branch at the larger size
+    attrString(big, "mode", "nearest");
+    attrInts(m.node("Conv", {"xb", "W2"}, {"c2"}), "pads", {1, 1, 1, 1});
+    m.node("Add", {"up", "c2"}, {"s"});
+    attrInts(m.node("Conv", {"s", "W3"}, {"Y"}), "pads", {1, 1, 1, 1});
+    checkModel(m, {Target::kGpuFp32, Target::kGpuFp16});
+    auto e = buildFor(m.bytes(), Target::kGpuFp16);
+    ASSERT_TRUE(e.ok()) << e.status().toString();
+    const ir::Node* resize = nullptr;
+    int changes_of_up = 0;
+    for (const auto& n : (*e)->impl().graph->nodes()) {
+      if (n->name == "up_resize") resize = n.get();
+      if (n->op_type == "Identity" && n->hasAttr("qrt_to_nhwc") && n->inputs[0]->name == "up") ++changes_of_up;
+    }
+    ASSERT_NE(resize, nullptr) << "the Resize after the first convolution";
+    EXPECT_EQ(resize->attrInt("qrt_nhwc", 0), 1);
+    EXPECT_EQ(changes_of_up, 0);
+  }
+}
+
 // ---- GEMM (cuBLASLt) ----
 
 TEST(CudaKernels, Gemm) {

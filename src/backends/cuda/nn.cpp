@@ -161,9 +161,13 @@ Result<std::unique_ptr<Kernel>> createBatchNorm(const ir::Node& node, DeviceCont
 // ---- Resize / Upsample ----
 
 
+// A channels-last 4-D Resize (layout.cpp: it follows the convolutions around it, as PP-OCRv4's
+// FPN upsamplings do, instead of a layout change on each side) walks its axes in storage order
+// (N, H, W, C): the kernel's geometry and tap tables are per stored axis, so only their order changes.
 class ResizeKernel final : public CudaKernel {
  public:
-  ResizeKernel(const ir::Node& n, DeviceContext* dev, ResizeAttrs a) : CudaKernel(n, dev), attrs_(std::move(a)) {}
+  ResizeKernel(const ir::Node& n, DeviceContext* dev, ResizeAttrs a)
+      : CudaKernel(n, dev), attrs_(std::move(a)), nhwc_(channelsLast(n)) {}
 
   Status reshape(const std::vector<TensorView>& in, const std::vector<TensorView>& out) override {
     const Dims& x = in[0].dims;
@@ -176,11 +180,15 @@ class ResizeKernel final : public CudaKernel {
     std::vector<float> w;
     g_ = launch::ResizeGeometry{};
     g_.rank = static_cast<int>(x.size());
-    for (size_t k = 0; k < x.size(); ++k) {
+    std::vector<size_t> axes(x.size());  // the stored axes, outermost first
+    for (size_t k = 0; k < x.size(); ++k) axes[k] = k;
+    if (nhwc_ && x.size() == 4) axes = {0, 2, 3, 1};
+    for (size_t s = 0; s < x.size(); ++s) {
+      const size_t k = axes[s];
       const int64_t in_len = x[k], out_len = geo->out_dims[k];
-      g_.in[k] = in_len;
-      g_.out[k] = out_len;
-      g_.table_offset[k] = static_cast<int64_t>(idx.size());
+      g_.in[s] = in_len;
+      g_.out[s] = out_len;
+      g_.table_offset[s] = static_cast<int64_t>(idx.size());
       std::vector<double> coords(out_len);
       bool identity = in_len == out_len;
       for (int64_t j = 0; j < out_len; ++j) {
@@ -188,7 +196,7 @@ class ResizeKernel final : public CudaKernel {
         identity = identity && coords[j] == static_cast<double>(j);
       }
       const int taps = identity || attrs_.mode == ResizeMode::kNearest ? 1 : 2;
-      g_.taps[k] = taps;
+      g_.taps[s] = taps;
       auto clamp = [&](int64_t i) { return static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(i, 0), in_len - 1)); };
       for (int64_t j = 0; j < out_len; ++j) {
         if (identity) {
@@ -228,6 +236,7 @@ class ResizeKernel final : public CudaKernel {
   }
 
   ResizeAttrs attrs_;
+  bool nhwc_;
   launch::ResizeGeometry g_;
   DeviceBuffer idx_, w_;
 };
