@@ -488,6 +488,21 @@ TEST(CudaQres, PersistentWgmmaTilesReuseTheirRing) {
   checkEachTile(blocks, {21, 22, 23});
 }
 
+// The streaming TMA tiles (41-42: a wave of CTAs each walking its tiles as one stream of TMA slices,
+// each tile's residual by TMA into one of two buffers a tile ahead) through the tuned path alone: many
+// tiles a CTA (1,176 tiles of 128 pixels over at most 264 CTAs: every stage's and z buffer's barrier
+// completes several times), four slices a tile with several tiles a CTA (stages reused across tile
+// boundaries), a partial channel tile, float y (the staged epilogue's float form) and no residual.
+TEST(CudaQres, TmaStreamTilesWalkTheirTiles) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block kFourSlicesManyTiles = {"identity 1x1 C=K=256 (4 slices), batch 16 at 28x28, relu int8", {16, 256, 28, 28},
+                                      256, 1, 1, false, true, true};
+  const Block blocks[] = {
+      kIdentity1x1Batch48, kFourSlicesManyTiles, kIdentity1x1C256, kPlain1x1C192, kIdentity1x1FloatOut,
+  };
+  checkEachTile(blocks, {41, 42});
+}
+
 // Programmatic dependent launch of the implicit-GEMM kernels (qconv_igemm_device.cuh: pdlStart,
 // launchKernel; compute capability 9.0 and up): chains of two and three kernels (a bottleneck with
 // its downsample fused or not, a 3x3 identity block after its input's quantize), the run a CUDA graph

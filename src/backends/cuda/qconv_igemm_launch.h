@@ -149,8 +149,13 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // Measured (same session): correct, and the fastest tile on no layer (layer3 conv3: 38 76.8 us
     // against 24's 75.7; layer1.1 conv1: 39 83.1 against 25's 84.2): opt-in.
     {64, 128, false, true, true, true, false, true}, {128, 64, false, true, true, true, false, true},
-    {64, 64, false, true, true, true, false, true}};
-inline constexpr int kIgemmTileCount = 41;
+    {64, 64, false, true, true, true, false, true},
+    // 41-42: streaming TMA tiles (sm90a/qconv_wgmma.cu, WgmmaStream): a wave of CTAs each walking its
+    // tiles as one stream of TMA slices, the next tile's slices and residual loading during this one's
+    // epilogue (its int32 tile apart from the pipeline). 128 x 64 and 64 x 128. Written in session 14
+    // after the device time, not yet run.
+    {128, 64, true, true, true, false, false, true}, {64, 128, true, true, true, false, false, true}};
+inline constexpr int kIgemmTileCount = 43;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),

@@ -934,6 +934,156 @@ struct WgmmaPingPong {
 using WgmmaPingPong26 = WgmmaPingPong<128, 6, 4>;
 using WgmmaPingPong27 = WgmmaPingPong<64, 8, 4>;
 
+// The streaming TMA tiles 41-42 (session 14; written after the device time, not yet run): a wave of
+// CTAs each walking its tiles (blockIdx.x, + gridDim.x, ...) as one stream of slices, loaded by TMA
+// kStages - 2 ahead across tile boundaries, and every tile's residual z by TMA into one of two
+// buffers one tile ahead; the int32 staging tile of the epilogue does not alias the pipeline. So the
+// next tile's x, w and z land while this tile's epilogue runs. Why: ncu (session 14, H200, ResNet-50
+// INT8 b256) found tile 24 on layer3's residual 1x1 layers latency-bound: 28% of DRAM, half the issue
+// slots, about 6 us a CTA for ~2 us of work, a fifth of its stall samples waiting for a slice, as each
+// CTA of the tiled kernels loads only after it starts and computes nothing while it loads. The
+// earlier persistent tiles (7-9, 21-23) loaded by every thread's cp.async and 21-23 took the register
+// epilogue through a ring; both lost to the tiled kernels (bench/gpu/NOTES.md, sessions 5-8).
+//
+// Shared memory: the stages (x and w slices, 64-byte swizzle, as tile 24's), the int32 tile (the
+// staged epilogue's, epilogueTile), two z tiles of BM x BN bytes (rows of BN bytes: the layout the
+// staged epilogue reads), the barriers. Ordering: a stage is reloaded only after the barrier of the
+// slice two later (every warpgroup retired its wgmmas: wait_group 1, as the pipelined kernels); a z
+// buffer is reloaded only after the barrier that ends the epilogue of the tile that read it; the
+// int32 tile likewise. A stage's barrier completes once per use (parity: its use count), a z buffer's
+// once per tile that uses it. 1x1 stride-1 unpadded layers; a fused downsample, a QRT_CUDA_IGEMM_PROBE
+// or a tensor the encoder refuses runs the tiled TMA kernel of the same shape.
+template <int BM, int BN, int kStages, int MINB>
+struct StreamLayout {
+  using Cfg = IgemmConfig<BM, BN, BM / 16, 1, kStages, MINB>;
+  static constexpr size_t kZ = static_cast<size_t>(BM) * BN;            // one residual tile
+  static constexpr size_t kScAt = Cfg::kPipeBytes;                       // the int32 tile, after the stages
+  static constexpr size_t kZAt = kScAt + Cfg::kEpiBytes;                 // two z tiles
+  static constexpr size_t kBarsAt = kZAt + 2 * kZ;                       // kStages + 2 mbarriers
+  static constexpr size_t kSmem = kBarsAt + (kStages + 2) * sizeof(uint64_t) + 1024;  // + alignment
+  static_assert(kScAt % 1024 == 0 && kZAt % 1024 == 0 && kZ % 1024 == 0, "TMA destinations 1024-aligned");
+};
+
+template <int BM, int BN, int kStages, int MINB>
+__global__ void __launch_bounds__(BM / 16 * 32, MINB)
+    wgmmaTmaStreamKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
+                         const __grid_constant__ CUtensorMap tz, void* __restrict__ y, IgemmGeometry g,
+                         IgemmEpilogue e, int m_total, int n_tiles, int tiles) {
+#ifdef QRT_WGMMA_ON
+  pdlStart();  // before the first read of x (the TMA's too)
+  using L = StreamLayout<BM, BN, kStages, MINB>;
+  using Cfg = typename L::Cfg;
+  constexpr int kAhead = kStages - 2;  // the pipelined kernels' distance (wgmma running across one barrier)
+  static_assert(kAhead >= 1, "three stages or more");
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  const uint32_t raw = smemAddr(smem_raw);
+  uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
+  uint8_t* sa = smem;
+  uint8_t* sb = smem + kStages * BM * kBK;
+  int* sc = reinterpret_cast<int*>(smem + L::kScAt);
+  uint8_t* sz = smem + L::kZAt;
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + L::kBarsAt);
+  uint64_t* zfull = full + kStages;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const int slices = (g.c + kBK - 1) / kBK;  // a 1x1 layer's
+  const int step = static_cast<int>(gridDim.x), first = static_cast<int>(blockIdx.x);
+  const int mine = first < tiles ? (tiles - first + step - 1) / step : 0;  // this CTA's tiles
+  const int total = mine * slices;                                         // its stream of slices
+  auto origin = [&](int j, int* m0, int* n0) {  // tile j of this CTA
+    const int t = first + j * step;
+    *m0 = (t / n_tiles) * BM;
+    *n0 = (t % n_tiles) * BN;
+  };
+  auto issue = [&](int s) {  // thread 0: slice s of the stream into stage s % kStages
+    const int j = s / slices, kt = s - j * slices, st = s % kStages;
+    int m0, n0;
+    origin(j, &m0, &n0);
+    tmaSlice(sa + st * BM * kBK, sb + st * BN * kBK, &tx, &tw, kt, m0, n0, BM, BN, &full[st]);
+  };
+  auto issueZ = [&](int j) {  // thread 0: tile j's residual into z buffer j & 1
+    int m0, n0;
+    origin(j, &m0, &n0);
+    mbarExpectTx(&zfull[j & 1], static_cast<uint32_t>(BM * BN));
+    tmaLoad2d(sz + (j & 1) * L::kZ, &tz, n0, m0, &zfull[j & 1]);
+  };
+  if (tid == 0) {
+    for (int i = 0; i < kStages + 2; ++i) mbarInit(&full[i], 1);  // full[kStages..] are zfull
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();  // the barriers are initialised
+  if (tid == 0) {
+    for (int s = 0; s < kAhead && s < total; ++s) issue(s);
+    if (e.z && mine > 0) issueZ(0);
+  }
+  int acc[BN / 2];
+  for (int j = 0; j < mine; ++j) {
+    int m0, n0;
+    origin(j, &m0, &n0);
+    // z buffer (j + 1) & 1's last reader, tile j - 1's epilogue, is past the barrier that ended it.
+    if (tid == 0 && e.z && j + 1 < mine) issueZ(j + 1);
+    for (int kt = 0; kt < slices; ++kt) {
+      const int s = j * slices + kt;
+      mbarWait(&full[s % kStages], static_cast<uint32_t>((s / kStages) & 1));
+      __syncthreads();  // every warpgroup retired slice s - 2's wgmmas: that stage is free
+      if (tid == 0 && s + kAhead < total) issue(s + kAhead);
+      if (kt == 0)
+        sliceWgmmasFirst<BM, BN>(acc, sa, sb, s % kStages, wg);
+      else
+        sliceWgmmas<BM, BN>(acc, sa, sb, s % kStages, wg, false);
+      wgmmaWait<1>();
+    }
+    wgmmaWait<0>();
+    fenceRegs(acc);
+    // The int32 tile's last reader, tile j - 1's epilogue, is past the barrier that ended it.
+    stageWgmmaAcc<BN>(sc, Cfg::kLdc, warp * 16, acc, lane);
+    if (e.z) mbarWait(&zfull[j & 1], static_cast<uint32_t>((j >> 1) & 1));
+    __syncthreads();  // the int32 tile is whole
+    epilogueTile<Cfg>(y, sc, sz + (j & 1) * L::kZ, m0, n0, m_total, g, e, tid);
+    __syncthreads();  // the int32 tile and z buffer j & 1 are free
+  }
+#endif
+}
+
+template <int BM, int BN, int kStages, int MINB>
+struct WgmmaStream {
+  using L = StreamLayout<BM, BN, kStages, MINB>;
+  static constexpr auto kernel = wgmmaTmaStreamKernel<BM, BN, kStages, MINB>;
+  static int grid(const IgemmGeometry& g) {
+    static std::atomic<uint64_t> opted{0};
+    optIn(kernel, L::kSmem, opted);
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, L::Cfg::kThreads, L::kSmem) != cudaSuccess ||
+        per_sm < 1)
+      return 0;
+    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + BM - 1) / BM} * ((g.m + BN - 1) / BN);
+    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+  }
+  static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                     int grid, cudaStream_t s) {
+    const int m_total = g.n * g.oh * g.ow;
+    CUtensorMap tx{}, tw{}, tz{};
+    const bool maps =
+        igemmUnit(g) &&
+        encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c), BM) &&
+        encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
+                    static_cast<uint64_t>(igemmCPad(g.c)), BN) &&
+        (!e.z || encodeBoxes(&tz, e.z, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.m),
+                             static_cast<uint64_t>(g.m), BM, BN, CU_TENSOR_MAP_SWIZZLE_NONE));
+    if (grid <= 0 || e.ds_x || e.probe || !maps) return launchWgmmaTma<BM, BN, kStages, MINB>(x, w, y, g, e, s);
+    if (!e.z) tz = tx;  // unread
+    const int n_tiles = (g.m + BN - 1) / BN;
+    const int tiles = (m_total + BM - 1) / BM * n_tiles;
+    launchKernel(kernel, static_cast<unsigned>(grid), L::Cfg::kThreads, L::kSmem, s, tx, tw, tz, y, g, e, m_total,
+                 n_tiles, tiles);
+  }
+};
+// 41: 128 x 64 (two warpgroups; 48 KB of stages + 36 KB int32 tile + 16 KB of z: two CTAs an SM, 16 warps);
+// 42: 64 x 128 (one warpgroup; 48 + 34 + 16 KB: two CTAs an SM, 8 warps).
+using WgmmaStream41 = WgmmaStream<128, 64, 4, 2>;
+using WgmmaStream42 = WgmmaStream<64, 128, 4, 2>;
+
 }  // namespace
 
 int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
@@ -943,6 +1093,8 @@ int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
     case 23: return WgmmaPersistent23::grid(g);
     case 26: return WgmmaPingPong26::grid(g);
     case 27: return WgmmaPingPong27::grid(g);
+    case 41: return WgmmaStream41::grid(g);
+    case 42: return WgmmaStream42::grid(g);
     default: return 0;
   }
 }
@@ -955,6 +1107,8 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 23: return WgmmaPersistent23::launch(x, w, y, g, e, grid, s);
     case 26: return WgmmaPingPong26::launch(x, w, y, g, e, grid, s);
     case 27: return WgmmaPingPong27::launch(x, w, y, g, e, grid, s);
+    case 41: return WgmmaStream41::launch(x, w, y, g, e, grid, s);
+    case 42: return WgmmaStream42::launch(x, w, y, g, e, grid, s);
     // 36-37: 28-29 with the wide int8 epilogue (epilogueWide; float y runs the staged form)
     case 36: return launchWgmma<64, 128, 2, 5, false, false, true>(x, w, y, g, e, s);
     case 37: return launchWgmma<64, 64, 2, 8, false, false, true>(x, w, y, g, e, s);
