@@ -153,8 +153,9 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // 41-42: streaming TMA tiles (sm90a/qconv_wgmma.cu, WgmmaStream): a wave of CTAs each walking its
     // tiles as one stream of TMA slices, the next tile's slices and residual loading during this one's
     // epilogue (its int32 tile apart from the pipeline). 128 x 64 and 64 x 128. Written in session 14
-    // after the device time, not yet run.
-    {128, 64, true, true, true, false, false, true}, {64, 128, true, true, true, false, false, true}};
+    // after the device time, not yet run: opt-in until their tests pass (a hang in the tuner would end
+    // a build).
+    {128, 64, true, true, true, true, false, true}, {64, 128, true, true, true, true, false, true}};
 inline constexpr int kIgemmTileCount = 43;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
