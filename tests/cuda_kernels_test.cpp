@@ -592,6 +592,7 @@ TEST(CudaKernels, ChannelsLastChains) {
 // Against the CPU engine in FP32 (NCHW there) and FP16.
 TEST(CudaKernels, ResizeChannelsLast) {
   QRT_REQUIRE_GPU();
+  test::ScopedEnv nhwc("QRT_CUDA_RESIZE_NHWC", "on");
   for (const char* mode : {"nearest", "linear"}) {
     SCOPED_TRACE(mode);
     Model m(13);
