@@ -125,14 +125,7 @@ struct Persistent {
   // One wave: the CTAs every SM holds at once, at most one a tile.
   static int grid(const IgemmGeometry& g, bool z) {
     prepare();
-    int dev = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Cfg::kThreads, smem(z)) != cudaSuccess ||
-        per_sm < 1)
-      return 0;
-    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + BM - 1) / BM} * ((g.m + BN - 1) / BN);
-    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+    return oneWaveGrid(kernel, Cfg::kThreads, smem(z), g, BM, BN);
   }
   static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                      int grid, cudaStream_t s) {

@@ -707,4 +707,16 @@ void optIn(K* kernel, size_t bytes, std::atomic<uint64_t>& opted) {
   }
 }
 
+// One wave of a persistent kernel over g's BM x BN tiles: the CTAs of `threads` threads and `smem`
+// bytes every SM holds at once, at most one a tile; 0 where the device queries fail.
+template <typename K>
+int oneWaveGrid(K* kernel, int threads, size_t smem, const IgemmGeometry& g, int bm, int bn) {
+  int dev = 0, sms = 0, per_sm = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem) != cudaSuccess || per_sm < 1)
+    return 0;
+  const int64_t tiles = int64_t{(g.n * g.oh * g.ow + bm - 1) / bm} * ((g.m + bn - 1) / bn);
+  return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+}
+
 }  // namespace qrt::cuda::launch::igemm_detail

@@ -713,14 +713,7 @@ struct WgmmaPersistent {
   static int grid(const IgemmGeometry& g) {
     static std::atomic<uint64_t> opted{0};
     optIn(kernel, kSmem, opted);
-    int dev = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Cfg::kThreads, kSmem) != cudaSuccess ||
-        per_sm < 1)
-      return 0;
-    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + BM - 1) / BM} * ((g.m + BN - 1) / BN);
-    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+    return oneWaveGrid(kernel, Cfg::kThreads, kSmem, g, BM, BN);
   }
   static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                      int grid, cudaStream_t s) {
@@ -895,14 +888,7 @@ struct WgmmaPingPong {
   static int grid(const IgemmGeometry& g) {
     static std::atomic<uint64_t> opted{0};
     optIn(kernel, P::kSmem, opted);
-    int dev = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, P::kThreads, P::kSmem) != cudaSuccess ||
-        per_sm < 1)
-      return 0;
-    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + P::kRows - 1) / P::kRows} * ((g.m + BN - 1) / BN);
-    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+    return oneWaveGrid(kernel, P::kThreads, P::kSmem, g, P::kRows, BN);
   }
   static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                      int grid, cudaStream_t s) {
@@ -1051,14 +1037,7 @@ struct WgmmaStream {
   static int grid(const IgemmGeometry& g) {
     static std::atomic<uint64_t> opted{0};
     optIn(kernel, L::kSmem, opted);
-    int dev = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, L::Cfg::kThreads, L::kSmem) != cudaSuccess ||
-        per_sm < 1)
-      return 0;
-    const int64_t tiles = int64_t{(g.n * g.oh * g.ow + BM - 1) / BM} * ((g.m + BN - 1) / BN);
-    return static_cast<int>(std::min<int64_t>(tiles, int64_t{per_sm} * sms));
+    return oneWaveGrid(kernel, L::Cfg::kThreads, L::kSmem, g, BM, BN);
   }
   static void launch(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                      int grid, cudaStream_t s) {
