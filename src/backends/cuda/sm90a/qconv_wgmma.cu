@@ -937,7 +937,9 @@ using WgmmaPingPong27 = WgmmaPingPong<64, 8, 4>;
 // slice two later (every warpgroup retired its wgmmas: wait_group 1, as the pipelined kernels); a z
 // buffer is reloaded only after the barrier that ends the epilogue of the tile that read it; the
 // int32 tile likewise. A stage's barrier completes once per use (parity: its use count), a z buffer's
-// once per tile that uses it. 1x1 stride-1 unpadded layers; a fused downsample, a QRT_CUDA_IGEMM_PROBE
+// once per tile that uses it. tools/dev/stream_protocol.py plays this protocol under random timings
+// (2,000 trials clean; a load one slice further ahead, a wrong parity, a residual a tile early or a
+// missing barrier each fail). 1x1 stride-1 unpadded layers; a fused downsample, a QRT_CUDA_IGEMM_PROBE
 // or a tensor the encoder refuses runs the tiled TMA kernel of the same shape.
 template <int BM, int BN, int kStages, int MINB>
 struct StreamLayout {
