@@ -22,38 +22,7 @@ import argparse
 import random
 import sys
 
-
-class Barrier:
-    def __init__(self, count=1):
-        self.count = count
-        self.pending = count
-        self.tx = 0
-        self.phase = 0  # phases completed
-
-    def _check(self):
-        if self.pending == 0 and self.tx == 0:
-            self.phase += 1
-            self.pending = self.count
-
-    def arrive(self):
-        self.pending -= 1
-        self._check()
-
-    def expect_tx(self, n):  # mbarrier.arrive.expect_tx
-        self.tx += n
-        self.pending -= 1
-        self._check()
-
-    def complete_tx(self, n):
-        self.tx -= n
-        self._check()
-
-    def passed(self, parity):
-        return (self.phase & 1) != parity
-
-
-class Violation(Exception):
-    pass
+from protocol_sim import Barrier, Violation, play_agents
 
 
 def play(rng, S, D, slices, mine, with_z, mutate):
@@ -150,37 +119,15 @@ def play(rng, S, D, slices, mine, with_z, mutate):
                 zempty[t].arrive()
             n += 1
 
-    agents = [producer(), zproducer(), consumer(0), consumer(1)]
-    waits = [None] * 4
-    done = [False] * 4
-
-    def step(i):
-        try:
-            waits[i] = next(agents[i])
-        except StopIteration:
-            done[i] = True
-
-    for i in range(4):
-        step(i)
-    while not all(done) or inflight:
-        tick[0] += 1
-        runnable = [i for i in range(4) if not done[i] and waits[i]()]
-        landing = [k for k, f in enumerate(inflight) if f[0] <= tick[0]]
-        choices = [("a", i) for i in runnable] + [("l", k) for k in landing]
-        if not choices:
-            if not inflight:
-                raise Violation(f"deadlock: agents done {done}")
-            continue
-        kind, k = rng.choice(choices)
-        if kind == "a":
-            step(k)
+    def land(copy):
+        _, what, idx, value, bar, nbytes = copy
+        if what == "stage":
+            stage[idx] = value
         else:
-            _, what, idx, value, bar, nbytes = inflight.pop(k)
-            if what == "stage":
-                stage[idx] = value
-            else:
-                ztile[idx] = value
-            bar.complete_tx(nbytes)
+            ztile[idx] = value
+        bar.complete_tx(nbytes)
+
+    play_agents(rng, [producer(), zproducer(), consumer(0), consumer(1)], inflight, tick, land)
 
 
 def main():

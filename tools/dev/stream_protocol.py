@@ -25,33 +25,7 @@ import argparse
 import random
 import sys
 
-
-class Barrier:
-    def __init__(self):
-        self.pending = 1
-        self.tx = 0
-        self.phase = 0  # phases completed
-
-    def _check(self):
-        if self.pending == 0 and self.tx == 0:
-            self.phase += 1
-            self.pending = 1
-
-    def expect_tx(self, n):  # mbarrier.arrive.expect_tx
-        self.tx += n
-        self.pending -= 1
-        self._check()
-
-    def complete_tx(self, n):
-        self.tx -= n
-        self._check()
-
-    def passed(self, parity):
-        return (self.phase & 1) != parity
-
-
-class Violation(Exception):
-    pass
+from protocol_sim import Barrier, Violation, play_agents
 
 
 def play(rng, S, W, slices, mine, with_z, mutate):
@@ -146,37 +120,15 @@ def play(rng, S, W, slices, mine, with_z, mutate):
             if mutate != "nobarrier":
                 yield barrier(w)
 
-    agents = [warpgroup(w) for w in range(W)]
-    waits = [None] * W
-    done = [False] * W
-
-    def step(i):
-        try:
-            waits[i] = next(agents[i])
-        except StopIteration:
-            done[i] = True
-
-    for i in range(W):
-        step(i)
-    while not all(done) or inflight:
-        tick[0] += 1
-        runnable = [i for i in range(W) if not done[i] and waits[i]()]
-        landing = [k for k, f in enumerate(inflight) if f[0] <= tick[0]]
-        choices = [("a", i) for i in runnable] + [("l", k) for k in landing]
-        if not choices:
-            if not inflight:
-                raise Violation(f"deadlock: warpgroups done {done}")
-            continue
-        kind, k = rng.choice(choices)
-        if kind == "a":
-            step(k)
+    def land(copy):
+        _, what, idx, value, b = copy
+        if what == "stage":
+            stage[idx] = value
         else:
-            _, what, idx, value, b = inflight.pop(k)
-            if what == "stage":
-                stage[idx] = value
-            else:
-                ztile[idx] = value
-            b.complete_tx(1)
+            ztile[idx] = value
+        b.complete_tx(1)
+
+    play_agents(rng, [warpgroup(w) for w in range(W)], inflight, tick, land)
 
 
 def main():
