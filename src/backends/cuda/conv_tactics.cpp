@@ -9,6 +9,9 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <atomic>
+#include <memory>
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
@@ -33,6 +36,16 @@ constexpr size_t kMaxCandidates = 16;  // heuristic configurations per fusion le
 // they buy: QRT_CUDA_CONV_CANDIDATES=<n> caps the heuristics' configurations per fusion level (default
 // 16), QRT_CUDA_CONV_RTC=off leaves their runtime-compiled picks out but for the first; with
 // QRT_CUDA_TACTICS_LOG=1 each plan's build time and run time is logged.
+// QRT_CUDA_TUNE_THREADS=<n> (n > 1): the candidates' plans of a layer are built on n host threads at
+// once, each with its own cuDNN handle and operation graph, then timed one by one as before (same
+// candidates, same timings: only the wall time of building changes). Off by default until measured
+// (written in session 14 after the device time).
+int tuneThreads() {
+  const char* v = std::getenv("QRT_CUDA_TUNE_THREADS");
+  const long n = v ? std::strtol(v, nullptr, 10) : 1;
+  return static_cast<int>(std::min<long>(std::max<long>(n, 1), 64));
+}
+
 size_t maxCandidates() {
   const char* v = std::getenv("QRT_CUDA_CONV_CANDIDATES");
   const long n = v ? std::strtol(v, nullptr, 10) : 0;
@@ -82,6 +95,11 @@ DataType zType(const ConvProblem& p) { return p.z_dtype != DataType::kUndefined 
 class Tuner {
  public:
   explicit Tuner(DeviceContext* dev) : dev_(dev) {}
+  ~Tuner() {
+    for (cudnnHandle_t h : handles_) cudnnDestroy(h);
+  }
+  Tuner(const Tuner&) = delete;
+  Tuner& operator=(const Tuner&) = delete;
 
   // Where the last time() call's wall time went (QRT_CUDA_TACTICS_LOG): building cuDNN's plans
   // (runtime-fusion engines compile their kernels then), running them, and qrt's own kernels and
@@ -121,13 +139,30 @@ class Tuner {
         // Every engine, not only the heuristics' picks, for few input channels (conv1), where
         // the heuristics' ranking is poorest; elsewhere it costs build time for little.
         QRT_RETURN_IF_ERROR(g.candidates(&cands, maxCandidates(), p.x[1] < 16, envIs("QRT_CUDA_CONV_RTC", "off")));
-        for (Tactic t : cands) {
-          t.pad_c = c;
-          ConvPlan plan;
-          const auto build_start = Clock::now();
-          const bool built = plan.build(dev_->cudnn, g, t, who).ok();
-          const double build_ms = msSince(build_start);
-          cost_.plan_build_ms += build_ms;
+        for (Tactic& t : cands) t.pad_c = c;
+        // The plans built in parallel first (QRT_CUDA_TUNE_THREADS), else each just before its timing.
+        std::vector<Prebuilt> pre;
+        std::vector<std::unique_ptr<ConvGraph>> graphs;  // the workers' graphs, alive while their plans are
+        if (tuneThreads() > 1 && cands.size() > 1) {
+          const auto wall = Clock::now();
+          QRT_RETURN_IF_ERROR(prebuild(q, f, cands, tuneThreads(), who, &pre, &graphs));
+          cost_.plan_build_ms += msSince(wall);
+        }
+        for (size_t i = 0; i < cands.size(); ++i) {
+          const Tactic& t = cands[i];
+          ConvPlan own;
+          ConvPlan& plan = pre.empty() ? own : pre[i].plan;
+          double build_ms = 0;
+          bool built = false;
+          if (pre.empty()) {
+            const auto build_start = Clock::now();
+            built = plan.build(dev_->cudnn, g, t, who).ok();
+            build_ms = msSince(build_start);
+            cost_.plan_build_ms += build_ms;
+          } else {
+            built = pre[i].ok;
+            build_ms = pre[i].ms;
+          }
           if (build_ms > cost_.slowest_build_ms) {
             cost_.slowest_build_ms = build_ms;
             cost_.slowest_build = t.str();
@@ -312,7 +347,53 @@ class Tuner {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
   }
 
+  // A plan built by prebuild: ok where it built; ms its own build time (on its thread).
+  struct Prebuilt {
+    ConvPlan plan;
+    bool ok = false;
+    double ms = 0;
+  };
+
+  // Builds the plans of `cands` (operation graph of q at fusion f) on `threads` host threads, each
+  // with its own cuDNN handle (one is not to be used by two threads at once) bound to the tuner's
+  // stream, and its own graph (kept in *graphs while the plans live). Where a worker's graph does not
+  // build, the other workers take its candidates; a candidate no worker builds stays !ok.
+  Status prebuild(const ConvProblem& q, Fusion f, const std::vector<Tactic>& cands, int threads,
+                  const std::string& who, std::vector<Prebuilt>* out, std::vector<std::unique_ptr<ConvGraph>>* graphs) {
+    threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cands.size()));
+    while (handles_.size() < static_cast<size_t>(threads)) {
+      cudnnHandle_t h = nullptr;
+      if (cudnnCreate(&h) != CUDNN_STATUS_SUCCESS) return internalError(who, ": cudnnCreate for the tuner's threads");
+      handles_.push_back(h);
+    }
+    for (int k = 0; k < threads; ++k)
+      if (cudnnSetStream(handles_[static_cast<size_t>(k)], dev_->stream) != CUDNN_STATUS_SUCCESS)
+        return internalError(who, ": cudnnSetStream for the tuner's threads");
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) return internalError(who, ": cudaGetDevice");
+    *out = std::vector<Prebuilt>(cands.size());
+    graphs->clear();
+    for (int k = 0; k < threads; ++k) graphs->push_back(std::make_unique<ConvGraph>());
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    for (int k = 0; k < threads; ++k)
+      pool.emplace_back([&, k] {
+        cudaSetDevice(device);  // the current device is per thread
+        cudnnHandle_t h = handles_[static_cast<size_t>(k)];
+        ConvGraph& g = *(*graphs)[static_cast<size_t>(k)];
+        if (!g.build(h, q, f, who).ok()) return;
+        for (size_t i; (i = next.fetch_add(1)) < cands.size();) {
+          const auto start = Clock::now();
+          (*out)[i].ok = (*out)[i].plan.build(h, g, cands[i], who).ok();
+          (*out)[i].ms = msSince(start);
+        }
+      });
+    for (std::thread& t : pool) t.join();
+    return Status::Ok();
+  }
+
   DeviceContext* dev_;
+  std::vector<cudnnHandle_t> handles_;  // prebuild's threads' handles
   Cost cost_;
   TacticTimer timer_{dev_};
   DeviceBuffer x_, x_raw_, w_, y_, yq_, z_, bias_, scale_, ws_;
