@@ -157,9 +157,9 @@ TEST(CudaStem, MatrixAgainstReference) {
   // "on": the stem kernel runs wherever it applies and wins every tactic timing. Each of its
   // kernels: the row-tile kernel (the default where the input is NCHW and the direct kernel does not
   // apply), with its tap pairs (the default where the stride is even: the ResNet, 3x3 stride 2 and
-  // 4x4 stride 2 cases) and without, the gather kernel, and the direct kernel (stem_direct.cu: the
-  // default for stems of at most 32 taps and 64 channels, the 3x3 cases here; elsewhere "direct"
-  // runs the row-tile kernel).
+  // 4x4 stride 2 cases) and without, the gather kernel, and the direct kernel (stem_direct.cu: asked
+  // for here, fp16 y; the default only for quantizing stems of at most 32 taps and 64 channels; on
+  // the other cases "direct" runs the row-tile kernel).
   setenv("QRT_CUDA_STEM", "on", 1);
   const std::pair<const char*, const char*> kernels[] = {
       {"rows", "on"}, {"rows", "off"}, {"gather", "on"}, {"direct", "off"}};
