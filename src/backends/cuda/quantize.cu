@@ -106,23 +106,37 @@ __global__ void addQuantizeX1(const float* a, const float* b, bool relu, const f
   }
 }
 
+bool aligned(const void* p, uintptr_t k) { return reinterpret_cast<uintptr_t>(p) % k == 0; }
+
+// The launch split of the element-wise quantizing kernels: where `vector` (every pointer aligned for
+// it), body(nv) launches the kernel of kWidth elements a thread over the first nv * kWidth elements
+// (nv < 2^30: 32-bit indices); tail(done, rest) launches the one-a-thread kernel over the rest.
+template <int kWidth, typename Body, typename Tail>
+void vectorThenTail(int64_t n, bool vector, Body body, Tail tail) {
+  int64_t done = 0;
+  if (vector && n / kWidth < (int64_t{1} << 30)) {
+    const int64_t nv = n / kWidth;
+    if (nv > 0) body(static_cast<int32_t>(nv));
+    done = nv * kWidth;
+  }
+  if (done < n) tail(done, n - done);
+}
+
 template <typename Q>
 void addQuantizeAs(const float* a, const float* b, bool relu, const float* scale, const void* zp, void* q, float* y,
                    int64_t n, cudaStream_t s) {
-  auto aligned = [](const void* p, uintptr_t k) { return reinterpret_cast<uintptr_t>(p) % k == 0; };
-  int64_t done = 0;
-  if (aligned(a, 16) && aligned(b, 16) && aligned(y, 16) && aligned(q, 4) && n / 4 < (int64_t{1} << 30)) {
-    const int64_t n4 = n / 4;
-    if (n4 > 0)
-      addQuantizeX4<Q><<<blocksFor(n4), kBlock, 0, s>>>(reinterpret_cast<const float4*>(a),
-                                                        reinterpret_cast<const float4*>(b), relu, scale,
-                                                        static_cast<const Q*>(zp), static_cast<uint32_t*>(q),
-                                                        reinterpret_cast<float4*>(y), static_cast<int32_t>(n4));
-    done = n4 * 4;
-  }
-  if (done < n)
-    addQuantizeX1<Q><<<blocksFor(n - done), kBlock, 0, s>>>(a + done, b + done, relu, scale, static_cast<const Q*>(zp),
-                                                            static_cast<Q*>(q) + done, y ? y + done : nullptr, n - done);
+  vectorThenTail<4>(
+      n, aligned(a, 16) && aligned(b, 16) && aligned(y, 16) && aligned(q, 4),
+      [&](int32_t n4) {
+        addQuantizeX4<Q><<<blocksFor(n4), kBlock, 0, s>>>(reinterpret_cast<const float4*>(a),
+                                                          reinterpret_cast<const float4*>(b), relu, scale,
+                                                          static_cast<const Q*>(zp), static_cast<uint32_t*>(q),
+                                                          reinterpret_cast<float4*>(y), n4);
+      },
+      [&](int64_t done, int64_t rest) {
+        addQuantizeX1<Q><<<blocksFor(rest), kBlock, 0, s>>>(a + done, b + done, relu, scale, static_cast<const Q*>(zp),
+                                                            static_cast<Q*>(q) + done, y ? y + done : nullptr, rest);
+      });
 }
 
 // AddQuantize on fp16 a, b (and y): the sum in fp32 rounded to fp16 once (as the fp16 Add kernel
@@ -171,21 +185,19 @@ __global__ void addQuantizeHalfX1(const __half* a, const __half* b, bool relu, c
 template <typename Q>
 void addQuantizeHalfAs(const __half* a, const __half* b, bool relu, const float* scale, const void* zp, void* q,
                        __half* y, int64_t n, cudaStream_t s) {
-  auto aligned = [](const void* p, uintptr_t k) { return reinterpret_cast<uintptr_t>(p) % k == 0; };
-  int64_t done = 0;
-  if (aligned(a, 16) && aligned(b, 16) && aligned(y, 16) && aligned(q, 8) && n / 8 < (int64_t{1} << 30)) {
-    const int64_t n8 = n / 8;
-    if (n8 > 0)
-      addQuantizeHalfX8<Q><<<blocksFor(n8), kBlock, 0, s>>>(reinterpret_cast<const uint4*>(a),
-                                                            reinterpret_cast<const uint4*>(b), relu, scale,
-                                                            static_cast<const Q*>(zp), static_cast<uint2*>(q),
-                                                            reinterpret_cast<uint4*>(y), static_cast<int32_t>(n8));
-    done = n8 * 8;
-  }
-  if (done < n)
-    addQuantizeHalfX1<Q><<<blocksFor(n - done), kBlock, 0, s>>>(a + done, b + done, relu, scale,
+  vectorThenTail<8>(
+      n, aligned(a, 16) && aligned(b, 16) && aligned(y, 16) && aligned(q, 8),
+      [&](int32_t n8) {
+        addQuantizeHalfX8<Q><<<blocksFor(n8), kBlock, 0, s>>>(reinterpret_cast<const uint4*>(a),
+                                                              reinterpret_cast<const uint4*>(b), relu, scale,
+                                                              static_cast<const Q*>(zp), static_cast<uint2*>(q),
+                                                              reinterpret_cast<uint4*>(y), n8);
+      },
+      [&](int64_t done, int64_t rest) {
+        addQuantizeHalfX1<Q><<<blocksFor(rest), kBlock, 0, s>>>(a + done, b + done, relu, scale,
                                                                 static_cast<const Q*>(zp), static_cast<Q*>(q) + done,
-                                                                y ? y + done : nullptr, n - done);
+                                                                y ? y + done : nullptr, rest);
+      });
 }
 
 template <typename X, typename Y>
@@ -199,34 +211,30 @@ __global__ void dequantizeKernel(const X* x, const float* scale, const X* zp, Y*
 
 template <typename Q, typename X>
 void quantizeAs(const void* x, const float* scale, const void* zp, void* y, int64_t n, AxisIndex a, cudaStream_t s) {
-  int64_t done = 0;
-  if constexpr (sizeof(X) == 4) {
-    const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 4 == 0;
-    if (a.channels == 1 && aligned && n / 4 < (int64_t{1} << 30)) {
-      const int64_t n4 = n / 4;
-      if (n4 > 0)
-        quantizeTensorX4<Q><<<blocksFor(n4), kBlock, 0, s>>>(static_cast<const float4*>(x), scale,
-                                                             static_cast<const Q*>(zp), static_cast<uint32_t*>(y),
-                                                             static_cast<int32_t>(n4));
-      done = n4 * 4;
-    }
-  } else {
-    const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 8 == 0;
-    if (a.channels == 1 && aligned && n / 8 < (int64_t{1} << 30)) {
-      const int64_t n8 = n / 8;
-      if (n8 > 0)
-        quantizeHalfX8<Q><<<blocksFor(n8), kBlock, 0, s>>>(static_cast<const uint4*>(x), scale,
-                                                           static_cast<const Q*>(zp), static_cast<uint2*>(y),
-                                                           static_cast<int32_t>(n8));
-      done = n8 * 8;
-    }
-  }
-  if (done == n) return;
   // The rest (per-axis tensors, an unaligned or odd tail): one element per thread. A per-tensor
   // tail starts at `done`, which keeps its channel (the only one) unchanged.
-  quantizeKernel<X, Q><<<blocksFor(n - done), kBlock, 0, s>>>(static_cast<const X*>(x) + done, scale,
-                                                              static_cast<const Q*>(zp), static_cast<Q*>(y) + done,
-                                                              n - done, a);
+  auto tail = [&](int64_t done, int64_t rest) {
+    quantizeKernel<X, Q><<<blocksFor(rest), kBlock, 0, s>>>(static_cast<const X*>(x) + done, scale,
+                                                            static_cast<const Q*>(zp), static_cast<Q*>(y) + done, rest,
+                                                            a);
+  };
+  if constexpr (sizeof(X) == 4) {
+    vectorThenTail<4>(
+        n, a.channels == 1 && aligned(x, 16) && aligned(y, 4),
+        [&](int32_t n4) {
+          quantizeTensorX4<Q><<<blocksFor(n4), kBlock, 0, s>>>(static_cast<const float4*>(x), scale,
+                                                               static_cast<const Q*>(zp), static_cast<uint32_t*>(y), n4);
+        },
+        tail);
+  } else {
+    vectorThenTail<8>(
+        n, a.channels == 1 && aligned(x, 16) && aligned(y, 8),
+        [&](int32_t n8) {
+          quantizeHalfX8<Q><<<blocksFor(n8), kBlock, 0, s>>>(static_cast<const uint4*>(x), scale,
+                                                             static_cast<const Q*>(zp), static_cast<uint2*>(y), n8);
+        },
+        tail);
+  }
 }
 
 template <typename X>
