@@ -1,17 +1,17 @@
 #include "backends/cuda/conv_tactics.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <thread>
-#include <atomic>
-#include <memory>
 
 #include "backends/cuda/conv_graph.h"
 #include "backends/cuda/conv_launch.h"
@@ -118,6 +118,8 @@ class Tuner {
     cost_ = Cost{};
     double best_us = 1e30;
     const bool epilogue = p.bias || p.z || p.act != ConvProblem::Act::kNone;
+    const bool log = envIs("QRT_CUDA_TACTICS_LOG", "1");
+    const int threads = tuneThreads();
     for (int64_t c : padOptions(p)) {
       const ConvProblem q = paddedProblem(p, c);
       pad_ = ChannelPad{};
@@ -143,9 +145,9 @@ class Tuner {
         // The plans built in parallel first (QRT_CUDA_TUNE_THREADS), else each just before its timing.
         std::vector<Prebuilt> pre;
         std::vector<std::unique_ptr<ConvGraph>> graphs;  // the workers' graphs, alive while their plans are
-        if (tuneThreads() > 1 && cands.size() > 1) {
+        if (threads > 1 && cands.size() > 1) {
           const auto wall = Clock::now();
-          QRT_RETURN_IF_ERROR(prebuild(q, f, cands, tuneThreads(), who, &pre, &graphs));
+          QRT_RETURN_IF_ERROR(prebuild(q, f, cands, threads, who, &pre, &graphs));
           cost_.plan_build_ms += msSince(wall);
         }
         for (size_t i = 0; i < cands.size(); ++i) {
@@ -167,7 +169,6 @@ class Tuner {
             cost_.slowest_build_ms = build_ms;
             cost_.slowest_build = t.str();
           }
-          const bool log = envIs("QRT_CUDA_TACTICS_LOG", "1");
           if (!built || plan.workspace() > kMaxConvWorkspace) {
             if (log)
               std::fprintf(stderr, "[tactics] %s: plan %s%s: %s after %.0f ms\n", who.c_str(), t.str().c_str(),
@@ -234,7 +235,7 @@ class Tuner {
       double us = 0;
       Status s = candidate(node, dev_, timer, &tactic, &us);
       // QRT_CUDA_TACTICS_LOG=1: every own candidate's outcome against the best so far (stderr).
-      if (envIs("QRT_CUDA_TACTICS_LOG", "1"))
+      if (log)
         std::fprintf(stderr, "[tactics] %s: %s: %s\n", who.c_str(), force,
                      s.ok() ? strCat(tactic, " ", us, " us; best so far ", best->tactic, " ", best_us, " us").c_str()
                             : s.message().c_str());
