@@ -1,4 +1,5 @@
-// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-23)
+// qrt's int8 implicit-GEMM kernels (qconv_igemm.cu: tiles 0-9; sm90a/qconv_wgmma.cu: tiles 10-42;
+// sm90a/qconv_halo.cu: tile 43)
 // launched directly, with float output and unit scales (mult 1, bias 0: y = float(acc), exact below
 // 2^24), and with int8 output scaled by a power of two (y = saturate(round_half_even(acc * 2^-k)),
 // exact too: the int8 epilogues, the register one of tiles 18-23 included), against an exact int64
@@ -90,6 +91,103 @@ std::string whereFrom(float got, size_t pixel, int channel, const std::vector<fl
   return found ? "equals the reference at" + s.str() : "matches no nearby reference value";
 }
 
+// got == want for every output of `pixels` x m; else the count and the first few, traced.
+void expectExact(const std::vector<float>& got, const std::vector<float>& want, size_t pixels, int m) {
+  size_t wrong = 0;
+  std::ostringstream first;
+  for (size_t p = 0; p < pixels; ++p)
+    for (int o = 0; o < m; ++o) {
+      const float v = got[p * m + o], r = want[p * m + o];
+      if (v == r) continue;
+      if (++wrong <= 4)
+        first << "\n  pixel " << p << " channel " << o << ": " << v << ", expected " << r << "; "
+              << whereFrom(v, p, o, want, m, pixels);
+    }
+  EXPECT_EQ(wrong, 0u) << wrong << " of " << pixels * m << " outputs wrong" << first.str();
+}
+
+// Random int8 x and w of layer l, and the int8 y of the exact product scaled by a power of two
+// (y = saturate(round_half_even(acc * scale))), that scale putting most values in range.
+struct Int8Case {
+  IgemmGeometry g;
+  std::vector<int8_t> x, packed;
+  std::vector<float> want, want_f;  // int8 y; float y (the products themselves, exact below 2^24)
+  float scale = 1.f;
+};
+Int8Case int8Case(const Layer& l, std::mt19937& rng) {
+  Int8Case k;
+  k.g = geometryOf(l);
+  const IgemmGeometry& g = k.g;
+  std::uniform_int_distribution<int> byte(-128, 127);
+  k.x.resize(static_cast<size_t>(g.n) * g.h * g.w * g.c);
+  std::vector<int8_t> w(static_cast<size_t>(g.m) * g.c * g.kh * g.kw);
+  for (auto& v : k.x) v = static_cast<int8_t>(byte(rng));
+  for (auto& v : w) v = static_cast<int8_t>(byte(rng));
+  const std::vector<int64_t> acc = exactConv(g, k.x, w);
+  int64_t most = 1;
+  for (int64_t a : acc) most = std::max(most, a < 0 ? -a : a);
+  const int shift = std::max(0, static_cast<int>(std::ceil(std::log2(static_cast<double>(most) / 100.0))));
+  k.scale = std::ldexp(1.f, -shift);
+  k.want.resize(acc.size());
+  k.want_f.resize(acc.size());
+  for (size_t i = 0; i < acc.size(); ++i) {
+    k.want_f[i] = static_cast<float>(acc[i]);
+    k.want[i] = std::min(127.f, std::max(-128.f, std::nearbyint(k.want_f[i] * k.scale)));
+  }
+  k.packed = launch::igemmWeights(w.data(), g.m, g.c, g.kh, g.kw);
+  return k;
+}
+
+// The halo tile (43) on its own layers, with the one-wave grid and with grids of one and three CTAs a
+// channel block, so that each CTA walks many tiles through both halo buffers (their parities wrap)
+// and the resident weights: rows as wide as its box allows (63), partial pixel and channel tiles,
+// fewer than 64 channels (the box's zero columns), tiles across images. Exact int8 y.
+TEST(CudaIgemmKernel, HaloTileWalksItsTiles) {
+  QRT_REQUIRE_GPU();
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major * 10 + prop.minor != launch::kIgemmWgmmaSm) GTEST_SKIP() << "the halo tile runs on sm_90 only";
+  constexpr int kTile = 43;
+  ASSERT_TRUE(launch::kIgemmTiles[kTile].halo);
+  const Layer layers[] = {
+      {"3x3 pad 1 C=64 -> 64, 2 images of 9 x 56 (layer1 conv2's rows)", 2, 64, 9, 56, 64, 3, 1, 1},
+      {"3x3 pad 1 C=48 -> 80, 3 images of 7 x 30 (two channel blocks, one partial)", 3, 48, 7, 30, 80, 3, 1, 1},
+      {"3x3 pad 1 C=16 -> 32, 5 x 63 (the widest rows)", 1, 16, 5, 63, 32, 3, 1, 1},
+  };
+  std::mt19937 rng(11);
+  for (const Layer& l : layers) {
+    const Int8Case k = int8Case(l, rng);
+    const IgemmGeometry& g = k.g;
+    ASSERT_TRUE(launch::haloFits(g)) << l.name;
+    const int n_tiles = (g.m + 63) / 64;
+    const size_t pixels = static_cast<size_t>(g.n) * g.oh * g.ow;
+    const std::vector<float> scales(static_cast<size_t>(g.m), k.scale), zeros(static_cast<size_t>(g.m), 0.f);
+    DeviceBuffer xd = DeviceBuffer::make(k.x.size()), wd = DeviceBuffer::make(k.packed.size());
+    DeviceBuffer sd = DeviceBuffer::make(scales.size() * 4), bd = DeviceBuffer::make(zeros.size() * 4);
+    xd.upload(k.x.data());
+    wd.upload(k.packed.data());
+    sd.upload(scales.data());
+    bd.upload(zeros.data());
+    const int wave = launch::igemmPersistentGrid(g, false, kTile);
+    ASSERT_GT(wave, 0) << l.name;
+    ASSERT_EQ(wave % n_tiles, 0) << l.name << ": the grid is a whole number of CTAs a channel block";
+    for (const int grid : {wave, n_tiles, 3 * n_tiles}) {
+      SCOPED_TRACE(std::string(l.name) + ", grid " + std::to_string(grid));
+      launch::IgemmEpilogue e;
+      e.mult = reinterpret_cast<const float*>(sd.at);
+      e.bias = reinterpret_cast<const float*>(bd.at);
+      e.y_int8 = true;
+      DeviceBuffer yd = DeviceBuffer::make(pixels * g.m);
+      ASSERT_TRUE(launch::qconvHalo(reinterpret_cast<const int8_t*>(xd.at), reinterpret_cast<const int8_t*>(wd.at),
+                                    reinterpret_cast<int8_t*>(yd.at), g, e, grid, nullptr));
+      test::expectLaunched("qconvHalo");
+      const std::vector<int8_t> bytes = yd.download<int8_t>();
+      expectExact(std::vector<float>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(pixels * g.m)), k.want,
+                  pixels, g.m);
+    }
+  }
+}
+
 TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
   QRT_REQUIRE_GPU();
   cudaDeviceProp prop{};
@@ -105,26 +203,15 @@ TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
       {"3x3 pad 1 C=128 -> 128 (18 slices), 2 images", 2, 128, 6, 7, 128, 3, 1, 1},
   };
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> byte(-128, 127);
   for (const Layer& l : layers) {
-    const IgemmGeometry g = geometryOf(l);
+    const Int8Case k = int8Case(l, rng);
+    const IgemmGeometry& g = k.g;
     ASSERT_TRUE(launch::igemmFits(g)) << l.name;
-    std::vector<int8_t> x(static_cast<size_t>(g.n) * g.h * g.w * g.c), w(static_cast<size_t>(g.m) * g.c * g.kh * g.kw);
-    for (auto& v : x) v = static_cast<int8_t>(byte(rng));
-    for (auto& v : w) v = static_cast<int8_t>(byte(rng));
-    const std::vector<int64_t> acc = exactConv(g, x, w);
-    // Float y: the products themselves (mult 1). Int8 y: the products times 2^-shift (exact in
-    // float), rounded half to even and saturated, the shift putting most of them in range.
-    int64_t most = 1;
-    for (int64_t a : acc) most = std::max(most, a < 0 ? -a : a);
-    const int shift = std::max(0, static_cast<int>(std::ceil(std::log2(static_cast<double>(most) / 100.0))));
-    const float scale = std::ldexp(1.f, -shift);
-    std::vector<float> want_f(acc.size()), want_i8(acc.size());
-    for (size_t i = 0; i < acc.size(); ++i) {
-      want_f[i] = static_cast<float>(acc[i]);
-      want_i8[i] = std::min(127.f, std::max(-128.f, std::nearbyint(static_cast<float>(acc[i]) * scale)));
-    }
-    const std::vector<int8_t> packed = launch::igemmWeights(w.data(), g.m, g.c, g.kh, g.kw);
+    const std::vector<int8_t>& x = k.x;
+    const std::vector<int8_t>& packed = k.packed;
+    const std::vector<float>& want_f = k.want_f;
+    const std::vector<float>& want_i8 = k.want;
+    const float scale = k.scale;
     const std::vector<float> ones(static_cast<size_t>(g.m), 1.f), zeros(static_cast<size_t>(g.m), 0.f);
     const std::vector<float> scales(static_cast<size_t>(g.m), scale);
     DeviceBuffer xd = DeviceBuffer::make(x.size()), wd = DeviceBuffer::make(packed.size());
@@ -158,18 +245,7 @@ TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
         } else {
           got = yd.download<float>();
         }
-        const std::vector<float>& want = int8_y ? want_i8 : want_f;
-        size_t wrong = 0;
-        std::ostringstream first;
-        for (size_t p = 0; p < pixels; ++p)
-          for (int o = 0; o < g.m; ++o) {
-            const float v = got[p * g.m + o], r = want[p * g.m + o];
-            if (v == r) continue;
-            if (++wrong <= 4)
-              first << "\n  pixel " << p << " channel " << o << ": " << v << ", expected " << r << "; "
-                    << whereFrom(v, p, o, want, g.m, pixels);
-          }
-        EXPECT_EQ(wrong, 0u) << wrong << " of " << pixels * g.m << " outputs wrong" << first.str();
+        expectExact(got, int8_y ? want_i8 : want_f, pixels, g.m);
       }
     }
   }

@@ -103,6 +103,9 @@ class QIgemmKernel final : public OwnQConvKernel {
       return unsupported(who_, ": the TMA tile ", tile_, " takes 1x1 stride-1 unpadded layers only");
     if (launch::kIgemmTiles[tile_].im2col && launch::igemmUnit(g))
       return unsupported(who_, ": the TMA im2col tile ", tile_, " takes the layers tiles 24-25 do not");
+    if (launch::kIgemmTiles[tile_].halo && (!launch::haloFits(g) || has_z_ || !y_int8_))
+      return unsupported(who_, ": the halo tile ", tile_,
+                         " takes 3x3 stride-1 pad-1 layers of at most 64 channels, int8 y and no residual");
     if (ds_) QRT_RETURN_IF_ERROR(reshapeDownsample(in, y));
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {

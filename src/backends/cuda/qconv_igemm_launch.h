@@ -93,6 +93,7 @@ struct IgemmTile {
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
   bool im2col = false;  // x by TMA's im2col mode: the layers tma tiles do not take (igemmUnit false)
+  bool halo = false;  // 3x3 / stride 1 / pad 1 layers of at most 64 channels (haloFits; sm90a/qconv_halo.cu)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
@@ -155,8 +156,13 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // epilogue (its int32 tile apart from the pipeline). 128 x 64 and 64 x 128. Written in session 14
     // after the device time, not yet run: opt-in until their tests pass (a hang in the tuner would end
     // a build).
-    {128, 64, true, true, true, true, false, true}, {64, 128, true, true, true, true, false, true}};
-inline constexpr int kIgemmTileCount = 43;
+    {128, 64, true, true, true, true, false, true}, {64, 128, true, true, true, true, false, true},
+    // 43: the halo tile (sm90a/qconv_halo.cu): 3x3 / stride 1 / pad 1 layers of at most 64 input channels
+    // (ResNet-50's layer1 conv2), persistent CTAs of 128 x 64 keeping their weights resident and reading x
+    // once a tile as a halo of rows (ldmatrix gathers the taps; wgmma with A from registers); int8 y, no
+    // residual. Written in session 15 (timed by default: the tuner checks the tile it keeps against cuDNN).
+    {128, 64, true, true, false, false, true, false, false, true}};
+inline constexpr int kIgemmTileCount = 44;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -179,6 +185,14 @@ bool igemmFits(const IgemmGeometry& g);
 // A 1x1 stride-1 unpadded layer: pixel m of y reads row m of x (the tma tiles' layers).
 inline bool igemmUnit(const IgemmGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w;
+}
+
+// The halo tile's layers (43): 3x3, stride 1, pad 1, dilation 1, at most 64 input channels, and
+// rows short enough that a tile's halo (128 + 2 w + 2 pixels) is one TMA box (at most 256 rows).
+constexpr int kHaloMaxRows = 256;
+inline bool haloFits(const IgemmGeometry& g) {
+  return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1 &&
+         g.c <= 64 && g.oh == g.h && g.ow == g.w && 128 + 2 * g.w + 2 <= kHaloMaxRows;
 }
 
 inline int64_t igemmCPad(int64_t c) { return (c + kIgemmDepth - 1) / kIgemmDepth * kIgemmDepth; }
@@ -205,6 +219,13 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
                 int grid, cudaStream_t s);
 // igemmPersistentGrid of the persistent wgmma tiles (21-23); 0 for any other.
 int wgmmaPersistentGrid(const IgemmGeometry& g, int tile);
+// The halo tile (43; sm90a/qconv_halo.cu): its one-wave grid (a multiple of the 64-channel blocks; 0 where
+// the device queries fail), and the launch with that grid; false (nothing launched) where the layer
+// or the epilogue is not its (haloFits, int8 y, no residual, no fused downsample) or the tensor maps
+// are refused.
+int haloGrid(const IgemmGeometry& g);
+bool qconvHalo(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry& g, const IgemmEpilogue& e, int grid,
+               cudaStream_t s);
 
 // y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
 // grid: igemmPersistentGrid (persistent tiles only); a wgmma tile on compute capability 9.0 only.

@@ -133,8 +133,7 @@ void stemConv(const void* x, const void* w_packed, const void* bias, void* y, co
 
 // The direct kernel (stem_direct.cu) takes stems of at most this many taps (kh * kw * C: the 3x3,
 // 3-channel stems of the MobileNet family), up to 64 output channels, no pool. It is the default
-// there for quantized y (fp16 y: with QRT_CUDA_STEM_KERNEL=direct, until its test runs on a GPU);
-// QRT_CUDA_STEM_KERNEL=rows (or gather) keeps the tensor-core kernels.
+// there (fp16 or quantized y); QRT_CUDA_STEM_KERNEL=rows (or gather) keeps the tensor-core kernels.
 constexpr int kStemDirectMaxK = 32;
 bool stemDirectApplies(const StemGeometry& g);
 // stem_direct.cu's halves of stemConvPrepare and stemConv for g.direct.

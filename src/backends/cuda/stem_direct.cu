@@ -171,10 +171,8 @@ auto withTypes(StemGeometry::Input in, F f) {
 bool stemDirectApplies(const StemGeometry& g) {
   const char* v = std::getenv("QRT_CUDA_STEM_KERNEL");
   if (v && std::string(v) != "direct") return false;  // rows or gather asked for
-  // By default only where y is quantized: that form passed its test on an H200 (session 14,
-  // CudaInt8Stem.DirectStemQuantizes); the fp16 form's (CudaStem.MatrixAgainstReference, "direct") has
-  // not yet run, so fp16 y takes the direct kernel only when QRT_CUDA_STEM_KERNEL=direct asks.
-  if (!v && g.quant == StemGeometry::Quant::kNone) return false;
+  // Both forms passed their tests on an H200 (CudaInt8Stem.DirectStemQuantizes, session 14; fp16 y:
+  // CudaStem.MatrixAgainstReference's direct pass, session 15).
   return !g.pool && g.kh * g.kw * g.c <= kStemDirectMaxK && g.m <= kMaxM && g.m % 8 == 0 &&
          g.k_pad == stemKPad(g.kh, g.kw, g.c);
 }
