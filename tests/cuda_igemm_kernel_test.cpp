@@ -188,6 +188,77 @@ TEST(CudaIgemmKernel, HaloTileWalksItsTiles) {
   }
 }
 
+// The resident-weight tiles (44-47) on 1x1 layers, with and without a residual z (z_scale 1: y =
+// saturate(round_half_even(acc * 2^-k + z)), exact in float), with the one-wave grid and with grids of
+// one and three CTAs a channel block, so that each CTA walks many tiles through both buffers: one to
+// four 64-deep slices, channels past C (the box's zero columns), a partial channel block.
+TEST(CudaIgemmKernel, ResidentTilesWalkTheirTiles) {
+  QRT_REQUIRE_GPU();
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  if (prop.major * 10 + prop.minor != launch::kIgemmWgmmaSm) GTEST_SKIP() << "the resident tiles run on sm_90 only";
+  const Layer layers[] = {
+      {"1x1 C=64 -> 256, 2 images of 9 x 56 (layer1 conv3's channels)", 2, 64, 9, 56, 256, 1, 1, 0},
+      {"1x1 C=256 -> 80, 20 x 20 (four slices, a partial channel block)", 1, 256, 20, 20, 80, 1, 1, 0},
+      {"1x1 C=48 -> 144, 3 images of 7 x 9 (channels past C, two blocks)", 3, 48, 7, 9, 144, 1, 1, 0},
+  };
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> byte(-128, 127);
+  for (const Layer& l : layers) {
+    const Int8Case k = int8Case(l, rng);
+    const IgemmGeometry& g = k.g;
+    ASSERT_TRUE(launch::residentFits(g)) << l.name;
+    const size_t pixels = static_cast<size_t>(g.n) * g.oh * g.ow;
+    std::vector<int8_t> z(pixels * g.m);
+    for (auto& v : z) v = static_cast<int8_t>(byte(rng));
+    std::vector<float> want_z(z.size());
+    for (size_t i = 0; i < z.size(); ++i)
+      want_z[i] = std::min(127.f, std::max(-128.f, std::nearbyint(k.want_f[i] * k.scale + static_cast<float>(z[i]))));
+    const std::vector<float> scales(static_cast<size_t>(g.m), k.scale), zeros(static_cast<size_t>(g.m), 0.f);
+    DeviceBuffer xd = DeviceBuffer::make(k.x.size()), wd = DeviceBuffer::make(k.packed.size());
+    DeviceBuffer sd = DeviceBuffer::make(scales.size() * 4), bd = DeviceBuffer::make(zeros.size() * 4);
+    DeviceBuffer zd = DeviceBuffer::make(z.size());
+    xd.upload(k.x.data());
+    wd.upload(k.packed.data());
+    sd.upload(scales.data());
+    bd.upload(zeros.data());
+    zd.upload(z.data());
+    const int n_tiles = (g.m + 127) / 128;
+    for (const int tile : {44, 45, 46, 47}) {
+      ASSERT_TRUE(launch::kIgemmTiles[tile].resident);
+      const int wave = launch::igemmPersistentGrid(g, true, tile);
+      ASSERT_GT(wave, 0) << l.name;
+      ASSERT_EQ(wave % n_tiles, 0) << l.name << ": the grid is a whole number of CTAs a channel block";
+      for (const bool with_z : {false, true})
+        for (const int grid : {wave, n_tiles, 3 * n_tiles}) {
+          SCOPED_TRACE(std::string(l.name) + ", tile " + std::to_string(tile) + (with_z ? ", z" : "") + ", grid " +
+                       std::to_string(grid));
+          launch::IgemmEpilogue e;
+          e.mult = reinterpret_cast<const float*>(sd.at);
+          e.bias = reinterpret_cast<const float*>(bd.at);
+          e.y_int8 = true;
+          if (with_z) {
+            e.z = reinterpret_cast<const int8_t*>(zd.at);
+            e.z_scale = 1.f;
+          }
+          DeviceBuffer yd = DeviceBuffer::make(pixels * g.m);
+          const auto* x = reinterpret_cast<const int8_t*>(xd.at);
+          const auto* w = reinterpret_cast<const int8_t*>(wd.at);
+          auto* y = reinterpret_cast<int8_t*>(yd.at);
+          const bool launched = tile == 44   ? launch::qconvResident<128, 2>(x, w, y, g, e, grid, nullptr)
+                                : tile == 45 ? launch::qconvResident<64, 2>(x, w, y, g, e, grid, nullptr)
+                                : tile == 46 ? launch::qconvResident<128, 3>(x, w, y, g, e, grid, nullptr)
+                                             : launch::qconvResident<64, 3>(x, w, y, g, e, grid, nullptr);
+          ASSERT_TRUE(launched);
+          test::expectLaunched("qconvResident");
+          const std::vector<int8_t> bytes = yd.download<int8_t>();
+          expectExact(std::vector<float>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(pixels * g.m)),
+                      with_z ? want_z : k.want, pixels, g.m);
+        }
+    }
+  }
+}
+
 TEST(CudaIgemmKernel, EveryTileComputesTheExactProduct) {
   QRT_REQUIRE_GPU();
   cudaDeviceProp prop{};

@@ -94,6 +94,7 @@ struct IgemmTile {
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
   bool im2col = false;  // x by TMA's im2col mode: the layers tma tiles do not take (igemmUnit false)
   bool halo = false;  // 3x3 / stride 1 / pad 1 layers of at most 64 channels (haloFits; sm90a/qconv_halo.cu)
+  bool resident = false;  // 1x1 stride-1 layers of at most 256 channels, int8 y (residentFits; sm90a/qconv_resident.cu)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
@@ -161,8 +162,17 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // (ResNet-50's layer1 conv2), persistent CTAs of 128 x 64 keeping their weights resident and reading x
     // once a tile as a halo of rows (ldmatrix gathers the taps; wgmma with A from registers); int8 y, no
     // residual. Written in session 15 (timed by default: the tuner checks the tile it keeps against cuDNN).
-    {128, 64, true, true, false, false, true, false, false, true}};
-inline constexpr int kIgemmTileCount = 44;
+    {128, 64, true, true, false, false, true, false, false, true},
+    // 44-45: resident weights (sm90a/qconv_resident.cu): 1x1 stride-1 layers of at most 256 input channels,
+    // persistent CTAs owning 128 output channels, their weights loaded once, x and the residual by TMA
+    // into two buffers (the next tile's loading under this one), the register epilogue in place; BM 128
+    // and 64; int8 y. Written in session 15.
+    {128, 128, true, true, false, false, true, true, false, false, true},
+    {64, 128, true, true, false, false, true, true, false, false, true},
+    // 46-47: 44-45 with three buffers (two tiles' x and residual loading ahead).
+    {128, 128, true, true, false, false, true, true, false, false, true},
+    {64, 128, true, true, false, false, true, true, false, false, true}};
+inline constexpr int kIgemmTileCount = 48;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
 // The tile of an implicit-GEMM tactic "ig<tile>" (what follows "signature|" in a stored tactic),
@@ -193,6 +203,13 @@ constexpr int kHaloMaxRows = 256;
 inline bool haloFits(const IgemmGeometry& g) {
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.ph == 1 && g.pw == 1 && g.dh == 1 && g.dw == 1 &&
          g.c <= 64 && g.oh == g.h && g.ow == g.w && 128 + 2 * g.w + 2 <= kHaloMaxRows;
+}
+
+// The resident-weight tiles' layers (44-45): 1x1 stride-1 unpadded, at most 256 input channels (four
+// 64-deep slices: 32 KB of a block's weights).
+constexpr int kResidentMaxSlices = 4;
+inline bool residentFits(const IgemmGeometry& g) {
+  return igemmUnit(g) && g.c <= kResidentMaxSlices * 64;
 }
 
 inline int64_t igemmCPad(int64_t c) { return (c + kIgemmDepth - 1) / kIgemmDepth * kIgemmDepth; }
@@ -226,6 +243,14 @@ int wgmmaPersistentGrid(const IgemmGeometry& g, int tile);
 int haloGrid(const IgemmGeometry& g);
 bool qconvHalo(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry& g, const IgemmEpilogue& e, int grid,
                cudaStream_t s);
+// The resident-weight tiles (44: BM 128, 45: BM 64, two buffers; 46-47: three; sm90a/qconv_resident.cu),
+// as haloGrid and qconvHalo: false where the layer (residentFits) or the epilogue (int8 y, no fused
+// downsample) is not theirs.
+template <int BM, int kBufs>
+int residentGrid(const IgemmGeometry& g);
+template <int BM, int kBufs>
+bool qconvResident(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                   int grid, cudaStream_t s);
 
 // y = QConv(x, w) with the tile shape kIgemmTiles[tile]; w from igemmWeights; igemmFits(g);
 // grid: igemmPersistentGrid (persistent tiles only); a wgmma tile on compute capability 9.0 only.

@@ -784,6 +784,10 @@ int wgmmaPersistentGrid(const IgemmGeometry& g, int tile) {
     case 41: return WgmmaStream41::grid(g);
     case 42: return WgmmaStream42::grid(g);
     case 43: return haloGrid(g);
+    case 44: return residentGrid<128, 2>(g);
+    case 45: return residentGrid<64, 2>(g);
+    case 46: return residentGrid<128, 3>(g);
+    case 47: return residentGrid<64, 3>(g);
     default: return 0;
   }
 }
@@ -802,6 +806,19 @@ void qconvWgmma(const int8_t* x, const int8_t* w, void* y, const IgemmGeometry& 
     case 43:
       if (qconvHalo(x, w, static_cast<int8_t*>(y), g, e, grid, s)) return;
       return launchWgmmaIm2col<128, 64, 4, 3>(x, w, y, g, e, s);
+    // 44-47: resident weights where they take the layer, else tile 24 (itself the cp.async form off 1x1 layers)
+    case 44:
+    case 45:
+    case 46:
+    case 47: {
+      auto* yy = static_cast<int8_t*>(y);
+      const bool done = tile == 44   ? qconvResident<128, 2>(x, w, yy, g, e, grid, s)
+                        : tile == 45 ? qconvResident<64, 2>(x, w, yy, g, e, grid, s)
+                        : tile == 46 ? qconvResident<128, 3>(x, w, yy, g, e, grid, s)
+                                     : qconvResident<64, 3>(x, w, yy, g, e, grid, s);
+      if (!done) launchWgmmaTma<128, 128, 5, 2>(x, w, y, g, e, s);
+      return;
+    }
     // 36-37: 28-29 with the wide int8 epilogue (epilogueWide; float y runs the staged form)
     case 36: return launchWgmma<64, 128, 2, 5, false, false, true>(x, w, y, g, e, s);
     case 37: return launchWgmma<64, 64, 2, 8, false, false, true>(x, w, y, g, e, s);

@@ -1,0 +1,178 @@
+// Tiles 44-47 ("ig44".."ig47", qconv_igemm_launch.h): 1x1 stride-1 int8 convolutions of at most 256
+// input channels (ResNet-50's residual conv3 layers of layer1-3 and its 256-channel conv1 layers) with
+// the weights resident. Why: on those memory-bound layers every CTA of the tiled kernels (24, 28)
+// loads its weights again: tile 28 on layer1 conv3 reads 205 MB of weights from L2 (25,088 tiles x 8
+// KB of a 16 KB matrix) beside 51 MB of x and 410 MB of residual and output; ncu (session 14, H200)
+// found tile 24 on layer3's latency-bound (28% of DRAM) and the persistent tiles that reloaded their
+// weights per tile (21-23, 41-42) slower than the tiled ones.
+//
+// A wave of CTAs (residentGrid), each owning one block of 128 output channels: the block's weights
+// (C_pad x 128 bytes, at most 32 KB) by TMA once, then the CTA walks its pixel tiles m0 = BM (first +
+// j * step) with two buffers of x (all the tile's 64-deep slices) and residual z (BM x 128 bytes, the
+// 128-byte swizzle: tileChunk<128, true>'s layout), tile j + 1's loading by TMA while tile j computes
+// and stores. The epilogue is the register one in place: each thread reads its residual bytes from
+// the z buffer and writes its y bytes over them (pairsToTile), then the CTA stores the tile in 16-byte
+// rows (storeTile). Ordering: a buffer is reloaded (tile j + 2) only after the barrier that ends tile
+// j, after its stores (fenceProxyAsync orders those generic reads before the TMA's writes).
+//
+// BM 128 (44, 46: two warpgroups) or 64 (45, 47: one); two buffers (44-45) or three (46-47: two tiles
+// loading ahead). int8 y only; no fused downsample (a persistent tile);
+// qconvWgmma runs tile 24 for any other layer or epilogue.
+#include <algorithm>
+
+#include "backends/cuda/sm90a/wgmma_common.cuh"
+
+namespace qrt::cuda::launch {
+
+namespace {
+
+constexpr int kResBN = 128;
+
+template <int BM, int kBufs>
+struct ResidentLayout {
+  static constexpr int kThreads = BM / 16 * 32;
+  static constexpr size_t kZ = static_cast<size_t>(BM) * kResBN;  // a z / y tile
+  size_t w_at = 0, a_at, a_size, z_at, const_at, bars_at, smem;
+  __host__ __device__ explicit ResidentLayout(int slices) {
+    a_at = static_cast<size_t>(slices) * kResBN * kBK;
+    a_size = static_cast<size_t>(slices) * BM * kBK;
+    z_at = a_at + kBufs * a_size;
+    const_at = z_at + kBufs * kZ;
+    bars_at = const_at + 2 * kResBN * sizeof(float);
+    smem = bars_at + (kBufs + 1) * sizeof(uint64_t) + 1024;  // + alignment
+  }
+};
+
+template <int BM, int kBufs>
+__global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
+    residentKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
+                   const __grid_constant__ CUtensorMap tz, int8_t* __restrict__ y, IgemmGeometry g, IgemmEpilogue e,
+                   int m_total, int n_tiles, int m_tiles) {
+#ifdef QRT_WGMMA_ON
+  using L = ResidentLayout<BM, kBufs>;
+  const int slices = (g.c + kBK - 1) / kBK;
+  const L lay(slices);
+  extern __shared__ __align__(1024) uint8_t smem_raw[];
+  const uint32_t raw = smemAddr(smem_raw);
+  uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
+  uint8_t* sw = smem;
+  uint8_t* sa = smem + lay.a_at;
+  uint8_t* sz = smem + lay.z_at;
+  float* cm = reinterpret_cast<float*>(smem + lay.const_at);
+  float* cb = cm + kResBN;
+  uint64_t* wbar = reinterpret_cast<uint64_t*>(smem + lay.bars_at);
+  uint64_t* bar = wbar + 1;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const int n0 = (static_cast<int>(blockIdx.x) % n_tiles) * kResBN;
+  const int first = static_cast<int>(blockIdx.x) / n_tiles, step = static_cast<int>(gridDim.x) / n_tiles;
+  const int mine = first < m_tiles ? (m_tiles - first + step - 1) / step : 0;
+  const bool with_z = e.z != nullptr;
+  auto issue = [&](int j) {  // thread 0: tile j's x slices and residual into buffer j % kBufs
+    const int m0 = (first + j * step) * BM, b = j % kBufs;
+    uint8_t* a = sa + b * lay.a_size;
+    mbarExpectTx(&bar[b], static_cast<uint32_t>(lay.a_size + (with_z ? L::kZ : 0)));
+    for (int s = 0; s < slices; ++s) tmaLoad2d(a + s * BM * kBK, &tx, s * kBK, m0, &bar[b]);
+    if (with_z) tmaLoad2d(sz + b * L::kZ, &tz, n0, m0, &bar[b]);
+  };
+  if (tid == 0) {
+    for (int i = 0; i <= kBufs; ++i) mbarInit(&wbar[i], 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    // The weights and the epilogue's constants are the engine's: read before the wait for the kernel
+    // before this one.
+    mbarExpectTx(wbar, static_cast<uint32_t>(slices * kResBN * kBK));
+    for (int s = 0; s < slices; ++s) tmaLoad2d(sw + s * kResBN * kBK, &tw, s * kBK, n0, wbar);
+  }
+  // From shared memory: kept in registers across the tile loop (64 a thread) they would spill.
+  for (int i = tid; i < kResBN; i += L::kThreads) {
+    cm[i] = n0 + i < g.m ? e.mult[n0 + i] : 0.f;
+    cb[i] = n0 + i < g.m ? e.bias[n0 + i] : 0.f;
+  }
+  __syncthreads();  // the barriers are initialised, the constants written
+  pdlStart();       // before the first read of x or z
+  if (tid == 0)
+    for (int j = 0; j < kBufs - 1 && j < mine; ++j) issue(j);
+  mbarWait(wbar, 0);
+  int acc[kResBN / 2];
+  for (int j = 0; j < mine; ++j) {
+    const int m0 = (first + j * step) * BM;
+    // Buffer (j + kBufs - 1) % kBufs's last readers, tile j - 1's stores, are past the barrier that
+    // ended it.
+    if (tid == 0 && j + kBufs - 1 < mine) issue(j + kBufs - 1);
+    mbarWait(&bar[j % kBufs], static_cast<uint32_t>((j / kBufs) & 1));
+    const uint8_t* a = sa + (j % kBufs) * lay.a_size;
+    sliceWgmmasFirst<BM, kResBN>(acc, a, sw, 0, wg);
+    for (int s = 1; s < slices; ++s) sliceWgmmas<BM, kResBN>(acc, a, sw, s, wg, false);
+    wgmmaWait<0>();
+    fenceRegs(acc);
+    uint8_t* t = sz + (j % kBufs) * L::kZ;
+    if (with_z)
+      pairsToTile<kResBN, true>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, e.z_scale, e.qlo, e.qhi);
+    else
+      pairsToTile<kResBN, false>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, 0.f, e.qlo, e.qhi);
+    __syncthreads();  // the y tile is whole
+    storeTile<BM, kResBN, L::kThreads>(y, t, m0, n0, m_total, g.m, tid);
+    fenceProxyAsync();  // these generic reads before the TMA's next write of the buffer
+    __syncthreads();    // the buffer is free
+  }
+#endif
+}
+
+template <int BM, int kBufs>
+int residentPerSm(size_t smem) {
+  static std::atomic<uint64_t> opted{0};
+  optIn(residentKernel<BM, kBufs>, ResidentLayout<BM, kBufs>(kResidentMaxSlices).smem, opted);
+  int per_sm = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, residentKernel<BM, kBufs>,
+                                                    ResidentLayout<BM, kBufs>::kThreads, smem) != cudaSuccess)
+    return 0;
+  return per_sm;
+}
+
+}  // namespace
+
+template <int BM, int kBufs>
+int residentGrid(const IgemmGeometry& g) {
+  int dev = 0, sms = 0;
+  const int per_sm = residentPerSm<BM, kBufs>(ResidentLayout<BM, kBufs>(static_cast<int>(igemmCPad(g.c) / kBK)).smem);
+  if (per_sm < 1 || cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+    return 0;
+  const int n_tiles = (g.m + kResBN - 1) / kResBN;
+  const int m_tiles = (g.n * g.oh * g.ow + BM - 1) / BM;
+  return std::max(1, std::min(m_tiles, per_sm * sms / n_tiles)) * n_tiles;
+}
+
+template <int BM, int kBufs>
+bool qconvResident(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry& g, const IgemmEpilogue& e,
+                   int grid, cudaStream_t s) {
+  if (!residentFits(g) || !e.y_int8 || e.ds_x || e.probe || grid <= 0) return false;
+  const int m_total = g.n * g.oh * g.ow;
+  const int n_tiles = (g.m + kResBN - 1) / kResBN;
+  const int m_tiles = (m_total + BM - 1) / BM;
+  const int per_block = std::max(1, std::min(m_tiles, grid / n_tiles));  // CTAs a channel block
+  const ResidentLayout<BM, kBufs> lay(static_cast<int>(igemmCPad(g.c) / kBK));
+  CUtensorMap tx{}, tw{}, tz{};
+  if (!encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c), BM) ||
+      !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
+                   static_cast<uint64_t>(igemmCPad(g.c)), kResBN) ||
+      (e.z && !encodeBoxes(&tz, e.z, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.m),
+                           static_cast<uint64_t>(g.m), BM, kResBN, CU_TENSOR_MAP_SWIZZLE_128B)))
+    return false;
+  if (!e.z) tz = tx;  // unread
+  if (residentPerSm<BM, kBufs>(lay.smem) < 1) return false;
+  launchKernel(residentKernel<BM, kBufs>, static_cast<unsigned>(per_block * n_tiles),
+               ResidentLayout<BM, kBufs>::kThreads, lay.smem, s, tx, tw, tz, y, g, e, m_total, n_tiles, m_tiles);
+  return true;
+}
+
+#define QRT_RESIDENT(BM, BUFS)                                                                          \
+  template int residentGrid<BM, BUFS>(const IgemmGeometry&);                                            \
+  template bool qconvResident<BM, BUFS>(const int8_t*, const int8_t*, int8_t*, const IgemmGeometry&,    \
+                                        const IgemmEpilogue&, int, cudaStream_t);
+QRT_RESIDENT(128, 2)
+QRT_RESIDENT(64, 2)
+QRT_RESIDENT(128, 3)
+QRT_RESIDENT(64, 3)
+#undef QRT_RESIDENT
+
+}  // namespace qrt::cuda::launch
