@@ -88,7 +88,8 @@ struct IgemmTile {
   bool pipelined = false;  // wgmma left running across the next slice's barrier (WgmmaTile::kPipe)
   // Timed only with QRT_CUDA_IGEMM_WGMMA=all (or =only): slower than the default tiles wherever they
   // ran (18-19 and 21-23: ResNet-50 INT8 on an H100, session 8; 26-27, 30-33 and 36-37: on an H200,
-  // sessions 10 and 11; bench/results/raw/gpu-h200-2026-11-28-session11-tiles.md).
+  // sessions 10 and 11, bench/results/raw/gpu-h200-2026-11-28-session11-tiles.md; 38-42 and 46-47: on an
+  // H200, sessions 14 and 15).
   bool opt_in = false;
   bool reg_epi = false;  // int8 y: the epilogue from registers through an int8 tile (WgmmaTile::kRegEpi)
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
@@ -161,17 +162,20 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // 43: the halo tile (sm90a/qconv_halo.cu): 3x3 / stride 1 / pad 1 layers of at most 64 input channels
     // (ResNet-50's layer1 conv2), persistent CTAs of 128 x 64 keeping their weights resident and reading x
     // once a tile as a halo of rows (ldmatrix gathers the taps; wgmma with A from registers); int8 y, no
-    // residual. Written in session 15 (timed by default: the tuner checks the tile it keeps against cuDNN).
+    // residual. Session 15 (H200, ResNet-50 INT8 b256): layer1 conv2 124.7 (tile 34) -> 76.1 us.
     {128, 64, true, true, false, false, true, false, false, true},
     // 44-45: resident weights (sm90a/qconv_resident.cu): 1x1 stride-1 layers of at most 256 input channels,
     // persistent CTAs owning 128 output channels, their weights loaded once, x and the residual by TMA
     // into two buffers (the next tile's loading under this one), the register epilogue in place; BM 128
-    // and 64; int8 y. Written in session 15.
+    // and 64; int8 y. Session 15 (H200, ResNet-50 INT8 b256): the fastest tile on layer2's residual conv3
+    // (115.6 -> 99.7 us), layer1's (180.0 -> 174.6) and its downsample (137.6 -> 132.9); not layer3's
+    // (79.1 against tile 24's 75.5).
     {128, 128, true, true, false, false, true, true, false, false, true},
     {64, 128, true, true, false, false, true, true, false, false, true},
-    // 46-47: 44-45 with three buffers (two tiles' x and residual loading ahead).
-    {128, 128, true, true, false, false, true, true, false, false, true},
-    {64, 128, true, true, false, false, true, true, false, false, true}};
+    // 46-47: 44-45 with three buffers (two tiles' x and residual loading ahead). Session 15 (H200): correct,
+    // the fastest on no layer (layer2.0 conv3 140.8 / 109.7 against 44's 99.9 us); opt-in.
+    {128, 128, true, true, false, true, true, true, false, false, true},
+    {64, 128, true, true, false, true, true, true, false, false, true}};
 inline constexpr int kIgemmTileCount = 48;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
