@@ -389,7 +389,9 @@ TEST(CudaQres, EachWgmmaTileWithinOneQuantizationStep) {
   };
   for (int tile = 0; tile < qrt::cuda::launch::kIgemmTileCount; ++tile) {
     const auto& t = qrt::cuda::launch::kIgemmTiles[tile];
-    if (!t.wgmma || t.tma || t.im2col) continue;  // the TMA tiles take 1x1 layers only, im2col the others: below
+    // The TMA tiles take 1x1 layers only, im2col the others, the halo tile padded 3x3s of <= 64 channels
+    // without a residual: below.
+    if (!t.wgmma || t.tma || t.im2col || t.halo) continue;
     for (const Block& b : blocks) checkBlock(b, "tuned-ig" + std::to_string(tile));
   }
 }
@@ -414,6 +416,29 @@ TEST(CudaQres, TmaWgmmaTilesOnPointwiseLayers) {
       kIdentity1x1Batch12,
   };
   checkEachTile(blocks, {24, 25, 38, 39, 40});
+}
+
+// The halo tile (43: 3x3 / stride 1 / pad 1, at most 64 channels, int8 y, no residual) and the
+// resident-weight tiles (44-47: 1x1 stride 1, at most 256 channels, int8 y, residual or not) through
+// the tuned path alone, on blocks they take: layer1's 3x3 at 56x56 (many tiles a CTA), a Clip and two
+// channel blocks, one partial; the pointwise blocks of one to four slices, with and without z, a
+// partial channel block, many pixel tiles. Written in session 15 (their kernels exact in
+// CudaIgemmKernel on an H200); not yet run.
+TEST(CudaQres, HaloAndResidentTilesThroughTheTunedPath) {
+  QRT_REQUIRE_WGMMA_GPU();
+  const Block halo_blocks[] = {
+      kPlain3x3Large,
+      {"plain 3x3 C=48 -> 80 (two channel blocks), 3 images of 7 x 30, clip(0, 6) int8", {3, 48, 7, 30}, 80, 3, 1,
+       false, true, true, false, 6.f},
+  };
+  checkEachTile(halo_blocks, {43});
+  const Block resident_blocks[] = {
+      kIdentity1x1C64,
+      kIdentity1x1C256,
+      kPlain1x1C192,
+      kIdentity1x1Batch12,
+  };
+  checkEachTile(resident_blocks, {44, 45, 46, 47});
 }
 
 // The TMA im2col tiles (34-35: x by TMA's im2col mode; the layers 24-25 do not take) through the tuned
