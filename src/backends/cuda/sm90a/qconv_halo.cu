@@ -15,15 +15,17 @@
 // keeps a row from wrapping into the neighbouring image row). The A operand therefore cannot come
 // from a shared-memory descriptor (a tap shifts rows by one, off the 8-row core matrices): each warp
 // gathers its 16 rows with ldmatrix (one row address a lane, the swizzled chunk) into wgmma's register
-// fragment (mma.sync m16n8k32's A layout), all 9 taps x 2 k-steps (72 registers) before the 18
-// wgmmas m64n64k32 (A from registers, B by descriptor from the resident weights). The epilogue is
-// the register one (pairsToTile into an int8 tile, storeTile's 16-byte rows): int8 y, no residual.
+// fragment (mma.sync m16n8k32's A layout), a window row (3 taps x 2 k-steps, 24 registers) at a time in
+// two register sets, each followed by its 6 wgmmas m64n64k32 (A from registers, B by descriptor from the
+// resident weights); all 72 fragment registers at once spilled, and ptxas serialized the wgmmas. The
+// epilogue is the register one (pairsToTile into an int8 tile, storeTile's 16-byte rows) with the
+// block's constants from shared memory: int8 y, no residual.
 //
 // Ordering: the weights' and each halo buffer's mbarrier (a buffer's parity: its use count); a halo
 // buffer is reloaded (tile j + 2) only after the barrier that follows tile j's ldmatrix; the y tile is
 // rewritten only after the next tile's post-ldmatrix barrier, which every thread reaches after its
-// storeTile. The A registers stay live until the wgmmas have waited (fenceRegs): wgmma reads them
-// asynchronously.
+// storeTile. A register set is gathered again only after the wgmmas that read it have waited, and stays
+// live until then (fenceFrags): wgmma reads it asynchronously.
 //
 // Takes (haloFits): 3x3, stride 1, pad 1, dilation 1, C <= 64, W <= 63 (the box's 256 rows), int8 y,
 // no residual or fused downsample; qconvWgmma runs tile 34 (TMA im2col) for any other layer.

@@ -15,6 +15,10 @@
 // rows (storeTile). Ordering: a buffer is reloaded (tile j + 2) only after the barrier that ends tile
 // j, after its stores (fenceProxyAsync orders those generic reads before the TMA's writes).
 //
+// Measured (H200, ResNet-50 INT8 b256, session 15): layer2's residual conv3 115.6 (tile 28) -> 99.9 us,
+// layer1's 181.2 -> 175.5, layer1.0's downsample 138.2 -> 132.5; layer3's residual conv3 79.3 against
+// tile 24's 76.3 (one CTA an SM at BM 128 and four slices); three buffers won nowhere.
+//
 // BM 128 (44, 46: two warpgroups) or 64 (45, 47: one); two buffers (44-45) or three (46-47: two tiles
 // loading ahead). int8 y only; no fused downsample (a persistent tile);
 // qconvWgmma runs tile 24 for any other layer or epilogue.
