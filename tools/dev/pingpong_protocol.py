@@ -18,11 +18,9 @@ while anyone still reads it; every agent finishes (no deadlock). --mutate order|
 
 usage: pingpong_protocol.py [--trials N] [--mutate order|parity|release|zparity]
 """
-import argparse
-import random
 import sys
 
-from protocol_sim import Barrier, Violation, play_agents
+from protocol_sim import Barrier, Violation, play_agents, run_trials
 
 
 def play(rng, S, D, slices, mine, with_z, mutate):
@@ -131,26 +129,11 @@ def play(rng, S, D, slices, mine, with_z, mutate):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=3000)
-    ap.add_argument("--mutate", choices=["order", "parity", "release", "zparity"])
-    a = ap.parse_args()
-    rng = random.Random(1)
-    bad = 0
-    for t in range(a.trials):
-        S = rng.choice([2, 3, 4, 6])
-        D = rng.choice([1, 2, 4])
-        slices = rng.choice([1, 2, 3, 4, 8, 16])
-        mine = rng.choice([1, 2, 3, 5, 8, 13])
-        with_z = rng.random() < 0.7
-        try:
-            play(rng, S, D, slices, mine, with_z, a.mutate)
-        except Violation as e:
-            bad += 1
-            if bad <= 3:
-                print(f"trial {t} (stages {S}, z ring {D}, slices {slices}, tiles {mine}, z {with_z}): {e}")
-    print(f"{a.trials - bad} of {a.trials} trials clean")
-    return 1 if bad else 0
+    return run_trials(
+        ["order", "parity", "release", "zparity"],
+        lambda rng: dict(S=rng.choice([2, 3, 4, 6]), D=rng.choice([1, 2, 4]), slices=rng.choice([1, 2, 3, 4, 8, 16]),
+                         mine=rng.choice([1, 2, 3, 5, 8, 13]), with_z=rng.random() < 0.7),
+        play)
 
 
 if __name__ == "__main__":

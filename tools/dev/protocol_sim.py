@@ -1,6 +1,8 @@
 """The pieces qrt's kernel-protocol players share (pingpong_protocol.py, stream_protocol.py): an mbarrier as
-the hardware keeps it, the violation they raise, and the scheduler that plays agents (generators yielding the
-condition they wait on) against TMA copies landing after random delays."""
+the hardware keeps it, the violation they raise, the scheduler that plays agents (generators yielding the
+condition they wait on) against TMA copies landing after random delays, and the trial driver."""
+import argparse
+import random
 
 
 class Barrier:
@@ -70,3 +72,26 @@ def play_agents(rng, agents, inflight, tick, land):
             step(k)
         else:
             land(inflight.pop(k))
+
+
+def run_trials(mutations, draw, play):
+    """The players' command line: --trials N (default 3000) and --mutate M (one of `mutations`). Each trial
+    draws a configuration (draw(rng) -> dict of play's keyword arguments) and plays it (play(rng, mutate=M,
+    **config)); the first three violations are printed, then how many trials were clean. Returns the exit
+    status: 1 where any trial raised a Violation (a mutation must), else 0."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=3000)
+    ap.add_argument("--mutate", choices=mutations)
+    a = ap.parse_args()
+    rng = random.Random(1)
+    bad = 0
+    for t in range(a.trials):
+        config = draw(rng)
+        try:
+            play(rng, mutate=a.mutate, **config)
+        except Violation as e:
+            bad += 1
+            if bad <= 3:
+                print(f"trial {t} ({', '.join(f'{k} {v}' for k, v in config.items())}): {e}")
+    print(f"{a.trials - bad} of {a.trials} trials clean" + (f" (mutation {a.mutate})" if a.mutate else ""))
+    return 1 if bad else 0

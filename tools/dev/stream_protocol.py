@@ -21,11 +21,9 @@ warpgroup's epilogue reads it; every warpgroup finishes (no deadlock).
 
 usage: stream_protocol.py [--trials N] [--mutate ahead|parity|zearly|nobarrier]
 """
-import argparse
-import random
 import sys
 
-from protocol_sim import Barrier, Violation, play_agents
+from protocol_sim import Barrier, Violation, play_agents, run_trials
 
 
 def play(rng, S, W, slices, mine, with_z, mutate):
@@ -132,26 +130,11 @@ def play(rng, S, W, slices, mine, with_z, mutate):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=3000)
-    ap.add_argument("--mutate", choices=["ahead", "parity", "zearly", "nobarrier"])
-    a = ap.parse_args()
-    rng = random.Random(1)
-    bad = 0
-    for _ in range(a.trials):
-        S = rng.choice([3, 4, 5, 6])
-        W = rng.choice([1, 2])
-        slices = rng.choice([1, 2, 3, 4, 8, 16])
-        mine = rng.choice([1, 2, 3, 5, 8, 13])
-        with_z = rng.random() < 0.7
-        try:
-            play(rng, S, W, slices, mine, with_z, a.mutate)
-        except Violation as v:
-            bad += 1
-            if bad <= 3:
-                print(f"S={S} W={W} slices={slices} tiles={mine} z={with_z}: {v}")
-    print(f"{a.trials - bad}/{a.trials} trials clean" + (f" (mutation {a.mutate})" if a.mutate else ""))
-    return 1 if (bad > 0) != (a.mutate is not None) else 0
+    return run_trials(
+        ["ahead", "parity", "zearly", "nobarrier"],
+        lambda rng: dict(S=rng.choice([3, 4, 5, 6]), W=rng.choice([1, 2]), slices=rng.choice([1, 2, 3, 4, 8, 16]),
+                         mine=rng.choice([1, 2, 3, 5, 8, 13]), with_z=rng.random() < 0.7),
+        play)
 
 
 if __name__ == "__main__":
