@@ -95,12 +95,11 @@ __global__ void __launch_bounds__(kHaloThreads, 2)
   uint64_t* wbar = reinterpret_cast<uint64_t*>(smem + L::kBarsAt);
   uint64_t* hbar = wbar + 1;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int nb = static_cast<int>(blockIdx.x) % n_tiles, n0 = nb * kHaloBN;
-  const int first = static_cast<int>(blockIdx.x) / n_tiles, step = static_cast<int>(gridDim.x) / n_tiles;
-  const int mine = first < m_tiles ? (m_tiles - first + step - 1) / step : 0;
+  const BlockWalk walk(n_tiles, m_tiles, kHaloBN);
+  const int n0 = walk.n0, mine = walk.mine;
   const int W = g.w, rows = kHaloBM + 2 * W + 2;
   auto issueHalo = [&](int j) {  // thread 0: tile j's halo into buffer j & 1
-    const int m0 = (first + j * step) * kHaloBM;
+    const int m0 = walk.tile(j) * kHaloBM;
     mbarExpectTx(&hbar[j & 1], static_cast<uint32_t>(rows * kBK));
     tmaLoad2d(halo + (j & 1) * L::kHalo, &tx, 0, m0 - W - 1, &hbar[j & 1]);
   };
@@ -109,14 +108,9 @@ __global__ void __launch_bounds__(kHaloThreads, 2)
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   if (tid < kBK / 16) reinterpret_cast<uint4*>(zero)[tid] = make_uint4(0, 0, 0, 0);
-  // The channel block's epilogue constants, read by every tile (from shared memory: kept in registers
-  // across the tile loop they made the kernel spill).
   float* cm = reinterpret_cast<float*>(smem + L::kConstAt);
   float* cb = cm + kHaloBN;
-  if (tid < kHaloBN) {
-    cm[tid] = n0 + tid < g.m ? e.mult[n0 + tid] : 0.f;
-    cb[tid] = n0 + tid < g.m ? e.bias[n0 + tid] : 0.f;
-  }
+  blockConstants(cm, cb, e, n0, kHaloBN, g.m, tid, kHaloThreads);
   __syncthreads();  // the barriers are initialised, the zero row written
   if (tid == 0) {
     // The weights are constants of the engine: loaded before the wait for the kernel before this one.
@@ -133,7 +127,7 @@ __global__ void __launch_bounds__(kHaloThreads, 2)
   mbarWait(wbar, 0);
   int acc[kHaloBN / 2];
   for (int j = 0; j < mine; ++j) {
-    const int m0 = (first + j * step) * kHaloBM;
+    const int m0 = walk.tile(j) * kHaloBM;
     // Buffer (j + 1) & 1's last reader, tile j - 1's ldmatrix, is past the barrier that followed it.
     if (tid == 0 && j + 1 < mine) issueHalo(j + 1);
     const int p = m0 + row_in_tile;
@@ -202,25 +196,13 @@ int haloTilesPerSm() {
 
 }  // namespace
 
-int haloGrid(const IgemmGeometry& g) {
-  int dev = 0, sms = 0;
-  const int per_sm = haloTilesPerSm();
-  if (per_sm < 1 || cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-    return 0;
-  const int n_tiles = (g.m + kHaloBN - 1) / kHaloBN;
-  const int m_tiles = (g.n * g.oh * g.ow + kHaloBM - 1) / kHaloBM;
-  const int per_block = std::max(1, std::min(m_tiles, per_sm * sms / n_tiles));
-  return per_block * n_tiles;
-}
+int haloGrid(const IgemmGeometry& g) { return ChannelBlocks(g, kHaloBM, kHaloBN).grid(haloTilesPerSm()); }
 
 bool qconvHalo(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry& g, const IgemmEpilogue& e, int grid,
                cudaStream_t s) {
   if (!haloFits(g) || !e.y_int8 || e.z || e.ds_x || e.probe || grid <= 0) return false;
   const int m_total = g.n * g.oh * g.ow;
-  const int n_tiles = (g.m + kHaloBN - 1) / kHaloBN;
-  const int m_tiles = (m_total + kHaloBM - 1) / kHaloBM;
-  const int per_block = std::max(1, std::min(m_tiles, grid / n_tiles));  // CTAs a channel block
+  const ChannelBlocks blocks(g, kHaloBM, kHaloBN);
   const uint64_t wrow = static_cast<uint64_t>(kHaloTaps) * igemmCPad(g.c);  // the packed weights' row
   CUtensorMap tx{}, tw{};
   if (!encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c),
@@ -228,8 +210,8 @@ bool qconvHalo(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry&
       !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), wrow, wrow, kHaloBN))
     return false;
   if (haloTilesPerSm() < 1) return false;
-  launchKernel(haloKernel, static_cast<unsigned>(per_block * n_tiles), kHaloThreads, HaloLayout::kSmem, s, tx, tw, y,
-               g, e, m_total, n_tiles, m_tiles);
+  launchKernel(haloKernel, static_cast<unsigned>(blocks.perBlock(grid) * blocks.n_tiles), kHaloThreads,
+               HaloLayout::kSmem, s, tx, tw, y, g, e, m_total, blocks.n_tiles, blocks.m_tiles);
   return true;
 }
 

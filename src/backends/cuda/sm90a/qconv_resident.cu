@@ -67,12 +67,11 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
   uint64_t* wbar = reinterpret_cast<uint64_t*>(smem + lay.bars_at);
   uint64_t* bar = wbar + 1;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-  const int n0 = (static_cast<int>(blockIdx.x) % n_tiles) * kResBN;
-  const int first = static_cast<int>(blockIdx.x) / n_tiles, step = static_cast<int>(gridDim.x) / n_tiles;
-  const int mine = first < m_tiles ? (m_tiles - first + step - 1) / step : 0;
+  const BlockWalk walk(n_tiles, m_tiles, kResBN);
+  const int n0 = walk.n0, mine = walk.mine;
   const bool with_z = e.z != nullptr;
   auto issue = [&](int j) {  // thread 0: tile j's x slices and residual into buffer j % kBufs
-    const int m0 = (first + j * step) * BM, b = j % kBufs;
+    const int m0 = walk.tile(j) * BM, b = j % kBufs;
     uint8_t* a = sa + b * lay.a_size;
     mbarExpectTx(&bar[b], static_cast<uint32_t>(lay.a_size + (with_z ? L::kZ : 0)));
     for (int s = 0; s < slices; ++s) tmaLoad2d(a + s * BM * kBK, &tx, s * kBK, m0, &bar[b]);
@@ -86,11 +85,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
     mbarExpectTx(wbar, static_cast<uint32_t>(slices * kResBN * kBK));
     for (int s = 0; s < slices; ++s) tmaLoad2d(sw + s * kResBN * kBK, &tw, s * kBK, n0, wbar);
   }
-  // From shared memory: kept in registers across the tile loop (64 a thread) they would spill.
-  for (int i = tid; i < kResBN; i += L::kThreads) {
-    cm[i] = n0 + i < g.m ? e.mult[n0 + i] : 0.f;
-    cb[i] = n0 + i < g.m ? e.bias[n0 + i] : 0.f;
-  }
+  blockConstants(cm, cb, e, n0, kResBN, g.m, tid, L::kThreads);
   __syncthreads();  // the barriers are initialised, the constants written
   pdlStart();       // before the first read of x or z
   if (tid == 0)
@@ -98,7 +93,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
   mbarWait(wbar, 0);
   int acc[kResBN / 2];
   for (int j = 0; j < mine; ++j) {
-    const int m0 = (first + j * step) * BM;
+    const int m0 = walk.tile(j) * BM;
     // Buffer (j + kBufs - 1) % kBufs's last readers, tile j - 1's stores, are past the barrier that
     // ended it.
     if (tid == 0 && j + kBufs - 1 < mine) issue(j + kBufs - 1);
@@ -136,14 +131,8 @@ int residentPerSm(size_t smem) {
 
 template <int BM, int kBufs>
 int residentGrid(const IgemmGeometry& g) {
-  int dev = 0, sms = 0;
-  const int per_sm = residentPerSm<BM, kBufs>(ResidentLayout<BM, kBufs>(static_cast<int>(igemmCPad(g.c) / kBK)).smem);
-  if (per_sm < 1 || cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-    return 0;
-  const int n_tiles = (g.m + kResBN - 1) / kResBN;
-  const int m_tiles = (g.n * g.oh * g.ow + BM - 1) / BM;
-  return std::max(1, std::min(m_tiles, per_sm * sms / n_tiles)) * n_tiles;
+  const ResidentLayout<BM, kBufs> lay(static_cast<int>(igemmCPad(g.c) / kBK));
+  return ChannelBlocks(g, BM, kResBN).grid(residentPerSm<BM, kBufs>(lay.smem));
 }
 
 template <int BM, int kBufs>
@@ -151,9 +140,7 @@ bool qconvResident(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeome
                    int grid, cudaStream_t s) {
   if (!residentFits(g) || !e.y_int8 || e.ds_x || e.probe || grid <= 0) return false;
   const int m_total = g.n * g.oh * g.ow;
-  const int n_tiles = (g.m + kResBN - 1) / kResBN;
-  const int m_tiles = (m_total + BM - 1) / BM;
-  const int per_block = std::max(1, std::min(m_tiles, grid / n_tiles));  // CTAs a channel block
+  const ChannelBlocks blocks(g, BM, kResBN);
   const ResidentLayout<BM, kBufs> lay(static_cast<int>(igemmCPad(g.c) / kBK));
   CUtensorMap tx{}, tw{}, tz{};
   if (!encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c), BM) ||
@@ -164,8 +151,9 @@ bool qconvResident(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeome
     return false;
   if (!e.z) tz = tx;  // unread
   if (residentPerSm<BM, kBufs>(lay.smem) < 1) return false;
-  launchKernel(residentKernel<BM, kBufs>, static_cast<unsigned>(per_block * n_tiles),
-               ResidentLayout<BM, kBufs>::kThreads, lay.smem, s, tx, tw, tz, y, g, e, m_total, n_tiles, m_tiles);
+  launchKernel(residentKernel<BM, kBufs>, static_cast<unsigned>(blocks.perBlock(grid) * blocks.n_tiles),
+               ResidentLayout<BM, kBufs>::kThreads, lay.smem, s, tx, tw, tz, y, g, e, m_total, blocks.n_tiles,
+               blocks.m_tiles);
   return true;
 }
 

@@ -4,6 +4,8 @@
 // its own copies (an anonymous namespace): compiled for sm_90a only (cmake/cuda.cmake).
 #pragma once
 
+#include <algorithm>
+
 #include <cuda.h>  // CUtensorMap and its enums (the encoder comes through cudaGetDriverEntryPointByVersion)
 #include <cudaTypedefs.h>
 
@@ -309,6 +311,49 @@ bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t col
   return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box, elem,
                 CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+
+// The persistent kernels whose CTAs each own one block of bn output channels (qconv_halo.cu,
+// qconv_resident.cu): CTA c takes block c % n_tiles and walks the pixel tiles first, first + step, ...
+// (first = c / n_tiles; step: the CTAs a block, gridDim.x / n_tiles).
+struct ChannelBlocks {
+  int n_tiles, m_tiles;  // channel blocks of bn; pixel tiles of bm
+  ChannelBlocks(const IgemmGeometry& g, int bm, int bn)
+      : n_tiles((g.m + bn - 1) / bn), m_tiles((g.n * g.oh * g.ow + bm - 1) / bm) {}
+  // The CTAs a block gets of `ctas` in all: at least one, at most one a pixel tile.
+  int perBlock(int ctas) const { return std::max(1, std::min(m_tiles, ctas / n_tiles)); }
+  // The one-wave grid: per_sm CTAs on every SM, a whole number a block; 0 where the device queries fail.
+  int grid(int per_sm) const {
+    int dev = 0, sms = 0;
+    if (per_sm < 1 || cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+      return 0;
+    return perBlock(per_sm * sms) * n_tiles;
+  }
+};
+
+// This CTA's walk (ChannelBlocks): its block's first output channel n0, and its pixel tiles j = 0 ..
+// mine - 1 at tile(j).
+struct BlockWalk {
+  int n0, first, step, mine;
+  __device__ BlockWalk(int n_tiles, int m_tiles, int bn)
+      : n0(static_cast<int>(blockIdx.x) % n_tiles * bn),
+        first(static_cast<int>(blockIdx.x) / n_tiles),
+        step(static_cast<int>(gridDim.x) / n_tiles),
+        mine(first < m_tiles ? (m_tiles - first + step - 1) / step : 0) {}
+  __device__ int tile(int j) const { return first + j * step; }
+};
+
+// The block's epilogue constants (mult, bias of channels n0 .. n0 + bn - 1; zeros past `channels`) into
+// shared memory cm, cb: read by every tile, they stay out of the registers, where the compiler kept
+// them across the tile loop and the kernels spilled.
+__device__ __forceinline__ void blockConstants(float* cm, float* cb, const IgemmEpilogue& e, int n0, int bn,
+                                               int channels, int tid, int threads) {
+  for (int i = tid; i < bn; i += threads) {
+    cm[i] = n0 + i < channels ? e.mult[n0 + i] : 0.f;
+    cb[i] = n0 + i < channels ? e.bias[n0 + i] : 0.f;
+  }
 }
 
 
