@@ -201,6 +201,11 @@ TEST(CudaIgemmKernel, ResidentTilesWalkTheirTiles) {
       {"1x1 C=64 -> 256, 2 images of 9 x 56 (layer1 conv3's channels)", 2, 64, 9, 56, 256, 1, 1, 0},
       {"1x1 C=256 -> 80, 20 x 20 (four slices, a partial channel block)", 1, 256, 20, 20, 80, 1, 1, 0},
       {"1x1 C=48 -> 144, 3 images of 7 x 9 (channels past C, two blocks)", 3, 48, 7, 9, 144, 1, 1, 0},
+      {"1x1 C=128 -> 256, 2 images of 5 x 13 (one 128-deep slice)", 2, 128, 5, 13, 256, 1, 1, 0},
+      {"1x1 stride 2, C=256 -> 128, 2 images of 13 x 11 (x by im2col, tiles across images)", 2, 256, 13, 11, 128, 1,
+       2, 0},
+      {"1x1 stride 2, C=64 -> 144, 3 images of 9 x 8 (im2col, 64-deep slices, two blocks)", 3, 64, 9, 8, 144, 1, 2,
+       0},
   };
   std::mt19937 rng(13);
   std::uniform_int_distribution<int> byte(-128, 127);

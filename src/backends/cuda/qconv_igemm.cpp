@@ -99,7 +99,7 @@ class QIgemmKernel final : public OwnQConvKernel {
     if (tile_ < 0) tile_ = g.m <= 64 ? 1 : 0;
     if (launch::kIgemmTiles[tile_].wgmma && dev_->sm != launch::kIgemmWgmmaSm)
       return unsupported(who_, ": the wgmma tile ", tile_, " runs on compute capability 9.0 only");
-    if (launch::kIgemmTiles[tile_].tma && !launch::igemmUnit(g))
+    if (launch::kIgemmTiles[tile_].tma && !launch::kIgemmTiles[tile_].resident && !launch::igemmUnit(g))
       return unsupported(who_, ": the TMA tile ", tile_, " takes 1x1 stride-1 unpadded layers only");
     if (launch::kIgemmTiles[tile_].im2col && launch::igemmUnit(g))
       return unsupported(who_, ": the TMA im2col tile ", tile_, " takes the layers tiles 24-25 do not");
@@ -108,7 +108,7 @@ class QIgemmKernel final : public OwnQConvKernel {
                          " takes 3x3 stride-1 pad-1 layers of at most 64 channels, int8 y and no residual");
     if (launch::kIgemmTiles[tile_].resident && (!launch::residentFits(g) || !y_int8_))
       return unsupported(who_, ": the resident-weight tile ", tile_,
-                         " takes 1x1 stride-1 layers of at most 256 channels with int8 y");
+                         " takes 1x1 layers of at most 256 channels with int8 y");
     if (ds_) QRT_RETURN_IF_ERROR(reshapeDownsample(in, y));
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {

@@ -95,7 +95,7 @@ struct IgemmTile {
   bool tma = false;  // x and w slices by the Tensor Memory Accelerator (1x1 stride-1 unpadded layers only)
   bool im2col = false;  // x by TMA's im2col mode: the layers tma tiles do not take (igemmUnit false)
   bool halo = false;  // 3x3 / stride 1 / pad 1 layers of at most 64 channels (haloFits; sm90a/qconv_halo.cu)
-  bool resident = false;  // 1x1 stride-1 layers of at most 256 channels, int8 y (residentFits; sm90a/qconv_resident.cu)
+  bool resident = false;  // 1x1 layers of at most 256 channels, int8 y (residentFits; sm90a/qconv_resident.cu)
 };
 inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, false}, {128, 64, false}, {64, 128, false}, {64, 64, false},
@@ -164,7 +164,7 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     // once a tile as a halo of rows (ldmatrix gathers the taps; wgmma with A from registers); int8 y, no
     // residual. Session 15 (H200, ResNet-50 INT8 b256): layer1 conv2 124.7 (tile 34) -> 76.1 us.
     {128, 64, true, true, false, false, true, false, false, true},
-    // 44-45: resident weights (sm90a/qconv_resident.cu): 1x1 stride-1 layers of at most 256 input channels,
+    // 44-45: resident weights (sm90a/qconv_resident.cu): 1x1 layers of at most 256 input channels,
     // persistent CTAs owning 128 output channels, their weights loaded once, x and the residual by TMA
     // into two buffers (the next tile's loading under this one), the register epilogue in place; BM 128
     // and 64; int8 y. Session 15 (H200, ResNet-50 INT8 b256): the fastest tile on layer2's residual conv3
@@ -173,9 +173,11 @@ inline constexpr IgemmTile kIgemmTiles[] = {
     {128, 128, true, true, false, false, true, true, false, false, true},
     {64, 128, true, true, false, false, true, true, false, false, true},
     // 46-47: 44-45 with three buffers (two tiles' x and residual loading ahead). Session 15 (H200): correct,
-    // the fastest on no layer (layer2.0 conv3 140.8 / 109.7 against 44's 99.9 us); opt-in.
-    {128, 128, true, true, false, true, true, true, false, false, true},
-    {64, 128, true, true, false, true, true, true, false, false, true}};
+    // the fastest on no layer (layer2.0 conv3 140.8 / 109.7 against 44's 99.9 us). Session 16 (H200, TMA
+    // stores): 47 the fastest on layer3's residual conv3 (74.3 against 45's 75.3 us, tile 24's 75.3):
+    // timed by default.
+    {128, 128, true, true, false, false, true, true, false, false, true},
+    {64, 128, true, true, false, false, true, true, false, false, true}};
 inline constexpr int kIgemmTileCount = 48;
 // The compute capability (10 * major + minor) the wgmma tiles run on.
 constexpr int kIgemmWgmmaSm = 90;
@@ -209,11 +211,12 @@ inline bool haloFits(const IgemmGeometry& g) {
          g.c <= 64 && g.oh == g.h && g.ow == g.w && 128 + 2 * g.w + 2 <= kHaloMaxRows;
 }
 
-// The resident-weight tiles' layers (44-45): 1x1 stride-1 unpadded, at most 256 input channels (four
-// 64-deep slices: 32 KB of a block's weights).
+// The resident-weight tiles' layers (44-47): 1x1, at most 256 input channels (four 64-deep slices: 32
+// KB of a block's weights); x by TMA's im2col mode where the layer is strided or padded (ResNet-50's
+// layer2.0 downsample).
 constexpr int kResidentMaxSlices = 4;
 inline bool residentFits(const IgemmGeometry& g) {
-  return igemmUnit(g) && g.c <= kResidentMaxSlices * 64;
+  return g.kh == 1 && g.kw == 1 && g.c <= kResidentMaxSlices * 64;
 }
 
 inline int64_t igemmCPad(int64_t c) { return (c + kIgemmDepth - 1) / kIgemmDepth * kIgemmDepth; }

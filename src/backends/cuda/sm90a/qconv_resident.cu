@@ -8,21 +8,27 @@
 //
 // A wave of CTAs (residentGrid), each owning one block of 128 output channels: the block's weights
 // (C_pad x 128 bytes, at most 32 KB) by TMA once, then the CTA walks its pixel tiles m0 = BM (first +
-// j * step) with two buffers of x (all the tile's 64-deep slices) and residual z (BM x 128 bytes, the
-// 128-byte swizzle: tileChunk<128, true>'s layout), tile j + 1's loading by TMA while tile j computes
-// and stores. The epilogue is the register one in place: each thread reads its residual bytes from
-// the z buffer and writes its y bytes over them (pairsToTile), then the CTA stores the tile in 16-byte
-// rows (storeTile). Ordering: a buffer is reloaded (tile j + 2) only after the barrier that ends tile
-// j, after its stores (fenceProxyAsync orders those generic reads before the TMA's writes).
+// j * step) with two or three buffers of x (all the tile's slices, 128 or 64 bytes deep:
+// residentWideSlices) and residual z (BM x 128 bytes, the 128-byte swizzle: tileChunk<128, true>'s
+// layout), the next tiles loading by TMA while tile j computes and stores. The epilogue is the
+// register one in place: each thread reads its residual bytes from the z buffer and writes its y
+// bytes over them (pairsToTile); one thread then stores the tile by TMA (the same swizzled box as z's).
+// Ordering: a buffer is reloaded only after the barrier that ends its tile (its wgmmas waited for, its
+// epilogue written and fenced for the async proxy) and after its TMA store has read it
+// (bulkWaitRead); the CTA ends after its stores complete.
 //
-// Measured (H200, ResNet-50 INT8 b256, session 15): layer2's residual conv3 115.6 (tile 28) -> 99.9 us,
-// layer1's 181.2 -> 175.5, layer1.0's downsample 138.2 -> 132.5; layer3's residual conv3 79.3 against
-// tile 24's 76.3 (one CTA an SM at BM 128 and four slices); three buffers won nowhere.
+// Measured (H200, ResNet-50 INT8 b256): session 15 (16-byte stores by the CTA): layer2's residual conv3
+// 115.6 (tile 28) -> 99.9 us, layer1's 181.2 -> 175.5, layer1.0's downsample 138.2 -> 132.5; layer3's
+// residual conv3 79.3 against tile 24's 76.3; three buffers won nowhere. Session 16, TMA stores (one
+// barrier a tile instead of two, no store loop), the same engine: layer1 conv3 182 -> 160 us, layer1.0's
+// downsample 143 -> 122, layer2 conv3 106.5 -> 95.3; 66,318 -> 68,838 img/s.
 //
 // BM 128 (44, 46: two warpgroups) or 64 (45, 47: one); two buffers (44-45) or three (46-47: two tiles
-// loading ahead). int8 y only; no fused downsample (a persistent tile);
-// qconvWgmma runs tile 24 for any other layer or epilogue.
+// loading ahead, and the next tile's wgmmas queued before this one's epilogue: kPipe). int8 y only; no
+// fused downsample (a persistent tile); qconvWgmma runs tile 24 for any other layer or epilogue.
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "backends/cuda/sm90a/wgmma_common.cuh"
 
@@ -47,15 +53,16 @@ struct ResidentLayout {
   }
 };
 
-template <int BM, int kBufs>
+template <int BM, int kBufs, int kSlice>
 __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
     residentKernel(const __grid_constant__ CUtensorMap tx, const __grid_constant__ CUtensorMap tw,
-                   const __grid_constant__ CUtensorMap tz, int8_t* __restrict__ y, IgemmGeometry g, IgemmEpilogue e,
-                   int m_total, int n_tiles, int m_tiles) {
+                   const __grid_constant__ CUtensorMap tz, const __grid_constant__ CUtensorMap ty, IgemmGeometry g,
+                   IgemmEpilogue e, int n_tiles, int m_tiles, bool strided) {
 #ifdef QRT_WGMMA_ON
   using L = ResidentLayout<BM, kBufs>;
-  const int slices = (g.c + kBK - 1) / kBK;
+  const int slices = (g.c + kBK - 1) / kBK;  // of 64 bytes (the layout's unit)
   const L lay(slices);
+  const int loads = slices * kBK / kSlice;  // TMA boxes (and wgmma stages) of kSlice bytes a tile
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   const uint32_t raw = smemAddr(smem_raw);
   uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
@@ -70,12 +77,57 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
   const BlockWalk walk(n_tiles, m_tiles, kResBN);
   const int n0 = walk.n0, mine = walk.mine;
   const bool with_z = e.z != nullptr;
+  // A whole block of channels (every ResNet layer's) skips pairsToTile's per-column test.
+  const bool full = n0 + kResBN <= g.m;
   auto issue = [&](int j) {  // thread 0: tile j's x slices and residual into buffer j % kBufs
+    bulkWaitRead<0>();  // the buffer's last store (tile j - kBufs's, the latest queued) has read it
     const int m0 = walk.tile(j) * BM, b = j % kBufs;
     uint8_t* a = sa + b * lay.a_size;
     mbarExpectTx(&bar[b], static_cast<uint32_t>(lay.a_size + (with_z ? L::kZ : 0)));
-    for (int s = 0; s < slices; ++s) tmaLoad2d(a + s * BM * kBK, &tx, s * kBK, m0, &bar[b]);
+    if (strided) {  // a strided or padded layer: x by TMA's im2col mode from the tile's first pixel
+      const int ox = m0 % g.ow, rest = m0 / g.ow;
+      const int w0 = ox * g.sw - g.pw, h0 = rest % g.oh * g.sh - g.ph, img = rest / g.oh;
+      for (int s = 0; s < loads; ++s) tmaIm2col(a + s * BM * kSlice, &tx, s * kSlice, w0, h0, img, 0, 0, &bar[b]);
+    } else {
+      for (int s = 0; s < loads; ++s) tmaLoad2d(a + s * BM * kSlice, &tx, s * kSlice, m0, &bar[b]);
+    }
     if (with_z) tmaLoad2d(sz + b * L::kZ, &tz, n0, m0, &bar[b]);
+  };
+  // Tile j's wgmmas into acc, queued as one group (not waited for), once its buffer has landed.
+  auto mma = [&](int(&acc)[kResBN / 2], int j) {
+    mbarWait(&bar[j % kBufs], static_cast<uint32_t>((j / kBufs) & 1));
+    const uint8_t* a = sa + (j % kBufs) * lay.a_size;
+    if (e.probe & 2) {  // QRT_CUDA_IGEMM_PROBE (measurement only): no MMAs, zeros
+#pragma unroll
+      for (int i = 0; i < kResBN / 2; ++i) acc[i] = 0;
+    } else if constexpr (kSlice == 128) {
+      wideSliceWgmmas<BM, kResBN, true>(acc, a, sw, 0, wg);
+      for (int s = 1; s < loads; ++s) wideSliceWgmmas<BM, kResBN, false>(acc, a, sw, s, wg);
+    } else {
+      sliceWgmmasFirst<BM, kResBN>(acc, a, sw, 0, wg);
+      for (int s = 1; s < slices; ++s) sliceWgmmas<BM, kResBN>(acc, a, sw, s, wg, false);
+    }
+  };
+  // Tile j's epilogue from acc (its wgmmas waited for) in place over its residual, then its TMA store.
+  auto finish = [&](int(&acc)[kResBN / 2], int j) {
+    fenceRegs(acc);
+    uint8_t* t = sz + (j % kBufs) * L::kZ;
+    if (e.probe & 1) {  // measurement only: no epilogue (the buffer's bytes are stored as they are)
+    } else if (with_z && full) {
+      pairsToTile<kResBN, true, true>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, e.z_scale, e.qlo, e.qhi);
+    } else if (with_z) {
+      pairsToTile<kResBN, true>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, e.z_scale, e.qlo, e.qhi);
+    } else if (full) {
+      pairsToTile<kResBN, false, true>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, 0.f, e.qlo, e.qhi);
+    } else {
+      pairsToTile<kResBN, false>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, 0.f, e.qlo, e.qhi);
+    }
+    fenceProxyAsync();  // this thread's generic writes of the tile, for the TMA store's reads
+    __syncthreads();    // the y tile is whole; every wgmma and epilogue read of the buffer is done
+    if (tid == 0) {
+      tmaStore2d(&ty, n0, walk.tile(j) * BM, t);
+      bulkCommit();
+    }
   };
   if (tid == 0) {
     for (int i = 0; i <= kBufs; ++i) mbarInit(&wbar[i], 1);
@@ -83,7 +135,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
     // The weights and the epilogue's constants are the engine's: read before the wait for the kernel
     // before this one.
     mbarExpectTx(wbar, static_cast<uint32_t>(slices * kResBN * kBK));
-    for (int s = 0; s < slices; ++s) tmaLoad2d(sw + s * kResBN * kBK, &tw, s * kBK, n0, wbar);
+    for (int s = 0; s < loads; ++s) tmaLoad2d(sw + s * kResBN * kSlice, &tw, s * kSlice, n0, wbar);
   }
   blockConstants(cm, cb, e, n0, kResBN, g.m, tid, L::kThreads);
   __syncthreads();  // the barriers are initialised, the constants written
@@ -93,36 +145,43 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
   mbarWait(wbar, 0);
   int acc[kResBN / 2];
   for (int j = 0; j < mine; ++j) {
-    const int m0 = walk.tile(j) * BM;
-    // Buffer (j + kBufs - 1) % kBufs's last readers, tile j - 1's stores, are past the barrier that
-    // ended it.
+    // Buffer (j + kBufs - 1) % kBufs's last readers, tile j - 1's wgmmas and epilogue, are past the
+    // barrier that ended it.
     if (tid == 0 && j + kBufs - 1 < mine) issue(j + kBufs - 1);
-    mbarWait(&bar[j % kBufs], static_cast<uint32_t>((j / kBufs) & 1));
-    const uint8_t* a = sa + (j % kBufs) * lay.a_size;
-    sliceWgmmasFirst<BM, kResBN>(acc, a, sw, 0, wg);
-    for (int s = 1; s < slices; ++s) sliceWgmmas<BM, kResBN>(acc, a, sw, s, wg, false);
+    mma(acc, j);
     wgmmaWait<0>();
-    fenceRegs(acc);
-    uint8_t* t = sz + (j % kBufs) * L::kZ;
-    if (with_z)
-      pairsToTile<kResBN, true>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, e.z_scale, e.qlo, e.qhi);
-    else
-      pairsToTile<kResBN, false>(t, t, acc, warp, lane, n0, g.m, cm - n0, cb - n0, 0.f, e.qlo, e.qhi);
-    __syncthreads();  // the y tile is whole
-    storeTile<BM, kResBN, L::kThreads>(y, t, m0, n0, m_total, g.m, tid);
-    fenceProxyAsync();  // these generic reads before the TMA's next write of the buffer
-    __syncthreads();    // the buffer is free
+    finish(acc, j);
   }
+  if (tid == 0) bulkWait<0>();  // the stores complete before the CTA (and its shared memory) ends
 #endif
 }
 
+// x and w by TMA in boxes 128 bytes deep (the 128-byte swizzle; wgmma's descriptors smemDesc128)
+// where the padded depth is a multiple of 128, else 64 (QRT_CUDA_RESIDENT_SLICE=64: always 64). H200,
+// session 16, the tuner's times of the same tiles (ResNet-50 INT8 b256): layer1.1 conv1 91.0 -> 85.7 us,
+// layer2.0 conv1 113.3 -> 111.7, layer2 conv3 90.9 -> 89.7, layer3 conv3 74.3 -> 72.6; the engine
+// 68,880 -> 69,090 img/s.
+bool residentWideSlices(const IgemmGeometry& g) {
+  static const bool on = [] {
+    const char* v = std::getenv("QRT_CUDA_RESIDENT_SLICE");
+    return !(v && std::string(v) == "64");
+  }();
+  return on && igemmCPad(g.c) % 128 == 0;
+}
+
 template <int BM, int kBufs>
-int residentPerSm(size_t smem) {
-  static std::atomic<uint64_t> opted{0};
-  optIn(residentKernel<BM, kBufs>, ResidentLayout<BM, kBufs>(kResidentMaxSlices).smem, opted);
+auto residentKernelFor(bool wide) {
+  return wide ? residentKernel<BM, kBufs, 128> : residentKernel<BM, kBufs, 64>;
+}
+
+template <int BM, int kBufs>
+int residentPerSm(size_t smem, bool wide) {
+  static std::atomic<uint64_t> opted[2] = {0, 0};
+  const auto kernel = residentKernelFor<BM, kBufs>(wide);
+  optIn(kernel, ResidentLayout<BM, kBufs>(kResidentMaxSlices).smem, opted[wide]);
   int per_sm = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, residentKernel<BM, kBufs>,
-                                                    ResidentLayout<BM, kBufs>::kThreads, smem) != cudaSuccess)
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, ResidentLayout<BM, kBufs>::kThreads, smem) !=
+      cudaSuccess)
     return 0;
   return per_sm;
 }
@@ -132,28 +191,36 @@ int residentPerSm(size_t smem) {
 template <int BM, int kBufs>
 int residentGrid(const IgemmGeometry& g) {
   const ResidentLayout<BM, kBufs> lay(static_cast<int>(igemmCPad(g.c) / kBK));
-  return ChannelBlocks(g, BM, kResBN).grid(residentPerSm<BM, kBufs>(lay.smem));
+  return ChannelBlocks(g, BM, kResBN).grid(residentPerSm<BM, kBufs>(lay.smem, residentWideSlices(g)));
 }
 
 template <int BM, int kBufs>
 bool qconvResident(const int8_t* x, const int8_t* w, int8_t* y, const IgemmGeometry& g, const IgemmEpilogue& e,
                    int grid, cudaStream_t s) {
-  if (!residentFits(g) || !e.y_int8 || e.ds_x || e.probe || grid <= 0) return false;
+  if (!residentFits(g) || !e.y_int8 || e.ds_x || (e.probe & 4) || grid <= 0) return false;
   const int m_total = g.n * g.oh * g.ow;
   const ChannelBlocks blocks(g, BM, kResBN);
   const ResidentLayout<BM, kBufs> lay(static_cast<int>(igemmCPad(g.c) / kBK));
-  CUtensorMap tx{}, tw{}, tz{};
-  if (!encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c), static_cast<uint64_t>(g.c), BM) ||
+  CUtensorMap tx{}, tw{}, tz{}, ty{};
+  const bool wide = residentWideSlices(g);
+  const uint32_t depth = wide ? 128 : kBK;
+  const CUtensorMapSwizzle sw = wide ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
+  if (!(igemmUnit(g) ? encodeBoxes(&tx, x, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.c),
+                                    static_cast<uint64_t>(g.c), BM, depth, sw)
+                     : encodeIm2col(&tx, x, g, BM, depth, sw)) ||
       !encodeBoxes(&tw, w, static_cast<uint64_t>(igemmKPad(g.m)), static_cast<uint64_t>(igemmCPad(g.c)),
-                   static_cast<uint64_t>(igemmCPad(g.c)), kResBN) ||
+                   static_cast<uint64_t>(igemmCPad(g.c)), kResBN, depth, sw) ||
       (e.z && !encodeBoxes(&tz, e.z, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.m),
                            static_cast<uint64_t>(g.m), BM, kResBN, CU_TENSOR_MAP_SWIZZLE_128B)))
     return false;
+  if (!encodeBoxes(&ty, y, static_cast<uint64_t>(m_total), static_cast<uint64_t>(g.m), static_cast<uint64_t>(g.m), BM,
+                   kResBN, CU_TENSOR_MAP_SWIZZLE_128B))
+    return false;
   if (!e.z) tz = tx;  // unread
-  if (residentPerSm<BM, kBufs>(lay.smem) < 1) return false;
-  launchKernel(residentKernel<BM, kBufs>, static_cast<unsigned>(blocks.perBlock(grid) * blocks.n_tiles),
-               ResidentLayout<BM, kBufs>::kThreads, lay.smem, s, tx, tw, tz, y, g, e, m_total, blocks.n_tiles,
-               blocks.m_tiles);
+  if (residentPerSm<BM, kBufs>(lay.smem, wide) < 1) return false;
+  launchKernel(residentKernelFor<BM, kBufs>(wide), static_cast<unsigned>(blocks.perBlock(grid) * blocks.n_tiles),
+               ResidentLayout<BM, kBufs>::kThreads, lay.smem, s, tx, tw, tz, ty, g, e, blocks.n_tiles, blocks.m_tiles,
+               !igemmUnit(g));
   return true;
 }
 

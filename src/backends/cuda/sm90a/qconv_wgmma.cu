@@ -295,23 +295,6 @@ void launchWgmmaTma(const int8_t* x, const int8_t* w, void* y, const IgemmGeomet
   launchKernel(kernel, blocks, T::Cfg::kThreads, smem, s, tx, tw, y, g, e, m_total, n_tiles);
 }
 
-// The im2col tensor map of x (n, h, w, c: channels-last int8) for geometry g: BM pixels of 64
-// channels a load (64-byte swizzle), the box and traversal of tmaIm2col; false where the driver has no
-// encoder or refuses (window corners out of its range, ...).
-bool encodeIm2col(CUtensorMap* map, const void* x, const IgemmGeometry& g, uint32_t pixels) {
-  static const auto encode = driverEntry<PFN_cuTensorMapEncodeIm2col_v12000>("cuTensorMapEncodeIm2col");
-  if (!encode) return false;
-  const uint64_t c = static_cast<uint64_t>(g.c), w = static_cast<uint64_t>(g.w), h = static_cast<uint64_t>(g.h);
-  const cuuint64_t dims[4] = {c, w, h, static_cast<uint64_t>(g.n)};
-  const cuuint64_t strides[3] = {c, w * c, h * w * c};  // bytes, dims 1-3
-  const int lower[2] = {-g.pw, -g.ph};
-  const int upper[2] = {g.pw - (g.kw - 1) * g.dw, g.ph - (g.kh - 1) * g.dh};
-  const cuuint32_t elem[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
-  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<void*>(x), dims, strides, lower, upper, kBK, pixels,
-                elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_64B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
-}
-
 // Tiles 34-35: the TMA kernel with x in im2col mode, for the layers the tiled TMA tiles 24-25 do not take
 // (3x3, strided, padded: kIgemmTiles' im2col). Why: ncu (session 11, H200, ResNet-50 INT8 b256) found
 // layer1's 3x3 convolution on tile 16 issue-bound (76% of issue slots, 94 M instructions for 59 GOP of

@@ -135,6 +135,31 @@ __device__ __forceinline__ void sliceWgmmasFirst(int (&acc)[BN / 2], const uint8
   wgmmaStep<BN>(acc, smemDesc(a_s + 32), smemDesc(b_s + 32), 1);
   wgmmaCommit();
 }
+// The descriptor of a K-major tile of 128-byte rows in the 128-byte swizzle (TMA's
+// CU_TENSOR_MAP_SWIZZLE_128B: 16-byte chunk c of row r at r * 128 + ((c ^ (r % 8)) << 4)) from p (a
+// 1024-byte boundary, or 32, 64 or 96 bytes past one for a slice's later 32-deep steps): the
+// stride byte offset 8 rows x 128 bytes = 1024, swizzle mode 1 (128 bytes) in bits 62-63.
+__device__ __forceinline__ uint64_t smemDesc128(const void* p) {
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
+  return static_cast<uint64_t>((a & 0x3FFFFu) >> 4) | (uint64_t{1} << 16) | (uint64_t{1024 >> 4} << 32) |
+         (uint64_t{1} << 62);
+}
+// sliceWgmmas for a slice 128 bytes deep (four 32-deep wgmmas; smemDesc128's layout, a stage BM x
+// 128 bytes of A and BN x 128 of B); kFirst: the tile's first slice (its first wgmma writes acc).
+template <int BM, int BN, bool kFirst>
+__device__ __forceinline__ void wideSliceWgmmas(int (&acc)[BN / 2], const uint8_t* sa, const uint8_t* sb, int stage,
+                                                int wg) {
+  const uint8_t* a_s = sa + stage * BM * 128 + wg * 64 * 128;
+  const uint8_t* b_s = sb + stage * BN * 128;
+  wgmmaFence();
+  if constexpr (kFirst)
+    wgmmaStepFirst<BN>(acc, smemDesc128(a_s), smemDesc128(b_s));
+  else
+    wgmmaStep<BN>(acc, smemDesc128(a_s), smemDesc128(b_s), 1);
+#pragma unroll
+  for (int k = 1; k < 4; ++k) wgmmaStep<BN>(acc, smemDesc128(a_s + 32 * k), smemDesc128(b_s + 32 * k), 1);
+  wgmmaCommit();
+}
 // The accumulators zeroed where the MMAs are skipped (QRT_CUDA_IGEMM_PROBE 2: measurement only).
 template <int R>
 __device__ __forceinline__ void zeroIfProbing(int (&acc)[R], int probe) {
@@ -192,8 +217,9 @@ __device__ __forceinline__ unsigned short foldedPair(int a0, int a1, float2 m, f
 // A warp's accumulators (wgmma's fragment: d[4j + 2h + i] is row warp * 16 + lane / 4 + 8h, column
 // 8j + 2 (lane % 4) + i of the tile) through foldedPair into the int8 tile dst (tileChunk's
 // swizzled layout), the residual's bytes (kZ) from the tile sz; channels past `channels` (a
-// multiple of 16: both of a pair are in or out) are left unwritten.
-template <int BN, bool kZ>
+// multiple of 16: both of a pair are in or out) are left unwritten. kFull: the caller knows the block
+// whole (n0 + BN <= channels), and the per-column test goes.
+template <int BN, bool kZ, bool kFull = false>
 __device__ __forceinline__ void pairsToTile(uint8_t* dst, const uint8_t* sz, const int (&d)[BN / 2], int warp,
                                             int lane, int n0, int channels, const float* mult, const float* bias,
                                             float z_scale, float qlo, float qhi) {
@@ -201,7 +227,7 @@ __device__ __forceinline__ void pairsToTile(uint8_t* dst, const uint8_t* sz, con
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j) {
     const int col = j * 8 + (lane & 3) * 2;
-    if (n0 + col >= channels) continue;
+    if (!kFull && n0 + col >= channels) continue;
     const float2 m = *reinterpret_cast<const float2*>(mult + n0 + col);
     const float2 b = *reinterpret_cast<const float2*>(bias + n0 + col);
 #pragma unroll
@@ -255,6 +281,28 @@ __device__ __forceinline__ void tmaLoad2d(void* dst, const CUtensorMap* map, int
           smemAddr(dst)),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(r0), "r"(smemAddr(bar))
       : "memory");
+}
+// A 2-D box of the tensor map at (c0, r0) from src (shared memory, the map's swizzled layout), by TMA:
+// the caller makes its generic writes of src visible to the async proxy first (fenceProxyAsync, then a
+// barrier), and commits the store into a bulk group (bulkCommit). Rows and columns past the map's
+// extent are not written.
+__device__ __forceinline__ void tmaStore2d(const CUtensorMap* map, int c0, int r0, const void* src) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(c0), "r"(r0), "r"(smemAddr(src))
+               : "memory");
+}
+__device__ __forceinline__ void bulkCommit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's bulk groups still read their shared memory (the source may
+// then be written again).
+template <int N>
+__device__ __forceinline__ void bulkWaitRead() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+// Waits until at most N of this thread's bulk groups are incomplete (their writes done).
+template <int N>
+__device__ __forceinline__ void bulkWait() {
+  asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
 }
 // TMA's im2col mode (tiles 34-35): BM pixels of one tap's 64 channels from the 4-D map of x (C, W, H, N)
 // into dst, in the tiled box's layout (rows of 64 bytes, 64-byte swizzle). (c0, w0, h0, n0): the first
@@ -313,6 +361,24 @@ bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t col
                 CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+
+// The im2col tensor map of x (n, h, w, c: channels-last int8) for geometry g: BM pixels of `depth`
+// channels a load (64 with the 64-byte swizzle, 128 with the 128-byte one), the box and traversal of tmaIm2col; false where the driver has no
+// encoder or refuses (window corners out of its range, ...).
+bool encodeIm2col(CUtensorMap* map, const void* x, const IgemmGeometry& g, uint32_t pixels, uint32_t depth = kBK,
+                  CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_64B) {
+  static const auto encode = driverEntry<PFN_cuTensorMapEncodeIm2col_v12000>("cuTensorMapEncodeIm2col");
+  if (!encode) return false;
+  const uint64_t c = static_cast<uint64_t>(g.c), w = static_cast<uint64_t>(g.w), h = static_cast<uint64_t>(g.h);
+  const cuuint64_t dims[4] = {c, w, h, static_cast<uint64_t>(g.n)};
+  const cuuint64_t strides[3] = {c, w * c, h * w * c};  // bytes, dims 1-3
+  const int lower[2] = {-g.pw, -g.ph};
+  const int upper[2] = {g.pw - (g.kw - 1) * g.dw, g.ph - (g.kh - 1) * g.dh};
+  const cuuint32_t elem[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
+  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<void*>(x), dims, strides, lower, upper, depth, pixels,
+                elem, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
 
 // The persistent kernels whose CTAs each own one block of bn output channels (qconv_halo.cu,
 // qconv_resident.cu): CTA c takes block c % n_tiles and walks the pixel tiles first, first + step, ...
