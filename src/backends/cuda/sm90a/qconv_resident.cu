@@ -24,8 +24,11 @@
 // downsample 143 -> 122, layer2 conv3 106.5 -> 95.3; 66,318 -> 68,838 img/s.
 //
 // BM 128 (44, 46: two warpgroups) or 64 (45, 47: one); two buffers (44-45) or three (46-47: two tiles
-// loading ahead, and the next tile's wgmmas queued before this one's epilogue: kPipe). int8 y only; no
-// fused downsample (a persistent tile); qconvWgmma runs tile 24 for any other layer or epilogue.
+// loading ahead). Strided or padded 1x1 layers read x by TMA's im2col mode. int8 y only; no fused
+// downsample (a persistent tile); qconvWgmma runs tile 24 for any other layer or epilogue. Tried and
+// dropped (session 16): the next tile's wgmmas queued before this tile's epilogue into a second
+// accumulator set, to hide their latency (~20 us a layer by the probes): ptxas serializes wgmmas whose
+// accumulators other instructions read while one is in flight (C7514), whichever set they write.
 #include <algorithm>
 #include <cstdlib>
 #include <string>
