@@ -1,6 +1,6 @@
 #!/bin/bash
 # The dev models of the CUDA kernels (tools/dev: the int8 implicit GEMM's emulator, the stem kernels'
-# tap pairs and pooled ring, the ping-pong and streaming tiles' mbarrier protocols) run clean, and each of their
+# tap pairs and pooled ring, the ping-pong, streaming and resident-weight tiles' mbarrier protocols) run clean, and each of their
 # mutations (a deliberate bug in the modelled index math or protocol) is caught: a model that cannot
 # fail checks nothing. Pure Python (/usr/bin/python3, no GPU).
 # usage: dev_models_test.sh SOURCE_DIR
@@ -21,6 +21,8 @@ expect ok pingpong_protocol.py --trials 1500
 for m in order parity release zparity; do expect fail pingpong_protocol.py --trials 1500 --mutate $m; done
 expect ok stream_protocol.py --trials 1500
 for m in ahead parity zearly nobarrier; do expect fail stream_protocol.py --trials 1500 --mutate $m; done
+expect ok resident_protocol.py --trials 1500
+for m in noread nobarrier parity ahead; do expect fail resident_protocol.py --trials 1500 --mutate $m; done
 expect ok stem_pairs_emulator.py
 for m in pitch odd; do expect fail stem_pairs_emulator.py --mutate $m; done
 expect ok stem_pool_emulator.py

@@ -1,4 +1,5 @@
-"""The pieces qrt's kernel-protocol players share (pingpong_protocol.py, stream_protocol.py): an mbarrier as
+"""The pieces qrt's kernel-protocol players share (pingpong_protocol.py, stream_protocol.py,
+resident_protocol.py): an mbarrier as
 the hardware keeps it, the violation they raise, the scheduler that plays agents (generators yielding the
 condition they wait on) against TMA copies landing after random delays, and the trial driver."""
 import argparse
