@@ -362,9 +362,10 @@ bool encodeBoxes(CUtensorMap* map, const void* base, uint64_t rows, uint64_t col
 }
 
 
-// The im2col tensor map of x (n, h, w, c: channels-last int8) for geometry g: BM pixels of `depth`
-// channels a load (64 with the 64-byte swizzle, 128 with the 128-byte one), the box and traversal of tmaIm2col; false where the driver has no
-// encoder or refuses (window corners out of its range, ...).
+// The im2col tensor map of x (n, h, w, c: channels-last int8) for geometry g: `pixels` pixels of
+// `depth` channels a load (64 with the 64-byte swizzle, 128 with the 128-byte one), the box and
+// traversal of tmaIm2col; false where the driver has no encoder or refuses (window corners out of its
+// range, ...). Tiles 34-35 and the resident tiles' strided layers.
 bool encodeIm2col(CUtensorMap* map, const void* x, const IgemmGeometry& g, uint32_t pixels, uint32_t depth = kBK,
                   CUtensorMapSwizzle swizzle = CU_TENSOR_MAP_SWIZZLE_64B) {
   static const auto encode = driverEntry<PFN_cuTensorMapEncodeIm2col_v12000>("cuTensorMapEncodeIm2col");
