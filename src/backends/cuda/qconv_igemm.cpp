@@ -108,7 +108,7 @@ class QIgemmKernel final : public OwnQConvKernel {
                          " takes 3x3 stride-1 pad-1 layers of at most 64 channels, int8 y and no residual");
     if (launch::kIgemmTiles[tile_].resident && (!launch::residentFits(g) || !y_int8_))
       return unsupported(who_, ": the resident-weight tile ", tile_,
-                         " takes 1x1 layers of at most 256 channels with int8 y");
+                         " takes unpadded 1x1 layers of at most 256 channels with int8 y");
     if (ds_) QRT_RETURN_IF_ERROR(reshapeDownsample(in, y));
     grid_ = 0;
     if (launch::kIgemmTiles[tile_].persistent) {

@@ -24,7 +24,7 @@
 // downsample 143 -> 122, layer2 conv3 106.5 -> 95.3; 66,318 -> 68,838 img/s.
 //
 // BM 128 (44, 46: two warpgroups) or 64 (45, 47: one); two buffers (44-45) or three (46-47: two tiles
-// loading ahead). Strided or padded 1x1 layers read x by TMA's im2col mode. int8 y only; no fused
+// loading ahead). Strided 1x1 layers read x by TMA's im2col mode. int8 y only; no fused
 // downsample (a persistent tile); qconvWgmma runs tile 24 for any other layer or epilogue. Tried and
 // dropped (session 16): the next tile's wgmmas queued before this tile's epilogue into a second
 // accumulator set, to hide their latency (~20 us a layer by the probes): ptxas serializes wgmmas whose
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(BM / 16 * 32, 128 / BM * 2)
     const int m0 = walk.tile(j) * BM, b = j % kBufs;
     uint8_t* a = sa + b * lay.a_size;
     mbarExpectTx(&bar[b], static_cast<uint32_t>(lay.a_size + (with_z ? L::kZ : 0)));
-    if (strided) {  // a strided or padded layer: x by TMA's im2col mode from the tile's first pixel
+    if (strided) {  // a strided layer: x by TMA's im2col mode from the tile's first pixel
       const int ox = m0 % g.ow, rest = m0 / g.ow;
       const int w0 = ox * g.sw - g.pw, h0 = rest % g.oh * g.sh - g.ph, img = rest / g.oh;
       for (int s = 0; s < loads; ++s) tmaIm2col(a + s * BM * kSlice, &tx, s * kSlice, w0, h0, img, 0, 0, &bar[b]);
