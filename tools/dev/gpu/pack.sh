@@ -19,3 +19,13 @@ cp third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx $P/models/ppocr_det.
 [ -f .gpucarry-lead/fmnist.npy ] && cp .gpucarry-lead/fmnist.npy $P/models/
 tar cJf .gpucarry-lead/pack.tar.xz -C $P .
 ls -la .gpucarry-lead/pack.tar.xz
+# The device tool refuses a call whose working tree (tracked and untracked-not-ignored files) and carry
+# come to more than 64 MiB (session 16: all fourteen test binaries, 89 MB packed): say so here.
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+carry=$(du -sb .gpucarry-lead | cut -f1)
+total=$(( tree + carry ))
+echo "working tree $(( tree >> 20 )) MiB + .gpucarry-lead $(( carry >> 20 )) MiB = $(( total >> 20 )) MiB (limit 64)"
+if [ $total -gt $(( 64 << 20 )) ]; then
+  echo "pack.sh: over the device tool's 64 MiB: pack fewer test binaries (TESTS=...)" >&2
+  exit 1
+fi
