@@ -4,7 +4,10 @@ driver, CUDA, cuDNN), per model a throughput / latency table per engine and batc
 issue's targets are stated in (INT8 / FP16, FP16 / torch.compile), the targets met or missed by
 how much, and for a missed target the layers qrt's per-kernel profile blames.
 
-usage: report.py --env env.txt --qrt qrt.jsonl [--torch torch.jsonl] --out-dir bench/results [--notes FILE]
+usage: report.py --env env.txt --qrt qrt.jsonl [...] [--torch torch.jsonl [...]] --out-dir bench/results
+                 [--notes FILE] [--date DATE]
+Several --qrt / --torch files make one table of runs from several device calls on one card (a later
+file's record of the same model, precision and batch replaces an earlier one's).
 """
 import argparse
 import datetime
@@ -49,15 +52,17 @@ def blame(r, n=5):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--env", required=True)
-    ap.add_argument("--qrt", required=True)
-    ap.add_argument("--torch", default="")
+    # Several files each: the records of a table measured over several device calls on one card
+    # (a later file's record of a model, precision and batch replaces an earlier one's).
+    ap.add_argument("--qrt", required=True, nargs="+")
+    ap.add_argument("--torch", default=[], nargs="*")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--notes", default="")
     ap.add_argument("--date", default=datetime.date.today().isoformat())
     a = ap.parse_args()
     env = open(a.env).read().strip().splitlines()
-    qrt = load(a.qrt)
-    torch = load(a.torch)
+    qrt = [r for path in a.qrt for r in load(path)]
+    torch = [r for path in a.torch for r in load(path)]
     card = env[0].split(",")[0].strip() if env else "unknown GPU"
     slug = re.sub(r"[^a-z0-9]+", "-", card.lower().replace("nvidia", "")).strip("-")
     device = next((r["device"] for r in qrt if "device" in r), "")
