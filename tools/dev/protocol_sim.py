@@ -38,6 +38,24 @@ class Barrier:
         return (self.phase & 1) != parity
 
 
+class BlockBarrier:
+    """__syncthreads (or a named barrier) among `parties` agents: arrive(w) returns the predicate the agent
+    waits on, true once every party has arrived in that generation."""
+
+    def __init__(self, parties):
+        self.parties = parties
+        self.gen = 0
+        self.arrived = set()
+
+    def arrive(self, w):
+        gen = self.gen
+        self.arrived.add(w)
+        if len(self.arrived) == self.parties:
+            self.arrived = set()
+            self.gen += 1
+        return lambda: self.gen > gen
+
+
 class Violation(Exception):
     pass
 

@@ -22,7 +22,7 @@ usage: resident_protocol.py [--trials N] [--mutate noread|nobarrier|parity|ahead
 """
 import sys
 
-from protocol_sim import Barrier, Violation, play_agents, run_trials
+from protocol_sim import Barrier, BlockBarrier, Violation, play_agents, run_trials
 
 
 def play(rng, K, W, mine, mutate):
@@ -35,7 +35,7 @@ def play(rng, K, W, mine, mutate):
     store_reading = [None] * K               # the tile whose TMA store still reads the buffer
     inflight = []                            # (landing tick, kind, buffer, tile)
     tick = [0]
-    bar = {"gen": 0, "arrived": set()}
+    barrier = BlockBarrier(W).arrive  # the block barrier
 
     def load(j):
         b = j % K
@@ -49,14 +49,6 @@ def play(rng, K, W, mine, mutate):
 
     def no_store_reads():
         return all(s is None for s in store_reading)
-
-    def barrier(w):
-        gen = bar["gen"]
-        bar["arrived"].add(w)
-        if len(bar["arrived"]) == W:
-            bar["arrived"] = set()
-            bar["gen"] += 1
-        return lambda gen=gen: bar["gen"] > gen
 
     def warpgroup(w):
         if w == 0:

@@ -23,7 +23,7 @@ usage: stream_protocol.py [--trials N] [--mutate ahead|parity|zearly|nobarrier]
 """
 import sys
 
-from protocol_sim import Barrier, Violation, play_agents, run_trials
+from protocol_sim import Barrier, BlockBarrier, Violation, play_agents, run_trials
 
 
 def play(rng, S, W, slices, mine, with_z, mutate):
@@ -38,8 +38,7 @@ def play(rng, S, W, slices, mine, with_z, mutate):
     sc_readers = set()                   # warpgroups in the epilogue (reading the int32 tile)
     inflight = []                        # (landing tick, kind, index, value, barrier)
     tick = [0]
-    # The block barrier: a generation count and the warpgroups arrived in it.
-    bar = {"gen": 0, "arrived": set()}
+    barrier = BlockBarrier(W).arrive  # the block barrier
 
     def tma(kind, idx, value, b):
         if kind == "stage":
@@ -58,14 +57,6 @@ def play(rng, S, W, slices, mine, with_z, mutate):
 
     def issue_z(j):
         tma("z", j & 1, j, zfull[j & 1])
-
-    def barrier(w):
-        gen = bar["gen"]
-        bar["arrived"].add(w)
-        if len(bar["arrived"]) == W:
-            bar["arrived"] = set()
-            bar["gen"] += 1
-        return lambda gen=gen: bar["gen"] > gen
 
     def warpgroup(w):
         if w == 0:
