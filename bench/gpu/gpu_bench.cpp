@@ -245,6 +245,9 @@ int run(const Options& o) {
       const double ips = batch / med * 1000.0;
       std::printf("%-6s %6lld %10.3f %10.3f %10.3f %12.0f %10.0f %10.0f\n", prec.c_str(), static_cast<long long>(batch),
                   med, p90, p99, ips, setup_ms, build_ms);
+      // --int8 --fp16: the builder's per-layer INT8 / FP16 choice (builder/int8_choice.h).
+      const std::string choice = (*engine)->metadata("int8_choice");
+      if (!choice.empty()) std::printf("  int8 per layer: %s\n", choice.c_str());
       std::fflush(stdout);
       std::string profile_json;
       if (o.profile) {  // on a second context, without graphs, whatever the timed runs used
@@ -306,7 +309,13 @@ int run(const Options& o) {
              << ", \"median_ms\": " << med << ", \"p90_ms\": " << p90 << ", \"p99_ms\": " << p99
              << ", \"img_per_s\": " << ips << ", \"setup_ms\": " << setup_ms << ", \"build_ms\": " << build_ms
              << ", \"activation_bytes\": " << (*ctx)->activationBytes() << ", \"device\": \""
-             << qrt::cuda::deviceSummary() << "\"" << (profile_json.empty() ? "" : ", ") << profile_json << "}\n";
+             << qrt::cuda::deviceSummary() << "\"";
+        if (!choice.empty()) {
+          std::string quoted;
+          for (char c : choice) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+          json << ", \"int8_choice\": \"" << quoted << "\"";
+        }
+        json << (profile_json.empty() ? "" : ", ") << profile_json << "}\n";
         json.flush();
       }
       cudaStreamDestroy(stream);

@@ -16,6 +16,7 @@
 #include "passes/quantize_before_maxpool.h"
 #include "qrt/builder.h"
 #include "builder/finalize.h"
+#include "builder/int8_choice.h"
 #include "builder/int8_calibration.h"
 #include "builder/opt_shapes.h"
 #include "builder/precision.h"
@@ -92,7 +93,8 @@ Precision precisionOf(const ir::Node& n) {
 // build has any), then every recognised Q/DQ pattern, inserted here or the model's own, folded
 // into integer kernels (QConv, QGemm, QMatMul). The Q/DQ left over run as float-simulating kernels.
 Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& activation_scales,
-                          const BuilderConfig& config, std::map<std::string, std::string>* metadata) {
+                          const BuilderConfig& config, const std::set<std::string>& keep_float,
+                          std::map<std::string, std::string>* metadata) {
   std::string summary;
   if (!activation_scales.empty()) {
     passes::QdqReport report;
@@ -105,6 +107,8 @@ Status quantizeExplicitly(ir::Graph& g, const std::map<std::string, float>& acti
         config.device() == DeviceType::kCUDA && !(residual_env && std::string(residual_env) == "off");
     // Layers a float layer precision keeps out of INT8 (--precision-constraints prefer / obey).
     options.exclude_nodes = layersKeptOutOfInt8(config);
+    // And the layers the per-layer choice found faster in FP16 (builder/int8_choice.h).
+    options.exclude_nodes.insert(keep_float.begin(), keep_float.end());
     QRT_RETURN_IF_ERROR(passes::insertQdq(g, activation_scales, options, &report));
     logInfo("INT8: ", report.summary());
     summary = "inserted: " + report.summary() + "; ";
@@ -178,21 +182,16 @@ Result<std::shared_ptr<Engine>> finalizeEngine(std::unique_ptr<ir::Graph> g, std
   return std::make_shared<Engine>(std::move(impl));
 }
 
-Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
-  auto g = network.graph().clone();
-  QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
-  QRT_RETURN_IF_ERROR(checkOptShapes(*g, config));
-  // Explicit quantization sits between simplification and fusion: insertQdq looks for plain
-  // ONNX Conv/Gemm/MatMul (after BatchNormalization folding), foldQdq fuses their Relu/Clip into
-  // integer kernels itself, and float fusion then leaves DQ-fed layers alone.
-  QRT_RETURN_IF_ERROR(passes::runSimplifyPasses(*g));
-  auto metadata = config.metadata();
-  // Activation scales (tensor name -> Q/DQ scale) for insertQdq; INT8 calibration supplies them.
-  std::map<std::string, float> activation_scales;
-  if (config.getFlag(BuilderFlag::kINT8)) {
-    QRT_ASSIGN_OR_RETURN(activation_scales, int8ActivationScales(*g, config, &metadata));
-  }
-  QRT_RETURN_IF_ERROR(quantizeExplicitly(*g, activation_scales, config, &metadata));
+namespace {
+
+// The build from quantization on, over a copy of the simplified graph `simplified`: Q/DQ from the
+// activation scales (none: a float engine) with `keep_float` left out of INT8, fusion, the device
+// or host precision choice, the engine.
+Result<std::shared_ptr<Engine>> buildFrom(const ir::Graph& simplified, const std::map<std::string, float>& activation_scales,
+                                          const BuilderConfig& config, const std::set<std::string>& keep_float,
+                                          std::map<std::string, std::string> metadata) {
+  auto g = simplified.clone();
+  QRT_RETURN_IF_ERROR(quantizeExplicitly(*g, activation_scales, config, keep_float, &metadata));
   QRT_RETURN_IF_ERROR(passes::runFusionPasses(*g));
   std::string flags;
   if (config.getFlag(BuilderFlag::kFP16)) flags += "fp16,";
@@ -212,6 +211,35 @@ Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const Builde
     QRT_RETURN_IF_ERROR(checkDeviceLayerPrecisions(*g, config));
   }
   return finalizeEngine(std::move(g), std::move(metadata));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Engine>> buildEngine(const Network& network, const BuilderConfig& config) {
+  auto g = network.graph().clone();
+  QRT_RETURN_IF_ERROR(applyInputShapes(*g, config));
+  QRT_RETURN_IF_ERROR(checkOptShapes(*g, config));
+  // Explicit quantization sits between simplification and fusion: insertQdq looks for plain
+  // ONNX Conv/Gemm/MatMul (after BatchNormalization folding), foldQdq fuses their Relu/Clip into
+  // integer kernels itself, and float fusion then leaves DQ-fed layers alone.
+  QRT_RETURN_IF_ERROR(passes::runSimplifyPasses(*g));
+  auto metadata = config.metadata();
+  // Activation scales (tensor name -> Q/DQ scale) for insertQdq; INT8 calibration supplies them.
+  std::map<std::string, float> activation_scales;
+  if (config.getFlag(BuilderFlag::kINT8)) {
+    QRT_ASSIGN_OR_RETURN(activation_scales, int8ActivationScales(*g, config, &metadata));
+  }
+  // CUDA with --int8 --fp16: INT8 or FP16 per layer, whichever the GPU runs faster.
+  std::string why_not;
+  if (int8ChoiceApplies(config, !activation_scales.empty(), &why_not)) {
+    BuilderConfig float_config = config;
+    float_config.clearFlag(BuilderFlag::kINT8);
+    return buildWithInt8Choice(*g, config, [&](const std::set<std::string>& keep_float, bool int8) {
+      return int8 ? buildFrom(*g, activation_scales, config, keep_float, metadata)
+                  : buildFrom(*g, {}, float_config, {}, metadata);
+    });
+  }
+  return buildFrom(*g, activation_scales, config, {}, std::move(metadata));
 }
 
 }  // namespace qrt

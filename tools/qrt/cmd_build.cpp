@@ -185,6 +185,9 @@ int cmdBuild(const std::vector<std::string>& args) {
   size_t layers = (*engine)->layers().size();
   std::printf("built %s: %zu layers, %s, in %.1f ms\n", build.output.c_str(), layers,
               (*engine)->metadata("builder_flags").c_str(), ms);
+  // --device cuda --int8 --fp16: which layers run INT8 and which FP16 (builder/int8_choice.h).
+  if (const std::string choice = (*engine)->metadata("int8_choice"); !choice.empty())
+    std::printf("INT8 per layer: %s\n", choice.c_str());
   return 0;
 }
 

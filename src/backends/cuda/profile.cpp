@@ -1,6 +1,7 @@
 #include "backends/cuda/profile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -12,12 +13,17 @@ namespace qrt::cuda {
 namespace {
 std::mutex g_mutex;
 std::vector<ProfiledKernel*> g_kernels;
+std::atomic<int> g_scopes{0};
 }  // namespace
 
 bool profilingEnabled() {
+  if (g_scopes.load() > 0) return true;
   const char* v = std::getenv("QRT_CUDA_PROFILE");
   return v && std::strcmp(v, "1") == 0;
 }
+
+ProfilingScope::ProfilingScope() { ++g_scopes; }
+ProfilingScope::~ProfilingScope() { --g_scopes; }
 
 ProfiledKernel::ProfiledKernel(const ir::Node& node, DeviceContext* dev, std::unique_ptr<Kernel> inner)
     : dev_(dev), inner_(std::move(inner)) {

@@ -1,0 +1,89 @@
+// Per-layer INT8 or FP16 in a CUDA build with both --int8 and --fp16 (TensorRT's "best" mode):
+// an INT8 layer is only worth it where its integer kernel, with the quantize / dequantize kernels
+// it brings along, beats the same layer in FP16. At batch 1, or on models made of many small
+// layers (PP-OCRv4's detector: squeeze-excite blocks whose pooled vectors are quantized by kernels
+// of their own), the FP16 form often wins.
+//
+// How the builder decides (buildWithInt8Choice): it builds the engine all-INT8 (every layer the
+// calibration covers) and all-FP16, times both on the GPU layer by layer (CUDA events around each
+// kernel), compares each INT8 layer against the FP16 layer(s) it became there (chooseInt8Layers,
+// below: a pure function of the two profiles and the model graph), rebuilds with the layers whose
+// FP16 form was faster kept out of INT8, and keeps whichever of the all-INT8 and the mixed engines
+// is faster end to end (CUDA-graph replays). That last check guards the per-layer model, which
+// cannot see one cost: a layer moved to FP16 whose reader stays INT8 needs a quantize kernel again.
+//
+// Why profiles of whole engines rather than TensorRT's per-layer reformat search: qrt's passes fuse
+// differently in the two precisions (an INT8 conv folds its quantize, residual add and activation;
+// the FP16 one its bias, activation and residual), so a layer of one engine is no layer of the
+// other. Comparing the fused layers that share the model's nodes compares what really runs.
+//
+// Only implicit quantization chooses (calibration scales, as TensorRT's implicit INT8): a model's
+// own Q/DQ nodes are the user's explicit choice and stay as written. QRT_CUDA_INT8_CHOICE=off keeps
+// every layer INT8 (the engine before this step; for A/B timings).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "qrt/builder.h"
+#include "qrt/engine.h"
+
+namespace qrt {
+
+// One profiled layer of an engine: its (fused) name, op and time per run.
+struct LayerCost {
+  std::string layer;  // node name; a fused layer joins the model's node names with " + "
+  std::string op;     // QConv, QGemm, FusedConv, QuantizeLinear, ...
+  double ms = 0;
+};
+
+struct Int8ChoiceOptions {
+  // A layer goes to FP16 only when that saves at least this much (noise of per-kernel events)...
+  double min_gain_ms = 0.002;
+  // ... and this fraction of its INT8 time.
+  double min_gain_fraction = 0.05;
+};
+
+// The verdict on one INT8 layer: the model's quantizable nodes it runs (a QConv that also computes
+// its block's downsample runs two), their time in each engine, and the choice.
+struct Int8Verdict {
+  std::vector<std::string> nodes;
+  double int8_ms = 0;   // the INT8 layer, the quantize / dequantize kernels of its inputs (shared
+                        // among their INT8 readers) and the separate kernels of what FP16 fuses
+  double float_ms = 0;  // the FP16 layer(s) running the same nodes, and the separate kernels of
+                        // what INT8 fuses
+  bool keep_float = false;
+};
+
+struct Int8Choice {
+  std::vector<Int8Verdict> verdicts;  // in the INT8 profile's order
+  // The nodes to keep out of INT8 (passes::QdqOptions::exclude_nodes).
+  std::set<std::string> keepFloat() const;
+};
+
+// `g`: the model graph the two engines were built from (after simplification, before Q/DQ), whose
+// Conv / Gemm / MatMul nodes are what INT8 quantizes. `int8` and `fp16`: the two engines' profiles.
+// Layers the two profiles do not both run (an INT8 stem the CUDA builder runs in float, a layer
+// whose FP16 form is missing) stay as they are.
+Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& int8,
+                            const std::vector<LayerCost>& fp16, const Int8ChoiceOptions& options = {});
+
+// Whether a build chooses per layer: CUDA, --int8 and --fp16, tactic timing on (timingRuns > 0),
+// calibration scales (`implicit_int8`), and QRT_CUDA_INT8_CHOICE not "off". `why_not` says why not.
+bool int8ChoiceApplies(const BuilderConfig& config, bool implicit_int8, std::string* why_not);
+
+// Builds the engine with `build(keep_float, int8)` (the graph steps from quantization on: int8 =
+// false is the FP16 engine) and chooses per layer as described above. Engines whose inputs are
+// not all fixed float shapes (fixed at build, or an opt shape given) are built all-INT8 with a
+// log line saying why. The engine's "int8_choice" metadata says what was chosen and measured.
+using EngineBuildFn =
+    std::function<Result<std::shared_ptr<Engine>>(const std::set<std::string>& keep_float, bool int8)>;
+Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const BuilderConfig& config,
+                                                    const EngineBuildFn& build);
+
+}  // namespace qrt

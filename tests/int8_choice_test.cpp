@@ -1,0 +1,188 @@
+// The per-layer INT8 / FP16 choice's cost model (builder/int8_choice.h): given a model graph and
+// two engines' per-layer profiles, which INT8 layers run faster in FP16. The profiles here are
+// written by hand, shaped as the CUDA builder's engines name their layers (fused layers join the
+// model's node names with " + "; standalone activation quantizers are "<tensor>_QuantizeLinear"),
+// and every expected cost is summed by hand in the comments: the reference.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "builder/int8_choice.h"
+#include "ir/graph.h"
+
+namespace qrt {
+namespace {
+
+class ChoiceGraph {
+ public:
+  ir::Value* act(const std::string& name) { return g.addValue(name); }
+  ir::Value* weight(const std::string& name) {
+    ir::Value* v = g.addValue(name);
+    v->constant = HostTensor::fromFloat({1.f}, {1});
+    return v;
+  }
+  void node(const std::string& op, const std::string& name, std::vector<ir::Value*> in, ir::Value* out) {
+    g.addNode(op, name, std::move(in), {out});
+  }
+  ir::Graph g;
+};
+
+// x -> conv_a -> relu_a -> conv_b -> pool -> conv_c -> hs -> mul(b, hs) -> gemm -> y, and a branch
+// x -> conv_f -> f (x is read by two INT8 layers: its quantize kernel is shared); then a residual
+// block whose INT8 form computes the downsample conv_d inside conv_e's layer.
+struct Fixture {
+  ChoiceGraph cg;
+  Fixture() {
+    auto* x = cg.act("x");
+    cg.g.inputs.push_back(x);
+    auto *a = cg.act("a"), *r = cg.act("r"), *b = cg.act("b"), *p = cg.act("p"), *c = cg.act("c"), *h = cg.act("h"),
+         *m = cg.act("m"), *y = cg.act("y"), *f = cg.act("f"), *d = cg.act("d"), *e = cg.act("e"), *s = cg.act("s");
+    cg.node("Conv", "conv_a", {x, cg.weight("wa")}, a);
+    cg.node("Relu", "relu_a", {a}, r);
+    cg.node("Conv", "conv_b", {r, cg.weight("wb")}, b);
+    cg.node("GlobalAveragePool", "pool", {b}, p);
+    cg.node("Conv", "conv_c", {p, cg.weight("wc")}, c);
+    cg.node("HardSigmoid", "hs", {c}, h);
+    cg.node("Mul", "mul", {b, h}, m);
+    cg.node("Gemm", "gemm", {m, cg.weight("wg")}, y);
+    cg.node("Conv", "conv_f", {x, cg.weight("wf")}, f);
+    cg.node("Conv", "conv_d", {f, cg.weight("wd")}, d);
+    cg.node("Conv", "conv_e", {f, cg.weight("we")}, e);
+    cg.node("Add", "add", {d, e}, s);
+    cg.node("Conv", "stem", {s, cg.weight("ws")}, cg.act("t"));
+  }
+};
+
+const std::vector<LayerCost> kInt8 = {
+    {"x_QuantizeLinear", "QuantizeLinear", 0.010},  // read by conv_a and conv_f: 0.005 each
+    {"conv_a + relu_a", "QConv", 0.020},
+    {"conv_b", "QConv", 1.000},
+    {"pool", "GlobalAveragePool", 0.005},
+    {"p_QuantizeLinear", "QuantizeLinear", 0.006},  // conv_c's alone
+    {"conv_c", "QConv", 0.007},
+    {"hs", "HardSigmoid", 0.004},  // FP16 fuses it into conv_c: conv_c's INT8 side pays it
+    {"mul", "Mul", 0.005},
+    {"m_QuantizeLinear", "QuantizeLinear", 0.006},
+    {"gemm", "QGemm", 0.018},
+    {"conv_f", "QConv", 0.010},
+    {"conv_e + conv_d + add", "QConv", 0.050},
+    {"stem", "FusedConv", 0.030},  // the CUDA builder kept it in float: nothing to choose
+};
+const std::vector<LayerCost> kFp16 = {
+    {"conv_a + relu_a", "FusedConv", 0.022},
+    {"conv_b", "Conv", 0.970},
+    {"pool", "GlobalAveragePool", 0.005},
+    {"conv_c + hs", "FusedConv", 0.008},
+    {"mul", "Mul", 0.005},
+    {"gemm", "Gemm", 0.009},
+    {"conv_f", "Conv", 0.0135},
+    {"conv_d", "Conv", 0.020},
+    {"conv_e + add", "FusedConv", 0.045},
+    {"stem", "FusedConv", 0.030},
+};
+
+const Int8Verdict* verdictOf(const Int8Choice& c, const std::string& node) {
+  for (const Int8Verdict& v : c.verdicts)
+    if (std::find(v.nodes.begin(), v.nodes.end(), node) != v.nodes.end()) return &v;
+  return nullptr;
+}
+
+TEST(Int8Choice, ComparesEachInt8LayerWithItsFp16Form) {
+  Fixture fx;
+  const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, kFp16);
+  // conv_a: 0.020 + half of x's quantizer 0.005 = 0.025 against 0.022: saves 0.003 (> 2 us, > 5%).
+  const Int8Verdict* a = verdictOf(c, "conv_a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_NEAR(a->int8_ms, 0.025, 1e-12);
+  EXPECT_NEAR(a->float_ms, 0.022, 1e-12);
+  EXPECT_TRUE(a->keep_float);
+  // conv_f: 0.010 + 0.005 = 0.015 against 0.0135: 1.5 us, under the 2-us floor: stays INT8.
+  // (Charged all of x's quantizer it would have moved.)
+  const Int8Verdict* f = verdictOf(c, "conv_f");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NEAR(f->int8_ms, 0.015, 1e-12);
+  EXPECT_FALSE(f->keep_float);
+  // conv_b: 1.000 against 0.970 saves 3%, under the 5% floor: stays INT8.
+  const Int8Verdict* b = verdictOf(c, "conv_b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_FALSE(b->keep_float);
+  // conv_c: 0.007 + hs 0.004 (FP16 fuses it) + p's quantizer 0.006 = 0.017 against 0.008.
+  const Int8Verdict* cc = verdictOf(c, "conv_c");
+  ASSERT_NE(cc, nullptr);
+  EXPECT_NEAR(cc->int8_ms, 0.017, 1e-12);
+  EXPECT_NEAR(cc->float_ms, 0.008, 1e-12);
+  EXPECT_TRUE(cc->keep_float);
+  // gemm: 0.018 + m's quantizer 0.006 = 0.024 against 0.009.
+  const Int8Verdict* g = verdictOf(c, "gemm");
+  ASSERT_NE(g, nullptr);
+  EXPECT_NEAR(g->int8_ms, 0.024, 1e-12);
+  EXPECT_TRUE(g->keep_float);
+  // conv_d and conv_e share an INT8 layer: one verdict for both, 0.050 against 0.020 + 0.045.
+  const Int8Verdict* de = verdictOf(c, "conv_d");
+  ASSERT_NE(de, nullptr);
+  EXPECT_EQ(de, verdictOf(c, "conv_e"));
+  EXPECT_EQ(de->nodes.size(), 2u);
+  EXPECT_NEAR(de->int8_ms, 0.050, 1e-12);
+  EXPECT_NEAR(de->float_ms, 0.065, 1e-12);
+  EXPECT_FALSE(de->keep_float);
+  // The float stem has no verdict.
+  EXPECT_EQ(verdictOf(c, "stem"), nullptr);
+  EXPECT_EQ(c.verdicts.size(), 6u);
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "conv_c", "gemm"}));
+}
+
+TEST(Int8Choice, ThresholdsAreOptions) {
+  Fixture fx;
+  Int8ChoiceOptions o;
+  o.min_gain_ms = 0.001;
+  o.min_gain_fraction = 0.02;
+  const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, kFp16, o);
+  // Now conv_f's 1.5 us and conv_b's 3% count.
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "conv_b", "conv_c", "conv_f", "gemm"}));
+}
+
+TEST(Int8Choice, LayersMissingFromEitherProfileStay) {
+  Fixture fx;
+  // An FP16 profile without conv_c (say its engine fused it elsewhere under another name).
+  std::vector<LayerCost> fp16;
+  for (const LayerCost& l : kFp16)
+    if (l.layer != "conv_c + hs") fp16.push_back(l);
+  const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, fp16);
+  EXPECT_EQ(verdictOf(c, "conv_c"), nullptr);
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "gemm"}));
+  // No profiles: nothing chosen.
+  EXPECT_TRUE(chooseInt8Layers(fx.cg.g, {}, {}).verdicts.empty());
+}
+
+TEST(Int8Choice, AppliesToCudaInt8Fp16BuildsOnly) {
+  std::string why;
+  BuilderConfig c;
+  c.setFlag(BuilderFlag::kINT8);
+  c.setFlag(BuilderFlag::kFP16);
+  EXPECT_FALSE(int8ChoiceApplies(c, true, &why));  // a CPU build
+  EXPECT_EQ(why, "not a CUDA build");
+  c.setDevice(DeviceType::kCUDA);
+  EXPECT_FALSE(int8ChoiceApplies(c, false, &why));
+  EXPECT_EQ(why, "the model's own Q/DQ nodes decide");
+  c.clearFlag(BuilderFlag::kFP16);
+  EXPECT_FALSE(int8ChoiceApplies(c, true, &why));
+  EXPECT_EQ(why, "needs --int8 and --fp16");
+  c.setFlag(BuilderFlag::kFP16);
+  c.setTimingRuns(0);
+  EXPECT_FALSE(int8ChoiceApplies(c, true, &why));
+  EXPECT_EQ(why, "tactic timing is off");
+  c.setTimingRuns(5);
+#ifdef QRT_HAVE_CUDA
+  EXPECT_TRUE(int8ChoiceApplies(c, true, &why));
+  setenv("QRT_CUDA_INT8_CHOICE", "off", 1);
+  EXPECT_FALSE(int8ChoiceApplies(c, true, &why));
+  EXPECT_EQ(why, "QRT_CUDA_INT8_CHOICE=off");
+  unsetenv("QRT_CUDA_INT8_CHOICE");
+#else
+  EXPECT_FALSE(int8ChoiceApplies(c, true, &why));
+  EXPECT_EQ(why, "this qrt has no CUDA backend");
+#endif
+}
+
+}  // namespace
+}  // namespace qrt
