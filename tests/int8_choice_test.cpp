@@ -87,44 +87,34 @@ const Int8Verdict* verdictOf(const Int8Choice& c, const std::string& node) {
   return nullptr;
 }
 
+// The verdict on the unit running `node`: its INT8 and FP16 costs (ms) and the choice.
+void expectVerdict(const Int8Choice& c, const std::string& node, double int8_ms, double float_ms, bool keep_float) {
+  SCOPED_TRACE(node);
+  const Int8Verdict* v = verdictOf(c, node);
+  ASSERT_NE(v, nullptr);
+  EXPECT_NEAR(v->int8_ms, int8_ms, 1e-12);
+  EXPECT_NEAR(v->float_ms, float_ms, 1e-12);
+  EXPECT_EQ(v->keep_float, keep_float);
+}
+
 TEST(Int8Choice, ComparesEachInt8LayerWithItsFp16Form) {
   Fixture fx;
   const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, kFp16);
   // conv_a: 0.020 + half of x's quantizer 0.005 = 0.025 against 0.022: saves 0.003 (> 2 us, > 5%).
-  const Int8Verdict* a = verdictOf(c, "conv_a");
-  ASSERT_NE(a, nullptr);
-  EXPECT_NEAR(a->int8_ms, 0.025, 1e-12);
-  EXPECT_NEAR(a->float_ms, 0.022, 1e-12);
-  EXPECT_TRUE(a->keep_float);
+  expectVerdict(c, "conv_a", 0.025, 0.022, true);
   // conv_f: 0.010 + 0.005 = 0.015 against 0.0135: 1.5 us, under the 2-us floor: stays INT8.
   // (Charged all of x's quantizer it would have moved.)
-  const Int8Verdict* f = verdictOf(c, "conv_f");
-  ASSERT_NE(f, nullptr);
-  EXPECT_NEAR(f->int8_ms, 0.015, 1e-12);
-  EXPECT_FALSE(f->keep_float);
+  expectVerdict(c, "conv_f", 0.015, 0.0135, false);
   // conv_b: 1.000 against 0.970 saves 3%, under the 5% floor: stays INT8.
-  const Int8Verdict* b = verdictOf(c, "conv_b");
-  ASSERT_NE(b, nullptr);
-  EXPECT_FALSE(b->keep_float);
+  expectVerdict(c, "conv_b", 1.000, 0.970, false);
   // conv_c: 0.007 + hs 0.004 (FP16 fuses it) + p's quantizer 0.006 = 0.017 against 0.008.
-  const Int8Verdict* cc = verdictOf(c, "conv_c");
-  ASSERT_NE(cc, nullptr);
-  EXPECT_NEAR(cc->int8_ms, 0.017, 1e-12);
-  EXPECT_NEAR(cc->float_ms, 0.008, 1e-12);
-  EXPECT_TRUE(cc->keep_float);
+  expectVerdict(c, "conv_c", 0.017, 0.008, true);
   // gemm: 0.018 + m's quantizer 0.006 = 0.024 against 0.009.
-  const Int8Verdict* g = verdictOf(c, "gemm");
-  ASSERT_NE(g, nullptr);
-  EXPECT_NEAR(g->int8_ms, 0.024, 1e-12);
-  EXPECT_TRUE(g->keep_float);
+  expectVerdict(c, "gemm", 0.024, 0.009, true);
   // conv_d and conv_e share an INT8 layer: one verdict for both, 0.050 against 0.020 + 0.045.
-  const Int8Verdict* de = verdictOf(c, "conv_d");
-  ASSERT_NE(de, nullptr);
-  EXPECT_EQ(de, verdictOf(c, "conv_e"));
-  EXPECT_EQ(de->nodes.size(), 2u);
-  EXPECT_NEAR(de->int8_ms, 0.050, 1e-12);
-  EXPECT_NEAR(de->float_ms, 0.065, 1e-12);
-  EXPECT_FALSE(de->keep_float);
+  expectVerdict(c, "conv_d", 0.050, 0.065, false);
+  EXPECT_EQ(verdictOf(c, "conv_d"), verdictOf(c, "conv_e"));
+  EXPECT_EQ(verdictOf(c, "conv_d")->nodes.size(), 2u);
   // The float stem has no verdict.
   EXPECT_EQ(verdictOf(c, "stem"), nullptr);
   EXPECT_EQ(c.verdicts.size(), 6u);

@@ -271,31 +271,53 @@ Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const Bu
     for (const std::string& n : v.nodes) name += (name.empty() ? "" : " + ") + n;
     detail += "; " + name + " " + fmtMs(v.int8_ms) + " -> " + fmtMs(v.float_ms) + " ms";
   }
-  const std::string engines = "all-INT8 engine " + fmtMs(t8->median_ms) + " ms, FP16 engine " + fmtMs(t16->median_ms) + " ms";
-  if (keep.empty()) {
-    note(*int8, "all " + std::to_string(choice.verdicts.size()) + " INT8 layers faster than their FP16 form (" +
-                    engines + ")");
-    return int8;
+  // The candidates, timed end to end back to back (so that all see the same clocks): all-INT8,
+  // the mixed engine where some layer's FP16 form won, and the FP16 engine (as TensorRT's "best"
+  // mode may run every layer FP16 when that is fastest).
+  struct Candidate {
+    std::shared_ptr<Engine> engine;
+    const char* what;
+    double ms = 0;
+  };
+  std::vector<Candidate> candidates = {{int8, "all-INT8"}};
+  if (!keep.empty()) {
+    QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> mixed, build(keep, true));
+    candidates.push_back({mixed, "mixed"});
   }
-  QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> mixed, build(keep, true));
-  // End to end, back to back, so that both see the same clocks.
-  auto tm = cuda::timeEngine(*mixed, shapes, 2 * kRuns, false);
-  auto t8b = cuda::timeEngine(*int8, shapes, 2 * kRuns, false);
-  if (!tm.ok() || !t8b.ok()) {
-    const Status& s = !tm.ok() ? tm.status() : t8b.status();
-    logWarning("INT8 per layer: timing the mixed engine failed (", s.message(), "); every layer stays INT8");
-    note(*int8, "not chosen: timing failed: " + s.message());
-    return int8;
+  candidates.push_back({fp16, "FP16"});
+  for (Candidate& c : candidates) {
+    auto t = cuda::timeEngine(*c.engine, shapes, 2 * kRuns, false);
+    if (!t.ok()) {
+      logWarning("INT8 per layer: timing the ", c.what, " engine failed (", t.status().message(),
+                 "); every layer stays INT8");
+      note(*int8, "not chosen: timing failed: " + t.status().message());
+      return int8;
+    }
+    c.ms = t->median_ms;
   }
+  const Candidate* best = &candidates[0];
+  for (const Candidate& c : candidates)
+    if (c.ms < best->ms) best = &c;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string counts = std::to_string(kept) + " of " + std::to_string(choice.verdicts.size()) + " INT8 layers";
-  const std::string measured = "mixed " + fmtMs(tm->median_ms) + " ms against " + fmtMs(t8b->median_ms) +
-                               " ms all-INT8 (" + engines + ", choosing took " + fmtMs(secs) + " s)";
-  if (tm->median_ms < t8b->median_ms) {
-    note(*mixed, counts + " run FP16, faster there: " + measured + detail);
-    return mixed;
+  std::string measured;
+  for (const Candidate& c : candidates)
+    measured += std::string(measured.empty() ? "" : ", ") + c.what + " " + fmtMs(c.ms) + " ms";
+  measured += " (per-layer profiles: all-INT8 " + fmtMs(t8->median_ms) + " ms, FP16 " + fmtMs(t16->median_ms) +
+              " ms; choosing took " + fmtMs(secs) + " s)";
+  const std::string n = std::to_string(choice.verdicts.size());
+  if (best->engine == fp16) {
+    // The FP16 engine answers a build that asked for INT8 too: say so in its flags.
+    fp16->impl().metadata["builder_flags"] = int8->metadata("builder_flags");
+    note(*fp16, n + " of " + n + " INT8 layers run FP16 (the FP16 engine, fastest end to end): " + measured + detail);
+    return fp16;
   }
-  note(*int8, "every layer INT8: the " + counts + " faster in FP16 alone were not faster together: " + measured + detail);
+  if (best->engine != int8) {
+    note(*best->engine, std::to_string(kept) + " of " + n + " INT8 layers run FP16, faster there: " + measured + detail);
+    return best->engine;
+  }
+  note(*int8, keep.empty() ? "every layer INT8: all " + n + " INT8 layers faster than their FP16 form: " + measured
+                           : "every layer INT8: the " + std::to_string(kept) + " of " + n +
+                                 " INT8 layers faster in FP16 alone were not faster together: " + measured + detail);
   return int8;
 #endif
 }
