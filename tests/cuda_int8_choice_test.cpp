@@ -118,6 +118,10 @@ int movedToFp16(const std::string& record) {
 
 TEST(CudaInt8Choice, ChoosesPerLayerAndStaysAccurate) {
   QRT_REQUIRE_GPU();
+  // Fewer cuDNN plans to build (the runtime-compiled ones take seconds each): the choice, not the
+  // tactics, is under test. Built with all of them, this test took 60 s on an H200.
+  test::ScopedEnv rtc("QRT_CUDA_CONV_RTC", "off");
+  test::ScopedEnv candidates("QRT_CUDA_CONV_CANDIDATES", "4");
   const test::FloatModel m = seBlock(false);
   auto ref = test::buildModel(m.m, "reference", BuilderConfig{});
   ASSERT_TRUE(ref.ok()) << ref.status().message();

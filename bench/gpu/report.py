@@ -85,7 +85,9 @@ def main():
           "events around each inference on one stream (median of the iterations), inputs and outputs already on the",
           "device. qrt rows marked +graph replay the enqueue as a CUDA graph; INT8 engines are built from a",
           "calibration cache (entropy2) and keep their non-quantized layers in FP32 (int8fp16: in FP16, TensorRT's",
-          "\"best\" mode, which the INT8 ratios use when it ran); few-channel stems run in float (passes/unfold_qconv.h).", ""]
+          "\"best\" mode, which the INT8 ratios use when it ran: with fixed shapes the builder also runs each layer",
+          "INT8 or FP16, whichever the GPU runs faster, builder/int8_choice.h); few-channel stems run in float",
+          "(passes/unfold_qconv.h).", ""]
     L += ["## Machine", "", f"- GPU: {env[0] if env else '?'} (name, driver, memory, max SM clock)"]
     if device:
         L.append(f"- qrt sees: {device} (driver, CUDA runtime, cuDNN and cuBLASLt versions)")
@@ -177,6 +179,15 @@ def main():
                     misses.append((m, "FP16 batch 1 latency", r1))
         L.append("")
 
+    # What the builder chose per layer in the INT8 engines (--int8 --fp16 with fixed shapes).
+    chosen = [r for r in qrt if r.get("int8_choice")]
+    if chosen:
+        L += ["## INT8 or FP16 per layer: the builder's choice (engine metadata int8_choice)", ""]
+        for r in chosen:
+            text = r["int8_choice"]
+            L.append(f"- {model_of(r)} batch {r['batch']} ({r['precision']}): "
+                     + (text if len(text) <= 400 else text[:400] + " ..."))
+        L.append("")
     if misses:
         L += ["## Where a target is missed: what the profile blames (per-kernel CUDA events, no graph)", ""]
         for m, what, r in misses:
