@@ -180,7 +180,8 @@ def main():
         L.append("")
 
     # What the builder chose per layer in the INT8 engines (--int8 --fp16 with fixed shapes).
-    chosen = [r for r in qrt if r.get("int8_choice")]
+    chosen = [r for by_prec in rows.values() for by_batch in by_prec.values() for r in by_batch.values()
+              if r.get("int8_choice")]
     if chosen:
         L += ["## INT8 or FP16 per layer: the builder's choice (engine metadata int8_choice)", ""]
         for r in chosen:
