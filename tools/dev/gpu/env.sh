@@ -12,6 +12,7 @@ done
 export ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 export LD_LIBRARY_PATH=$LIBDIRS:${LD_LIBRARY_PATH:-}
 export QRT_FMNIST_NPY=$P/models/fmnist.npy
+export QRT_PPOCR_DET=$P/models/ppocr_det.onnx  # run_gpu_bench.sh's default detector (third_party/ is not carried)
 mkdir -p $OUT
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
