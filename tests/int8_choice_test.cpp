@@ -1,8 +1,9 @@
 // The per-layer INT8 / FP16 choice's cost model (builder/int8_choice.h): given a model graph and
-// two engines' per-layer profiles, which INT8 layers run faster in FP16. The profiles here are
-// written by hand, shaped as the CUDA builder's engines name their layers (fused layers join the
-// model's node names with " + "; standalone activation quantizers are "<tensor>_QuantizeLinear"),
-// and every expected cost is summed by hand in the comments: the reference.
+// two engines' per-layer profiles, which INT8 layers run faster in FP16, the conversions a move
+// between INT8 neighbours adds included. The profiles here are written by hand, shaped as the CUDA
+// builder's engines name their layers (fused layers join the model's node names with " + ";
+// standalone activation quantizers are "<tensor>_QuantizeLinear"), and every expected cost is
+// summed by hand in the comments: the reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -53,20 +54,21 @@ struct Fixture {
   }
 };
 
+// INT8 layers that requantize write int8 (their readers are INT8); the others write float.
 const std::vector<LayerCost> kInt8 = {
-    {"x_QuantizeLinear", "QuantizeLinear", 0.010},  // read by conv_a and conv_f: 0.005 each
-    {"conv_a + relu_a", "QConv", 0.020},
-    {"conv_b", "QConv", 1.000},
-    {"pool", "GlobalAveragePool", 0.005},
-    {"p_QuantizeLinear", "QuantizeLinear", 0.006},  // conv_c's alone
-    {"conv_c", "QConv", 0.007},
-    {"hs", "HardSigmoid", 0.004},  // FP16 fuses it into conv_c: conv_c's INT8 side pays it
-    {"mul", "Mul", 0.005},
-    {"m_QuantizeLinear", "QuantizeLinear", 0.006},
-    {"gemm", "QGemm", 0.018},
-    {"conv_f", "QConv", 0.010},
-    {"conv_e + conv_d + add", "QConv", 0.050},
-    {"stem", "FusedConv", 0.030},  // the CUDA builder kept it in float: nothing to choose
+    {"x_QuantizeLinear", "QuantizeLinear", 0.010, "int8"},  // read by conv_a and conv_f: 0.005 each
+    {"conv_a + relu_a", "QConv", 0.020, "int8"},
+    {"conv_b", "QConv", 1.000, "fp16"},
+    {"pool", "GlobalAveragePool", 0.005, "fp16"},
+    {"p_QuantizeLinear", "QuantizeLinear", 0.006, "int8"},  // conv_c's alone
+    {"conv_c", "QConv", 0.007, "fp16"},
+    {"hs", "HardSigmoid", 0.004, "fp16"},  // FP16 fuses it into conv_c: conv_c's INT8 side pays it
+    {"mul", "Mul", 0.005, "fp16"},
+    {"m_QuantizeLinear", "QuantizeLinear", 0.006, "int8"},
+    {"gemm", "QGemm", 0.018, "fp32"},
+    {"conv_f", "QConv", 0.010, "int8"},
+    {"conv_e + conv_d + add", "QConv", 0.050, "fp16"},
+    {"stem", "FusedConv", 0.030, "fp16"},  // the CUDA builder kept it in float: nothing to choose
 };
 const std::vector<LayerCost> kFp16 = {
     {"conv_a + relu_a", "FusedConv", 0.022},
@@ -80,6 +82,8 @@ const std::vector<LayerCost> kFp16 = {
     {"conv_e + add", "FusedConv", 0.045},
     {"stem", "FusedConv", 0.030},
 };
+// A conversion kernel costs the fastest standalone Q/DQ of the INT8 profile, 0.006 ms (the
+// fixture's values have no shapes: nothing is added for their size).
 
 const Int8Verdict* verdictOf(const Int8Choice& c, const std::string& node) {
   for (const Int8Verdict& v : c.verdicts)
@@ -87,38 +91,45 @@ const Int8Verdict* verdictOf(const Int8Choice& c, const std::string& node) {
   return nullptr;
 }
 
-// The verdict on the unit running `node`: its INT8 and FP16 costs (ms) and the choice.
-void expectVerdict(const Int8Choice& c, const std::string& node, double int8_ms, double float_ms, bool keep_float) {
+// The verdict on the unit running `node`: its INT8, FP16 and conversion costs (ms) and the choice.
+void expectVerdict(const Int8Choice& c, const std::string& node, double int8_ms, double float_ms,
+                   double conversion_ms, bool keep_float) {
   SCOPED_TRACE(node);
   const Int8Verdict* v = verdictOf(c, node);
   ASSERT_NE(v, nullptr);
   EXPECT_NEAR(v->int8_ms, int8_ms, 1e-12);
   EXPECT_NEAR(v->float_ms, float_ms, 1e-12);
+  EXPECT_NEAR(v->conversion_ms, conversion_ms, 1e-12);
   EXPECT_EQ(v->keep_float, keep_float);
 }
 
 TEST(Int8Choice, ComparesEachInt8LayerWithItsFp16Form) {
   Fixture fx;
   const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, kFp16);
-  // conv_a: 0.020 + half of x's quantizer 0.005 = 0.025 against 0.022: saves 0.003 (> 2 us, > 5%).
-  expectVerdict(c, "conv_a", 0.025, 0.022, true);
-  // conv_f: 0.010 + 0.005 = 0.015 against 0.0135: 1.5 us, under the 2-us floor: stays INT8.
-  // (Charged all of x's quantizer it would have moved.)
-  expectVerdict(c, "conv_f", 0.015, 0.0135, false);
-  // conv_b: 1.000 against 0.970 saves 3%, under the 5% floor: stays INT8.
-  expectVerdict(c, "conv_b", 1.000, 0.970, false);
-  // conv_c: 0.007 + hs 0.004 (FP16 fuses it) + p's quantizer 0.006 = 0.017 against 0.008.
-  expectVerdict(c, "conv_c", 0.017, 0.008, true);
+  // conv_a: 0.020 + half of x's quantizer 0.005 = 0.025 against 0.022 saves 0.003 alone, but conv_b
+  // stays INT8 and would need r quantized again (0.006): stays INT8.
+  expectVerdict(c, "conv_a", 0.025, 0.022, 0.006, false);
+  // conv_f: 0.010 + 0.005 = 0.015 against 0.0135: 1.5 us, under the 2-us floor (and f would need
+  // quantizing for conv_d / conv_e). (Charged all of x's quantizer it would have moved.)
+  expectVerdict(c, "conv_f", 0.015, 0.0135, 0.006, false);
+  // conv_b: 1.000 against 0.970 saves 3%, under the 5% floor; it would also need r dequantized.
+  expectVerdict(c, "conv_b", 1.000, 0.970, 0.006, false);
+  // conv_c: 0.007 + hs 0.004 (FP16 fuses it) + p's quantizer 0.006 = 0.017 against 0.008; its
+  // neighbours are float (pool, mul): no conversion.
+  expectVerdict(c, "conv_c", 0.017, 0.008, 0, true);
   // gemm: 0.018 + m's quantizer 0.006 = 0.024 against 0.009.
-  expectVerdict(c, "gemm", 0.024, 0.009, true);
-  // conv_d and conv_e share an INT8 layer: one verdict for both, 0.050 against 0.020 + 0.045.
-  expectVerdict(c, "conv_d", 0.050, 0.065, false);
+  expectVerdict(c, "gemm", 0.024, 0.009, 0, true);
+  // conv_d and conv_e share an INT8 layer: one verdict for both, 0.050 against 0.020 + 0.045; f
+  // comes from conv_f, which writes int8: a dequantize (0.006).
+  expectVerdict(c, "conv_d", 0.050, 0.065, 0.006, false);
   EXPECT_EQ(verdictOf(c, "conv_d"), verdictOf(c, "conv_e"));
   EXPECT_EQ(verdictOf(c, "conv_d")->nodes.size(), 2u);
   // The float stem has no verdict.
   EXPECT_EQ(verdictOf(c, "stem"), nullptr);
   EXPECT_EQ(c.verdicts.size(), 6u);
-  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "conv_c", "gemm"}));
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_c", "gemm"}));
+  // Conversions not counted, conv_a's 3 us would move it too.
+  EXPECT_EQ(c.keepFloatAlone(), (std::set<std::string>{"conv_a", "conv_c", "gemm"}));
 }
 
 TEST(Int8Choice, ThresholdsAreOptions) {
@@ -127,8 +138,16 @@ TEST(Int8Choice, ThresholdsAreOptions) {
   o.min_gain_ms = 0.001;
   o.min_gain_fraction = 0.02;
   const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, kFp16, o);
-  // Now conv_f's 1.5 us and conv_b's 3% count.
-  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "conv_b", "conv_c", "conv_f", "gemm"}));
+  // Now conv_b's 3% counts, and conv_a and conv_b move together: no conversion between them.
+  // conv_f's 1.5 us does not pay for quantizing f for conv_d / conv_e.
+  expectVerdict(c, "conv_a", 0.025, 0.022, 0, true);
+  expectVerdict(c, "conv_b", 1.000, 0.970, 0, true);
+  expectVerdict(c, "conv_f", 0.015, 0.0135, 0.006, false);
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "conv_b", "conv_c", "gemm"}));
+  // A conversion priced at 0.026 ms keeps both: each alone would need one.
+  o.conversion_floor_ms = 0.026;
+  const Int8Choice dear = chooseInt8Layers(fx.cg.g, kInt8, kFp16, o);
+  EXPECT_EQ(dear.keepFloat(), (std::set<std::string>{"conv_a", "conv_b", "conv_c", "gemm"}));
 }
 
 TEST(Int8Choice, LayersMissingFromEitherProfileStay) {
@@ -139,9 +158,68 @@ TEST(Int8Choice, LayersMissingFromEitherProfileStay) {
     if (l.layer != "conv_c + hs") fp16.push_back(l);
   const Int8Choice c = chooseInt8Layers(fx.cg.g, kInt8, fp16);
   EXPECT_EQ(verdictOf(c, "conv_c"), nullptr);
-  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"conv_a", "gemm"}));
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"gemm"}));
   // No profiles: nothing chosen.
   EXPECT_TRUE(chooseInt8Layers(fx.cg.g, {}, {}).verdicts.empty());
+}
+
+// x -> q1 -> r1 -> q2 -> r2 -> q3 -> y, each conv with its Relu fused (ResNet-50's chains at batch 1).
+struct Chain {
+  ChoiceGraph cg;
+  Chain() {
+    auto *x = cg.act("x"), *c1 = cg.act("c1"), *r1 = cg.act("r1"), *c2 = cg.act("c2"), *r2 = cg.act("r2"),
+         *y = cg.act("y");
+    cg.g.inputs.push_back(x);
+    r1->dims = {1, 64, 56, 56};  // 200,704 values: 0.24 us more for its conversions
+    r1->has_shape = true;
+    cg.node("Conv", "q1", {x, cg.weight("w1")}, c1);
+    cg.node("Relu", "relu1", {c1}, r1);
+    cg.node("Conv", "q2", {r1, cg.weight("w2")}, c2);
+    cg.node("Relu", "relu2", {c2}, r2);
+    cg.node("Conv", "q3", {r2, cg.weight("w3")}, y);
+  }
+  std::vector<LayerCost> int8() const {
+    return {{"x_QuantizeLinear", "QuantizeLinear", 0.005, "int8"},
+            {"q1 + relu1", "QConv", 0.010, "int8"},
+            {"q2 + relu2", "QConv", 0.010, "int8"},
+            {"q3", "QConv", 0.010, "fp32"}};
+  }
+};
+
+TEST(Int8Choice, AMoveBetweenInt8NeighboursPaysForItsConversions) {
+  Chain ch;
+  // q2 slower in FP16: it stays INT8, and q1 and q3 alone would each need a conversion next to it.
+  const std::vector<LayerCost> fp16 = {{"q1 + relu1", "FusedConv", 0.012}, {"q2 + relu2", "FusedConv", 0.012},
+                                       {"q3", "Conv", 0.007}};
+  const Int8Choice c = chooseInt8Layers(ch.cg.g, ch.int8(), fp16);
+  // q1: 0.010 + x's quantizer 0.005 = 0.015 against 0.012, but r1 must then be quantized for q2:
+  // 0.005 (the fastest Q/DQ) + 200,704 x 1.2e-9 ms.
+  expectVerdict(c, "q1", 0.015, 0.012, 0.005 + 200704 * 1.2e-9, false);
+  // q3: 0.010 against 0.007, but q2 writes r2 as int8: a dequantize (r2 has no shape: 0.005).
+  expectVerdict(c, "q3", 0.010, 0.007, 0.005, false);
+  // q2 (slower anyway) would need both: r1 dequantized, r2 quantized for q3.
+  expectVerdict(c, "q2", 0.010, 0.012, 0.010 + 200704 * 1.2e-9, false);
+  EXPECT_TRUE(c.keepFloat().empty());
+}
+
+TEST(Int8Choice, AChainMovesTogether) {
+  Chain ch;
+  // Each 0.003 faster in FP16: alone none pays for a conversion (0.005); together they need none.
+  const std::vector<LayerCost> fp16 = {{"q1 + relu1", "FusedConv", 0.012}, {"q2 + relu2", "FusedConv", 0.007},
+                                       {"q3", "Conv", 0.007}};
+  const Int8Choice c = chooseInt8Layers(ch.cg.g, ch.int8(), fp16);
+  EXPECT_EQ(c.keepFloat(), (std::set<std::string>{"q1", "q2", "q3"}));
+  for (const Int8Verdict& v : c.verdicts) EXPECT_EQ(v.conversion_ms, 0) << v.nodes[0];
+  // An existing dequantize of r2 (another float reader had it made) costs the move nothing: with
+  // q2 kept INT8, q3 still moves.
+  std::vector<LayerCost> int8 = ch.int8();
+  int8.push_back({"r2_DequantizeLinear", "DequantizeLinear", 0.004, "fp16"});
+  const std::vector<LayerCost> fp16_slow_q2 = {{"q1 + relu1", "FusedConv", 0.012},
+                                               {"q2 + relu2", "FusedConv", 0.012},
+                                               {"q3", "Conv", 0.007}};
+  const Int8Choice d = chooseInt8Layers(ch.cg.g, int8, fp16_slow_q2);
+  // q3: 0.010 + r2's dequantize (its one quantizable reader) 0.004 = 0.014 against 0.007.
+  expectVerdict(d, "q3", 0.014, 0.007, 0, true);
 }
 
 TEST(Int8Choice, AppliesToCudaInt8Fp16BuildsOnly) {

@@ -85,6 +85,13 @@ std::set<std::string> Int8Choice::keepFloat() const {
   return r;
 }
 
+std::set<std::string> Int8Choice::keepFloatAlone() const {
+  std::set<std::string> r;
+  for (const Int8Verdict& v : verdicts)
+    if (v.keep_float_alone) r.insert(v.nodes.begin(), v.nodes.end());
+  return r;
+}
+
 Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& int8,
                             const std::vector<LayerCost>& fp16, const Int8ChoiceOptions& options) {
   // The nodes INT8 quantizes, and the activations they read (a quantize kernel of its own serves
@@ -128,7 +135,55 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
       if (std::find(nodes.begin(), nodes.end(), part) == nodes.end()) nodes.push_back(part);
     }
 
+  // The graph's wiring by name: producers and readers of each value, the nodes by name.
+  std::map<std::string, std::string> producer;
+  std::map<std::string, std::vector<std::string>> consumers;
+  std::map<std::string, const ir::Node*> node_named;
+  for (const auto& n : g.nodes()) {
+    node_named[n->name] = n.get();
+    for (const ir::Value* v : n->outputs)
+      if (v) producer[v->name] = n->name;
+    for (const ir::Value* v : n->inputs)
+      if (v && !v->isConstant()) consumers[v->name].push_back(n->name);
+  }
+  // Which INT8 layer runs each node (a quantizable one, or a Relu / Add it fused): its unit, and
+  // whether that layer writes int8. Integer layers with no verdict never move (kFixed).
+  const std::string kFixed = "\x01fixed";
+  std::map<std::string, std::string> int8_owner;
+  std::map<std::string, bool> writes_int8;  // node -> its INT8 layer's output is int8
+  for (size_t i = 0; i < int8.size(); ++i) {
+    if (!isIntegerOp(int8[i].op)) continue;
+    std::string root;
+    for (const std::string& part : p8.parts[i])
+      if (quantizable.count(part)) root = units.find(part);
+    for (const std::string& part : p8.parts[i]) {
+      if (!node_named.count(part)) continue;
+      int8_owner[part] = root.empty() ? kFixed : root;
+      writes_int8[part] = int8[i].dtype == "int8";
+    }
+  }
+  std::set<std::string> existing;  // standalone Q/DQ layers of the INT8 engine, by name
+  double floor_ms = -1;
+  for (size_t i = 0; i < int8.size(); ++i) {
+    if (convertedTensor(int8[i]).empty()) continue;
+    existing.insert(int8[i].layer);
+    floor_ms = floor_ms < 0 ? int8[i].ms : std::min(floor_ms, int8[i].ms);
+  }
+  if (floor_ms < 0) floor_ms = options.conversion_floor_ms;
+  auto conversionMs = [&](const std::string& tensor) {
+    const ir::Value* v = g.findValue(tensor);
+    double values = 0;
+    if (v && v->has_shape && std::all_of(v->dims.begin(), v->dims.end(), [](int64_t d) { return d >= 0; }))
+      values = static_cast<double>(volume(v->dims));
+    return floor_ms + values * options.conversion_ms_per_value;
+  };
+
   Int8Choice choice;
+  struct Unit {
+    std::string root;
+    std::set<std::string> inputs, outputs;  // values crossing the boundary of the unit's nodes
+  };
+  std::vector<Unit> unit_of_verdict;
   for (const std::string& root : order) {
     const std::vector<std::string>& nodes = unit_nodes[root];
     const std::set<size_t> r8 = p8.rowsRunning(nodes), r16 = p16.rowsRunning(nodes);
@@ -171,10 +226,126 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
       }
       v.int8_ms += int8[i].ms * static_cast<double>(mine) / static_cast<double>(it->second.size());
     }
-    const double gain = v.int8_ms - v.float_ms;
-    v.keep_float = gain > options.min_gain_ms && gain > options.min_gain_fraction * v.int8_ms;
+    // The model nodes the unit runs in either form, and the values crossing their boundary.
+    Unit u{root, {}, {}};
+    std::set<std::string> inside;
+    for (const std::string& n : names8)
+      if (node_named.count(n)) inside.insert(n);
+    for (const std::string& n : names16)
+      if (node_named.count(n)) inside.insert(n);
+    for (const std::string& n : inside) {
+      for (const ir::Value* in : node_named[n]->inputs)
+        if (in && !in->isConstant() && !inside.count(producer.count(in->name) ? producer[in->name] : ""))
+          u.inputs.insert(in->name);
+      for (const ir::Value* out : node_named[n]->outputs) {
+        if (!out) continue;
+        const auto& readers_of = consumers[out->name];
+        if (std::any_of(readers_of.begin(), readers_of.end(), [&](const std::string& c) { return !inside.count(c); }))
+          u.outputs.insert(out->name);
+      }
+    }
+    // Nodes the INT8 engine runs inside the unit's integer layer without naming them (a residual
+    // Add and its Relu fused into a QConv: only the FP16 layer's name lists them) belong to it.
+    bool unit_writes_int8 = false;
+    for (size_t i : r8) unit_writes_int8 = unit_writes_int8 || int8[i].dtype == "int8";
+    for (const std::string& n : inside)
+      if (!p8.rows_of.count(n) && !int8_owner.count(n)) {
+        int8_owner[n] = root;
+        writes_int8[n] = unit_writes_int8;
+      }
     choice.verdicts.push_back(std::move(v));
+    unit_of_verdict.push_back(std::move(u));
   }
+
+  // The decision, in three steps.
+  //  1. Every unit faster alone in FP16 (any gain) moves.
+  //  2. Weakest first, again until nothing changes, a moved unit whose gain does not pay for the
+  //     conversions its INT8 neighbours then need goes back to INT8 (only ever back: it ends).
+  //  3. Moved units that touch (a tensor between them) form a region, whose conversions are only
+  //     those at its edge; a region whose total gain is under the noise floor (min_gain_ms, and
+  //     min_gain_fraction of its INT8 time) goes back to INT8. Regions do not touch one another,
+  //     so dropping one changes no other's conversions.
+  // Step 1 takes gains of any size so that a pair moves together where one of them gains little
+  // (a squeeze-excite block's two 1x1 convolutions); step 3 puts the noise floor on the region.
+  std::set<std::string> moved;
+  std::vector<double> raw(choice.verdicts.size());
+  for (size_t i = 0; i < choice.verdicts.size(); ++i) {
+    Int8Verdict& v = choice.verdicts[i];
+    raw[i] = v.int8_ms - v.float_ms;
+    v.keep_float_alone = raw[i] > options.min_gain_ms && raw[i] > options.min_gain_fraction * v.int8_ms;
+    v.keep_float = raw[i] > 0;
+    if (v.keep_float) moved.insert(unit_of_verdict[i].root);
+  }
+  auto stays = [&](const std::string& owner) { return owner == kFixed || !moved.count(owner); };
+  // The conversions unit u needs against the current assignment; `touching` gets the moved units
+  // it shares a tensor with.
+  auto conversions = [&](const Unit& u, std::set<std::string>* touching) {
+    double ms = 0;
+    for (const std::string& x : u.inputs) {
+      auto p = producer.find(x);
+      if (p == producer.end()) continue;  // a graph input: float
+      auto o = int8_owner.find(p->second);
+      if (o == int8_owner.end() || o->second == u.root) continue;
+      if (!stays(o->second)) {
+        if (touching) touching->insert(o->second);
+        continue;
+      }
+      if (writes_int8[p->second] && !existing.count(x + "_DequantizeLinear")) ms += conversionMs(x);
+    }
+    for (const std::string& y : u.outputs) {
+      bool charged = existing.count(y + "_QuantizeLinear") > 0;
+      for (const std::string& c : consumers[y]) {
+        auto o = int8_owner.find(c);
+        if (o == int8_owner.end() || o->second == u.root) continue;
+        if (!stays(o->second)) {
+          if (touching) touching->insert(o->second);
+        } else if (!charged) {
+          ms += conversionMs(y);
+          charged = true;
+        }
+      }
+    }
+    return ms;
+  };
+  std::vector<size_t> weakest_first(choice.verdicts.size());
+  for (size_t i = 0; i < weakest_first.size(); ++i) weakest_first[i] = i;
+  std::stable_sort(weakest_first.begin(), weakest_first.end(), [&](size_t a, size_t b) { return raw[a] < raw[b]; });
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i : weakest_first) {
+      Int8Verdict& v = choice.verdicts[i];
+      if (!v.keep_float || raw[i] - conversions(unit_of_verdict[i], nullptr) > 0) continue;
+      v.keep_float = false;
+      moved.erase(unit_of_verdict[i].root);
+      changed = true;
+    }
+  }
+  UnionFind regions;
+  for (size_t i = 0; i < choice.verdicts.size(); ++i) {
+    if (!choice.verdicts[i].keep_float) continue;
+    std::set<std::string> touching;
+    conversions(unit_of_verdict[i], &touching);
+    regions.find(unit_of_verdict[i].root);
+    for (const std::string& t : touching) regions.join(t, unit_of_verdict[i].root);
+  }
+  std::map<std::string, double> region_gain, region_int8;
+  for (size_t i = 0; i < choice.verdicts.size(); ++i) {
+    if (!choice.verdicts[i].keep_float) continue;
+    const std::string r = regions.find(unit_of_verdict[i].root);
+    region_gain[r] += raw[i] - conversions(unit_of_verdict[i], nullptr);
+    region_int8[r] += choice.verdicts[i].int8_ms;
+  }
+  for (size_t i = 0; i < choice.verdicts.size(); ++i) {
+    if (!choice.verdicts[i].keep_float) continue;
+    const std::string r = regions.find(unit_of_verdict[i].root);
+    if (region_gain[r] > options.min_gain_ms && region_gain[r] > options.min_gain_fraction * region_int8[r]) continue;
+    choice.verdicts[i].keep_float = false;
+  }
+  moved.clear();
+  for (size_t i = 0; i < choice.verdicts.size(); ++i)
+    if (choice.verdicts[i].keep_float) moved.insert(unit_of_verdict[i].root);
+  for (size_t i = 0; i < choice.verdicts.size(); ++i)
+    choice.verdicts[i].conversion_ms = conversions(unit_of_verdict[i], nullptr);
   return choice;
 }
 
@@ -257,34 +428,49 @@ Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const Bu
   }
   auto costs = [](const cuda::EngineTimes& t) {
     std::vector<LayerCost> rows;
-    for (const cuda::LayerTime& l : t.layers) rows.push_back({l.layer, l.op, l.total_ms / static_cast<double>(l.runs)});
+    for (const cuda::LayerTime& l : t.layers)
+      rows.push_back({l.layer, l.op, l.total_ms / static_cast<double>(l.runs), l.dtype});
     return rows;
   };
   const Int8Choice choice = chooseInt8Layers(g, costs(*t8), costs(*t16));
-  const std::set<std::string> keep = choice.keepFloat();
-  std::string detail;
-  size_t kept = 0;
-  for (const Int8Verdict& v : choice.verdicts) {
-    if (!v.keep_float) continue;
-    ++kept;
-    std::string name;
-    for (const std::string& n : v.nodes) name += (name.empty() ? "" : " + ") + n;
-    detail += "; " + name + " " + fmtMs(v.int8_ms) + " -> " + fmtMs(v.float_ms) + " ms";
-  }
+  const std::set<std::string> keep = choice.keepFloat(), alone = choice.keepFloatAlone();
+  // "; <layer> <INT8 ms> -> <FP16 ms> [+ <conversions> conversions] ms" for each layer of a set.
+  auto describe = [&](const std::set<std::string>& set) {
+    std::string detail;
+    for (const Int8Verdict& v : choice.verdicts) {
+      if (!set.count(v.nodes.front())) continue;
+      std::string name;
+      for (const std::string& n : v.nodes) name += (name.empty() ? "" : " + ") + n;
+      detail += "; " + name + " " + fmtMs(v.int8_ms) + " -> " + fmtMs(v.float_ms) +
+                (v.conversion_ms > 0 ? " + " + fmtMs(v.conversion_ms) + " conversions" : std::string()) + " ms";
+    }
+    return detail;
+  };
+  auto layersIn = [&](const std::set<std::string>& set) {
+    size_t k = 0;
+    for (const Int8Verdict& v : choice.verdicts) k += set.count(v.nodes.front());
+    return k;
+  };
   // The candidates, timed end to end back to back (so that all see the same clocks): all-INT8,
-  // the mixed engine where some layer's FP16 form won, and the FP16 engine (as TensorRT's "best"
-  // mode may run every layer FP16 when that is fastest).
+  // the mixed engine of the choice, the one of the layers faster alone (conversions not counted:
+  // the conversion estimate is a model, the end-to-end times decide) where that is another set,
+  // and the FP16 engine (as TensorRT's "best" mode may run every layer FP16 when that is fastest).
   struct Candidate {
     std::shared_ptr<Engine> engine;
     const char* what;
+    std::set<std::string> moved;
     double ms = 0;
   };
-  std::vector<Candidate> candidates = {{int8, "all-INT8"}};
+  std::vector<Candidate> candidates = {{int8, "all-INT8", {}}};
   if (!keep.empty()) {
     QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> mixed, build(keep, true));
-    candidates.push_back({mixed, "mixed"});
+    candidates.push_back({mixed, "mixed", keep});
   }
-  candidates.push_back({fp16, "FP16"});
+  if (!alone.empty() && alone != keep) {
+    QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> mixed_alone, build(alone, true));
+    candidates.push_back({mixed_alone, "mixed without conversions", alone});
+  }
+  candidates.push_back({fp16, "FP16", {}});
   for (Candidate& c : candidates) {
     auto t = cuda::timeEngine(*c.engine, shapes, 2 * kRuns, false);
     if (!t.ok()) {
@@ -308,16 +494,15 @@ Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const Bu
   if (best->engine == fp16) {
     // The FP16 engine answers a build that asked for INT8 too: say so in its flags.
     fp16->impl().metadata["builder_flags"] = int8->metadata("builder_flags");
-    note(*fp16, n + " of " + n + " INT8 layers run FP16 (the FP16 engine, fastest end to end): " + measured + detail);
+    note(*fp16, n + " of " + n + " INT8 layers run FP16 (the FP16 engine, fastest end to end): " + measured);
     return fp16;
   }
   if (best->engine != int8) {
-    note(*best->engine, std::to_string(kept) + " of " + n + " INT8 layers run FP16, faster there: " + measured + detail);
+    note(*best->engine, std::to_string(layersIn(best->moved)) + " of " + n + " INT8 layers run FP16 (the " +
+                            best->what + " engine, fastest end to end): " + measured + describe(best->moved));
     return best->engine;
   }
-  note(*int8, keep.empty() ? "every layer INT8: all " + n + " INT8 layers faster than their FP16 form: " + measured
-                           : "every layer INT8: the " + std::to_string(kept) + " of " + n +
-                                 " INT8 layers faster in FP16 alone were not faster together: " + measured + detail);
+  note(*int8, std::string("every layer INT8 (fastest end to end): ") + measured + describe(keep.empty() ? alone : keep));
   return int8;
 #endif
 }

@@ -6,13 +6,15 @@
 //
 // How the builder decides (buildWithInt8Choice): it builds the engine all-INT8 (every layer the
 // calibration covers) and all-FP16, times both on the GPU layer by layer (CUDA events around each
-// kernel), compares each INT8 layer against the FP16 layer(s) it became there (chooseInt8Layers,
-// below: a pure function of the two profiles and the model graph), rebuilds with the layers whose
-// FP16 form was faster kept out of INT8, and keeps whichever of the all-INT8, the mixed and the
-// FP16 engines is fastest end to end (CUDA-graph replays, back to back). That last check guards the
-// per-layer model, which cannot see one cost: a layer moved to FP16 whose reader stays INT8 needs a
-// quantize kernel again (ResNet-50 at batch 1 on an H200: the mixed engine 0.385 ms, all-INT8
-// 0.314). Where FP16 is fastest throughout, the engine is the FP16 one, as TensorRT's "best" may be.
+// kernel), compares each INT8 layer against the FP16 layer(s) it became there and estimates the
+// conversions a move would add between INT8 neighbours (chooseInt8Layers, below: a pure function
+// of the two profiles and the model graph), rebuilds with the chosen layers kept out of INT8, and
+// keeps the fastest end to end (CUDA-graph replays, back to back) of: all-INT8, that mixed engine,
+// the mixed engine of the layers faster alone (conversions not counted) where that is another set,
+// and FP16. The end-to-end times guard the model. Session 17 on an H200 (before conversions were
+// counted): ResNet-50 at batch 1 had 11 layers faster alone, whose mixed engine ran 0.385 ms
+// against all-INT8's 0.314 (each sat between INT8 neighbours); the detector's 27 ran 0.892 against
+// 0.920. Where FP16 is fastest throughout, the engine is the FP16 one, as TensorRT's "best" may be.
 //
 // Why profiles of whole engines rather than TensorRT's per-layer reformat search: qrt's passes fuse
 // differently in the two precisions (an INT8 conv folds its quantize, residual add and activation;
@@ -42,6 +44,7 @@ struct LayerCost {
   std::string layer;  // node name; a fused layer joins the model's node names with " + "
   std::string op;     // QConv, QGemm, FusedConv, QuantizeLinear, ...
   double ms = 0;
+  std::string dtype;  // of its (first) output: "int8" where an INT8 layer requantizes
 };
 
 struct Int8ChoiceOptions {
@@ -49,6 +52,11 @@ struct Int8ChoiceOptions {
   double min_gain_ms = 0.002;
   // ... and this fraction of its INT8 time.
   double min_gain_fraction = 0.05;
+  // A conversion kernel the move would add (a DequantizeLinear of an INT8 neighbour's output, a
+  // QuantizeLinear for an INT8 reader): the fastest standalone Q/DQ kernel of the INT8 profile
+  // (this much where it has none) plus the bytes it moves (3 a value: fp16 and int8) at ~2.5 TB/s.
+  double conversion_floor_ms = 0.003;
+  double conversion_ms_per_value = 1.2e-9;
 };
 
 // The verdict on one INT8 layer: the model's quantizable nodes it runs (a QConv that also computes
@@ -59,19 +67,30 @@ struct Int8Verdict {
                         // among their INT8 readers) and the separate kernels of what FP16 fuses
   double float_ms = 0;  // the FP16 layer(s) running the same nodes, and the separate kernels of
                         // what INT8 fuses
-  bool keep_float = false;
+  double conversion_ms = 0;  // the Q/DQ kernels the move adds where its neighbours stay INT8
+  bool keep_float = false;        // the choice, conversions counted
+  bool keep_float_alone = false;  // faster in FP16 by itself, conversions not counted
 };
 
 struct Int8Choice {
   std::vector<Int8Verdict> verdicts;  // in the INT8 profile's order
-  // The nodes to keep out of INT8 (passes::QdqOptions::exclude_nodes).
+  // The nodes to keep out of INT8 (passes::QdqOptions::exclude_nodes): the choice, and the layers
+  // faster in FP16 alone (the builder times both: session 17's H200 runs took the second).
   std::set<std::string> keepFloat() const;
+  std::set<std::string> keepFloatAlone() const;
 };
 
 // `g`: the model graph the two engines were built from (after simplification, before Q/DQ), whose
 // Conv / Gemm / MatMul nodes are what INT8 quantizes. `int8` and `fp16`: the two engines' profiles.
 // Layers the two profiles do not both run (an INT8 stem the CUDA builder runs in float, a layer
 // whose FP16 form is missing) stay as they are.
+//
+// A layer moved to FP16 between INT8 neighbours needs conversions the profiles do not hold: a
+// DequantizeLinear of an input an INT8 layer writes as int8, a QuantizeLinear of its output for an
+// INT8 reader (TensorRT's reformat layers). The choice charges them (Int8ChoiceOptions): every
+// layer faster alone moves, those whose gain does not pay for their conversions go back (weakest
+// first, until nothing changes), and regions of moved layers whose total gain is under the noise
+// floor go back too (chooseInt8Layers' comments). Neighbours moving together need no conversion.
 Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& int8,
                             const std::vector<LayerCost>& fp16, const Int8ChoiceOptions& options = {});
 
