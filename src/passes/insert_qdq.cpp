@@ -86,7 +86,8 @@ class QdqInserter {
   // either come from a DequantizeLinear already, be the constant weight (input 1), or have a scale.
   Decision decide(const ir::Node& n, std::string* why) const {
     if (options_.exclude_nodes.count(n.name)) {
-      *why = "excluded by the build options (qrt export --exclude, or a float --layer-precisions with --precision-constraints prefer / obey)";
+      *why = "excluded by the build (qrt export --exclude, a float --layer-precisions with --precision-constraints "
+             "prefer / obey, or the CUDA builder's per-layer choice: faster in FP16)";
       return Decision::kSkip;
     }
     if (!n.hasInput(0) || !n.hasInput(1)) {

@@ -1,7 +1,8 @@
 // Per-layer device times for benchmarks: contexts created while the environment variable
 // QRT_CUDA_PROFILE=1 is set (or a ProfilingScope lives) time every CUDA kernel with a pair of CUDA
-// events on the run's stream. After the runs completed (synchronize first), collectLayerTimes() adds each kernel's
-// elapsed time to its layer's total. CUDA-free interface (bench/gpu/gpu_bench.cpp uses it).
+// events on the run's stream. After the runs completed (synchronize first), collectLayerTimes()
+// adds each kernel's elapsed time to its layer's total. CUDA-free interface (bench/gpu/gpu_bench.cpp
+// uses it).
 #pragma once
 
 #include <cstdint>
