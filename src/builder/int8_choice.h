@@ -89,8 +89,9 @@ struct Int8Choice {
 // DequantizeLinear of an input an INT8 layer writes as int8, a QuantizeLinear of its output for an
 // INT8 reader (TensorRT's reformat layers). The choice charges them (Int8ChoiceOptions): every
 // layer faster alone moves, those whose gain does not pay for their conversions go back (weakest
-// first, until nothing changes), and regions of moved layers whose total gain is under the noise
-// floor go back too (chooseInt8Layers' comments). Neighbours moving together need no conversion.
+// first, until nothing changes), regions of moved layers whose total gain is under the noise floor
+// go back too, and a layer left INT8 that pays alone against that assignment moves
+// (chooseInt8Layers' comments). Neighbours moving together need no conversion.
 Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& int8,
                             const std::vector<LayerCost>& fp16, const Int8ChoiceOptions& options = {});
 
