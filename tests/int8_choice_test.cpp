@@ -298,6 +298,12 @@ TEST(Int8Choice, DetectorProfilesFromAnH200) {
   // The squeeze-excite blocks' small convolutions are faster in FP16 on this GPU (H200 session 17:
   // 25-27 of 31 moved); the choice moves some.
   EXPECT_FALSE(c.keepFloat().empty());
+  size_t moved = 0, alone = 0;
+  for (const Int8Verdict& v : c.verdicts) {
+    moved += v.keep_float;
+    alone += v.keep_float_alone;
+  }
+  std::printf("detector: %zu of %zu INT8 layers to FP16 (%zu faster alone)\n", moved, c.verdicts.size(), alone);
 }
 
 TEST(Int8Choice, AppliesToCudaInt8Fp16BuildsOnly) {
