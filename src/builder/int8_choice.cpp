@@ -434,15 +434,19 @@ Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const Bu
   }
   const auto t0 = std::chrono::steady_clock::now();
   constexpr int kRuns = 20;
-  QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> fp16, build({}, false));
+  // The choice only ever picks among engines that built: a candidate that fails to build (or to
+  // time) leaves the all-INT8 engine, with a warning naming why, rather than failing the build.
+  auto fallback = [&](const char* what, const Status& s) {
+    logWarning("INT8 per layer: the ", what, " failed (", s.message(), "); every layer stays INT8");
+    note(*int8, std::string("not chosen: the ") + what + " failed: " + s.message());
+    return int8;
+  };
+  auto fp16_built = build({}, false);
+  if (!fp16_built.ok()) return fallback("FP16 engine's build", fp16_built.status());
+  std::shared_ptr<Engine> fp16 = *fp16_built;
   auto t8 = cuda::timeEngine(*int8, shapes, kRuns, true);
   auto t16 = t8.ok() ? cuda::timeEngine(*fp16, shapes, kRuns, true) : t8;
-  if (!t8.ok() || !t16.ok()) {
-    const Status& s = !t8.ok() ? t8.status() : t16.status();
-    logWarning("INT8 per layer: timing the engines failed (", s.message(), "); every layer stays INT8");
-    note(*int8, "not chosen: timing failed: " + s.message());
-    return int8;
-  }
+  if (!t8.ok() || !t16.ok()) return fallback("engines' timing", !t8.ok() ? t8.status() : t16.status());
   auto costs = [](const cuda::EngineTimes& t) {
     std::vector<LayerCost> rows;
     for (const cuda::LayerTime& l : t.layers)
@@ -480,22 +484,19 @@ Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const Bu
   };
   std::vector<Candidate> candidates = {{int8, "all-INT8", {}}};
   if (!keep.empty()) {
-    QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> mixed, build(keep, true));
-    candidates.push_back({mixed, "mixed", keep});
+    auto mixed = build(keep, true);
+    if (!mixed.ok()) return fallback("mixed engine's build", mixed.status());
+    candidates.push_back({*mixed, "mixed", keep});
   }
   if (!alone.empty() && alone != keep) {
-    QRT_ASSIGN_OR_RETURN(std::shared_ptr<Engine> mixed_alone, build(alone, true));
-    candidates.push_back({mixed_alone, "mixed without conversions", alone});
+    auto mixed_alone = build(alone, true);
+    if (!mixed_alone.ok()) return fallback("mixed engine's build", mixed_alone.status());
+    candidates.push_back({*mixed_alone, "mixed without conversions", alone});
   }
   candidates.push_back({fp16, "FP16", {}});
   for (Candidate& c : candidates) {
     auto t = cuda::timeEngine(*c.engine, shapes, 2 * kRuns, false);
-    if (!t.ok()) {
-      logWarning("INT8 per layer: timing the ", c.what, " engine failed (", t.status().message(),
-                 "); every layer stays INT8");
-      note(*int8, "not chosen: timing failed: " + t.status().message());
-      return int8;
-    }
+    if (!t.ok()) return fallback("engines' timing", t.status());
     c.ms = t->median_ms;
   }
   const Candidate* best = &candidates[0];
