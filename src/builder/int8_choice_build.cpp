@@ -43,7 +43,7 @@ std::string fmtMs(double ms) {
 }
 
 // The shapes the engine is timed at: its fixed input shapes, or the opt shapes given for dynamic
-// ones; empty (with `why`) when an input has neither or is not float.
+// ones; `why` says why not when an input has neither or is not float.
 std::map<std::string, Dims> timingShapes(const Engine& engine, const BuilderConfig& config, std::string* why) {
   std::map<std::string, Dims> shapes;
   for (const TensorInfo& in : engine.inputs()) {
@@ -78,7 +78,7 @@ Result<std::shared_ptr<Engine>> buildWithInt8Choice(const ir::Graph& g, const Bu
   };
   std::string why;
   const std::map<std::string, Dims> shapes = timingShapes(*int8, config, &why);
-  if (shapes.empty()) {
+  if (!why.empty()) {
     note(*int8, "not chosen (every layer the calibration covers is INT8): " + why);
     return int8;
   }
