@@ -34,6 +34,7 @@
 
 #include "backends/cuda/device_memory.h"
 #include "backends/cuda/profile.h"
+#include "core/json_writer.h"
 #include "core/status_macros.h"
 #include "quant/data_calibrators.h"
 #include "qrt/qrt.h"
@@ -252,9 +253,10 @@ int run(const Options& o) {
       std::string profile_json;
       if (o.profile) {  // on a second context, without graphs, whatever the timed runs used
         // A second context whose kernels are wrapped with events (see backends/cuda/profile.h).
-        setenv("QRT_CUDA_PROFILE", "1", 1);
-        auto pctx = (*engine)->createExecutionContext();
-        unsetenv("QRT_CUDA_PROFILE");
+        auto pctx = [&] {
+          qrt::cuda::ProfilingScope profiled;
+          return (*engine)->createExecutionContext();
+        }();
         if (!pctx.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(pctx.status().toString()).c_str()); break; }
         auto pio = bindIo(**engine, **pctx, batch, 1, nullptr);
         if (!pio.ok()) { std::printf("%-6s batch %lld failed: %s\n", prec.c_str(), static_cast<long long>(batch), std::string(pio.status().toString()).c_str()); break; }
@@ -311,9 +313,9 @@ int run(const Options& o) {
              << ", \"activation_bytes\": " << (*ctx)->activationBytes() << ", \"device\": \""
              << qrt::cuda::deviceSummary() << "\"";
         if (!choice.empty()) {
-          std::string quoted;
-          for (char c : choice) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-          json << ", \"int8_choice\": \"" << quoted << "\"";
+          qrt::JsonWriter quoted(0);  // the project's string escaping
+          quoted.value(choice);
+          json << ", \"int8_choice\": " << quoted.str();
         }
         json << (profile_json.empty() ? "" : ", ") << profile_json << "}\n";
         json.flush();

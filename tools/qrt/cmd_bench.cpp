@@ -8,7 +8,7 @@
 // memory), every run is enqueued on one stream between two CUDA events, and the latencies are
 // the events' elapsed times (GPU clock). --cuda-graph replays a captured CUDA graph. --profile
 // then re-runs on a second context whose kernels are each bracketed by events (the CUDA
-// backend's profile.h, QRT_CUDA_PROFILE), without graphs, so the timed runs stay unperturbed.
+// backend's profile.h, a ProfilingScope), without graphs, so the timed runs stay unperturbed.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -306,13 +306,11 @@ Result<BenchResult> runCudaBench(BenchResult r, const std::shared_ptr<Engine>& e
   r.throughput = wall_ms > 0 ? static_cast<double>(r.batch) * static_cast<double>(ms.size()) * 1000.0 / wall_ms : 0;
 
   if (opts.profile) {
-    // A second context with per-kernel events (QRT_CUDA_PROFILE is read when a context is made).
-    const char* old = std::getenv("QRT_CUDA_PROFILE");
-    const std::string saved = old ? old : "";
-    setenv("QRT_CUDA_PROFILE", "1", 1);
-    auto pctx = makeContext();
-    if (old) setenv("QRT_CUDA_PROFILE", saved.c_str(), 1);
-    else unsetenv("QRT_CUDA_PROFILE");
+    // A second context with per-kernel events (profiling is decided when a context is made).
+    auto pctx = [&] {
+      cuda::ProfilingScope profiled;
+      return makeContext();
+    }();
     if (!pctx.ok()) return pctx.status();
     (*pctx)->setCudaGraph(false);
     QRT_RETURN_IF_ERROR((*pctx)->enqueue(stream.get()));
