@@ -85,19 +85,19 @@ std::set<std::string> Int8Choice::keepFloatAlone() const {
 
 Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& int8,
                             const std::vector<LayerCost>& fp16, const Int8ChoiceOptions& options) {
-  // The nodes INT8 quantizes, and the activations they read (a quantize kernel of its own serves
-  // each INT8 reader of a tensor whose producer cannot quantize it).
+  // The graph's wiring by name (producers and readers of each value, the nodes by name) and the
+  // nodes INT8 quantizes.
   std::set<std::string> quantizable;
-  std::map<std::string, std::vector<std::string>> readers;  // tensor -> quantizable nodes reading it
-  std::map<std::string, std::vector<std::string>> reads;    // quantizable node -> activation tensors
+  std::map<std::string, std::string> producer;
+  std::map<std::string, std::vector<std::string>> consumers;  // one entry a reading input
+  std::map<std::string, const ir::Node*> node_named;
   for (const auto& n : g.nodes()) {
-    if (n->op_type != "Conv" && n->op_type != "Gemm" && n->op_type != "MatMul") continue;
-    quantizable.insert(n->name);
-    for (const ir::Value* v : n->inputs) {
-      if (!v || v->isConstant()) continue;
-      readers[v->name].push_back(n->name);
-      reads[n->name].push_back(v->name);
-    }
+    node_named[n->name] = n.get();
+    if (n->op_type == "Conv" || n->op_type == "Gemm" || n->op_type == "MatMul") quantizable.insert(n->name);
+    for (const ir::Value* v : n->outputs)
+      if (v) producer[v->name] = n->name;
+    for (const ir::Value* v : n->inputs)
+      if (v && !v->isConstant()) consumers[v->name].push_back(n->name);
   }
   const Profile p8(int8), p16(fp16);
   auto hasQuantizable = [&](const std::vector<std::string>& parts) {
@@ -126,17 +126,6 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
       if (std::find(nodes.begin(), nodes.end(), part) == nodes.end()) nodes.push_back(part);
     }
 
-  // The graph's wiring by name: producers and readers of each value, the nodes by name.
-  std::map<std::string, std::string> producer;
-  std::map<std::string, std::vector<std::string>> consumers;
-  std::map<std::string, const ir::Node*> node_named;
-  for (const auto& n : g.nodes()) {
-    node_named[n->name] = n.get();
-    for (const ir::Value* v : n->outputs)
-      if (v) producer[v->name] = n->name;
-    for (const ir::Value* v : n->inputs)
-      if (v && !v->isConstant()) consumers[v->name].push_back(n->name);
-  }
   // Which INT8 layer runs each node (a quantizable one, or a Relu / Add it fused): its unit, and
   // whether that layer writes int8. Integer layers with no verdict never move (kFixed).
   const std::string kFixed = "\x01fixed";
@@ -204,18 +193,17 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
     v.int8_ms = sideTime(p8, r8, names16);
     v.float_ms = sideTime(p16, r16, names8);
     // The standalone quantize / dequantize kernels of the tensors the unit reads exist for their
-    // INT8 readers: each reader in the unit carries its share.
+    // INT8 (quantizable) readers: each reading input in the unit carries its share.
     for (size_t i = 0; i < int8.size(); ++i) {
       const std::string t = convertedTensor(int8[i]);
-      if (t.empty()) continue;
-      auto it = readers.find(t);
-      if (it == readers.end() || it->second.empty()) continue;
-      size_t mine = 0;
-      for (const std::string& n : nodes) {
-        const auto& r = reads[n];
-        mine += static_cast<size_t>(std::count(r.begin(), r.end(), t));
-      }
-      v.int8_ms += int8[i].ms * static_cast<double>(mine) / static_cast<double>(it->second.size());
+      auto it = t.empty() ? consumers.end() : consumers.find(t);
+      if (it == consumers.end()) continue;
+      const auto all = std::count_if(it->second.begin(), it->second.end(),
+                                     [&](const std::string& c) { return quantizable.count(c) > 0; });
+      const auto mine = std::count_if(it->second.begin(), it->second.end(), [&](const std::string& c) {
+        return std::find(nodes.begin(), nodes.end(), c) != nodes.end();
+      });
+      if (all > 0) v.int8_ms += int8[i].ms * static_cast<double>(mine) / static_cast<double>(all);
     }
     // The model nodes the unit runs in either form, and the values crossing their boundary.
     Unit u{root, {}, {}};
@@ -316,10 +304,11 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
     }
   }
   UnionFind regions;
+  std::vector<double> edge_ms(choice.verdicts.size());  // a moved unit's conversions: at its region's edge
   for (size_t i = 0; i < choice.verdicts.size(); ++i) {
     if (!choice.verdicts[i].keep_float) continue;
     std::set<std::string> touching;
-    conversions(unit_of_verdict[i], &touching);
+    edge_ms[i] = conversions(unit_of_verdict[i], &touching);
     regions.find(unit_of_verdict[i].root);
     for (const std::string& t : touching) regions.join(t, unit_of_verdict[i].root);
   }
@@ -327,7 +316,7 @@ Int8Choice chooseInt8Layers(const ir::Graph& g, const std::vector<LayerCost>& in
   for (size_t i = 0; i < choice.verdicts.size(); ++i) {
     if (!choice.verdicts[i].keep_float) continue;
     const std::string r = regions.find(unit_of_verdict[i].root);
-    region_gain[r] += raw[i] - conversions(unit_of_verdict[i], nullptr);
+    region_gain[r] += raw[i] - edge_ms[i];
     region_int8[r] += choice.verdicts[i].int8_ms;
   }
   for (size_t i = 0; i < choice.verdicts.size(); ++i) {
