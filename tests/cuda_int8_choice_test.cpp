@@ -22,6 +22,7 @@ TEST(CudaInt8Choice, Skipped) { GTEST_SKIP() << "qrt was built without the CUDA 
 #include <cstdlib>
 #include <set>
 
+#include "builder/precision.h"
 #include "cuda_test_util.h"
 #include "model_builder.h"
 #include "test_util.h"
@@ -99,13 +100,8 @@ std::set<std::string> integerConvs(const Engine& e) {
   std::set<std::string> r;
   for (const LayerInfo& l : e.layers()) {
     if (l.op != "QConv") continue;
-    for (size_t start = 0;;) {
-      const size_t at = l.name.find(" + ", start);
-      const std::string part = l.name.substr(start, at == std::string::npos ? std::string::npos : at - start);
+    for (const std::string& part : layerNameParts(l.name))
       if (part.rfind("Conv_", 0) == 0) r.insert(part);
-      if (at == std::string::npos) break;
-      start = at + 3;
-    }
   }
   return r;
 }

@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "builder/int8_choice.h"
+#include "builder/precision.h"
 #include "core/json_reader.h"
 #include "ir/graph.h"
 #include "passes/pass_manager.h"
@@ -274,12 +274,8 @@ TEST(Int8Choice, DetectorProfilesFromAnH200) {
   std::set<std::string> integer_convs, judged;
   for (const LayerCost& l : int8) {
     if (l.op != "QConv") continue;
-    std::stringstream parts(l.layer);
-    for (std::string part; std::getline(parts, part, '+');) {
-      part.erase(0, part.find_first_not_of(' '));
-      part.erase(part.find_last_not_of(' ') + 1);
+    for (const std::string& part : layerNameParts(l.layer))
       if (convs.count(part)) integer_convs.insert(part);
-    }
   }
   for (const Int8Verdict& v : c.verdicts) judged.insert(v.nodes.begin(), v.nodes.end());
   EXPECT_EQ(judged, integer_convs);

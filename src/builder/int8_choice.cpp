@@ -4,21 +4,11 @@
 
 #include <algorithm>
 
+#include "builder/precision.h"
+
 namespace qrt {
 
 namespace {
-
-// The model's node names a profiled layer runs (a fused layer joins them with " + ").
-std::vector<std::string> partsOf(const std::string& layer) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (;;) {
-    const size_t at = layer.find(" + ", start);
-    parts.push_back(layer.substr(start, at == std::string::npos ? std::string::npos : at - start));
-    if (at == std::string::npos) return parts;
-    start = at + 3;
-  }
-}
 
 bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -44,7 +34,7 @@ struct Profile {
 
   explicit Profile(const std::vector<LayerCost>& r) : rows(r) {
     for (size_t i = 0; i < rows.size(); ++i) {
-      parts.push_back(partsOf(rows[i].layer));
+      parts.push_back(layerNameParts(rows[i].layer));
       for (const std::string& p : parts.back()) rows_of[p].push_back(i);
     }
   }

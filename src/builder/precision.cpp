@@ -502,10 +502,7 @@ Status revertGroupsNotWorthTheirCasts(ir::Graph& g, std::map<const ir::Node*, Ch
 
 }  // namespace
 
-namespace {
-
-// The names a fused layer's name joins with " + " ("a + b" -> a, b; "a" -> a).
-std::vector<std::string> nameParts(const std::string& name) {
+std::vector<std::string> layerNameParts(const std::string& name) {
   std::vector<std::string> parts;
   const std::string sep = " + ";
   for (size_t start = 0;;) {
@@ -516,12 +513,10 @@ std::vector<std::string> nameParts(const std::string& name) {
   }
 }
 
-}  // namespace
-
 bool layerNameMatches(const std::string& layer, const std::string& name) {
   if (layer == name) return true;
-  const std::vector<std::string> have = nameParts(layer);
-  for (const std::string& part : nameParts(name))
+  const std::vector<std::string> have = layerNameParts(layer);
+  for (const std::string& part : layerNameParts(name))
     if (std::find(have.begin(), have.end(), part) == have.end()) return false;
   return true;
 }
@@ -535,7 +530,7 @@ std::set<std::string> layersKeptOutOfInt8(const BuilderConfig& config) {
     // The name, and each name a fused layer's name joins ("conv1 + relu1" from an FP32 engine's
     // inspect names conv1: insertQdq sees the model's nodes).
     names.insert(name);
-    for (const std::string& part : nameParts(name)) names.insert(part);
+    for (const std::string& part : layerNameParts(name)) names.insert(part);
   }
   return names;
 }

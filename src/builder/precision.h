@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "qrt/builder.h"
@@ -27,6 +28,9 @@ Result<Precision> parsePrecision(const std::string& name);
 // name joins with " + " ("conv1" and "conv1 + bn1" name "conv1 + bn1 + relu1": the model's node
 // names, and an INT8 engine's layer names, still name a layer fused further).
 bool layerNameMatches(const std::string& layer, const std::string& name);
+// The model's node names a fused layer's name joins with " + " ("conv1 + relu1" -> conv1, relu1);
+// a plain name is its own one part.
+std::vector<std::string> layerNameParts(const std::string& name);
 
 // An integer layer: qrt's QConv / QGemm / QMatMul (and the other fused ops whose names start with Q
 // in the qrt domain), ConvInteger, MatMulInteger.
